@@ -14,6 +14,8 @@
 #![warn(missing_docs)]
 
 pub mod dynamic;
+/// The parsed-schema types ([`schema_def::Definition`] and friends), shared with the generator.
+pub use fleetgram_tl_gen::parser as schema_def;
 mod error;
 pub mod mtproto;
 mod reader;

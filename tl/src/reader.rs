@@ -120,10 +120,11 @@ impl<'a> Reader<'a> {
         let (header, len) = if first < 254 {
             (1, first as usize)
         } else if first == 254 {
-            let h = self.buf.get(self.pos..self.pos + 4).ok_or(DeserializeError::UnexpectedEof {
-                offset,
-                needed: 4 - self.remaining(),
-            })?;
+            let remaining = self.remaining();
+            let h = self
+                .buf
+                .get(self.pos..self.pos + 4)
+                .ok_or_else(|| DeserializeError::UnexpectedEof { offset, needed: 4 - remaining.min(4) })?;
             (4, u32::from_le_bytes([h[1], h[2], h[3], 0]) as usize)
         } else {
             return Err(DeserializeError::BadLength { offset, len: 255 });

@@ -15,9 +15,11 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let refs: Vec<(&str, &str)> = texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
     let defs = fleetgram_tl_gen::parse_schema(&refs).unwrap_or_else(|e| fail(&e.to_string()));
-    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"))
-        .join("generated.rs");
-    let file = std::fs::File::create(&out).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
+    let out =
+        std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"))
+            .join("generated.rs");
+    let file =
+        std::fs::File::create(&out).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
     let mut w = std::io::BufWriter::new(file);
     let config = fleetgram_tl_gen::codegen::Config::default();
     if let Err(e) = fleetgram_tl_gen::codegen::generate(&defs, &config, &mut w) {

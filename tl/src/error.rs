@@ -37,17 +37,33 @@ impl fmt::Display for DeserializeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnexpectedEof { offset, needed } => {
-                write!(f, "unexpected end of input at byte {offset}: {needed} more bytes needed")
+                write!(
+                    f,
+                    "unexpected end of input at byte {offset}: {needed} more bytes needed"
+                )
             }
-            Self::UnexpectedConstructor { offset, id, expected } => {
-                let name = crate::name_of(*id).map(|n| format!(" ({n})")).unwrap_or_default();
-                write!(f, "unexpected constructor {id:08x}{name} at byte {offset}, expected {expected}")
+            Self::UnexpectedConstructor {
+                offset,
+                id,
+                expected,
+            } => {
+                let name = crate::name_of(*id)
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "unexpected constructor {id:08x}{name} at byte {offset}, expected {expected}"
+                )
             }
             Self::BadLength { offset, len } => {
                 write!(f, "impossible length {len} at byte {offset}")
             }
             Self::TooDeep { offset } => {
-                write!(f, "objects nested deeper than {} at byte {offset}", crate::MAX_DEPTH)
+                write!(
+                    f,
+                    "objects nested deeper than {} at byte {offset}",
+                    crate::MAX_DEPTH
+                )
             }
         }
     }

@@ -10,7 +10,7 @@
 //!
 //! `Object` payloads stay raw bytes here: the caller decides what type to decode them as.
 
-use crate::{ser, DeserializeError, Deserializable, Identifiable, Reader, Serializable};
+use crate::{ser, Deserializable, DeserializeError, Identifiable, Reader, Serializable};
 
 /// `rpc_result`: the answer to the request `req_msg_id`; `result` is the raw boxed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,11 +76,19 @@ impl Message {
         let seqno = r.i32()?;
         let offset = r.position();
         let len = r.i32()?;
-        if len < 0 || len % 4 != 0 || len as usize > Self::MAX_BODY || len as usize > r.remaining() {
-            return Err(DeserializeError::BadLength { offset, len: len as i64 });
+        if len < 0 || len % 4 != 0 || len as usize > Self::MAX_BODY || len as usize > r.remaining()
+        {
+            return Err(DeserializeError::BadLength {
+                offset,
+                len: len as i64,
+            });
         }
         let body = r.take(len as usize)?.to_vec();
-        Ok(Self { msg_id, seqno, body })
+        Ok(Self {
+            msg_id,
+            seqno,
+            body,
+        })
     }
 }
 
@@ -117,7 +125,10 @@ impl Deserializable for MsgContainer {
         let offset = r.position();
         let n = r.vector_len(false, 16)?;
         if n > Self::MAX_MESSAGES {
-            return Err(DeserializeError::BadLength { offset, len: n as i64 });
+            return Err(DeserializeError::BadLength {
+                offset,
+                len: n as i64,
+            });
         }
         let mut messages = Vec::with_capacity(n);
         for _ in 0..n {
@@ -149,7 +160,9 @@ impl Serializable for GzipPacked {
 impl Deserializable for GzipPacked {
     fn deserialize(r: &mut Reader<'_>) -> Result<Self, DeserializeError> {
         r.expect_id(Self::CONSTRUCTOR_ID, Self::NAME)?;
-        Ok(Self { packed_data: r.bytes()? })
+        Ok(Self {
+            packed_data: r.bytes()?,
+        })
     }
 }
 
@@ -161,8 +174,16 @@ mod tests {
     fn container_round_trip_and_checks() {
         let c = MsgContainer {
             messages: vec![
-                Message { msg_id: 1, seqno: 1, body: vec![1, 2, 3, 4] },
-                Message { msg_id: 2, seqno: 3, body: vec![0; 8] },
+                Message {
+                    msg_id: 1,
+                    seqno: 1,
+                    body: vec![1, 2, 3, 4],
+                },
+                Message {
+                    msg_id: 2,
+                    seqno: 3,
+                    body: vec![0; 8],
+                },
             ],
         };
         let b = c.to_bytes();
@@ -170,7 +191,10 @@ mod tests {
         // A body length not a multiple of 4 is rejected.
         let mut bad = b.clone();
         bad[8 + 12] = 3;
-        assert!(matches!(MsgContainer::from_bytes(&bad), Err(DeserializeError::BadLength { .. })));
+        assert!(matches!(
+            MsgContainer::from_bytes(&bad),
+            Err(DeserializeError::BadLength { .. })
+        ));
         // Truncation is an error, not a panic.
         for n in 0..b.len() {
             assert!(MsgContainer::from_bytes(&b[..n]).is_err());
@@ -179,9 +203,14 @@ mod tests {
 
     #[test]
     fn rpc_result_takes_the_rest() {
-        let r = RpcResult { req_msg_id: 7, result: vec![9; 12] };
+        let r = RpcResult {
+            req_msg_id: 7,
+            result: vec![9; 12],
+        };
         assert_eq!(RpcResult::from_bytes(&r.to_bytes()).unwrap(), r);
-        let g = GzipPacked { packed_data: vec![1; 300] };
+        let g = GzipPacked {
+            packed_data: vec![1; 300],
+        };
         assert_eq!(GzipPacked::from_bytes(&g.to_bytes()).unwrap(), g);
     }
 }

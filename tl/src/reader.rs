@@ -18,7 +18,11 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0, depth: 0 }
+        Self {
+            buf,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     /// Bytes consumed so far.
@@ -47,7 +51,10 @@ impl<'a> Reader<'a> {
                 self.pos += n;
                 Ok(s)
             }
-            _ => Err(DeserializeError::UnexpectedEof { offset: self.pos, needed: n - self.remaining().min(n) }),
+            _ => Err(DeserializeError::UnexpectedEof {
+                offset: self.pos,
+                needed: n - self.remaining().min(n),
+            }),
         }
     }
 
@@ -105,7 +112,11 @@ impl<'a> Reader<'a> {
         match self.u32()? {
             crate::ser::BOOL_TRUE => Ok(true),
             crate::ser::BOOL_FALSE => Ok(false),
-            id => Err(DeserializeError::UnexpectedConstructor { offset, id, expected: "Bool" }),
+            id => Err(DeserializeError::UnexpectedConstructor {
+                offset,
+                id,
+                expected: "Bool",
+            }),
         }
     }
 
@@ -116,22 +127,30 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn bytes_slice(&mut self) -> Result<&'a [u8], DeserializeError> {
         let offset = self.pos;
-        let first = *self.buf.get(self.pos).ok_or(DeserializeError::UnexpectedEof { offset, needed: 1 })?;
+        let first = *self
+            .buf
+            .get(self.pos)
+            .ok_or(DeserializeError::UnexpectedEof { offset, needed: 1 })?;
         let (header, len) = if first < 254 {
             (1, first as usize)
         } else if first == 254 {
             let remaining = self.remaining();
-            let h = self
-                .buf
-                .get(self.pos..self.pos + 4)
-                .ok_or_else(|| DeserializeError::UnexpectedEof { offset, needed: 4 - remaining.min(4) })?;
+            let h = self.buf.get(self.pos..self.pos + 4).ok_or_else(|| {
+                DeserializeError::UnexpectedEof {
+                    offset,
+                    needed: 4 - remaining.min(4),
+                }
+            })?;
             (4, u32::from_le_bytes([h[1], h[2], h[3], 0]) as usize)
         } else {
             return Err(DeserializeError::BadLength { offset, len: 255 });
         };
         let total = (header + len + 3) & !3;
         if total > self.remaining() {
-            return Err(DeserializeError::BadLength { offset, len: len as i64 });
+            return Err(DeserializeError::BadLength {
+                offset,
+                len: len as i64,
+            });
         }
         let s = &self.buf[self.pos + header..self.pos + header + len];
         self.pos += total;
@@ -173,7 +192,10 @@ impl<'a> Reader<'a> {
         let offset = self.pos;
         let n = self.i32()?;
         if n < 0 || (n as usize).saturating_mul(min_elem.max(1)) > self.remaining() {
-            return Err(DeserializeError::BadLength { offset, len: n as i64 });
+            return Err(DeserializeError::BadLength {
+                offset,
+                len: n as i64,
+            });
         }
         Ok(n as usize)
     }
@@ -189,13 +211,21 @@ impl<'a> Reader<'a> {
         if got == id {
             Ok(())
         } else {
-            Err(DeserializeError::UnexpectedConstructor { offset, id: got, expected: name })
+            Err(DeserializeError::UnexpectedConstructor {
+                offset,
+                id: got,
+                expected: name,
+            })
         }
     }
 
     /// The error for an id just read that `expected` does not have.
     pub fn unexpected_constructor(&self, id: u32, expected: &'static str) -> DeserializeError {
-        DeserializeError::UnexpectedConstructor { offset: self.pos.saturating_sub(4), id, expected }
+        DeserializeError::UnexpectedConstructor {
+            offset: self.pos.saturating_sub(4),
+            id,
+            expected,
+        }
     }
 
     /// Enters one level of object nesting.

@@ -68,7 +68,10 @@ pub fn bytes(buf: &mut Vec<u8>, v: &[u8]) {
         buf.push(len as u8);
         1
     } else {
-        assert!(len <= MAX_BYTES_LEN, "TL bytes of {len} bytes exceed the 16 MiB limit");
+        assert!(
+            len <= MAX_BYTES_LEN,
+            "TL bytes of {len} bytes exceed the 16 MiB limit"
+        );
         buf.extend_from_slice(&[254, len as u8, (len >> 8) as u8, (len >> 16) as u8]);
         4
     };

@@ -2,7 +2,10 @@
 //! dynamic encode -> generated decode -> generated encode -> dynamic decode.
 
 use crate::dynamic::{json, schema, Object, Value};
-use crate::{enums, functions, types, Deserializable, DeserializeError, Identifiable, RemoteCall, Serializable};
+use crate::{
+    enums, functions, types, Deserializable, DeserializeError, Identifiable, RemoteCall,
+    Serializable,
+};
 use proptest::prelude::*;
 
 fn send_message() -> functions::messages::SendMessage {
@@ -15,12 +18,18 @@ fn send_message() -> functions::messages::SendMessage {
         update_stickersets_order: false,
         invert_media: false,
         allow_paid_floodskip: false,
-        peer: enums::InputPeer::User(types::InputPeerUser { user_id: 42, access_hash: -7 }),
+        peer: enums::InputPeer::User(types::InputPeerUser {
+            user_id: 42,
+            access_hash: -7,
+        }),
         reply_to: None,
         message: "héllo".into(),
         random_id: 99,
         reply_markup: None,
-        entities: Some(vec![enums::MessageEntity::Bold(types::MessageEntityBold { offset: 0, length: 5 })]),
+        entities: Some(vec![enums::MessageEntity::Bold(types::MessageEntityBold {
+            offset: 0,
+            length: 5,
+        })]),
         schedule_date: None,
         schedule_repeat_period: None,
         send_as: None,
@@ -36,9 +45,15 @@ fn send_message() -> functions::messages::SendMessage {
 fn typed_round_trip_and_layout() {
     let m = send_message();
     let b = m.to_bytes();
-    assert_eq!(&b[..4], &functions::messages::SendMessage::CONSTRUCTOR_ID.to_le_bytes());
+    assert_eq!(
+        &b[..4],
+        &functions::messages::SendMessage::CONSTRUCTOR_ID.to_le_bytes()
+    );
     // flags: no_webpage (bit 1) and entities (bit 3)
-    assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), (1 << 1) | (1 << 3));
+    assert_eq!(
+        u32::from_le_bytes(b[4..8].try_into().unwrap()),
+        (1 << 1) | (1 << 3)
+    );
     let back = functions::messages::SendMessage::from_bytes(&b).unwrap();
     assert_eq!(back, m);
     fn ret<R: RemoteCall<Return = enums::Updates>>(_: &R) {}
@@ -48,7 +63,11 @@ fn typed_round_trip_and_layout() {
 #[test]
 fn strings_use_long_form_past_253_bytes() {
     let long = "x".repeat(300);
-    let u = types::MessageEntityTextUrl { offset: 1, length: 2, url: long.clone() };
+    let u = types::MessageEntityTextUrl {
+        offset: 1,
+        length: 2,
+        url: long.clone(),
+    };
     let b = enums::MessageEntity::TextUrl(u.clone()).to_bytes();
     assert_eq!(b[12], 254);
     assert_eq!(b.len() % 4, 0);
@@ -60,16 +79,25 @@ fn strings_use_long_form_past_253_bytes() {
 fn hostile_input_is_an_error_not_a_panic() {
     let b = send_message().to_bytes();
     for n in 0..b.len() {
-        assert!(functions::messages::SendMessage::from_bytes(&b[..n]).is_err(), "prefix {n}");
+        assert!(
+            functions::messages::SendMessage::from_bytes(&b[..n]).is_err(),
+            "prefix {n}"
+        );
     }
     // A vector count far beyond the input: an error, and no huge allocation.
     let mut v = Vec::new();
     crate::ser::u32(&mut v, crate::ser::VECTOR_ID);
     crate::ser::i32(&mut v, &i32::MAX);
-    assert!(matches!(Vec::<i64>::from_bytes(&v), Err(DeserializeError::BadLength { .. })));
+    assert!(matches!(
+        Vec::<i64>::from_bytes(&v),
+        Err(DeserializeError::BadLength { .. })
+    ));
     // A string length beyond the input.
     let s = [254u8, 0xff, 0xff, 0x7f, 1, 2, 3, 4];
-    assert!(matches!(String::from_bytes(&s), Err(DeserializeError::BadLength { .. })));
+    assert!(matches!(
+        String::from_bytes(&s),
+        Err(DeserializeError::BadLength { .. })
+    ));
     // Unknown constructor names the expected type.
     let e = enums::InputPeer::from_bytes(&[1, 2, 3, 4]).unwrap_err();
     assert!(e.to_string().contains("expected InputPeer"), "{e}");
@@ -78,7 +106,10 @@ fn hostile_input_is_an_error_not_a_panic() {
     for _ in 0..10_000 {
         crate::ser::u32(&mut deep, types::InputPeerUserFromMessage::CONSTRUCTOR_ID);
     }
-    assert!(matches!(enums::InputPeer::from_bytes(&deep), Err(DeserializeError::TooDeep { .. })));
+    assert!(matches!(
+        enums::InputPeer::from_bytes(&deep),
+        Err(DeserializeError::TooDeep { .. })
+    ));
     // Garbage of every length never panics for a big type.
     let mut x: u32 = 12345;
     for len in 0..2000 {
@@ -98,12 +129,23 @@ fn dynamic_matches_typed_encoding() {
     let m = send_message();
     let obj = Object::new("messages.sendMessage")
         .with("no_webpage", Value::Bool(true))
-        .with("peer", Value::Object(Object::new("inputPeerUser").with("user_id", Value::Long(42)).with("access_hash", Value::Long(-7))))
+        .with(
+            "peer",
+            Value::Object(
+                Object::new("inputPeerUser")
+                    .with("user_id", Value::Long(42))
+                    .with("access_hash", Value::Long(-7)),
+            ),
+        )
         .with("message", Value::String("héllo".into()))
         .with("random_id", Value::Long(99))
         .with(
             "entities",
-            Value::Vector(vec![Value::Object(Object::new("messageEntityBold").with("offset", Value::Int(0)).with("length", Value::Int(5)))]),
+            Value::Vector(vec![Value::Object(
+                Object::new("messageEntityBold")
+                    .with("offset", Value::Int(0))
+                    .with("length", Value::Int(5)),
+            )]),
         );
     assert_eq!(schema().encode(&obj).unwrap(), m.to_bytes());
     let back = schema().decode(&m.to_bytes()).unwrap();
@@ -114,28 +156,57 @@ fn dynamic_matches_typed_encoding() {
 fn dynamic_errors_name_path_and_expectation() {
     let s = schema();
     let o = Object::new("messages.sendMessage").with("peer", Value::String("@x".into()));
-    assert_eq!(s.encode(&o).unwrap_err().to_string(), "messages.sendMessage.peer: expected InputPeer, got string");
-    let o = Object::new("messages.sendMessage").with("peer", Value::Object(Object::new("inputUserSelf")));
+    assert_eq!(
+        s.encode(&o).unwrap_err().to_string(),
+        "messages.sendMessage.peer: expected InputPeer, got string"
+    );
+    let o = Object::new("messages.sendMessage")
+        .with("peer", Value::Object(Object::new("inputUserSelf")));
     let e = s.encode(&o).unwrap_err().to_string();
-    assert!(e.starts_with("messages.sendMessage.peer: expected InputPeer, got inputUserSelf"), "{e}");
+    assert!(
+        e.starts_with("messages.sendMessage.peer: expected InputPeer, got inputUserSelf"),
+        "{e}"
+    );
     let o = Object::new("messages.sendMesage");
     let e = s.encode(&o).unwrap_err().to_string();
-    assert!(e.contains("unknown constructor or function `messages.sendMesage`") && e.contains("messages.sendMessage"), "{e}");
+    assert!(
+        e.contains("unknown constructor or function `messages.sendMesage`")
+            && e.contains("messages.sendMessage"),
+        "{e}"
+    );
     let o = Object::new("inputPeerUser").with("user_id", Value::Long(1));
-    assert_eq!(s.encode(&o).unwrap_err().to_string(), "inputPeerUser.access_hash: missing required field of type long");
-    let o = Object::new("inputPeerUser").with("user_id", Value::Long(1)).with("acces_hash", Value::Long(1));
+    assert_eq!(
+        s.encode(&o).unwrap_err().to_string(),
+        "inputPeerUser.access_hash: missing required field of type long"
+    );
+    let o = Object::new("inputPeerUser")
+        .with("user_id", Value::Long(1))
+        .with("acces_hash", Value::Long(1));
     let e = s.encode(&o).unwrap_err().to_string();
     assert!(e.starts_with("inputPeerUser.acces_hash: unknown field of inputPeerUser (did you mean `access_hash`?)"), "{e}");
-    let o = Object::new("inputPeerChat").with("chat_id", Value::Long(1)).with("flags", Value::Int(1));
+    let o = Object::new("inputPeerChat")
+        .with("chat_id", Value::Long(1))
+        .with("flags", Value::Int(1));
     assert!(s.encode(&o).is_err());
-    let o = Object::new("messageEntityBold").with("offset", Value::Long(1 << 40)).with("length", Value::Int(1));
-    assert!(s.encode(&o).unwrap_err().to_string().contains("out of the 32-bit range"));
+    let o = Object::new("messageEntityBold")
+        .with("offset", Value::Long(1 << 40))
+        .with("length", Value::Int(1));
+    assert!(s
+        .encode(&o)
+        .unwrap_err()
+        .to_string()
+        .contains("out of the 32-bit range"));
     // A nested error carries the whole path.
     let o = Object::new("messages.sendMessage")
         .with("peer", Value::Object(Object::new("inputPeerSelf")))
         .with("message", Value::String("x".into()))
         .with("random_id", Value::Long(1))
-        .with("entities", Value::Vector(vec![Value::Object(Object::new("messageEntityBold").with("offset", Value::Int(0)))]));
+        .with(
+            "entities",
+            Value::Vector(vec![Value::Object(
+                Object::new("messageEntityBold").with("offset", Value::Int(0)),
+            )]),
+        );
     assert_eq!(
         s.encode(&o).unwrap_err().to_string(),
         "messages.sendMessage.entities[0].length: missing required field of type int"
@@ -166,21 +237,41 @@ fn json_mapping() {
     assert_eq!(t.nonce[15], 15);
     assert_eq!(json::object_to_json(&s.decode(&t.to_bytes()).unwrap()), j);
     // errors
-    let bad: serde_json::Value = serde_json::from_str(r#"{"_":"messages.sendMessage","peer":"@x"}"#).unwrap();
-    assert_eq!(s.object_from_json(&bad).unwrap_err().to_string(), "messages.sendMessage.peer: expected InputPeer, got string");
-    let bad: serde_json::Value = serde_json::from_str(r#"{"_":"inputPeerUser","user_id":1.5}"#).unwrap();
-    assert!(s.object_from_json(&bad).unwrap_err().to_string().starts_with("inputPeerUser.user_id: expected integer"));
+    let bad: serde_json::Value =
+        serde_json::from_str(r#"{"_":"messages.sendMessage","peer":"@x"}"#).unwrap();
+    assert_eq!(
+        s.object_from_json(&bad).unwrap_err().to_string(),
+        "messages.sendMessage.peer: expected InputPeer, got string"
+    );
+    let bad: serde_json::Value =
+        serde_json::from_str(r#"{"_":"inputPeerUser","user_id":1.5}"#).unwrap();
+    assert!(s
+        .object_from_json(&bad)
+        .unwrap_err()
+        .to_string()
+        .starts_with("inputPeerUser.user_id: expected integer"));
     let bad: serde_json::Value = serde_json::from_str(r#"{"_":"resPQ","pq":"***"}"#).unwrap();
-    assert!(s.object_from_json(&bad).unwrap_err().to_string().contains("base64"));
+    assert!(s
+        .object_from_json(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("base64"));
     let bad: serde_json::Value = serde_json::from_str(r#"{"peer":1}"#).unwrap();
-    assert!(s.object_from_json(&bad).unwrap_err().to_string().contains("missing \"_\""));
+    assert!(s
+        .object_from_json(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("missing \"_\""));
 }
 
 #[test]
 fn describe_lists_fields() {
     let d = schema().describe("messages.sendMessage").unwrap();
     assert!(d.contains("peer: InputPeer"), "{d}");
-    assert!(d.contains("silent: true (bool)  optional, flag flags.5"), "{d}");
+    assert!(
+        d.contains("silent: true (bool)  optional, flag flags.5"),
+        "{d}"
+    );
     assert!(d.contains("returns Updates"), "{d}");
     let d = schema().describe("InputPeer").unwrap();
     assert!(d.contains("inputPeerSelf#7da07ec9"), "{d}");
@@ -194,8 +285,20 @@ fn decode_result_of_function() {
     let v = schema().decode_result("messages.getMessagesViews", &b);
     assert!(v.is_err(), "a Vector<long> is not messages.MessageViews");
     let v = schema().decode_as(&b, "Vector<long>").unwrap();
-    assert_eq!(v, Value::Vector(vec![Value::Long(1), Value::Long(2), Value::Long(3)]));
-    let v = schema().decode_result("ping", &types::Pong { msg_id: 1, ping_id: 2 }.to_bytes()).unwrap();
+    assert_eq!(
+        v,
+        Value::Vector(vec![Value::Long(1), Value::Long(2), Value::Long(3)])
+    );
+    let v = schema()
+        .decode_result(
+            "ping",
+            &types::Pong {
+                msg_id: 1,
+                ping_id: 2,
+            }
+            .to_bytes(),
+        )
+        .unwrap();
     assert_eq!(v.as_object().unwrap().get("ping_id"), Some(&Value::Long(2)));
 }
 
@@ -221,7 +324,9 @@ impl Gen {
         let max = if self.below(8) == 0 { 400 } else { 12 };
         let n = self.below(max);
         let alphabet = ['a', 'Z', '0', ' ', 'é', 'ж', '😀', '\n'];
-        (0..n).map(|_| alphabet[self.below(alphabet.len())]).collect()
+        (0..n)
+            .map(|_| alphabet[self.below(alphabet.len())])
+            .collect()
     }
 }
 
@@ -230,9 +335,13 @@ fn random_object(g: &mut Gen, def: &'static Definition, depth: u32) -> Object {
     let mut o = Object::new(def.full_name());
     let mut bits = std::collections::HashMap::new();
     for p in &def.params {
-        let ParamKind::Value { ty, flag } = &p.kind else { continue };
+        let ParamKind::Value { ty, flag } = &p.kind else {
+            continue;
+        };
         if let Some(f) = flag {
-            let set = *bits.entry((f.field.clone(), f.bit)).or_insert_with(|| depth < 4 && g.below(2) == 0);
+            let set = *bits
+                .entry((f.field.clone(), f.bit))
+                .or_insert_with(|| depth < 4 && g.below(2) == 0);
             if !set {
                 continue;
             }
@@ -241,7 +350,8 @@ fn random_object(g: &mut Gen, def: &'static Definition, depth: u32) -> Object {
                 continue;
             }
         }
-        o.fields.push((p.name.clone().into(), random_value(g, s, ty, depth + 1)));
+        o.fields
+            .push((p.name.clone().into(), random_value(g, s, ty, depth + 1)));
     }
     o
 }
@@ -283,7 +393,15 @@ fn random_value(g: &mut Gen, s: &'static crate::dynamic::Schema, ty: &Ty, depth:
     let ctors: Vec<&'static Definition> = s.constructors_of(&ty.full_name()).collect();
     // Deep down, prefer the constructor with the fewest required object fields so values stay finite.
     let d = if depth > 4 {
-        *ctors.iter().min_by_key(|d| d.params.iter().filter(|p| p.flag().is_none() && p.ty().is_some_and(|t| !t.is_builtin())).count()).unwrap()
+        *ctors
+            .iter()
+            .min_by_key(|d| {
+                d.params
+                    .iter()
+                    .filter(|p| p.flag().is_none() && p.ty().is_some_and(|t| !t.is_builtin()))
+                    .count()
+            })
+            .unwrap()
     } else {
         ctors[g.below(ctors.len())]
     };
@@ -294,7 +412,9 @@ fn candidates() -> Vec<&'static Definition> {
     schema()
         .definitions()
         .iter()
-        .filter(|d| d.generics.is_empty() && !(d.category == Category::Type && d.result.name == "Bool"))
+        .filter(|d| {
+            d.generics.is_empty() && !(d.category == Category::Type && d.result.name == "Bool")
+        })
         .collect()
 }
 
@@ -336,8 +456,12 @@ fn every_constructor_round_trips_once() {
     // Deterministic sweep: each non-generic definition once, so no constructor is missed.
     for (i, def) in candidates().into_iter().enumerate() {
         let obj = random_object(&mut Gen(i as u64), def, 0);
-        let bytes = schema().encode(&obj).unwrap_or_else(|e| panic!("{}: {e}", def.full_name()));
-        let again = crate::reencode_boxed(&bytes).unwrap().unwrap_or_else(|e| panic!("{}: {e}", def.full_name()));
+        let bytes = schema()
+            .encode(&obj)
+            .unwrap_or_else(|e| panic!("{}: {e}", def.full_name()));
+        let again = crate::reencode_boxed(&bytes)
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{}: {e}", def.full_name()));
         assert_eq!(again, bytes, "{}", def.full_name());
         assert_eq!(schema().decode(&again).unwrap(), obj, "{}", def.full_name());
     }

@@ -36,7 +36,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { box_threshold: 64, deserializable_functions: true, reencode: true }
+        Self {
+            box_threshold: 64,
+            deserializable_functions: true,
+            reencode: true,
+        }
     }
 }
 
@@ -60,7 +64,11 @@ impl fmt::Display for GenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GenError::Io(e) => write!(f, "writing generated code: {e}"),
-            GenError::Schema { file, line, message } => write!(f, "{file}:{line}: {message}"),
+            GenError::Schema {
+                file,
+                line,
+                message,
+            } => write!(f, "{file}:{line}: {message}"),
         }
     }
 }
@@ -88,7 +96,11 @@ struct Model<'a> {
 }
 
 fn schema_err(def: &Definition, message: String) -> GenError {
-    GenError::Schema { file: def.file.clone(), line: def.line, message }
+    GenError::Schema {
+        file: def.file.clone(),
+        line: def.line,
+        message,
+    }
 }
 
 /// Whether a constructor is mapped onto a Rust built-in instead of being generated.
@@ -98,7 +110,11 @@ fn is_builtin_ctor(d: &Definition) -> bool {
 
 fn path(kind: &str, namespace: &Option<String>, name: &str) -> String {
     match namespace {
-        Some(ns) => format!("crate::{kind}::{}::{}", naming::module_name(ns), naming::type_name(name)),
+        Some(ns) => format!(
+            "crate::{kind}::{}::{}",
+            naming::module_name(ns),
+            naming::type_name(name)
+        ),
         None => format!("crate::{kind}::{}", naming::type_name(name)),
     }
 }
@@ -140,40 +156,53 @@ impl<'a> Model<'a> {
             if is_builtin_ctor(d) {
                 continue;
             }
-            let kind = if d.category == Category::Type { "types" } else { "functions" };
+            let kind = if d.category == Category::Type {
+                "types"
+            } else {
+                "functions"
+            };
             let p = path(kind, &d.namespace, &d.name);
             if let Some(&j) = seen_structs.get(&p) {
                 return Err(schema_err(
                     d,
-                    format!("`{}` and `{}` both map to `{p}`", d.full_name(), self.defs[j].full_name()),
+                    format!(
+                        "`{}` and `{}` both map to `{p}`",
+                        d.full_name(),
+                        self.defs[j].full_name()
+                    ),
                 ));
             }
             seen_structs.insert(p, i);
             for p in &d.params {
                 if let Some(ty) = p.ty() {
-                    self.check_ty(d, ty).map_err(|m| schema_err(d, format!("parameter `{}`: {m}", p.name)))?;
+                    self.check_ty(ty)
+                        .map_err(|m| schema_err(d, format!("parameter `{}`: {m}", p.name)))?;
                 }
             }
             if d.category == Category::Function {
-                self.check_ty(d, &d.result).map_err(|m| schema_err(d, format!("result: {m}")))?;
+                self.check_ty(&d.result)
+                    .map_err(|m| schema_err(d, format!("result: {m}")))?;
             }
         }
         Ok(())
     }
 
-    fn check_ty(&self, d: &Definition, ty: &Ty) -> Result<(), String> {
+    fn check_ty(&self, ty: &Ty) -> Result<(), String> {
         if ty.generic_ref || ty.is_builtin() {
             return Ok(());
         }
         if let Some(arg) = &ty.arg {
-            return self.check_ty(d, arg);
+            return self.check_ty(arg);
         }
         if ty.bare {
             self.bare_ctor(ty).map(|_| ())
         } else if self.types.contains_key(&ty.full_name()) {
             Ok(())
         } else {
-            Err(format!("unknown type `{}`, expected a type with at least one constructor", ty.full_name()))
+            Err(format!(
+                "unknown type `{}`, expected a type with at least one constructor",
+                ty.full_name()
+            ))
         }
     }
 
@@ -184,7 +213,10 @@ impl<'a> Model<'a> {
         }
         match self.types.get(&ty.full_name()) {
             Some(c) if c.len() == 1 => Ok(c[0]),
-            Some(_) => Err(format!("bare `%{}` is ambiguous: the type has several constructors", ty.full_name())),
+            Some(_) => Err(format!(
+                "bare `%{}` is ambiguous: the type has several constructors",
+                ty.full_name()
+            )),
             None => Err(format!("unknown bare type `{}`", ty.full_name())),
         }
     }
@@ -211,7 +243,11 @@ impl<'a> Model<'a> {
     fn choose_boxes(&mut self) {
         // Recursion: Tarjan's SCCs over "enum A stores enum B inline".
         let names: Vec<String> = self.types.keys().cloned().collect();
-        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
         let edges: Vec<Vec<usize>> = names
             .iter()
             .map(|n| {
@@ -239,7 +275,9 @@ impl<'a> Model<'a> {
         let mut memo = HashMap::new();
         let ctors: Vec<usize> = self.types.values().flatten().copied().collect();
         for c in ctors {
-            if !self.boxed.contains(&c) && self.struct_size(c, &mut memo) > self.config.box_threshold {
+            if !self.boxed.contains(&c)
+                && self.struct_size(c, &mut memo) > self.config.box_threshold
+            {
                 self.boxed.insert(c);
             }
         }
@@ -253,7 +291,13 @@ impl<'a> Model<'a> {
         let ctors = self.types.get(ty).cloned().unwrap_or_default();
         let max = ctors
             .iter()
-            .map(|&c| if self.boxed.contains(&c) { 8 } else { self.struct_size(c, memo) })
+            .map(|&c| {
+                if self.boxed.contains(&c) {
+                    8
+                } else {
+                    self.struct_size(c, memo)
+                }
+            })
             .max()
             .unwrap_or(0);
         let s = max + 8;
@@ -293,7 +337,10 @@ impl<'a> Model<'a> {
             (true, "int128") => 16,
             (true, "int256") => 32,
             (true, "true" | "Bool") => 1,
-            _ if ty.bare => self.bare_ctor(ty).map(|c| self.struct_size(c, memo)).unwrap_or(8),
+            _ if ty.bare => self
+                .bare_ctor(ty)
+                .map(|c| self.struct_size(c, memo))
+                .unwrap_or(8),
             _ => self.enum_size(&ty.full_name(), memo),
         }
     }
@@ -337,7 +384,11 @@ impl<'a> Model<'a> {
             return format!("crate::Serializable::serialize({expr}, buf);");
         }
         if let Some(arg) = &ty.arg {
-            let header = if ty.bare { "" } else { "crate::ser::u32(buf, 0x1cb5c415); " };
+            let header = if ty.bare {
+                ""
+            } else {
+                "crate::ser::u32(buf, 0x1cb5c415); "
+            };
             return format!(
                 "{{ {header}crate::ser::u32(buf, ({expr}).len() as u32); for x in ({expr}).iter() {{ {} }} }}",
                 self.ser_code(arg, "x")
@@ -399,7 +450,10 @@ impl<'a> Model<'a> {
         if ty.bare {
             format!("{}::deserialize_bare(r)?", self.rust_ty(ty))
         } else {
-            format!("<{} as crate::Deserializable>::deserialize(r)?", self.rust_ty(ty))
+            format!(
+                "<{} as crate::Deserializable>::deserialize(r)?",
+                self.rust_ty(ty)
+            )
         }
     }
 
@@ -476,12 +530,21 @@ fn tarjan(edges: &[Vec<usize>]) -> Vec<usize> {
 ///
 /// # Errors
 /// [`GenError::Schema`] when the schema refers to an unknown type, or two names collide.
-pub fn generate(defs: &[Definition], config: &Config, out: &mut impl Write) -> Result<(), GenError> {
+pub fn generate(
+    defs: &[Definition],
+    config: &Config,
+    out: &mut impl Write,
+) -> Result<(), GenError> {
     let m = Model::new(defs, config.clone())?;
-    writeln!(out, "// @generated by fleetgram-tl-gen from the TL schema. Do not edit.")?;
+    writeln!(
+        out,
+        "// @generated by fleetgram-tl-gen from the TL schema. Do not edit."
+    )?;
     // types
     let ctors: Vec<usize> = m.types.values().flatten().copied().collect();
-    write_modules(out, "types", &ctors, defs, |out, i| write_struct(&m, out, i))?;
+    write_modules(out, "types", &ctors, defs, |out, i| {
+        write_struct(&m, out, i)
+    })?;
     // enums
     writeln!(out, "/// One enum per abstract (boxed) TL type.")?;
     writeln!(out, "pub mod enums {{")?;
@@ -503,8 +566,12 @@ pub fn generate(defs: &[Definition], config: &Config, out: &mut impl Write) -> R
     }
     writeln!(out, "}}")?;
     // functions
-    let funcs: Vec<usize> = (0..defs.len()).filter(|&i| defs[i].category == Category::Function).collect();
-    write_modules(out, "functions", &funcs, defs, |out, i| write_function(&m, out, i))?;
+    let funcs: Vec<usize> = (0..defs.len())
+        .filter(|&i| defs[i].category == Category::Function)
+        .collect();
+    write_modules(out, "functions", &funcs, defs, |out, i| {
+        write_function(&m, out, i)
+    })?;
     write_lookup(&m, out)?;
     Ok(())
 }
@@ -525,7 +592,10 @@ fn write_modules<W: Write>(
     writeln!(out, "pub mod {kind} {{")?;
     let mut by_ns: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
     for &i in items {
-        by_ns.entry(defs[i].namespace.as_deref()).or_default().push(i);
+        by_ns
+            .entry(defs[i].namespace.as_deref())
+            .or_default()
+            .push(i);
     }
     for (ns, list) in by_ns {
         if let Some(ns) = ns {
@@ -551,7 +621,11 @@ fn fields(m: &Model, d: &Definition) -> Vec<(String, String, usize)> {
             ParamKind::Flags => None,
             ParamKind::Value { ty, flag } => {
                 let rt = m.rust_ty(ty);
-                let rt = if flag.is_some() && !p.is_true_flag() { format!("Option<{rt}>") } else { rt };
+                let rt = if flag.is_some() && !p.is_true_flag() {
+                    format!("Option<{rt}>")
+                } else {
+                    rt
+                };
                 Some((naming::field_name(&p.name), rt, k))
             }
         })
@@ -568,9 +642,15 @@ fn write_body_ser(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result
                         if f.field == p.name {
                             let name = naming::field_name(&q.name);
                             if q.is_true_flag() {
-                                parts.push(format!("if self.{name} {{ 1u32 << {} }} else {{ 0 }}", f.bit));
+                                parts.push(format!(
+                                    "if self.{name} {{ 1u32 << {} }} else {{ 0 }}",
+                                    f.bit
+                                ));
                             } else {
-                                parts.push(format!("if self.{name}.is_some() {{ 1u32 << {} }} else {{ 0 }}", f.bit));
+                                parts.push(format!(
+                                    "if self.{name}.is_some() {{ 1u32 << {} }} else {{ 0 }}",
+                                    f.bit
+                                ));
                             }
                         }
                     }
@@ -587,7 +667,11 @@ fn write_body_ser(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result
                     continue;
                 }
                 if flag.is_some() {
-                    writeln!(out, "if let Some(x) = &self.{name} {{ {} }}", m.ser_code(ty, "x"))?;
+                    writeln!(
+                        out,
+                        "if let Some(x) = &self.{name} {{ {} }}",
+                        m.ser_code(ty, "x")
+                    )?;
                 } else {
                     writeln!(out, "{}", m.ser_code(ty, &format!("&self.{name}")))?;
                 }
@@ -605,7 +689,10 @@ fn write_body_de(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result<
             ParamKind::Flags => writeln!(out, "let {var} = r.u32()?;")?,
             ParamKind::Value { ty, flag } => {
                 if let Some(f) = flag {
-                    let fvar = format!("f_{}", naming::field_name(&f.field).trim_start_matches("r#"));
+                    let fvar = format!(
+                        "f_{}",
+                        naming::field_name(&f.field).trim_start_matches("r#")
+                    );
                     if p.is_true_flag() {
                         writeln!(out, "let {var} = {fvar} & (1u32 << {}) != 0;", f.bit)?;
                     } else {
@@ -630,7 +717,14 @@ fn write_body_de(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result<
 }
 
 fn write_doc(out: &mut impl Write, d: &Definition) -> io::Result<()> {
-    writeln!(out, "/// `{}#{:08x}` ({}:{})", d.full_name(), d.id, d.file, d.line)
+    writeln!(
+        out,
+        "/// `{}#{:08x}` ({}:{})",
+        d.full_name(),
+        d.id,
+        d.file,
+        d.line
+    )
 }
 
 fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenError> {
@@ -646,10 +740,16 @@ fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenErro
     writeln!(out, "impl crate::Identifiable for {name} {{ const CONSTRUCTOR_ID: u32 = 0x{:08x}; const NAME: &'static str = \"{}\"; }}", d.id, d.full_name())?;
     writeln!(out, "impl {name} {{")?;
     writeln!(out, "/// Writes the fields without the constructor id.")?;
-    writeln!(out, "#[allow(unused_variables)] pub fn serialize_bare(&self, buf: &mut Vec<u8>) {{")?;
+    writeln!(
+        out,
+        "#[allow(unused_variables)] pub fn serialize_bare(&self, buf: &mut Vec<u8>) {{"
+    )?;
     write_body_ser(m, out, d)?;
     writeln!(out, "}}")?;
-    writeln!(out, "/// Reads the fields (the constructor id already consumed).")?;
+    writeln!(
+        out,
+        "/// Reads the fields (the constructor id already consumed)."
+    )?;
     writeln!(out, "#[allow(unused_variables)] pub fn deserialize_bare(r: &mut crate::Reader<'_>) -> Result<Self, crate::DeserializeError> {{")?;
     write_body_de(m, out, d)?;
     writeln!(out, "}}\n}}")?;
@@ -660,10 +760,17 @@ fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenErro
     let variant = &m.variant[&i];
     let has_fields = !fields(m, d).is_empty();
     if has_fields {
-        let wrap = if m.boxed.contains(&i) { "Box::new(x)" } else { "x" };
+        let wrap = if m.boxed.contains(&i) {
+            "Box::new(x)"
+        } else {
+            "x"
+        };
         writeln!(out, "impl From<{name}> for {ety} {{ fn from(x: {name}) -> Self {{ {ety}::{variant}({wrap}) }} }}")?;
     } else {
-        writeln!(out, "impl From<{name}> for {ety} {{ fn from(_: {name}) -> Self {{ {ety}::{variant} }} }}")?;
+        writeln!(
+            out,
+            "impl From<{name}> for {ety} {{ fn from(_: {name}) -> Self {{ {ety}::{variant} }} }}"
+        )?;
     }
     Ok(())
 }
@@ -682,7 +789,11 @@ fn write_enum(m: &Model, out: &mut impl Write, ty: &str) -> Result<(), GenError>
         if fields(m, d).is_empty() {
             writeln!(out, "    {v},")?;
         } else if m.boxed.contains(&c) {
-            writeln!(out, "    {v}(Box<{}>),", path("types", &d.namespace, &d.name))?;
+            writeln!(
+                out,
+                "    {v}(Box<{}>),",
+                path("types", &d.namespace, &d.name)
+            )?;
         } else {
             writeln!(out, "    {v}({}),", path("types", &d.namespace, &d.name))?;
         }
@@ -695,7 +806,11 @@ fn write_enum(m: &Model, out: &mut impl Write, ty: &str) -> Result<(), GenError>
     for &c in ctors {
         let d = &m.defs[c];
         let v = &m.variant[&c];
-        let pat = if fields(m, d).is_empty() { v.clone() } else { format!("{v}(_)") };
+        let pat = if fields(m, d).is_empty() {
+            v.clone()
+        } else {
+            format!("{v}(_)")
+        };
         writeln!(out, "Self::{pat} => 0x{:08x},", d.id)?;
     }
     writeln!(out, "}} }}\n}}")?;
@@ -707,7 +822,11 @@ fn write_enum(m: &Model, out: &mut impl Write, ty: &str) -> Result<(), GenError>
         if fields(m, d).is_empty() {
             writeln!(out, "Self::{v} => crate::ser::u32(buf, 0x{:08x}),", d.id)?;
         } else {
-            writeln!(out, "Self::{v}(x) => {{ crate::ser::u32(buf, 0x{:08x}); x.serialize_bare(buf); }}", d.id)?;
+            writeln!(
+                out,
+                "Self::{v}(x) => {{ crate::ser::u32(buf, 0x{:08x}); x.serialize_bare(buf); }}",
+                d.id
+            )?;
         }
     }
     writeln!(out, "}} }} }}")?;
@@ -721,12 +840,23 @@ fn write_enum(m: &Model, out: &mut impl Write, ty: &str) -> Result<(), GenError>
         if fields(m, d).is_empty() {
             writeln!(out, "0x{:08x} => Self::{v},", d.id)?;
         } else if m.boxed.contains(&c) {
-            writeln!(out, "0x{:08x} => Self::{v}(Box::new({tp}::deserialize_bare(r)?)),", d.id)?;
+            writeln!(
+                out,
+                "0x{:08x} => Self::{v}(Box::new({tp}::deserialize_bare(r)?)),",
+                d.id
+            )?;
         } else {
-            writeln!(out, "0x{:08x} => Self::{v}({tp}::deserialize_bare(r)?),", d.id)?;
+            writeln!(
+                out,
+                "0x{:08x} => Self::{v}({tp}::deserialize_bare(r)?),",
+                d.id
+            )?;
         }
     }
-    writeln!(out, "_ => return Err(r.unexpected_constructor(id, \"{ty}\")),")?;
+    writeln!(
+        out,
+        "_ => return Err(r.unexpected_constructor(id, \"{ty}\")),"
+    )?;
     writeln!(out, "}}; r.leave(); Ok(v) }} }}")?;
     Ok(())
 }
@@ -734,11 +864,22 @@ fn write_enum(m: &Model, out: &mut impl Write, ty: &str) -> Result<(), GenError>
 fn write_function(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenError> {
     let d = &m.defs[i];
     let name = naming::type_name(&d.name);
-    let generics = if d.generics.is_empty() { String::new() } else { format!("<{}>", d.generics.join(", ")) };
+    let generics = if d.generics.is_empty() {
+        String::new()
+    } else {
+        format!("<{}>", d.generics.join(", "))
+    };
     let ser_bounds = if d.generics.is_empty() {
         String::new()
     } else {
-        format!("<{}>", d.generics.iter().map(|g| format!("{g}: crate::Serializable")).collect::<Vec<_>>().join(", "))
+        format!(
+            "<{}>",
+            d.generics
+                .iter()
+                .map(|g| format!("{g}: crate::Serializable"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
     write_doc(out, d)?;
     writeln!(out, "#[derive(Debug, Clone, PartialEq)]")?;
@@ -765,35 +906,73 @@ fn write_function(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenEr
     let rc_bounds = if d.generics.is_empty() {
         String::new()
     } else {
-        format!("<{}>", d.generics.iter().map(|g| format!("{g}: crate::RemoteCall")).collect::<Vec<_>>().join(", "))
+        format!(
+            "<{}>",
+            d.generics
+                .iter()
+                .map(|g| format!("{g}: crate::RemoteCall"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
-    writeln!(out, "impl{rc_bounds} crate::RemoteCall for {name}{generics} {{ type Return = {ret}; }}")?;
+    writeln!(
+        out,
+        "impl{rc_bounds} crate::RemoteCall for {name}{generics} {{ type Return = {ret}; }}"
+    )?;
     Ok(())
 }
 
 fn write_lookup(m: &Model, out: &mut impl Write) -> Result<(), GenError> {
-    writeln!(out, "/// The TL name of a constructor or function id (`None` if unknown).")?;
-    writeln!(out, "pub fn name_of(id: u32) -> Option<&'static str> {{ Some(match id {{")?;
+    writeln!(
+        out,
+        "/// The TL name of a constructor or function id (`None` if unknown)."
+    )?;
+    writeln!(
+        out,
+        "pub fn name_of(id: u32) -> Option<&'static str> {{ Some(match id {{"
+    )?;
     for d in m.defs.iter().filter(|d| !is_builtin_ctor(d)) {
         writeln!(out, "0x{:08x} => \"{}\",", d.id, d.full_name())?;
     }
     writeln!(out, "_ => return None }}) }}")?;
     if m.config.reencode {
         writeln!(out, "/// Decodes a boxed value (constructor or function) by its id through the typed API and")?;
-        writeln!(out, "/// encodes it again. `None` when the id is unknown or belongs to a generic function.")?;
+        writeln!(
+            out,
+            "/// encodes it again. `None` when the id is unknown or belongs to a generic function."
+        )?;
         writeln!(out, "pub fn reencode_boxed(bytes: &[u8]) -> Option<Result<Vec<u8>, crate::DeserializeError>> {{")?;
         writeln!(out, "fn go<T: crate::Deserializable + crate::Serializable>(b: &[u8]) -> Result<Vec<u8>, crate::DeserializeError> {{ let v = T::from_bytes(b)?; Ok(crate::Serializable::to_bytes(&v)) }}")?;
         writeln!(out, "if bytes.len() < 4 {{ return None; }}")?;
-        writeln!(out, "let id = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);")?;
+        writeln!(
+            out,
+            "let id = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);"
+        )?;
         writeln!(out, "Some(match id {{")?;
         for (ty, ctors) in &m.types {
-            let ety = path("enums", &ty.rsplit_once('.').map(|(n, _)| n.to_string()), ty.rsplit('.').next().unwrap_or(ty));
-            let ids: Vec<String> = ctors.iter().map(|&c| format!("0x{:08x}", m.defs[c].id)).collect();
+            let ety = path(
+                "enums",
+                &ty.rsplit_once('.').map(|(n, _)| n.to_string()),
+                ty.rsplit('.').next().unwrap_or(ty),
+            );
+            let ids: Vec<String> = ctors
+                .iter()
+                .map(|&c| format!("0x{:08x}", m.defs[c].id))
+                .collect();
             writeln!(out, "{} => go::<{ety}>(bytes),", ids.join(" | "))?;
         }
         if m.config.deserializable_functions {
-            for d in m.defs.iter().filter(|d| d.category == Category::Function && d.generics.is_empty()) {
-                writeln!(out, "0x{:08x} => go::<{}>(bytes),", d.id, path("functions", &d.namespace, &d.name))?;
+            for d in m
+                .defs
+                .iter()
+                .filter(|d| d.category == Category::Function && d.generics.is_empty())
+            {
+                writeln!(
+                    out,
+                    "0x{:08x} => go::<{}>(bytes),",
+                    d.id,
+                    path("functions", &d.namespace, &d.name)
+                )?;
             }
         }
         writeln!(out, "_ => return None }}) }}")?;
@@ -816,7 +995,12 @@ mod tests {
     #[test]
     fn emits_structs_enums_and_ids() {
         let s = gen("inputPeerEmpty#7f3b18ea = InputPeer;\ninputPeerUser#dde8a54c user_id:long access_hash:long = InputPeer;");
-        assert!(s.contains("pub struct InputPeerUser {\n    pub user_id: i64,\n    pub access_hash: i64,\n}"), "{s}");
+        assert!(
+            s.contains(
+                "pub struct InputPeerUser {\n    pub user_id: i64,\n    pub access_hash: i64,\n}"
+            ),
+            "{s}"
+        );
         assert!(s.contains("pub enum InputPeer {"), "{s}");
         assert!(s.contains("    Empty,\n"), "{s}");
         assert!(s.contains("    User(crate::types::InputPeerUser),"), "{s}");
@@ -830,14 +1014,22 @@ mod tests {
         assert!(s.contains("pub x: bool,"), "{s}");
         assert!(s.contains("pub y: Option<String>,"), "{s}");
         assert!(s.contains("crate::ser::u32(buf, if self.x { 1u32 << 0 } else { 0 } | if self.y.is_some() { 1u32 << 1 } else { 0 });"), "{s}");
-        assert!(s.contains("let f_y = if f_flags & (1u32 << 1) != 0 { Some(r.string()?) } else { None };"), "{s}");
+        assert!(
+            s.contains(
+                "let f_y = if f_flags & (1u32 << 1) != 0 { Some(r.string()?) } else { None };"
+            ),
+            "{s}"
+        );
     }
 
     #[test]
     fn namespaces_functions_and_generics() {
         let s = gen("u#1 = Updates;\n---functions---\nmessages.send#2 text:string = Updates;\ninvokeWithLayer#da9b0d0d {X:Type} layer:int query:!X = X;\nget#3 ids:Vector<long> = Vector<long>;");
         assert!(s.contains("pub mod messages {"), "{s}");
-        assert!(s.contains("impl crate::RemoteCall for Send { type Return = crate::enums::Updates; }"), "{s}");
+        assert!(
+            s.contains("impl crate::RemoteCall for Send { type Return = crate::enums::Updates; }"),
+            "{s}"
+        );
         assert!(s.contains("pub struct InvokeWithLayer<X> {"), "{s}");
         assert!(s.contains("impl<X: crate::RemoteCall> crate::RemoteCall for InvokeWithLayer<X> { type Return = X::Return; }"), "{s}");
         assert!(s.contains("type Return = Vec<i64>;"), "{s}");
@@ -854,9 +1046,15 @@ mod tests {
     #[test]
     fn bare_vectors_and_bare_types() {
         let s = gen("future_salt#0949d9dc valid_since:int salt:long = FutureSalt;\nfuture_salts#ae500895 salts:vector<future_salt> = FutureSalts;");
-        assert!(s.contains("pub salts: Vec<crate::types::FutureSalt>,"), "{s}");
+        assert!(
+            s.contains("pub salts: Vec<crate::types::FutureSalt>,"),
+            "{s}"
+        );
         assert!(s.contains("r.vector_len(false, 1)"), "{s}");
-        assert!(s.contains("crate::types::FutureSalt::deserialize_bare(r)?"), "{s}");
+        assert!(
+            s.contains("crate::types::FutureSalt::deserialize_bare(r)?"),
+            "{s}"
+        );
     }
 
     #[test]

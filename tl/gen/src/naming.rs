@@ -22,9 +22,9 @@
 const KEYWORDS: &[&str] = &[
     "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
     "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
-    "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final",
-    "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
 /// Names that cannot be written as raw identifiers.
@@ -150,13 +150,22 @@ mod tests {
         assert_eq!(variant_name("message", "Message"), "Message");
         assert_eq!(variant_name("messagesSlice", "Messages"), "Slice");
         assert_eq!(variant_name("boolTrue", "Bool"), "True");
-        assert_eq!(variant_name("dh_gen_ok", "Set_client_DH_params_answer"), "DhGenOk");
+        assert_eq!(
+            variant_name("dh_gen_ok", "Set_client_DH_params_answer"),
+            "DhGenOk"
+        );
         assert_eq!(variant_name("inputMedia3d", "InputMedia"), "InputMedia3d");
         // Only whole words are stripped.
         assert_eq!(variant_name("big", "B"), "Big");
         // Collisions keep the full names.
-        assert_eq!(variant_names(&["fooBar", "bar"], "Foo"), vec!["FooBar", "Bar"]);
-        assert_eq!(variant_names(&["fooBar", "fooBaz"], "Foo"), vec!["Bar", "Baz"]);
+        assert_eq!(
+            variant_names(&["fooBar", "bar"], "Foo"),
+            vec!["FooBar", "Bar"]
+        );
+        assert_eq!(
+            variant_names(&["fooBar", "fooBaz"], "Foo"),
+            vec!["Bar", "Baz"]
+        );
     }
 
     #[test]

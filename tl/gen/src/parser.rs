@@ -58,7 +58,15 @@ impl Ty {
         self.namespace.is_none()
             && matches!(
                 self.name.as_str(),
-                "int" | "long" | "double" | "string" | "bytes" | "int128" | "int256" | "true" | "Bool"
+                "int"
+                    | "long"
+                    | "double"
+                    | "string"
+                    | "bytes"
+                    | "int128"
+                    | "int256"
+                    | "true"
+                    | "Bool"
             )
     }
 }
@@ -288,7 +296,10 @@ pub fn parse_file(file: &str, text: &str) -> Result<Vec<Definition>, ParseError>
         return Err(ParseError {
             file: file.into(),
             line: pending_line,
-            message: format!("definition `{}` is not terminated, expected `;`", pending.trim()),
+            message: format!(
+                "definition `{}` is not terminated, expected `;`",
+                pending.trim()
+            ),
         });
     }
     Ok(defs)
@@ -296,7 +307,8 @@ pub fn parse_file(file: &str, text: &str) -> Result<Vec<Definition>, ParseError>
 
 fn is_builtin_declaration(stmt: &str) -> bool {
     // `int ? = Int`, `vector {t:Type} # [ t ] = Vector t`, `int128 4*[ int ] = Int128`.
-    stmt.split_whitespace().any(|t| t == "?" || t == "#" || t.contains('['))
+    stmt.split_whitespace()
+        .any(|t| t == "?" || t == "#" || t.contains('['))
 }
 
 /// Parses one statement (the text before `;`). Returns `None` for built-in declarations.
@@ -306,7 +318,11 @@ fn parse_definition(
     stmt: &str,
     category: Category,
 ) -> Result<Option<Definition>, ParseError> {
-    let err = |message: String| ParseError { file: file.into(), line, message };
+    let err = |message: String| ParseError {
+        file: file.into(),
+        line,
+        message,
+    };
     let stmt = stmt.trim();
     if is_builtin_declaration(stmt) {
         return Ok(None);
@@ -315,19 +331,26 @@ fn parse_definition(
         .split_once('=')
         .ok_or_else(|| err(format!("expected `=` and a result type in `{stmt}`")))?;
     let mut tokens = lhs.split_whitespace();
-    let head = tokens.next().ok_or_else(|| err("expected a definition name before `=`".into()))?;
+    let head = tokens
+        .next()
+        .ok_or_else(|| err("expected a definition name before `=`".into()))?;
     let (full_name, id) = match head.split_once('#') {
         Some((name, hex)) => {
             let id = u32::from_str_radix(hex, 16).map_err(|_| {
-                err(format!("expected a hexadecimal constructor id after `#`, found `{hex}`"))
+                err(format!(
+                    "expected a hexadecimal constructor id after `#`, found `{hex}`"
+                ))
             })?;
             (name, Some(id))
         }
         None => (head, None),
     };
-    let (namespace, name) = split_namespace(full_name).map_err(|m| err(format!("definition name: {m}")))?;
+    let (namespace, name) =
+        split_namespace(full_name).map_err(|m| err(format!("definition name: {m}")))?;
     if !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
-        return Err(err(format!("expected a name starting with a letter, found `{full_name}`")));
+        return Err(err(format!(
+            "expected a name starting with a letter, found `{full_name}`"
+        )));
     }
     let mut generics = Vec::new();
     let mut params: Vec<Parameter> = Vec::new();
@@ -360,11 +383,11 @@ fn parse_definition(
             let (field, bit) = cond
                 .split_once('.')
                 .ok_or_else(|| err(format!("expected `flags.N?Type` in `{tok}`")))?;
-            let bit: u32 = bit
-                .parse()
-                .ok()
-                .filter(|b| *b < 32)
-                .ok_or_else(|| err(format!("expected a flag bit 0..31 in `{tok}`, found `{bit}`")))?;
+            let bit: u32 = bit.parse().ok().filter(|b| *b < 32).ok_or_else(|| {
+                err(format!(
+                    "expected a flag bit 0..31 in `{tok}`, found `{bit}`"
+                ))
+            })?;
             match params.iter().find(|p| p.name == field) {
                 Some(p) if p.kind == ParamKind::Flags => {}
                 Some(_) => return Err(err(format!("`{field}` in `{tok}` is not a `#` flags field"))),
@@ -374,24 +397,41 @@ fn parse_definition(
                     )))
                 }
             }
-            let ty = parse_type(ty, &generics).map_err(|m| err(format!("parameter `{pname}`: {m}")))?;
-            ParamKind::Value { ty, flag: Some(Flag { field: field.to_string(), bit }) }
+            let ty =
+                parse_type(ty, &generics).map_err(|m| err(format!("parameter `{pname}`: {m}")))?;
+            ParamKind::Value {
+                ty,
+                flag: Some(Flag {
+                    field: field.to_string(),
+                    bit,
+                }),
+            }
         } else {
-            let ty = parse_type(pty, &generics).map_err(|m| err(format!("parameter `{pname}`: {m}")))?;
+            let ty =
+                parse_type(pty, &generics).map_err(|m| err(format!("parameter `{pname}`: {m}")))?;
             if ty.name == "true" && ty.namespace.is_none() {
-                return Err(err(format!("parameter `{pname}`: `true` is only valid behind a flag")));
+                return Err(err(format!(
+                    "parameter `{pname}`: `true` is only valid behind a flag"
+                )));
             }
             ParamKind::Value { ty, flag: None }
         };
-        params.push(Parameter { name: pname.to_string(), kind });
+        params.push(Parameter {
+            name: pname.to_string(),
+            kind,
+        });
     }
     let rhs = rhs.trim();
     if rhs.is_empty() || rhs.contains(char::is_whitespace) {
-        return Err(err(format!("expected one result type after `=`, found `{rhs}`")));
+        return Err(err(format!(
+            "expected one result type after `=`, found `{rhs}`"
+        )));
     }
     let result = parse_type(rhs, &generics).map_err(|m| err(format!("result type: {m}")))?;
     if category == Category::Type && (result.bare || result.generic_ref) {
-        return Err(err(format!("a constructor's result must be a boxed type, found `{rhs}`")));
+        return Err(err(format!(
+            "a constructor's result must be a boxed type, found `{rhs}`"
+        )));
     }
     let mut def = Definition {
         namespace,
@@ -428,9 +468,17 @@ fn parse_type(s: &str, generics: &[String]) -> Result<Ty, String> {
     }
     if let Some(g) = s.strip_prefix('!') {
         if !generics.iter().any(|x| x == g) {
-            return Err(format!("`!{g}` refers to an undeclared generic, expected `{{{g}:Type}}` before it"));
+            return Err(format!(
+                "`!{g}` refers to an undeclared generic, expected `{{{g}:Type}}` before it"
+            ));
         }
-        return Ok(Ty { namespace: None, name: g.into(), bare: false, generic_ref: true, arg: None });
+        return Ok(Ty {
+            namespace: None,
+            name: g.into(),
+            bare: false,
+            generic_ref: true,
+            arg: None,
+        });
     }
     let (bare_mark, s) = match s.strip_prefix('%') {
         Some(rest) => (true, rest),
@@ -446,9 +494,15 @@ fn parse_type(s: &str, generics: &[String]) -> Result<Ty, String> {
         None => (s, None),
     };
     let (namespace, name) = split_namespace(base)?;
-    if generics.iter().any(|g| *g == name) && namespace.is_none() && arg.is_none() {
+    if generics.contains(&name) && namespace.is_none() && arg.is_none() {
         // A bare use of the generic name (`= X` result type).
-        return Ok(Ty { namespace: None, name, bare: false, generic_ref: true, arg: None });
+        return Ok(Ty {
+            namespace: None,
+            name,
+            bare: false,
+            generic_ref: true,
+            arg: None,
+        });
     }
     let is_vector = namespace.is_none() && (name == "Vector" || name == "vector");
     if is_vector != arg.is_some() {
@@ -459,7 +513,13 @@ fn parse_type(s: &str, generics: &[String]) -> Result<Ty, String> {
         });
     }
     let bare = bare_mark || name.starts_with(|c: char| c.is_ascii_lowercase());
-    Ok(Ty { namespace, name, bare, generic_ref: false, arg })
+    Ok(Ty {
+        namespace,
+        name,
+        bare,
+        generic_ref: false,
+        arg,
+    })
 }
 
 /// The CRC32 constructor id of a definition written without `#id`.
@@ -478,7 +538,11 @@ fn normalized_text(def: &Definition) -> String {
         if t.generic_ref {
             s.push('!');
         }
-        let name = if t.name == "bytes" && t.namespace.is_none() { "string".to_string() } else { t.full_name() };
+        let name = if t.name == "bytes" && t.namespace.is_none() {
+            "string".to_string()
+        } else {
+            t.full_name()
+        };
         s.push_str(&name);
         if let Some(a) = &t.arg {
             s.push(' ');
@@ -531,7 +595,13 @@ mod tests {
         assert_eq!(d.id, 0x983f9745);
         assert_eq!(d.params.len(), 6);
         assert!(d.params[1].is_true_flag());
-        assert_eq!(d.params[5].flag(), Some(&Flag { field: "flags2".into(), bit: 3 }));
+        assert_eq!(
+            d.params[5].flag(),
+            Some(&Flag {
+                field: "flags2".into(),
+                bit: 3
+            })
+        );
         let v = d.params[5].ty().unwrap();
         assert!(v.is_vector() && !v.bare);
         assert_eq!(v.arg.as_ref().unwrap().name, "long");
@@ -573,7 +643,10 @@ mod tests {
     fn errors_name_file_line_and_expectation() {
         let e = parse_file("x.tl", "\n\nfoo#zz = Bar;").unwrap_err();
         assert_eq!(e.line, 3);
-        assert!(e.to_string().starts_with("x.tl:3: expected a hexadecimal"), "{e}");
+        assert!(
+            e.to_string().starts_with("x.tl:3: expected a hexadecimal"),
+            "{e}"
+        );
         let e = parse_file("x.tl", "a#1 b:flags.0?int = A;").unwrap_err();
         assert!(e.message.contains("declared before"), "{e}");
         let e = parse_file("x.tl", "a#1 b:int = A").unwrap_err();
@@ -611,10 +684,21 @@ mod tests {
         for d in defs.iter().filter(|d| d.explicit_id) {
             checked += 1;
             if crc32_id(d) != d.id {
-                mismatched.push(format!("{} {:08x} {:08x} `{}`", d.full_name(), d.id, crc32_id(d), normalized_text(d)));
+                mismatched.push(format!(
+                    "{} {:08x} {:08x} `{}`",
+                    d.full_name(),
+                    d.id,
+                    crc32_id(d),
+                    normalized_text(d)
+                ));
             }
         }
         // Telegram assigned a handful of ids by hand; everything else follows the rule.
-        assert!(mismatched.len() * 50 < checked, "{} of {checked} mismatched: {:#?}", mismatched.len(), &mismatched[..mismatched.len().min(20)]);
+        assert!(
+            mismatched.len() * 50 < checked,
+            "{} of {checked} mismatched: {:#?}",
+            mismatched.len(),
+            &mismatched[..mismatched.len().min(20)]
+        );
     }
 }

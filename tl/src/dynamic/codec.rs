@@ -6,7 +6,10 @@ use crate::{ser, DeserializeError, Reader, MAX_DEPTH};
 use std::borrow::Cow;
 
 fn err(path: &str, message: impl Into<String>) -> CodecError {
-    CodecError { path: path.to_string(), message: message.into() }
+    CodecError {
+        path: path.to_string(),
+        message: message.into(),
+    }
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -59,7 +62,9 @@ impl Schema {
         if depth > MAX_DEPTH {
             return Err(err(path, format!("objects nested deeper than {MAX_DEPTH}")));
         }
-        let def = self.get(&obj.name).ok_or_else(|| self.unknown_name(path, &obj.name))?;
+        let def = self
+            .get(&obj.name)
+            .ok_or_else(|| self.unknown_name(path, &obj.name))?;
         if let Some(ty) = expected {
             self.check_kind(def, ty, path)?;
         }
@@ -73,12 +78,25 @@ impl Schema {
     fn check_kind(&self, def: &Definition, ty: &Ty, path: &str) -> Result<(), CodecError> {
         if ty.generic_ref {
             if def.category != Category::Function {
-                return Err(err(path, format!("expected a function call (any TL function), got constructor {}", def.full_name())));
+                return Err(err(
+                    path,
+                    format!(
+                        "expected a function call (any TL function), got constructor {}",
+                        def.full_name()
+                    ),
+                ));
             }
             return Ok(());
         }
         if def.category == Category::Function {
-            return Err(err(path, format!("expected {}, got function {}", ty.full_name(), def.full_name())));
+            return Err(err(
+                path,
+                format!(
+                    "expected {}, got function {}",
+                    ty.full_name(),
+                    def.full_name()
+                ),
+            ));
         }
         let want = ty.full_name();
         let ok = if ty.bare {
@@ -87,7 +105,14 @@ impl Schema {
             def.result.full_name() == want
         };
         if !ok {
-            return Err(err(path, format!("expected {want}, got {} (a {})", def.full_name(), def.result.full_name())));
+            return Err(err(
+                path,
+                format!(
+                    "expected {want}, got {} (a {})",
+                    def.full_name(),
+                    def.result.full_name()
+                ),
+            ));
         }
         Ok(())
     }
@@ -103,20 +128,40 @@ impl Schema {
         for (name, _) in &obj.fields {
             match def.params.iter().find(|p| p.name == *name) {
                 Some(p) if p.ty().is_none() => {
-                    return Err(err(&join(path, name), "flag words are computed from the fields present; leave them out"))
+                    return Err(err(
+                        &join(path, name),
+                        "flag words are computed from the fields present; leave them out",
+                    ))
                 }
                 Some(_) => {}
                 None => {
-                    let names: Vec<&str> = def.params.iter().filter(|p| p.ty().is_some()).map(|p| p.name.as_str()).collect();
-                    let close = names.iter().copied().min_by_key(|n| super::edit_distance(name, n));
+                    let names: Vec<&str> = def
+                        .params
+                        .iter()
+                        .filter(|p| p.ty().is_some())
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    let close = names
+                        .iter()
+                        .copied()
+                        .min_by_key(|n| super::edit_distance(name, n));
                     let hint = match close {
-                        Some(c) if super::edit_distance(name, c) <= 3 => format!(" (did you mean `{c}`?)"),
+                        Some(c) if super::edit_distance(name, c) <= 3 => {
+                            format!(" (did you mean `{c}`?)")
+                        }
                         _ => String::new(),
                     };
-                    let expected = if names.is_empty() { "no fields".to_string() } else { names.join(", ") };
+                    let expected = if names.is_empty() {
+                        "no fields".to_string()
+                    } else {
+                        names.join(", ")
+                    };
                     return Err(err(
                         &join(path, name),
-                        format!("unknown field of {}{hint}; expected one of: {expected}", def.full_name()),
+                        format!(
+                            "unknown field of {}{hint}; expected one of: {expected}",
+                            def.full_name()
+                        ),
                     ));
                 }
             }
@@ -135,7 +180,10 @@ impl Schema {
                             None => false,
                             Some(Value::Bool(b)) if q.is_true_flag() => *b,
                             Some(v) if q.is_true_flag() => {
-                                return Err(err(&join(path, &q.name), format!("expected bool (a flag), got {}", v.kind())))
+                                return Err(err(
+                                    &join(path, &q.name),
+                                    format!("expected bool (a flag), got {}", v.kind()),
+                                ))
                             }
                             Some(_) => true,
                         };
@@ -146,10 +194,17 @@ impl Schema {
                     // Fields sharing a bit must all be present when it is set.
                     for q in &def.params {
                         if let Some(f) = q.flag() {
-                            if f.field == p.name && word & (1 << f.bit) != 0 && !q.is_true_flag() && obj.get(&q.name).is_none() {
+                            if f.field == p.name
+                                && word & (1 << f.bit) != 0
+                                && !q.is_true_flag()
+                                && obj.get(&q.name).is_none()
+                            {
                                 return Err(err(
                                     &join(path, &q.name),
-                                    format!("required: it shares {}.{} with a field that is set", f.field, f.bit),
+                                    format!(
+                                        "required: it shares {}.{} with a field that is set",
+                                        f.field, f.bit
+                                    ),
                                 ));
                             }
                         }
@@ -163,7 +218,9 @@ impl Schema {
                     match (obj.get(&p.name), flag) {
                         (Some(v), _) => self.encode_value(v, ty, &fpath, buf, depth + 1)?,
                         (None, Some(_)) => {}
-                        (None, None) => return Err(err(&fpath, format!("missing required field of type {ty}"))),
+                        (None, None) => {
+                            return Err(err(&fpath, format!("missing required field of type {ty}")))
+                        }
                     }
                 }
             }
@@ -171,10 +228,19 @@ impl Schema {
         Ok(())
     }
 
-    fn encode_value(&self, v: &Value, ty: &Ty, path: &str, buf: &mut Vec<u8>, depth: u32) -> Result<(), CodecError> {
+    fn encode_value(
+        &self,
+        v: &Value,
+        ty: &Ty,
+        path: &str,
+        buf: &mut Vec<u8>,
+        depth: u32,
+    ) -> Result<(), CodecError> {
         let mismatch = || err(path, format!("expected {ty}, got {}", v.kind()));
         if let Some(arg) = &ty.arg {
-            let Value::Vector(items) = v else { return Err(mismatch()) };
+            let Value::Vector(items) = v else {
+                return Err(mismatch());
+            };
             if !ty.bare {
                 ser::u32(buf, ser::VECTOR_ID);
             }
@@ -189,8 +255,12 @@ impl Schema {
                 "int" => {
                     let x = match v {
                         Value::Int(x) => *x,
-                        Value::Long(x) => i32::try_from(*x)
-                            .map_err(|_| err(path, format!("expected int, got {x} (out of the 32-bit range)")))?,
+                        Value::Long(x) => i32::try_from(*x).map_err(|_| {
+                            err(
+                                path,
+                                format!("expected int, got {x} (out of the 32-bit range)"),
+                            )
+                        })?,
                         _ => return Err(mismatch()),
                     };
                     ser::i32(buf, &x);
@@ -222,30 +292,41 @@ impl Schema {
                         _ => return Err(mismatch()),
                     };
                     if b.len() > ser::MAX_BYTES_LEN {
-                        return Err(err(path, format!("{} bytes exceed TL's 16 MiB limit", b.len())));
+                        return Err(err(
+                            path,
+                            format!("{} bytes exceed TL's 16 MiB limit", b.len()),
+                        ));
                     }
                     ser::bytes(buf, b);
                     return Ok(());
                 }
                 "int128" => {
-                    let Value::Int128(x) = v else { return Err(mismatch()) };
+                    let Value::Int128(x) = v else {
+                        return Err(mismatch());
+                    };
                     ser::int128(buf, x);
                     return Ok(());
                 }
                 "int256" => {
-                    let Value::Int256(x) = v else { return Err(mismatch()) };
+                    let Value::Int256(x) = v else {
+                        return Err(mismatch());
+                    };
                     ser::int256(buf, x);
                     return Ok(());
                 }
                 "Bool" => {
-                    let Value::Bool(x) = v else { return Err(mismatch()) };
+                    let Value::Bool(x) = v else {
+                        return Err(mismatch());
+                    };
                     ser::bool(buf, x);
                     return Ok(());
                 }
                 _ => {}
             }
         }
-        let Value::Object(o) = v else { return Err(mismatch()) };
+        let Value::Object(o) = v else {
+            return Err(mismatch());
+        };
         self.encode_object(o, Some(ty), !ty.bare, path, buf, depth)
     }
 
@@ -274,7 +355,9 @@ impl Schema {
     /// # Errors
     /// An unknown function, or as [`Schema::decode`].
     pub fn decode_result(&'static self, function: &str, bytes: &[u8]) -> Result<Value, CodecError> {
-        let def = self.get(function).ok_or_else(|| self.unknown_name("", function))?;
+        let def = self
+            .get(function)
+            .ok_or_else(|| self.unknown_name("", function))?;
         let mut r = Reader::new(bytes);
         if def.result.generic_ref {
             return self.decode_any(&mut r, "", 0).map(Value::Object);
@@ -282,7 +365,12 @@ impl Schema {
         self.decode_value(&mut r, &def.result, "", 0)
     }
 
-    fn decode_any(&'static self, r: &mut Reader<'_>, path: &str, depth: u32) -> Result<Object, CodecError> {
+    fn decode_any(
+        &'static self,
+        r: &mut Reader<'_>,
+        path: &str,
+        depth: u32,
+    ) -> Result<Object, CodecError> {
         if depth > MAX_DEPTH {
             return Err(err(path, format!("objects nested deeper than {MAX_DEPTH}")));
         }
@@ -292,15 +380,19 @@ impl Schema {
             RPC_RESULT => {
                 let req = r.i64().map_err(|e| de_err(path, e))?;
                 let inner = self.decode_any(r, &join(path, "result"), depth + 1)?;
-                return Ok(Object::new("rpc_result").with("req_msg_id", Value::Long(req)).with("result", Value::Object(inner)));
+                return Ok(Object::new("rpc_result")
+                    .with("req_msg_id", Value::Long(req))
+                    .with("result", Value::Object(inner)));
             }
             MSG_CONTAINER => {
                 let n = r.vector_len(false, 16).map_err(|e| de_err(path, e))?;
                 let mut msgs = Vec::with_capacity(n);
                 for i in 0..n {
                     let p = format!("{}[{i}]", join(path, "messages"));
-                    let m = crate::mtproto::Message::deserialize_bare(r).map_err(|e| de_err(&p, e))?;
-                    let body = self.decode_any(&mut Reader::new(&m.body), &join(&p, "body"), depth + 1)?;
+                    let m =
+                        crate::mtproto::Message::deserialize_bare(r).map_err(|e| de_err(&p, e))?;
+                    let body =
+                        self.decode_any(&mut Reader::new(&m.body), &join(&p, "body"), depth + 1)?;
                     msgs.push(Value::Object(
                         Object::new("message")
                             .with("msg_id", Value::Long(m.msg_id))
@@ -316,11 +408,22 @@ impl Schema {
             }
             _ => {}
         }
-        let def = self.by_id(id).ok_or_else(|| err(path, format!("unknown constructor id {id:08x} at byte {at}")))?;
+        let def = self.by_id(id).ok_or_else(|| {
+            err(
+                path,
+                format!("unknown constructor id {id:08x} at byte {at}"),
+            )
+        })?;
         self.decode_fields(def, r, path, depth)
     }
 
-    fn decode_fields(&'static self, def: &'static Definition, r: &mut Reader<'_>, path: &str, depth: u32) -> Result<Object, CodecError> {
+    fn decode_fields(
+        &'static self,
+        def: &'static Definition,
+        r: &mut Reader<'_>,
+        path: &str,
+        depth: u32,
+    ) -> Result<Object, CodecError> {
         let mut fields: Vec<(Name, Value)> = Vec::with_capacity(def.params.len());
         let mut flag_words: [(&str, u32); 4] = [("", 0); 4];
         let mut nflags = 0;
@@ -335,7 +438,10 @@ impl Schema {
                 }
                 ParamKind::Value { ty, flag } => {
                     if let Some(f) = flag {
-                        let word = flag_words[..nflags].iter().find(|(n, _)| *n == f.field).map_or(0, |x| x.1);
+                        let word = flag_words[..nflags]
+                            .iter()
+                            .find(|(n, _)| *n == f.field)
+                            .map_or(0, |x| x.1);
                         if word & (1 << f.bit) == 0 {
                             continue;
                         }
@@ -345,12 +451,17 @@ impl Schema {
                         }
                     }
                     // Paths are built only on the error path, to keep decoding cheap.
-                    let v = self.decode_value(r, ty, "", depth + 1).map_err(|e| prefix(&p.name, e))?;
+                    let v = self
+                        .decode_value(r, ty, "", depth + 1)
+                        .map_err(|e| prefix(&p.name, e))?;
                     fields.push((Cow::Borrowed(p.name.as_str()), v));
                 }
             }
         }
-        Ok(Object { name: self.static_name(def), fields })
+        Ok(Object {
+            name: self.static_name(def),
+            fields,
+        })
     }
 
     /// The schema-owned name of a definition (no allocation for names without namespace).
@@ -364,7 +475,13 @@ impl Schema {
         }
     }
 
-    fn decode_value(&'static self, r: &mut Reader<'_>, ty: &Ty, path: &str, depth: u32) -> Result<Value, CodecError> {
+    fn decode_value(
+        &'static self,
+        r: &mut Reader<'_>,
+        ty: &Ty,
+        path: &str,
+        depth: u32,
+    ) -> Result<Value, CodecError> {
         if let Some(arg) = &ty.arg {
             let min = match (arg.namespace.is_none(), arg.name.as_str()) {
                 (true, "long" | "double") => 8,
@@ -376,7 +493,10 @@ impl Schema {
             let n = r.vector_len(!ty.bare, min).map_err(|e| de_err(path, e))?;
             let mut items = Vec::with_capacity(n);
             for i in 0..n {
-                items.push(self.decode_value(r, arg, "", depth + 1).map_err(|e| prefix(&format!("[{i}]"), e))?);
+                items.push(
+                    self.decode_value(r, arg, "", depth + 1)
+                        .map_err(|e| prefix(&format!("[{i}]"), e))?,
+                );
             }
             return Ok(Value::Vector(items));
         }
@@ -408,9 +528,20 @@ impl Schema {
         }
         let at = r.position();
         let id = r.u32().map_err(e)?;
-        let def = self.by_id(id).ok_or_else(|| err(path, format!("unknown constructor id {id:08x} at byte {at}, expected {ty}")))?;
+        let def = self.by_id(id).ok_or_else(|| {
+            err(
+                path,
+                format!("unknown constructor id {id:08x} at byte {at}, expected {ty}"),
+            )
+        })?;
         if def.category != Category::Type || def.result.full_name() != ty.full_name() {
-            return Err(err(path, format!("expected {ty}, got {} (id {id:08x}) at byte {at}", def.full_name())));
+            return Err(err(
+                path,
+                format!(
+                    "expected {ty}, got {} (id {id:08x}) at byte {at}",
+                    def.full_name()
+                ),
+            ));
         }
         self.decode_fields(def, r, path, depth).map(Value::Object)
     }

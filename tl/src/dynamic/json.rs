@@ -78,7 +78,10 @@ pub fn from_hex(s: &str) -> Result<Vec<u8>, String> {
 }
 
 fn err(path: &str, message: impl Into<String>) -> CodecError {
-    CodecError { path: path.to_string(), message: message.into() }
+    CodecError {
+        path: path.to_string(),
+        message: message.into(),
+    }
 }
 
 fn json_kind(j: &Json) -> &'static str {
@@ -105,15 +108,34 @@ impl Schema {
 
     fn obj_from_json(&self, j: &Json, path: &str) -> Result<Object, CodecError> {
         let Json::Object(m) = j else {
-            return Err(err(path, format!("expected an object with \"_\", got {}", json_kind(j))));
+            return Err(err(
+                path,
+                format!("expected an object with \"_\", got {}", json_kind(j)),
+            ));
         };
         let name = match m.get("_") {
             Some(Json::String(s)) => s.as_str(),
-            Some(other) => return Err(err(path, format!("\"_\" must be a string TL name, got {}", json_kind(other)))),
-            None => return Err(err(path, "missing \"_\" (the TL name, e.g. \"inputPeerSelf\")")),
+            Some(other) => {
+                return Err(err(
+                    path,
+                    format!("\"_\" must be a string TL name, got {}", json_kind(other)),
+                ))
+            }
+            None => {
+                return Err(err(
+                    path,
+                    "missing \"_\" (the TL name, e.g. \"inputPeerSelf\")",
+                ))
+            }
         };
-        let def = self.get(name).ok_or_else(|| self.unknown_name(path, name))?;
-        let here = if path.is_empty() { name.to_string() } else { path.to_string() };
+        let def = self
+            .get(name)
+            .ok_or_else(|| self.unknown_name(path, name))?;
+        let here = if path.is_empty() {
+            name.to_string()
+        } else {
+            path.to_string()
+        };
         let mut obj = Object::new(def.full_name());
         for (k, v) in m {
             if k == "_" {
@@ -124,16 +146,29 @@ impl Schema {
                 // Let the encoder produce the one "unknown field" message with suggestions.
                 let mut probe = Object::new(def.full_name());
                 probe.fields.push((k.clone().into(), Value::Bool(false)));
-                return Err(self.encode(&probe).err().map_or_else(|| err(&fpath, "unknown field"), |mut e| {
-                    e.path = fpath.clone();
-                    e
-                }));
+                return Err(self.encode(&probe).err().map_or_else(
+                    || err(&fpath, "unknown field"),
+                    |mut e| {
+                        e.path = fpath.clone();
+                        e
+                    },
+                ));
             };
             let value = match &p.kind {
-                ParamKind::Flags => return Err(err(&fpath, "flag words are computed from the fields present; leave them out")),
+                ParamKind::Flags => {
+                    return Err(err(
+                        &fpath,
+                        "flag words are computed from the fields present; leave them out",
+                    ))
+                }
                 ParamKind::Value { .. } if p.is_true_flag() => match v {
                     Json::Bool(b) => Value::Bool(*b),
-                    other => return Err(err(&fpath, format!("expected boolean (a flag), got {}", json_kind(other)))),
+                    other => {
+                        return Err(err(
+                            &fpath,
+                            format!("expected boolean (a flag), got {}", json_kind(other)),
+                        ))
+                    }
                 },
                 ParamKind::Value { ty, .. } => {
                     if v.is_null() && p.flag().is_some() {
@@ -148,9 +183,16 @@ impl Schema {
     }
 
     fn value_from_json(&self, j: &Json, ty: &Ty, path: &str) -> Result<Value, CodecError> {
-        let mismatch = |want: &str| err(path, format!("expected {want} ({ty}), got {}", json_kind(j)));
+        let mismatch = |want: &str| {
+            err(
+                path,
+                format!("expected {want} ({ty}), got {}", json_kind(j)),
+            )
+        };
         if let Some(arg) = &ty.arg {
-            let Json::Array(items) = j else { return Err(mismatch("array")) };
+            let Json::Array(items) = j else {
+                return Err(mismatch("array"));
+            };
             return items
                 .iter()
                 .enumerate()
@@ -162,24 +204,39 @@ impl Schema {
             match ty.name.as_str() {
                 "int" => {
                     let x = j.as_i64().ok_or_else(|| mismatch("integer"))?;
-                    return i32::try_from(x)
-                        .map(Value::Int)
-                        .map_err(|_| err(path, format!("expected int, {x} is outside the 32-bit range")));
+                    return i32::try_from(x).map(Value::Int).map_err(|_| {
+                        err(
+                            path,
+                            format!("expected int, {x} is outside the 32-bit range"),
+                        )
+                    });
                 }
                 "long" => {
                     if let Some(x) = j.as_i64() {
                         return Ok(Value::Long(x));
                     }
                     if let Some(s) = j.as_str() {
-                        return s
-                            .parse()
-                            .map(Value::Long)
-                            .map_err(|_| err(path, format!("expected long, {s:?} is not a 64-bit integer")));
+                        return s.parse().map(Value::Long).map_err(|_| {
+                            err(
+                                path,
+                                format!("expected long, {s:?} is not a 64-bit integer"),
+                            )
+                        });
                     }
                     return Err(mismatch("integer"));
                 }
-                "double" => return j.as_f64().map(Value::Double).ok_or_else(|| mismatch("number")),
-                "string" => return j.as_str().map(|s| Value::String(s.to_string())).ok_or_else(|| mismatch("string")),
+                "double" => {
+                    return j
+                        .as_f64()
+                        .map(Value::Double)
+                        .ok_or_else(|| mismatch("number"))
+                }
+                "string" => {
+                    return j
+                        .as_str()
+                        .map(|s| Value::String(s.to_string()))
+                        .ok_or_else(|| mismatch("string"))
+                }
                 "bytes" => {
                     let s = j.as_str().ok_or_else(|| mismatch("base64 string"))?;
                     return base64::engine::general_purpose::STANDARD
@@ -190,9 +247,13 @@ impl Schema {
                 "int128" | "int256" => {
                     let n = if ty.name == "int128" { 16 } else { 32 };
                     let s = j.as_str().ok_or_else(|| mismatch("hex string"))?;
-                    let b = from_hex(s).map_err(|e| err(path, format!("expected {} hex digits: {e}", 2 * n)))?;
+                    let b = from_hex(s)
+                        .map_err(|e| err(path, format!("expected {} hex digits: {e}", 2 * n)))?;
                     if b.len() != n {
-                        return Err(err(path, format!("expected {} hex digits ({ty}), got {}", 2 * n, 2 * b.len())));
+                        return Err(err(
+                            path,
+                            format!("expected {} hex digits ({ty}), got {}", 2 * n, 2 * b.len()),
+                        ));
                     }
                     return Ok(if n == 16 {
                         let mut a = [0u8; 16];
@@ -204,7 +265,12 @@ impl Schema {
                         Value::Int256(Box::new(a))
                     });
                 }
-                "Bool" => return j.as_bool().map(Value::Bool).ok_or_else(|| mismatch("boolean")),
+                "Bool" => {
+                    return j
+                        .as_bool()
+                        .map(Value::Bool)
+                        .ok_or_else(|| mismatch("boolean"))
+                }
                 _ => {}
             }
         }

@@ -90,7 +90,10 @@ pub struct Object {
 impl Object {
     /// An object with no fields yet.
     pub fn new(name: impl Into<Name>) -> Self {
-        Self { name: name.into(), fields: Vec::new() }
+        Self {
+            name: name.into(),
+            fields: Vec::new(),
+        }
     }
 
     /// Adds a field (builder style).
@@ -173,8 +176,18 @@ impl Schema {
                 ctors_of.entry(d.result.full_name()).or_default().push(i);
             }
         }
-        let full_names = defs.iter().filter(|d| d.namespace.is_some()).map(|d| (d.id, d.full_name())).collect();
-        Ok(Self { defs, by_name, by_id, ctors_of, full_names })
+        let full_names = defs
+            .iter()
+            .filter(|d| d.namespace.is_some())
+            .map(|d| (d.id, d.full_name()))
+            .collect();
+        Ok(Self {
+            defs,
+            by_name,
+            by_id,
+            ctors_of,
+            full_names,
+        })
     }
 
     /// All definitions in schema order.
@@ -194,7 +207,11 @@ impl Schema {
 
     /// The constructors of an abstract type (`InputPeer`), empty if unknown.
     pub fn constructors_of(&self, ty: &str) -> impl Iterator<Item = &Definition> {
-        self.ctors_of.get(ty).into_iter().flatten().map(|&i| &self.defs[i])
+        self.ctors_of
+            .get(ty)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.defs[i])
     }
 
     /// Whether `ty` names an abstract type of the schema.
@@ -216,7 +233,11 @@ impl Schema {
             .collect();
         scored.sort();
         scored.dedup_by(|a, b| a.1 == b.1);
-        scored.into_iter().take(3).map(|(_, n)| n.to_string()).collect()
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, n)| n.to_string())
+            .collect()
     }
 
     /// A human description of a constructor, function or abstract type, as printed by
@@ -243,11 +264,17 @@ impl Schema {
                     }
                     Some(ty) => {
                         let cond = match p.flag() {
-                            Some(f) if p.is_true_flag() => format!("  optional, flag {}.{}", f.field, f.bit),
+                            Some(f) if p.is_true_flag() => {
+                                format!("  optional, flag {}.{}", f.field, f.bit)
+                            }
                             Some(f) => format!("  optional, {}.{}", f.field, f.bit),
                             None => String::new(),
                         };
-                        let shown = if p.is_true_flag() { "true (bool)".to_string() } else { ty.to_string() };
+                        let shown = if p.is_true_flag() {
+                            "true (bool)".to_string()
+                        } else {
+                            ty.to_string()
+                        };
                         let _ = writeln!(s, "  {}: {shown}{cond}", p.name);
                     }
                 }
@@ -277,9 +304,15 @@ impl Schema {
         let message = if hint.is_empty() {
             format!("unknown constructor or function `{name}`")
         } else {
-            format!("unknown constructor or function `{name}` (did you mean {}?)", hint.join(", "))
+            format!(
+                "unknown constructor or function `{name}` (did you mean {}?)",
+                hint.join(", ")
+            )
         };
-        CodecError { path: path.to_string(), message }
+        CodecError {
+            path: path.to_string(),
+            message,
+        }
     }
 
     /// Looks a type reference up: the constructors a field of type `ty` may hold.

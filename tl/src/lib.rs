@@ -49,9 +49,20 @@ pub trait Serializable {
     fn serialize(&self, buf: &mut Vec<u8>);
 
     /// The serialization as a new buffer.
+    ///
+    /// The first allocation is sized from the length of the previous serialization on this
+    /// thread (capped at 64 KiB), so repeated large objects neither regrow nor copy; a buffer
+    /// left much larger than its content is shrunk.
     fn to_bytes(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(64);
+        thread_local! {
+            static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(64) };
+        }
+        let mut buf = Vec::with_capacity(HINT.get());
         self.serialize(&mut buf);
+        HINT.set(buf.len().clamp(64, 1 << 16));
+        if buf.capacity() > 2 * buf.len() + 256 {
+            buf.shrink_to_fit();
+        }
         buf
     }
 }

@@ -632,7 +632,37 @@ fn fields(m: &Model, d: &Definition) -> Vec<(String, String, usize)> {
         .collect()
 }
 
-fn write_body_ser(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result<()> {
+/// Writes the serialization of `d`'s fields, preceded by its constructor id when `id` is
+/// given. Consecutive fixed-size values (id, flags, int, long, double, int128, int256, Bool)
+/// are gathered into one stack array and appended with a single write.
+fn write_body_ser(
+    m: &Model,
+    out: &mut impl Write,
+    d: &Definition,
+    id: Option<u32>,
+) -> io::Result<()> {
+    let mut run: Vec<(usize, String)> = Vec::new();
+    fn flush(out: &mut impl Write, run: &mut Vec<(usize, String)>) -> io::Result<()> {
+        match run.len() {
+            0 => {}
+            1 => writeln!(out, "buf.extend_from_slice(&{});", run[0].1)?,
+            _ => {
+                let total: usize = run.iter().map(|r| r.0).sum();
+                write!(out, "{{ let mut a = [0u8; {total}];")?;
+                let mut at = 0;
+                for (size, expr) in run.iter() {
+                    write!(out, " a[{at}..{}].copy_from_slice(&{expr});", at + size)?;
+                    at += size;
+                }
+                writeln!(out, " buf.extend_from_slice(&a); }}")?;
+            }
+        }
+        run.clear();
+        Ok(())
+    }
+    if let Some(id) = id {
+        run.push((4, format!("0x{id:08x}u32.to_le_bytes()")));
+    }
     for p in d.params.iter() {
         match &p.kind {
             ParamKind::Flags => {
@@ -655,17 +685,36 @@ fn write_body_ser(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result
                         }
                     }
                 }
-                if parts.is_empty() {
-                    writeln!(out, "crate::ser::u32(buf, 0);")?;
+                let expr = if parts.is_empty() {
+                    "0u32".to_string()
                 } else {
-                    writeln!(out, "crate::ser::u32(buf, {});", parts.join(" | "))?;
-                }
+                    format!("({})", parts.join(" | "))
+                };
+                run.push((4, format!("{expr}.to_le_bytes()")));
             }
             ParamKind::Value { ty, flag } => {
                 let name = naming::field_name(&p.name);
                 if p.is_true_flag() {
                     continue;
                 }
+                if flag.is_none() && ty.namespace.is_none() && ty.arg.is_none() && !ty.generic_ref {
+                    let fixed = match ty.name.as_str() {
+                        "int" => Some((4, format!("self.{name}.to_le_bytes()"))),
+                        "long" | "double" => Some((8, format!("self.{name}.to_le_bytes()"))),
+                        "int128" => Some((16, format!("self.{name}"))),
+                        "int256" => Some((32, format!("self.{name}"))),
+                        "Bool" => Some((
+                            4,
+                            format!("(if self.{name} {{ crate::ser::BOOL_TRUE }} else {{ crate::ser::BOOL_FALSE }}).to_le_bytes()"),
+                        )),
+                        _ => None,
+                    };
+                    if let Some(f) = fixed {
+                        run.push(f);
+                        continue;
+                    }
+                }
+                flush(out, &mut run)?;
                 if flag.is_some() {
                     writeln!(
                         out,
@@ -678,7 +727,7 @@ fn write_body_ser(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result
             }
         }
     }
-    Ok(())
+    flush(out, &mut run)
 }
 
 fn write_body_de(m: &Model, out: &mut impl Write, d: &Definition) -> io::Result<()> {
@@ -744,7 +793,7 @@ fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenErro
         out,
         "#[allow(unused_variables)] pub fn serialize_bare(&self, buf: &mut Vec<u8>) {{"
     )?;
-    write_body_ser(m, out, d)?;
+    write_body_ser(m, out, d, None)?;
     writeln!(out, "}}")?;
     writeln!(
         out,
@@ -753,7 +802,9 @@ fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenErro
     writeln!(out, "#[allow(unused_variables)] pub fn deserialize_bare(r: &mut crate::Reader<'_>) -> Result<Self, crate::DeserializeError> {{")?;
     write_body_de(m, out, d)?;
     writeln!(out, "}}\n}}")?;
-    writeln!(out, "impl crate::Serializable for {name} {{ fn serialize(&self, buf: &mut Vec<u8>) {{ crate::ser::u32(buf, 0x{:08x}); self.serialize_bare(buf); }} }}", d.id)?;
+    writeln!(out, "impl crate::Serializable for {name} {{ #[allow(unused_variables)] fn serialize(&self, buf: &mut Vec<u8>) {{")?;
+    write_body_ser(m, out, d, Some(d.id))?;
+    writeln!(out, "}} }}")?;
     writeln!(out, "impl crate::Deserializable for {name} {{ fn deserialize(r: &mut crate::Reader<'_>) -> Result<Self, crate::DeserializeError> {{ r.expect_id(0x{:08x}, \"{}\")?; Self::deserialize_bare(r) }} }}", d.id, d.full_name())?;
     // From<struct> for its enum.
     let ety = path("enums", &d.result.namespace, &d.result.name);
@@ -824,8 +875,7 @@ fn write_enum(m: &Model, out: &mut impl Write, ty: &str) -> Result<(), GenError>
         } else {
             writeln!(
                 out,
-                "Self::{v}(x) => {{ crate::ser::u32(buf, 0x{:08x}); x.serialize_bare(buf); }}",
-                d.id
+                "Self::{v}(x) => crate::Serializable::serialize(x, buf),"
             )?;
         }
     }
@@ -889,8 +939,8 @@ fn write_function(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenEr
     }
     writeln!(out, "}}")?;
     writeln!(out, "impl{ser_bounds} crate::Identifiable for {name}{generics} {{ const CONSTRUCTOR_ID: u32 = 0x{:08x}; const NAME: &'static str = \"{}\"; }}", d.id, d.full_name())?;
-    writeln!(out, "impl{ser_bounds} crate::Serializable for {name}{generics} {{ #[allow(unused_variables)] fn serialize(&self, buf: &mut Vec<u8>) {{ crate::ser::u32(buf, 0x{:08x});", d.id)?;
-    write_body_ser(m, out, d)?;
+    writeln!(out, "impl{ser_bounds} crate::Serializable for {name}{generics} {{ #[allow(unused_variables)] fn serialize(&self, buf: &mut Vec<u8>) {{")?;
+    write_body_ser(m, out, d, Some(d.id))?;
     writeln!(out, "}} }}")?;
     if d.generics.is_empty() && m.config.deserializable_functions {
         writeln!(out, "impl {name} {{ /// Reads the arguments (the id already consumed).\n #[allow(unused_variables)] pub fn deserialize_bare(r: &mut crate::Reader<'_>) -> Result<Self, crate::DeserializeError> {{")?;
@@ -986,10 +1036,30 @@ mod tests {
     use crate::parser::parse_file;
 
     fn gen(text: &str) -> String {
+        gen_with(text, &Config::default())
+    }
+
+    fn gen_with(text: &str, config: &Config) -> String {
         let defs = parse_file("t.tl", text).unwrap();
         let mut out = Vec::new();
-        generate(&defs, &Config::default(), &mut out).unwrap();
+        generate(&defs, config, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn fixed_size_fields_are_written_in_one_run() {
+        let s = gen("p#59511722 user_id:long = P;\nq#2 a:int b:string c:int = Q;");
+        assert!(
+            s.contains("{ let mut a = [0u8; 12]; a[0..4].copy_from_slice(&0x59511722u32.to_le_bytes()); a[4..12].copy_from_slice(&self.user_id.to_le_bytes()); buf.extend_from_slice(&a); }"),
+            "{s}"
+        );
+        // A variable-size field ends the run.
+        assert!(
+            s.contains(
+                "crate::ser::string(buf, &self.b);\nbuf.extend_from_slice(&self.c.to_le_bytes());"
+            ),
+            "{s}"
+        );
     }
 
     #[test]
@@ -1013,7 +1083,7 @@ mod tests {
         let s = gen("a#1 flags:# x:flags.0?true y:flags.1?string z:int = A;");
         assert!(s.contains("pub x: bool,"), "{s}");
         assert!(s.contains("pub y: Option<String>,"), "{s}");
-        assert!(s.contains("crate::ser::u32(buf, if self.x { 1u32 << 0 } else { 0 } | if self.y.is_some() { 1u32 << 1 } else { 0 });"), "{s}");
+        assert!(s.contains("buf.extend_from_slice(&(if self.x { 1u32 << 0 } else { 0 } | if self.y.is_some() { 1u32 << 1 } else { 0 }).to_le_bytes());"), "{s}");
         assert!(
             s.contains(
                 "let f_y = if f_flags & (1u32 << 1) != 0 { Some(r.string()?) } else { None };"
@@ -1037,7 +1107,11 @@ mod tests {
 
     #[test]
     fn recursive_and_large_variants_are_boxed() {
-        let s = gen("leaf#1 = T;\nnode#2 a:T b:int = T;\nbig#3 a:long b:long c:long d:long e:long f:long g:long h:long i:long = B;\nsmall#4 a:int = S;");
+        let config = Config {
+            box_threshold: 64,
+            ..Config::default()
+        };
+        let s = gen_with("leaf#1 = T;\nnode#2 a:T b:int = T;\nbig#3 a:long b:long c:long d:long e:long f:long g:long h:long i:long = B;\nsmall#4 a:int = S;", &config);
         assert!(s.contains("Node(Box<crate::types::Node>)"), "{s}");
         assert!(s.contains("Big(Box<crate::types::Big>)"), "{s}");
         assert!(s.contains("Small(crate::types::Small)"), "{s}");

@@ -1,5 +1,6 @@
 //! Encoding and decoding of [`Value`]s, type-checked against the schema.
 
+use super::plan::{ParamPlan, TyPlan};
 use super::{CodecError, Name, Object, Schema, Value};
 use crate::schema_def::{Category, Definition, ParamKind, Ty};
 use crate::{ser, DeserializeError, Reader, MAX_DEPTH};
@@ -28,6 +29,60 @@ const RPC_RESULT: u32 = 0xf35c6d01;
 const MSG_CONTAINER: u32 = 0x73f1f8dc;
 const GZIP_PACKED: u32 = 0x3072cfa1;
 
+/// A value's position, rendered only when an error is reported (keeps encoding cheap).
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Root(&'a str),
+    Field(&'a str),
+    Index(usize),
+}
+
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    seg: Seg<'a>,
+}
+
+impl<'a> Path<'a> {
+    fn root(name: &'a str) -> Self {
+        Path {
+            parent: None,
+            seg: Seg::Root(name),
+        }
+    }
+    fn field(&'a self, name: &'a str) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            seg: Seg::Field(name),
+        }
+    }
+    fn index(&'a self, i: usize) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            seg: Seg::Index(i),
+        }
+    }
+    fn render(&self) -> String {
+        let mut s = self.parent.map(|p| p.render()).unwrap_or_default();
+        match self.seg {
+            Seg::Root(n) => s.push_str(n),
+            Seg::Field(n) if s.is_empty() => s.push_str(n),
+            Seg::Field(n) => {
+                s.push('.');
+                s.push_str(n);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+        s
+    }
+    fn err(&self, message: impl Into<String>) -> CodecError {
+        CodecError {
+            path: self.render(),
+            message: message.into(),
+        }
+    }
+}
+
 impl Schema {
     /// Encodes a constructor or function (boxed: its id first).
     ///
@@ -36,7 +91,7 @@ impl Schema {
     /// path of the value and what was expected.
     pub fn encode(&self, obj: &Object) -> Result<Vec<u8>, CodecError> {
         let mut buf = Vec::with_capacity(64);
-        self.encode_object(obj, None, true, obj.name.as_ref(), &mut buf, 0)?;
+        self.encode_object(obj, None, true, &Path::root(&obj.name), &mut buf, 0)?;
         Ok(buf)
     }
 
@@ -47,7 +102,7 @@ impl Schema {
     /// As [`Schema::encode`]; also an unparsable type.
     pub fn encode_as(&self, value: &Value, ty: &str, buf: &mut Vec<u8>) -> Result<(), CodecError> {
         let t = parse_ty(ty)?;
-        self.encode_value(value, &t, "", buf, 0)
+        self.encode_value(value, &t, &Path::root(""), buf, 0)
     }
 
     fn encode_object(
@@ -55,16 +110,16 @@ impl Schema {
         obj: &Object,
         expected: Option<&Ty>,
         boxed: bool,
-        path: &str,
+        path: &Path<'_>,
         buf: &mut Vec<u8>,
         depth: u32,
     ) -> Result<(), CodecError> {
         if depth > MAX_DEPTH {
-            return Err(err(path, format!("objects nested deeper than {MAX_DEPTH}")));
+            return Err(path.err(format!("objects nested deeper than {MAX_DEPTH}")));
         }
         let def = self
             .get(&obj.name)
-            .ok_or_else(|| self.unknown_name(path, &obj.name))?;
+            .ok_or_else(|| self.unknown_name(&path.render(), &obj.name))?;
         if let Some(ty) = expected {
             self.check_kind(def, ty, path)?;
         }
@@ -75,115 +130,106 @@ impl Schema {
     }
 
     /// Checks that constructor/function `def` may stand where type `ty` is expected.
-    fn check_kind(&self, def: &Definition, ty: &Ty, path: &str) -> Result<(), CodecError> {
+    fn check_kind(&self, def: &Definition, ty: &Ty, path: &Path<'_>) -> Result<(), CodecError> {
         if ty.generic_ref {
             if def.category != Category::Function {
-                return Err(err(
-                    path,
-                    format!(
-                        "expected a function call (any TL function), got constructor {}",
-                        def.full_name()
-                    ),
-                ));
+                return Err(path.err(format!(
+                    "expected a function call (any TL function), got constructor {}",
+                    def.full_name()
+                )));
             }
             return Ok(());
         }
         if def.category == Category::Function {
-            return Err(err(
-                path,
-                format!(
-                    "expected {}, got function {}",
-                    ty.full_name(),
-                    def.full_name()
-                ),
-            ));
+            return Err(path.err(format!(
+                "expected {}, got function {}",
+                ty.full_name(),
+                def.full_name()
+            )));
         }
-        let want = ty.full_name();
         let ok = if ty.bare {
-            def.full_name() == want || def.result.full_name() == want
+            (def.namespace == ty.namespace && def.name == ty.name)
+                || def.result.full_name() == ty.full_name()
         } else {
-            def.result.full_name() == want
+            def.result.namespace == ty.namespace && def.result.name == ty.name
         };
         if !ok {
-            return Err(err(
-                path,
-                format!(
-                    "expected {want}, got {} (a {})",
-                    def.full_name(),
-                    def.result.full_name()
-                ),
-            ));
+            return Err(path.err(format!(
+                "expected {}, got {} (a {})",
+                ty.full_name(),
+                def.full_name(),
+                def.result.full_name()
+            )));
         }
         Ok(())
+    }
+
+    fn unknown_field(&self, def: &Definition, name: &str, path: &Path<'_>) -> CodecError {
+        let p = path.field(name);
+        if def.params.iter().any(|q| q.name == name) {
+            return p.err("flag words are computed from the fields present; leave them out");
+        }
+        let names: Vec<&str> = def
+            .params
+            .iter()
+            .filter(|p| p.ty().is_some())
+            .map(|p| p.name.as_str())
+            .collect();
+        let close = names
+            .iter()
+            .copied()
+            .min_by_key(|n| super::edit_distance(name, n));
+        let hint = match close {
+            Some(c) if super::edit_distance(name, c) <= 3 => format!(" (did you mean `{c}`?)"),
+            _ => String::new(),
+        };
+        let expected = if names.is_empty() {
+            "no fields".to_string()
+        } else {
+            names.join(", ")
+        };
+        p.err(format!(
+            "unknown field of {}{hint}; expected one of: {expected}",
+            def.full_name()
+        ))
     }
 
     fn encode_fields(
         &self,
         def: &Definition,
         obj: &Object,
-        path: &str,
+        path: &Path<'_>,
         buf: &mut Vec<u8>,
         depth: u32,
     ) -> Result<(), CodecError> {
-        for (name, _) in &obj.fields {
-            match def.params.iter().find(|p| p.name == *name) {
-                Some(p) if p.ty().is_none() => {
-                    return Err(err(
-                        &join(path, name),
-                        "flag words are computed from the fields present; leave them out",
-                    ))
-                }
-                Some(_) => {}
-                None => {
-                    let names: Vec<&str> = def
-                        .params
-                        .iter()
-                        .filter(|p| p.ty().is_some())
-                        .map(|p| p.name.as_str())
-                        .collect();
-                    let close = names
-                        .iter()
-                        .copied()
-                        .min_by_key(|n| super::edit_distance(name, n));
-                    let hint = match close {
-                        Some(c) if super::edit_distance(name, c) <= 3 => {
-                            format!(" (did you mean `{c}`?)")
-                        }
-                        _ => String::new(),
-                    };
-                    let expected = if names.is_empty() {
-                        "no fields".to_string()
-                    } else {
-                        names.join(", ")
-                    };
-                    return Err(err(
-                        &join(path, name),
-                        format!(
-                            "unknown field of {}{hint}; expected one of: {expected}",
-                            def.full_name()
-                        ),
-                    ));
-                }
+        // Each given field, matched once to its parameter slot.
+        let mut slots: Vec<Option<&Value>> = vec![None; def.params.len()];
+        for (name, v) in &obj.fields {
+            match def
+                .params
+                .iter()
+                .position(|p| p.name == *name && p.ty().is_some())
+            {
+                Some(i) => slots[i] = Some(v),
+                None => return Err(self.unknown_field(def, name, path)),
             }
         }
-        for p in &def.params {
-            let fpath = join(path, &p.name);
+        for (i, p) in def.params.iter().enumerate() {
             match &p.kind {
                 ParamKind::Flags => {
                     let mut word = 0u32;
-                    for q in &def.params {
+                    for (q, slot) in def.params.iter().zip(&slots) {
                         let Some(f) = q.flag() else { continue };
                         if f.field != p.name {
                             continue;
                         }
-                        let present = match obj.get(&q.name) {
+                        let present = match slot {
                             None => false,
                             Some(Value::Bool(b)) if q.is_true_flag() => *b,
                             Some(v) if q.is_true_flag() => {
-                                return Err(err(
-                                    &join(path, &q.name),
-                                    format!("expected bool (a flag), got {}", v.kind()),
-                                ))
+                                return Err(path
+                                    .field(&q.name)
+                                    .err(format!("expected bool (a flag), got {}", v.kind())))
                             }
                             Some(_) => true,
                         };
@@ -192,20 +238,17 @@ impl Schema {
                         }
                     }
                     // Fields sharing a bit must all be present when it is set.
-                    for q in &def.params {
+                    for (q, slot) in def.params.iter().zip(&slots) {
                         if let Some(f) = q.flag() {
                             if f.field == p.name
                                 && word & (1 << f.bit) != 0
                                 && !q.is_true_flag()
-                                && obj.get(&q.name).is_none()
+                                && slot.is_none()
                             {
-                                return Err(err(
-                                    &join(path, &q.name),
-                                    format!(
-                                        "required: it shares {}.{} with a field that is set",
-                                        f.field, f.bit
-                                    ),
-                                ));
+                                return Err(path.field(&q.name).err(format!(
+                                    "required: it shares {}.{} with a field that is set",
+                                    f.field, f.bit
+                                )));
                             }
                         }
                     }
@@ -215,11 +258,15 @@ impl Schema {
                     if p.is_true_flag() {
                         continue;
                     }
-                    match (obj.get(&p.name), flag) {
-                        (Some(v), _) => self.encode_value(v, ty, &fpath, buf, depth + 1)?,
+                    match (slots[i], flag) {
+                        (Some(v), _) => {
+                            self.encode_value(v, ty, &path.field(&p.name), buf, depth + 1)?
+                        }
                         (None, Some(_)) => {}
                         (None, None) => {
-                            return Err(err(&fpath, format!("missing required field of type {ty}")))
+                            return Err(path
+                                .field(&p.name)
+                                .err(format!("missing required field of type {ty}")))
                         }
                     }
                 }
@@ -232,11 +279,11 @@ impl Schema {
         &self,
         v: &Value,
         ty: &Ty,
-        path: &str,
+        path: &Path<'_>,
         buf: &mut Vec<u8>,
         depth: u32,
     ) -> Result<(), CodecError> {
-        let mismatch = || err(path, format!("expected {ty}, got {}", v.kind()));
+        let mismatch = || path.err(format!("expected {ty}, got {}", v.kind()));
         if let Some(arg) = &ty.arg {
             let Value::Vector(items) = v else {
                 return Err(mismatch());
@@ -246,7 +293,7 @@ impl Schema {
             }
             ser::u32(buf, items.len() as u32);
             for (i, item) in items.iter().enumerate() {
-                self.encode_value(item, arg, &format!("{path}[{i}]"), buf, depth + 1)?;
+                self.encode_value(item, arg, &path.index(i), buf, depth + 1)?;
             }
             return Ok(());
         }
@@ -256,10 +303,7 @@ impl Schema {
                     let x = match v {
                         Value::Int(x) => *x,
                         Value::Long(x) => i32::try_from(*x).map_err(|_| {
-                            err(
-                                path,
-                                format!("expected int, got {x} (out of the 32-bit range)"),
-                            )
+                            path.err(format!("expected int, got {x} (out of the 32-bit range)"))
                         })?,
                         _ => return Err(mismatch()),
                     };
@@ -292,10 +336,7 @@ impl Schema {
                         _ => return Err(mismatch()),
                     };
                     if b.len() > ser::MAX_BYTES_LEN {
-                        return Err(err(
-                            path,
-                            format!("{} bytes exceed TL's 16 MiB limit", b.len()),
-                        ));
+                        return Err(path.err(format!("{} bytes exceed TL's 16 MiB limit", b.len())));
                     }
                     ser::bytes(buf, b);
                     return Ok(());
@@ -424,36 +465,51 @@ impl Schema {
         path: &str,
         depth: u32,
     ) -> Result<Object, CodecError> {
-        let mut fields: Vec<(Name, Value)> = Vec::with_capacity(def.params.len());
-        let mut flag_words: [(&str, u32); 4] = [("", 0); 4];
-        let mut nflags = 0;
-        for p in &def.params {
-            match &p.kind {
-                ParamKind::Flags => {
-                    let w = r.u32().map_err(|e| de_err(&join(path, &p.name), e))?;
-                    if nflags < flag_words.len() {
-                        flag_words[nflags] = (p.name.as_str(), w);
-                        nflags += 1;
+        let idx = self.index_of(def);
+        self.decode_planned(idx, r, depth)
+            .map_err(|e| prefix_root(path, e))
+    }
+
+    /// Decodes the fields of definition `idx` following its precomputed plan.
+    fn decode_planned(
+        &'static self,
+        idx: usize,
+        r: &mut Reader<'_>,
+        depth: u32,
+    ) -> Result<Object, CodecError> {
+        let plan = &self.plans[idx];
+        let def = &self.defs[idx];
+        // Allocated at the first field, sized from the flag words read by then.
+        let mut fields: Vec<(Name, Value)> = Vec::new();
+        let mut words = [0u32; 4];
+        let reserve = |fields: &mut Vec<(Name, Value)>, words: &[u32; 4]| {
+            if fields.capacity() == 0 {
+                let set: u32 = words.iter().map(|w| w.count_ones()).sum();
+                fields.reserve_exact(plan.required + set as usize + 1);
+            }
+        };
+        for (p, pp) in def.params.iter().zip(&plan.params) {
+            match pp {
+                ParamPlan::Flags { slot } => {
+                    words[*slot as usize] = r.u32().map_err(|e| de_err(&p.name, e))?;
+                }
+                ParamPlan::True { slot, bit } => {
+                    if words[*slot as usize] & (1 << bit) != 0 {
+                        reserve(&mut fields, &words);
+                        fields.push((Cow::Borrowed(p.name.as_str()), Value::Bool(true)));
                     }
                 }
-                ParamKind::Value { ty, flag } => {
-                    if let Some(f) = flag {
-                        let word = flag_words[..nflags]
-                            .iter()
-                            .find(|(n, _)| *n == f.field)
-                            .map_or(0, |x| x.1);
-                        if word & (1 << f.bit) == 0 {
-                            continue;
-                        }
-                        if p.is_true_flag() {
-                            fields.push((Cow::Borrowed(p.name.as_str()), Value::Bool(true)));
+                ParamPlan::Value { ty, flag } => {
+                    if let Some((slot, bit)) = flag {
+                        if words[*slot as usize] & (1 << bit) == 0 {
                             continue;
                         }
                     }
                     // Paths are built only on the error path, to keep decoding cheap.
                     let v = self
-                        .decode_value(r, ty, "", depth + 1)
+                        .decode_plan_value(r, ty, depth + 1)
                         .map_err(|e| prefix(&p.name, e))?;
+                    reserve(&mut fields, &words);
                     fields.push((Cow::Borrowed(p.name.as_str()), v));
                 }
             }
@@ -464,7 +520,66 @@ impl Schema {
         })
     }
 
-    /// The schema-owned name of a definition (no allocation for names without namespace).
+    fn decode_plan_value(
+        &'static self,
+        r: &mut Reader<'_>,
+        ty: &TyPlan,
+        depth: u32,
+    ) -> Result<Value, CodecError> {
+        let e = |e| de_err("", e);
+        match ty {
+            TyPlan::Int => r.i32().map(Value::Int).map_err(e),
+            TyPlan::Long => r.i64().map(Value::Long).map_err(e),
+            TyPlan::Double => r.f64().map(Value::Double).map_err(e),
+            TyPlan::String => r.string().map(Value::String).map_err(e),
+            TyPlan::Bytes => r.bytes().map(Value::Bytes).map_err(e),
+            TyPlan::Int128 => r.int128().map(Value::Int128).map_err(e),
+            TyPlan::Int256 => r.int256().map(|x| Value::Int256(Box::new(x))).map_err(e),
+            TyPlan::Bool => r.bool().map(Value::Bool).map_err(e),
+            TyPlan::Vector { boxed, min, elem } => {
+                let n = r.vector_len(*boxed, *min).map_err(e)?;
+                let mut items = Vec::with_capacity(n);
+                for i in 0..n {
+                    items.push(
+                        self.decode_plan_value(r, elem, depth + 1)
+                            .map_err(|e| prefix(&format!("[{i}]"), e))?,
+                    );
+                }
+                Ok(Value::Vector(items))
+            }
+            _ if depth > MAX_DEPTH => {
+                Err(err("", format!("objects nested deeper than {MAX_DEPTH}")))
+            }
+            TyPlan::Bare(idx) => self.decode_planned(*idx, r, depth).map(Value::Object),
+            TyPlan::Generic => self.decode_any(r, "", depth).map(Value::Object),
+            TyPlan::Boxed { ty, name } => {
+                let at = r.position();
+                let id = r.u32().map_err(e)?;
+                let idx = self.index_by_id(id).ok_or_else(|| {
+                    err(
+                        "",
+                        format!("unknown constructor id {id:08x} at byte {at}, expected {name}"),
+                    )
+                })?;
+                if self.plans[idx].result != Some(*ty) {
+                    return Err(err(
+                        "",
+                        format!(
+                            "expected {name}, got {} (id {id:08x}) at byte {at}",
+                            self.defs[idx].full_name()
+                        ),
+                    ));
+                }
+                self.decode_planned(idx, r, depth).map(Value::Object)
+            }
+            TyPlan::Unknown(name) => Err(err(
+                "",
+                format!("type {name} has no constructor in the schema"),
+            )),
+        }
+    }
+
+    /// The schema-owned name of a definition (no allocation).
     fn static_name(&'static self, def: &'static Definition) -> Name {
         match &def.namespace {
             None => Cow::Borrowed(def.name.as_str()),
@@ -482,68 +597,18 @@ impl Schema {
         path: &str,
         depth: u32,
     ) -> Result<Value, CodecError> {
-        if let Some(arg) = &ty.arg {
-            let min = match (arg.namespace.is_none(), arg.name.as_str()) {
-                (true, "long" | "double") => 8,
-                (true, "int128") => 16,
-                (true, "int256") => 32,
-                _ if arg.bare && !arg.is_builtin() => 1,
-                _ => 4,
-            };
-            let n = r.vector_len(!ty.bare, min).map_err(|e| de_err(path, e))?;
-            let mut items = Vec::with_capacity(n);
-            for i in 0..n {
-                items.push(
-                    self.decode_value(r, arg, "", depth + 1)
-                        .map_err(|e| prefix(&format!("[{i}]"), e))?,
-                );
-            }
-            return Ok(Value::Vector(items));
-        }
-        let e = |e| de_err(path, e);
-        if ty.namespace.is_none() && !ty.generic_ref {
-            match ty.name.as_str() {
-                "int" => return r.i32().map(Value::Int).map_err(e),
-                "long" => return r.i64().map(Value::Long).map_err(e),
-                "double" => return r.f64().map(Value::Double).map_err(e),
-                "string" => return r.string().map(Value::String).map_err(e),
-                "bytes" => return r.bytes().map(Value::Bytes).map_err(e),
-                "int128" => return r.int128().map(Value::Int128).map_err(e),
-                "int256" => return r.int256().map(|x| Value::Int256(Box::new(x))).map_err(e),
-                "Bool" => return r.bool().map(Value::Bool).map_err(e),
-                _ => {}
-            }
-        }
-        if depth > MAX_DEPTH {
-            return Err(err(path, format!("objects nested deeper than {MAX_DEPTH}")));
-        }
-        if ty.bare {
-            let def = self
-                .lookup_ctor_for_bare(ty)
-                .ok_or_else(|| err(path, format!("bare type {ty} has no single constructor")))?;
-            return self.decode_fields(def, r, path, depth).map(Value::Object);
-        }
-        if ty.generic_ref {
-            return self.decode_any(r, path, depth).map(Value::Object);
-        }
-        let at = r.position();
-        let id = r.u32().map_err(e)?;
-        let def = self.by_id(id).ok_or_else(|| {
-            err(
-                path,
-                format!("unknown constructor id {id:08x} at byte {at}, expected {ty}"),
-            )
-        })?;
-        if def.category != Category::Type || def.result.full_name() != ty.full_name() {
-            return Err(err(
-                path,
-                format!(
-                    "expected {ty}, got {} (id {id:08x}) at byte {at}",
-                    def.full_name()
-                ),
-            ));
-        }
-        self.decode_fields(def, r, path, depth).map(Value::Object)
+        let plan = self.plan_ty(ty);
+        self.decode_plan_value(r, &plan, depth)
+            .map_err(|e| prefix_root(path, e))
+    }
+}
+
+/// Puts a root path in front of an error's path, if there is one.
+fn prefix_root(root: &str, e: CodecError) -> CodecError {
+    if root.is_empty() {
+        e
+    } else {
+        prefix(root, e)
     }
 }
 

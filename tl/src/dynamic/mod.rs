@@ -17,6 +17,7 @@
 
 mod codec;
 pub mod json;
+mod plan;
 
 use crate::schema_def::{Category, Definition, Ty};
 use std::borrow::Cow;
@@ -143,7 +144,9 @@ impl std::error::Error for CodecError {}
 pub struct Schema {
     defs: Vec<Definition>,
     by_name: HashMap<String, usize>,
-    by_id: HashMap<u32, usize>,
+    by_id: plan::IdMap<usize>,
+    type_index: HashMap<String, u32>,
+    plans: Vec<plan::DefPlan>,
     /// Abstract type full name -> constructor indices.
     ctors_of: HashMap<String, Vec<usize>>,
     /// Full names of namespaced definitions, so decoded objects borrow them.
@@ -167,7 +170,7 @@ impl Schema {
     pub fn parse(files: &[(&str, &str)]) -> Result<Self, fleetgram_tl_gen::ParseError> {
         let defs = fleetgram_tl_gen::parse_schema(files)?;
         let mut by_name = HashMap::new();
-        let mut by_id = HashMap::new();
+        let mut by_id = plan::IdMap::default();
         let mut ctors_of: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, d) in defs.iter().enumerate() {
             by_name.insert(d.full_name(), i);
@@ -181,10 +184,20 @@ impl Schema {
             .filter(|d| d.namespace.is_some())
             .map(|d| (d.id, d.full_name()))
             .collect();
+        let mut type_names: Vec<&String> = ctors_of.keys().collect();
+        type_names.sort();
+        let type_index: HashMap<String, u32> = type_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let plans = Self::build_plans(&defs, &type_index, &by_name);
         Ok(Self {
             defs,
             by_name,
             by_id,
+            type_index,
+            plans,
             ctors_of,
             full_names,
         })
@@ -316,6 +329,7 @@ impl Schema {
     }
 
     /// Looks a type reference up: the constructors a field of type `ty` may hold.
+    #[cfg(test)]
     pub(crate) fn lookup_ctor_for_bare(&self, ty: &Ty) -> Option<&Definition> {
         if let Some(d) = self.get(&ty.full_name()) {
             if d.category == Category::Type {

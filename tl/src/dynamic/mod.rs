@@ -19,7 +19,7 @@ mod codec;
 pub mod json;
 mod plan;
 
-use crate::schema_def::{Category, Definition, Ty};
+use crate::schema_def::{Category, Definition};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -330,7 +330,7 @@ impl Schema {
 
     /// Looks a type reference up: the constructors a field of type `ty` may hold.
     #[cfg(test)]
-    pub(crate) fn lookup_ctor_for_bare(&self, ty: &Ty) -> Option<&Definition> {
+    pub(crate) fn lookup_ctor_for_bare(&self, ty: &crate::schema_def::Ty) -> Option<&Definition> {
         if let Some(d) = self.get(&ty.full_name()) {
             if d.category == Category::Type {
                 return Some(d);

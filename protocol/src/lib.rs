@@ -7,12 +7,16 @@
 //!
 //! * [`crypto`]: AES-IGE (AES-NI), MTProto 2.0 key derivation, RSA (both schemes), pq
 //!   factorization, DH checks, SRP.
+//! * [`handshake`]: the auth-key exchange as typed steps, client and server.
+//! * [`session`]: unencrypted and encrypted MTProto messages.
 //! * [`transport`]: abridged, intermediate, padded intermediate and full framings, obfuscated2,
 //!   server-side protocol detection, MTProxy secrets.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod handshake;
+pub mod session;
 pub mod transport;
 
 #[cfg(test)]

@@ -1,0 +1,502 @@
+//! The server end of an encrypted session (one per auth key and client session id), used by
+//! the local DC.
+//!
+//! It checks every message like Telegram does (msg_id parity and time window, seq_no parity,
+//! salt, duplicates), answers the service messages itself (ping, get_future_salts,
+//! msgs_state_req, rpc_drop_answer, bad_msg_notification, bad_server_salt,
+//! new_session_created), and hands API requests to the caller as [`ServerEvent::Request`].
+//! Answers are cached by request msg_id for the replay window, so a request resent with the
+//! same msg_id is answered again from the cache and never executed twice.
+
+use super::msgid::{secs_of, MsgIdGen, Parity};
+use super::{
+    inflate_if_packed, is_content_related, maybe_deflate, open, seal, unpack, SessionError,
+    MAX_FUTURE_SECS, MAX_PAST_SECS,
+};
+use crate::crypto::{AuthKey, Side};
+use fleetgram_tl::mtproto::{Message, MsgContainer, RpcResult};
+use fleetgram_tl::{enums, functions, types, Deserializable, Identifiable, Serializable};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// What the server application must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// An API request; answer it with [`ServerSession::send_result`].
+    Request {
+        /// Its msg_id (the `req_msg_id` of the answer).
+        msg_id: i64,
+        /// The (inflated) TL function.
+        body: Vec<u8>,
+    },
+    /// `ping_delay_disconnect`: close the connection if nothing arrives for `delay_secs`.
+    DisconnectAfter {
+        /// Seconds.
+        delay_secs: i32,
+    },
+    /// `destroy_session` for another session of this key; answer with `send_result`.
+    DestroySession {
+        /// The request's msg_id.
+        msg_id: i64,
+        /// The session to destroy.
+        session_id: i64,
+    },
+}
+
+/// The server end of one client session.
+#[derive(Debug)]
+pub struct ServerSession {
+    key: AuthKey,
+    session_id: i64,
+    ids: MsgIdGen,
+    seq: i32,
+    salts: Vec<types::FutureSalt>,
+    created: bool,
+    answered: HashMap<i64, (i64, Vec<u8>)>,
+    answered_order: VecDeque<i64>,
+    in_progress: HashSet<i64>,
+    seen: HashSet<i64>,
+    seen_order: VecDeque<i64>,
+    outgoing: VecDeque<(Vec<u8>, Parity)>,
+    acks: Vec<i64>,
+    events: VecDeque<ServerEvent>,
+}
+
+const SEEN_CAPACITY: usize = 8192;
+
+impl ServerSession {
+    /// A session for `key` and the client's `session_id`, with the salts the DC issued.
+    pub fn new(key: AuthKey, session_id: i64, salts: Vec<types::FutureSalt>) -> Self {
+        Self {
+            key,
+            session_id,
+            ids: MsgIdGen::new(),
+            seq: 0,
+            salts,
+            created: false,
+            answered: HashMap::new(),
+            answered_order: VecDeque::new(),
+            in_progress: HashSet::new(),
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            outgoing: VecDeque::new(),
+            acks: Vec::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The client's session id.
+    pub fn session_id(&self) -> i64 {
+        self.session_id
+    }
+
+    /// Replaces the salts (the DC rotates them).
+    pub fn set_salts(&mut self, salts: Vec<types::FutureSalt>) {
+        self.salts = salts;
+    }
+
+    /// Shifts this session's clock (simulated server clock skew), ms.
+    pub fn set_clock_skew_ms(&mut self, skew_ms: i64) {
+        self.ids.set_offset_secs((skew_ms / 1000) as i32);
+    }
+
+    fn now_secs(&self, now_ms: i64) -> i64 {
+        (now_ms + self.ids.offset_ms()).div_euclid(1000)
+    }
+
+    /// The salt to use at `now`.
+    pub fn current_salt(&self, now_ms: i64) -> i64 {
+        let now = self.now_secs(now_ms) as i32;
+        self.salts
+            .iter()
+            .filter(|s| s.valid_since <= now && now < s.valid_until)
+            .max_by_key(|s| s.valid_since)
+            .or_else(|| self.salts.last())
+            .map_or(0, |s| s.salt)
+    }
+
+    fn salt_ok(&self, salt: i64, now_ms: i64) -> bool {
+        // Telegram keeps accepting a salt for a while after it expires.
+        let now = self.now_secs(now_ms) as i32;
+        self.salts.iter().any(|s| {
+            s.salt == salt
+                && s.valid_since - 1800 <= now
+                && now < s.valid_until.saturating_add(1800)
+        })
+    }
+
+    fn next_seq(&mut self, content: bool) -> i32 {
+        if content {
+            self.seq += 1;
+            self.seq * 2 - 1
+        } else {
+            self.seq * 2
+        }
+    }
+
+    fn push(&mut self, body: Vec<u8>, parity: Parity) {
+        self.outgoing.push_back((body, parity));
+    }
+
+    fn bad_msg(&mut self, m: &Message, code: i32) {
+        let n = types::BadMsgNotification {
+            bad_msg_id: m.msg_id,
+            bad_msg_seqno: m.seqno,
+            error_code: code,
+        };
+        self.push(
+            enums::BadMsgNotification::BadMsgNotification(n).to_bytes(),
+            Parity::Response,
+        );
+    }
+
+    fn remember(&mut self, msg_id: i64) -> bool {
+        if !self.seen.insert(msg_id) {
+            return false;
+        }
+        self.seen_order.push_back(msg_id);
+        if self.seen_order.len() > SEEN_CAPACITY {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn prune(&mut self, now_ms: i64) {
+        let limit = self.now_secs(now_ms) - MAX_PAST_SECS - 60;
+        while let Some(&m) = self.answered_order.front() {
+            match self.answered.get(&m) {
+                Some((t, _)) if *t >= limit => break,
+                _ => {
+                    self.answered.remove(&m);
+                    self.answered_order.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Processes one payload from the client.
+    ///
+    /// # Errors
+    /// A payload that fails decryption or the header checks (the DC answers -404 and may close
+    /// the connection); protocol-level problems are answered with bad_msg notifications instead.
+    pub fn handle_incoming(&mut self, payload: &[u8], now_ms: i64) -> Result<(), SessionError> {
+        let sealed = open(&self.key, Side::Client, payload)?;
+        if sealed.session_id != self.session_id {
+            return Err(SessionError::WrongSession {
+                expected: self.session_id,
+                got: sealed.session_id,
+            });
+        }
+        self.prune(now_ms);
+        let outer = sealed.message;
+        if outer.msg_id % 4 != 0 {
+            self.bad_msg(&outer, 18);
+            return Ok(());
+        }
+        let now = self.now_secs(now_ms);
+        let t = secs_of(outer.msg_id);
+        let container = super::constructor_of(&outer.body) == Some(MsgContainer::CONSTRUCTOR_ID);
+        if t < now - MAX_PAST_SECS || t > now + MAX_FUTURE_SECS {
+            // Answers for requests still cached are resent; everything else is refused.
+            let code = if t < now - MAX_PAST_SECS { 16 } else { 17 };
+            self.bad_msg(&outer, code);
+            return Ok(());
+        }
+        if !self.created {
+            self.created = true;
+            let n = types::NewSessionCreated {
+                first_msg_id: outer.msg_id,
+                unique_id: self.session_id ^ now_ms,
+                server_salt: self.current_salt(now_ms),
+            };
+            self.push(n.to_bytes(), Parity::ServerOther);
+        }
+        if !container && self.answered.contains_key(&outer.msg_id) {
+            self.resend_answer(outer.msg_id);
+            return Ok(());
+        }
+        if !self.remember(outer.msg_id) && !container {
+            return Ok(()); // duplicate of a message without a cached answer (in progress or service)
+        }
+        let messages = if container {
+            match unpack(outer.clone()) {
+                Ok(m) => m,
+                Err(_) => {
+                    self.bad_msg(&outer, 64);
+                    return Ok(());
+                }
+            }
+        } else {
+            vec![outer.clone()]
+        };
+        let salt_ok = self.salt_ok(sealed.salt, now_ms);
+        let mut refused = false;
+        for m in messages {
+            if self.answered.contains_key(&m.msg_id) {
+                self.resend_answer(m.msg_id);
+                continue;
+            }
+            if container && !self.remember(m.msg_id) {
+                continue;
+            }
+            if !salt_ok {
+                // Not processed: the client resends with the new salt (and new msg_ids).
+                self.seen.remove(&m.msg_id);
+                refused = true;
+                continue;
+            }
+            if m.msg_id % 4 != 0 {
+                self.bad_msg(&m, 18);
+                continue;
+            }
+            let content = is_content_related(&m.body);
+            if content != (m.seqno % 2 == 1) {
+                self.bad_msg(&m, if content { 34 } else { 35 });
+                continue;
+            }
+            if content {
+                self.acks.push(m.msg_id);
+            }
+            self.process(m, now_ms)?;
+        }
+        if refused {
+            self.seen.remove(&outer.msg_id);
+            let b = types::BadServerSalt {
+                bad_msg_id: outer.msg_id,
+                bad_msg_seqno: outer.seqno,
+                error_code: 48,
+                new_server_salt: self.current_salt(now_ms),
+            };
+            self.push(
+                enums::BadMsgNotification::BadServerSalt(b).to_bytes(),
+                Parity::Response,
+            );
+        }
+        Ok(())
+    }
+
+    fn resend_answer(&mut self, msg_id: i64) {
+        if let Some((_, body)) = self.answered.get(&msg_id) {
+            let body = body.clone();
+            self.push(body, Parity::Response);
+        }
+    }
+
+    fn process(&mut self, m: Message, now_ms: i64) -> Result<(), SessionError> {
+        let body = inflate_if_packed(m.body)?;
+        let Some(cid) = super::constructor_of(&body) else {
+            return Err(SessionError::Malformed("empty message body".into()));
+        };
+        match cid {
+            types::MsgsAck::CONSTRUCTOR_ID | types::HttpWait::CONSTRUCTOR_ID => {}
+            types::MsgsStateInfo::CONSTRUCTOR_ID | types::MsgsAllInfo::CONSTRUCTOR_ID => {}
+            types::MsgResendReq::CONSTRUCTOR_ID | types::MsgResendAnsReq::CONSTRUCTOR_ID => {
+                let ids = match enums::MsgResendReq::from_bytes(&body)? {
+                    enums::MsgResendReq::MsgResendReq(r) => r.msg_ids,
+                    enums::MsgResendReq::MsgResendAnsReq(r) => r.msg_ids,
+                };
+                for id in ids {
+                    self.resend_answer(id);
+                }
+            }
+            functions::Ping::CONSTRUCTOR_ID => {
+                let p = functions::Ping::from_bytes(&body)?;
+                self.push(
+                    types::Pong {
+                        msg_id: m.msg_id,
+                        ping_id: p.ping_id,
+                    }
+                    .to_bytes(),
+                    Parity::Response,
+                );
+            }
+            functions::PingDelayDisconnect::CONSTRUCTOR_ID => {
+                let p = functions::PingDelayDisconnect::from_bytes(&body)?;
+                self.push(
+                    types::Pong {
+                        msg_id: m.msg_id,
+                        ping_id: p.ping_id,
+                    }
+                    .to_bytes(),
+                    Parity::Response,
+                );
+                self.events.push_back(ServerEvent::DisconnectAfter {
+                    delay_secs: p.disconnect_delay,
+                });
+            }
+            functions::GetFutureSalts::CONSTRUCTOR_ID => {
+                let g = functions::GetFutureSalts::from_bytes(&body)?;
+                let now = self.now_secs(now_ms) as i32;
+                let salts: Vec<types::FutureSalt> = self
+                    .salts
+                    .iter()
+                    .filter(|s| s.valid_until > now)
+                    .take(g.num.clamp(1, 64) as usize)
+                    .cloned()
+                    .collect();
+                self.push(
+                    types::FutureSalts {
+                        req_msg_id: m.msg_id,
+                        now,
+                        salts,
+                    }
+                    .to_bytes(),
+                    Parity::Response,
+                );
+            }
+            types::MsgsStateReq::CONSTRUCTOR_ID => {
+                let q = types::MsgsStateReq::from_bytes(&body)?;
+                let info = q
+                    .msg_ids
+                    .iter()
+                    .map(|id| {
+                        if self.answered.contains_key(id)
+                            || self.in_progress.contains(id)
+                            || self.seen.contains(id)
+                        {
+                            4
+                        } else {
+                            2
+                        }
+                    })
+                    .collect();
+                self.push(
+                    types::MsgsStateInfo {
+                        req_msg_id: m.msg_id,
+                        info,
+                    }
+                    .to_bytes(),
+                    Parity::Response,
+                );
+            }
+            functions::RpcDropAnswer::CONSTRUCTOR_ID => {
+                let d = functions::RpcDropAnswer::from_bytes(&body)?;
+                let answer = if self.in_progress.contains(&d.req_msg_id) {
+                    enums::RpcDropAnswer::RpcAnswerDroppedRunning
+                } else {
+                    enums::RpcDropAnswer::RpcAnswerUnknown
+                };
+                self.finish(m.msg_id, answer.to_bytes(), now_ms);
+            }
+            functions::DestroySession::CONSTRUCTOR_ID => {
+                let d = functions::DestroySession::from_bytes(&body)?;
+                self.in_progress.insert(m.msg_id);
+                self.events.push_back(ServerEvent::DestroySession {
+                    msg_id: m.msg_id,
+                    session_id: d.session_id,
+                });
+            }
+            _ => {
+                self.in_progress.insert(m.msg_id);
+                self.events.push_back(ServerEvent::Request {
+                    msg_id: m.msg_id,
+                    body,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, req_msg_id: i64, result: Vec<u8>, now_ms: i64) {
+        self.in_progress.remove(&req_msg_id);
+        let body = RpcResult {
+            req_msg_id,
+            result: maybe_deflate(result),
+        }
+        .to_bytes();
+        self.answered
+            .insert(req_msg_id, (self.now_secs(now_ms), body.clone()));
+        self.answered_order.push_back(req_msg_id);
+        self.push(body, Parity::Response);
+    }
+
+    /// Answers request `req_msg_id` with a result object or an RPC error (code, message such
+    /// as `FLOOD_WAIT_31`).
+    pub fn send_result(
+        &mut self,
+        req_msg_id: i64,
+        result: Result<Vec<u8>, (i32, String)>,
+        now_ms: i64,
+    ) {
+        let body = match result {
+            Ok(b) => b,
+            Err((code, message)) => types::RpcError {
+                error_code: code,
+                error_message: message,
+            }
+            .to_bytes(),
+        };
+        self.finish(req_msg_id, body, now_ms);
+    }
+
+    /// Queues a server-initiated object (an update).
+    pub fn send_update(&mut self, body: Vec<u8>) {
+        self.push(body, Parity::ServerOther);
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether anything (besides acks) waits to be sent.
+    pub fn wants_transmit(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    /// The next encrypted payload for the client, if any.
+    pub fn poll_transmit(&mut self, now_ms: i64, random: &[u8]) -> Option<Vec<u8>> {
+        let mut messages = Vec::new();
+        let mut size = 0;
+        if !self.acks.is_empty() {
+            let n = self.acks.len().min(8192);
+            let ack = types::MsgsAck {
+                msg_ids: self.acks.drain(..n).collect(),
+            }
+            .to_bytes();
+            let msg_id = self.ids.next(now_ms, Parity::ServerOther);
+            let seqno = self.next_seq(false);
+            size += ack.len();
+            messages.push(Message {
+                msg_id,
+                seqno,
+                body: ack,
+            });
+        }
+        while messages.len() < 100 && size < 512 * 1024 {
+            let Some((body, parity)) = self.outgoing.pop_front() else {
+                break;
+            };
+            let msg_id = self.ids.next(now_ms, parity);
+            let seqno = self.next_seq(is_content_related(&body));
+            size += body.len();
+            messages.push(Message {
+                msg_id,
+                seqno,
+                body,
+            });
+        }
+        let message = match messages.len() {
+            0 => return None,
+            1 => messages.pop().expect("one"),
+            _ => {
+                let msg_id = self.ids.next(now_ms, Parity::ServerOther);
+                let seqno = self.next_seq(false);
+                Message {
+                    msg_id,
+                    seqno,
+                    body: MsgContainer { messages }.to_bytes(),
+                }
+            }
+        };
+        Some(seal(
+            &self.key,
+            Side::Server,
+            self.current_salt(now_ms),
+            self.session_id,
+            &message,
+            random,
+        ))
+    }
+}

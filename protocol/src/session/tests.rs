@@ -1,0 +1,456 @@
+//! Client and server sessions driven against each other in memory.
+
+use super::client::{Event, RequestId, Session};
+use super::server::{ServerEvent, ServerSession};
+use super::*;
+use crate::crypto::AuthKey;
+use crate::transport::{Frame, Framer, Kind, Role};
+use fleetgram_tl::{functions, types};
+use std::collections::HashMap;
+
+const T0: i64 = 1_700_000_000_000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn salts(first: i64, from_secs: i32) -> Vec<types::FutureSalt> {
+    (0..4)
+        .map(|i| types::FutureSalt {
+            valid_since: from_secs + i * 3600,
+            valid_until: from_secs + (i + 1) * 3600,
+            salt: first + i as i64,
+        })
+        .collect()
+}
+
+fn pair() -> (Session, ServerSession) {
+    let key = AuthKey::from_bytes(std::array::from_fn(|i| (i * 7 + 1) as u8));
+    let t = (T0 / 1000) as i32 - 10;
+    let client = Session::new(key.clone(), 0x1234, 1000, 0);
+    let server = ServerSession::new(key, 0x1234, salts(1000, t));
+    (client, server)
+}
+
+/// Faults applied to each direction of the simulated network.
+#[derive(Clone, Copy)]
+struct Faults {
+    drop: u64,
+    duplicate: u64,
+    reorder: u64,
+}
+
+fn deliver(queue: &mut Vec<Vec<u8>>, rng: &mut Rng, f: Faults) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for p in queue.drain(..) {
+        if rng.chance(f.drop) {
+            continue;
+        }
+        if rng.chance(f.duplicate) {
+            out.push(p.clone());
+        }
+        out.push(p);
+        let n = out.len();
+        if n >= 2 && rng.chance(f.reorder) {
+            out.swap(n - 1, n - 2);
+        }
+    }
+    out
+}
+
+/// Runs `total` requests through a faulty network; returns (answers per request, executions
+/// per request on the server).
+fn run(
+    total: usize,
+    faults: Faults,
+    rotate_salt_every: Option<i64>,
+    seed: u64,
+) -> (HashMap<RequestId, usize>, HashMap<i64, usize>) {
+    let (client, mut server) = pair();
+    let mut client = client.with_config(client::Config {
+        resend_after_ms: 400,
+        max_attempts: 1000,
+        ..Default::default()
+    });
+    let mut rng = Rng(seed);
+    let mut now = T0;
+    let mut c2s: Vec<Vec<u8>> = Vec::new();
+    let mut s2c: Vec<Vec<u8>> = Vec::new();
+    let mut answers: HashMap<RequestId, usize> = HashMap::new();
+    let mut expected: HashMap<RequestId, Vec<u8>> = HashMap::new();
+    let mut executed: HashMap<i64, usize> = HashMap::new();
+    let mut sent = 0usize;
+    let mut salt_n = 2000;
+    let mut last_rotation = now;
+    // Framed on the wire, to exercise the transport too.
+    let mut cf = Framer::new(Kind::Intermediate, Role::Client);
+    let mut sf = Framer::new(Kind::Intermediate, Role::Server);
+    for _tick in 0..20_000 {
+        now += 20;
+        while sent < total && client.pending_count() < 200 {
+            let body = functions::contacts::GetContacts { hash: sent as i64 }.to_bytes();
+            let id = client.enqueue(body.clone());
+            expected.insert(id, body);
+            sent += 1;
+        }
+        client.handle_timeout(now);
+        while let Some(p) = client.poll_transmit(now, &rng.bytes(32)) {
+            let mut wire = Vec::new();
+            cf.encode(&p, false, &[], &mut wire);
+            c2s.push(wire);
+        }
+        if let Some(every) = rotate_salt_every {
+            if now - last_rotation >= every {
+                last_rotation = now;
+                salt_n += 10;
+                let t = (now / 1000) as i32;
+                // The old salt stops being accepted at once: clients must switch.
+                server.set_salts(vec![types::FutureSalt {
+                    valid_since: t - 3,
+                    valid_until: t + 3600,
+                    salt: salt_n,
+                }]);
+            }
+        }
+        for wire in deliver(&mut c2s, &mut rng, faults) {
+            let Some(d) = sf.decode(&wire).unwrap() else {
+                panic!("whole frame")
+            };
+            let Frame::Payload { range, .. } = d.frame else {
+                panic!("payload")
+            };
+            server.handle_incoming(&wire[range], now).unwrap();
+        }
+        while let Some(ev) = server.poll_event() {
+            match ev {
+                ServerEvent::Request { msg_id, body } => {
+                    let hash = functions::contacts::GetContacts::from_bytes(&body)
+                        .unwrap()
+                        .hash;
+                    *executed.entry(hash).or_default() += 1;
+                    server.send_result(msg_id, Ok(body), now);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        while let Some(p) = server.poll_transmit(now, &rng.bytes(32)) {
+            s2c.push(p);
+        }
+        for p in deliver(&mut s2c, &mut rng, faults) {
+            // Duplicates and stale copies are refused as errors, never panics.
+            let _ = client.handle_incoming(&p, now);
+        }
+        while let Some(ev) = client.poll_event() {
+            match ev {
+                Event::Result { id, result } => {
+                    assert_eq!(result.as_ref().unwrap(), &expected[&id]);
+                    *answers.entry(id).or_default() += 1;
+                }
+                Event::NewSession { .. } | Event::Update(_) => {}
+            }
+        }
+        if answers.len() == total && client.pending_count() == 0 {
+            break;
+        }
+    }
+    (answers, executed)
+}
+
+fn assert_exactly_once(
+    total: usize,
+    answers: &HashMap<RequestId, usize>,
+    executed: &HashMap<i64, usize>,
+) {
+    assert_eq!(answers.len(), total, "every call answered");
+    assert!(answers.values().all(|&n| n == 1), "no call answered twice");
+    assert_eq!(executed.len(), total, "every call executed");
+    let twice: Vec<_> = executed.iter().filter(|(_, &n)| n != 1).collect();
+    assert!(twice.is_empty(), "executed more than once: {twice:?}");
+}
+
+#[test]
+fn ten_thousand_rpcs_over_a_clean_network() {
+    let none = Faults {
+        drop: 0,
+        duplicate: 0,
+        reorder: 0,
+    };
+    let (a, e) = run(10_000, none, None, 1);
+    assert_exactly_once(10_000, &a, &e);
+}
+
+#[test]
+fn ten_thousand_rpcs_with_drops_duplicates_reordering_and_salt_changes() {
+    let faults = Faults {
+        drop: 5,
+        duplicate: 5,
+        reorder: 10,
+    };
+    let (a, e) = run(10_000, faults, Some(3_000), 2);
+    assert_exactly_once(10_000, &a, &e);
+}
+
+#[test]
+fn rpc_errors_gzip_and_updates() {
+    let (mut c, mut s) = pair();
+    let big = vec![7u8; 4000];
+    let id = c.enqueue(functions::contacts::GetContacts { hash: 1 }.to_bytes());
+    let id2 = c.enqueue(functions::contacts::GetContacts { hash: 2 }.to_bytes());
+    let p = c.poll_transmit(T0, &[0; 32]).unwrap();
+    s.handle_incoming(&p, T0).unwrap();
+    let mut reqs = Vec::new();
+    while let Some(ServerEvent::Request { msg_id, .. }) = s.poll_event() {
+        reqs.push(msg_id);
+    }
+    assert_eq!(reqs.len(), 2);
+    s.send_result(reqs[0], Err((420, "FLOOD_WAIT_31".into())), T0);
+    let mut vec_bytes = Vec::new();
+    fleetgram_tl::ser::u32(&mut vec_bytes, 0x1cb5c415);
+    fleetgram_tl::ser::u32(&mut vec_bytes, 1);
+    fleetgram_tl::ser::bytes(&mut vec_bytes, &big);
+    s.send_result(reqs[1], Ok(vec_bytes.clone()), T0);
+    s.send_update(types::UpdatesTooLong {}.to_bytes());
+    while let Some(p) = s.poll_transmit(T0, &[1; 32]) {
+        assert!(
+            p.len() < 2000,
+            "large results are gzip-compressed ({} bytes)",
+            p.len()
+        );
+        c.handle_incoming(&p, T0).unwrap();
+    }
+    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert!(events.contains(&Event::NewSession {
+        first_msg_id: events
+            .iter()
+            .find_map(|e| if let Event::NewSession { first_msg_id } = e {
+                Some(*first_msg_id)
+            } else {
+                None
+            })
+            .unwrap()
+    }));
+    let err = events.iter().find_map(|e| match e {
+        Event::Result {
+            id: i,
+            result: Err(e),
+        } if *i == id => Some(e.clone()),
+        _ => None,
+    });
+    let err = err.unwrap();
+    assert_eq!(
+        (err.code, err.name.as_str(), err.value),
+        (420, "FLOOD_WAIT", Some(31))
+    );
+    assert!(err.is("FLOOD_*"));
+    assert!(events.contains(&Event::Result {
+        id: id2,
+        result: Ok(vec_bytes)
+    }));
+    assert!(events.contains(&Event::Update(types::UpdatesTooLong {}.to_bytes())));
+    // Acks for the server's content messages go out next.
+    assert!(c.acks_pending() > 0);
+}
+
+#[test]
+fn service_messages() {
+    let (mut c, mut s) = pair();
+    let ping = c.enqueue(functions::Ping { ping_id: 99 }.to_bytes());
+    let salts_req = c.enqueue(functions::GetFutureSalts { num: 2 }.to_bytes());
+    let state = c.enqueue(
+        functions::PingDelayDisconnect {
+            ping_id: 5,
+            disconnect_delay: 75,
+        }
+        .to_bytes(),
+    );
+    let p = c.poll_transmit(T0, &[0; 32]).unwrap();
+    s.handle_incoming(&p, T0).unwrap();
+    assert_eq!(
+        s.poll_event(),
+        Some(ServerEvent::DisconnectAfter { delay_secs: 75 })
+    );
+    while let Some(p) = s.poll_transmit(T0, &[0; 32]) {
+        c.handle_incoming(&p, T0).unwrap();
+    }
+    let mut got = HashMap::new();
+    while let Some(Event::Result { id, result }) = c
+        .poll_event()
+        .filter(|e| matches!(e, Event::Result { .. }))
+        .or_else(|| c.poll_event())
+    {
+        got.insert(id, result.unwrap());
+    }
+    let pong = types::Pong::from_bytes(&got[&ping]).unwrap();
+    assert_eq!(pong.ping_id, 99);
+    let fs = types::FutureSalts::from_bytes(&got[&salts_req]).unwrap();
+    assert_eq!(fs.salts.len(), 2);
+    assert!(got.contains_key(&state));
+}
+
+#[test]
+fn bad_time_and_bad_salt_are_corrected() {
+    // The client's clock is 200 s behind or ahead, and it starts with a salt the server never
+    // issued: bad_server_salt and bad_msg_notification 17 (or the server's own msg_ids)
+    // correct both, and the call is answered once.
+    for skew in [-200, 200] {
+        let key = AuthKey::from_bytes([3; 256]);
+        let mut c = Session::new(key.clone(), 9, 1, skew);
+        let t = (T0 / 1000) as i32;
+        let mut s = ServerSession::new(key, 9, salts(500, t - 10));
+        let id = c.enqueue(functions::contacts::GetContacts { hash: 5 }.to_bytes());
+        let mut answered = 0;
+        for round in 0..6 {
+            let now = T0 + round * 100;
+            while let Some(p) = c.poll_transmit(now, &[0; 32]) {
+                s.handle_incoming(&p, now).unwrap();
+            }
+            while let Some(ServerEvent::Request { msg_id, body }) = s.poll_event() {
+                s.send_result(msg_id, Ok(body), now);
+            }
+            while let Some(p) = s.poll_transmit(now, &[0; 32]) {
+                c.handle_incoming(&p, now).unwrap();
+            }
+            while let Some(e) = c.poll_event() {
+                if let Event::Result { id: i, result } = e {
+                    assert_eq!(i, id);
+                    assert!(result.is_ok());
+                    answered += 1;
+                }
+            }
+        }
+        assert_eq!(answered, 1, "skew {skew}");
+        assert_eq!(c.salt(), 500, "switched to the server's salt");
+        assert!(
+            c.time_offset_ms().abs() < 2_000,
+            "clock corrected: {}",
+            c.time_offset_ms()
+        );
+    }
+}
+
+#[test]
+fn receive_checks() {
+    let (mut c, mut s) = pair();
+    c.enqueue(functions::Ping { ping_id: 1 }.to_bytes());
+    let p = c.poll_transmit(T0, &[0; 32]).unwrap();
+    s.handle_incoming(&p, T0).unwrap();
+    let reply = s.poll_transmit(T0, &[0; 32]).unwrap();
+    c.handle_incoming(&reply, T0).unwrap();
+    // Replay of the same payload.
+    assert!(matches!(
+        c.handle_incoming(&reply, T0),
+        Err(SessionError::Duplicate(_))
+    ));
+    // Tampering.
+    let mut bad = reply.clone();
+    bad[40] ^= 1;
+    assert!(matches!(
+        c.handle_incoming(&bad, T0),
+        Err(SessionError::Decrypt(_))
+    ));
+    // A message far in the past.
+    let key = c.auth_key().clone();
+    let old = seal(
+        &key,
+        crate::crypto::Side::Server,
+        1000,
+        0x1234,
+        &fleetgram_tl::mtproto::Message {
+            msg_id: ((T0 / 1000 - 1000) << 32) | 1,
+            seqno: 1,
+            body: types::UpdatesTooLong {}.to_bytes(),
+        },
+        &[0; 32],
+    );
+    assert!(matches!(
+        c.handle_incoming(&old, T0),
+        Err(SessionError::MsgIdOutOfWindow(_))
+    ));
+    // Even msg_id from the "server".
+    let even = seal(
+        &key,
+        crate::crypto::Side::Server,
+        1000,
+        0x1234,
+        &fleetgram_tl::mtproto::Message {
+            msg_id: (T0 / 1000) << 32,
+            seqno: 1,
+            body: types::UpdatesTooLong {}.to_bytes(),
+        },
+        &[0; 32],
+    );
+    assert!(matches!(
+        c.handle_incoming(&even, T0),
+        Err(SessionError::BadMsgIdParity(_))
+    ));
+    // Wrong session.
+    let other = seal(
+        &key,
+        crate::crypto::Side::Server,
+        1000,
+        0x9999,
+        &fleetgram_tl::mtproto::Message {
+            msg_id: ((T0 / 1000) << 32) | 1,
+            seqno: 1,
+            body: vec![0; 4],
+        },
+        &[0; 32],
+    );
+    assert!(matches!(
+        c.handle_incoming(&other, T0),
+        Err(SessionError::WrongSession { .. })
+    ));
+    // Garbage never panics.
+    for n in [0, 10, 24, 40, 100] {
+        assert!(c.handle_incoming(&vec![0xab; n], T0).is_err());
+        assert!(s.handle_incoming(&vec![0xab; n], T0).is_err());
+    }
+}
+
+#[test]
+fn gzip_bomb_is_refused() {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![0u8; MAX_INFLATED + 4096]).unwrap();
+    let packed = fleetgram_tl::mtproto::GzipPacked {
+        packed_data: enc.finish().unwrap(),
+    }
+    .to_bytes();
+    assert!(matches!(
+        inflate_if_packed(packed),
+        Err(SessionError::Gzip(_))
+    ));
+    let small = maybe_deflate(vec![5u8; 2000]);
+    assert_eq!(inflate_if_packed(small).unwrap(), vec![5u8; 2000]);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+    #[test]
+    fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let (mut c, mut s) = pair();
+        let _ = c.handle_incoming(&bytes, T0);
+        let _ = s.handle_incoming(&bytes, T0);
+        // Arbitrary bodies inside a valid encryption.
+        let key = c.auth_key().clone();
+        let m = fleetgram_tl::mtproto::Message { msg_id: ((T0 / 1000) << 32) | 1, seqno: 1, body: bytes.clone() };
+        let p = seal(&key, crate::crypto::Side::Server, 1000, 0x1234, &m, &[0; 32]);
+        let _ = c.handle_incoming(&p, T0);
+        let m = fleetgram_tl::mtproto::Message { msg_id: (T0 / 1000) << 32, seqno: 1, body: bytes };
+        let p = seal(&key, crate::crypto::Side::Client, 1000, 0x1234, &m, &[0; 32]);
+        let _ = s.handle_incoming(&p, T0);
+    }
+}

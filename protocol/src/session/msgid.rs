@@ -39,7 +39,8 @@ impl MsgIdGen {
     /// Corrects the offset from a server msg_id received at local time `now_ms`
     /// (after `bad_msg_notification` 16/17).
     pub fn correct_from(&mut self, server_msg_id: i64, now_ms: i64) {
-        let server_ms = (server_msg_id >> 32) * 1000 + (((server_msg_id & 0xffff_ffff) * 1000) >> 32);
+        let server_ms =
+            (server_msg_id >> 32) * 1000 + (((server_msg_id & 0xffff_ffff) * 1000) >> 32);
         self.offset_ms = server_ms - now_ms;
         // Ids generated from now on must still increase only if the clock went forward.
         if self.offset_ms < 0 {

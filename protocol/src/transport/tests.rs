@@ -289,3 +289,44 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn mtproxy_dd_and_plain_secret_vectors() {
+    let v = vectors("mtproxy_faketls.json");
+    for name in ["obfuscated2_dd", "obfuscated2_plain_secret"] {
+        let t = &v[name];
+        let h = |k: &str| hex(t[k].as_str().unwrap());
+        let secret = Secret::parse(t["secret_hex"].as_str().unwrap()).unwrap();
+        let init: [u8; 64] = h("init_plain_hex").try_into().unwrap();
+        assert_eq!(
+            i16::from_le_bytes([init[60], init[61]]) as i64,
+            t["dc_id"].as_i64().unwrap(),
+            "{name}"
+        );
+        let (header, mut client) = client_header_from(init, Some(secret.key()));
+        assert_eq!(header.to_vec(), h("header_on_wire_hex"), "{name}");
+        let acc = server_accept(&header, Some(secret.key())).unwrap();
+        assert_eq!(acc.kind, secret.framing(), "{name}");
+        assert_eq!(acc.dc as i64, t["dc_id"].as_i64().unwrap(), "{name}");
+        if name == "obfuscated2_dd" {
+            // The first client frame: padded intermediate with the given padding.
+            let mut f = Framer::new(Kind::PaddedIntermediate, Role::Client);
+            let mut wire = Vec::new();
+            f.encode(
+                &h("first_frame_payload_hex"),
+                false,
+                &h("first_frame_padding_hex"),
+                &mut wire,
+            );
+            assert_eq!(wire, h("first_frame_plain_hex"));
+            client.encrypt(&mut wire);
+            assert_eq!(wire, h("first_frame_encrypted_hex"));
+            let mut server = acc.obfuscation;
+            server.decrypt(&mut wire);
+            assert_eq!(wire, h("first_frame_plain_hex"));
+            let mut reply = h("server_first_frame_plain_hex");
+            server.encrypt(&mut reply);
+            assert_eq!(reply, h("server_first_frame_encrypted_hex"));
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! Bodies here are bare TL bodies; the caller wraps them in unencrypted messages
 //! (`auth_key_id = 0`, msg_id, length), see [`crate::session::plain`].
 
+pub mod pfs;
 pub mod server;
 
 use crate::crypto::dh::{check_dh_params, check_dh_value, DhError};

@@ -11,9 +11,11 @@
 //! buffer that may hold partial data; it knows which [`Role`] it plays, because quick acks
 //! and their requests are encoded differently in each direction. [`obfuscated`] wraps any
 //! framing in obfuscated2 (AES-256-CTR), [`detect`] tells a server which framing a new
-//! connection speaks, and [`mtproxy`] handles proxy secrets.
+//! connection speaks, [`mtproxy`] parses proxy secrets and [`faketls`] implements the `ee`
+//! (fake-TLS) handshake and record layer.
 
 pub mod detect;
+pub mod faketls;
 pub mod mtproxy;
 pub mod obfuscated;
 

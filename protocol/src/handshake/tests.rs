@@ -167,6 +167,51 @@ fn client_and_server_agree_for_every_variant() {
 }
 
 #[test]
+fn dh_gen_retry_then_ok() {
+    let keys = server_keys();
+    let mut rng = Rng(21);
+    let (m1, c1) = step1(&rng.arr());
+    let (a1, s1) = server::step1(keys, &m1, &rng.bytes(24)).unwrap();
+    let (m2, c2) = step2(
+        c1,
+        &a1,
+        &[keys.rsa.public().clone()],
+        Params {
+            dc: Some(2),
+            temp_expires_in: None,
+        },
+        &rng.bytes(256),
+    )
+    .unwrap();
+    let (a2, s2) = server::step2(keys, s1, &m2, &rng.bytes(272), 1_700_000_000).unwrap();
+    let (_m3, c3) = step3(c2, &a2, &rng.bytes(272), 1_700_000_000).unwrap();
+    // The server asks for a retry (say its key id collided).
+    let first_key = c3.auth_key.clone();
+    let retry_answer = enums::SetClientDHParamsAnswer::DhGenRetry(types::DhGenRetry {
+        nonce: c3.step2.nonce,
+        server_nonce: c3.step2.server_nonce,
+        new_nonce_hash2: first_key.new_nonce_hash(&c3.step2.new_nonce, 2),
+    })
+    .to_bytes();
+    let Outcome::Retry(state) = finish(c3, &retry_answer).unwrap() else {
+        panic!("expected a retry")
+    };
+    let (m3, c3) = retry(state, &rng.bytes(272)).unwrap();
+    let sent = functions::SetClientDHParams::from_bytes(&m3).unwrap();
+    let (key, iv) = crate::crypto::tmp_aes_from_nonces(&sent.server_nonce, &c3.step2.new_nonce);
+    let mut plain = sent.encrypted_data.clone();
+    crate::crypto::decrypt_ige(&mut plain, &key, &iv).unwrap();
+    let inner: types::ClientDHInnerData = parse_hashed(&plain, "client_DH_inner_data").unwrap();
+    assert_eq!(inner.retry_id, i64::from_le_bytes(first_key.aux_hash()));
+    let (a3, sf) = server::step3(keys, s2, &m3).unwrap();
+    let Outcome::Done(done) = finish(c3, &a3).unwrap() else {
+        panic!("retry again")
+    };
+    assert_eq!(done.auth_key, sf.auth_key);
+    assert_ne!(done.auth_key, first_key);
+}
+
+#[test]
 fn server_accepts_legacy_rsa_and_req_pq() {
     let keys = server_keys();
     let mut rng = Rng(7);

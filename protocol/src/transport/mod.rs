@@ -113,8 +113,44 @@ pub enum TransportError {
     #[error("unknown transport protocol")]
     UnknownProtocol,
     /// The server reported a transport error (-404 auth key not found, -429 flood, -444 bad DC).
-    #[error("transport error {0}")]
-    Code(i32),
+    #[error("transport error {0:?}")]
+    Code(ErrorCode),
+}
+
+/// The transport error codes a server sends as a 4-byte frame
+/// (<https://core.telegram.org/mtproto/mtproto-transports#transport-errors>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// -404: the auth key is unknown, or the packet was malformed.
+    AuthKeyNotFound,
+    /// -429: too many connections or messages (transport flood).
+    Flood,
+    /// -444: invalid DC id.
+    InvalidDc,
+    /// Any other code.
+    Other(i32),
+}
+
+impl ErrorCode {
+    /// From the signed code on the wire.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            -404 => ErrorCode::AuthKeyNotFound,
+            -429 => ErrorCode::Flood,
+            -444 => ErrorCode::InvalidDc,
+            other => ErrorCode::Other(other),
+        }
+    }
+
+    /// The signed code on the wire.
+    pub fn code(self) -> i32 {
+        match self {
+            ErrorCode::AuthKeyNotFound => -404,
+            ErrorCode::Flood => -429,
+            ErrorCode::InvalidDc => -444,
+            ErrorCode::Other(c) => c,
+        }
+    }
 }
 
 /// One decoded frame.
@@ -130,8 +166,8 @@ pub enum Frame {
     },
     /// A quick-ack token from the server.
     QuickAck(u32),
-    /// A transport error code from the server (negative: -404, -429, -444...).
-    Error(i32),
+    /// A transport error code from the server.
+    Error(ErrorCode),
 }
 
 /// A successful decode: the frame and how many input bytes it used.
@@ -239,8 +275,8 @@ impl Framer {
     }
 
     /// Server: appends a transport error (e.g. -404) as a framed 4-byte payload.
-    pub fn encode_error(&mut self, code: i32, out: &mut Vec<u8>) {
-        self.encode(&code.to_le_bytes(), false, &[], out);
+    pub fn encode_error(&mut self, code: ErrorCode, out: &mut Vec<u8>) {
+        self.encode(&code.code().to_le_bytes(), false, &[], out);
     }
 
     fn check_len(&self, len: usize) -> Result<(), TransportError> {
@@ -260,7 +296,7 @@ impl Framer {
             let code = u32_le(p) as i32;
             let is_error_frame = p.len() == 4 || self.kind == Kind::PaddedIntermediate;
             if is_error_frame && code < 0 && code != -1 {
-                return Frame::Error(code);
+                return Frame::Error(ErrorCode::from_code(code));
             }
         }
         Frame::Payload { range, quick_ack }

@@ -58,7 +58,7 @@ fn quick_acks_and_errors_reach_the_client() {
         let mut client = Framer::new(kind, Role::Client);
         let mut wire = Vec::new();
         server.encode_quick_ack(0x8123_4567, &[9, 9], &mut wire);
-        server.encode_error(-404, &mut wire);
+        server.encode_error(ErrorCode::AuthKeyNotFound, &mut wire);
         server.encode(&payload(16), false, &[], &mut wire);
         let mut frames = Vec::new();
         let mut buf = &wire[..];
@@ -70,7 +70,13 @@ fn quick_acks_and_errors_reach_the_client() {
             frames.insert(0, Frame::QuickAck(0x8123_4567)); // full has no quick acks
         }
         assert_eq!(frames[0], Frame::QuickAck(0x8123_4567), "{kind:?}");
-        assert_eq!(frames[1], Frame::Error(-404), "{kind:?}");
+        assert_eq!(
+            frames[1],
+            Frame::Error(ErrorCode::AuthKeyNotFound),
+            "{kind:?}"
+        );
+        assert_eq!(ErrorCode::from_code(-429), ErrorCode::Flood);
+        assert_eq!(ErrorCode::from_code(-444).code(), -444);
         assert!(matches!(frames[2], Frame::Payload { .. }), "{kind:?}");
     }
 }

@@ -248,6 +248,22 @@ pub fn step2(
     ))
 }
 
+/// Checks a message's `nonce` and `server_nonce` against the expected ones.
+pub(crate) fn check_nonces(
+    nonce: &[u8; 16],
+    server_nonce: &[u8; 16],
+    want_nonce: &[u8; 16],
+    want_server_nonce: &[u8; 16],
+) -> Result<(), HandshakeError> {
+    if nonce != want_nonce {
+        Err(HandshakeError::NonceMismatch("nonce"))
+    } else if server_nonce != want_server_nonce {
+        Err(HandshakeError::NonceMismatch("server_nonce"))
+    } else {
+        Ok(())
+    }
+}
+
 /// `SHA1(data) || data || padding` to a multiple of 16, the framing of both encrypted DH
 /// messages. `random` supplies the padding.
 pub(crate) fn with_hash_and_padding(data: &[u8], random: &[u8]) -> Result<Vec<u8>, HandshakeError> {
@@ -301,23 +317,23 @@ pub fn step3(
         }
         enums::ServerDHParams::Ok(ok) => ok,
     };
-    if ok.nonce != state.nonce {
-        return Err(HandshakeError::NonceMismatch("nonce"));
-    }
-    if ok.server_nonce != state.server_nonce {
-        return Err(HandshakeError::NonceMismatch("server_nonce"));
-    }
+    check_nonces(
+        &ok.nonce,
+        &ok.server_nonce,
+        &state.nonce,
+        &state.server_nonce,
+    )?;
     let (key, iv) = tmp_aes_from_nonces(&state.server_nonce, &state.new_nonce);
     let mut plain = ok.encrypted_answer.clone();
     decrypt_ige(&mut plain, &key, &iv)
         .map_err(|_| HandshakeError::HashMismatch("server_DH_inner_data"))?;
     let inner: types::ServerDHInnerData = parse_hashed(&plain, "server_DH_inner_data")?;
-    if inner.nonce != state.nonce {
-        return Err(HandshakeError::NonceMismatch("nonce"));
-    }
-    if inner.server_nonce != state.server_nonce {
-        return Err(HandshakeError::NonceMismatch("server_nonce"));
-    }
+    check_nonces(
+        &inner.nonce,
+        &inner.server_nonce,
+        &state.nonce,
+        &state.server_nonce,
+    )?;
     let p = BigUint::from_bytes_be(&inner.dh_prime);
     let g = u32::try_from(inner.g).map_err(|_| DhError::BadGenerator(inner.g as u64))?;
     check_dh_params(&p, g as u64)?;
@@ -388,13 +404,7 @@ pub fn retry(state: Step3, random: &[u8]) -> Result<(Vec<u8>, Step3), HandshakeE
 pub fn finish(state: Step3, answer: &[u8]) -> Result<Outcome, HandshakeError> {
     let s2 = &state.step2;
     let check = |nonce: &[u8; 16], server_nonce: &[u8; 16]| {
-        if nonce != &s2.nonce {
-            Err(HandshakeError::NonceMismatch("nonce"))
-        } else if server_nonce != &s2.server_nonce {
-            Err(HandshakeError::NonceMismatch("server_nonce"))
-        } else {
-            Ok(())
-        }
+        check_nonces(nonce, server_nonce, &s2.nonce, &s2.server_nonce)
     };
     match enums::SetClientDHParamsAnswer::from_bytes(answer)? {
         enums::SetClientDHParamsAnswer::DhGenOk(ok) => {

@@ -4,7 +4,7 @@
 //! with or without `dc` and the temporary variants; checks `nonce` and `server_nonce` at every
 //! step. The RSA decryption uses the CRT.
 
-use super::{parse_hashed, with_hash_and_padding, HandshakeError};
+use super::{check_nonces, parse_hashed, with_hash_and_padding, HandshakeError};
 use crate::crypto::dh::{check_dh_value, known_prime};
 use crate::crypto::factorize::is_prime_u64;
 use crate::crypto::rsa::RsaPrivateKey;
@@ -222,12 +222,12 @@ pub fn step2(
     now: i32,
 ) -> Result<(Vec<u8>, ServerStep2), HandshakeError> {
     let req = functions::ReqDHParams::from_bytes(request)?;
-    if req.nonce != state.nonce {
-        return Err(HandshakeError::NonceMismatch("nonce"));
-    }
-    if req.server_nonce != state.server_nonce {
-        return Err(HandshakeError::NonceMismatch("server_nonce"));
-    }
+    check_nonces(
+        &req.nonce,
+        &req.server_nonce,
+        &state.nonce,
+        &state.server_nonce,
+    )?;
     if req.p != state.p || req.q != state.q {
         return Err(HandshakeError::Unexpected(
             "p and q do not factor our pq".into(),
@@ -239,12 +239,12 @@ pub fn step2(
         ]));
     }
     let inner = inner_fields(decrypt_inner(keys, &req.encrypted_data)?);
-    if inner.nonce != state.nonce {
-        return Err(HandshakeError::NonceMismatch("nonce"));
-    }
-    if inner.server_nonce != state.server_nonce {
-        return Err(HandshakeError::NonceMismatch("server_nonce"));
-    }
+    check_nonces(
+        &inner.nonce,
+        &inner.server_nonce,
+        &state.nonce,
+        &state.server_nonce,
+    )?;
     if inner.pq != state.pq || inner.p != state.p || inner.q != state.q {
         return Err(HandshakeError::Unexpected(
             "p_q_inner_data does not match resPQ".into(),
@@ -295,23 +295,23 @@ pub fn step3(
     request: &[u8],
 ) -> Result<(Vec<u8>, ServerFinished), HandshakeError> {
     let req = functions::SetClientDHParams::from_bytes(request)?;
-    if req.nonce != state.nonce {
-        return Err(HandshakeError::NonceMismatch("nonce"));
-    }
-    if req.server_nonce != state.server_nonce {
-        return Err(HandshakeError::NonceMismatch("server_nonce"));
-    }
+    check_nonces(
+        &req.nonce,
+        &req.server_nonce,
+        &state.nonce,
+        &state.server_nonce,
+    )?;
     let (key, iv) = tmp_aes_from_nonces(&state.server_nonce, &state.new_nonce);
     let mut plain = req.encrypted_data;
     decrypt_ige(&mut plain, &key, &iv)
         .map_err(|_| HandshakeError::HashMismatch("client_DH_inner_data"))?;
     let inner: types::ClientDHInnerData = parse_hashed(&plain, "client_DH_inner_data")?;
-    if inner.nonce != state.nonce {
-        return Err(HandshakeError::NonceMismatch("nonce"));
-    }
-    if inner.server_nonce != state.server_nonce {
-        return Err(HandshakeError::NonceMismatch("server_nonce"));
-    }
+    check_nonces(
+        &inner.nonce,
+        &inner.server_nonce,
+        &state.nonce,
+        &state.server_nonce,
+    )?;
     let g_b = BigUint::from_bytes_be(&inner.g_b);
     check_dh_value(&g_b, &keys.dh_prime)?;
     let k = g_b.modpow(&state.a, &keys.dh_prime).to_bytes_be();

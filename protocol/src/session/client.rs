@@ -11,6 +11,7 @@
 //!    [`Session::resend_all`] does the same at once.
 
 use super::msgid::{secs_of, MsgIdGen, Parity};
+use super::Outbox;
 use super::{
     inflate_if_packed, is_content_related, maybe_deflate, open, seal, unpack, RpcError,
     SessionError, MAX_FUTURE_SECS, MAX_PAST_SECS,
@@ -84,8 +85,7 @@ pub struct Session {
     session_id: i64,
     salt: i64,
     salts: Vec<types::FutureSalt>,
-    ids: MsgIdGen,
-    seq: i32,
+    out: Outbox,
     config: Config,
     next_request: u64,
     queue: VecDeque<RequestId>,
@@ -94,7 +94,6 @@ pub struct Session {
     by_msg: HashMap<i64, RequestId>,
     containers: HashMap<i64, Vec<i64>>,
     service: VecDeque<Vec<u8>>,
-    acks: Vec<i64>,
     seen: HashSet<i64>,
     seen_order: VecDeque<i64>,
     events: VecDeque<Event>,
@@ -113,8 +112,10 @@ impl Session {
             session_id,
             salt: first_salt,
             salts: Vec::new(),
-            ids,
-            seq: 0,
+            out: Outbox {
+                ids,
+                ..Outbox::default()
+            },
             config: Config::default(),
             next_request: 0,
             queue: VecDeque::new(),
@@ -123,7 +124,6 @@ impl Session {
             by_msg: HashMap::new(),
             containers: HashMap::new(),
             service: VecDeque::new(),
-            acks: Vec::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             events: VecDeque::new(),
@@ -153,7 +153,7 @@ impl Session {
 
     /// Clock offset to the server, ms.
     pub fn time_offset_ms(&self) -> i64 {
-        self.ids.offset_ms()
+        self.out.ids.offset_ms()
     }
 
     /// Requests not answered yet.
@@ -163,7 +163,7 @@ impl Session {
 
     /// Received messages not acknowledged yet.
     pub fn acks_pending(&self) -> usize {
-        self.acks.len()
+        self.out.acks.len()
     }
 
     /// Whether `poll_transmit` has requests or service messages to send (acks alone do not
@@ -179,7 +179,7 @@ impl Session {
     }
 
     fn pick_salt(&mut self, now_ms: i64) {
-        let now = ((now_ms + self.ids.offset_ms()) / 1000) as i32;
+        let now = ((now_ms + self.out.ids.offset_ms()) / 1000) as i32;
         self.salts.retain(|s| s.valid_until > now);
         if let Some(s) = self.salts.iter().find(|s| s.valid_since <= now) {
             self.salt = s.salt;
@@ -218,90 +218,47 @@ impl Session {
         }
     }
 
-    fn next_seq(&mut self, content: bool) -> i32 {
-        if content {
-            self.seq += 1;
-            self.seq * 2 - 1
-        } else {
-            self.seq * 2
-        }
-    }
-
     /// The next encrypted payload to send, if any.
     pub fn poll_transmit(&mut self, now_ms: i64, random: &[u8]) -> Option<Vec<u8>> {
         self.pick_salt(now_ms);
-        let mut messages: Vec<Message> = Vec::new();
-        let mut size = 0usize;
-        if !self.acks.is_empty() {
-            let n = self.acks.len().min(8192);
-            let ack = types::MsgsAck {
-                msg_ids: self.acks.drain(..n).collect(),
-            }
-            .to_bytes();
-            let msg_id = self.ids.next(now_ms, Parity::Client);
-            let seqno = self.next_seq(false);
-            size += ack.len();
-            messages.push(Message {
-                msg_id,
-                seqno,
-                body: ack,
-            });
-        }
+        let mut messages = self.out.begin(Parity::Client, now_ms);
+        let mut size: usize = messages.iter().map(|m| m.body.len()).sum();
         while messages.len() < self.config.max_container && size < self.config.max_payload {
             let Some(body) = self.service.pop_front() else {
                 break;
             };
-            let msg_id = self.ids.next(now_ms, Parity::Client);
-            let seqno = self.next_seq(true);
             size += body.len();
-            messages.push(Message {
-                msg_id,
-                seqno,
-                body,
-            });
+            messages.push(self.out.message(body, Parity::Client, now_ms));
         }
         while messages.len() < self.config.max_container && size < self.config.max_payload {
             let Some(id) = self.queue.pop_front() else {
                 break;
             };
             self.queued.remove(&id);
-            let Some(existing) = self.pending.get(&id).map(|p| p.msg) else {
+            let Some(p) = self.pending.get_mut(&id) else {
                 continue;
             };
-            let (msg_id, seqno) = match existing {
-                Some(m) => m,
-                None => {
-                    let msg_id = self.ids.next(now_ms, Parity::Client);
-                    (msg_id, self.next_seq(true))
-                }
-            };
-            let p = self.pending.get_mut(&id).expect("present");
             let body = maybe_deflate(p.body.clone());
-            p.msg = Some((msg_id, seqno));
-            p.sent_at = now_ms;
-            self.by_msg.insert(msg_id, id);
-            size += body.len();
-            messages.push(Message {
-                msg_id,
-                seqno,
-                body,
-            });
-        }
-        let message = match messages.len() {
-            0 => return None,
-            1 => messages.pop().expect("one"),
-            _ => {
-                let msg_id = self.ids.next(now_ms, Parity::Client);
-                let seqno = self.next_seq(false);
-                self.containers
-                    .insert(msg_id, messages.iter().map(|m| m.msg_id).collect());
-                Message {
+            let m = match p.msg {
+                // Resent with the same msg_id: the server answers it at most once.
+                Some((msg_id, seqno)) => Message {
                     msg_id,
                     seqno,
-                    body: MsgContainer { messages }.to_bytes(),
-                }
-            }
-        };
+                    body,
+                },
+                None => self.out.message(body, Parity::Client, now_ms),
+            };
+            let p = self.pending.get_mut(&id).expect("present");
+            p.msg = Some((m.msg_id, m.seqno));
+            p.sent_at = now_ms;
+            self.by_msg.insert(m.msg_id, id);
+            size += m.body.len();
+            messages.push(m);
+        }
+        let (message, inner) = self.out.finish(messages, Parity::Client, now_ms)?;
+        if let Some(inner) = inner {
+            self.containers.insert(message.msg_id, inner);
+        }
         Some(seal(
             &self.key,
             Side::Client,
@@ -411,7 +368,7 @@ impl Session {
         if outer.msg_id % 2 == 0 {
             return Err(SessionError::BadMsgIdParity(outer.msg_id));
         }
-        let server_now = (now_ms + self.ids.offset_ms()) / 1000;
+        let server_now = (now_ms + self.out.ids.offset_ms()) / 1000;
         let t = secs_of(outer.msg_id);
         // bad_msg_notification 16/17 arrive precisely when the clocks disagree: accept those.
         let is_bad_msg =
@@ -422,7 +379,7 @@ impl Session {
         }
         if t > server_now + MAX_FUTURE_SECS {
             // The (authenticated) server clock is ahead of our estimate: adopt it.
-            self.ids.correct_from(outer.msg_id, now_ms);
+            self.out.ids.correct_from(outer.msg_id, now_ms);
         }
         if !self.remember(outer.msg_id) {
             return Err(SessionError::Duplicate(outer.msg_id));
@@ -433,7 +390,7 @@ impl Session {
                 continue; // a replayed inner message
             }
             if is_content_related(&m.body) {
-                self.acks.push(m.msg_id);
+                self.out.acks.push(m.msg_id);
             }
             self.process(m.msg_id, m.body, now_ms)?;
         }
@@ -476,10 +433,10 @@ impl Session {
             types::BadMsgNotification::CONSTRUCTOR_ID => {
                 let b = types::BadMsgNotification::from_bytes(&body)?;
                 match b.error_code {
-                    16 | 17 => self.ids.correct_from(msg_id, now_ms),
+                    16 | 17 => self.out.ids.correct_from(msg_id, now_ms),
                     // seq_no too low / too high: move our counter past the server's view.
-                    32 => self.seq += 64,
-                    33 => self.seq = (self.seq - 16).max(0),
+                    32 => self.out.shift_seq(64),
+                    33 => self.out.shift_seq(-16),
                     _ => {}
                 }
                 self.resend_msg(b.bad_msg_id);
@@ -526,11 +483,11 @@ impl Session {
             }
             types::MsgDetailedInfo::CONSTRUCTOR_ID => {
                 let d = types::MsgDetailedInfo::from_bytes(&body)?;
-                self.acks.push(d.answer_msg_id);
+                self.out.acks.push(d.answer_msg_id);
             }
             types::MsgNewDetailedInfo::CONSTRUCTOR_ID => {
                 let d = types::MsgNewDetailedInfo::from_bytes(&body)?;
-                self.acks.push(d.answer_msg_id);
+                self.out.acks.push(d.answer_msg_id);
             }
             types::MsgsAllInfo::CONSTRUCTOR_ID | types::MsgsStateInfo::CONSTRUCTOR_ID => {}
             _ => self.events.push_back(Event::Update(body)),

@@ -274,5 +274,75 @@ pub fn is_content_related(body: &[u8]) -> bool {
     )
 }
 
+/// Numbering and packing of outgoing messages, the same at both ends: msg_ids, seq_no
+/// (content-related messages `2n+1`, others `2n`), the pending acks, and containers.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pub(crate) ids: msgid::MsgIdGen,
+    seq: i32,
+    pub(crate) acks: Vec<i64>,
+}
+
+impl Outbox {
+    /// The seq_no of the next message.
+    pub(crate) fn next_seq(&mut self, content: bool) -> i32 {
+        if content {
+            self.seq += 1;
+            self.seq * 2 - 1
+        } else {
+            self.seq * 2
+        }
+    }
+
+    /// Moves the content counter (after bad_msg_notification 32/33).
+    pub(crate) fn shift_seq(&mut self, by: i32) {
+        self.seq = (self.seq + by).max(0);
+    }
+
+    /// A numbered message for `body`.
+    pub(crate) fn message(&mut self, body: Vec<u8>, parity: msgid::Parity, now_ms: i64) -> Message {
+        let msg_id = self.ids.next(now_ms, parity);
+        let seqno = self.next_seq(is_content_related(&body));
+        Message {
+            msg_id,
+            seqno,
+            body,
+        }
+    }
+
+    /// Starts a payload with the pending acks, if any.
+    pub(crate) fn begin(&mut self, parity: msgid::Parity, now_ms: i64) -> Vec<Message> {
+        let mut messages = Vec::new();
+        if !self.acks.is_empty() {
+            let n = self.acks.len().min(8192);
+            let ack = fleetgram_tl::types::MsgsAck {
+                msg_ids: self.acks.drain(..n).collect(),
+            }
+            .to_bytes();
+            messages.push(self.message(ack, parity, now_ms));
+        }
+        messages
+    }
+
+    /// Closes a payload: nothing, the one message, or a container of them (with the ids it
+    /// holds).
+    pub(crate) fn finish(
+        &mut self,
+        mut messages: Vec<Message>,
+        parity: msgid::Parity,
+        now_ms: i64,
+    ) -> Option<(Message, Option<Vec<i64>>)> {
+        match messages.len() {
+            0 => None,
+            1 => messages.pop().map(|m| (m, None)),
+            _ => {
+                let inner = messages.iter().map(|m| m.msg_id).collect();
+                let body = MsgContainer { messages }.to_bytes();
+                Some((self.message(body, parity, now_ms), Some(inner)))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,8 @@
 //! Answers are cached by request msg_id for the replay window, so a request resent with the
 //! same msg_id is answered again from the cache and never executed twice.
 
-use super::msgid::{secs_of, MsgIdGen, Parity};
+use super::msgid::{secs_of, Parity};
+use super::Outbox;
 use super::{
     inflate_if_packed, is_content_related, maybe_deflate, open, seal, unpack, SessionError,
     MAX_FUTURE_SECS, MAX_PAST_SECS,
@@ -47,8 +48,7 @@ pub enum ServerEvent {
 pub struct ServerSession {
     key: AuthKey,
     session_id: i64,
-    ids: MsgIdGen,
-    seq: i32,
+    out: Outbox,
     salts: Vec<types::FutureSalt>,
     created: bool,
     answered: HashMap<i64, (i64, Vec<u8>)>,
@@ -57,7 +57,6 @@ pub struct ServerSession {
     seen: HashSet<i64>,
     seen_order: VecDeque<i64>,
     outgoing: VecDeque<(Vec<u8>, Parity)>,
-    acks: Vec<i64>,
     events: VecDeque<ServerEvent>,
 }
 
@@ -69,8 +68,7 @@ impl ServerSession {
         Self {
             key,
             session_id,
-            ids: MsgIdGen::new(),
-            seq: 0,
+            out: Outbox::default(),
             salts,
             created: false,
             answered: HashMap::new(),
@@ -79,7 +77,6 @@ impl ServerSession {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             outgoing: VecDeque::new(),
-            acks: Vec::new(),
             events: VecDeque::new(),
         }
     }
@@ -96,11 +93,11 @@ impl ServerSession {
 
     /// Shifts this session's clock (simulated server clock skew), ms.
     pub fn set_clock_skew_ms(&mut self, skew_ms: i64) {
-        self.ids.set_offset_secs((skew_ms / 1000) as i32);
+        self.out.ids.set_offset_secs((skew_ms / 1000) as i32);
     }
 
     fn now_secs(&self, now_ms: i64) -> i64 {
-        (now_ms + self.ids.offset_ms()).div_euclid(1000)
+        (now_ms + self.out.ids.offset_ms()).div_euclid(1000)
     }
 
     /// The salt to use at `now`.
@@ -122,15 +119,6 @@ impl ServerSession {
                 && s.valid_since - 1800 <= now
                 && now < s.valid_until.saturating_add(1800)
         })
-    }
-
-    fn next_seq(&mut self, content: bool) -> i32 {
-        if content {
-            self.seq += 1;
-            self.seq * 2 - 1
-        } else {
-            self.seq * 2
-        }
     }
 
     fn push(&mut self, body: Vec<u8>, parity: Parity) {
@@ -256,7 +244,7 @@ impl ServerSession {
                 continue;
             }
             if content {
-                self.acks.push(m.msg_id);
+                self.out.acks.push(m.msg_id);
             }
             self.process(m, now_ms)?;
         }
@@ -447,49 +435,16 @@ impl ServerSession {
 
     /// The next encrypted payload for the client, if any.
     pub fn poll_transmit(&mut self, now_ms: i64, random: &[u8]) -> Option<Vec<u8>> {
-        let mut messages = Vec::new();
-        let mut size = 0;
-        if !self.acks.is_empty() {
-            let n = self.acks.len().min(8192);
-            let ack = types::MsgsAck {
-                msg_ids: self.acks.drain(..n).collect(),
-            }
-            .to_bytes();
-            let msg_id = self.ids.next(now_ms, Parity::ServerOther);
-            let seqno = self.next_seq(false);
-            size += ack.len();
-            messages.push(Message {
-                msg_id,
-                seqno,
-                body: ack,
-            });
-        }
+        let mut messages = self.out.begin(Parity::ServerOther, now_ms);
+        let mut size: usize = messages.iter().map(|m| m.body.len()).sum();
         while messages.len() < 100 && size < 512 * 1024 {
             let Some((body, parity)) = self.outgoing.pop_front() else {
                 break;
             };
-            let msg_id = self.ids.next(now_ms, parity);
-            let seqno = self.next_seq(is_content_related(&body));
             size += body.len();
-            messages.push(Message {
-                msg_id,
-                seqno,
-                body,
-            });
+            messages.push(self.out.message(body, parity, now_ms));
         }
-        let message = match messages.len() {
-            0 => return None,
-            1 => messages.pop().expect("one"),
-            _ => {
-                let msg_id = self.ids.next(now_ms, Parity::ServerOther);
-                let seqno = self.next_seq(false);
-                Message {
-                    msg_id,
-                    seqno,
-                    body: MsgContainer { messages }.to_bytes(),
-                }
-            }
-        };
+        let (message, _) = self.out.finish(messages, Parity::ServerOther, now_ms)?;
         Some(seal(
             &self.key,
             Side::Server,

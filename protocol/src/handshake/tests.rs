@@ -320,6 +320,13 @@ fn mismatches_are_errors() {
     ));
 }
 
+/// The client state after step 1 for the request `m1`.
+fn c_state(m1: &[u8]) -> Step1 {
+    Step1 {
+        nonce: functions::ReqPqMulti::from_bytes(m1).unwrap().nonce,
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
     #[test]
@@ -329,7 +336,11 @@ proptest::proptest! {
         let _ = server::step1(keys, &bytes, &rng.bytes(24));
         let (m1, _) = step1(&rng.arr());
         let (_, s1) = server::step1(keys, &m1, &rng.bytes(24)).unwrap();
-        let _ = server::step2(keys, s1, &bytes, &rng.bytes(272), 1);
+        let _ = server::step2(keys, s1.clone(), &bytes, &rng.bytes(272), 1);
+        // Step 3 after a valid step 2.
+        let (m2, _) = step2(c_state(&m1), &server::step1(keys, &m1, &[5; 24]).unwrap().0, &[keys.rsa.public().clone()], Params { dc: None, temp_expires_in: None }, &[6; 256]).unwrap();
+        let (_, s2) = server::step2(keys, server::step1(keys, &m1, &[5; 24]).unwrap().1, &m2, &[7; 272], 1).unwrap();
+        let _ = server::step3(keys, s2, &bytes);
         let _ = crate::session::plain::unwrap(&bytes);
     }
 }

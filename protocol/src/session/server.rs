@@ -170,6 +170,15 @@ impl ServerSession {
     /// the connection); protocol-level problems are answered with bad_msg notifications instead.
     pub fn handle_incoming(&mut self, payload: &[u8], now_ms: i64) -> Result<(), SessionError> {
         let sealed = open(&self.key, Side::Client, payload)?;
+        self.handle_sealed(sealed, now_ms)
+    }
+
+    /// Processes a message already decrypted with [`super::open`] (a server decrypts once to
+    /// learn the session id, then hands the message to that session).
+    ///
+    /// # Errors
+    /// A message for another session, or a malformed body.
+    pub fn handle_sealed(&mut self, sealed: super::Sealed, now_ms: i64) -> Result<(), SessionError> {
         if sealed.session_id != self.session_id {
             return Err(SessionError::WrongSession {
                 expected: self.session_id,

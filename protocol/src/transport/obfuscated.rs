@@ -29,7 +29,32 @@ impl std::fmt::Debug for Obfuscation {
     }
 }
 
+/// The sending half of an [`Obfuscation`].
+pub struct Encryptor(Ctr);
+
+/// The receiving half of an [`Obfuscation`].
+pub struct Decryptor(Ctr);
+
+impl Encryptor {
+    /// Encrypts outgoing bytes in place.
+    pub fn apply(&mut self, data: &mut [u8]) {
+        self.0.apply_keystream(data);
+    }
+}
+
+impl Decryptor {
+    /// Decrypts incoming bytes in place.
+    pub fn apply(&mut self, data: &mut [u8]) {
+        self.0.apply_keystream(data);
+    }
+}
+
 impl Obfuscation {
+    /// Splits into the two directions, for a reader and a writer task.
+    pub fn split(self) -> (Encryptor, Decryptor) {
+        (Encryptor(self.enc), Decryptor(self.dec))
+    }
+
     /// Encrypts outgoing bytes in place.
     pub fn encrypt(&mut self, data: &mut [u8]) {
         self.enc.apply_keystream(data);

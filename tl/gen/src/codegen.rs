@@ -776,11 +776,22 @@ fn write_doc(out: &mut impl Write, d: &Definition) -> io::Result<()> {
     )
 }
 
+/// Whether every field has a `Default` (no required enum, bare struct or generic field), so
+/// the struct can derive it and callers can write `..Default::default()`.
+fn derives_default(d: &Definition) -> bool {
+    d.generics.is_empty()
+        && d.params.iter().all(|p| match &p.kind {
+            ParamKind::Flags => true,
+            ParamKind::Value { flag: Some(_), .. } => true,
+            ParamKind::Value { ty, flag: None } => ty.is_builtin() || ty.is_vector(),
+        })
+}
+
 fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenError> {
     let d = &m.defs[i];
     let name = naming::type_name(&d.name);
     write_doc(out, d)?;
-    writeln!(out, "#[derive(Debug, Clone, PartialEq)]")?;
+    writeln!(out, "#[derive(Debug, Clone, PartialEq{})]", if derives_default(d) { ", Default" } else { "" })?;
     writeln!(out, "pub struct {name} {{")?;
     for (f, t, _) in fields(m, d) {
         writeln!(out, "    pub {f}: {t},")?;
@@ -932,7 +943,7 @@ fn write_function(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenEr
         )
     };
     write_doc(out, d)?;
-    writeln!(out, "#[derive(Debug, Clone, PartialEq)]")?;
+    writeln!(out, "#[derive(Debug, Clone, PartialEq{})]", if derives_default(d) { ", Default" } else { "" })?;
     writeln!(out, "pub struct {name}{generics} {{")?;
     for (f, t, _) in fields(m, d) {
         writeln!(out, "    pub {f}: {t},")?;
@@ -1071,6 +1082,7 @@ mod tests {
             ),
             "{s}"
         );
+        assert!(s.contains("#[derive(Debug, Clone, PartialEq, Default)]\npub struct InputPeerUser"), "{s}");
         assert!(s.contains("pub enum InputPeer {"), "{s}");
         assert!(s.contains("    Empty,\n"), "{s}");
         assert!(s.contains("    User(crate::types::InputPeerUser),"), "{s}");

@@ -1,1 +1,248 @@
+//! The local DC: a Telegram-compatible MTProto server, the server half of
+//! `fleetgram-protocol` on tokio.
+//!
+//! It is both the default target of the example fleet and the peer of every integration test,
+//! so it behaves like Telegram where a client can tell: the same framings (detected per
+//! connection), the same handshake and service messages, the same errors and update shapes.
+//!
+//! ```text
+//! TcpListener (one per DC) -> conn::serve: detect framing -> obfuscated2? -> frames
+//!     plain message     -> handshake (server steps) -> auth key registered
+//!     encrypted message -> ServerSession (per auth key and session id) -> rpc::handle
+//!                                                 -> results and updates back to the session
+//! ```
+//!
+//! Start it with [`LocalDc::start`]; [`LocalDc::info`] tells clients where it listens and which
+//! RSA key it uses; [`LocalDc::control`] creates users and reads login codes.
 
+mod conn;
+pub mod control;
+mod keys;
+mod rpc;
+mod state;
+
+pub use control::Control;
+pub use keys::{load_or_generate_key, KeyError};
+
+use fleetgram_protocol::crypto::rsa::RsaPrivateKey;
+use fleetgram_protocol::handshake::server::ServerKeys;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How to run the local DC.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How many DCs (ids 1..=dcs).
+    pub dcs: u8,
+    /// Address to listen on (loopback by default).
+    pub host: IpAddr,
+    /// Port of DC 1; DC n listens on `base_port + n - 1`. 0 picks free ports.
+    pub base_port: u16,
+    /// Keep the RSA key (and, later, all state) here; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Every phone's login code; `None` draws random codes (logged, and readable through
+    /// [`Control::login_code`]).
+    pub login_code: Option<String>,
+    /// Use this RSA key instead of loading or generating one.
+    pub rsa_key: Option<RsaPrivateKey>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            dcs: 3,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 0,
+            data_dir: None,
+            login_code: None,
+            rsa_key: None,
+        }
+    }
+}
+
+/// Where one DC listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DcAddr {
+    /// DC id.
+    pub id: i32,
+    /// Socket address.
+    pub addr: SocketAddr,
+}
+
+/// What a client needs to connect: the DC addresses and the RSA public key.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// The DCs.
+    pub dcs: Vec<DcAddr>,
+    /// PKCS#1 PEM of the public key.
+    pub rsa_pem: String,
+    /// Modulus, decimal.
+    pub rsa_n: String,
+    /// Public exponent.
+    pub rsa_e: u64,
+    /// Telegram fingerprint of the key.
+    pub fingerprint: i64,
+}
+
+impl Info {
+    /// The JSON written by `--info-file`:
+    /// `{"dcs":[{"id":1,"host":"127.0.0.1","port":...}],"rsa":{"pem":..,"n":..,"e":65537,"fingerprint":..}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dcs": self.dcs.iter().map(|d| serde_json::json!({"id": d.id, "host": d.addr.ip().to_string(), "port": d.addr.port()})).collect::<Vec<_>>(),
+            "rsa": {"pem": self.rsa_pem, "n": self.rsa_n, "e": self.rsa_e, "fingerprint": self.fingerprint},
+        })
+    }
+}
+
+/// Errors starting the local DC.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The RSA key could not be loaded or saved.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// State shared by every DC and connection.
+pub(crate) struct Shared {
+    pub(crate) keys: ServerKeys,
+    pub(crate) dcs: Vec<DcAddr>,
+    pub(crate) auth_keys: std::sync::RwLock<std::collections::HashMap<i64, state::AuthKeyEntry>>,
+    pub(crate) sessions: conn::Sessions,
+    pub(crate) state: std::sync::Mutex<state::State>,
+}
+
+/// A running local DC.
+pub struct LocalDc {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LocalDc {
+    /// Binds every DC and starts serving.
+    ///
+    /// # Errors
+    /// A port that cannot be bound, a key that cannot be read or written, `dcs == 0`.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        if config.dcs == 0 {
+            return Err(StartError::Config("dcs must be at least 1".into()));
+        }
+        let rsa = match config.rsa_key.clone() {
+            Some(k) => k,
+            None => load_or_generate_key(config.data_dir.as_deref())?,
+        };
+        let mut listeners = Vec::new();
+        let mut dcs = Vec::new();
+        for i in 0..config.dcs {
+            let port = if config.base_port == 0 {
+                0
+            } else {
+                config.base_port + i as u16
+            };
+            let addr = SocketAddr::new(config.host, port);
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            dcs.push(DcAddr {
+                id: i as i32 + 1,
+                addr: bound,
+            });
+            listeners.push(l);
+        }
+        let shared = Arc::new(Shared {
+            keys: ServerKeys::new(rsa),
+            state: std::sync::Mutex::new(state::State::new(config.login_code.clone())),
+            dcs: dcs.clone(),
+            auth_keys: Default::default(),
+            sessions: Default::default(),
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for (l, dc) in listeners.into_iter().zip(&dcs) {
+            tasks.push(tokio::spawn(accept_loop(
+                shared.clone(),
+                dc.id,
+                l,
+                rx.clone(),
+            )));
+        }
+        tracing::info!(dcs = ?dcs.iter().map(|d| (d.id, d.addr.to_string())).collect::<Vec<_>>(), "local DC listening");
+        Ok(Self {
+            shared,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Addresses and key.
+    pub fn info(&self) -> Info {
+        let public = self.shared.keys.rsa.public();
+        Info {
+            dcs: self.shared.dcs.clone(),
+            rsa_pem: public.to_pem(),
+            rsa_n: public.n.to_string(),
+            rsa_e: u64::try_from(&public.e).unwrap_or(65537),
+            fingerprint: public.fingerprint(),
+        }
+    }
+
+    /// The control API (create users, read login codes, inspect state).
+    pub fn control(&self) -> Control {
+        Control {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Stops accepting, closes every connection and waits for the tasks.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    dc: i32,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(conn::serve(shared.clone(), dc, stream, peer, shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(dc, error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.shutdown().await;
+}

@@ -203,6 +203,30 @@ impl Session {
         id
     }
 
+    /// Queues a request whose body must name its own msg_id (`auth.bindTempAuthKey`): the
+    /// msg_id is assigned now and passed to `build`.
+    pub fn enqueue_with_msg_id(
+        &mut self,
+        now_ms: i64,
+        build: impl FnOnce(i64) -> Vec<u8>,
+    ) -> RequestId {
+        let msg_id = self.out.ids.next(now_ms, Parity::Client);
+        let seqno = self.out.next_seq(true);
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                body: build(msg_id),
+                msg: Some((msg_id, seqno)),
+                sent_at: 0,
+                attempts: 0,
+            },
+        );
+        self.push_queue(id);
+        id
+    }
+
     fn push_queue(&mut self, id: RequestId) {
         if self.queued.insert(id) {
             self.queue.push_back(id);

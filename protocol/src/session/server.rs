@@ -178,7 +178,11 @@ impl ServerSession {
     ///
     /// # Errors
     /// A message for another session, or a malformed body.
-    pub fn handle_sealed(&mut self, sealed: super::Sealed, now_ms: i64) -> Result<(), SessionError> {
+    pub fn handle_sealed(
+        &mut self,
+        sealed: super::Sealed,
+        now_ms: i64,
+    ) -> Result<(), SessionError> {
         if sealed.session_id != self.session_id {
             return Err(SessionError::WrongSession {
                 expected: self.session_id,

@@ -791,7 +791,11 @@ fn write_struct(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenErro
     let d = &m.defs[i];
     let name = naming::type_name(&d.name);
     write_doc(out, d)?;
-    writeln!(out, "#[derive(Debug, Clone, PartialEq{})]", if derives_default(d) { ", Default" } else { "" })?;
+    writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq{})]",
+        if derives_default(d) { ", Default" } else { "" }
+    )?;
     writeln!(out, "pub struct {name} {{")?;
     for (f, t, _) in fields(m, d) {
         writeln!(out, "    pub {f}: {t},")?;
@@ -943,7 +947,11 @@ fn write_function(m: &Model, out: &mut impl Write, i: usize) -> Result<(), GenEr
         )
     };
     write_doc(out, d)?;
-    writeln!(out, "#[derive(Debug, Clone, PartialEq{})]", if derives_default(d) { ", Default" } else { "" })?;
+    writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq{})]",
+        if derives_default(d) { ", Default" } else { "" }
+    )?;
     writeln!(out, "pub struct {name}{generics} {{")?;
     for (f, t, _) in fields(m, d) {
         writeln!(out, "    pub {f}: {t},")?;
@@ -1082,7 +1090,10 @@ mod tests {
             ),
             "{s}"
         );
-        assert!(s.contains("#[derive(Debug, Clone, PartialEq, Default)]\npub struct InputPeerUser"), "{s}");
+        assert!(
+            s.contains("#[derive(Debug, Clone, PartialEq, Default)]\npub struct InputPeerUser"),
+            "{s}"
+        );
         assert!(s.contains("pub enum InputPeer {"), "{s}");
         assert!(s.contains("    Empty,\n"), "{s}");
         assert!(s.contains("    User(crate::types::InputPeerUser),"), "{s}");

@@ -1,0 +1,419 @@
+//! One client connection: transport detection, the handshake on unencrypted messages, and
+//! encrypted messages routed to their session.
+//!
+//! A connection that sends garbage, an unknown auth key or a message that fails decryption
+//! gets the transport error -404 and is closed, as Telegram does; other connections carry on.
+
+use crate::rpc::{self, Ctx};
+use crate::state::AuthKeyEntry;
+use crate::Shared;
+use fleetgram_protocol::crypto::Side;
+use fleetgram_protocol::handshake::server as hs;
+use fleetgram_protocol::session::msgid::{MsgIdGen, Parity};
+use fleetgram_protocol::session::server::{ServerEvent, ServerSession};
+use fleetgram_protocol::session::{open, plain};
+use fleetgram_protocol::transport::detect::{detect, Detected};
+use fleetgram_protocol::transport::obfuscated::{server_accept, Encryptor};
+use fleetgram_protocol::transport::{ErrorCode, Frame, Framer, Role};
+use fleetgram_tl::types;
+use rand::RngCore;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+/// What a connection's writer is asked to do.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// Frame and send an MTProto payload.
+    Payload(Vec<u8>),
+    /// Send a transport error, then close.
+    Error(ErrorCode),
+}
+
+/// A session and the connection it last spoke on.
+pub(crate) struct Slot {
+    pub session: ServerSession,
+    pub conn: Option<mpsc::UnboundedSender<Out>>,
+}
+
+/// All sessions, keyed by (auth key id, session id).
+pub(crate) type Sessions = Mutex<HashMap<(i64, i64), Arc<Mutex<Slot>>>>;
+
+/// The largest frame a client may send (Telegram accepts about 1 MiB of payload).
+const MAX_FRAME: usize = 2 * 1024 * 1024;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn random(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut v);
+    v
+}
+
+enum Handshake {
+    Idle,
+    Step1(hs::ServerStep1),
+    Step2(hs::ServerStep2),
+}
+
+/// Serves one TCP connection until it closes, misbehaves, or the DC shuts down.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    dc: i32,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut rd, wr) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 64 * 1024];
+    // 1. Which transport?
+    let (kind, mut dec, enc) = loop {
+        match detect(&buf) {
+            Detected::NeedMore => {}
+            Detected::Plain { kind, consumed } => {
+                buf.drain(..consumed);
+                break (kind, None, None);
+            }
+            Detected::Obfuscated if buf.len() >= 64 => {
+                let header: [u8; 64] = buf[..64].try_into().expect("64");
+                match server_accept(&header, None) {
+                    Ok(acc) => {
+                        buf.drain(..64);
+                        let (e, mut d) = acc.obfuscation.split();
+                        d.apply(&mut buf);
+                        break (acc.kind, Some(d), Some(e));
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "unknown transport; closing");
+                        return;
+                    }
+                }
+            }
+            Detected::Obfuscated => {}
+            Detected::FakeTls => {
+                tracing::debug!(%peer, "fake-TLS hello on a DC port; closing");
+                return;
+            }
+        }
+        let n = tokio::select! {
+            r = tokio::time::timeout(std::time::Duration::from_secs(30), rd.read(&mut chunk)) => match r {
+                Ok(Ok(n)) if n > 0 => n,
+                _ => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(wr, Framer::new(kind, Role::Server), enc, rx));
+    let mut conn = Conn {
+        shared,
+        dc,
+        tx,
+        handshake: Handshake::Idle,
+        plain_ids: MsgIdGen::new(),
+        sessions_here: Vec::new(),
+    };
+    let mut framer = Framer::new(kind, Role::Server).with_max_frame(MAX_FRAME);
+    'outer: loop {
+        loop {
+            match framer.decode(&buf) {
+                Ok(Some(d)) => {
+                    if let Frame::Payload { range, .. } = d.frame {
+                        let payload = buf[range].to_vec();
+                        if !conn.handle_payload(&payload) {
+                            break 'outer;
+                        }
+                    }
+                    buf.drain(..d.consumed);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "bad frame; closing");
+                    let _ = conn.tx.send(Out::Error(ErrorCode::AuthKeyNotFound));
+                    break 'outer;
+                }
+            }
+        }
+        let n = tokio::select! {
+            r = rd.read(&mut chunk) => match r {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            },
+            _ = shutdown.changed() => break,
+        };
+        let start = buf.len();
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(d) = &mut dec {
+            d.apply(&mut buf[start..]);
+        }
+    }
+    conn.detach();
+    drop(conn);
+    let _ = writer.await;
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut framer: Framer,
+    mut enc: Option<Encryptor>,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+) {
+    let mut out = Vec::with_capacity(8192);
+    while let Some(first) = rx.recv().await {
+        out.clear();
+        let mut close = false;
+        let mut next = Some(first);
+        // Batch whatever is queued into one write.
+        while let Some(msg) = next.take() {
+            match msg {
+                Out::Payload(p) => {
+                    framer.encode(&p, false, &random(((p.len() % 7) * 2).min(15)), &mut out)
+                }
+                Out::Error(code) => {
+                    framer.encode_error(code, &mut out);
+                    close = true;
+                    break;
+                }
+            }
+            if out.len() < 256 * 1024 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if let Some(e) = &mut enc {
+            e.apply(&mut out);
+        }
+        if wr.write_all(&out).await.is_err() || close {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    dc: i32,
+    tx: mpsc::UnboundedSender<Out>,
+    handshake: Handshake,
+    plain_ids: MsgIdGen,
+    /// Sessions whose current connection is this one.
+    sessions_here: Vec<Arc<Mutex<Slot>>>,
+}
+
+impl Conn {
+    /// Handles one payload; `false` closes the connection.
+    fn handle_payload(&mut self, payload: &[u8]) -> bool {
+        if payload.len() >= 8 && payload[..8] == [0; 8] {
+            return self.handle_plain(payload);
+        }
+        self.handle_encrypted(payload)
+    }
+
+    fn fail(&self) -> bool {
+        let _ = self.tx.send(Out::Error(ErrorCode::AuthKeyNotFound));
+        false
+    }
+
+    fn handle_plain(&mut self, payload: &[u8]) -> bool {
+        let Ok((_, body)) = plain::unwrap(payload) else {
+            return self.fail();
+        };
+        let keys = &self.shared.keys;
+        let now = (now_ms() / 1000) as i32;
+        let answer = match std::mem::replace(&mut self.handshake, Handshake::Idle) {
+            Handshake::Step1(s1) => hs::step2(keys, s1, body, &random(272), now).map(|(a, s)| {
+                self.handshake = Handshake::Step2(s);
+                a
+            }),
+            Handshake::Step2(s2) => hs::step3(keys, s2, body).map(|(a, done)| {
+                self.register_key(done, now);
+                a
+            }),
+            Handshake::Idle => hs::step1(keys, body, &random(24)).map(|(a, s)| {
+                self.handshake = Handshake::Step1(s);
+                a
+            }),
+        };
+        match answer {
+            Ok(a) => {
+                let msg_id = self.plain_ids.next(now_ms(), Parity::Response);
+                self.tx.send(Out::Payload(plain::wrap(msg_id, &a))).is_ok()
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "handshake failed");
+                self.fail()
+            }
+        }
+    }
+
+    fn register_key(&self, done: hs::ServerFinished, now: i32) {
+        let mut rng = rand::thread_rng();
+        let mut salts = vec![types::FutureSalt {
+            valid_since: now - 1800,
+            valid_until: now + 3600,
+            salt: done.first_salt,
+        }];
+        for i in 1..64 {
+            salts.push(types::FutureSalt {
+                valid_since: now + 3600 * i,
+                valid_until: now + 3600 * (i + 1),
+                salt: rng.next_u64() as i64,
+            });
+        }
+        let entry = AuthKeyEntry {
+            key: done.auth_key.clone(),
+            dc: self.dc,
+            temp_expires_at: done.temp_expires_in.map(|e| now + e),
+            bound_to: None,
+            salts,
+        };
+        tracing::debug!(
+            dc = self.dc,
+            key_id = done.auth_key.id(),
+            temp = done.temp_expires_in.is_some(),
+            "auth key created"
+        );
+        self.shared
+            .auth_keys
+            .write()
+            .expect("not poisoned")
+            .insert(done.auth_key.id(), entry);
+    }
+
+    fn handle_encrypted(&mut self, payload: &[u8]) -> bool {
+        if payload.len() < 8 {
+            return self.fail();
+        }
+        let key_id = i64::from_le_bytes(payload[..8].try_into().expect("8"));
+        let Some(entry) = self
+            .shared
+            .auth_keys
+            .read()
+            .expect("not poisoned")
+            .get(&key_id)
+            .cloned()
+        else {
+            return self.fail();
+        };
+        if entry.dc != self.dc {
+            return self.fail(); // keys are per DC
+        }
+        let Ok(sealed) = open(&entry.key, Side::Client, payload) else {
+            return self.fail();
+        };
+        let now = now_ms();
+        let slot = self.slot(key_id, sealed.session_id, &entry);
+        let mut guard = slot.lock().expect("not poisoned");
+        if !guard
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.same_channel(&self.tx))
+        {
+            guard.conn = Some(self.tx.clone());
+            self.sessions_here.push(slot.clone());
+        }
+        if guard.session.handle_sealed(sealed, now).is_err() {
+            drop(guard);
+            return self.fail();
+        }
+        let session_id = guard.session.session_id();
+        while let Some(ev) = guard.session.poll_event() {
+            match ev {
+                ServerEvent::Request { msg_id, body } => {
+                    // A bound temporary key acts for its permanent key (binding may change per call).
+                    let bound = self
+                        .shared
+                        .auth_keys
+                        .read()
+                        .expect("not poisoned")
+                        .get(&key_id)
+                        .and_then(|e| e.bound_to);
+                    let ctx = Ctx {
+                        shared: &self.shared,
+                        dc: self.dc,
+                        key_id,
+                        perm_key_id: bound.unwrap_or(key_id),
+                        session_id,
+                        msg_id,
+                    };
+                    let result = rpc::handle(&ctx, msg_id, &body);
+                    guard
+                        .session
+                        .send_result(msg_id, result.map_err(|e| (e.code, e.message)), now);
+                }
+                ServerEvent::DestroySession { msg_id, session_id } => {
+                    let existed = self
+                        .shared
+                        .sessions
+                        .lock()
+                        .expect("not poisoned")
+                        .remove(&(key_id, session_id))
+                        .is_some();
+                    let res = if existed {
+                        fleetgram_tl::enums::DestroySessionRes::DestroySessionOk(
+                            types::DestroySessionOk { session_id },
+                        )
+                    } else {
+                        fleetgram_tl::enums::DestroySessionRes::DestroySessionNone(
+                            types::DestroySessionNone { session_id },
+                        )
+                    };
+                    guard.session.send_result(
+                        msg_id,
+                        Ok(fleetgram_tl::Serializable::to_bytes(&res)),
+                        now,
+                    );
+                }
+                ServerEvent::DisconnectAfter { .. } => {}
+            }
+        }
+        flush(&mut guard, now);
+        true
+    }
+
+    fn slot(&self, key_id: i64, session_id: i64, entry: &AuthKeyEntry) -> Arc<Mutex<Slot>> {
+        let mut sessions = self.shared.sessions.lock().expect("not poisoned");
+        sessions
+            .entry((key_id, session_id))
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Slot {
+                    session: ServerSession::new(entry.key.clone(), session_id, entry.salts.clone()),
+                    conn: None,
+                }))
+            })
+            .clone()
+    }
+
+    /// The connection closed: its sessions keep their state but have no connection now.
+    fn detach(&mut self) {
+        for slot in self.sessions_here.drain(..) {
+            let mut s = slot.lock().expect("not poisoned");
+            if s.conn.as_ref().is_some_and(|c| c.same_channel(&self.tx)) {
+                s.conn = None;
+            }
+        }
+    }
+}
+
+/// Sends everything a session has queued on its current connection.
+pub(crate) fn flush(slot: &mut Slot, now: i64) {
+    let Some(conn) = slot.conn.clone() else {
+        return;
+    };
+    while let Some(p) = slot.session.poll_transmit(now, &random(32)) {
+        if conn.send(Out::Payload(p)).is_err() {
+            slot.conn = None;
+            break;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! API method dispatch: unwraps `invokeWithLayer`, `initConnection`, `invokeWithoutUpdates`
+//! and `invokeAfterMsg(s)`, then calls the handler of the inner method by constructor id.
+//!
+//! Errors are Telegram's: `400 INPUT_METHOD_INVALID` for a method the DC does not serve,
+//! `400 INPUT_FETCH_ERROR` for arguments that do not decode, `401 AUTH_KEY_UNREGISTERED` for
+//! user methods before login, `303 USER_MIGRATE_X` / `PHONE_MIGRATE_X` for the wrong DC.
+
+mod auth;
+mod help;
+mod updates;
+mod users;
+
+use crate::Shared;
+use fleetgram_tl::{
+    functions, Deserializable, DeserializeError, Identifiable, Reader, Serializable,
+};
+
+/// What a handler knows about the call.
+pub(crate) struct Ctx<'a> {
+    pub shared: &'a Shared,
+    /// The DC serving the call.
+    pub dc: i32,
+    /// The auth key the call came with.
+    pub key_id: i64,
+    /// The permanent key behind it (itself unless it is a bound temporary key).
+    pub perm_key_id: i64,
+    /// The client's session.
+    pub session_id: i64,
+    /// The request's msg_id.
+    pub msg_id: i64,
+}
+
+/// An RPC error as sent in `rpc_error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RpcErr {
+    pub code: i32,
+    pub message: String,
+}
+
+impl RpcErr {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+}
+
+impl From<DeserializeError> for RpcErr {
+    fn from(_: DeserializeError) -> Self {
+        RpcErr::bad_request("INPUT_FETCH_ERROR")
+    }
+}
+
+pub(crate) type RpcResult = Result<Vec<u8>, RpcErr>;
+
+/// Serializes a handler's answer.
+pub(crate) fn ok<T: Serializable>(v: T) -> RpcResult {
+    Ok(v.to_bytes())
+}
+
+fn id_of(body: &[u8]) -> u32 {
+    body.get(..4)
+        .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4")))
+}
+
+/// Handles one request body (`msg_id` is the request's message id).
+pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
+    let mut body = body;
+    // Peel the wrappers; each may appear once, in any order.
+    for _ in 0..8 {
+        let mut r = Reader::new(body);
+        match id_of(body) {
+            functions::InvokeWithLayer::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
+                r.u32()?;
+                let _layer = r.i32()?;
+                body = r.rest();
+            }
+            functions::InvokeWithoutUpdates::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
+                r.u32()?;
+                body = r.rest();
+            }
+            functions::InvokeAfterMsg::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
+                r.u32()?;
+                r.i64()?;
+                body = r.rest();
+            }
+            functions::InvokeAfterMsgs::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
+                r.u32()?;
+                let n = r.vector_len(true, 8)?;
+                for _ in 0..n {
+                    r.i64()?;
+                }
+                body = r.rest();
+            }
+            functions::InitConnection::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
+                r.u32()?;
+                let flags = r.u32()?;
+                let _api_id = r.i32()?;
+                for _ in 0..6 {
+                    r.string()?; // device_model .. lang_code
+                }
+                if flags & 1 != 0 {
+                    fleetgram_tl::enums::InputClientProxy::deserialize(&mut r)?;
+                }
+                if flags & 2 != 0 {
+                    fleetgram_tl::enums::JSONValue::deserialize(&mut r)?;
+                }
+                body = r.rest();
+            }
+            _ => break,
+        }
+    }
+    debug_assert_eq!(msg_id, ctx.msg_id);
+    dispatch(ctx, body)
+}
+
+fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
+    macro_rules! route {
+        ($($f:ty => $h:path),* $(,)?) => {
+            match id_of(body) {
+                $(<$f>::CONSTRUCTOR_ID => $h(ctx, <$f>::from_bytes(body)?),)*
+                id => {
+                    tracing::debug!(method = fleetgram_tl::name_of(id).unwrap_or("?"), "method not served");
+                    Err(RpcErr::bad_request("INPUT_METHOD_INVALID"))
+                }
+            }
+        };
+    }
+    route! {
+        functions::help::GetConfig => help::get_config,
+        functions::help::GetNearestDc => help::get_nearest_dc,
+        functions::auth::SendCode => auth::send_code,
+        functions::auth::ResendCode => auth::resend_code,
+        functions::auth::SignIn => auth::sign_in,
+        functions::auth::SignUp => auth::sign_up,
+        functions::auth::LogOut => auth::log_out,
+        functions::auth::BindTempAuthKey => auth::bind_temp_auth_key,
+        functions::users::GetUsers => users::get_users,
+        functions::updates::GetState => updates::get_state,
+        functions::updates::GetDifference => updates::get_difference,
+    }
+}
+
+/// The logged-in user of the call, or `401 AUTH_KEY_UNREGISTERED`; `303 USER_MIGRATE_X` when
+/// the user lives on another DC.
+pub(crate) fn require_user(ctx: &Ctx<'_>) -> Result<i64, RpcErr> {
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let user = state
+        .user_of(ctx.perm_key_id)
+        .ok_or_else(|| RpcErr::new(401, "AUTH_KEY_UNREGISTERED"))?;
+    match state.users.get(&user) {
+        Some(u) if u.home_dc != ctx.dc => {
+            Err(RpcErr::new(303, format!("USER_MIGRATE_{}", u.home_dc)))
+        }
+        Some(_) => Ok(user),
+        None => Err(RpcErr::new(401, "USER_DEACTIVATED")),
+    }
+}
+
+/// Unix time, seconds.
+pub(crate) fn now() -> i32 {
+    (crate::conn::now_ms() / 1000) as i32
+}

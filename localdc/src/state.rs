@@ -1,0 +1,195 @@
+//! The local DC's data: users, login codes, authorizations, update state.
+//!
+//! Kept in memory behind one mutex of [`crate::Shared`]; handlers hold it only while they
+//! read or change data, never across an await.
+
+use fleetgram_protocol::crypto::AuthKey;
+use fleetgram_tl::{enums, types};
+use rand::{Rng, SeedableRng};
+use sha2::Digest;
+use std::collections::HashMap;
+
+/// An auth key the DC knows.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthKeyEntry {
+    pub key: AuthKey,
+    /// The DC it was created on.
+    pub dc: i32,
+    /// `Some(expires_at)` for a temporary key.
+    pub temp_expires_at: Option<i32>,
+    /// For a temporary key: the permanent key it is bound to.
+    pub bound_to: Option<i64>,
+    /// Salts issued to this key.
+    pub salts: Vec<types::FutureSalt>,
+}
+
+/// A user or bot account.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub phone: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub username: Option<String>,
+    pub bot: bool,
+    pub home_dc: i32,
+    /// Unix time until which the user counts as online.
+    pub online_until: i32,
+}
+
+/// A code sent by `auth.sendCode`.
+#[derive(Debug, Clone)]
+pub(crate) struct SentCode {
+    pub hash: String,
+    pub code: String,
+    pub sent_at: i32,
+}
+
+/// Per-account update state (<https://core.telegram.org/api/updates>).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct UpdateState {
+    pub pts: i32,
+    pub qts: i32,
+    pub seq: i32,
+}
+
+/// Everything the DC stores.
+pub(crate) struct State {
+    pub users: HashMap<i64, User>,
+    pub by_phone: HashMap<String, i64>,
+    next_user_id: i64,
+    pub codes: HashMap<String, SentCode>,
+    /// Permanent auth key id -> user id.
+    pub authorizations: HashMap<i64, i64>,
+    pub updates: HashMap<i64, UpdateState>,
+    login_code: Option<String>,
+    secret: [u8; 32],
+    pub rng: rand::rngs::StdRng,
+}
+
+/// How long a login code stays valid, seconds.
+pub(crate) const CODE_TTL: i32 = 600;
+
+impl State {
+    pub fn new(login_code: Option<String>) -> Self {
+        let mut rng = rand::rngs::StdRng::from_entropy();
+        let secret = rng.gen();
+        Self {
+            users: HashMap::new(),
+            by_phone: HashMap::new(),
+            next_user_id: 5_000_000_000 + rng.gen_range(0..1_000_000),
+            codes: HashMap::new(),
+            authorizations: HashMap::new(),
+            updates: HashMap::new(),
+            login_code,
+            secret,
+            rng,
+        }
+    }
+
+    /// Normalizes a phone number: digits only.
+    pub fn normalize_phone(phone: &str) -> String {
+        phone.chars().filter(char::is_ascii_digit).collect()
+    }
+
+    /// Creates an account.
+    pub fn create_user(
+        &mut self,
+        phone: Option<&str>,
+        first_name: &str,
+        last_name: &str,
+        bot: bool,
+        home_dc: i32,
+    ) -> i64 {
+        let id = self.next_user_id;
+        self.next_user_id += 1 + self.rng.gen_range(0..16);
+        let phone = phone.map(Self::normalize_phone);
+        if let Some(p) = &phone {
+            self.by_phone.insert(p.clone(), id);
+        }
+        self.users.insert(
+            id,
+            User {
+                phone,
+                first_name: first_name.to_string(),
+                last_name: last_name.to_string(),
+                username: None,
+                bot,
+                home_dc,
+                online_until: 0,
+            },
+        );
+        self.updates.insert(
+            id,
+            UpdateState {
+                pts: 1,
+                qts: 0,
+                seq: 1,
+            },
+        );
+        id
+    }
+
+    /// The code for a new login of `phone`: the configured one, or 5 random digits.
+    pub fn new_code(&mut self) -> String {
+        match &self.login_code {
+            Some(c) => c.clone(),
+            None => format!("{:05}", self.rng.gen_range(0..100_000)),
+        }
+    }
+
+    /// A random hex string (phone_code_hash).
+    pub fn random_hash(&mut self) -> String {
+        let b: [u8; 9] = self.rng.gen();
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The access hash `viewer` uses for `target` (users and, later, channels): a keyed hash,
+    /// so each viewer sees its own value and the DC can check it without storing it.
+    pub fn access_hash(&self, viewer: i64, target: i64) -> i64 {
+        let h = sha2::Sha256::new()
+            .chain_update(self.secret)
+            .chain_update(viewer.to_le_bytes())
+            .chain_update(target.to_le_bytes())
+            .finalize();
+        i64::from_le_bytes(h[..8].try_into().expect("8"))
+    }
+
+    /// The user logged in with permanent key `perm_key_id`.
+    pub fn user_of(&self, perm_key_id: i64) -> Option<i64> {
+        self.authorizations.get(&perm_key_id).copied()
+    }
+
+    /// The `User` object as `viewer` sees `id`.
+    pub fn user_tl(&self, viewer: i64, id: i64, now: i32) -> enums::User {
+        let Some(u) = self.users.get(&id) else {
+            return enums::User::Empty(types::UserEmpty { id });
+        };
+        let is_self = viewer == id;
+        let status = if u.bot {
+            None
+        } else if u.online_until > now {
+            Some(enums::UserStatus::Online(types::UserStatusOnline {
+                expires: u.online_until,
+            }))
+        } else {
+            Some(enums::UserStatus::Recently(types::UserStatusRecently {
+                by_me: false,
+            }))
+        };
+        types::User {
+            self_: is_self,
+            bot: u.bot,
+            bot_nochats: false,
+            id,
+            access_hash: Some(self.access_hash(viewer, id)),
+            first_name: Some(u.first_name.clone()),
+            last_name: (!u.last_name.is_empty()).then(|| u.last_name.clone()),
+            username: u.username.clone(),
+            phone: if is_self { u.phone.clone() } else { None },
+            status,
+            bot_info_version: u.bot.then_some(1),
+            ..Default::default()
+        }
+        .into()
+    }
+}

@@ -1,0 +1,343 @@
+//! The local DC against a protocol-level client over loopback TCP.
+
+mod support;
+
+use fleetgram_localdc::{Config, LocalDc};
+use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use fleetgram_protocol::transport::{ErrorCode, Kind};
+use fleetgram_tl::{enums, functions, types};
+use rand::RngCore;
+use std::sync::OnceLock;
+use support::{Client, Wire};
+
+fn test_key() -> RsaPrivateKey {
+    static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b))
+    })
+    .clone()
+}
+
+async fn start() -> (LocalDc, RsaPublicKey) {
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(test_key()),
+        login_code: Some("12345".into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    (dc, key)
+}
+
+fn send_code(phone: &str) -> functions::auth::SendCode {
+    functions::auth::SendCode {
+        phone_number: phone.into(),
+        api_id: 1,
+        api_hash: "x".into(),
+        settings: types::CodeSettings::default().into(),
+    }
+}
+
+#[tokio::test]
+async fn every_framing_and_obfuscation_gets_a_config() {
+    let (dc, key) = start().await;
+    let info = dc.info();
+    assert_eq!(info.dcs.len(), 3);
+    for kind in [
+        Kind::Abridged,
+        Kind::Intermediate,
+        Kind::PaddedIntermediate,
+        Kind::Full,
+    ] {
+        for obfuscated in [false, true] {
+            if kind == Kind::Full && obfuscated {
+                continue;
+            }
+            let addr = info.dcs[1].addr;
+            let mut c = Client::connect(addr, 2, &key, kind, obfuscated, None).await;
+            let req = functions::InvokeWithLayer {
+                layer: fleetgram_tl::LAYER,
+                query: functions::InitConnection {
+                    api_id: 1,
+                    device_model: "test".into(),
+                    system_version: "1".into(),
+                    app_version: "1".into(),
+                    system_lang_code: "en".into(),
+                    lang_pack: "".into(),
+                    lang_code: "en".into(),
+                    proxy: None,
+                    params: None,
+                    query: functions::help::GetConfig {},
+                },
+            };
+            let enums::Config::Config(config) = c.invoke(&req).await.unwrap();
+            assert_eq!(config.this_dc, 2, "{kind:?} {obfuscated}");
+            assert_eq!(config.dc_options.len(), 3);
+            let enums::NearestDc::NearestDc(n) =
+                c.invoke(&functions::help::GetNearestDc {}).await.unwrap();
+            assert_eq!(n.this_dc, 2);
+        }
+    }
+    assert_eq!(dc.control().auth_key_count(), 7);
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn sign_up_sign_in_and_user_methods() {
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let mut c = Client::connect(addr, 1, &key, Kind::Abridged, false, None).await;
+    // Before login.
+    let err = c
+        .invoke(&functions::updates::GetState {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.name.as_str()),
+        (401, "AUTH_KEY_UNREGISTERED")
+    );
+    let enums::auth::SentCode::SentCode(sent) = c.invoke(&send_code("+1 555 0100")).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        dc.control().login_code("15550100").as_deref(),
+        Some("12345")
+    );
+    let sign_in = |code: &str| functions::auth::SignIn {
+        phone_number: "15550100".into(),
+        phone_code_hash: sent.phone_code_hash.clone(),
+        phone_code: Some(code.into()),
+        email_verification: None,
+    };
+    let err = c.invoke(&sign_in("00000")).await.unwrap_err();
+    assert_eq!(err.name, "PHONE_CODE_INVALID");
+    let answer = c.invoke(&sign_in("12345")).await.unwrap();
+    assert!(matches!(
+        answer,
+        enums::auth::Authorization::SignUpRequired(_)
+    ));
+    let err = c
+        .invoke(&functions::auth::SignUp {
+            no_joined_notifications: false,
+            phone_number: "15550100".into(),
+            phone_code_hash: sent.phone_code_hash.clone(),
+            first_name: " ".into(),
+            last_name: "".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "FIRST_NAME_INVALID");
+    let enums::auth::Authorization::Authorization(auth) = c
+        .invoke(&functions::auth::SignUp {
+            no_joined_notifications: false,
+            phone_number: "15550100".into(),
+            phone_code_hash: sent.phone_code_hash.clone(),
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let enums::User::User(me) = &auth.user else {
+        panic!()
+    };
+    assert!(me.self_);
+    assert_eq!(me.first_name.as_deref(), Some("Ada"));
+    assert_eq!(Some(me.id), dc.control().user_by_phone("15550100"));
+    let users = c
+        .invoke(&functions::users::GetUsers {
+            id: vec![enums::InputUser::InputUserSelf],
+        })
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+    let enums::updates::State::State(st) =
+        c.invoke(&functions::updates::GetState {}).await.unwrap();
+    assert!(st.pts >= 1);
+    // A second client logs in to the same account with a fresh code.
+    let mut c2 = Client::connect(addr, 1, &key, Kind::Intermediate, true, None).await;
+    let enums::auth::SentCode::SentCode(sent2) = c2.invoke(&send_code("15550100")).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        matches!(sent2.r#type, enums::auth::SentCodeType::App(_)),
+        "known accounts get the code in the app"
+    );
+    let answer = c2
+        .invoke(&functions::auth::SignIn {
+            phone_number: "15550100".into(),
+            phone_code_hash: sent2.phone_code_hash,
+            phone_code: Some("12345".into()),
+            email_verification: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        answer,
+        enums::auth::Authorization::Authorization(_)
+    ));
+    // Log out: the key is no longer authorized.
+    assert!(matches!(
+        c.invoke(&functions::auth::LogOut {}).await.unwrap(),
+        enums::auth::LoggedOut::LoggedOut(_)
+    ));
+    assert_eq!(
+        c.invoke(&functions::updates::GetState {})
+            .await
+            .unwrap_err()
+            .name,
+        "AUTH_KEY_UNREGISTERED"
+    );
+    assert!(c2.invoke(&functions::updates::GetState {}).await.is_ok());
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn phone_migrate_and_user_migrate() {
+    let (dc, key) = start().await;
+    let info = dc.info();
+    dc.control().create_user("15550200", "Bob", "", 2);
+    let mut c = Client::connect(info.dcs[0].addr, 1, &key, Kind::Abridged, false, None).await;
+    let err = c.invoke(&send_code("15550200")).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.name.as_str(), err.value),
+        (303, "PHONE_MIGRATE", Some(2))
+    );
+    // On DC 2 it works.
+    let mut c2 = Client::connect(info.dcs[1].addr, 2, &key, Kind::Abridged, false, None).await;
+    assert!(c2.invoke(&send_code("15550200")).await.is_ok());
+    let err = c.invoke(&functions::help::GetNearestDc {}).await;
+    assert!(err.is_ok());
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn temporary_key_bound_to_permanent_key() {
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    // The permanent key logs in.
+    let mut perm = Client::connect(addr, 1, &key, Kind::Abridged, false, None).await;
+    let enums::auth::SentCode::SentCode(sent) = perm.invoke(&send_code("15550300")).await.unwrap()
+    else {
+        panic!()
+    };
+    perm.invoke(&functions::auth::SignIn {
+        phone_number: "15550300".into(),
+        phone_code_hash: sent.phone_code_hash.clone(),
+        phone_code: Some("12345".into()),
+        email_verification: None,
+    })
+    .await
+    .unwrap();
+    perm.invoke(&functions::auth::SignUp {
+        no_joined_notifications: false,
+        phone_number: "15550300".into(),
+        phone_code_hash: sent.phone_code_hash,
+        first_name: "Temp".into(),
+        last_name: "".into(),
+    })
+    .await
+    .unwrap();
+    // A temporary key on a new connection is bound to it and acts for it.
+    let mut wire = Wire::connect(addr, Kind::Intermediate, false).await;
+    let (temp, session) = Client::handshake(&mut wire, 1, &key, Some(3600)).await;
+    let mut t = Client { wire, session };
+    assert_eq!(
+        t.invoke(&functions::updates::GetState {})
+            .await
+            .unwrap_err()
+            .name,
+        "AUTH_KEY_UNREGISTERED"
+    );
+    let now = (support::now_ms() / 1000) as i32;
+    // The bind request travels as the message whose msg_id it names.
+    let (perm_key, session_id) = (perm.session.auth_key().clone(), t.session.session_id());
+    // A forged binding (wrong perm key) is refused.
+    let id = t.session.enqueue_with_msg_id(support::now_ms(), |msg_id| {
+        let other = fleetgram_protocol::crypto::AuthKey::from_bytes([9; 256]);
+        let bind = fleetgram_protocol::handshake::pfs::bind_request(
+            &other,
+            &temp.auth_key,
+            session_id,
+            msg_id,
+            now + 3600,
+            42,
+            &[7; 24],
+        );
+        fleetgram_tl::Serializable::to_bytes(&bind)
+    });
+    assert_eq!(
+        t.wait(id).await.unwrap_err().name,
+        "ENCRYPTED_MESSAGE_INVALID"
+    );
+    let id = t.session.enqueue_with_msg_id(support::now_ms(), |msg_id| {
+        let bind = fleetgram_protocol::handshake::pfs::bind_request(
+            &perm_key,
+            &temp.auth_key,
+            session_id,
+            msg_id,
+            now + 3600,
+            42,
+            &[7; 24],
+        );
+        fleetgram_tl::Serializable::to_bytes(&bind)
+    });
+    let ok = t.wait(id).await.unwrap();
+    assert_eq!(ok, fleetgram_tl::Serializable::to_bytes(&true));
+    assert!(
+        t.invoke(&functions::updates::GetState {}).await.is_ok(),
+        "the temporary key acts for the permanent one"
+    );
+    // Once bound, binding to another permanent key is refused.
+    let id = t.session.enqueue_with_msg_id(support::now_ms(), |msg_id| {
+        let other = fleetgram_protocol::crypto::AuthKey::from_bytes([9; 256]);
+        let bind = fleetgram_protocol::handshake::pfs::bind_request(
+            &other,
+            &temp.auth_key,
+            session_id,
+            msg_id,
+            now + 3600,
+            42,
+            &[7; 24],
+        );
+        fleetgram_tl::Serializable::to_bytes(&bind)
+    });
+    assert_eq!(
+        t.wait(id).await.unwrap_err().name,
+        "TEMP_AUTH_KEY_ALREADY_BOUND"
+    );
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn garbage_and_unknown_keys_are_refused_without_harming_others() {
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let mut good = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
+    // An oversized frame.
+    let mut w = Wire::connect(addr, Kind::Abridged, false).await;
+    w.send_raw(&[0x7f, 0xff, 0xff, 0xff]).await; // a frame far over the limit
+    assert_eq!(w.recv().await.err(), Some(Some(ErrorCode::AuthKeyNotFound)));
+    // An unknown auth key id.
+    let mut w = Wire::connect(addr, Kind::Intermediate, false).await;
+    w.send(&[1u8; 64]).await;
+    assert_eq!(w.recv().await.err(), Some(Some(ErrorCode::AuthKeyNotFound)));
+    // Random bytes as the first thing on a connection.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(&[0x55; 200]).await.unwrap();
+    let mut b = [0u8; 16];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut b))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed");
+    // The good client is unaffected.
+    assert!(good.invoke(&functions::help::GetNearestDc {}).await.is_ok());
+    dc.shutdown().await;
+}

@@ -1,0 +1,120 @@
+//! `fleetgram localdc`: starts, writes the info file, serves, and stops cleanly on Ctrl-C.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn localdc_writes_info_and_stops_on_sigint() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let info = dir.join("info.json");
+    let data = dir.join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args([
+            "localdc",
+            "--dcs",
+            "2",
+            "--login-code",
+            "12345",
+            "--info-file",
+        ])
+        .arg(&info)
+        .arg("--data")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !info.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no info file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+    let dcs = v["dcs"].as_array().unwrap();
+    assert_eq!(dcs.len(), 2);
+    assert_eq!(dcs[0]["id"], 1);
+    assert_eq!(dcs[0]["host"], "127.0.0.1");
+    let port = dcs[0]["port"].as_u64().unwrap();
+    assert!(port > 0);
+    assert!(v["rsa"]["pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+    assert_eq!(v["rsa"]["e"], 65537);
+    assert!(v["rsa"]["fingerprint"].is_i64());
+    // It accepts connections.
+    std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+    // The key is kept in --data, readable by the owner only.
+    let key_file = data.join("rsa_key.json");
+    assert!(key_file.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Ctrl-C stops it cleanly.
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // Started again with the same --data, it keeps its key.
+    let info2 = dir.join("info2.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["localdc", "--dcs", "1", "--info-file"])
+        .arg(&info2)
+        .arg("--data")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !info2.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no info file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&info2).unwrap()).unwrap();
+    assert_eq!(v2["rsa"]["fingerprint"], v["rsa"]["fingerprint"]);
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn localdc_bad_arguments_are_one_line_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["localdc", "--dcs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dcs must be at least 1"), "{err}");
+    let data = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bad-key-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("rsa_key.json"), "{\"p\": 5}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["localdc", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rsa_key.json: invalid key file: field \"p\" must be a hex prime"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(data);
+}

@@ -1,0 +1,94 @@
+//! Interop: unmodified Telethon from PyPI signs in through the local DC.
+//!
+//! The test creates (once) a virtualenv under the target directory with Telethon 1.45.0 from
+//! PyPI, starts a local DC in-process, creates the accounts through the control API, and runs
+//! `tests/interop/telethon_login.py` against it.
+
+use fleetgram_localdc::{Config, LocalDc};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TELETHON: &str = "telethon==1.45.0";
+
+fn venv_python() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("telethon-venv");
+    let python = dir.join("bin").join("python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args([
+                "-c",
+                "import telethon, sys; sys.exit(0 if telethon.__version__ == '1.45.0' else 1)",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("python3 is installed");
+        assert!(status.success(), "creating the virtualenv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                TELETHON,
+            ])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "pip install {TELETHON} failed");
+    }
+    python
+}
+
+#[test]
+fn telethon_signs_in_over_every_framing_and_follows_migration() {
+    let python = venv_python();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dc = rt
+        .block_on(LocalDc::start(Config {
+            login_code: Some("12345".into()),
+            ..Config::default()
+        }))
+        .unwrap();
+    let control = dc.control();
+    let id1 = control.create_user("15551000001", "Tele", "One", 1);
+    let id2 = control.create_user("15551000002", "Tele", "Two", 2);
+    let info_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-info-{}.json", std::process::id()));
+    std::fs::write(&info_path, dc.info().to_json().to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/telethon_login.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&info_path)
+        .args([
+            "+15551000001",
+            &id1.to_string(),
+            "+15551000002",
+            &id2.to_string(),
+        ])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "telethon failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for framing in ["full", "intermediate", "abridged", "obfuscated"] {
+        assert!(
+            stdout.contains(&format!("signed in over {framing} as {id1}")),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("followed PHONE_MIGRATE to DC 2"),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    rt.block_on(dc.shutdown());
+    let _ = std::fs::remove_file(info_path);
+}

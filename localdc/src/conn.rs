@@ -327,6 +327,7 @@ impl Conn {
             return self.fail();
         }
         let session_id = guard.session.session_id();
+        let mut pushes = Vec::new();
         while let Some(ev) = guard.session.poll_event() {
             match ev {
                 ServerEvent::Request { msg_id, body } => {
@@ -345,11 +346,13 @@ impl Conn {
                         perm_key_id: bound.unwrap_or(key_id),
                         session_id,
                         msg_id,
+                        pushes: Default::default(),
                     };
                     let result = rpc::handle(&ctx, msg_id, &body);
                     guard
                         .session
                         .send_result(msg_id, result.map_err(|e| (e.code, e.message)), now);
+                    pushes.extend(ctx.pushes.into_inner());
                 }
                 ServerEvent::DestroySession { msg_id, session_id } => {
                     let existed = self
@@ -378,6 +381,8 @@ impl Conn {
             }
         }
         flush(&mut guard, now);
+        drop(guard);
+        deliver(&self.shared, (key_id, session_id), pushes, now);
         true
     }
 
@@ -402,6 +407,49 @@ impl Conn {
                 s.conn = None;
             }
         }
+    }
+}
+
+/// Delivers updates to every session of their users, except the session `origin` that
+/// caused them (it got its answer already). Called with no session locked.
+pub(crate) fn deliver(shared: &Shared, origin: (i64, i64), pushes: Vec<rpc::Push>, now: i64) {
+    if pushes.is_empty() {
+        return;
+    }
+    let slots: Vec<((i64, i64), Arc<Mutex<Slot>>)> = shared
+        .sessions
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter(|(k, _)| **k != origin)
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
+    // Which user each session acts for.
+    let owners: Vec<Option<i64>> = {
+        let keys = shared.auth_keys.read().expect("not poisoned");
+        let state = shared.state.lock().expect("not poisoned");
+        slots
+            .iter()
+            .map(|((key_id, _), _)| {
+                let perm = keys.get(key_id).and_then(|e| e.bound_to).unwrap_or(*key_id);
+                state.user_of(perm)
+            })
+            .collect()
+    };
+    for ((_, slot), owner) in slots.iter().zip(owners) {
+        let Some(owner) = owner else { continue };
+        let mine: Vec<&rpc::Push> = pushes.iter().filter(|p| p.user == owner).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut s = slot.lock().expect("not poisoned");
+        if s.conn.is_none() {
+            continue; // offline: the client catches up with getDifference
+        }
+        for p in mine {
+            s.session.send_update(p.body.clone());
+        }
+        flush(&mut s, now);
     }
 }
 

@@ -34,6 +34,52 @@ pub(crate) struct User {
     pub home_dc: i32,
     /// Unix time until which the user counts as online.
     pub online_until: i32,
+    /// The 2FA password, if set.
+    pub password: Option<Password>,
+}
+
+/// A 2FA password as the server keeps it: the SRP parameters and the verifier `g^x mod p`.
+#[derive(Debug, Clone)]
+pub(crate) struct Password {
+    pub params: fleetgram_protocol::crypto::srp::SrpParams,
+    pub verifier: [u8; 256],
+    pub hint: Option<String>,
+}
+
+/// One message in a user's box (private chats: each side has its own copy and id).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredMessage {
+    pub id: i32,
+    /// The other user of the private chat.
+    pub peer: i64,
+    pub out: bool,
+    pub from: i64,
+    pub date: i32,
+    pub text: String,
+    pub entities: Vec<enums::MessageEntity>,
+    pub reply_to: Option<i32>,
+    pub edit_date: Option<i32>,
+    pub silent: bool,
+    /// The id of the other side's copy (private chats), if it has one.
+    pub twin: Option<i32>,
+}
+
+/// An update in a user's pts sequence, kept for `updates.getDifference`.
+#[derive(Debug, Clone)]
+pub(crate) struct LogEntry {
+    pub pts: i32,
+    pub pts_count: i32,
+    pub update: enums::Update,
+}
+
+/// A user's messages and update log.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserBox {
+    pub next_id: i32,
+    pub messages: std::collections::BTreeMap<i32, StoredMessage>,
+    pub log: Vec<LogEntry>,
+    /// random_id of sent messages -> message id (a repeated random_id sends nothing).
+    pub random_ids: HashMap<i64, i32>,
 }
 
 /// A code sent by `auth.sendCode`.
@@ -61,6 +107,12 @@ pub(crate) struct State {
     /// Permanent auth key id -> user id.
     pub authorizations: HashMap<i64, i64>,
     pub updates: HashMap<i64, UpdateState>,
+    pub boxes: HashMap<i64, UserBox>,
+    pub by_username: HashMap<String, i64>,
+    /// Pending SRP challenges: srp_id -> (user, secret b).
+    pub srp: HashMap<i64, (i64, [u8; 256])>,
+    /// Permanent key id -> user who passed the code but still owes the 2FA password.
+    pub pending_2fa: HashMap<i64, i64>,
     login_code: Option<String>,
     secret: [u8; 32],
     pub rng: rand::rngs::StdRng,
@@ -80,6 +132,10 @@ impl State {
             codes: HashMap::new(),
             authorizations: HashMap::new(),
             updates: HashMap::new(),
+            boxes: HashMap::new(),
+            by_username: HashMap::new(),
+            srp: HashMap::new(),
+            pending_2fa: HashMap::new(),
             login_code,
             secret,
             rng,
@@ -116,6 +172,7 @@ impl State {
                 bot,
                 home_dc,
                 online_until: 0,
+                password: None,
             },
         );
         self.updates.insert(
@@ -126,7 +183,95 @@ impl State {
                 seq: 1,
             },
         );
+        self.boxes.insert(
+            id,
+            UserBox {
+                next_id: 1,
+                ..Default::default()
+            },
+        );
         id
+    }
+
+    /// Appends an update to `user`'s pts sequence; returns its pts.
+    pub fn push_update(
+        &mut self,
+        user: i64,
+        pts_count: i32,
+        make: impl FnOnce(i32) -> enums::Update,
+    ) -> i32 {
+        let st = self.updates.entry(user).or_default();
+        st.pts += pts_count;
+        let pts = st.pts;
+        let update = make(pts);
+        self.boxes.entry(user).or_default().log.push(LogEntry {
+            pts,
+            pts_count,
+            update,
+        });
+        pts
+    }
+
+    /// The `Message` object of a stored copy.
+    pub fn message_tl(m: &StoredMessage) -> enums::Message {
+        types::Message {
+            out: m.out,
+            mentioned: false,
+            media_unread: false,
+            silent: m.silent,
+            post: false,
+            from_scheduled: false,
+            legacy: false,
+            edit_hide: false,
+            pinned: false,
+            noforwards: false,
+            invert_media: false,
+            offline: false,
+            video_processing_pending: false,
+            paid_suggested_post_stars: false,
+            paid_suggested_post_ton: false,
+            id: m.id,
+            from_id: Some(types::PeerUser { user_id: m.from }.into()),
+            from_boosts_applied: None,
+            from_rank: None,
+            peer_id: types::PeerUser { user_id: m.peer }.into(),
+            saved_peer_id: None,
+            fwd_from: None,
+            via_bot_id: None,
+            via_business_bot_id: None,
+            guestchat_via_from: None,
+            reply_to: m.reply_to.map(|id| {
+                types::MessageReplyHeader {
+                    reply_to_msg_id: Some(id),
+                    ..Default::default()
+                }
+                .into()
+            }),
+            date: m.date,
+            message: m.text.clone(),
+            media: None,
+            reply_markup: None,
+            entities: (!m.entities.is_empty()).then(|| m.entities.clone()),
+            views: None,
+            forwards: None,
+            replies: None,
+            edit_date: m.edit_date,
+            post_author: None,
+            grouped_id: None,
+            reactions: None,
+            restriction_reason: None,
+            ttl_period: None,
+            quick_reply_shortcut_id: None,
+            effect: None,
+            factcheck: None,
+            report_delivery_until_date: None,
+            paid_message_stars: None,
+            suggested_post: None,
+            schedule_repeat_period: None,
+            summary_from_language: None,
+            rich_message: None,
+        }
+        .into()
     }
 
     /// The code for a new login of `phone`: the configured one, or 5 random digits.

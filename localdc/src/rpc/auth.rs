@@ -99,7 +99,7 @@ fn check_code(state: &State, phone: &str, hash: &str, code: Option<&str>) -> Res
     }
 }
 
-fn authorization(state: &mut State, ctx: &Ctx<'_>, user: i64) -> RpcResult {
+pub(crate) fn authorization(state: &mut State, ctx: &Ctx<'_>, user: i64) -> RpcResult {
     state.authorizations.insert(ctx.perm_key_id, user);
     let now = now();
     if let Some(u) = state.users.get_mut(&user) {
@@ -140,6 +140,10 @@ pub(crate) fn sign_in(ctx: &Ctx<'_>, req: functions::auth::SignIn) -> RpcResult 
         }
     }
     state.codes.remove(&phone);
+    if state.users.get(&user).is_some_and(|u| u.password.is_some()) {
+        state.pending_2fa.insert(ctx.perm_key_id, user);
+        return Err(RpcErr::new(401, "SESSION_PASSWORD_NEEDED"));
+    }
     authorization(&mut state, ctx, user)
 }
 
@@ -224,4 +228,16 @@ pub(crate) fn bind_temp_auth_key(
         t.bound_to = Some(req.perm_auth_key_id);
     }
     ok(true)
+}
+
+/// `auth.checkPassword`: the 2FA step of a login that answered `SESSION_PASSWORD_NEEDED`.
+pub(crate) fn check_password(ctx: &Ctx<'_>, req: functions::auth::CheckPassword) -> RpcResult {
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let user = *state
+        .pending_2fa
+        .get(&ctx.perm_key_id)
+        .ok_or_else(|| RpcErr::bad_request("PASSWORD_HASH_INVALID"))?;
+    super::account::verify_srp(&mut state, user, &req.password)?;
+    state.pending_2fa.remove(&ctx.perm_key_id);
+    authorization(&mut state, ctx, user)
 }

@@ -5,8 +5,11 @@
 //! `400 INPUT_FETCH_ERROR` for arguments that do not decode, `401 AUTH_KEY_UNREGISTERED` for
 //! user methods before login, `303 USER_MIGRATE_X` / `PHONE_MIGRATE_X` for the wrong DC.
 
+mod account;
 mod auth;
+mod contacts;
 mod help;
+mod messages;
 mod updates;
 mod users;
 
@@ -28,6 +31,26 @@ pub(crate) struct Ctx<'a> {
     pub session_id: i64,
     /// The request's msg_id.
     pub msg_id: i64,
+    /// Updates for other sessions, delivered after the call (never while its session is
+    /// locked).
+    pub pushes: std::cell::RefCell<Vec<Push>>,
+}
+
+/// An update object for every session of `user` except the calling one.
+#[derive(Debug, Clone)]
+pub(crate) struct Push {
+    pub user: i64,
+    pub body: Vec<u8>,
+}
+
+impl Ctx<'_> {
+    /// Queues `update` for `user`'s sessions (but not the one making this call).
+    pub fn push(&self, user: i64, update: &impl Serializable) {
+        self.pushes.borrow_mut().push(Push {
+            user,
+            body: update.to_bytes(),
+        });
+    }
 }
 
 /// An RPC error as sent in `rpc_error`.
@@ -139,6 +162,16 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::auth::SignUp => auth::sign_up,
         functions::auth::LogOut => auth::log_out,
         functions::auth::BindTempAuthKey => auth::bind_temp_auth_key,
+        functions::auth::CheckPassword => auth::check_password,
+        functions::account::GetPassword => account::get_password,
+        functions::account::UpdatePasswordSettings => account::update_password_settings,
+        functions::account::UpdateUsername => account::update_username,
+        functions::account::UpdateProfile => account::update_profile,
+        functions::contacts::ResolveUsername => contacts::resolve_username,
+        functions::messages::SendMessage => messages::send_message,
+        functions::messages::EditMessage => messages::edit_message,
+        functions::messages::DeleteMessages => messages::delete_messages,
+        functions::messages::GetHistory => messages::get_history,
         functions::users::GetUsers => users::get_users,
         functions::updates::GetState => updates::get_state,
         functions::updates::GetDifference => updates::get_difference,

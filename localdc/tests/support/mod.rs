@@ -57,6 +57,7 @@ impl Wire {
         }
     }
 
+    #[allow(dead_code)] // used by some test binaries only
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
     }

@@ -1,0 +1,435 @@
+//! `messages.*` for private chats: send, edit, delete, history. Each side of a chat has its
+//! own copy of a message with its own id, and each change is an update in both users' pts
+//! sequences, pushed to their other sessions in Telegram's shapes.
+
+use super::{now, ok, require_user, Ctx, RpcErr, RpcResult};
+use crate::state::{State, StoredMessage};
+use fleetgram_tl::{enums, functions, types};
+
+/// The user an `InputPeer` names, checking its access hash.
+pub(crate) fn resolve_user(state: &State, me: i64, peer: &enums::InputPeer) -> Result<i64, RpcErr> {
+    let id = match peer {
+        enums::InputPeer::InputPeerSelf => me,
+        enums::InputPeer::User(u)
+            if u.user_id == me || state.access_hash(me, u.user_id) == u.access_hash =>
+        {
+            u.user_id
+        }
+        enums::InputPeer::UserFromMessage(u) => u.user_id,
+        _ => return Err(RpcErr::bad_request("PEER_ID_INVALID")),
+    };
+    if !state.users.contains_key(&id) {
+        return Err(RpcErr::bad_request("PEER_ID_INVALID"));
+    }
+    Ok(id)
+}
+
+fn short_message(m: &StoredMessage, pts: i32) -> enums::Updates {
+    types::UpdateShortMessage {
+        out: m.out,
+        mentioned: false,
+        media_unread: false,
+        silent: m.silent,
+        id: m.id,
+        user_id: m.peer,
+        message: m.text.clone(),
+        pts,
+        pts_count: 1,
+        date: m.date,
+        fwd_from: None,
+        via_bot_id: None,
+        reply_to: m.reply_to.map(|id| {
+            types::MessageReplyHeader {
+                reply_to_msg_id: Some(id),
+                ..Default::default()
+            }
+            .into()
+        }),
+        entities: (!m.entities.is_empty()).then(|| m.entities.clone()),
+        ttl_period: None,
+    }
+    .into()
+}
+
+fn updates(state: &State, viewer: i64, list: Vec<enums::Update>, users: &[i64]) -> enums::Updates {
+    let now = now();
+    types::Updates {
+        updates: list,
+        users: users
+            .iter()
+            .map(|&u| state.user_tl(viewer, u, now))
+            .collect(),
+        chats: vec![],
+        date: now,
+        seq: 0,
+    }
+    .into()
+}
+
+/// `messages.sendMessage` (private chats and Saved Messages).
+pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage) -> RpcResult {
+    let me = require_user(ctx)?;
+    if req.message.trim().is_empty() {
+        return Err(RpcErr::bad_request("MESSAGE_EMPTY"));
+    }
+    if req.message.chars().count() > 4096 {
+        return Err(RpcErr::bad_request("MESSAGE_TOO_LONG"));
+    }
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let target = resolve_user(&state, me, &req.peer)?;
+    let date = now();
+    // A repeated random_id returns the original message and creates nothing.
+    if let Some(&id) = state
+        .boxes
+        .get(&me)
+        .and_then(|b| b.random_ids.get(&req.random_id))
+    {
+        let pts = state.updates.get(&me).map_or(0, |s| s.pts);
+        let date = state.boxes[&me].messages.get(&id).map_or(date, |m| m.date);
+        return ok(enums::Updates::from(types::UpdateShortSentMessage {
+            out: true,
+            id,
+            pts,
+            pts_count: 0,
+            date,
+            ..Default::default()
+        }));
+    }
+    let reply_to = match &req.reply_to {
+        Some(enums::InputReplyTo::Message(r)) => {
+            if !state
+                .boxes
+                .get(&me)
+                .is_some_and(|b| b.messages.contains_key(&r.reply_to_msg_id))
+            {
+                return Err(RpcErr::bad_request("REPLY_MESSAGE_ID_INVALID"));
+            }
+            Some(r.reply_to_msg_id)
+        }
+        _ => None,
+    };
+    let entities = req.entities.clone().unwrap_or_default();
+    let mine = StoredMessage {
+        id: 0,
+        peer: target,
+        out: true,
+        from: me,
+        date,
+        text: req.message.clone(),
+        entities: entities.clone(),
+        reply_to,
+        edit_date: None,
+        silent: req.silent,
+        twin: None,
+    };
+    let my_box = state.boxes.entry(me).or_default();
+    let my_id = my_box.next_id.max(1);
+    my_box.next_id = my_id + 1;
+    my_box.random_ids.insert(req.random_id, my_id);
+    let mut mine = StoredMessage { id: my_id, ..mine };
+    if target != me {
+        // The recipient's copy.
+        let their_reply = reply_to.and_then(|r| {
+            state
+                .boxes
+                .get(&me)
+                .and_then(|b| b.messages.get(&r))
+                .and_then(|m| m.twin)
+        });
+        let their_box = state.boxes.entry(target).or_default();
+        let their_id = their_box.next_id.max(1);
+        their_box.next_id = their_id + 1;
+        let theirs = StoredMessage {
+            id: their_id,
+            peer: me,
+            out: false,
+            reply_to: their_reply,
+            twin: Some(my_id),
+            ..mine.clone()
+        };
+        mine.twin = Some(their_id);
+        let msg = State::message_tl(&theirs);
+        let pts = state.push_update(target, 1, |pts| {
+            types::UpdateNewMessage {
+                message: msg,
+                pts,
+                pts_count: 1,
+            }
+            .into()
+        });
+        ctx.push(target, &short_message(&theirs, pts));
+        state
+            .boxes
+            .entry(target)
+            .or_default()
+            .messages
+            .insert(their_id, theirs);
+    }
+    let msg = State::message_tl(&mine);
+    let pts = state.push_update(me, 1, |pts| {
+        types::UpdateNewMessage {
+            message: msg,
+            pts,
+            pts_count: 1,
+        }
+        .into()
+    });
+    ctx.push(me, &short_message(&mine, pts));
+    state
+        .boxes
+        .entry(me)
+        .or_default()
+        .messages
+        .insert(my_id, mine);
+    ok(enums::Updates::from(types::UpdateShortSentMessage {
+        out: true,
+        id: my_id,
+        pts,
+        pts_count: 1,
+        date,
+        entities: (!entities.is_empty()).then_some(entities),
+        ..Default::default()
+    }))
+}
+
+/// `messages.editMessage`: the text of one's own message.
+pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let target = resolve_user(&state, me, &req.peer)?;
+    let date = now();
+    let m = state
+        .boxes
+        .get(&me)
+        .and_then(|b| b.messages.get(&req.id))
+        .filter(|m| m.peer == target)
+        .cloned()
+        .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+    if m.from != me {
+        return Err(RpcErr::new(403, "MESSAGE_AUTHOR_REQUIRED"));
+    }
+    let text = req.message.clone().unwrap_or_else(|| m.text.clone());
+    let entities = req.entities.clone().unwrap_or_default();
+    if text == m.text && entities == m.entities {
+        return Err(RpcErr::bad_request("MESSAGE_NOT_MODIFIED"));
+    }
+    if text.trim().is_empty() {
+        return Err(RpcErr::bad_request("MESSAGE_EMPTY"));
+    }
+    let edit = |m: &mut StoredMessage| {
+        m.text = text.clone();
+        m.entities = entities.clone();
+        m.edit_date = Some(date);
+    };
+    let mut mine = m.clone();
+    edit(&mut mine);
+    if let (Some(twin), true) = (m.twin, target != me) {
+        if let Some(theirs) = state
+            .boxes
+            .get_mut(&target)
+            .and_then(|b| b.messages.get_mut(&twin))
+        {
+            edit(theirs);
+            let theirs = theirs.clone();
+            let msg = State::message_tl(&theirs);
+            let pts = state.push_update(target, 1, |pts| {
+                types::UpdateEditMessage {
+                    message: msg.clone(),
+                    pts,
+                    pts_count: 1,
+                }
+                .into()
+            });
+            let u = updates(
+                &state,
+                target,
+                vec![types::UpdateEditMessage {
+                    message: msg,
+                    pts,
+                    pts_count: 1,
+                }
+                .into()],
+                &[me],
+            );
+            ctx.push(target, &u);
+        }
+    }
+    let msg = State::message_tl(&mine);
+    let pts = state.push_update(me, 1, |pts| {
+        types::UpdateEditMessage {
+            message: msg.clone(),
+            pts,
+            pts_count: 1,
+        }
+        .into()
+    });
+    state
+        .boxes
+        .entry(me)
+        .or_default()
+        .messages
+        .insert(mine.id, mine);
+    let u = updates(
+        &state,
+        me,
+        vec![types::UpdateEditMessage {
+            message: msg,
+            pts,
+            pts_count: 1,
+        }
+        .into()],
+        &[me, target],
+    );
+    ctx.push(me, &u);
+    ok(u)
+}
+
+/// `messages.deleteMessages`: from one's own box, and with `revoke` from the other side too.
+pub(crate) fn delete_messages(
+    ctx: &Ctx<'_>,
+    req: functions::messages::DeleteMessages,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let mut removed = Vec::new();
+    let mut theirs: std::collections::HashMap<i64, Vec<i32>> = Default::default();
+    for id in &req.id {
+        if let Some(m) = state.boxes.get_mut(&me).and_then(|b| b.messages.remove(id)) {
+            removed.push(*id);
+            if req.revoke && m.peer != me {
+                if let Some(t) = m.twin {
+                    if state
+                        .boxes
+                        .get_mut(&m.peer)
+                        .and_then(|b| b.messages.remove(&t))
+                        .is_some()
+                    {
+                        theirs.entry(m.peer).or_default().push(t);
+                    }
+                }
+            }
+        }
+    }
+    let date = now();
+    for (user, ids) in theirs {
+        let n = ids.len() as i32;
+        let pts = state.push_update(user, n, |pts| {
+            types::UpdateDeleteMessages {
+                messages: ids.clone(),
+                pts,
+                pts_count: n,
+            }
+            .into()
+        });
+        let u: enums::Updates = types::UpdateShort {
+            update: types::UpdateDeleteMessages {
+                messages: ids,
+                pts,
+                pts_count: n,
+            }
+            .into(),
+            date,
+        }
+        .into();
+        ctx.push(user, &u);
+    }
+    let n = removed.len() as i32;
+    let pts = if n > 0 {
+        let pts = state.push_update(me, n, |pts| {
+            types::UpdateDeleteMessages {
+                messages: removed.clone(),
+                pts,
+                pts_count: n,
+            }
+            .into()
+        });
+        let u: enums::Updates = types::UpdateShort {
+            update: types::UpdateDeleteMessages {
+                messages: removed,
+                pts,
+                pts_count: n,
+            }
+            .into(),
+            date,
+        }
+        .into();
+        ctx.push(me, &u);
+        pts
+    } else {
+        state.updates.get(&me).map_or(0, |s| s.pts)
+    };
+    ok(enums::messages::AffectedMessages::from(
+        types::messages::AffectedMessages { pts, pts_count: n },
+    ))
+}
+
+/// `messages.getHistory` with Telegram's offsets: messages older than `offset_id` (or
+/// `offset_date`), shifted by `add_offset`, at most `limit`, within `(min_id, max_id)`.
+pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let target = resolve_user(&state, me, &req.peer)?;
+    let all: Vec<&StoredMessage> = state
+        .boxes
+        .get(&me)
+        .map(|b| {
+            b.messages
+                .values()
+                .rev()
+                .filter(|m| m.peer == target)
+                .filter(|m| req.max_id <= 0 || m.id < req.max_id)
+                .filter(|m| req.min_id <= 0 || m.id > req.min_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    let start = if req.offset_id > 0 {
+        all.iter()
+            .position(|m| m.id < req.offset_id)
+            .unwrap_or(all.len())
+    } else if req.offset_date > 0 {
+        all.iter()
+            .position(|m| m.date < req.offset_date)
+            .unwrap_or(all.len())
+    } else {
+        0
+    };
+    let start = (start as i64 + req.add_offset as i64).clamp(0, all.len() as i64) as usize;
+    let limit = if req.limit <= 0 {
+        20
+    } else {
+        req.limit.min(100) as usize
+    };
+    let page: Vec<enums::Message> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|m| State::message_tl(m))
+        .collect();
+    let now = now();
+    let mut users = vec![state.user_tl(me, me, now)];
+    if target != me {
+        users.push(state.user_tl(me, target, now));
+    }
+    let count = all.len() as i32;
+    if (page.len() as i32) < count {
+        return ok(enums::messages::Messages::from(
+            types::messages::MessagesSlice {
+                inexact: false,
+                count,
+                next_rate: None,
+                offset_id_offset: None,
+                search_flood: None,
+                messages: page,
+                topics: vec![],
+                chats: vec![],
+                users,
+            },
+        ));
+    }
+    ok(enums::messages::Messages::from(types::messages::Messages {
+        messages: page,
+        topics: vec![],
+        chats: vec![],
+        users,
+    }))
+}

@@ -1,0 +1,512 @@
+//! Private chats, updates and 2FA through the local DC.
+
+mod support;
+
+use fleetgram_localdc::{Config, Control, LocalDc};
+use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use fleetgram_protocol::crypto::srp::SrpParams;
+use fleetgram_protocol::session::client::Event;
+use fleetgram_protocol::transport::Kind;
+use fleetgram_tl::{enums, functions, types, Deserializable};
+use rand::RngCore;
+use support::Client;
+
+async fn start() -> (LocalDc, RsaPublicKey) {
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    (dc, key)
+}
+
+async fn login(dc: &LocalDc, control: &Control, key: &RsaPublicKey, phone: &str) -> Client {
+    if control.user_by_phone(phone).is_none() {
+        control.create_user(phone, phone, "", 1);
+    }
+    let mut c = Client::connect(dc.info().dcs[0].addr, 1, key, Kind::Abridged, false, None).await;
+    let enums::auth::SentCode::SentCode(sent) = c
+        .invoke(&functions::auth::SendCode {
+            phone_number: phone.into(),
+            api_id: 1,
+            api_hash: "x".into(),
+            settings: types::CodeSettings::default().into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    c.invoke(&functions::auth::SignIn {
+        phone_number: phone.into(),
+        phone_code_hash: sent.phone_code_hash,
+        phone_code: Some("12345".into()),
+        email_verification: None,
+    })
+    .await
+    .unwrap();
+    c
+}
+
+/// Waits for the next pushed update.
+async fn next_update(c: &mut Client) -> enums::Updates {
+    loop {
+        while let Some(ev) = c.session.poll_event() {
+            if let Event::Update(body) = ev {
+                return enums::Updates::from_bytes(&body).expect("an Updates object");
+            }
+        }
+        let p = c.wire.recv().await.expect("connection open");
+        c.session.handle_incoming(&p, support::now_ms()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn send_edit_delete_history_and_difference() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let mut a = login(&dc, &control, &key, "15552000001").await;
+    let mut b = login(&dc, &control, &key, "15552000002").await;
+    let enums::updates::State::State(b_state) =
+        b.invoke(&functions::updates::GetState {}).await.unwrap();
+    // B takes a username, A resolves it.
+    b.invoke(&functions::account::UpdateUsername {
+        username: "bob_local".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        b.invoke(&functions::account::UpdateUsername {
+            username: "bob_local".into()
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "USERNAME_NOT_MODIFIED"
+    );
+    assert_eq!(
+        a.invoke(&functions::account::UpdateUsername {
+            username: "Bob_Local".into()
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "USERNAME_OCCUPIED"
+    );
+    assert_eq!(
+        a.invoke(&functions::account::UpdateUsername {
+            username: "1bad".into()
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "USERNAME_INVALID"
+    );
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = a
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "@bob_local".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let enums::User::User(bob) = &r.users[0] else {
+        panic!()
+    };
+    let to_bob: enums::InputPeer = types::InputPeerUser {
+        user_id: bob.id,
+        access_hash: bob.access_hash.unwrap(),
+    }
+    .into();
+    assert_eq!(
+        a.invoke(&functions::contacts::ResolveUsername {
+            username: "nobody_here".into(),
+            referer: None
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "USERNAME_NOT_OCCUPIED"
+    );
+    // A wrong access hash is PEER_ID_INVALID.
+    let bad: enums::InputPeer = types::InputPeerUser {
+        user_id: bob.id,
+        access_hash: 1,
+    }
+    .into();
+    let send =
+        |peer: enums::InputPeer, text: &str, random_id: i64| functions::messages::SendMessage {
+            peer,
+            message: text.into(),
+            random_id,
+            ..send_defaults()
+        };
+    assert_eq!(
+        a.invoke(&send(bad, "x", 1)).await.unwrap_err().name,
+        "PEER_ID_INVALID"
+    );
+    assert_eq!(
+        a.invoke(&send(to_bob.clone(), "  ", 2))
+            .await
+            .unwrap_err()
+            .name,
+        "MESSAGE_EMPTY"
+    );
+    // Send: A gets updateShortSentMessage, B gets updateShortMessage.
+    let sent = a
+        .invoke(&send(to_bob.clone(), "hello bob", 42))
+        .await
+        .unwrap();
+    let enums::Updates::UpdateShortSentMessage(sent) = sent else {
+        panic!("{sent:?}")
+    };
+    assert!(sent.out);
+    let enums::Updates::UpdateShortMessage(got) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(
+        (got.message.as_str(), got.out, got.pts),
+        ("hello bob", false, b_state.pts + 1)
+    );
+    // The same random_id creates nothing new.
+    let again = a
+        .invoke(&send(to_bob.clone(), "hello bob", 42))
+        .await
+        .unwrap();
+    let enums::Updates::UpdateShortSentMessage(again) = again else {
+        panic!()
+    };
+    assert_eq!((again.id, again.pts_count), (sent.id, 0));
+    // Edit.
+    let edit = |text: &str| functions::messages::EditMessage {
+        peer: to_bob.clone(),
+        id: sent.id,
+        message: Some(text.into()),
+        ..edit_defaults()
+    };
+    assert_eq!(
+        a.invoke(&edit("hello bob")).await.unwrap_err().name,
+        "MESSAGE_NOT_MODIFIED"
+    );
+    a.invoke(&edit("hello, bob!")).await.unwrap();
+    let enums::Updates::Updates(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    let enums::Update::EditMessage(e) = &u.updates[0] else {
+        panic!()
+    };
+    let enums::Message::Message(m) = &e.message else {
+        panic!()
+    };
+    assert_eq!(
+        (m.message.as_str(), m.id, m.edit_date.is_some()),
+        ("hello, bob!", got.id, true)
+    );
+    // History: 3 more messages, then pages.
+    for i in 0..3 {
+        a.invoke(&send(to_bob.clone(), &format!("msg {i}"), 100 + i))
+            .await
+            .unwrap();
+        next_update(&mut b).await;
+    }
+    let history = |offset_id: i32, add_offset: i32, limit: i32| functions::messages::GetHistory {
+        peer: to_bob.clone(),
+        offset_id,
+        offset_date: 0,
+        add_offset,
+        limit,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    };
+    let page = |m: enums::messages::Messages| -> Vec<String> {
+        let msgs = match m {
+            enums::messages::Messages::Messages(m) => m.messages,
+            enums::messages::Messages::Slice(m) => m.messages,
+            other => panic!("{other:?}"),
+        };
+        msgs.into_iter()
+            .map(|m| {
+                if let enums::Message::Message(m) = m {
+                    m.message
+                } else {
+                    panic!()
+                }
+            })
+            .collect()
+    };
+    assert_eq!(
+        page(a.invoke(&history(0, 0, 10)).await.unwrap()),
+        ["msg 2", "msg 1", "msg 0", "hello, bob!"]
+    );
+    assert_eq!(
+        page(a.invoke(&history(0, 0, 2)).await.unwrap()),
+        ["msg 2", "msg 1"]
+    );
+    assert_eq!(
+        page(a.invoke(&history(sent.id + 2, 0, 10)).await.unwrap()),
+        ["msg 0", "hello, bob!"]
+    );
+    assert_eq!(
+        page(a.invoke(&history(sent.id + 2, -1, 2)).await.unwrap()),
+        ["msg 1", "msg 0"]
+    );
+    // Delete with revoke: gone on both sides.
+    let enums::messages::AffectedMessages::AffectedMessages(aff) = a
+        .invoke(&functions::messages::DeleteMessages {
+            revoke: true,
+            id: vec![sent.id],
+        })
+        .await
+        .unwrap();
+    assert_eq!(aff.pts_count, 1);
+    let enums::Updates::UpdateShort(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    let enums::Update::DeleteMessages(d) = &u.update else {
+        panic!()
+    };
+    assert_eq!(d.messages, vec![got.id]);
+    // B, offline meanwhile, catches up with getDifference from its old state.
+    let diff = b
+        .invoke(&functions::updates::GetDifference {
+            pts: b_state.pts,
+            pts_limit: None,
+            pts_total_limit: None,
+            date: b_state.date,
+            qts: 0,
+            qts_limit: None,
+        })
+        .await
+        .unwrap();
+    let enums::updates::Difference::Difference(diff) = diff else {
+        panic!("{diff:?}")
+    };
+    assert_eq!(diff.new_messages.len(), 4);
+    assert_eq!(diff.other_updates.len(), 2, "the edit and the deletion");
+    // Sliced.
+    let diff = b
+        .invoke(&functions::updates::GetDifference {
+            pts: b_state.pts,
+            pts_limit: None,
+            pts_total_limit: Some(2),
+            date: b_state.date,
+            qts: 0,
+            qts_limit: None,
+        })
+        .await
+        .unwrap();
+    let enums::updates::Difference::Slice(slice) = diff else {
+        panic!("{diff:?}")
+    };
+    let enums::updates::State::State(st) = slice.intermediate_state;
+    assert_eq!(st.pts, b_state.pts + 2);
+    dc.shutdown().await;
+}
+
+fn send_defaults() -> functions::messages::SendMessage {
+    functions::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: enums::InputPeer::InputPeerSelf,
+        reply_to: None,
+        message: String::new(),
+        random_id: 0,
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    }
+}
+
+fn edit_defaults() -> functions::messages::EditMessage {
+    functions::messages::EditMessage {
+        no_webpage: false,
+        invert_media: false,
+        peer: enums::InputPeer::InputPeerSelf,
+        id: 0,
+        message: None,
+        media: None,
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        quick_reply_shortcut_id: None,
+        rich_message: None,
+    }
+}
+
+#[tokio::test]
+async fn two_factor_password_set_login_and_remove() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let phone = "15552000003";
+    let mut c = login(&dc, &control, &key, phone).await;
+    // Set a password: SRP parameters from getPassword, verifier computed client-side.
+    let enums::account::Password::Password(pw) =
+        c.invoke(&functions::account::GetPassword {}).await.unwrap();
+    assert!(!pw.has_password);
+    let enums::PasswordKdfAlgo::SHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(algo) =
+        pw.new_algo.clone()
+    else {
+        panic!()
+    };
+    let mut salt1 = algo.salt1.clone();
+    salt1.extend_from_slice(&[7u8; 32]);
+    let params = SrpParams {
+        salt1: salt1.clone(),
+        salt2: algo.salt2.clone(),
+        g: algo.g as u32,
+        p: algo.p.clone(),
+    };
+    let new_algo: enums::PasswordKdfAlgo =
+        types::PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow {
+            salt1,
+            salt2: algo.salt2.clone(),
+            g: algo.g,
+            p: algo.p.clone(),
+        }
+        .into();
+    // new_algo, new_password_hash and hint share flag bit 0: all are given or none.
+    let settings = |algo: enums::PasswordKdfAlgo,
+                    hash: Vec<u8>,
+                    hint: &str|
+     -> enums::account::PasswordInputSettings {
+        types::account::PasswordInputSettings {
+            new_algo: Some(algo),
+            new_password_hash: Some(hash),
+            hint: Some(hint.into()),
+            email: None,
+            new_secure_settings: None,
+        }
+        .into()
+    };
+    assert!(c
+        .invoke(&functions::account::UpdatePasswordSettings {
+            password: enums::InputCheckPasswordSRP::InputCheckPasswordEmpty,
+            new_settings: settings(
+                new_algo.clone(),
+                params.verifier(b"hunter2").to_vec(),
+                "pet"
+            ),
+        })
+        .await
+        .unwrap());
+    // Log out; logging in now needs the password.
+    c.invoke(&functions::auth::LogOut {}).await.unwrap();
+    let mut c = Client::connect(
+        dc.info().dcs[0].addr,
+        1,
+        &key,
+        Kind::Intermediate,
+        false,
+        None,
+    )
+    .await;
+    let enums::auth::SentCode::SentCode(sent) = c
+        .invoke(&functions::auth::SendCode {
+            phone_number: phone.into(),
+            api_id: 1,
+            api_hash: "x".into(),
+            settings: types::CodeSettings::default().into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let err = c
+        .invoke(&functions::auth::SignIn {
+            phone_number: phone.into(),
+            phone_code_hash: sent.phone_code_hash,
+            phone_code: Some("12345".into()),
+            email_verification: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.name.as_str()),
+        (401, "SESSION_PASSWORD_NEEDED")
+    );
+    let check = |pw: &types::account::Password, password: &[u8]| -> enums::InputCheckPasswordSRP {
+        let Some(enums::PasswordKdfAlgo::SHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(a)) =
+            &pw.current_algo
+        else {
+            panic!()
+        };
+        let p = SrpParams {
+            salt1: a.salt1.clone(),
+            salt2: a.salt2.clone(),
+            g: a.g as u32,
+            p: a.p.clone(),
+        };
+        let mut secret = [0u8; 256];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let proof = p
+            .client_proof(password, pw.srp_b.as_ref().unwrap(), &secret)
+            .unwrap();
+        types::InputCheckPasswordSRP {
+            srp_id: pw.srp_id.unwrap(),
+            a: proof.a.to_vec(),
+            m1: proof.m1.to_vec(),
+        }
+        .into()
+    };
+    let enums::account::Password::Password(pw) =
+        c.invoke(&functions::account::GetPassword {}).await.unwrap();
+    assert!(pw.has_password);
+    assert_eq!(pw.hint.as_deref(), Some("pet"));
+    let err = c
+        .invoke(&functions::auth::CheckPassword {
+            password: check(&pw, b"wrong"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "PASSWORD_HASH_INVALID");
+    // Each challenge is single-use.
+    let err = c
+        .invoke(&functions::auth::CheckPassword {
+            password: check(&pw, b"hunter2"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "SRP_ID_INVALID");
+    let enums::account::Password::Password(pw) =
+        c.invoke(&functions::account::GetPassword {}).await.unwrap();
+    let auth = c
+        .invoke(&functions::auth::CheckPassword {
+            password: check(&pw, b"hunter2"),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(auth, enums::auth::Authorization::Authorization(_)));
+    // Remove the password (Telegram's way: the unknown algorithm and an empty hash).
+    let enums::account::Password::Password(pw) =
+        c.invoke(&functions::account::GetPassword {}).await.unwrap();
+    assert!(c
+        .invoke(&functions::account::UpdatePasswordSettings {
+            password: check(&pw, b"hunter2"),
+            new_settings: settings(enums::PasswordKdfAlgo::Unknown, vec![], ""),
+        })
+        .await
+        .unwrap());
+    let enums::account::Password::Password(pw) =
+        c.invoke(&functions::account::GetPassword {}).await.unwrap();
+    assert!(!pw.has_password);
+    dc.shutdown().await;
+}

@@ -40,8 +40,11 @@ pub(crate) struct Slot {
     pub conn: Option<mpsc::UnboundedSender<Out>>,
 }
 
-/// All sessions, keyed by (auth key id, session id).
-pub(crate) type Sessions = Mutex<HashMap<(i64, i64), Arc<Mutex<Slot>>>>;
+/// (auth key id, session id).
+pub(crate) type SessionKey = (i64, i64);
+
+/// All sessions.
+pub(crate) type Sessions = Mutex<HashMap<SessionKey, Arc<Mutex<Slot>>>>;
 
 /// The largest frame a client may send (Telegram accepts about 1 MiB of payload).
 const MAX_FRAME: usize = 2 * 1024 * 1024;
@@ -416,7 +419,7 @@ pub(crate) fn deliver(shared: &Shared, origin: (i64, i64), pushes: Vec<rpc::Push
     if pushes.is_empty() {
         return;
     }
-    let slots: Vec<((i64, i64), Arc<Mutex<Slot>>)> = shared
+    let slots: Vec<(SessionKey, Arc<Mutex<Slot>>)> = shared
         .sessions
         .lock()
         .expect("not poisoned")

@@ -11,6 +11,9 @@ use std::process::Command;
 const TELETHON: &str = "telethon==1.45.0";
 
 fn venv_python() -> PathBuf {
+    // Tests of this file run in parallel: one creates the virtualenv, the others wait.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("telethon-venv");
     let python = dir.join("bin").join("python");
     let ready = python.exists()
@@ -88,6 +91,50 @@ fn telethon_signs_in_over_every_framing_and_follows_migration() {
         stdout.contains("followed PHONE_MIGRATE to DC 2"),
         "{stdout}"
     );
+    assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    rt.block_on(dc.shutdown());
+    let _ = std::fs::remove_file(info_path);
+}
+
+#[test]
+fn telethon_two_factor_and_messaging() {
+    let python = venv_python();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dc = rt
+        .block_on(LocalDc::start(Config {
+            login_code: Some("12345".into()),
+            ..Config::default()
+        }))
+        .unwrap();
+    let control = dc.control();
+    control.create_user("15553000001", "Alice", "", 1);
+    control.create_user("15553000002", "Bob", "", 1);
+    let info_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-info-msg-{}.json", std::process::id()));
+    std::fs::write(&info_path, dc.info().to_json().to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/telethon_messaging.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&info_path)
+        .args(["+15553000001", "+15553000002"])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "telethon failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for step in [
+        "2FA password set",
+        "signed in with the 2FA password",
+        "B received the message as a NewMessage event",
+        "B saw the edit",
+        "A read the history back",
+        "the message is deleted on both sides",
+    ] {
+        assert!(stdout.contains(step), "missing step {step:?}\n{stdout}");
+    }
     assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
     rt.block_on(dc.shutdown());
     let _ = std::fs::remove_file(info_path);

@@ -19,6 +19,7 @@ use fleetgram_tl::types;
 use rand::RngCore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -34,10 +35,42 @@ pub(crate) enum Out {
     Error(ErrorCode),
 }
 
+/// Most bytes queued for a connection before it is closed: a client that stops reading must
+/// not make the DC buffer without bound.
+const MAX_BACKLOG: usize = 8 * 1024 * 1024;
+
+/// The sending side of a connection, with its unsent byte count.
+#[derive(Clone)]
+pub(crate) struct ConnTx {
+    tx: mpsc::UnboundedSender<Out>,
+    backlog: Arc<AtomicUsize>,
+    overloaded: Arc<tokio::sync::Notify>,
+}
+
+impl ConnTx {
+    /// Queues `out`; `false` if the connection is gone or has too much unsent data (it is
+    /// then closed).
+    pub(crate) fn send(&self, out: Out) -> bool {
+        let n = match &out {
+            Out::Payload(p) => p.len(),
+            Out::Error(_) => 4,
+        };
+        if self.backlog.fetch_add(n, Ordering::Relaxed) + n > MAX_BACKLOG {
+            self.overloaded.notify_one();
+            return false;
+        }
+        self.tx.send(out).is_ok()
+    }
+
+    fn same(&self, other: &ConnTx) -> bool {
+        Arc::ptr_eq(&self.backlog, &other.backlog)
+    }
+}
+
 /// A session and the connection it last spoke on.
 pub(crate) struct Slot {
     pub session: ServerSession,
-    pub conn: Option<mpsc::UnboundedSender<Out>>,
+    pub conn: Option<ConnTx>,
 }
 
 /// (auth key id, session id).
@@ -118,7 +151,19 @@ pub(crate) async fn serve(
         buf.extend_from_slice(&chunk[..n]);
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(wr, Framer::new(kind, Role::Server), enc, rx));
+    let tx = ConnTx {
+        tx,
+        backlog: Arc::new(AtomicUsize::new(0)),
+        overloaded: Arc::new(tokio::sync::Notify::new()),
+    };
+    let overloaded = tx.overloaded.clone();
+    let writer = tokio::spawn(write_loop(
+        wr,
+        Framer::new(kind, Role::Server),
+        enc,
+        rx,
+        tx.backlog.clone(),
+    ));
     let mut conn = Conn {
         shared,
         dc,
@@ -143,7 +188,7 @@ pub(crate) async fn serve(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "bad frame; closing");
-                    let _ = conn.tx.send(Out::Error(ErrorCode::AuthKeyNotFound));
+                    conn.tx.send(Out::Error(ErrorCode::AuthKeyNotFound));
                     break 'outer;
                 }
             }
@@ -154,6 +199,12 @@ pub(crate) async fn serve(
                 _ => break,
             },
             _ = shutdown.changed() => break,
+            _ = overloaded.notified() => {
+                tracing::debug!(%peer, "client does not read its answers; closing");
+                conn.shared.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+                writer.abort();
+                break;
+            }
         };
         let start = buf.len();
         buf.extend_from_slice(&chunk[..n]);
@@ -171,19 +222,23 @@ async fn write_loop(
     mut framer: Framer,
     mut enc: Option<Encryptor>,
     mut rx: mpsc::UnboundedReceiver<Out>,
+    backlog: Arc<AtomicUsize>,
 ) {
     let mut out = Vec::with_capacity(8192);
     while let Some(first) = rx.recv().await {
         out.clear();
         let mut close = false;
+        let mut queued = 0;
         let mut next = Some(first);
         // Batch whatever is queued into one write.
         while let Some(msg) = next.take() {
             match msg {
                 Out::Payload(p) => {
+                    queued += p.len();
                     framer.encode(&p, false, &random(((p.len() % 7) * 2).min(15)), &mut out)
                 }
                 Out::Error(code) => {
+                    queued += 4;
                     framer.encode_error(code, &mut out);
                     close = true;
                     break;
@@ -199,6 +254,7 @@ async fn write_loop(
         if wr.write_all(&out).await.is_err() || close {
             break;
         }
+        backlog.fetch_sub(queued, Ordering::Relaxed);
     }
     let _ = wr.shutdown().await;
 }
@@ -206,7 +262,7 @@ async fn write_loop(
 struct Conn {
     shared: Arc<Shared>,
     dc: i32,
-    tx: mpsc::UnboundedSender<Out>,
+    tx: ConnTx,
     handshake: Handshake,
     plain_ids: MsgIdGen,
     /// Sessions whose current connection is this one.
@@ -223,7 +279,8 @@ impl Conn {
     }
 
     fn fail(&self) -> bool {
-        let _ = self.tx.send(Out::Error(ErrorCode::AuthKeyNotFound));
+        self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(Out::Error(ErrorCode::AuthKeyNotFound));
         false
     }
 
@@ -250,7 +307,7 @@ impl Conn {
         match answer {
             Ok(a) => {
                 let msg_id = self.plain_ids.next(now_ms(), Parity::Response);
-                self.tx.send(Out::Payload(plain::wrap(msg_id, &a))).is_ok()
+                self.tx.send(Out::Payload(plain::wrap(msg_id, &a)))
             }
             Err(e) => {
                 tracing::debug!(error = %e, "handshake failed");
@@ -317,11 +374,7 @@ impl Conn {
         let now = now_ms();
         let slot = self.slot(key_id, sealed.session_id, &entry);
         let mut guard = slot.lock().expect("not poisoned");
-        if !guard
-            .conn
-            .as_ref()
-            .is_some_and(|c| c.same_channel(&self.tx))
-        {
+        if !guard.conn.as_ref().is_some_and(|c| c.same(&self.tx)) {
             guard.conn = Some(self.tx.clone());
             self.sessions_here.push(slot.clone());
         }
@@ -406,7 +459,7 @@ impl Conn {
     fn detach(&mut self) {
         for slot in self.sessions_here.drain(..) {
             let mut s = slot.lock().expect("not poisoned");
-            if s.conn.as_ref().is_some_and(|c| c.same_channel(&self.tx)) {
+            if s.conn.as_ref().is_some_and(|c| c.same(&self.tx)) {
                 s.conn = None;
             }
         }
@@ -462,7 +515,7 @@ pub(crate) fn flush(slot: &mut Slot, now: i64) {
         return;
     };
     while let Some(p) = slot.session.poll_transmit(now, &random(32)) {
-        if conn.send(Out::Payload(p)).is_err() {
+        if !conn.send(Out::Payload(p)) {
             slot.conn = None;
             break;
         }

@@ -50,6 +50,11 @@ impl Control {
         self.shared.auth_keys.read().expect("not poisoned").len()
     }
 
+    /// The DC's counters.
+    pub fn stats(&self) -> &crate::Stats {
+        &self.shared.stats
+    }
+
     /// How many sessions exist.
     pub fn session_count(&self) -> usize {
         self.shared.sessions.lock().expect("not poisoned").len()

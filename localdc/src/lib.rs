@@ -125,6 +125,18 @@ pub(crate) struct Shared {
     pub(crate) auth_keys: std::sync::RwLock<std::collections::HashMap<i64, state::AuthKeyEntry>>,
     pub(crate) sessions: conn::Sessions,
     pub(crate) state: std::sync::Mutex<state::State>,
+    pub(crate) stats: Stats,
+}
+
+/// Counters of what the DC did (for tests and, later, metrics).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections: std::sync::atomic::AtomicU64,
+    /// Connections closed because the client did not read its answers.
+    pub overloaded: std::sync::atomic::AtomicU64,
+    /// Connections refused with -404 (garbage, unknown key, failed decryption).
+    pub refused: std::sync::atomic::AtomicU64,
 }
 
 /// A running local DC.
@@ -174,6 +186,7 @@ impl LocalDc {
             dcs: dcs.clone(),
             auth_keys: Default::default(),
             sessions: Default::default(),
+            stats: Stats::default(),
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -233,6 +246,7 @@ async fn accept_loop(
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    shared.stats.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     conns.spawn(conn::serve(shared.clone(), dc, stream, peer, shutdown.clone()));
                 }
                 Err(e) => {

@@ -341,3 +341,46 @@ async fn garbage_and_unknown_keys_are_refused_without_harming_others() {
     assert!(good.invoke(&functions::help::GetNearestDc {}).await.is_ok());
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let mut lazy = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
+    // Ask for far more answers than the DC will buffer, and never read them.
+    let mut sent = 0usize;
+    for _ in 0..60_000 {
+        lazy.session.enqueue(fleetgram_tl::Serializable::to_bytes(
+            &functions::help::GetConfig {},
+        ));
+    }
+    while let Some(p) = lazy.session.poll_transmit(support::now_ms(), &[0; 32]) {
+        if !lazy.wire.try_send(&p).await {
+            break; // the DC closed the connection
+        }
+        sent += 1;
+    }
+    assert!(sent > 0);
+    // The DC closes it: draining what the kernel buffered ends in EOF (or a reset).
+    let closed =
+        tokio::time::timeout(std::time::Duration::from_secs(30), lazy.wire.drain_to_eof()).await;
+    assert!(closed.is_ok(), "the connection stayed open");
+    assert_eq!(
+        dc.control()
+            .stats()
+            .overloaded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        dc.control()
+            .stats()
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    // Others are served.
+    let mut good = Client::connect(addr, 1, &key, Kind::Abridged, false, None).await;
+    assert!(good.invoke(&functions::help::GetNearestDc {}).await.is_ok());
+    dc.shutdown().await;
+}

@@ -71,6 +71,28 @@ impl Wire {
         self.stream.write_all(&out).await.unwrap();
     }
 
+    /// Sends a payload; `false` if the connection is closed.
+    #[allow(dead_code)] // used by some test binaries only
+    pub async fn try_send(&mut self, payload: &[u8]) -> bool {
+        let mut out = Vec::new();
+        self.framer.encode(payload, false, &[], &mut out);
+        if let Some(e) = &mut self.enc {
+            e.apply(&mut out);
+        }
+        self.stream.write_all(&out).await.is_ok()
+    }
+
+    /// Reads (and discards) until the server closes the connection.
+    #[allow(dead_code)] // used by some test binaries only
+    pub async fn drain_to_eof(&mut self) {
+        let mut chunk = vec![0u8; 1 << 16];
+        while let Ok(n) = self.stream.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+
     /// The next payload; `Err(code)` for a transport error; `Err(None)` when the server closed.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Option<ErrorCode>> {
         loop {

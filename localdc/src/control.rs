@@ -21,6 +21,16 @@ impl Control {
         )
     }
 
+    /// Creates a bot (`@username`) living on DC `home_dc`; returns its id and its token
+    /// (`ID:SECRET`, for `auth.importBotAuthorization`).
+    pub fn create_bot(&self, first_name: &str, username: &str, home_dc: i32) -> (i64, String) {
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .create_bot(first_name, username, home_dc)
+    }
+
     /// The pending login code of `phone`, if one was sent.
     pub fn login_code(&self, phone: &str) -> Option<String> {
         let p = crate::state::State::normalize_phone(phone);

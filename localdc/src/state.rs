@@ -113,6 +113,16 @@ pub(crate) struct State {
     pub srp: HashMap<i64, (i64, [u8; 256])>,
     /// Permanent key id -> user who passed the code but still owes the 2FA password.
     pub pending_2fa: HashMap<i64, i64>,
+    /// Bot token -> bot user id.
+    pub bot_tokens: HashMap<String, i64>,
+    /// Tokens of `auth.exportAuthorization`: bytes -> (user, target DC, expiry).
+    pub exported: HashMap<Vec<u8>, (i64, i32, i32)>,
+    /// user -> their contacts (user ids).
+    pub contacts: HashMap<i64, std::collections::BTreeSet<i64>>,
+    /// user -> users they blocked.
+    pub blocked: HashMap<i64, std::collections::BTreeSet<i64>>,
+    /// (user, peer) -> (read_inbox_max_id, read_outbox_max_id).
+    pub read: HashMap<(i64, i64), (i32, i32)>,
     login_code: Option<String>,
     secret: [u8; 32],
     pub rng: rand::rngs::StdRng,
@@ -136,6 +146,11 @@ impl State {
             by_username: HashMap::new(),
             srp: HashMap::new(),
             pending_2fa: HashMap::new(),
+            bot_tokens: HashMap::new(),
+            exported: HashMap::new(),
+            contacts: HashMap::new(),
+            blocked: HashMap::new(),
+            read: HashMap::new(),
             login_code,
             secret,
             rng,
@@ -272,6 +287,30 @@ impl State {
             rich_message: None,
         }
         .into()
+    }
+
+    /// Creates a bot with `username` on `home_dc`; returns its id and token `ID:SECRET`.
+    pub fn create_bot(&mut self, first_name: &str, username: &str, home_dc: i32) -> (i64, String) {
+        let id = self.create_user(None, first_name, "", true, home_dc);
+        if let Some(u) = self.users.get_mut(&id) {
+            u.username = Some(username.to_string());
+        }
+        self.by_username.insert(username.to_ascii_lowercase(), id);
+        let secret: String = (0..35)
+            .map(|_| {
+                const A: &[u8] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+                A[self.rng.gen_range(0..A.len())] as char
+            })
+            .collect();
+        let token = format!("{id}:{secret}");
+        self.bot_tokens.insert(token.clone(), id);
+        (id, token)
+    }
+
+    /// Whether `user` blocked `other`.
+    pub fn has_blocked(&self, user: i64, other: i64) -> bool {
+        self.blocked.get(&user).is_some_and(|b| b.contains(&other))
     }
 
     /// The code for a new login of `phone`: the configured one, or 5 random digits.

@@ -510,3 +510,245 @@ async fn two_factor_password_set_login_and_remove() {
     assert!(!pw.has_password);
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn bots_cross_dc_authorization_contacts_dialogs_and_reads() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let info = dc.info();
+    // A bot logs in with its token; a wrong token is refused.
+    let (bot_id, token) = control.create_bot("Echo", "echo_local_bot", 1);
+    let mut bot = Client::connect(info.dcs[0].addr, 1, &key, Kind::Abridged, false, None).await;
+    let import = |t: &str| functions::auth::ImportBotAuthorization {
+        flags: 0,
+        api_id: 1,
+        api_hash: "x".into(),
+        bot_auth_token: t.into(),
+    };
+    assert_eq!(
+        bot.invoke(&import("1:nope")).await.unwrap_err().name,
+        "ACCESS_TOKEN_INVALID"
+    );
+    let enums::auth::Authorization::Authorization(a) = bot.invoke(&import(&token)).await.unwrap()
+    else {
+        panic!()
+    };
+    let enums::User::User(bot_user) = &a.user else {
+        panic!()
+    };
+    assert!(bot_user.bot && bot_user.id == bot_id);
+    // Two users; A imports B as a contact.
+    let mut a = login(&dc, &control, &key, "15554000001").await;
+    let mut b = login(&dc, &control, &key, "15554000002").await;
+    let enums::contacts::ImportedContacts::ImportedContacts(imp) = a
+        .invoke(&functions::contacts::ImportContacts {
+            contacts: vec![types::InputPhoneContact {
+                client_id: 7,
+                phone: "+1 555 4000002".into(),
+                first_name: "B".into(),
+                last_name: "".into(),
+                note: None,
+            }
+            .into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(imp.imported.len(), 1);
+    let enums::User::User(bu) = &imp.users[0] else {
+        panic!()
+    };
+    let to_b: enums::InputPeer = types::InputPeerUser {
+        user_id: bu.id,
+        access_hash: bu.access_hash.unwrap(),
+    }
+    .into();
+    let enums::contacts::Contacts::Contacts(cs) = a
+        .invoke(&functions::contacts::GetContacts { hash: 0 })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(cs.contacts.len(), 1);
+    // B going online is pushed to A (B is A's contact).
+    assert!(b
+        .invoke(&functions::account::UpdateStatus { offline: false })
+        .await
+        .unwrap());
+    let enums::Updates::UpdateShort(u) = next_update(&mut a).await else {
+        panic!()
+    };
+    assert!(matches!(u.update, enums::Update::UserStatus(_)));
+    // Full user.
+    let full = a
+        .invoke(&functions::users::GetFullUser {
+            id: types::InputUser {
+                user_id: bu.id,
+                access_hash: bu.access_hash.unwrap(),
+            }
+            .into(),
+        })
+        .await
+        .unwrap();
+    let enums::users::UserFull::UserFull(full) = full;
+    let enums::UserFull::UserFull(f) = &full.full_user;
+    assert_eq!(f.id, bu.id);
+    // Messages, typing, reads.
+    for i in 0..3 {
+        a.invoke(&functions::messages::SendMessage {
+            peer: to_b.clone(),
+            message: format!("m{i}"),
+            random_id: 900 + i,
+            ..send_defaults()
+        })
+        .await
+        .unwrap();
+    }
+    for _ in 0..3 {
+        next_update(&mut b).await;
+    }
+    let a_peer_for_b = {
+        let enums::messages::Dialogs::Dialogs(d) = b
+            .invoke(&functions::messages::GetDialogs {
+                exclude_pinned: false,
+                folder_id: None,
+                offset_date: 0,
+                offset_id: 0,
+                offset_peer: enums::InputPeer::Empty,
+                limit: 10,
+                hash: 0,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(d.dialogs.len(), 1);
+        let enums::Dialog::Dialog(dl) = &d.dialogs[0] else {
+            panic!()
+        };
+        assert_eq!((dl.unread_count, dl.read_inbox_max_id), (3, 0));
+        let u = d
+            .users
+            .iter()
+            .find_map(|u| {
+                if let enums::User::User(u) = u {
+                    (!u.self_).then_some(u.clone())
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+        enums::InputPeer::from(types::InputPeerUser {
+            user_id: u.id,
+            access_hash: u.access_hash.unwrap(),
+        })
+    };
+    assert!(b
+        .invoke(&functions::messages::SetTyping {
+            peer: a_peer_for_b.clone(),
+            top_msg_id: None,
+            action: enums::SendMessageAction::SendMessageTypingAction
+        })
+        .await
+        .unwrap());
+    let enums::Updates::UpdateShort(u) = next_update(&mut a).await else {
+        panic!()
+    };
+    assert!(matches!(u.update, enums::Update::UserTyping(_)));
+    let enums::messages::AffectedMessages::AffectedMessages(r) = b
+        .invoke(&functions::messages::ReadHistory {
+            peer: a_peer_for_b.clone(),
+            max_id: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.pts_count, 1);
+    let enums::Updates::UpdateShort(u) = next_update(&mut a).await else {
+        panic!()
+    };
+    let enums::Update::ReadHistoryOutbox(o) = &u.update else {
+        panic!("{u:?}")
+    };
+    assert!(o.max_id >= 3);
+    let msgs = b
+        .invoke(&functions::messages::GetMessages {
+            id: vec![
+                types::InputMessageID { id: 1 }.into(),
+                types::InputMessageID { id: 99 }.into(),
+            ],
+        })
+        .await
+        .unwrap();
+    let enums::messages::Messages::Messages(m) = msgs else {
+        panic!()
+    };
+    assert_eq!(m.messages.len(), 1);
+    // B blocks A: A can no longer write to B.
+    assert!(b
+        .invoke(&functions::contacts::Block {
+            my_stories_from: false,
+            id: a_peer_for_b.clone()
+        })
+        .await
+        .unwrap());
+    let err = a
+        .invoke(&functions::messages::SendMessage {
+            peer: to_b.clone(),
+            message: "hi?".into(),
+            random_id: 999,
+            ..send_defaults()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "USER_IS_BLOCKED");
+    assert!(b
+        .invoke(&functions::contacts::Unblock {
+            my_stories_from: false,
+            id: a_peer_for_b
+        })
+        .await
+        .unwrap());
+    // Export A's authorization to DC 2 and import it there.
+    let enums::auth::ExportedAuthorization::ExportedAuthorization(exp) = a
+        .invoke(&functions::auth::ExportAuthorization { dc_id: 2 })
+        .await
+        .unwrap();
+    let mut a2 = Client::connect(info.dcs[1].addr, 2, &key, Kind::Abridged, false, None).await;
+    let bad = functions::auth::ImportAuthorization {
+        id: exp.id,
+        bytes: vec![1, 2, 3],
+    };
+    assert_eq!(
+        a2.invoke(&bad).await.unwrap_err().name,
+        "AUTH_BYTES_INVALID"
+    );
+    let imported = a2
+        .invoke(&functions::auth::ImportAuthorization {
+            id: exp.id,
+            bytes: exp.bytes.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        imported,
+        enums::auth::Authorization::Authorization(_)
+    ));
+    // The token is single-use; A's user lives on DC 1, so user calls on DC 2 are redirected.
+    assert_eq!(
+        a2.invoke(&functions::auth::ImportAuthorization {
+            id: exp.id,
+            bytes: exp.bytes
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "AUTH_BYTES_INVALID"
+    );
+    let err = a2
+        .invoke(&functions::updates::GetState {})
+        .await
+        .unwrap_err();
+    assert_eq!((err.name.as_str(), err.value), ("USER_MIGRATE", Some(1)));
+    dc.shutdown().await;
+}

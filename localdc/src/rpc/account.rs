@@ -211,3 +211,39 @@ pub(crate) fn update_profile(ctx: &Ctx<'_>, req: functions::account::UpdateProfi
     }
     ok(state.user_tl(me, me, now()))
 }
+
+/// `account.updateStatus`: online for five minutes, or offline now.
+pub(crate) fn update_status(ctx: &Ctx<'_>, req: functions::account::UpdateStatus) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let now = now();
+    let until = if req.offline { now } else { now + 300 };
+    if let Some(u) = state.users.get_mut(&me) {
+        u.online_until = until;
+    }
+    let status: enums::UserStatus = if req.offline {
+        types::UserStatusOffline { was_online: now }.into()
+    } else {
+        types::UserStatusOnline { expires: until }.into()
+    };
+    // Everyone who has this user as a contact hears about it.
+    let watchers: Vec<i64> = state
+        .contacts
+        .iter()
+        .filter(|(_, c)| c.contains(&me))
+        .map(|(u, _)| *u)
+        .collect();
+    for w in watchers {
+        let u: enums::Updates = types::UpdateShort {
+            update: types::UpdateUserStatus {
+                user_id: me,
+                status: status.clone(),
+            }
+            .into(),
+            date: now,
+        }
+        .into();
+        ctx.push(w, &u);
+    }
+    ok(true)
+}

@@ -241,3 +241,59 @@ pub(crate) fn check_password(ctx: &Ctx<'_>, req: functions::auth::CheckPassword)
     state.pending_2fa.remove(&ctx.perm_key_id);
     authorization(&mut state, ctx, user)
 }
+
+/// `auth.importBotAuthorization`: logs a bot in with its token.
+pub(crate) fn import_bot_authorization(
+    ctx: &Ctx<'_>,
+    req: functions::auth::ImportBotAuthorization,
+) -> RpcResult {
+    if req.api_id <= 0 || req.api_hash.is_empty() {
+        return Err(RpcErr::bad_request("API_ID_INVALID"));
+    }
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let bot = *state
+        .bot_tokens
+        .get(&req.bot_auth_token)
+        .ok_or_else(|| RpcErr::bad_request("ACCESS_TOKEN_INVALID"))?;
+    let home = state.users.get(&bot).map_or(ctx.dc, |u| u.home_dc);
+    if home != ctx.dc {
+        return Err(RpcErr::new(303, format!("USER_MIGRATE_{home}")));
+    }
+    authorization(&mut state, ctx, bot)
+}
+
+/// `auth.exportAuthorization`: a one-time token to log the same account in on another DC.
+pub(crate) fn export_authorization(
+    ctx: &Ctx<'_>,
+    req: functions::auth::ExportAuthorization,
+) -> RpcResult {
+    let me = super::require_user(ctx)?;
+    if !ctx.shared.dcs.iter().any(|d| d.id == req.dc_id) || req.dc_id == ctx.dc {
+        return Err(RpcErr::bad_request("DC_ID_INVALID"));
+    }
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let bytes: [u8; 32] = rand::Rng::gen(&mut state.rng);
+    state
+        .exported
+        .insert(bytes.to_vec(), (me, req.dc_id, now() + 600));
+    ok(enums::auth::ExportedAuthorization::from(
+        types::auth::ExportedAuthorization {
+            id: me,
+            bytes: bytes.to_vec(),
+        },
+    ))
+}
+
+/// `auth.importAuthorization`: redeems an exported token on the DC it was made for.
+pub(crate) fn import_authorization(
+    ctx: &Ctx<'_>,
+    req: functions::auth::ImportAuthorization,
+) -> RpcResult {
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    match state.exported.remove(&req.bytes) {
+        Some((user, dc, expires)) if user == req.id && dc == ctx.dc && expires > now() => {
+            authorization(&mut state, ctx, user)
+        }
+        _ => Err(RpcErr::bad_request("AUTH_BYTES_INVALID")),
+    }
+}

@@ -26,3 +26,87 @@ pub(crate) fn resolve_username(
         },
     ))
 }
+
+/// `contacts.getContacts`.
+pub(crate) fn get_contacts(ctx: &Ctx<'_>, _: functions::contacts::GetContacts) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let now = now();
+    let ids: Vec<i64> = state
+        .contacts
+        .get(&me)
+        .map(|c| c.iter().copied().collect())
+        .unwrap_or_default();
+    let contacts = ids
+        .iter()
+        .map(|&id| {
+            types::Contact {
+                user_id: id,
+                mutual: state.contacts.get(&id).is_some_and(|c| c.contains(&me)),
+            }
+            .into()
+        })
+        .collect();
+    let users = ids.iter().map(|&id| state.user_tl(me, id, now)).collect();
+    ok(enums::contacts::Contacts::from(types::contacts::Contacts {
+        contacts,
+        saved_count: ids.len() as i32,
+        users,
+    }))
+}
+
+/// `contacts.importContacts`: adds the phones that have accounts.
+pub(crate) fn import_contacts(
+    ctx: &Ctx<'_>,
+    req: functions::contacts::ImportContacts,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let now = now();
+    let mut imported = Vec::new();
+    let mut users = Vec::new();
+    for c in &req.contacts {
+        let enums::InputContact::InputPhoneContact(c) = c;
+        let phone = crate::state::State::normalize_phone(&c.phone);
+        if let Some(&id) = state.by_phone.get(&phone) {
+            state.contacts.entry(me).or_default().insert(id);
+            imported.push(
+                types::ImportedContact {
+                    user_id: id,
+                    client_id: c.client_id,
+                }
+                .into(),
+            );
+            users.push(state.user_tl(me, id, now));
+        }
+    }
+    ok(enums::contacts::ImportedContacts::from(
+        types::contacts::ImportedContacts {
+            imported,
+            popular_invites: vec![],
+            retry_contacts: vec![],
+            users,
+        },
+    ))
+}
+
+/// `contacts.block`.
+pub(crate) fn block(ctx: &Ctx<'_>, req: functions::contacts::Block) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let id = super::messages::resolve_user(&state, me, &req.id)
+        .map_err(|_| RpcErr::bad_request("CONTACT_ID_INVALID"))?;
+    if id == me {
+        return Err(RpcErr::bad_request("CONTACT_ID_INVALID"));
+    }
+    ok(state.blocked.entry(me).or_default().insert(id))
+}
+
+/// `contacts.unblock`.
+pub(crate) fn unblock(ctx: &Ctx<'_>, req: functions::contacts::Unblock) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let id = super::messages::resolve_user(&state, me, &req.id)
+        .map_err(|_| RpcErr::bad_request("CONTACT_ID_INVALID"))?;
+    ok(state.blocked.entry(me).or_default().remove(&id))
+}

@@ -77,6 +77,12 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
     }
     let mut state = ctx.shared.state.lock().expect("not poisoned");
     let target = resolve_user(&state, me, &req.peer)?;
+    if state.has_blocked(me, target) {
+        return Err(RpcErr::bad_request("YOU_BLOCKED_USER"));
+    }
+    if state.has_blocked(target, me) {
+        return Err(RpcErr::new(403, "USER_IS_BLOCKED"));
+    }
     let date = now();
     // A repeated random_id returns the original message and creates nothing.
     if let Some(&id) = state
@@ -429,6 +435,227 @@ pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -
     ok(enums::messages::Messages::from(types::messages::Messages {
         messages: page,
         topics: vec![],
+        chats: vec![],
+        users,
+    }))
+}
+
+fn users_of(state: &State, me: i64, ids: impl IntoIterator<Item = i64>) -> Vec<enums::User> {
+    let now = now();
+    let set: std::collections::BTreeSet<i64> = ids.into_iter().chain([me]).collect();
+    set.into_iter()
+        .filter(|u| state.users.contains_key(u))
+        .map(|u| state.user_tl(me, u, now))
+        .collect()
+}
+
+/// `messages.getMessages` (by id in the caller's box).
+pub(crate) fn get_messages(ctx: &Ctx<'_>, req: functions::messages::GetMessages) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let my_box = state.boxes.get(&me);
+    let mut found = Vec::new();
+    for m in &req.id {
+        if let enums::InputMessage::ID(m) = m {
+            if let Some(msg) = my_box.and_then(|b| b.messages.get(&m.id)) {
+                found.push(msg);
+            }
+        }
+    }
+    let users = users_of(&state, me, found.iter().flat_map(|m| [m.peer, m.from]));
+    let messages = found.into_iter().map(State::message_tl).collect();
+    ok(enums::messages::Messages::from(types::messages::Messages {
+        messages,
+        topics: vec![],
+        chats: vec![],
+        users,
+    }))
+}
+
+/// `messages.readHistory`: marks the chat read up to `max_id`; the other side learns that its
+/// messages were read.
+pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let peer = resolve_user(&state, me, &req.peer)?;
+    let incoming: Vec<(i32, Option<i32>)> = state
+        .boxes
+        .get(&me)
+        .map(|b| {
+            b.messages
+                .values()
+                .filter(|m| m.peer == peer && !m.out)
+                .map(|m| (m.id, m.twin))
+                .collect()
+        })
+        .unwrap_or_default();
+    let last = incoming.iter().map(|m| m.0).max().unwrap_or(0);
+    let max_id = if req.max_id <= 0 {
+        last
+    } else {
+        req.max_id.min(last)
+    };
+    let (inbox, outbox) = state.read.get(&(me, peer)).copied().unwrap_or_default();
+    if max_id <= inbox {
+        let pts = state.updates.get(&me).map_or(0, |s| s.pts);
+        return ok(enums::messages::AffectedMessages::from(
+            types::messages::AffectedMessages { pts, pts_count: 0 },
+        ));
+    }
+    state.read.insert((me, peer), (max_id, outbox));
+    let still_unread = incoming.iter().filter(|m| m.0 > max_id).count() as i32;
+    let peer_tl: enums::Peer = types::PeerUser { user_id: peer }.into();
+    let make = |pts| -> enums::Update {
+        types::UpdateReadHistoryInbox {
+            folder_id: None,
+            peer: peer_tl.clone(),
+            top_msg_id: None,
+            max_id,
+            still_unread_count: still_unread,
+            pts,
+            pts_count: 1,
+        }
+        .into()
+    };
+    let pts = state.push_update(me, 1, make);
+    ctx.push(
+        me,
+        &enums::Updates::from(types::UpdateShort {
+            update: make(pts),
+            date: now(),
+        }),
+    );
+    // The sender's side: its outgoing messages up to the twin of max_id are read.
+    if peer != me {
+        let twin_max = incoming
+            .iter()
+            .filter(|m| m.0 <= max_id)
+            .filter_map(|m| m.1)
+            .max();
+        if let Some(twin_max) = twin_max {
+            let (their_inbox, _) = state.read.get(&(peer, me)).copied().unwrap_or_default();
+            state.read.insert((peer, me), (their_inbox, twin_max));
+            let me_tl: enums::Peer = types::PeerUser { user_id: me }.into();
+            let make = |pts| -> enums::Update {
+                types::UpdateReadHistoryOutbox {
+                    peer: me_tl.clone(),
+                    max_id: twin_max,
+                    pts,
+                    pts_count: 1,
+                }
+                .into()
+            };
+            let their_pts = state.push_update(peer, 1, make);
+            ctx.push(
+                peer,
+                &enums::Updates::from(types::UpdateShort {
+                    update: make(their_pts),
+                    date: now(),
+                }),
+            );
+        }
+    }
+    ok(enums::messages::AffectedMessages::from(
+        types::messages::AffectedMessages { pts, pts_count: 1 },
+    ))
+}
+
+/// `messages.setTyping`: the other side sees `updateUserTyping`.
+pub(crate) fn set_typing(ctx: &Ctx<'_>, req: functions::messages::SetTyping) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let peer = resolve_user(&state, me, &req.peer)?;
+    if peer != me && !state.has_blocked(peer, me) {
+        let u = types::UpdateUserTyping {
+            user_id: me,
+            top_msg_id: req.top_msg_id,
+            action: req.action.clone(),
+        };
+        ctx.push(
+            peer,
+            &enums::Updates::from(types::UpdateShort {
+                update: u.into(),
+                date: now(),
+            }),
+        );
+    }
+    ok(true)
+}
+
+/// `messages.getDialogs`: one dialog per chat partner, newest first, with Telegram's offsets.
+pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let mut tops: std::collections::HashMap<i64, &StoredMessage> = Default::default();
+    if let Some(b) = state.boxes.get(&me) {
+        for m in b.messages.values() {
+            let e = tops.entry(m.peer).or_insert(m);
+            if m.id > e.id {
+                *e = m;
+            }
+        }
+    }
+    let mut list: Vec<&StoredMessage> = tops.into_values().collect();
+    list.sort_by(|a, b| (b.date, b.id).cmp(&(a.date, a.id)));
+    let total = list.len();
+    if req.offset_date > 0 || req.offset_id > 0 {
+        list.retain(|m| {
+            (req.offset_date <= 0 || m.date < req.offset_date)
+                && (req.offset_id <= 0 || m.id < req.offset_id)
+        });
+    }
+    let limit = if req.limit <= 0 {
+        20
+    } else {
+        req.limit.min(100) as usize
+    };
+    list.truncate(limit);
+    let dialogs = list
+        .iter()
+        .map(|m| {
+            let (inbox, outbox) = state.read.get(&(me, m.peer)).copied().unwrap_or_default();
+            let unread = state.boxes[&me]
+                .messages
+                .values()
+                .filter(|x| x.peer == m.peer && !x.out && x.id > inbox)
+                .count() as i32;
+            types::Dialog {
+                pinned: false,
+                unread_mark: false,
+                view_forum_as_messages: false,
+                peer: types::PeerUser { user_id: m.peer }.into(),
+                top_message: m.id,
+                read_inbox_max_id: inbox,
+                read_outbox_max_id: outbox,
+                unread_count: unread,
+                unread_mentions_count: 0,
+                unread_reactions_count: 0,
+                unread_poll_votes_count: 0,
+                notify_settings: types::PeerNotifySettings::default().into(),
+                pts: None,
+                draft: None,
+                folder_id: None,
+                ttl_period: None,
+            }
+            .into()
+        })
+        .collect();
+    let users = users_of(&state, me, list.iter().flat_map(|m| [m.peer, m.from]));
+    let messages = list.iter().map(|m| State::message_tl(m)).collect();
+    if list.len() < total {
+        return ok(enums::messages::Dialogs::from(
+            types::messages::DialogsSlice {
+                count: total as i32,
+                dialogs,
+                messages,
+                chats: vec![],
+                users,
+            },
+        ));
+    }
+    ok(enums::messages::Dialogs::from(types::messages::Dialogs {
+        dialogs,
+        messages,
         chats: vec![],
         users,
     }))

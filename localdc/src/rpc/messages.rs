@@ -596,7 +596,7 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
         }
     }
     let mut list: Vec<&StoredMessage> = tops.into_values().collect();
-    list.sort_by(|a, b| (b.date, b.id).cmp(&(a.date, a.id)));
+    list.sort_by_key(|m| std::cmp::Reverse((m.date, m.id)));
     let total = list.len();
     if req.offset_date > 0 || req.offset_id > 0 {
         list.retain(|m| {

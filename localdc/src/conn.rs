@@ -173,6 +173,7 @@ pub(crate) async fn serve(
         sessions_here: Vec::new(),
     };
     let mut framer = Framer::new(kind, Role::Server).with_max_frame(MAX_FRAME);
+    let mut drops = conn.shared.drops.subscribe();
     'outer: loop {
         loop {
             match framer.decode(&buf) {
@@ -199,6 +200,11 @@ pub(crate) async fn serve(
                 _ => break,
             },
             _ = shutdown.changed() => break,
+            _ = drops.changed() => {
+                tracing::debug!(%peer, "connection dropped on request");
+                writer.abort();
+                break;
+            }
             _ = overloaded.notified() => {
                 tracing::debug!(%peer, "client does not read its answers; closing");
                 conn.shared.stats.overloaded.fetch_add(1, Ordering::Relaxed);
@@ -289,7 +295,13 @@ impl Conn {
             return self.fail();
         };
         let keys = &self.shared.keys;
-        let now = (now_ms() / 1000) as i32;
+        let skew = self
+            .shared
+            .faults
+            .lock()
+            .expect("not poisoned")
+            .clock_skew_ms;
+        let now = ((now_ms() + skew) / 1000) as i32;
         let answer = match std::mem::replace(&mut self.handshake, Handshake::Idle) {
             Handshake::Step1(s1) => hs::step2(keys, s1, body, &random(272), now).map(|(a, s)| {
                 self.handshake = Handshake::Step2(s);
@@ -403,11 +415,23 @@ impl Conn {
                         session_id,
                         msg_id,
                         pushes: Default::default(),
+                        delay: Default::default(),
                     };
-                    let result = rpc::handle(&ctx, msg_id, &body);
-                    guard
-                        .session
-                        .send_result(msg_id, result.map_err(|e| (e.code, e.message)), now);
+                    let result = rpc::handle(&ctx, msg_id, &body).map_err(|e| (e.code, e.message));
+                    match ctx.delay.get() {
+                        None => guard.session.send_result(msg_id, result, now),
+                        Some(d) => {
+                            // An injected delay: answer later, without holding the connection up.
+                            let slot = slot.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(d).await;
+                                let mut s = slot.lock().expect("not poisoned");
+                                let now = now_ms();
+                                s.session.send_result(msg_id, result, now);
+                                flush(&mut s, now);
+                            });
+                        }
+                    }
                     pushes.extend(ctx.pushes.into_inner());
                 }
                 ServerEvent::DestroySession { msg_id, session_id } => {
@@ -443,12 +467,21 @@ impl Conn {
     }
 
     fn slot(&self, key_id: i64, session_id: i64, entry: &AuthKeyEntry) -> Arc<Mutex<Slot>> {
+        let skew = self
+            .shared
+            .faults
+            .lock()
+            .expect("not poisoned")
+            .clock_skew_ms;
         let mut sessions = self.shared.sessions.lock().expect("not poisoned");
         sessions
             .entry((key_id, session_id))
             .or_insert_with(|| {
+                let mut session =
+                    ServerSession::new(entry.key.clone(), session_id, entry.salts.clone());
+                session.set_clock_skew_ms(skew);
                 Arc::new(Mutex::new(Slot {
-                    session: ServerSession::new(entry.key.clone(), session_id, entry.salts.clone()),
+                    session,
                     conn: None,
                 }))
             })

@@ -17,11 +17,13 @@
 
 mod conn;
 pub mod control;
+mod faults;
 mod keys;
 mod rpc;
 mod state;
 
 pub use control::Control;
+pub use faults::FloodLimit;
 pub use keys::{load_or_generate_key, KeyError};
 
 use fleetgram_protocol::crypto::rsa::RsaPrivateKey;
@@ -126,6 +128,9 @@ pub(crate) struct Shared {
     pub(crate) sessions: conn::Sessions,
     pub(crate) state: std::sync::Mutex<state::State>,
     pub(crate) stats: Stats,
+    pub(crate) faults: std::sync::Mutex<faults::Faults>,
+    /// Bumped to make every connection drop.
+    pub(crate) drops: watch::Sender<u64>,
 }
 
 /// Counters of what the DC did (for tests and, later, metrics).
@@ -187,6 +192,8 @@ impl LocalDc {
             auth_keys: Default::default(),
             sessions: Default::default(),
             stats: Stats::default(),
+            faults: Default::default(),
+            drops: watch::channel(0).0,
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();

@@ -34,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     /// Updates for other sessions, delivered after the call (never while its session is
     /// locked).
     pub pushes: std::cell::RefCell<Vec<Push>>,
+    /// Set when the answer must be held back (an injected delay).
+    pub delay: std::cell::Cell<Option<std::time::Duration>>,
 }
 
 /// An update object for every session of `user` except the calling one.
@@ -138,6 +140,14 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
         }
     }
     debug_assert_eq!(msg_id, ctx.msg_id);
+    if let Some(method) = fleetgram_tl::name_of(id_of(body)) {
+        let mut faults = ctx.shared.faults.lock().expect("not poisoned");
+        if let Some((code, message)) = faults.check(ctx.perm_key_id, method, crate::conn::now_ms())
+        {
+            return Err(RpcErr::new(code, message));
+        }
+        ctx.delay.set(faults.delay_for(method));
+    }
     dispatch(ctx, body)
 }
 

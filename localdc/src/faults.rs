@@ -1,0 +1,127 @@
+//! Fault injection and limits, set at start or at run time through [`crate::Control`]:
+//! flood limits per method and account (answered with an honest `FLOOD_WAIT_X`), errors forced
+//! on the next calls of a method, delayed answers, dropped connections, salt rotation and a
+//! skewed server clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+/// A flood limit: at most `calls` per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloodLimit {
+    /// Calls allowed in the window.
+    pub calls: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    flood: HashMap<String, FloodLimit>,
+    hits: HashMap<(i64, String), VecDeque<i64>>,
+    forced: HashMap<String, VecDeque<(i32, String)>>,
+    delays: HashMap<String, Duration>,
+    pub clock_skew_ms: i64,
+}
+
+impl Faults {
+    pub fn set_flood_limit(&mut self, method: &str, limit: Option<FloodLimit>) {
+        match limit {
+            Some(l) => {
+                self.flood.insert(method.to_string(), l);
+            }
+            None => {
+                self.flood.remove(method);
+            }
+        }
+    }
+
+    pub fn force_error(&mut self, method: &str, code: i32, message: &str, times: usize) {
+        let q = self.forced.entry(method.to_string()).or_default();
+        for _ in 0..times {
+            q.push_back((code, message.to_string()));
+        }
+    }
+
+    pub fn set_delay(&mut self, method: &str, delay: Option<Duration>) {
+        match delay {
+            Some(d) => {
+                self.delays.insert(method.to_string(), d);
+            }
+            None => {
+                self.delays.remove(method);
+            }
+        }
+    }
+
+    pub fn delay_for(&self, method: &str) -> Option<Duration> {
+        self.delays.get(method).copied()
+    }
+
+    /// The error a call of `method` by `account` must get now, if any: a forced error, or
+    /// `FLOOD_WAIT_X` when the account is over the method's limit (X = seconds until a call
+    /// is allowed again, at least 1).
+    pub fn check(&mut self, account: i64, method: &str, now_ms: i64) -> Option<(i32, String)> {
+        if let Some(q) = self.forced.get_mut(method) {
+            if let Some(e) = q.pop_front() {
+                return Some(e);
+            }
+        }
+        let limit = *self.flood.get(method)?;
+        let window = limit.window.as_millis() as i64;
+        let hits = self.hits.entry((account, method.to_string())).or_default();
+        while hits.front().is_some_and(|t| now_ms - t >= window) {
+            hits.pop_front();
+        }
+        if hits.len() as u32 >= limit.calls {
+            let free_at = hits.front().copied().unwrap_or(now_ms) + window;
+            let wait = ((free_at - now_ms) + 999) / 1000;
+            return Some((420, format!("FLOOD_WAIT_{}", wait.max(1))));
+        }
+        hits.push_back(now_ms);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flood_wait_is_honest_and_forced_errors_run_out() {
+        let mut f = Faults::default();
+        f.set_flood_limit(
+            "messages.sendMessage",
+            Some(FloodLimit {
+                calls: 2,
+                window: Duration::from_secs(10),
+            }),
+        );
+        assert_eq!(f.check(1, "messages.sendMessage", 0), None);
+        assert_eq!(f.check(1, "messages.sendMessage", 1_000), None);
+        assert_eq!(
+            f.check(1, "messages.sendMessage", 2_000),
+            Some((420, "FLOOD_WAIT_8".into()))
+        );
+        assert_eq!(
+            f.check(2, "messages.sendMessage", 2_000),
+            None,
+            "per account"
+        );
+        assert_eq!(
+            f.check(1, "messages.sendMessage", 10_000),
+            None,
+            "the first call left the window"
+        );
+        f.force_error("help.getConfig", 500, "INTERNAL", 2);
+        assert_eq!(
+            f.check(1, "help.getConfig", 0),
+            Some((500, "INTERNAL".into()))
+        );
+        assert_eq!(
+            f.check(1, "help.getConfig", 0),
+            Some((500, "INTERNAL".into()))
+        );
+        assert_eq!(f.check(1, "help.getConfig", 0), None);
+    }
+}

@@ -53,6 +53,13 @@ struct LocalDcArgs {
     /// Make every phone's login code CODE (otherwise codes are random and logged).
     #[arg(long)]
     login_code: Option<String>,
+    /// Serve the JSON control API (POST /control) on this address; its URL goes into the
+    /// info file.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    control: std::net::SocketAddr,
+    /// Do not serve the control API.
+    #[arg(long)]
+    no_control: bool,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -154,6 +161,7 @@ fn run_localdc(args: LocalDcArgs) -> Result<(), String> {
             data_dir: args.data,
             login_code: args.login_code,
             rsa_key: None,
+            control_addr: (!args.no_control).then_some(args.control),
         };
         let dc = fleetgram_localdc::LocalDc::start(config)
             .await

@@ -1,7 +1,20 @@
 //! The control API for tests and tools: create accounts, read login codes, inspect state.
 
+use crate::rpc::{self, Ctx};
 use crate::Shared;
+use fleetgram_tl::{enums, functions, types, Deserializable};
 use std::sync::Arc;
+
+/// Why a control operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ControlError(pub String);
+
+/// The auth key id the control API acts with for `user` (never a real key: those come from
+/// SHA1 and are spread over all 64 bits, this one has a fixed top half).
+fn control_key(user: i64) -> i64 {
+    0x0c0a_11ed_0000_0000 ^ (user & 0xffff_ffff)
+}
 
 /// A handle on a running local DC's data.
 #[derive(Clone)]
@@ -140,6 +153,154 @@ impl Control {
                 .session
                 .set_clock_skew_ms(skew_ms);
         }
+    }
+
+    /// Runs `f` as `user` would over the API, then delivers the updates it produced to the
+    /// user's and other accounts' sessions.
+    fn as_user<T>(
+        &self,
+        user: i64,
+        f: impl FnOnce(&Ctx<'_>) -> Result<T, rpc::RpcErr>,
+    ) -> Result<T, ControlError> {
+        let key = control_key(user);
+        {
+            let mut state = self.shared.state.lock().expect("not poisoned");
+            if !state.users.contains_key(&user) {
+                return Err(ControlError(format!("no user {user}")));
+            }
+            state.authorizations.insert(key, user);
+        }
+        let home = self
+            .shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .users
+            .get(&user)
+            .map_or(1, |u| u.home_dc);
+        let ctx = Ctx {
+            shared: &self.shared,
+            dc: home,
+            key_id: key,
+            perm_key_id: key,
+            session_id: 0,
+            msg_id: 0,
+            pushes: Default::default(),
+            delay: Default::default(),
+        };
+        let result = f(&ctx).map_err(|e| ControlError(format!("{} {}", e.code, e.message)));
+        crate::conn::deliver(
+            &self.shared,
+            (key, 0),
+            ctx.pushes.into_inner(),
+            crate::conn::now_ms(),
+        );
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .authorizations
+            .remove(&key);
+        result
+    }
+
+    fn peer(&self, viewer: i64, user: i64) -> enums::InputPeer {
+        let hash = self
+            .shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .access_hash(viewer, user);
+        types::InputPeerUser {
+            user_id: user,
+            access_hash: hash,
+        }
+        .into()
+    }
+
+    /// Makes `from` send `text` to `to` (a private chat); returns the message id in `from`'s box.
+    ///
+    /// # Errors
+    /// Unknown users, or the error Telegram would give (`USER_IS_BLOCKED`...).
+    pub fn send_message(&self, from: i64, to: i64, text: &str) -> Result<i32, ControlError> {
+        let peer = self.peer(from, to);
+        let random_id = rand::Rng::gen(&mut rand::thread_rng());
+        let req = functions::messages::SendMessage {
+            peer,
+            message: text.to_string(),
+            random_id,
+            ..rpc::messages::send_defaults()
+        };
+        let bytes = self.as_user(from, |ctx| rpc::messages::send_message(ctx, req))?;
+        match enums::Updates::from_bytes(&bytes) {
+            Ok(enums::Updates::UpdateShortSentMessage(m)) => Ok(m.id),
+            _ => Err(ControlError("unexpected answer".into())),
+        }
+    }
+
+    /// Makes `user` edit its message `id` in the chat with `peer`.
+    ///
+    /// # Errors
+    /// As the API (`MESSAGE_NOT_MODIFIED`...).
+    pub fn edit_message(
+        &self,
+        user: i64,
+        peer: i64,
+        id: i32,
+        text: &str,
+    ) -> Result<(), ControlError> {
+        let peer = self.peer(user, peer);
+        let req = functions::messages::EditMessage {
+            peer,
+            id,
+            message: Some(text.to_string()),
+            ..rpc::messages::edit_defaults()
+        };
+        self.as_user(user, |ctx| rpc::messages::edit_message(ctx, req))
+            .map(|_| ())
+    }
+
+    /// Makes `user` delete its messages `ids` (for both sides when `revoke`).
+    ///
+    /// # Errors
+    /// As the API.
+    pub fn delete_messages(
+        &self,
+        user: i64,
+        ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), ControlError> {
+        self.as_user(user, |ctx| {
+            rpc::messages::delete_messages(
+                ctx,
+                functions::messages::DeleteMessages { revoke, id: ids },
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Pushes a raw `Updates` object (TL bytes) to every connected session of `user`.
+    ///
+    /// # Errors
+    /// Bytes that are not an `Updates` object.
+    pub fn inject_update(&self, user: i64, updates: &[u8]) -> Result<(), ControlError> {
+        enums::Updates::from_bytes(updates)
+            .map_err(|e| ControlError(format!("not an Updates object: {e}")))?;
+        crate::conn::deliver(
+            &self.shared,
+            (0, 0),
+            vec![rpc::Push {
+                user,
+                body: updates.to_vec(),
+            }],
+            crate::conn::now_ms(),
+        );
+        Ok(())
+    }
+
+    /// How many accounts exist.
+    pub fn user_count(&self) -> usize {
+        self.shared.state.lock().expect("not poisoned").users.len()
     }
 
     /// How many sessions exist.

@@ -18,6 +18,7 @@
 mod conn;
 pub mod control;
 mod faults;
+mod http;
 mod keys;
 mod rpc;
 mod state;
@@ -51,6 +52,8 @@ pub struct Config {
     pub login_code: Option<String>,
     /// Use this RSA key instead of loading or generating one.
     pub rsa_key: Option<RsaPrivateKey>,
+    /// Serve the JSON control API here (`POST /control`); port 0 picks a free one.
+    pub control_addr: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             data_dir: None,
             login_code: None,
             rsa_key: None,
+            control_addr: None,
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct Info {
     pub rsa_e: u64,
     /// Telegram fingerprint of the key.
     pub fingerprint: i64,
+    /// Where the JSON control API listens, if enabled.
+    pub control: Option<SocketAddr>,
 }
 
 impl Info {
@@ -97,6 +103,7 @@ impl Info {
         serde_json::json!({
             "dcs": self.dcs.iter().map(|d| serde_json::json!({"id": d.id, "host": d.addr.ip().to_string(), "port": d.addr.port()})).collect::<Vec<_>>(),
             "rsa": {"pem": self.rsa_pem, "n": self.rsa_n, "e": self.rsa_e, "fingerprint": self.fingerprint},
+            "control": self.control.map(|a| format!("http://{a}/control")),
         })
     }
 }
@@ -131,6 +138,7 @@ pub(crate) struct Shared {
     pub(crate) faults: std::sync::Mutex<faults::Faults>,
     /// Bumped to make every connection drop.
     pub(crate) drops: watch::Sender<u64>,
+    pub(crate) control_addr: Option<SocketAddr>,
 }
 
 /// Counters of what the DC did (for tests and, later, metrics).
@@ -147,6 +155,7 @@ pub struct Stats {
 /// A running local DC.
 pub struct LocalDc {
     shared: Arc<Shared>,
+    control_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -194,9 +203,29 @@ impl LocalDc {
             stats: Stats::default(),
             faults: Default::default(),
             drops: watch::channel(0).0,
+            control_addr: config.control_addr,
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        let control_addr = match shared.control_addr {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let bound = l
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                tasks.push(tokio::spawn(http::serve(
+                    Control {
+                        shared: shared.clone(),
+                    },
+                    l,
+                    rx.clone(),
+                )));
+                Some(bound)
+            }
+            None => None,
+        };
         for (l, dc) in listeners.into_iter().zip(&dcs) {
             tasks.push(tokio::spawn(accept_loop(
                 shared.clone(),
@@ -208,6 +237,7 @@ impl LocalDc {
         tracing::info!(dcs = ?dcs.iter().map(|d| (d.id, d.addr.to_string())).collect::<Vec<_>>(), "local DC listening");
         Ok(Self {
             shared,
+            control_addr,
             shutdown,
             tasks,
         })
@@ -222,6 +252,7 @@ impl LocalDc {
             rsa_n: public.n.to_string(),
             rsa_e: u64::try_from(&public.e).unwrap_or(65537),
             fingerprint: public.fingerprint(),
+            control: self.control_addr,
         }
     }
 

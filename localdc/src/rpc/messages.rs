@@ -440,6 +440,52 @@ pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -
     }))
 }
 
+/// A `messages.sendMessage` with every option off (fill in peer, message, random_id).
+pub(crate) fn send_defaults() -> functions::messages::SendMessage {
+    functions::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: enums::InputPeer::Empty,
+        reply_to: None,
+        message: String::new(),
+        random_id: 0,
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    }
+}
+
+/// A `messages.editMessage` with every option off.
+pub(crate) fn edit_defaults() -> functions::messages::EditMessage {
+    functions::messages::EditMessage {
+        no_webpage: false,
+        invert_media: false,
+        peer: enums::InputPeer::Empty,
+        id: 0,
+        message: None,
+        media: None,
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        quick_reply_shortcut_id: None,
+        rich_message: None,
+    }
+}
+
 fn users_of(state: &State, me: i64, ids: impl IntoIterator<Item = i64>) -> Vec<enums::User> {
     let now = now();
     let set: std::collections::BTreeSet<i64> = ids.into_iter().chain([me]).collect();

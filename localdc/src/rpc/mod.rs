@@ -9,7 +9,7 @@ mod account;
 mod auth;
 mod contacts;
 mod help;
-mod messages;
+pub(crate) mod messages;
 mod updates;
 mod users;
 

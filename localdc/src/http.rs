@@ -1,0 +1,265 @@
+//! The control API over HTTP on loopback, for tools and tests in other processes.
+//!
+//! One endpoint, `POST /control`, with a JSON body `{"op": NAME, ...arguments}`; the answer is
+//! JSON, `200` on success and `400` with `{"error": "..."}` otherwise. Operations:
+//!
+//! | op | arguments | answer |
+//! |---|---|---|
+//! | `create_user` | `phone`, `first_name`, `last_name`?, `dc`? | `{"id"}` |
+//! | `create_bot` | `first_name`, `username`, `dc`? | `{"id", "token"}` |
+//! | `login_code` | `phone` | `{"code"}` (null if none was sent) |
+//! | `send_message` | `from`, `to`, `text` | `{"id"}` |
+//! | `edit_message` | `user`, `peer`, `id`, `text` | `{}` |
+//! | `delete_messages` | `user`, `ids`, `revoke`? | `{}` |
+//! | `inject_update` | `user`, `update` (an `Updates` object in the TL JSON mapping) | `{}` |
+//! | `set_flood_limit` | `method`, `calls` (0 removes), `window_ms` | `{}` |
+//! | `force_error` | `method`, `code`, `message`, `times` | `{}` |
+//! | `set_delay` | `method`, `ms` (0 removes) | `{}` |
+//! | `drop_connections` | | `{}` |
+//! | `rotate_salts` | `grace_ms`? | `{}` |
+//! | `set_clock_skew` | `ms` | `{}` |
+//! | `stats` | | `{"users", "sessions", "auth_keys", "connections", "refused", "overloaded"}` |
+
+use crate::{Control, FloodLimit};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const MAX_BODY: usize = 1 << 20;
+
+pub(crate) async fn serve(
+    control: Control,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => {
+                if let Ok((stream, _)) = r {
+                    tokio::spawn(handle_conn(control.clone(), stream));
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn handle_conn(control: Control, mut stream: TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let (head_end, content_length) = loop {
+        let n = match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..pos]).to_string();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                        .map(|(_, v)| v.trim().parse::<usize>())
+                })
+                .unwrap_or(Ok(0));
+            match len {
+                Ok(len) if len <= MAX_BODY => break (pos + 4, len),
+                _ => {
+                    return respond(&mut stream, 400, &json!({"error": "bad Content-Length"})).await
+                }
+            }
+        }
+        if buf.len() > 16 * 1024 {
+            return respond(&mut stream, 400, &json!({"error": "headers too long"})).await;
+        }
+    };
+    while buf.len() < head_end + content_length {
+        let n = match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let request_line =
+        String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == b'\r').unwrap_or(0)])
+            .to_string();
+    if !request_line.starts_with("POST /control ") {
+        return respond(&mut stream, 404, &json!({"error": "use POST /control"})).await;
+    }
+    let body = &buf[head_end..head_end + content_length];
+    let (status, answer) = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => match run(&control, &v) {
+            Ok(a) => (200, a),
+            Err(e) => (400, json!({"error": e})),
+        },
+        Err(e) => (400, json!({"error": format!("invalid JSON: {e}")})),
+    };
+    respond(&mut stream, status, &answer).await;
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, body: &Value) {
+    let text = body.to_string();
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Bad Request",
+    };
+    let msg = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+    let _ = stream.write_all(msg.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn arg<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
+    v.get(name)
+        .ok_or_else(|| format!("missing argument \"{name}\""))
+}
+
+fn str_arg<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
+    arg(v, name)?
+        .as_str()
+        .ok_or_else(|| format!("argument \"{name}\" must be a string"))
+}
+
+fn int_arg(v: &Value, name: &str) -> Result<i64, String> {
+    arg(v, name)?
+        .as_i64()
+        .ok_or_else(|| format!("argument \"{name}\" must be an integer"))
+}
+
+fn opt_int(v: &Value, name: &str, default: i64) -> Result<i64, String> {
+    match v.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(x) => x
+            .as_i64()
+            .ok_or_else(|| format!("argument \"{name}\" must be an integer")),
+    }
+}
+
+/// Runs one operation.
+fn run(c: &Control, v: &Value) -> Result<Value, String> {
+    let op = str_arg(v, "op")?;
+    let empty = json!({});
+    match op {
+        "create_user" => {
+            let id = c.create_user(
+                str_arg(v, "phone")?,
+                str_arg(v, "first_name")?,
+                v.get("last_name").and_then(Value::as_str).unwrap_or(""),
+                opt_int(v, "dc", 1)? as i32,
+            );
+            Ok(json!({"id": id}))
+        }
+        "create_bot" => {
+            let (id, token) = c.create_bot(
+                str_arg(v, "first_name")?,
+                str_arg(v, "username")?,
+                opt_int(v, "dc", 1)? as i32,
+            );
+            Ok(json!({"id": id, "token": token}))
+        }
+        "login_code" => Ok(json!({"code": c.login_code(str_arg(v, "phone")?)})),
+        "send_message" => {
+            let id = c
+                .send_message(int_arg(v, "from")?, int_arg(v, "to")?, str_arg(v, "text")?)
+                .map_err(|e| e.0)?;
+            Ok(json!({"id": id}))
+        }
+        "edit_message" => {
+            c.edit_message(
+                int_arg(v, "user")?,
+                int_arg(v, "peer")?,
+                int_arg(v, "id")? as i32,
+                str_arg(v, "text")?,
+            )
+            .map_err(|e| e.0)?;
+            Ok(empty)
+        }
+        "delete_messages" => {
+            let ids = arg(v, "ids")?
+                .as_array()
+                .ok_or("argument \"ids\" must be an array")?
+                .iter()
+                .map(|x| {
+                    x.as_i64()
+                        .map(|x| x as i32)
+                        .ok_or("argument \"ids\" must hold integers")
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            c.delete_messages(
+                int_arg(v, "user")?,
+                ids,
+                v.get("revoke").and_then(Value::as_bool).unwrap_or(false),
+            )
+            .map_err(|e| e.0)?;
+            Ok(empty)
+        }
+        "inject_update" => {
+            let schema = fleetgram_tl::dynamic::schema();
+            let obj = schema
+                .object_from_json(arg(v, "update")?)
+                .map_err(|e| format!("update: {e}"))?;
+            let bytes = schema.encode(&obj).map_err(|e| format!("update: {e}"))?;
+            c.inject_update(int_arg(v, "user")?, &bytes)
+                .map_err(|e| e.0)?;
+            Ok(empty)
+        }
+        "set_flood_limit" => {
+            let calls = int_arg(v, "calls")?;
+            let limit = (calls > 0).then(|| FloodLimit {
+                calls: calls as u32,
+                window: Duration::from_millis(
+                    opt_int(v, "window_ms", 1000).unwrap_or(1000).max(1) as u64
+                ),
+            });
+            c.set_flood_limit(str_arg(v, "method")?, limit);
+            Ok(empty)
+        }
+        "force_error" => {
+            c.force_error(
+                str_arg(v, "method")?,
+                int_arg(v, "code")? as i32,
+                str_arg(v, "message")?,
+                opt_int(v, "times", 1)?.max(0) as usize,
+            );
+            Ok(empty)
+        }
+        "set_delay" => {
+            let ms = int_arg(v, "ms")?;
+            c.set_delay(
+                str_arg(v, "method")?,
+                (ms > 0).then(|| Duration::from_millis(ms as u64)),
+            );
+            Ok(empty)
+        }
+        "drop_connections" => {
+            c.drop_connections();
+            Ok(empty)
+        }
+        "rotate_salts" => {
+            c.rotate_salts(Duration::from_millis(
+                opt_int(v, "grace_ms", 0)?.max(0) as u64
+            ));
+            Ok(empty)
+        }
+        "set_clock_skew" => {
+            c.set_clock_skew(int_arg(v, "ms")?);
+            Ok(empty)
+        }
+        "stats" => {
+            let s = c.stats();
+            Ok(json!({
+                "users": c.user_count(),
+                "sessions": c.session_count(),
+                "auth_keys": c.auth_key_count(),
+                "connections": s.connections.load(Ordering::Relaxed),
+                "refused": s.refused.load(Ordering::Relaxed),
+                "overloaded": s.overloaded.load(Ordering::Relaxed),
+            }))
+        }
+        other => Err(format!("unknown op \"{other}\"")),
+    }
+}

@@ -359,7 +359,17 @@ impl Conn {
             .auth_keys
             .write()
             .expect("not poisoned")
-            .insert(done.auth_key.id(), entry);
+            .insert(done.auth_key.id(), entry.clone());
+        if let Some(store) = self
+            .shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .store
+            .clone()
+        {
+            store.put_key(done.auth_key.id(), &entry);
+        }
     }
 
     fn handle_encrypted(&mut self, payload: &[u8]) -> bool {

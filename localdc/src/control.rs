@@ -129,6 +129,18 @@ impl Control {
             entry.salts.retain(|s| s.valid_until > now - 1800);
             entry.salts.insert(0, new);
         }
+        if let Some(store) = self
+            .shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .store
+            .clone()
+        {
+            for (id, entry) in keys.iter() {
+                store.put_key(*id, entry);
+            }
+        }
         let sessions = self.shared.sessions.lock().expect("not poisoned");
         for ((key_id, _), slot) in sessions.iter() {
             if let Some(e) = keys.get(key_id) {

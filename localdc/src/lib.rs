@@ -22,10 +22,12 @@ mod http;
 mod keys;
 mod rpc;
 mod state;
+mod store;
 
 pub use control::Control;
 pub use faults::FloodLimit;
 pub use keys::{load_or_generate_key, KeyError};
+pub use store::StoreError;
 
 use fleetgram_protocol::crypto::rsa::RsaPrivateKey;
 use fleetgram_protocol::handshake::server::ServerKeys;
@@ -125,6 +127,9 @@ pub enum StartError {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The state database could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// State shared by every DC and connection.
@@ -173,6 +178,18 @@ impl LocalDc {
             Some(k) => k,
             None => load_or_generate_key(config.data_dir.as_deref())?,
         };
+        let mut state = state::State::new(config.login_code.clone());
+        let mut loaded_keys = Vec::new();
+        if let Some(dir) = &config.data_dir {
+            let store = Arc::new(store::Store::open(dir)?);
+            loaded_keys = store.load(&mut state)?;
+            state.store = Some(store);
+            tracing::info!(
+                users = state.users.len(),
+                auth_keys = loaded_keys.len(),
+                "state loaded"
+            );
+        }
         let mut listeners = Vec::new();
         let mut dcs = Vec::new();
         for i in 0..config.dcs {
@@ -196,7 +213,7 @@ impl LocalDc {
         }
         let shared = Arc::new(Shared {
             keys: ServerKeys::new(rsa),
-            state: std::sync::Mutex::new(state::State::new(config.login_code.clone())),
+            state: std::sync::Mutex::new(state),
             dcs: dcs.clone(),
             auth_keys: Default::default(),
             sessions: Default::default(),
@@ -205,6 +222,11 @@ impl LocalDc {
             drops: watch::channel(0).0,
             control_addr: config.control_addr,
         });
+        shared
+            .auth_keys
+            .write()
+            .expect("not poisoned")
+            .extend(loaded_keys);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let control_addr = match shared.control_addr {
@@ -263,11 +285,15 @@ impl LocalDc {
         }
     }
 
-    /// Stops accepting, closes every connection and waits for the tasks.
+    /// Stops accepting, closes every connection, waits for the tasks and flushes the state.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        // Flush and release the database, so the same directory can be opened again.
+        if let Some(store) = self.shared.state.lock().expect("not poisoned").store.take() {
+            store.flush();
         }
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct StoredMessage {
     pub silent: bool,
     /// The id of the other side's copy (private chats), if it has one.
     pub twin: Option<i32>,
+    /// The sender's random_id (sender's copy only).
+    pub random_id: Option<i64>,
 }
 
 /// An update in a user's pts sequence, kept for `updates.getDifference`.
@@ -124,6 +126,8 @@ pub(crate) struct State {
     /// (user, peer) -> (read_inbox_max_id, read_outbox_max_id).
     pub read: HashMap<(i64, i64), (i32, i32)>,
     login_code: Option<String>,
+    /// Where changes are written through (with `--data`).
+    pub store: Option<std::sync::Arc<crate::store::Store>>,
     secret: [u8; 32],
     pub rng: rand::rngs::StdRng,
 }
@@ -152,6 +156,7 @@ impl State {
             blocked: HashMap::new(),
             read: HashMap::new(),
             login_code,
+            store: None,
             secret,
             rng,
         }
@@ -205,7 +210,40 @@ impl State {
                 ..Default::default()
             },
         );
+        self.mark_user(id);
         id
+    }
+
+    /// Makes sure new ids stay above `id` (after loading saved accounts).
+    pub fn note_user_id(&mut self, id: i64) {
+        if id >= self.next_user_id {
+            self.next_user_id = id + 1;
+        }
+    }
+
+    /// Persists `user`'s record (profile, password, contacts, reads, pts...).
+    pub fn mark_user(&self, user: i64) {
+        if let Some(store) = &self.store {
+            store.put_user(self, user);
+        }
+    }
+
+    /// Persists message `id` of `user`'s box (or its deletion).
+    pub fn mark_message(&self, user: i64, id: i32) {
+        if let Some(store) = &self.store {
+            store.put_message(
+                user,
+                self.boxes.get(&user).and_then(|b| b.messages.get(&id)),
+                id,
+            );
+        }
+    }
+
+    /// Persists the authorization of permanent key `perm_key` (or its removal).
+    pub fn mark_auth(&self, perm_key: i64) {
+        if let Some(store) = &self.store {
+            store.put_auth(perm_key, self.authorizations.get(&perm_key).copied());
+        }
     }
 
     /// Appends an update to `user`'s pts sequence; returns its pts.
@@ -224,6 +262,12 @@ impl State {
             pts_count,
             update,
         });
+        if let Some(store) = &self.store {
+            if let Some(e) = self.boxes.get(&user).and_then(|b| b.log.last()) {
+                store.put_log(user, e);
+            }
+        }
+        self.mark_user(user);
         pts
     }
 
@@ -305,6 +349,7 @@ impl State {
             .collect();
         let token = format!("{id}:{secret}");
         self.bot_tokens.insert(token.clone(), id);
+        self.mark_user(id);
         (id, token)
     }
 

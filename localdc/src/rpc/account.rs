@@ -149,6 +149,7 @@ pub(crate) fn update_password_settings(
     if let Some(u) = state.users.get_mut(&user) {
         u.password = new;
     }
+    state.mark_user(user);
     ok(true)
 }
 
@@ -189,6 +190,7 @@ pub(crate) fn update_username(ctx: &Ctx<'_>, req: functions::account::UpdateUser
     if let Some(u) = state.users.get_mut(&me) {
         u.username = (!name.is_empty()).then_some(name);
     }
+    state.mark_user(me);
     ok(state.user_tl(me, me, now()))
 }
 
@@ -209,6 +211,7 @@ pub(crate) fn update_profile(ctx: &Ctx<'_>, req: functions::account::UpdateProfi
             u.last_name = l.trim().to_string();
         }
     }
+    state.mark_user(me);
     ok(state.user_tl(me, me, now()))
 }
 

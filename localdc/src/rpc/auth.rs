@@ -101,6 +101,7 @@ fn check_code(state: &State, phone: &str, hash: &str, code: Option<&str>) -> Res
 
 pub(crate) fn authorization(state: &mut State, ctx: &Ctx<'_>, user: i64) -> RpcResult {
     state.authorizations.insert(ctx.perm_key_id, user);
+    state.mark_auth(ctx.perm_key_id);
     let now = now();
     if let Some(u) = state.users.get_mut(&user) {
         u.online_until = now + 300;
@@ -185,6 +186,7 @@ pub(crate) fn log_out(ctx: &Ctx<'_>, _: functions::auth::LogOut) -> RpcResult {
     if state.authorizations.remove(&ctx.perm_key_id).is_none() {
         return Err(RpcErr::new(401, "AUTH_KEY_UNREGISTERED"));
     }
+    state.mark_auth(ctx.perm_key_id);
     ok(enums::auth::LoggedOut::from(types::auth::LoggedOut {
         future_auth_token: None,
     }))
@@ -226,6 +228,9 @@ pub(crate) fn bind_temp_auth_key(
     .map_err(|_| RpcErr::bad_request("ENCRYPTED_MESSAGE_INVALID"))?;
     if let Some(t) = keys.get_mut(&ctx.key_id) {
         t.bound_to = Some(req.perm_auth_key_id);
+        if let Some(store) = ctx.shared.state.lock().expect("not poisoned").store.clone() {
+            store.put_key(ctx.key_id, t);
+        }
     }
     ok(true)
 }

@@ -70,6 +70,7 @@ pub(crate) fn import_contacts(
         let phone = crate::state::State::normalize_phone(&c.phone);
         if let Some(&id) = state.by_phone.get(&phone) {
             state.contacts.entry(me).or_default().insert(id);
+            state.mark_user(me);
             imported.push(
                 types::ImportedContact {
                     user_id: id,
@@ -99,7 +100,9 @@ pub(crate) fn block(ctx: &Ctx<'_>, req: functions::contacts::Block) -> RpcResult
     if id == me {
         return Err(RpcErr::bad_request("CONTACT_ID_INVALID"));
     }
-    ok(state.blocked.entry(me).or_default().insert(id))
+    let added = state.blocked.entry(me).or_default().insert(id);
+    state.mark_user(me);
+    ok(added)
 }
 
 /// `contacts.unblock`.
@@ -108,5 +111,7 @@ pub(crate) fn unblock(ctx: &Ctx<'_>, req: functions::contacts::Unblock) -> RpcRe
     let mut state = ctx.shared.state.lock().expect("not poisoned");
     let id = super::messages::resolve_user(&state, me, &req.id)
         .map_err(|_| RpcErr::bad_request("CONTACT_ID_INVALID"))?;
-    ok(state.blocked.entry(me).or_default().remove(&id))
+    let removed = state.blocked.entry(me).or_default().remove(&id);
+    state.mark_user(me);
+    ok(removed)
 }

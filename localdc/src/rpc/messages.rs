@@ -127,6 +127,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         edit_date: None,
         silent: req.silent,
         twin: None,
+        random_id: Some(req.random_id),
     };
     let my_box = state.boxes.entry(me).or_default();
     let my_id = my_box.next_id.max(1);
@@ -151,6 +152,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
             out: false,
             reply_to: their_reply,
             twin: Some(my_id),
+            random_id: None,
             ..mine.clone()
         };
         mine.twin = Some(their_id);
@@ -170,6 +172,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
             .or_default()
             .messages
             .insert(their_id, theirs);
+        state.mark_message(target, their_id);
     }
     let msg = State::message_tl(&mine);
     let pts = state.push_update(me, 1, |pts| {
@@ -187,6 +190,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         .or_default()
         .messages
         .insert(my_id, mine);
+    state.mark_message(me, my_id);
     ok(enums::Updates::from(types::UpdateShortSentMessage {
         out: true,
         id: my_id,
@@ -237,6 +241,7 @@ pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage)
         {
             edit(theirs);
             let theirs = theirs.clone();
+            state.mark_message(target, twin);
             let msg = State::message_tl(&theirs);
             let pts = state.push_update(target, 1, |pts| {
                 types::UpdateEditMessage {
@@ -275,6 +280,7 @@ pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage)
         .or_default()
         .messages
         .insert(mine.id, mine);
+    state.mark_message(me, req.id);
     let u = updates(
         &state,
         me,
@@ -302,6 +308,7 @@ pub(crate) fn delete_messages(
     for id in &req.id {
         if let Some(m) = state.boxes.get_mut(&me).and_then(|b| b.messages.remove(id)) {
             removed.push(*id);
+            state.mark_message(me, *id);
             if req.revoke && m.peer != me {
                 if let Some(t) = m.twin {
                     if state
@@ -311,6 +318,7 @@ pub(crate) fn delete_messages(
                         .is_some()
                     {
                         theirs.entry(m.peer).or_default().push(t);
+                        state.mark_message(m.peer, t);
                     }
                 }
             }
@@ -549,6 +557,7 @@ pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory)
         ));
     }
     state.read.insert((me, peer), (max_id, outbox));
+    state.mark_user(me);
     let still_unread = incoming.iter().filter(|m| m.0 > max_id).count() as i32;
     let peer_tl: enums::Peer = types::PeerUser { user_id: peer }.into();
     let make = |pts| -> enums::Update {
@@ -581,6 +590,7 @@ pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory)
         if let Some(twin_max) = twin_max {
             let (their_inbox, _) = state.read.get(&(peer, me)).copied().unwrap_or_default();
             state.read.insert((peer, me), (their_inbox, twin_max));
+            state.mark_user(peer);
             let me_tl: enums::Peer = types::PeerUser { user_id: me }.into();
             let make = |pts| -> enums::Update {
                 types::UpdateReadHistoryOutbox {

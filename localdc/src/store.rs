@@ -1,0 +1,455 @@
+//! Persistence of the local DC's state in sled (with `--data`): auth keys, accounts and their
+//! settings, authorizations, messages and update logs, so a restarted DC continues where it
+//! stopped and clients keep their keys, sessions' accounts and update sequences.
+//!
+//! ```text
+//! tree "keys"   key_id                 -> dc, key, temp expiry, bound perm key, salts
+//! tree "users"  user_id                -> profile, password, contacts, blocked, reads, pts/qts/seq, bot token
+//! tree "auths"  perm_key_id            -> user_id
+//! tree "msgs"   user_id ++ msg_id (BE) -> one stored message
+//! tree "log"    user_id ++ pts (BE)    -> one update of the user's pts sequence (TL bytes)
+//! ```
+//!
+//! Records use TL's own encoding (the crate's `ser` helpers and `Reader`). Transient data
+//! (login codes, SRP challenges, exported authorizations, sessions) is not kept.
+
+use crate::state::{AuthKeyEntry, LogEntry, Password, State, StoredMessage, UpdateState, User};
+use fleetgram_protocol::crypto::srp::SrpParams;
+use fleetgram_protocol::crypto::AuthKey;
+use fleetgram_tl::{enums, ser, types, Deserializable, DeserializeError, Reader, Serializable};
+use std::path::Path;
+
+/// The sled database and its trees.
+pub(crate) struct Store {
+    db: sled::Db,
+    keys: sled::Tree,
+    users: sled::Tree,
+    auths: sled::Tree,
+    msgs: sled::Tree,
+    log: sled::Tree,
+}
+
+/// Why the store could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (including: another process has the database open).
+    #[error("{path}: {source}")]
+    Db {
+        /// The database directory.
+        path: String,
+        /// Why.
+        source: sled::Error,
+    },
+    /// A record could not be decoded.
+    #[error("{path}: corrupt record in {tree}: {reason}")]
+    Corrupt {
+        /// The database directory.
+        path: String,
+        /// The tree.
+        tree: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+fn opt_str(buf: &mut Vec<u8>, s: &Option<String>) {
+    ser::bool(buf, &s.is_some());
+    if let Some(s) = s {
+        ser::string(buf, s);
+    }
+}
+
+fn read_opt_str(r: &mut Reader<'_>) -> Result<Option<String>, DeserializeError> {
+    Ok(if r.bool()? { Some(r.string()?) } else { None })
+}
+
+fn opt_i32(buf: &mut Vec<u8>, v: Option<i32>) {
+    ser::bool(buf, &v.is_some());
+    if let Some(v) = v {
+        ser::i32(buf, &v);
+    }
+}
+
+fn read_opt_i32(r: &mut Reader<'_>) -> Result<Option<i32>, DeserializeError> {
+    Ok(if r.bool()? { Some(r.i32()?) } else { None })
+}
+
+fn ids(buf: &mut Vec<u8>, v: impl ExactSizeIterator<Item = i64>) {
+    ser::u32(buf, v.len() as u32);
+    for x in v {
+        ser::i64(buf, &x);
+    }
+}
+
+fn read_ids(r: &mut Reader<'_>) -> Result<Vec<i64>, DeserializeError> {
+    let n = r.vector_len(false, 8)?;
+    (0..n).map(|_| r.i64()).collect()
+}
+
+fn key2(a: i64, b: i32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&a.to_be_bytes());
+    k[8..].copy_from_slice(&b.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) `dir/state.sled`.
+    ///
+    /// # Errors
+    /// sled errors, including the database being open in another process.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("state.sled");
+        let err = |source| StoreError::Db {
+            path: path.display().to_string(),
+            source,
+        };
+        let db = sled::open(&path).map_err(err)?;
+        Ok(Self {
+            keys: db.open_tree("keys").map_err(err)?,
+            users: db.open_tree("users").map_err(err)?,
+            auths: db.open_tree("auths").map_err(err)?,
+            msgs: db.open_tree("msgs").map_err(err)?,
+            log: db.open_tree("log").map_err(err)?,
+            db,
+        })
+    }
+
+    fn path(&self) -> String {
+        "state.sled".into()
+    }
+
+    pub fn put_key(&self, id: i64, e: &AuthKeyEntry) {
+        let mut b = Vec::with_capacity(400);
+        ser::i32(&mut b, &e.dc);
+        ser::bytes(&mut b, &e.key.to_bytes());
+        opt_i32(&mut b, e.temp_expires_at);
+        ser::bool(&mut b, &e.bound_to.is_some());
+        if let Some(p) = e.bound_to {
+            ser::i64(&mut b, &p);
+        }
+        ser::u32(&mut b, e.salts.len() as u32);
+        for s in &e.salts {
+            s.serialize_bare(&mut b);
+        }
+        self.write(&self.keys, &id.to_be_bytes(), &b);
+    }
+
+    fn write(&self, tree: &sled::Tree, key: &[u8], value: &[u8]) {
+        if let Err(e) = tree.insert(key, value) {
+            tracing::error!(error = %e, "writing the local DC's state failed");
+        }
+    }
+
+    fn delete(&self, tree: &sled::Tree, key: &[u8]) {
+        if let Err(e) = tree.remove(key) {
+            tracing::error!(error = %e, "writing the local DC's state failed");
+        }
+    }
+
+    pub fn put_auth(&self, perm_key: i64, user: Option<i64>) {
+        match user {
+            Some(u) => self.write(&self.auths, &perm_key.to_be_bytes(), &u.to_be_bytes()),
+            None => self.delete(&self.auths, &perm_key.to_be_bytes()),
+        }
+    }
+
+    pub fn put_user(&self, state: &State, id: i64) {
+        let Some(u) = state.users.get(&id) else {
+            self.delete(&self.users, &id.to_be_bytes());
+            return;
+        };
+        let mut b = Vec::with_capacity(256);
+        opt_str(&mut b, &u.phone);
+        ser::string(&mut b, &u.first_name);
+        ser::string(&mut b, &u.last_name);
+        opt_str(&mut b, &u.username);
+        ser::bool(&mut b, &u.bot);
+        ser::i32(&mut b, &u.home_dc);
+        ser::bool(&mut b, &u.password.is_some());
+        if let Some(p) = &u.password {
+            ser::bytes(&mut b, &p.params.salt1);
+            ser::bytes(&mut b, &p.params.salt2);
+            ser::i32(&mut b, &(p.params.g as i32));
+            ser::bytes(&mut b, &p.params.p);
+            ser::bytes(&mut b, &p.verifier);
+            opt_str(&mut b, &p.hint);
+        }
+        let token = state
+            .bot_tokens
+            .iter()
+            .find(|(_, &v)| v == id)
+            .map(|(k, _)| k.clone());
+        opt_str(&mut b, &token);
+        let st = state.updates.get(&id).copied().unwrap_or_default();
+        for v in [
+            st.pts,
+            st.qts,
+            st.seq,
+            state.boxes.get(&id).map_or(1, |b| b.next_id),
+        ] {
+            ser::i32(&mut b, &v);
+        }
+        ids(
+            &mut b,
+            state
+                .contacts
+                .get(&id)
+                .map(|c| c.iter().copied().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter(),
+        );
+        ids(
+            &mut b,
+            state
+                .blocked
+                .get(&id)
+                .map(|c| c.iter().copied().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter(),
+        );
+        let reads: Vec<(i64, (i32, i32))> = state
+            .read
+            .iter()
+            .filter(|((u, _), _)| *u == id)
+            .map(|((_, p), v)| (*p, *v))
+            .collect();
+        ser::u32(&mut b, reads.len() as u32);
+        for (peer, (inbox, outbox)) in reads {
+            ser::i64(&mut b, &peer);
+            ser::i32(&mut b, &inbox);
+            ser::i32(&mut b, &outbox);
+        }
+        self.write(&self.users, &id.to_be_bytes(), &b);
+    }
+
+    pub fn put_message(&self, user: i64, m: Option<&StoredMessage>, id: i32) {
+        let Some(m) = m else {
+            self.delete(&self.msgs, &key2(user, id));
+            return;
+        };
+        let mut b = Vec::with_capacity(64 + m.text.len());
+        ser::i64(&mut b, &m.peer);
+        ser::bool(&mut b, &m.out);
+        ser::i64(&mut b, &m.from);
+        ser::i32(&mut b, &m.date);
+        ser::string(&mut b, &m.text);
+        m.entities.serialize(&mut b);
+        opt_i32(&mut b, m.reply_to);
+        opt_i32(&mut b, m.edit_date);
+        ser::bool(&mut b, &m.silent);
+        opt_i32(&mut b, m.twin);
+        ser::bool(&mut b, &m.random_id.is_some());
+        if let Some(r) = m.random_id {
+            ser::i64(&mut b, &r);
+        }
+        self.write(&self.msgs, &key2(user, id), &b);
+    }
+
+    pub fn put_log(&self, user: i64, e: &LogEntry) {
+        let mut b = Vec::with_capacity(128);
+        ser::i32(&mut b, &e.pts_count);
+        e.update.serialize(&mut b);
+        self.write(&self.log, &key2(user, e.pts), &b);
+    }
+
+    /// Waits until everything written so far is on disk.
+    pub fn flush(&self) {
+        if let Err(e) = self.db.flush() {
+            tracing::error!(error = %e, "flushing the local DC's state failed");
+        }
+    }
+
+    /// Loads everything into `state` and returns the auth keys.
+    ///
+    /// # Errors
+    /// A record that does not decode.
+    pub fn load(&self, state: &mut State) -> Result<Vec<(i64, AuthKeyEntry)>, StoreError> {
+        let corrupt = |tree: &'static str, reason: String| StoreError::Corrupt {
+            path: self.path(),
+            tree,
+            reason,
+        };
+        let db = |e: sled::Error| StoreError::Db {
+            path: self.path(),
+            source: e,
+        };
+        let mut keys = Vec::new();
+        for kv in self.keys.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let id = i64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("keys", "key length".into()))?,
+            );
+            let e = (|| -> Result<AuthKeyEntry, DeserializeError> {
+                let mut r = Reader::new(&v);
+                let dc = r.i32()?;
+                let key: [u8; 256] = r
+                    .bytes()?
+                    .try_into()
+                    .map_err(|_| DeserializeError::BadLength { offset: 4, len: 0 })?;
+                let temp_expires_at = read_opt_i32(&mut r)?;
+                let bound_to = if r.bool()? { Some(r.i64()?) } else { None };
+                let n = r.vector_len(false, 16)?;
+                let salts = (0..n)
+                    .map(|_| types::FutureSalt::deserialize_bare(&mut r))
+                    .collect::<Result<_, _>>()?;
+                Ok(AuthKeyEntry {
+                    key: AuthKey::from_bytes(key),
+                    dc,
+                    temp_expires_at,
+                    bound_to,
+                    salts,
+                })
+            })()
+            .map_err(|e| corrupt("keys", e.to_string()))?;
+            keys.push((id, e));
+        }
+        for kv in self.users.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let id = i64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("users", "key length".into()))?,
+            );
+            (|| -> Result<(), DeserializeError> {
+                let mut r = Reader::new(&v);
+                let phone = read_opt_str(&mut r)?;
+                let first_name = r.string()?;
+                let last_name = r.string()?;
+                let username = read_opt_str(&mut r)?;
+                let bot = r.bool()?;
+                let home_dc = r.i32()?;
+                let password = if r.bool()? {
+                    let params = SrpParams {
+                        salt1: r.bytes()?,
+                        salt2: r.bytes()?,
+                        g: r.i32()? as u32,
+                        p: r.bytes()?,
+                    };
+                    let v = r.bytes()?;
+                    let mut verifier = [0u8; 256];
+                    verifier[256 - v.len().min(256)..]
+                        .copy_from_slice(&v[v.len().saturating_sub(256)..]);
+                    Some(Password {
+                        params,
+                        verifier,
+                        hint: read_opt_str(&mut r)?,
+                    })
+                } else {
+                    None
+                };
+                let token = read_opt_str(&mut r)?;
+                let (pts, qts, seq, next_id) = (r.i32()?, r.i32()?, r.i32()?, r.i32()?);
+                let contacts = read_ids(&mut r)?;
+                let blocked = read_ids(&mut r)?;
+                let n = r.vector_len(false, 16)?;
+                for _ in 0..n {
+                    let (peer, inbox, outbox) = (r.i64()?, r.i32()?, r.i32()?);
+                    state.read.insert((id, peer), (inbox, outbox));
+                }
+                if let Some(p) = &phone {
+                    state.by_phone.insert(p.clone(), id);
+                }
+                if let Some(u) = &username {
+                    state.by_username.insert(u.to_ascii_lowercase(), id);
+                }
+                if let Some(t) = token {
+                    state.bot_tokens.insert(t, id);
+                }
+                state.users.insert(
+                    id,
+                    User {
+                        phone,
+                        first_name,
+                        last_name,
+                        username,
+                        bot,
+                        home_dc,
+                        online_until: 0,
+                        password,
+                    },
+                );
+                state.updates.insert(id, UpdateState { pts, qts, seq });
+                state.boxes.entry(id).or_default().next_id = next_id;
+                state.contacts.insert(id, contacts.into_iter().collect());
+                state.blocked.insert(id, blocked.into_iter().collect());
+                state.note_user_id(id);
+                Ok(())
+            })()
+            .map_err(|e| corrupt("users", e.to_string()))?;
+        }
+        for kv in self.auths.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let (Ok(k), Ok(v)) = (
+                <[u8; 8]>::try_from(k.as_ref()),
+                <[u8; 8]>::try_from(v.as_ref()),
+            ) else {
+                return Err(corrupt("auths", "record length".into()));
+            };
+            state
+                .authorizations
+                .insert(i64::from_be_bytes(k), i64::from_be_bytes(v));
+        }
+        for kv in self.msgs.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let (user, id) = split_key(&k).ok_or_else(|| corrupt("msgs", "key length".into()))?;
+            let m = (|| -> Result<StoredMessage, DeserializeError> {
+                let mut r = Reader::new(&v);
+                let (peer, out, from, date, text) =
+                    (r.i64()?, r.bool()?, r.i64()?, r.i32()?, r.string()?);
+                let entities = Vec::<enums::MessageEntity>::deserialize(&mut r)?;
+                let (reply_to, edit_date, silent, twin) = (
+                    read_opt_i32(&mut r)?,
+                    read_opt_i32(&mut r)?,
+                    r.bool()?,
+                    read_opt_i32(&mut r)?,
+                );
+                let random_id = if r.bool()? { Some(r.i64()?) } else { None };
+                Ok(StoredMessage {
+                    id,
+                    peer,
+                    out,
+                    from,
+                    date,
+                    text,
+                    entities,
+                    reply_to,
+                    edit_date,
+                    silent,
+                    twin,
+                    random_id,
+                })
+            })()
+            .map_err(|e| corrupt("msgs", e.to_string()))?;
+            let b = state.boxes.entry(user).or_default();
+            if let Some(r) = m.random_id {
+                b.random_ids.insert(r, id);
+            }
+            b.messages.insert(id, m);
+        }
+        for kv in self.log.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let (user, pts) = split_key(&k).ok_or_else(|| corrupt("log", "key length".into()))?;
+            let mut r = Reader::new(&v);
+            let pts_count = r.i32().map_err(|e| corrupt("log", e.to_string()))?;
+            let update =
+                enums::Update::deserialize(&mut r).map_err(|e| corrupt("log", e.to_string()))?;
+            state.boxes.entry(user).or_default().log.push(LogEntry {
+                pts,
+                pts_count,
+                update,
+            });
+        }
+        Ok(keys)
+    }
+}
+
+fn split_key(k: &[u8]) -> Option<(i64, i32)> {
+    let k: [u8; 12] = k.try_into().ok()?;
+    Some((
+        i64::from_be_bytes(k[..8].try_into().ok()?),
+        i32::from_be_bytes(k[8..].try_into().ok()?),
+    ))
+}

@@ -1,0 +1,145 @@
+//! With a data directory the local DC keeps its key, accounts, authorizations, messages and
+//! update state across restarts.
+
+mod support;
+
+use fleetgram_localdc::{Config, LocalDc};
+use fleetgram_protocol::crypto::rsa::RsaPublicKey;
+use fleetgram_protocol::transport::Kind;
+use fleetgram_tl::{enums, functions, types};
+use support::{Client, Wire};
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: Some(dir.to_path_buf()),
+        login_code: Some("12345".into()),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dc = LocalDc::start(config(&dir)).await.unwrap();
+    let info = dc.info();
+    let key = RsaPublicKey::from_pem(&info.rsa_pem).unwrap();
+    let control = dc.control();
+    let alice = control.create_user("15556000001", "Alice", "", 1);
+    let bob = control.create_user("15556000002", "Bob", "", 1);
+    let mut c = Client::connect(info.dcs[0].addr, 1, &key, Kind::Abridged, false, None).await;
+    let enums::auth::SentCode::SentCode(sent) = c
+        .invoke(&functions::auth::SendCode {
+            phone_number: "15556000002".into(),
+            api_id: 1,
+            api_hash: "x".into(),
+            settings: types::CodeSettings::default().into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    c.invoke(&functions::auth::SignIn {
+        phone_number: "15556000002".into(),
+        phone_code_hash: sent.phone_code_hash,
+        phone_code: Some("12345".into()),
+        email_verification: None,
+    })
+    .await
+    .unwrap();
+    c.invoke(&functions::account::UpdateUsername {
+        username: "persistent_bob".into(),
+    })
+    .await
+    .unwrap();
+    for i in 0..5 {
+        control
+            .send_message(alice, bob, &format!("message {i}"))
+            .unwrap();
+    }
+    let enums::updates::State::State(before) =
+        c.invoke(&functions::updates::GetState {}).await.unwrap();
+    dc.shutdown().await;
+
+    // A second instance on the same data directory while one runs is refused clearly.
+    let dc = LocalDc::start(config(&dir)).await.unwrap();
+    let second = LocalDc::start(config(&dir)).await;
+    let err = second.err().expect("the database is in use").to_string();
+    assert!(err.contains("state.sled"), "{err}");
+    let info2 = dc.info();
+    assert_eq!(info2.fingerprint, info.fingerprint, "same RSA key");
+    // The client reconnects with its old key and session: still logged in.
+    c.wire = Wire::connect(info2.dcs[0].addr, Kind::Abridged, false).await;
+    let enums::updates::State::State(after) =
+        c.invoke(&functions::updates::GetState {}).await.unwrap();
+    assert_eq!(after.pts, before.pts);
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = c
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "persistent_bob".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(r.peer, enums::Peer::User(ref p) if p.user_id == bob));
+    let history = c
+        .invoke(&functions::messages::GetHistory {
+            peer: types::InputPeerUser {
+                user_id: alice,
+                access_hash: 0,
+            }
+            .into(),
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 10,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        })
+        .await;
+    // A wrong access hash is refused; the right one (from the dialogs) works.
+    assert_eq!(history.unwrap_err().name, "PEER_ID_INVALID");
+    let enums::messages::Dialogs::Dialogs(d) = c
+        .invoke(&functions::messages::GetDialogs {
+            exclude_pinned: false,
+            folder_id: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_peer: enums::InputPeer::Empty,
+            limit: 10,
+            hash: 0,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(d.messages.len(), 1);
+    let enums::Message::Message(top) = &d.messages[0] else {
+        panic!()
+    };
+    assert_eq!(top.message, "message 4");
+    // The update log survived too: the difference from the start has all five messages.
+    let diff = c
+        .invoke(&functions::updates::GetDifference {
+            pts: 1,
+            pts_limit: None,
+            pts_total_limit: None,
+            date: 0,
+            qts: 0,
+            qts_limit: None,
+        })
+        .await
+        .unwrap();
+    let enums::updates::Difference::Difference(diff) = diff else {
+        panic!("{diff:?}")
+    };
+    assert_eq!(diff.new_messages.len(), 5);
+    // New accounts do not reuse old ids.
+    let carol = control.create_user("15556000003", "Carol", "", 1);
+    assert!(carol > bob && carol > alice);
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -71,6 +71,8 @@ impl ConnTx {
 pub(crate) struct Slot {
     pub session: ServerSession,
     pub conn: Option<ConnTx>,
+    /// The user this session last acted for.
+    pub owner: Option<i64>,
 }
 
 /// (auth key id, session id).
@@ -470,6 +472,33 @@ impl Conn {
                 ServerEvent::DisconnectAfter { .. } => {}
             }
         }
+        // Remember whom this session acts for, so updates reach it.
+        let perm = self
+            .shared
+            .auth_keys
+            .read()
+            .expect("not poisoned")
+            .get(&key_id)
+            .and_then(|e| e.bound_to)
+            .unwrap_or(key_id);
+        let owner = self
+            .shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .user_of(perm);
+        if owner != guard.owner {
+            guard.owner = owner;
+            if let Some(u) = owner {
+                self.shared
+                    .user_sessions
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(u)
+                    .or_default()
+                    .insert((key_id, session_id));
+            }
+        }
         flush(&mut guard, now);
         drop(guard);
         deliver(&self.shared, (key_id, session_id), pushes, now);
@@ -493,6 +522,7 @@ impl Conn {
                 Arc::new(Mutex::new(Slot {
                     session,
                     conn: None,
+                    owner: None,
                 }))
             })
             .clone()
@@ -511,44 +541,40 @@ impl Conn {
 
 /// Delivers updates to every session of their users, except the session `origin` that
 /// caused them (it got its answer already). Called with no session locked.
-pub(crate) fn deliver(shared: &Shared, origin: (i64, i64), pushes: Vec<rpc::Push>, now: i64) {
+pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push>, now: i64) {
     if pushes.is_empty() {
         return;
     }
-    let slots: Vec<(SessionKey, Arc<Mutex<Slot>>)> = shared
-        .sessions
-        .lock()
-        .expect("not poisoned")
-        .iter()
-        .filter(|(k, _)| **k != origin)
-        .map(|(k, v)| (*k, v.clone()))
-        .collect();
-    // Which user each session acts for.
-    let owners: Vec<Option<i64>> = {
-        let keys = shared.auth_keys.read().expect("not poisoned");
-        let state = shared.state.lock().expect("not poisoned");
-        slots
-            .iter()
-            .map(|((key_id, _), _)| {
-                let perm = keys.get(key_id).and_then(|e| e.bound_to).unwrap_or(*key_id);
-                state.user_of(perm)
-            })
-            .collect()
-    };
-    for ((_, slot), owner) in slots.iter().zip(owners) {
-        let Some(owner) = owner else { continue };
-        let mine: Vec<&rpc::Push> = pushes.iter().filter(|p| p.user == owner).collect();
-        if mine.is_empty() {
-            continue;
+    let mut users: Vec<i64> = pushes.iter().map(|p| p.user).collect();
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        let keys: Vec<SessionKey> = shared
+            .user_sessions
+            .lock()
+            .expect("not poisoned")
+            .get(&user)
+            .map(|s| s.iter().copied().filter(|k| *k != origin).collect())
+            .unwrap_or_default();
+        for key in keys {
+            let Some(slot) = shared
+                .sessions
+                .lock()
+                .expect("not poisoned")
+                .get(&key)
+                .cloned()
+            else {
+                continue;
+            };
+            let mut s = slot.lock().expect("not poisoned");
+            if s.owner != Some(user) || s.conn.is_none() {
+                continue; // logged out, or offline: the client catches up with getDifference
+            }
+            for p in pushes.iter().filter(|p| p.user == user) {
+                s.session.send_update(p.body.clone());
+            }
+            flush(&mut s, now);
         }
-        let mut s = slot.lock().expect("not poisoned");
-        if s.conn.is_none() {
-            continue; // offline: the client catches up with getDifference
-        }
-        for p in mine {
-            s.session.send_update(p.body.clone());
-        }
-        flush(&mut s, now);
     }
 }
 

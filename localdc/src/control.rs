@@ -310,6 +310,41 @@ impl Control {
         Ok(())
     }
 
+    /// Creates an auth key on DC `dc` already logged in as `user`, without a handshake (for
+    /// benchmarks and tests that need many sessions). Returns the key and its first salt.
+    pub fn authorize_new_key(
+        &self,
+        user: i64,
+        dc: i32,
+    ) -> (fleetgram_protocol::crypto::AuthKey, i64) {
+        use rand::RngCore;
+        let mut bytes = [0u8; 256];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let key = fleetgram_protocol::crypto::AuthKey::from_bytes(bytes);
+        let salt = rand::thread_rng().next_u64() as i64;
+        let now = (crate::conn::now_ms() / 1000) as i32;
+        let entry = crate::state::AuthKeyEntry {
+            key: key.clone(),
+            dc,
+            temp_expires_at: None,
+            bound_to: None,
+            salts: vec![fleetgram_tl::types::FutureSalt {
+                valid_since: now - 1800,
+                valid_until: now + 86400,
+                salt,
+            }],
+        };
+        self.shared
+            .auth_keys
+            .write()
+            .expect("not poisoned")
+            .insert(key.id(), entry);
+        let mut state = self.shared.state.lock().expect("not poisoned");
+        state.authorizations.insert(key.id(), user);
+        state.mark_auth(key.id());
+        (key, salt)
+    }
+
     /// How many accounts exist.
     pub fn user_count(&self) -> usize {
         self.shared.state.lock().expect("not poisoned").users.len()

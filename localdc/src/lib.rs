@@ -144,6 +144,10 @@ pub(crate) struct Shared {
     /// Bumped to make every connection drop.
     pub(crate) drops: watch::Sender<u64>,
     pub(crate) control_addr: Option<SocketAddr>,
+    /// user -> sessions that acted for them (checked against each session's owner on use).
+    pub(crate) user_sessions: std::sync::Mutex<
+        std::collections::HashMap<i64, std::collections::HashSet<conn::SessionKey>>,
+    >,
 }
 
 /// Counters of what the DC did (for tests and, later, metrics).
@@ -221,6 +225,7 @@ impl LocalDc {
             faults: Default::default(),
             drops: watch::channel(0).0,
             control_addr: config.control_addr,
+            user_sessions: Default::default(),
         });
         shared
             .auth_keys

@@ -64,6 +64,22 @@ pub(crate) struct StoredMessage {
     pub twin: Option<i32>,
     /// The sender's random_id (sender's copy only).
     pub random_id: Option<i64>,
+    /// For a forwarded message: the original author and date.
+    pub fwd_from: Option<(i64, i32)>,
+    /// Pinned in this chat.
+    pub pinned: bool,
+}
+
+/// The `messageFwdHeader` of a forwarded copy.
+pub(crate) fn fwd_header(f: Option<(i64, i32)>) -> Option<enums::MessageFwdHeader> {
+    f.map(|(from, date)| {
+        types::MessageFwdHeader {
+            from_id: Some(types::PeerUser { user_id: from }.into()),
+            date,
+            ..Default::default()
+        }
+        .into()
+    })
 }
 
 /// An update in a user's pts sequence, kept for `updates.getDifference`.
@@ -282,7 +298,7 @@ impl State {
             from_scheduled: false,
             legacy: false,
             edit_hide: false,
-            pinned: false,
+            pinned: m.pinned,
             noforwards: false,
             invert_media: false,
             offline: false,
@@ -295,7 +311,7 @@ impl State {
             from_rank: None,
             peer_id: types::PeerUser { user_id: m.peer }.into(),
             saved_peer_id: None,
-            fwd_from: None,
+            fwd_from: fwd_header(m.fwd_from),
             via_bot_id: None,
             via_business_bot_id: None,
             guestchat_via_from: None,

@@ -243,6 +243,12 @@ impl Store {
         if let Some(r) = m.random_id {
             ser::i64(&mut b, &r);
         }
+        ser::bool(&mut b, &m.fwd_from.is_some());
+        if let Some((from, date)) = m.fwd_from {
+            ser::i64(&mut b, &from);
+            ser::i32(&mut b, &date);
+        }
+        ser::bool(&mut b, &m.pinned);
         self.write(&self.msgs, &key2(user, id), &b);
     }
 
@@ -407,7 +413,15 @@ impl Store {
                     read_opt_i32(&mut r)?,
                 );
                 let random_id = if r.bool()? { Some(r.i64()?) } else { None };
+                let fwd_from = if r.bool()? {
+                    Some((r.i64()?, r.i32()?))
+                } else {
+                    None
+                };
+                let pinned = r.bool()?;
                 Ok(StoredMessage {
+                    fwd_from,
+                    pinned,
                     id,
                     peer,
                     out,

@@ -752,3 +752,226 @@ async fn bots_cross_dc_authorization_contacts_dialogs_and_reads() {
     assert_eq!((err.name.as_str(), err.value), ("USER_MIGRATE", Some(1)));
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn forward_pin_and_search() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let mut a = login(&dc, &control, &key, "15557000001").await;
+    let mut b = login(&dc, &control, &key, "15557000002").await;
+    let c_id = control.create_user("15557000003", "C", "", 1);
+    let b_id = control.user_by_phone("15557000002").unwrap();
+    // C writes to A; A forwards it to B.
+    control
+        .send_message(
+            c_id,
+            control.user_by_phone("15557000001").unwrap(),
+            "the quick brown fox",
+        )
+        .unwrap();
+    control
+        .send_message(
+            c_id,
+            control.user_by_phone("15557000001").unwrap(),
+            "lazy dog",
+        )
+        .unwrap();
+    let enums::messages::Dialogs::Dialogs(d) = a
+        .invoke(&functions::messages::GetDialogs {
+            exclude_pinned: false,
+            folder_id: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_peer: enums::InputPeer::Empty,
+            limit: 10,
+            hash: 0,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let peer_of = |id: i64| -> enums::InputPeer {
+        let u = d
+            .users
+            .iter()
+            .find_map(|u| {
+                if let enums::User::User(u) = u {
+                    (u.id == id).then(|| u.clone())
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+        types::InputPeerUser {
+            user_id: u.id,
+            access_hash: u.access_hash.unwrap(),
+        }
+        .into()
+    };
+    let from_c = peer_of(c_id);
+    b.invoke(&functions::account::UpdateUsername {
+        username: "fwd_target".into(),
+    })
+    .await
+    .unwrap();
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = a
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "fwd_target".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let enums::User::User(bu) = &r.users[0] else {
+        panic!()
+    };
+    let to_b: enums::InputPeer = types::InputPeerUser {
+        user_id: b_id,
+        access_hash: bu.access_hash.unwrap(),
+    }
+    .into();
+    let fwd = functions::messages::ForwardMessages {
+        silent: false,
+        background: false,
+        with_my_score: false,
+        drop_author: false,
+        drop_media_captions: false,
+        noforwards: false,
+        allow_paid_floodskip: false,
+        from_ephemeral: false,
+        from_peer: from_c.clone(),
+        id: vec![1],
+        random_id: vec![77],
+        to_peer: to_b.clone(),
+        top_msg_id: None,
+        reply_to: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        video_timestamp: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+    };
+    let enums::Updates::Updates(u) = a.invoke(&fwd).await.unwrap() else {
+        panic!()
+    };
+    assert!(matches!(&u.updates[0], enums::Update::MessageID(m) if m.random_id == 77));
+    let enums::Updates::UpdateShortMessage(got) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(got.message, "the quick brown fox");
+    let Some(enums::MessageFwdHeader::MessageFwdHeader(h)) = &got.fwd_from else {
+        panic!("no forward header")
+    };
+    assert!(
+        matches!(&h.from_id, Some(enums::Peer::User(p)) if p.user_id == c_id),
+        "the original author"
+    );
+    let mismatched = functions::messages::ForwardMessages {
+        random_id: vec![],
+        ..fwd.clone()
+    };
+    assert_eq!(
+        a.invoke(&mismatched).await.unwrap_err().name,
+        "RANDOM_ID_INVALID"
+    );
+    // Pin on both sides.
+    let enums::Updates::Updates(u) = a
+        .invoke(&functions::messages::UpdatePinnedMessage {
+            silent: false,
+            unpin: false,
+            pm_oneside: false,
+            peer: to_b.clone(),
+            id: 3,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        matches!(&u.updates[0], enums::Update::PinnedMessages(p) if p.pinned && p.messages == vec![3])
+    );
+    let enums::Updates::Updates(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert!(
+        matches!(&u.updates[0], enums::Update::PinnedMessages(p) if p.pinned && p.messages == vec![got.id])
+    );
+    // Search in one chat and everywhere.
+    let search = |peer: enums::InputPeer, q: &str| functions::messages::Search {
+        peer,
+        q: q.into(),
+        from_id: None,
+        saved_peer_id: None,
+        saved_reaction: None,
+        top_msg_id: None,
+        filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+        min_date: 0,
+        max_date: 0,
+        offset_id: 0,
+        add_offset: 0,
+        limit: 10,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    };
+    let texts = |m: enums::messages::Messages| -> Vec<String> {
+        let list = match m {
+            enums::messages::Messages::Messages(m) => m.messages,
+            enums::messages::Messages::Slice(m) => m.messages,
+            other => panic!("{other:?}"),
+        };
+        list.into_iter()
+            .map(|m| {
+                if let enums::Message::Message(m) = m {
+                    m.message
+                } else {
+                    panic!()
+                }
+            })
+            .collect()
+    };
+    assert_eq!(
+        texts(a.invoke(&search(from_c.clone(), "FOX")).await.unwrap()),
+        ["the quick brown fox"]
+    );
+    assert_eq!(
+        texts(a.invoke(&search(from_c.clone(), "")).await.unwrap()),
+        ["lazy dog", "the quick brown fox"]
+    );
+    assert_eq!(
+        texts(
+            a.invoke(&search(enums::InputPeer::Empty, "fox"))
+                .await
+                .unwrap()
+        ),
+        ["the quick brown fox", "the quick brown fox"]
+    );
+    let global = |q: &str| functions::messages::SearchGlobal {
+        broadcasts_only: false,
+        groups_only: false,
+        users_only: false,
+        folder_id: None,
+        community: None,
+        q: q.into(),
+        filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+        min_date: 0,
+        max_date: 0,
+        offset_rate: 0,
+        offset_peer: enums::InputPeer::Empty,
+        offset_id: 0,
+        limit: 10,
+    };
+    assert_eq!(
+        texts(b.invoke(&global("quick")).await.unwrap()),
+        ["the quick brown fox"]
+    );
+    assert_eq!(
+        b.invoke(&global(" ")).await.unwrap_err().name,
+        "SEARCH_QUERY_EMPTY"
+    );
+    dc.shutdown().await;
+}

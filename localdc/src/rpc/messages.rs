@@ -36,7 +36,7 @@ fn short_message(m: &StoredMessage, pts: i32) -> enums::Updates {
         pts,
         pts_count: 1,
         date: m.date,
-        fwd_from: None,
+        fwd_from: crate::state::fwd_header(m.fwd_from),
         via_bot_id: None,
         reply_to: m.reply_to.map(|id| {
             types::MessageReplyHeader {
@@ -66,77 +66,65 @@ fn updates(state: &State, viewer: i64, list: Vec<enums::Update>, users: &[i64]) 
     .into()
 }
 
-/// `messages.sendMessage` (private chats and Saved Messages).
-pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage) -> RpcResult {
-    let me = require_user(ctx)?;
-    if req.message.trim().is_empty() {
-        return Err(RpcErr::bad_request("MESSAGE_EMPTY"));
-    }
-    if req.message.chars().count() > 4096 {
-        return Err(RpcErr::bad_request("MESSAGE_TOO_LONG"));
-    }
-    let mut state = ctx.shared.state.lock().expect("not poisoned");
-    let target = resolve_user(&state, me, &req.peer)?;
+/// What a new private message carries.
+pub(crate) struct Post {
+    pub text: String,
+    pub entities: Vec<enums::MessageEntity>,
+    pub reply_to: Option<i32>,
+    pub silent: bool,
+    pub random_id: i64,
+    pub fwd_from: Option<(i64, i32)>,
+}
+
+/// Posts a message from `me` to `target` (a private chat, or Saved Messages when equal):
+/// a copy in each box, an update in each pts sequence, pushes to the other sessions.
+/// Returns the sender's copy and the sender's pts.
+pub(crate) fn post_private(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    target: i64,
+    post: Post,
+) -> Result<(StoredMessage, i32), RpcErr> {
     if state.has_blocked(me, target) {
         return Err(RpcErr::bad_request("YOU_BLOCKED_USER"));
     }
     if state.has_blocked(target, me) {
         return Err(RpcErr::new(403, "USER_IS_BLOCKED"));
     }
-    let date = now();
-    // A repeated random_id returns the original message and creates nothing.
-    if let Some(&id) = state
-        .boxes
-        .get(&me)
-        .and_then(|b| b.random_ids.get(&req.random_id))
-    {
-        let pts = state.updates.get(&me).map_or(0, |s| s.pts);
-        let date = state.boxes[&me].messages.get(&id).map_or(date, |m| m.date);
-        return ok(enums::Updates::from(types::UpdateShortSentMessage {
-            out: true,
-            id,
-            pts,
-            pts_count: 0,
-            date,
-            ..Default::default()
-        }));
-    }
-    let reply_to = match &req.reply_to {
-        Some(enums::InputReplyTo::Message(r)) => {
-            if !state
-                .boxes
-                .get(&me)
-                .is_some_and(|b| b.messages.contains_key(&r.reply_to_msg_id))
-            {
-                return Err(RpcErr::bad_request("REPLY_MESSAGE_ID_INVALID"));
-            }
-            Some(r.reply_to_msg_id)
+    if let Some(r) = post.reply_to {
+        if !state
+            .boxes
+            .get(&me)
+            .is_some_and(|b| b.messages.contains_key(&r))
+        {
+            return Err(RpcErr::bad_request("REPLY_MESSAGE_ID_INVALID"));
         }
-        _ => None,
-    };
-    let entities = req.entities.clone().unwrap_or_default();
-    let mine = StoredMessage {
-        id: 0,
+    }
+    let date = now();
+    let my_box = state.boxes.entry(me).or_default();
+    let my_id = my_box.next_id.max(1);
+    my_box.next_id = my_id + 1;
+    my_box.random_ids.insert(post.random_id, my_id);
+    let mut mine = StoredMessage {
+        id: my_id,
         peer: target,
         out: true,
         from: me,
         date,
-        text: req.message.clone(),
-        entities: entities.clone(),
-        reply_to,
+        text: post.text,
+        entities: post.entities,
+        reply_to: post.reply_to,
         edit_date: None,
-        silent: req.silent,
+        silent: post.silent,
         twin: None,
-        random_id: Some(req.random_id),
+        random_id: Some(post.random_id),
+        fwd_from: post.fwd_from,
+        pinned: false,
     };
-    let my_box = state.boxes.entry(me).or_default();
-    let my_id = my_box.next_id.max(1);
-    my_box.next_id = my_id + 1;
-    my_box.random_ids.insert(req.random_id, my_id);
-    let mut mine = StoredMessage { id: my_id, ..mine };
     if target != me {
         // The recipient's copy.
-        let their_reply = reply_to.and_then(|r| {
+        let their_reply = post.reply_to.and_then(|r| {
             state
                 .boxes
                 .get(&me)
@@ -189,17 +177,307 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         .entry(me)
         .or_default()
         .messages
-        .insert(my_id, mine);
+        .insert(my_id, mine.clone());
     state.mark_message(me, my_id);
+    Ok((mine, pts))
+}
+
+fn check_text(text: &str) -> Result<(), RpcErr> {
+    if text.trim().is_empty() {
+        return Err(RpcErr::bad_request("MESSAGE_EMPTY"));
+    }
+    if text.chars().count() > 4096 {
+        return Err(RpcErr::bad_request("MESSAGE_TOO_LONG"));
+    }
+    Ok(())
+}
+
+/// `messages.sendMessage` (private chats and Saved Messages).
+pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage) -> RpcResult {
+    let me = require_user(ctx)?;
+    check_text(&req.message)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let target = resolve_user(&state, me, &req.peer)?;
+    // A repeated random_id returns the original message and creates nothing.
+    if let Some(&id) = state
+        .boxes
+        .get(&me)
+        .and_then(|b| b.random_ids.get(&req.random_id))
+    {
+        let pts = state.updates.get(&me).map_or(0, |s| s.pts);
+        let date = state.boxes[&me].messages.get(&id).map_or(now(), |m| m.date);
+        return ok(enums::Updates::from(types::UpdateShortSentMessage {
+            out: true,
+            id,
+            pts,
+            pts_count: 0,
+            date,
+            ..Default::default()
+        }));
+    }
+    let reply_to = match &req.reply_to {
+        Some(enums::InputReplyTo::Message(r)) => Some(r.reply_to_msg_id),
+        _ => None,
+    };
+    let entities = req.entities.clone().unwrap_or_default();
+    let post = Post {
+        text: req.message,
+        entities: entities.clone(),
+        reply_to,
+        silent: req.silent,
+        random_id: req.random_id,
+        fwd_from: None,
+    };
+    let (mine, pts) = post_private(ctx, &mut state, me, target, post)?;
     ok(enums::Updates::from(types::UpdateShortSentMessage {
         out: true,
-        id: my_id,
+        id: mine.id,
         pts,
         pts_count: 1,
-        date,
+        date: mine.date,
         entities: (!entities.is_empty()).then_some(entities),
         ..Default::default()
     }))
+}
+
+/// `messages.forwardMessages` between private chats: copies with a `messageFwdHeader` naming
+/// the original author (left out with `drop_author`).
+pub(crate) fn forward_messages(
+    ctx: &Ctx<'_>,
+    req: functions::messages::ForwardMessages,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    if req.id.is_empty() || req.id.len() != req.random_id.len() {
+        return Err(RpcErr::bad_request("RANDOM_ID_INVALID"));
+    }
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let from = resolve_user(&state, me, &req.from_peer)?;
+    let target = resolve_user(&state, me, &req.to_peer)?;
+    let mut list: Vec<enums::Update> = Vec::new();
+    for (id, random_id) in req.id.iter().zip(&req.random_id) {
+        let src = state
+            .boxes
+            .get(&me)
+            .and_then(|b| b.messages.get(id))
+            .filter(|m| m.peer == from)
+            .cloned()
+            .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+        if state
+            .boxes
+            .get(&me)
+            .is_some_and(|b| b.random_ids.contains_key(random_id))
+        {
+            continue;
+        }
+        let fwd_from = if req.drop_author {
+            None
+        } else {
+            Some(src.fwd_from.unwrap_or((src.from, src.date)))
+        };
+        let post = Post {
+            text: src.text.clone(),
+            entities: src.entities.clone(),
+            reply_to: None,
+            silent: req.silent,
+            random_id: *random_id,
+            fwd_from,
+        };
+        let (mine, pts) = post_private(ctx, &mut state, me, target, post)?;
+        list.push(
+            types::UpdateMessageID {
+                id: mine.id,
+                random_id: *random_id,
+            }
+            .into(),
+        );
+        list.push(
+            types::UpdateNewMessage {
+                message: State::message_tl(&mine),
+                pts,
+                pts_count: 1,
+            }
+            .into(),
+        );
+    }
+    ok(updates(&state, me, list, &[me, target, from]))
+}
+
+/// `messages.updatePinnedMessage`: pins or unpins a message, on both sides unless `pm_oneside`.
+pub(crate) fn update_pinned_message(
+    ctx: &Ctx<'_>,
+    req: functions::messages::UpdatePinnedMessage,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let peer = resolve_user(&state, me, &req.peer)?;
+    let twin = {
+        let m = state
+            .boxes
+            .get_mut(&me)
+            .and_then(|b| b.messages.get_mut(&req.id))
+            .filter(|m| m.peer == peer)
+            .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+        m.pinned = !req.unpin;
+        m.twin
+    };
+    state.mark_message(me, req.id);
+    let pinned = !req.unpin;
+    let make = |user: i64, id: i32| {
+        move |pts| -> enums::Update {
+            types::UpdatePinnedMessages {
+                pinned,
+                peer: types::PeerUser { user_id: user }.into(),
+                messages: vec![id],
+                pts,
+                pts_count: 1,
+            }
+            .into()
+        }
+    };
+    let pts = state.push_update(me, 1, make(peer, req.id));
+    let mine = make(peer, req.id)(pts);
+    ctx.push(me, &updates(&state, me, vec![mine.clone()], &[peer]));
+    if let (Some(t), false, true) = (twin, req.pm_oneside, peer != me) {
+        if let Some(m) = state
+            .boxes
+            .get_mut(&peer)
+            .and_then(|b| b.messages.get_mut(&t))
+        {
+            m.pinned = pinned;
+            state.mark_message(peer, t);
+            let their_pts = state.push_update(peer, 1, make(me, t));
+            let u = updates(&state, peer, vec![make(me, t)(their_pts)], &[me]);
+            ctx.push(peer, &u);
+        }
+    }
+    ok(updates(&state, me, vec![mine], &[peer]))
+}
+
+/// The messages of `list` (newest first) after Telegram's paging rules.
+fn page<'a>(
+    list: &[&'a StoredMessage],
+    offset_id: i32,
+    offset_date: i32,
+    add_offset: i32,
+    limit: i32,
+) -> (Vec<&'a StoredMessage>, usize) {
+    let start = if offset_id > 0 {
+        list.iter()
+            .position(|m| m.id < offset_id)
+            .unwrap_or(list.len())
+    } else if offset_date > 0 {
+        list.iter()
+            .position(|m| m.date < offset_date)
+            .unwrap_or(list.len())
+    } else {
+        0
+    };
+    let start = (start as i64 + add_offset as i64).clamp(0, list.len() as i64) as usize;
+    let limit = if limit <= 0 {
+        20
+    } else {
+        limit.min(100) as usize
+    };
+    (
+        list.iter().skip(start).take(limit).copied().collect(),
+        list.len(),
+    )
+}
+
+fn messages_answer(state: &State, me: i64, found: Vec<&StoredMessage>, count: usize) -> RpcResult {
+    let users = users_of(state, me, found.iter().flat_map(|m| [m.peer, m.from]));
+    let messages: Vec<enums::Message> = found.iter().map(|m| State::message_tl(m)).collect();
+    if messages.len() < count {
+        return ok(enums::messages::Messages::from(
+            types::messages::MessagesSlice {
+                inexact: false,
+                count: count as i32,
+                next_rate: None,
+                offset_id_offset: None,
+                search_flood: None,
+                messages,
+                topics: vec![],
+                chats: vec![],
+                users,
+            },
+        ));
+    }
+    ok(enums::messages::Messages::from(types::messages::Messages {
+        messages,
+        topics: vec![],
+        chats: vec![],
+        users,
+    }))
+}
+
+fn matches_text(m: &StoredMessage, q: &str) -> bool {
+    q.is_empty() || m.text.to_lowercase().contains(&q.to_lowercase())
+}
+
+/// `messages.search` in one chat (or all chats with `inputPeerEmpty`): text, sender, dates,
+/// ids; only the empty filter finds anything until media exists.
+pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let peer = match req.peer {
+        enums::InputPeer::Empty => None,
+        ref p => Some(resolve_user(&state, me, p)?),
+    };
+    let from = match &req.from_id {
+        Some(p) => Some(resolve_user(&state, me, p)?),
+        None => None,
+    };
+    let wanted = matches!(req.filter, enums::MessagesFilter::InputMessagesFilterEmpty);
+    let list: Vec<&StoredMessage> = state
+        .boxes
+        .get(&me)
+        .map(|b| {
+            b.messages
+                .values()
+                .rev()
+                .filter(|m| {
+                    wanted && peer.is_none_or(|p| m.peer == p) && from.is_none_or(|f| m.from == f)
+                })
+                .filter(|m| matches_text(m, &req.q))
+                .filter(|m| {
+                    (req.min_date <= 0 || m.date >= req.min_date)
+                        && (req.max_date <= 0 || m.date <= req.max_date)
+                })
+                .filter(|m| {
+                    (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (found, count) = page(&list, req.offset_id, 0, req.add_offset, req.limit);
+    messages_answer(&state, me, found, count)
+}
+
+/// `messages.searchGlobal`: text search over every chat, newest first.
+pub(crate) fn search_global(ctx: &Ctx<'_>, req: functions::messages::SearchGlobal) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    if req.q.trim().is_empty() {
+        return Err(RpcErr::bad_request("SEARCH_QUERY_EMPTY"));
+    }
+    let wanted = matches!(req.filter, enums::MessagesFilter::InputMessagesFilterEmpty);
+    let list: Vec<&StoredMessage> = state
+        .boxes
+        .get(&me)
+        .map(|b| {
+            b.messages
+                .values()
+                .rev()
+                .filter(|m| wanted && matches_text(m, &req.q))
+                .filter(|m| {
+                    (req.min_date <= 0 || m.date >= req.min_date)
+                        && (req.max_date <= 0 || m.date <= req.max_date)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (found, count) = page(&list, req.offset_id, req.offset_rate, 0, req.limit);
+    messages_answer(&state, me, found, count)
 }
 
 /// `messages.editMessage`: the text of one's own message.
@@ -391,61 +669,36 @@ pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -
                 .values()
                 .rev()
                 .filter(|m| m.peer == target)
-                .filter(|m| req.max_id <= 0 || m.id < req.max_id)
-                .filter(|m| req.min_id <= 0 || m.id > req.min_id)
+                .filter(|m| {
+                    (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let start = if req.offset_id > 0 {
-        all.iter()
-            .position(|m| m.id < req.offset_id)
-            .unwrap_or(all.len())
-    } else if req.offset_date > 0 {
-        all.iter()
-            .position(|m| m.date < req.offset_date)
-            .unwrap_or(all.len())
-    } else {
-        0
-    };
-    let start = (start as i64 + req.add_offset as i64).clamp(0, all.len() as i64) as usize;
-    let limit = if req.limit <= 0 {
-        20
-    } else {
-        req.limit.min(100) as usize
-    };
-    let page: Vec<enums::Message> = all
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|m| State::message_tl(m))
-        .collect();
-    let now = now();
-    let mut users = vec![state.user_tl(me, me, now)];
-    if target != me {
-        users.push(state.user_tl(me, target, now));
-    }
-    let count = all.len() as i32;
-    if (page.len() as i32) < count {
-        return ok(enums::messages::Messages::from(
-            types::messages::MessagesSlice {
-                inexact: false,
-                count,
-                next_rate: None,
-                offset_id_offset: None,
-                search_flood: None,
-                messages: page,
+    let (found, count) = page(
+        &all,
+        req.offset_id,
+        req.offset_date,
+        req.add_offset,
+        req.limit,
+    );
+    let mut answer = messages_answer(&state, me, found, count)?;
+    if count == 0 && target != me {
+        // Even an empty history names the chat partner.
+        let users = vec![
+            state.user_tl(me, me, now()),
+            state.user_tl(me, target, now()),
+        ];
+        answer = fleetgram_tl::Serializable::to_bytes(&enums::messages::Messages::from(
+            types::messages::Messages {
+                messages: vec![],
                 topics: vec![],
                 chats: vec![],
                 users,
             },
         ));
     }
-    ok(enums::messages::Messages::from(types::messages::Messages {
-        messages: page,
-        topics: vec![],
-        chats: vec![],
-        users,
-    }))
+    Ok(answer)
 }
 
 /// A `messages.sendMessage` with every option off (fill in peer, message, random_id).

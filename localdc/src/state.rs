@@ -68,6 +68,22 @@ pub(crate) struct StoredMessage {
     pub fwd_from: Option<(i64, i32)>,
     /// Pinned in this chat.
     pub pinned: bool,
+    /// For a basic-group message: the group (then `peer` is unused) and the id linking the
+    /// members' copies.
+    pub chat: Option<(i64, i64)>,
+    /// A service message's action.
+    pub action: Option<enums::MessageAction>,
+}
+
+/// A basic group.
+#[derive(Debug, Clone)]
+pub(crate) struct Chat {
+    pub title: String,
+    pub creator: i64,
+    /// (user, inviter, date joined).
+    pub members: Vec<(i64, i64, i32)>,
+    pub date: i32,
+    pub version: i32,
 }
 
 /// The `messageFwdHeader` of a forwarded copy.
@@ -139,6 +155,12 @@ pub(crate) struct State {
     pub contacts: HashMap<i64, std::collections::BTreeSet<i64>>,
     /// user -> users they blocked.
     pub blocked: HashMap<i64, std::collections::BTreeSet<i64>>,
+    /// Basic groups.
+    pub chats: HashMap<i64, Chat>,
+    next_chat_id: i64,
+    /// Group message id -> the members' copies (user, id).
+    pub group_copies: HashMap<i64, Vec<(i64, i32)>>,
+    next_gid: i64,
     /// (user, peer) -> (read_inbox_max_id, read_outbox_max_id).
     pub read: HashMap<(i64, i64), (i32, i32)>,
     login_code: Option<String>,
@@ -171,6 +193,10 @@ impl State {
             contacts: HashMap::new(),
             blocked: HashMap::new(),
             read: HashMap::new(),
+            chats: HashMap::new(),
+            next_chat_id: 100_000 + rng.gen_range(0..100_000),
+            group_copies: HashMap::new(),
+            next_gid: 1,
             login_code,
             store: None,
             secret,
@@ -228,6 +254,56 @@ impl State {
         );
         self.mark_user(id);
         id
+    }
+
+    /// A new group id.
+    pub fn new_chat_id(&mut self) -> i64 {
+        self.next_chat_id += 1 + self.rng.gen_range(0..8);
+        self.next_chat_id
+    }
+
+    /// A new id linking the copies of one group message.
+    pub fn new_gid(&mut self) -> i64 {
+        self.next_gid += 1;
+        self.next_gid
+    }
+
+    /// Makes sure loaded groups and group messages keep their ids unique.
+    pub fn note_chat_ids(&mut self, chat: i64, gid: i64) {
+        self.next_chat_id = self.next_chat_id.max(chat + 1);
+        self.next_gid = self.next_gid.max(gid + 1);
+    }
+
+    /// The `Chat` object of group `id` as `viewer` sees it.
+    pub fn chat_tl(&self, viewer: i64, id: i64) -> enums::Chat {
+        let Some(c) = self.chats.get(&id) else {
+            return types::ChatEmpty { id }.into();
+        };
+        types::Chat {
+            creator: c.creator == viewer,
+            left: !c.members.iter().any(|m| m.0 == viewer),
+            deactivated: false,
+            call_active: false,
+            call_not_empty: false,
+            noforwards: false,
+            id,
+            title: c.title.clone(),
+            photo: enums::ChatPhoto::Empty,
+            participants_count: c.members.len() as i32,
+            date: c.date,
+            version: c.version,
+            migrated_to: None,
+            admin_rights: None,
+            default_banned_rights: None,
+        }
+        .into()
+    }
+
+    /// Persists group `id`.
+    pub fn mark_chat(&self, id: i64) {
+        if let Some(store) = &self.store {
+            store.put_chat(id, self.chats.get(&id));
+        }
     }
 
     /// Makes sure new ids stay above `id` (after loading saved accounts).
@@ -289,6 +365,31 @@ impl State {
 
     /// The `Message` object of a stored copy.
     pub fn message_tl(m: &StoredMessage) -> enums::Message {
+        let peer_id: enums::Peer = match m.chat {
+            Some((chat, _)) => types::PeerChat { chat_id: chat }.into(),
+            None => types::PeerUser { user_id: m.peer }.into(),
+        };
+        if let Some(action) = &m.action {
+            return types::MessageService {
+                out: m.out,
+                mentioned: false,
+                media_unread: false,
+                reactions_are_possible: false,
+                silent: m.silent,
+                post: false,
+                legacy: false,
+                id: m.id,
+                from_id: Some(types::PeerUser { user_id: m.from }.into()),
+                peer_id,
+                saved_peer_id: None,
+                reply_to: None,
+                date: m.date,
+                action: action.clone(),
+                reactions: None,
+                ttl_period: None,
+            }
+            .into();
+        }
         types::Message {
             out: m.out,
             mentioned: false,
@@ -309,7 +410,7 @@ impl State {
             from_id: Some(types::PeerUser { user_id: m.from }.into()),
             from_boosts_applied: None,
             from_rank: None,
-            peer_id: types::PeerUser { user_id: m.peer }.into(),
+            peer_id,
             saved_peer_id: None,
             fwd_from: fwd_header(m.fwd_from),
             via_bot_id: None,

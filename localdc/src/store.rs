@@ -27,6 +27,7 @@ pub(crate) struct Store {
     auths: sled::Tree,
     msgs: sled::Tree,
     log: sled::Tree,
+    chats: sled::Tree,
 }
 
 /// Why the store could not be opened or read.
@@ -111,6 +112,7 @@ impl Store {
             auths: db.open_tree("auths").map_err(err)?,
             msgs: db.open_tree("msgs").map_err(err)?,
             log: db.open_tree("log").map_err(err)?,
+            chats: db.open_tree("chats").map_err(err)?,
             db,
         })
     }
@@ -249,7 +251,35 @@ impl Store {
             ser::i32(&mut b, &date);
         }
         ser::bool(&mut b, &m.pinned);
+        ser::bool(&mut b, &m.chat.is_some());
+        if let Some((chat, gid)) = m.chat {
+            ser::i64(&mut b, &chat);
+            ser::i64(&mut b, &gid);
+        }
+        ser::bool(&mut b, &m.action.is_some());
+        if let Some(a) = &m.action {
+            a.serialize(&mut b);
+        }
         self.write(&self.msgs, &key2(user, id), &b);
+    }
+
+    pub fn put_chat(&self, id: i64, chat: Option<&crate::state::Chat>) {
+        let Some(c) = chat else {
+            self.delete(&self.chats, &id.to_be_bytes());
+            return;
+        };
+        let mut b = Vec::with_capacity(64);
+        ser::string(&mut b, &c.title);
+        ser::i64(&mut b, &c.creator);
+        ser::i32(&mut b, &c.date);
+        ser::i32(&mut b, &c.version);
+        ser::u32(&mut b, c.members.len() as u32);
+        for (u, inviter, date) in &c.members {
+            ser::i64(&mut b, u);
+            ser::i64(&mut b, inviter);
+            ser::i32(&mut b, date);
+        }
+        self.write(&self.chats, &id.to_be_bytes(), &b);
     }
 
     pub fn put_log(&self, user: i64, e: &LogEntry) {
@@ -419,9 +449,21 @@ impl Store {
                     None
                 };
                 let pinned = r.bool()?;
+                let chat = if r.bool()? {
+                    Some((r.i64()?, r.i64()?))
+                } else {
+                    None
+                };
+                let action = if r.bool()? {
+                    Some(enums::MessageAction::deserialize(&mut r)?)
+                } else {
+                    None
+                };
                 Ok(StoredMessage {
                     fwd_from,
                     pinned,
+                    chat,
+                    action,
                     id,
                     peer,
                     out,
@@ -437,11 +479,41 @@ impl Store {
                 })
             })()
             .map_err(|e| corrupt("msgs", e.to_string()))?;
+            if let Some((chat, gid)) = m.chat {
+                state.group_copies.entry(gid).or_default().push((user, id));
+                state.note_chat_ids(chat, gid);
+            }
             let b = state.boxes.entry(user).or_default();
             if let Some(r) = m.random_id {
                 b.random_ids.insert(r, id);
             }
             b.messages.insert(id, m);
+        }
+        for kv in self.chats.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let id = i64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("chats", "key length".into()))?,
+            );
+            let chat = (|| -> Result<crate::state::Chat, DeserializeError> {
+                let mut r = Reader::new(&v);
+                let (title, creator, date, version) = (r.string()?, r.i64()?, r.i32()?, r.i32()?);
+                let n = r.vector_len(false, 20)?;
+                let members = (0..n)
+                    .map(|_| Ok((r.i64()?, r.i64()?, r.i32()?)))
+                    .collect::<Result<_, DeserializeError>>()?;
+                Ok(crate::state::Chat {
+                    title,
+                    creator,
+                    members,
+                    date,
+                    version,
+                })
+            })()
+            .map_err(|e| corrupt("chats", e.to_string()))?;
+            state.chats.insert(id, chat);
+            state.note_chat_ids(id, 0);
         }
         for kv in self.log.iter() {
             let (k, v) = kv.map_err(db)?;

@@ -975,3 +975,279 @@ async fn forward_pin_and_search() {
     );
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn basic_groups() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let mut a = login(&dc, &control, &key, "15558000001").await;
+    let mut b = login(&dc, &control, &key, "15558000002").await;
+    let (b_id, c_id) = (
+        control.user_by_phone("15558000002").unwrap(),
+        control.create_user("15558000003", "C", "", 1),
+    );
+    let d_id = control.create_user("15558000004", "D", "", 1);
+    // A learns B's and C's access hashes by importing them as contacts.
+    let enums::contacts::ImportedContacts::ImportedContacts(imp) = a
+        .invoke(&functions::contacts::ImportContacts {
+            contacts: ["15558000002", "15558000003", "15558000004"]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    types::InputPhoneContact {
+                        client_id: i as i64,
+                        phone: p.to_string(),
+                        first_name: "x".into(),
+                        last_name: "".into(),
+                        note: None,
+                    }
+                    .into()
+                })
+                .collect(),
+        })
+        .await
+        .unwrap();
+    let input = |id: i64| -> enums::InputUser {
+        let u = imp
+            .users
+            .iter()
+            .find_map(|u| {
+                if let enums::User::User(u) = u {
+                    (u.id == id).then(|| u.clone())
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+        types::InputUser {
+            user_id: id,
+            access_hash: u.access_hash.unwrap(),
+        }
+        .into()
+    };
+    assert_eq!(
+        a.invoke(&functions::messages::CreateChat {
+            users: vec![],
+            title: " ".into(),
+            ttl_period: None
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "CHAT_TITLE_EMPTY"
+    );
+    let enums::messages::InvitedUsers::InvitedUsers(created) = a
+        .invoke(&functions::messages::CreateChat {
+            users: vec![input(b_id), input(c_id)],
+            title: "Team".into(),
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = &created.updates else {
+        panic!()
+    };
+    let enums::Chat::Chat(chat) = &u.chats[0] else {
+        panic!()
+    };
+    assert!(chat.creator && chat.participants_count == 3 && chat.title == "Team");
+    let chat_id = chat.id;
+    let to_chat: enums::InputPeer = types::InputPeerChat { chat_id }.into();
+    // B sees the creation as a service message.
+    let enums::Updates::Updates(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    let enums::Update::NewMessage(n) = &u.updates[0] else {
+        panic!()
+    };
+    assert!(
+        matches!(&n.message, enums::Message::Service(s) if matches!(s.action, enums::MessageAction::ChatCreate(_)))
+    );
+    // Text in the group.
+    a.invoke(&functions::messages::SendMessage {
+        peer: to_chat.clone(),
+        message: "hello team".into(),
+        random_id: 1,
+        ..send_defaults()
+    })
+    .await
+    .unwrap();
+    let enums::Updates::UpdateShortChatMessage(m) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(
+        (m.message.as_str(), m.chat_id, m.from_id),
+        (
+            "hello team",
+            chat_id,
+            control.user_by_phone("15558000001").unwrap()
+        )
+    );
+    // B replies; the reply points at B's own copy of A's message.
+    b.invoke(&functions::messages::SendMessage {
+        peer: to_chat.clone(),
+        message: "hi".into(),
+        random_id: 2,
+        reply_to: Some(
+            types::InputReplyToMessage {
+                reply_to_msg_id: m.id,
+                ..Default::default()
+            }
+            .into(),
+        ),
+        ..send_defaults()
+    })
+    .await
+    .unwrap();
+    let enums::Updates::UpdateShortChatMessage(r) = next_update(&mut a).await else {
+        panic!()
+    };
+    let Some(enums::MessageReplyHeader::MessageReplyHeader(h)) = &r.reply_to else {
+        panic!()
+    };
+    assert_eq!(h.reply_to_msg_id, Some(2), "A's copy of its own message");
+    // Edit and delete in the group.
+    a.invoke(&functions::messages::EditMessage {
+        peer: to_chat.clone(),
+        id: 2,
+        message: Some("hello, team".into()),
+        ..edit_defaults()
+    })
+    .await
+    .unwrap();
+    let enums::Updates::Updates(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert!(
+        matches!(&u.updates[0], enums::Update::EditMessage(e) if matches!(&e.message, enums::Message::Message(m) if m.message == "hello, team"))
+    );
+    // History and dialogs.
+    let enums::messages::Messages::Messages(h) = b
+        .invoke(&functions::messages::GetHistory {
+            peer: to_chat.clone(),
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 10,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(h.messages.len(), 3, "service message, A's and B's");
+    assert_eq!(h.chats.len(), 1);
+    let enums::messages::Dialogs::Dialogs(d) = b
+        .invoke(&functions::messages::GetDialogs {
+            exclude_pinned: false,
+            folder_id: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_peer: enums::InputPeer::Empty,
+            limit: 10,
+            hash: 0,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(d.dialogs.iter().any(|x| matches!(x, enums::Dialog::Dialog(x) if matches!(x.peer, enums::Peer::Chat(ref p) if p.chat_id == chat_id))));
+    a.invoke(&functions::messages::DeleteMessages {
+        revoke: true,
+        id: vec![2],
+    })
+    .await
+    .unwrap();
+    let enums::Updates::UpdateShort(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert!(matches!(&u.update, enums::Update::DeleteMessages(d) if d.messages == vec![m.id]));
+    // Members.
+    let err = a
+        .invoke(&functions::messages::AddChatUser {
+            chat_id,
+            user_id: input(b_id),
+            fwd_limit: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "USER_ALREADY_PARTICIPANT");
+    a.invoke(&functions::messages::AddChatUser {
+        chat_id,
+        user_id: input(d_id),
+        fwd_limit: 0,
+    })
+    .await
+    .unwrap();
+    let err = b
+        .invoke(&functions::messages::DeleteChatUser {
+            revoke_history: false,
+            chat_id,
+            user_id: types::InputUser {
+                user_id: d_id,
+                access_hash: 0,
+            }
+            .into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.name == "CHAT_ADMIN_REQUIRED" || err.name == "USER_ID_INVALID",
+        "{err:?}"
+    );
+    a.invoke(&functions::messages::DeleteChatUser {
+        revoke_history: false,
+        chat_id,
+        user_id: input(c_id),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        a.invoke(&functions::messages::EditChatTitle {
+            chat_id,
+            title: "Team".into()
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "CHAT_NOT_MODIFIED"
+    );
+    a.invoke(&functions::messages::EditChatTitle {
+        chat_id,
+        title: "Team 2".into(),
+    })
+    .await
+    .unwrap();
+    let enums::messages::ChatFull::ChatFull(full) = a
+        .invoke(&functions::messages::GetFullChat { chat_id })
+        .await
+        .unwrap();
+    let enums::ChatFull::ChatFull(f) = &full.full_chat else {
+        panic!()
+    };
+    let enums::ChatParticipants::ChatParticipants(p) = &f.participants else {
+        panic!()
+    };
+    assert_eq!(p.participants.len(), 3, "A, B and D; C was removed");
+    let enums::Chat::Chat(c) = &full.chats[0] else {
+        panic!()
+    };
+    assert_eq!(c.title, "Team 2");
+    // C, removed, can no longer write to the group.
+    let mut c = login(&dc, &control, &key, "15558000003").await;
+    let err = c
+        .invoke(&functions::messages::SendMessage {
+            peer: to_chat,
+            message: "let me in".into(),
+            random_id: 3,
+            ..send_defaults()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.code, err.name.as_str()), (403, "CHAT_WRITE_FORBIDDEN"));
+    dc.shutdown().await;
+}

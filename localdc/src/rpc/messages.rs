@@ -121,6 +121,8 @@ pub(crate) fn post_private(
         random_id: Some(post.random_id),
         fwd_from: post.fwd_from,
         pinned: false,
+        chat: None,
+        action: None,
     };
     if target != me {
         // The recipient's copy.
@@ -197,7 +199,6 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
     let me = require_user(ctx)?;
     check_text(&req.message)?;
     let mut state = ctx.shared.state.lock().expect("not poisoned");
-    let target = resolve_user(&state, me, &req.peer)?;
     // A repeated random_id returns the original message and creates nothing.
     if let Some(&id) = state
         .boxes
@@ -220,6 +221,27 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         _ => None,
     };
     let entities = req.entities.clone().unwrap_or_default();
+    if let enums::InputPeer::Chat(c) = &req.peer {
+        let post = super::chats::ChatPost {
+            text: req.message,
+            entities: entities.clone(),
+            reply_to,
+            silent: req.silent,
+            random_id: Some(req.random_id),
+            action: None,
+        };
+        let (mine, pts) = super::chats::post_chat(ctx, &mut state, me, c.chat_id, post)?;
+        return ok(enums::Updates::from(types::UpdateShortSentMessage {
+            out: true,
+            id: mine.id,
+            pts,
+            pts_count: 1,
+            date: mine.date,
+            entities: (!entities.is_empty()).then_some(entities),
+            ..Default::default()
+        }));
+    }
+    let target = resolve_user(&state, me, &req.peer)?;
     let post = Post {
         text: req.message,
         entities: entities.clone(),
@@ -386,6 +408,10 @@ fn page<'a>(
 
 fn messages_answer(state: &State, me: i64, found: Vec<&StoredMessage>, count: usize) -> RpcResult {
     let users = users_of(state, me, found.iter().flat_map(|m| [m.peer, m.from]));
+    let mut chat_ids: Vec<i64> = found.iter().filter_map(|m| m.chat.map(|c| c.0)).collect();
+    chat_ids.sort_unstable();
+    chat_ids.dedup();
+    let chats: Vec<enums::Chat> = chat_ids.iter().map(|&c| state.chat_tl(me, c)).collect();
     let messages: Vec<enums::Message> = found.iter().map(|m| State::message_tl(m)).collect();
     if messages.len() < count {
         return ok(enums::messages::Messages::from(
@@ -397,7 +423,7 @@ fn messages_answer(state: &State, me: i64, found: Vec<&StoredMessage>, count: us
                 search_flood: None,
                 messages,
                 topics: vec![],
-                chats: vec![],
+                chats,
                 users,
             },
         ));
@@ -405,7 +431,7 @@ fn messages_answer(state: &State, me: i64, found: Vec<&StoredMessage>, count: us
     ok(enums::messages::Messages::from(types::messages::Messages {
         messages,
         topics: vec![],
-        chats: vec![],
+        chats,
         users,
     }))
 }
@@ -484,13 +510,16 @@ pub(crate) fn search_global(ctx: &Ctx<'_>, req: functions::messages::SearchGloba
 pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage) -> RpcResult {
     let me = require_user(ctx)?;
     let mut state = ctx.shared.state.lock().expect("not poisoned");
+    if let enums::InputPeer::Chat(c) = &req.peer {
+        return edit_chat_message(ctx, &mut state, me, c.chat_id, req);
+    }
     let target = resolve_user(&state, me, &req.peer)?;
     let date = now();
     let m = state
         .boxes
         .get(&me)
         .and_then(|b| b.messages.get(&req.id))
-        .filter(|m| m.peer == target)
+        .filter(|m| m.peer == target && m.chat.is_none())
         .cloned()
         .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
     if m.from != me {
@@ -574,6 +603,76 @@ pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage)
     ok(u)
 }
 
+/// `messages.editMessage` in a group: every member's copy changes.
+fn edit_chat_message(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    chat: i64,
+    req: functions::messages::EditMessage,
+) -> RpcResult {
+    let m = state
+        .boxes
+        .get(&me)
+        .and_then(|b| b.messages.get(&req.id))
+        .filter(|m| m.chat.is_some_and(|(c, _)| c == chat) && m.action.is_none())
+        .cloned()
+        .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+    if m.from != me {
+        return Err(RpcErr::new(403, "MESSAGE_AUTHOR_REQUIRED"));
+    }
+    let text = req.message.clone().unwrap_or_else(|| m.text.clone());
+    let entities = req.entities.clone().unwrap_or_default();
+    if text == m.text && entities == m.entities {
+        return Err(RpcErr::bad_request("MESSAGE_NOT_MODIFIED"));
+    }
+    check_text(&text)?;
+    let date = now();
+    let gid = m.chat.map(|(_, g)| g).unwrap_or_default();
+    let copies = state.group_copies.get(&gid).cloned().unwrap_or_default();
+    let mut answer = None;
+    for (u, id) in copies {
+        let Some(copy) = state
+            .boxes
+            .get_mut(&u)
+            .and_then(|b| b.messages.get_mut(&id))
+        else {
+            continue;
+        };
+        copy.text = text.clone();
+        copy.entities = entities.clone();
+        copy.edit_date = Some(date);
+        let msg = State::message_tl(copy);
+        state.mark_message(u, id);
+        let pts = state.push_update(u, 1, |pts| {
+            types::UpdateEditMessage {
+                message: msg.clone(),
+                pts,
+                pts_count: 1,
+            }
+            .into()
+        });
+        let upd: enums::Updates = types::Updates {
+            updates: vec![types::UpdateEditMessage {
+                message: msg,
+                pts,
+                pts_count: 1,
+            }
+            .into()],
+            users: users_of(state, u, [me]),
+            chats: vec![state.chat_tl(u, chat)],
+            date,
+            seq: 0,
+        }
+        .into();
+        ctx.push(u, &upd);
+        if u == me {
+            answer = Some(upd);
+        }
+    }
+    answer.map_or_else(|| Err(RpcErr::bad_request("MESSAGE_ID_INVALID")), ok)
+}
+
 /// `messages.deleteMessages`: from one's own box, and with `revoke` from the other side too.
 pub(crate) fn delete_messages(
     ctx: &Ctx<'_>,
@@ -587,7 +686,27 @@ pub(crate) fn delete_messages(
         if let Some(m) = state.boxes.get_mut(&me).and_then(|b| b.messages.remove(id)) {
             removed.push(*id);
             state.mark_message(me, *id);
-            if req.revoke && m.peer != me {
+            if let (true, Some((_, gid))) = (req.revoke, m.chat) {
+                // A group message: the sender (or the group's creator) deletes it for everyone.
+                let creator = m
+                    .chat
+                    .and_then(|(c, _)| state.chats.get(&c))
+                    .map(|c| c.creator);
+                if m.from == me || creator == Some(me) {
+                    let copies = state.group_copies.get(&gid).cloned().unwrap_or_default();
+                    for (u, cid) in copies.into_iter().filter(|(u, _)| *u != me) {
+                        if state
+                            .boxes
+                            .get_mut(&u)
+                            .and_then(|b| b.messages.remove(&cid))
+                            .is_some()
+                        {
+                            theirs.entry(u).or_default().push(cid);
+                            state.mark_message(u, cid);
+                        }
+                    }
+                }
+            } else if req.revoke && m.peer != me {
                 if let Some(t) = m.twin {
                     if state
                         .boxes
@@ -660,7 +779,15 @@ pub(crate) fn delete_messages(
 pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
-    let target = resolve_user(&state, me, &req.peer)?;
+    let (target, chat) = match &req.peer {
+        enums::InputPeer::Chat(c) => {
+            if !state.chats.contains_key(&c.chat_id) {
+                return Err(RpcErr::bad_request("CHAT_ID_INVALID"));
+            }
+            (0, Some(c.chat_id))
+        }
+        p => (resolve_user(&state, me, p)?, None),
+    };
     let all: Vec<&StoredMessage> = state
         .boxes
         .get(&me)
@@ -668,7 +795,10 @@ pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -
             b.messages
                 .values()
                 .rev()
-                .filter(|m| m.peer == target)
+                .filter(|m| match chat {
+                    Some(c) => m.chat.is_some_and(|(x, _)| x == c),
+                    None => m.chat.is_none() && m.peer == target,
+                })
                 .filter(|m| {
                     (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
                 })
@@ -683,7 +813,7 @@ pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -
         req.limit,
     );
     let mut answer = messages_answer(&state, me, found, count)?;
-    if count == 0 && target != me {
+    if count == 0 && chat.is_none() && target != me {
         // Even an empty history names the chat partner.
         let users = vec![
             state.user_tl(me, me, now()),
@@ -891,14 +1021,23 @@ pub(crate) fn set_typing(ctx: &Ctx<'_>, req: functions::messages::SetTyping) -> 
     ok(true)
 }
 
-/// `messages.getDialogs`: one dialog per chat partner, newest first, with Telegram's offsets.
+/// The dialog a message belongs to: a user (positive) or a group (negative id).
+fn dialog_key(m: &StoredMessage) -> i64 {
+    match m.chat {
+        Some((c, _)) => -c,
+        None => m.peer,
+    }
+}
+
+/// `messages.getDialogs`: one dialog per private chat or group, newest first, with
+/// Telegram's offsets.
 pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
     let mut tops: std::collections::HashMap<i64, &StoredMessage> = Default::default();
     if let Some(b) = state.boxes.get(&me) {
         for m in b.messages.values() {
-            let e = tops.entry(m.peer).or_insert(m);
+            let e = tops.entry(dialog_key(m)).or_insert(m);
             if m.id > e.id {
                 *e = m;
             }
@@ -922,17 +1061,22 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
     let dialogs = list
         .iter()
         .map(|m| {
-            let (inbox, outbox) = state.read.get(&(me, m.peer)).copied().unwrap_or_default();
+            let key = dialog_key(m);
+            let (inbox, outbox) = state.read.get(&(me, key)).copied().unwrap_or_default();
             let unread = state.boxes[&me]
                 .messages
                 .values()
-                .filter(|x| x.peer == m.peer && !x.out && x.id > inbox)
+                .filter(|x| dialog_key(x) == key && !x.out && x.id > inbox)
                 .count() as i32;
+            let peer: enums::Peer = match m.chat {
+                Some((c, _)) => types::PeerChat { chat_id: c }.into(),
+                None => types::PeerUser { user_id: m.peer }.into(),
+            };
             types::Dialog {
                 pinned: false,
                 unread_mark: false,
                 view_forum_as_messages: false,
-                peer: types::PeerUser { user_id: m.peer }.into(),
+                peer,
                 top_message: m.id,
                 read_inbox_max_id: inbox,
                 read_outbox_max_id: outbox,
@@ -950,6 +1094,11 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
         })
         .collect();
     let users = users_of(&state, me, list.iter().flat_map(|m| [m.peer, m.from]));
+    let chats: Vec<enums::Chat> = list
+        .iter()
+        .filter_map(|m| m.chat)
+        .map(|(c, _)| state.chat_tl(me, c))
+        .collect();
     let messages = list.iter().map(|m| State::message_tl(m)).collect();
     if list.len() < total {
         return ok(enums::messages::Dialogs::from(
@@ -957,7 +1106,7 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
                 count: total as i32,
                 dialogs,
                 messages,
-                chats: vec![],
+                chats,
                 users,
             },
         ));
@@ -965,7 +1114,7 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
     ok(enums::messages::Dialogs::from(types::messages::Dialogs {
         dialogs,
         messages,
-        chats: vec![],
+        chats,
         users,
     }))
 }

@@ -7,6 +7,7 @@
 
 mod account;
 mod auth;
+mod chats;
 mod contacts;
 mod help;
 pub(crate) mod messages;
@@ -190,6 +191,11 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::messages::UpdatePinnedMessage => messages::update_pinned_message,
         functions::messages::Search => messages::search,
         functions::messages::SearchGlobal => messages::search_global,
+        functions::messages::CreateChat => chats::create_chat,
+        functions::messages::AddChatUser => chats::add_chat_user,
+        functions::messages::DeleteChatUser => chats::delete_chat_user,
+        functions::messages::EditChatTitle => chats::edit_chat_title,
+        functions::messages::GetFullChat => chats::get_full_chat,
         functions::account::GetPassword => account::get_password,
         functions::account::UpdatePasswordSettings => account::update_password_settings,
         functions::account::UpdateUsername => account::update_username,

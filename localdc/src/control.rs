@@ -10,12 +10,6 @@ use std::sync::Arc;
 #[error("{0}")]
 pub struct ControlError(pub String);
 
-/// The auth key id the control API acts with for `user` (never a real key: those come from
-/// SHA1 and are spread over all 64 bits, this one has a fixed top half).
-fn control_key(user: i64) -> i64 {
-    0x0c0a_11ed_0000_0000 ^ (user & 0xffff_ffff)
-}
-
 /// A handle on a running local DC's data.
 #[derive(Clone)]
 pub struct Control {
@@ -174,46 +168,9 @@ impl Control {
         user: i64,
         f: impl FnOnce(&Ctx<'_>) -> Result<T, rpc::RpcErr>,
     ) -> Result<T, ControlError> {
-        let key = control_key(user);
-        {
-            let mut state = self.shared.state.lock().expect("not poisoned");
-            if !state.users.contains_key(&user) {
-                return Err(ControlError(format!("no user {user}")));
-            }
-            state.authorizations.insert(key, user);
-        }
-        let home = self
-            .shared
-            .state
-            .lock()
-            .expect("not poisoned")
-            .users
-            .get(&user)
-            .map_or(1, |u| u.home_dc);
-        let ctx = Ctx {
-            shared: &self.shared,
-            dc: home,
-            key_id: key,
-            perm_key_id: key,
-            session_id: 0,
-            msg_id: 0,
-            pushes: Default::default(),
-            delay: Default::default(),
-        };
-        let result = f(&ctx).map_err(|e| ControlError(format!("{} {}", e.code, e.message)));
-        crate::conn::deliver(
-            &self.shared,
-            (key, 0),
-            ctx.pushes.into_inner(),
-            crate::conn::now_ms(),
-        );
-        self.shared
-            .state
-            .lock()
-            .expect("not poisoned")
-            .authorizations
-            .remove(&key);
-        result
+        rpc::as_user(&self.shared, user, f)
+            .ok_or_else(|| ControlError(format!("no user {user}")))?
+            .map_err(|e| ControlError(format!("{} {}", e.code, e.message)))
     }
 
     fn peer(&self, viewer: i64, user: i64) -> enums::InputPeer {

@@ -253,6 +253,7 @@ impl LocalDc {
             }
             None => None,
         };
+        tasks.push(tokio::spawn(scheduler(shared.clone(), rx.clone())));
         for (l, dc) in listeners.into_iter().zip(&dcs) {
             tasks.push(tokio::spawn(accept_loop(
                 shared.clone(),
@@ -299,6 +300,17 @@ impl LocalDc {
         // Flush and release the database, so the same directory can be opened again.
         if let Some(store) = self.shared.state.lock().expect("not poisoned").store.take() {
             store.flush();
+        }
+    }
+}
+
+/// Sends scheduled messages when they are due.
+async fn scheduler(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => rpc::messages::send_due(&shared),
+            _ = shutdown.changed() => break,
         }
     }
 }

@@ -75,6 +75,16 @@ pub(crate) struct StoredMessage {
     pub action: Option<enums::MessageAction>,
 }
 
+/// A message waiting for its `schedule_date`.
+#[derive(Debug, Clone)]
+pub(crate) struct Scheduled {
+    pub owner: i64,
+    /// Its id among the owner's scheduled messages.
+    pub id: i32,
+    pub date: i32,
+    pub request: fleetgram_tl::functions::messages::SendMessage,
+}
+
 /// A basic group.
 #[derive(Debug, Clone)]
 pub(crate) struct Chat {
@@ -155,6 +165,9 @@ pub(crate) struct State {
     pub contacts: HashMap<i64, std::collections::BTreeSet<i64>>,
     /// user -> users they blocked.
     pub blocked: HashMap<i64, std::collections::BTreeSet<i64>>,
+    /// Messages to send later, in no particular order.
+    pub scheduled: Vec<Scheduled>,
+    next_scheduled: i32,
     /// Basic groups.
     pub chats: HashMap<i64, Chat>,
     next_chat_id: i64,
@@ -193,6 +206,8 @@ impl State {
             contacts: HashMap::new(),
             blocked: HashMap::new(),
             read: HashMap::new(),
+            scheduled: Vec::new(),
+            next_scheduled: 1,
             chats: HashMap::new(),
             next_chat_id: 100_000 + rng.gen_range(0..100_000),
             group_copies: HashMap::new(),
@@ -254,6 +269,12 @@ impl State {
         );
         self.mark_user(id);
         id
+    }
+
+    /// A new scheduled-message id.
+    pub fn new_scheduled_id(&mut self) -> i32 {
+        self.next_scheduled += 1;
+        self.next_scheduled
     }
 
     /// A new group id.

@@ -1251,3 +1251,84 @@ async fn basic_groups() {
     assert_eq!((err.code, err.name.as_str()), (403, "CHAT_WRITE_FORBIDDEN"));
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn scheduled_messages_are_sent_at_their_time() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let mut a = login(&dc, &control, &key, "15559000001").await;
+    let mut b = login(&dc, &control, &key, "15559000002").await;
+    b.invoke(&functions::account::UpdateUsername {
+        username: "sched_bob".into(),
+    })
+    .await
+    .unwrap();
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = a
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "sched_bob".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let enums::User::User(bu) = &r.users[0] else {
+        panic!()
+    };
+    let to_b: enums::InputPeer = types::InputPeerUser {
+        user_id: bu.id,
+        access_hash: bu.access_hash.unwrap(),
+    }
+    .into();
+    let at = (support::now_ms() / 1000) as i32 + 3;
+    let req = functions::messages::SendMessage {
+        peer: to_b,
+        message: "later".into(),
+        random_id: 5,
+        schedule_date: Some(at),
+        ..send_defaults()
+    };
+    let t0 = std::time::Instant::now();
+    let enums::Updates::Updates(u) = a.invoke(&req).await.unwrap() else {
+        panic!()
+    };
+    let enums::Update::NewScheduledMessage(s) = &u.updates[0] else {
+        panic!()
+    };
+    let enums::Message::Message(sm) = &s.message else {
+        panic!()
+    };
+    assert_eq!((sm.date, sm.message.as_str()), (at, "later"));
+    let too_late = functions::messages::SendMessage {
+        schedule_date: Some(at + 400 * 86400),
+        random_id: 6,
+        ..req.clone()
+    };
+    assert_eq!(
+        a.invoke(&too_late).await.unwrap_err().name,
+        "SCHEDULE_DATE_TOO_LATE"
+    );
+    // B gets it when it is due, not before.
+    let enums::Updates::UpdateShortMessage(m) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(m.message, "later");
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_secs(1),
+        "sent too early: {:?}",
+        t0.elapsed()
+    );
+    // A's sessions learn that the scheduled message was sent.
+    loop {
+        match next_update(&mut a).await {
+            enums::Updates::UpdateShort(u) => {
+                let enums::Update::DeleteScheduledMessages(d) = &u.update else {
+                    continue;
+                };
+                assert_eq!(d.messages, vec![sm.id]);
+                assert_eq!(d.sent_messages.as_ref().map(Vec::len), Some(1));
+                break;
+            }
+            _ => continue,
+        }
+    }
+    dc.shutdown().await;
+}

@@ -199,6 +199,11 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
     let me = require_user(ctx)?;
     check_text(&req.message)?;
     let mut state = ctx.shared.state.lock().expect("not poisoned");
+    if let Some(at) = req.schedule_date {
+        if at > now() {
+            return schedule(&mut state, me, at, req);
+        }
+    }
     // A repeated random_id returns the original message and creates nothing.
     if let Some(&id) = state
         .boxes
@@ -260,6 +265,104 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         entities: (!entities.is_empty()).then_some(entities),
         ..Default::default()
     }))
+}
+
+/// Keeps a message for `at` (`schedule_date`); the sender sees it as a scheduled message.
+fn schedule(
+    state: &mut State,
+    me: i64,
+    at: i32,
+    req: functions::messages::SendMessage,
+) -> RpcResult {
+    if at > now() + 366 * 86400 {
+        return Err(RpcErr::bad_request("SCHEDULE_DATE_TOO_LATE"));
+    }
+    let (peer, chat) = match &req.peer {
+        enums::InputPeer::Chat(c) => {
+            super::chats::member_chat(state, me, c.chat_id)?;
+            (0, Some((c.chat_id, 0)))
+        }
+        p => (resolve_user(state, me, p)?, None),
+    };
+    let id = state.new_scheduled_id();
+    let copy = StoredMessage {
+        id,
+        peer,
+        out: true,
+        from: me,
+        date: at,
+        text: req.message.clone(),
+        entities: req.entities.clone().unwrap_or_default(),
+        reply_to: None,
+        edit_date: None,
+        silent: req.silent,
+        twin: None,
+        random_id: Some(req.random_id),
+        fwd_from: None,
+        pinned: false,
+        chat,
+        action: None,
+    };
+    state.scheduled.push(crate::state::Scheduled {
+        owner: me,
+        id,
+        date: at,
+        request: functions::messages::SendMessage {
+            schedule_date: None,
+            ..req
+        },
+    });
+    let users: Vec<i64> = if peer != 0 { vec![me, peer] } else { vec![me] };
+    ok(updates(
+        state,
+        me,
+        vec![types::UpdateNewScheduledMessage {
+            message: State::message_tl(&copy),
+        }
+        .into()],
+        &users,
+    ))
+}
+
+/// Sends the scheduled messages that are due (called by the DC's scheduler).
+pub(crate) fn send_due(shared: &crate::Shared) {
+    let now = now();
+    let due: Vec<crate::state::Scheduled> = {
+        let mut state = shared.state.lock().expect("not poisoned");
+        let (due, later) = state.scheduled.drain(..).partition(|s| s.date <= now);
+        state.scheduled = later;
+        due
+    };
+    for s in due {
+        let peer: enums::Peer = match &s.request.peer {
+            enums::InputPeer::Chat(c) => types::PeerChat { chat_id: c.chat_id }.into(),
+            enums::InputPeer::User(u) => types::PeerUser { user_id: u.user_id }.into(),
+            _ => types::PeerUser { user_id: s.owner }.into(),
+        };
+        let result = super::as_user(shared, s.owner, |ctx| {
+            let sent = send_message(ctx, s.request.clone())?;
+            let new_id = match <enums::Updates as fleetgram_tl::Deserializable>::from_bytes(&sent) {
+                Ok(enums::Updates::UpdateShortSentMessage(m)) => vec![m.id],
+                _ => vec![],
+            };
+            let u = types::UpdateDeleteScheduledMessages {
+                peer,
+                messages: vec![s.id],
+                sent_messages: Some(new_id),
+            };
+            ctx.push(
+                s.owner,
+                &enums::Updates::from(types::UpdateShort {
+                    update: u.into(),
+                    date: now,
+                }),
+            );
+            Ok(())
+        });
+        if let Some(Err(e)) = result {
+            tracing::info!(owner = s.owner, error = %e.message, "scheduled message could not be sent");
+        }
+    }
 }
 
 /// `messages.forwardMessages` between private chats: copies with a `messageFwdHeader` naming

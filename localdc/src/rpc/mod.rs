@@ -231,3 +231,49 @@ pub(crate) fn require_user(ctx: &Ctx<'_>) -> Result<i64, RpcErr> {
 pub(crate) fn now() -> i32 {
     (crate::conn::now_ms() / 1000) as i32
 }
+
+/// The auth key id the DC itself acts with for `user` (never a real key: those come from
+/// SHA1 and are spread over all 64 bits, this one has a fixed top half).
+fn system_key(user: i64) -> i64 {
+    0x0c0a_11ed_0000_0000 ^ (user & 0xffff_ffff)
+}
+
+/// Runs `f` as `user` would over the API (for the control API and scheduled messages), then
+/// delivers the updates it produced. `None` if the user does not exist.
+pub(crate) fn as_user<T>(
+    shared: &crate::Shared,
+    user: i64,
+    f: impl FnOnce(&Ctx<'_>) -> Result<T, RpcErr>,
+) -> Option<Result<T, RpcErr>> {
+    let key = system_key(user);
+    let home = {
+        let mut state = shared.state.lock().expect("not poisoned");
+        let home = state.users.get(&user)?.home_dc;
+        state.authorizations.insert(key, user);
+        home
+    };
+    let ctx = Ctx {
+        shared,
+        dc: home,
+        key_id: key,
+        perm_key_id: key,
+        session_id: 0,
+        msg_id: 0,
+        pushes: Default::default(),
+        delay: Default::default(),
+    };
+    let result = f(&ctx);
+    crate::conn::deliver(
+        shared,
+        (key, 0),
+        ctx.pushes.into_inner(),
+        crate::conn::now_ms(),
+    );
+    shared
+        .state
+        .lock()
+        .expect("not poisoned")
+        .authorizations
+        .remove(&key);
+    Some(result)
+}

@@ -162,6 +162,7 @@ fn run_localdc(args: LocalDcArgs) -> Result<(), String> {
             login_code: args.login_code,
             rsa_key: None,
             control_addr: (!args.no_control).then_some(args.control),
+            ..Default::default()
         };
         let dc = fleetgram_localdc::LocalDc::start(config)
             .await

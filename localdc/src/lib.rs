@@ -56,6 +56,9 @@ pub struct Config {
     pub rsa_key: Option<RsaPrivateKey>,
     /// Serve the JSON control API here (`POST /control`); port 0 picks a free one.
     pub control_addr: Option<SocketAddr>,
+    /// How many updates each account's log keeps for `updates.getDifference`; a client
+    /// further behind gets `updates.differenceTooLong`.
+    pub update_log_limit: usize,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             login_code: None,
             rsa_key: None,
             control_addr: None,
+            update_log_limit: 100_000,
         }
     }
 }
@@ -183,6 +187,7 @@ impl LocalDc {
             None => load_or_generate_key(config.data_dir.as_deref())?,
         };
         let mut state = state::State::new(config.login_code.clone());
+        state.update_log_limit = config.update_log_limit.max(1);
         let mut loaded_keys = Vec::new();
         if let Some(dir) = &config.data_dir {
             let store = Arc::new(store::Store::open(dir)?);

@@ -165,6 +165,8 @@ pub(crate) struct State {
     pub contacts: HashMap<i64, std::collections::BTreeSet<i64>>,
     /// user -> users they blocked.
     pub blocked: HashMap<i64, std::collections::BTreeSet<i64>>,
+    /// Updates kept per account for getDifference.
+    pub update_log_limit: usize,
     /// Messages to send later, in no particular order.
     pub scheduled: Vec<Scheduled>,
     next_scheduled: i32,
@@ -206,6 +208,7 @@ impl State {
             contacts: HashMap::new(),
             blocked: HashMap::new(),
             read: HashMap::new(),
+            update_log_limit: 100_000,
             scheduled: Vec::new(),
             next_scheduled: 1,
             chats: HashMap::new(),
@@ -378,6 +381,17 @@ impl State {
         if let Some(store) = &self.store {
             if let Some(e) = self.boxes.get(&user).and_then(|b| b.log.last()) {
                 store.put_log(user, e);
+            }
+        }
+        // Older updates are dropped: a client that far behind gets differenceTooLong.
+        let limit = self.update_log_limit;
+        if let Some(b) = self.boxes.get_mut(&user) {
+            if b.log.len() > limit + limit / 4 {
+                let cut = b.log.len() - limit;
+                let dropped: Vec<i32> = b.log.drain(..cut).map(|e| e.pts).collect();
+                if let Some(store) = &self.store {
+                    store.drop_log(user, &dropped);
+                }
             }
         }
         self.mark_user(user);

@@ -289,6 +289,13 @@ impl Store {
         self.write(&self.log, &key2(user, e.pts), &b);
     }
 
+    /// Removes log entries (pts) of `user` that fell out of the kept window.
+    pub fn drop_log(&self, user: i64, pts: &[i32]) {
+        for p in pts {
+            self.delete(&self.log, &key2(user, *p));
+        }
+    }
+
     /// Waits until everything written so far is on disk.
     pub fn flush(&self) {
         if let Err(e) = self.db.flush() {

@@ -384,3 +384,27 @@ async fn a_client_that_stops_reading_is_disconnected() {
     assert!(good.invoke(&functions::help::GetNearestDc {}).await.is_ok());
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn random_bytes_under_a_valid_key_are_refused() {
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let mut c = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
+    assert!(c.invoke(&functions::help::GetNearestDc {}).await.is_ok());
+    // The right auth_key_id, then garbage where the msg_key and ciphertext belong.
+    let mut payload = c.session.auth_key().id().to_le_bytes().to_vec();
+    payload.extend((0..64u8).map(|i| i.wrapping_mul(37)));
+    c.wire.send(&payload).await;
+    assert_eq!(
+        c.wire.recv().await.err(),
+        Some(Some(ErrorCode::AuthKeyNotFound))
+    );
+    assert_eq!(
+        dc.control()
+            .stats()
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    dc.shutdown().await;
+}

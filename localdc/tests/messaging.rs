@@ -1332,3 +1332,46 @@ async fn scheduled_messages_are_sent_at_their_time() {
     }
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_too_far_behind_gets_difference_too_long() {
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        update_log_limit: 4,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let mut b = login(&dc, &control, &key, "15559100002").await;
+    let a = control.create_user("15559100001", "A", "", 1);
+    let b_id = control.user_by_phone("15559100002").unwrap();
+    let enums::updates::State::State(st) =
+        b.invoke(&functions::updates::GetState {}).await.unwrap();
+    for i in 0..12 {
+        control.send_message(a, b_id, &format!("m{i}")).unwrap();
+    }
+    let diff = |pts| functions::updates::GetDifference {
+        pts,
+        pts_limit: None,
+        pts_total_limit: None,
+        date: st.date,
+        qts: 0,
+        qts_limit: None,
+    };
+    let d = b.invoke(&diff(st.pts)).await.unwrap();
+    let enums::updates::Difference::TooLong(t) = d else {
+        panic!("{d:?}")
+    };
+    assert_eq!(t.pts, st.pts + 12);
+    // From a recent pts the difference is still there.
+    let d = b.invoke(&diff(st.pts + 10)).await.unwrap();
+    let enums::updates::Difference::Difference(d) = d else {
+        panic!("{d:?}")
+    };
+    assert_eq!(d.new_messages.len(), 2);
+    dc.shutdown().await;
+}

@@ -1156,6 +1156,56 @@ async fn basic_groups() {
         panic!()
     };
     assert!(d.dialogs.iter().any(|x| matches!(x, enums::Dialog::Dialog(x) if matches!(x.peer, enums::Peer::Chat(ref p) if p.chat_id == chat_id))));
+    // Typing, reading and searching in the group.
+    assert!(b
+        .invoke(&functions::messages::SetTyping {
+            peer: to_chat.clone(),
+            top_msg_id: None,
+            action: enums::SendMessageAction::SendMessageTypingAction
+        })
+        .await
+        .unwrap());
+    let enums::Updates::UpdateShort(u) = next_update(&mut a).await else {
+        panic!()
+    };
+    assert!(matches!(&u.update, enums::Update::ChatUserTyping(t) if t.chat_id == chat_id));
+    b.invoke(&functions::messages::ReadHistory {
+        peer: to_chat.clone(),
+        max_id: 0,
+    })
+    .await
+    .unwrap();
+    let enums::Updates::UpdateShort(u) = next_update(&mut a).await else {
+        panic!()
+    };
+    assert!(
+        matches!(&u.update, enums::Update::ReadHistoryOutbox(o) if o.max_id == 2),
+        "{u:?}"
+    );
+    let found = b
+        .invoke(&functions::messages::Search {
+            peer: to_chat.clone(),
+            q: "TEAM".into(),
+            from_id: None,
+            saved_peer_id: None,
+            saved_reaction: None,
+            top_msg_id: None,
+            filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+            min_date: 0,
+            max_date: 0,
+            offset_id: 0,
+            add_offset: 0,
+            limit: 10,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        })
+        .await
+        .unwrap();
+    let enums::messages::Messages::Messages(found) = found else {
+        panic!()
+    };
+    assert_eq!(found.messages.len(), 1);
     a.invoke(&functions::messages::DeleteMessages {
         revoke: true,
         id: vec![2],

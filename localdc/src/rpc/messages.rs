@@ -548,8 +548,15 @@ fn matches_text(m: &StoredMessage, q: &str) -> bool {
 pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
+    // The chat searched: a user's private chat (dialog key > 0) or a group (< 0).
     let peer = match req.peer {
         enums::InputPeer::Empty => None,
+        enums::InputPeer::Chat(ref c) => {
+            if !state.chats.contains_key(&c.chat_id) {
+                return Err(RpcErr::bad_request("CHAT_ID_INVALID"));
+            }
+            Some(-c.chat_id)
+        }
         ref p => Some(resolve_user(&state, me, p)?),
     };
     let from = match &req.from_id {
@@ -565,7 +572,9 @@ pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResu
                 .values()
                 .rev()
                 .filter(|m| {
-                    wanted && peer.is_none_or(|p| m.peer == p) && from.is_none_or(|f| m.from == f)
+                    wanted
+                        && peer.is_none_or(|p| dialog_key(m) == p)
+                        && from.is_none_or(|f| m.from == f)
                 })
                 .filter(|m| matches_text(m, &req.q))
                 .filter(|m| {
@@ -1017,6 +1026,9 @@ pub(crate) fn get_messages(ctx: &Ctx<'_>, req: functions::messages::GetMessages)
 pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory) -> RpcResult {
     let me = require_user(ctx)?;
     let mut state = ctx.shared.state.lock().expect("not poisoned");
+    if let enums::InputPeer::Chat(c) = &req.peer {
+        return read_chat_history(ctx, &mut state, me, c.chat_id, req.max_id);
+    }
     let peer = resolve_user(&state, me, &req.peer)?;
     let incoming: Vec<(i32, Option<i32>)> = state
         .boxes
@@ -1102,10 +1114,126 @@ pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory)
     ))
 }
 
+/// `messages.readHistory` in a group: this member's inbox, and each sender's outbox.
+fn read_chat_history(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    chat: i64,
+    max_id: i32,
+) -> RpcResult {
+    super::chats::member_chat(state, me, chat)?;
+    let key = -chat;
+    let incoming: Vec<(i32, i64, i64)> = state
+        .boxes
+        .get(&me)
+        .map(|b| {
+            b.messages
+                .values()
+                .filter_map(|m| {
+                    m.chat
+                        .filter(|(c, _)| *c == chat && !m.out)
+                        .map(|(_, gid)| (m.id, gid, m.from))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let last = incoming.iter().map(|m| m.0).max().unwrap_or(0);
+    let max_id = if max_id <= 0 { last } else { max_id.min(last) };
+    let (inbox, outbox) = state.read.get(&(me, key)).copied().unwrap_or_default();
+    if max_id <= inbox {
+        let pts = state.updates.get(&me).map_or(0, |s| s.pts);
+        return ok(enums::messages::AffectedMessages::from(
+            types::messages::AffectedMessages { pts, pts_count: 0 },
+        ));
+    }
+    state.read.insert((me, key), (max_id, outbox));
+    state.mark_user(me);
+    let still_unread = incoming.iter().filter(|m| m.0 > max_id).count() as i32;
+    let chat_peer: enums::Peer = types::PeerChat { chat_id: chat }.into();
+    let make = |pts| -> enums::Update {
+        types::UpdateReadHistoryInbox {
+            folder_id: None,
+            peer: chat_peer.clone(),
+            top_msg_id: None,
+            max_id,
+            still_unread_count: still_unread,
+            pts,
+            pts_count: 1,
+        }
+        .into()
+    };
+    let pts = state.push_update(me, 1, make);
+    ctx.push(
+        me,
+        &enums::Updates::from(types::UpdateShort {
+            update: make(pts),
+            date: now(),
+        }),
+    );
+    // Each sender learns how far its messages were read, in its own ids.
+    let mut senders: std::collections::BTreeMap<i64, i32> = Default::default();
+    for (_, gid, from) in incoming.iter().filter(|m| m.0 <= max_id && m.2 != me) {
+        if let Some((_, their)) = state
+            .group_copies
+            .get(gid)
+            .and_then(|c| c.iter().find(|(u, _)| u == from))
+        {
+            let e = senders.entry(*from).or_default();
+            *e = (*e).max(*their);
+        }
+    }
+    for (sender, their_max) in senders {
+        let (their_inbox, their_outbox) =
+            state.read.get(&(sender, key)).copied().unwrap_or_default();
+        if their_max <= their_outbox {
+            continue;
+        }
+        state.read.insert((sender, key), (their_inbox, their_max));
+        state.mark_user(sender);
+        let make = |pts| -> enums::Update {
+            types::UpdateReadHistoryOutbox {
+                peer: chat_peer.clone(),
+                max_id: their_max,
+                pts,
+                pts_count: 1,
+            }
+            .into()
+        };
+        let their_pts = state.push_update(sender, 1, make);
+        ctx.push(
+            sender,
+            &enums::Updates::from(types::UpdateShort {
+                update: make(their_pts),
+                date: now(),
+            }),
+        );
+    }
+    ok(enums::messages::AffectedMessages::from(
+        types::messages::AffectedMessages { pts, pts_count: 1 },
+    ))
+}
+
 /// `messages.setTyping`: the other side sees `updateUserTyping`.
 pub(crate) fn set_typing(ctx: &Ctx<'_>, req: functions::messages::SetTyping) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
+    if let enums::InputPeer::Chat(c) = &req.peer {
+        let chat = super::chats::member_chat(&state, me, c.chat_id)?;
+        let u = types::UpdateChatUserTyping {
+            chat_id: c.chat_id,
+            from_id: types::PeerUser { user_id: me }.into(),
+            action: req.action.clone(),
+        };
+        let update = enums::Updates::from(types::UpdateShort {
+            update: u.into(),
+            date: now(),
+        });
+        for (member, _, _) in chat.members.iter().filter(|m| m.0 != me) {
+            ctx.push(*member, &update);
+        }
+        return ok(true);
+    }
     let peer = resolve_user(&state, me, &req.peer)?;
     if peer != me && !state.has_blocked(peer, me) {
         let u = types::UpdateUserTyping {

@@ -302,6 +302,16 @@ impl Control {
         (key, salt)
     }
 
+    /// How many scheduled messages wait to be sent.
+    pub fn scheduled_count(&self) -> usize {
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .scheduled
+            .len()
+    }
+
     /// How many accounts exist.
     pub fn user_count(&self) -> usize {
         self.shared.state.lock().expect("not poisoned").users.len()

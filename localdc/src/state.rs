@@ -280,6 +280,11 @@ impl State {
         self.next_scheduled
     }
 
+    /// Makes sure loaded scheduled messages keep their ids unique.
+    pub fn note_scheduled_id(&mut self, id: i32) {
+        self.next_scheduled = self.next_scheduled.max(id + 1);
+    }
+
     /// A new group id.
     pub fn new_chat_id(&mut self) -> i64 {
         self.next_chat_id += 1 + self.rng.gen_range(0..8);

@@ -28,6 +28,7 @@ pub(crate) struct Store {
     msgs: sled::Tree,
     log: sled::Tree,
     chats: sled::Tree,
+    sched: sled::Tree,
 }
 
 /// Why the store could not be opened or read.
@@ -113,6 +114,7 @@ impl Store {
             msgs: db.open_tree("msgs").map_err(err)?,
             log: db.open_tree("log").map_err(err)?,
             chats: db.open_tree("chats").map_err(err)?,
+            sched: db.open_tree("scheduled").map_err(err)?,
             db,
         })
     }
@@ -287,6 +289,21 @@ impl Store {
         ser::i32(&mut b, &e.pts_count);
         e.update.serialize(&mut b);
         self.write(&self.log, &key2(user, e.pts), &b);
+    }
+
+    /// Keeps (or, with `None`, forgets) a scheduled message.
+    pub fn put_scheduled(&self, s: &crate::state::Scheduled, keep: bool) {
+        let mut k = [0u8; 12];
+        k[..8].copy_from_slice(&s.owner.to_be_bytes());
+        k[8..].copy_from_slice(&s.id.to_be_bytes());
+        if !keep {
+            self.delete(&self.sched, &k);
+            return;
+        }
+        let mut b = Vec::with_capacity(64);
+        ser::i32(&mut b, &s.date);
+        s.request.serialize(&mut b);
+        self.write(&self.sched, &k, &b);
     }
 
     /// Removes log entries (pts) of `user` that fell out of the kept window.
@@ -521,6 +538,22 @@ impl Store {
             .map_err(|e| corrupt("chats", e.to_string()))?;
             state.chats.insert(id, chat);
             state.note_chat_ids(id, 0);
+        }
+        for kv in self.sched.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let (owner, id) =
+                split_key(&k).ok_or_else(|| corrupt("scheduled", "key length".into()))?;
+            let mut r = Reader::new(&v);
+            let date = r.i32().map_err(|e| corrupt("scheduled", e.to_string()))?;
+            let request = fleetgram_tl::functions::messages::SendMessage::deserialize(&mut r)
+                .map_err(|e| corrupt("scheduled", e.to_string()))?;
+            state.scheduled.push(crate::state::Scheduled {
+                owner,
+                id,
+                date,
+                request,
+            });
+            state.note_scheduled_id(id);
         }
         for kv in self.log.iter() {
             let (k, v) = kv.map_err(db)?;

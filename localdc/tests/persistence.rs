@@ -61,6 +61,35 @@ async fn state_survives_a_restart() {
     }
     let enums::updates::State::State(before) =
         c.invoke(&functions::updates::GetState {}).await.unwrap();
+    // A message scheduled for later is kept too.
+    let in_an_hour = (support::now_ms() / 1000) as i32 + 3600;
+    c.invoke(&functions::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: enums::InputPeer::InputPeerSelf,
+        reply_to: None,
+        message: "reminder".into(),
+        random_id: 1,
+        reply_markup: None,
+        entities: None,
+        schedule_date: Some(in_an_hour),
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(control.scheduled_count(), 1);
     dc.shutdown().await;
 
     // A second instance on the same data directory while one runs is refused clearly.
@@ -70,6 +99,11 @@ async fn state_survives_a_restart() {
     assert!(err.contains("state.sled"), "{err}");
     let info2 = dc.info();
     assert_eq!(info2.fingerprint, info.fingerprint, "same RSA key");
+    assert_eq!(
+        dc.control().scheduled_count(),
+        1,
+        "the scheduled message survived"
+    );
     // The client reconnects with its old key and session: still logged in.
     c.wire = Wire::connect(info2.dcs[0].addr, Kind::Abridged, false).await;
     let enums::updates::State::State(after) =

@@ -303,7 +303,7 @@ fn schedule(
         chat,
         action: None,
     };
-    state.scheduled.push(crate::state::Scheduled {
+    let entry = crate::state::Scheduled {
         owner: me,
         id,
         date: at,
@@ -311,7 +311,11 @@ fn schedule(
             schedule_date: None,
             ..req
         },
-    });
+    };
+    if let Some(store) = &state.store {
+        store.put_scheduled(&entry, true);
+    }
+    state.scheduled.push(entry);
     let users: Vec<i64> = if peer != 0 { vec![me, peer] } else { vec![me] };
     ok(updates(
         state,
@@ -329,8 +333,13 @@ pub(crate) fn send_due(shared: &crate::Shared) {
     let now = now();
     let due: Vec<crate::state::Scheduled> = {
         let mut state = shared.state.lock().expect("not poisoned");
-        let (due, later) = state.scheduled.drain(..).partition(|s| s.date <= now);
+        let (due, later): (Vec<_>, Vec<_>) = state.scheduled.drain(..).partition(|s| s.date <= now);
         state.scheduled = later;
+        if let Some(store) = &state.store {
+            for s in &due {
+                store.put_scheduled(s, false);
+            }
+        }
         due
     };
     for s in due {

@@ -73,6 +73,8 @@ pub(crate) struct Slot {
     pub conn: Option<ConnTx>,
     /// The user this session last acted for.
     pub owner: Option<i64>,
+    /// The session used `invokeWithoutUpdates`: no updates are pushed to it.
+    pub without_updates: bool,
 }
 
 /// (auth key id, session id).
@@ -428,8 +430,12 @@ impl Conn {
                         msg_id,
                         pushes: Default::default(),
                         delay: Default::default(),
+                        without_updates: Default::default(),
                     };
                     let result = rpc::handle(&ctx, msg_id, &body).map_err(|e| (e.code, e.message));
+                    if ctx.without_updates.get() {
+                        guard.without_updates = true;
+                    }
                     match ctx.delay.get() {
                         None => guard.session.send_result(msg_id, result, now),
                         Some(d) => {
@@ -523,6 +529,7 @@ impl Conn {
                     session,
                     conn: None,
                     owner: None,
+                    without_updates: false,
                 }))
             })
             .clone()
@@ -567,7 +574,7 @@ pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push
                 continue;
             };
             let mut s = slot.lock().expect("not poisoned");
-            if s.owner != Some(user) || s.conn.is_none() {
+            if s.owner != Some(user) || s.conn.is_none() || s.without_updates {
                 continue; // logged out, or offline: the client catches up with getDifference
             }
             for p in pushes.iter().filter(|p| p.user == user) {

@@ -246,7 +246,11 @@ async fn temporary_key_bound_to_permanent_key() {
     // A temporary key on a new connection is bound to it and acts for it.
     let mut wire = Wire::connect(addr, Kind::Intermediate, false).await;
     let (temp, session) = Client::handshake(&mut wire, 1, &key, Some(3600)).await;
-    let mut t = Client { wire, session };
+    let mut t = Client {
+        wire,
+        session,
+        stash: Default::default(),
+    };
     assert_eq!(
         t.invoke(&functions::updates::GetState {})
             .await

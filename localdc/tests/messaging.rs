@@ -54,6 +54,11 @@ async fn login(dc: &LocalDc, control: &Control, key: &RsaPublicKey, phone: &str)
 
 /// Waits for the next pushed update.
 async fn next_update(c: &mut Client) -> enums::Updates {
+    while let Some(ev) = c.stash.pop_front() {
+        if let Event::Update(body) = ev {
+            return enums::Updates::from_bytes(&body).expect("an Updates object");
+        }
+    }
     loop {
         while let Some(ev) = c.session.poll_event() {
             if let Event::Update(body) = ev {
@@ -1423,5 +1428,43 @@ async fn a_client_too_far_behind_gets_difference_too_long() {
         panic!("{d:?}")
     };
     assert_eq!(d.new_messages.len(), 2);
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn invoke_without_updates_silences_the_session() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let a = control.create_user("15559200001", "A", "", 1);
+    let mut quiet = login(&dc, &control, &key, "15559200002").await;
+    let mut loud = login(&dc, &control, &key, "15559200002").await;
+    let b = control.user_by_phone("15559200002").unwrap();
+    quiet
+        .invoke(&functions::InvokeWithoutUpdates {
+            query: functions::updates::GetState {},
+        })
+        .await
+        .unwrap();
+    loud.invoke(&functions::updates::GetState {}).await.unwrap();
+    control.send_message(a, b, "ping").unwrap();
+    assert!(matches!(
+        next_update(&mut loud).await,
+        enums::Updates::UpdateShortMessage(_)
+    ));
+    // Anything pushed to the quiet session would arrive before this answer.
+    quiet
+        .invoke(&functions::help::GetNearestDc {})
+        .await
+        .unwrap();
+    let got_update = quiet
+        .stash
+        .iter()
+        .chain(
+            std::iter::from_fn(|| quiet.session.poll_event())
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+        .any(|e| matches!(e, Event::Update(_)));
+    assert!(!got_update, "a session that asked for no updates got one");
     dc.shutdown().await;
 }

@@ -37,6 +37,8 @@ pub(crate) struct Ctx<'a> {
     pub pushes: std::cell::RefCell<Vec<Push>>,
     /// Set when the answer must be held back (an injected delay).
     pub delay: std::cell::Cell<Option<std::time::Duration>>,
+    /// Set by `invokeWithoutUpdates`: the session asks not to receive updates.
+    pub without_updates: std::cell::Cell<bool>,
 }
 
 /// An update object for every session of `user` except the calling one.
@@ -107,6 +109,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
             }
             functions::InvokeWithoutUpdates::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
                 r.u32()?;
+                ctx.without_updates.set(true);
                 body = r.rest();
             }
             functions::InvokeAfterMsg::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
@@ -261,6 +264,7 @@ pub(crate) fn as_user<T>(
         msg_id: 0,
         pushes: Default::default(),
         delay: Default::default(),
+        without_updates: Default::default(),
     };
     let result = f(&ctx);
     crate::conn::deliver(

@@ -133,6 +133,8 @@ impl Wire {
 pub struct Client {
     pub wire: Wire,
     pub session: Session,
+    /// Events that arrived while waiting for an answer (updates, notices), in order.
+    pub stash: std::collections::VecDeque<Event>,
 }
 
 impl Client {
@@ -148,7 +150,11 @@ impl Client {
         let mut wire = Wire::connect(addr, kind, obfuscated).await;
         let (c, session) = Self::handshake(&mut wire, dc, key, temp).await;
         let _ = c;
-        Client { wire, session }
+        Client {
+            wire,
+            session,
+            stash: Default::default(),
+        }
     }
 
     pub async fn handshake(
@@ -208,10 +214,10 @@ impl Client {
                 self.wire.send(&p).await;
             }
             while let Some(ev) = self.session.poll_event() {
-                if let Event::Result { id: got, result } = ev {
-                    if got == id {
-                        return result;
-                    }
+                match ev {
+                    Event::Result { id: got, result } if got == id => return result,
+                    Event::Result { .. } => {}
+                    other => self.stash.push_back(other),
                 }
             }
             let p = self

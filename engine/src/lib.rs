@@ -1,1 +1,21 @@
+//! fleetgram's engine: the tokio side.
+//!
+//! A [`Client`] is one account: a connection per DC in use (each a task driving the sans-IO
+//! session of `fleetgram-protocol`), the one call policy ([`policy`]), a [`store`] for keys
+//! and state, login ([`auth`]) and the raw update stream.
+//!
+//! ```text
+//! Client::invoke(req) --call policy (migrate / flood / transient)--> ConnHandle --mpsc-->
+//!   connection task: Session::enqueue -> poll_transmit -> socket -> handle_incoming -> reply
+//! ```
 
+pub mod auth;
+mod client;
+pub mod error;
+mod net;
+pub mod policy;
+pub mod store;
+
+pub use client::{Client, Config, ConnectError, DeviceInfo, RawUpdate};
+pub use error::InvocationError;
+pub use net::Transport;

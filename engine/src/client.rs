@@ -1,0 +1,528 @@
+//! [`Client`]: one account, its connections and its calls.
+
+use crate::error::InvocationError;
+use crate::net::{self, CallFailure, Cmd, ConnHandle, ConnParams, Notice, Transport};
+use crate::policy::{AutoSleep, Decision, RetryPolicy};
+use crate::store::{AccountState, SessionStore, StoreError};
+use fleetgram_protocol::crypto::rsa::{builtin_keys, RsaPublicKey};
+use fleetgram_tl::dynamic::{self, Object, Value};
+use fleetgram_tl::{functions, Deserializable, Identifiable, RemoteCall, Serializable};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// App and device information sent in `initConnection`.
+#[derive(Debug, Clone)]
+pub struct DeviceInfo {
+    /// Device model.
+    pub device_model: String,
+    /// OS version.
+    pub system_version: String,
+    /// App version.
+    pub app_version: String,
+    /// OS language code.
+    pub system_lang_code: String,
+    /// App language code.
+    pub lang_code: String,
+}
+
+impl Default for DeviceInfo {
+    fn default() -> Self {
+        Self {
+            device_model: "fleetgram".into(),
+            system_version: std::env::consts::OS.into(),
+            app_version: env!("CARGO_PKG_VERSION").into(),
+            system_lang_code: "en".into(),
+            lang_code: "en".into(),
+        }
+    }
+}
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The app's api_id.
+    pub api_id: i32,
+    /// The app's api_hash.
+    pub api_hash: String,
+    /// DC id -> address.
+    pub dcs: HashMap<i32, SocketAddr>,
+    /// The DC a new account starts on.
+    pub default_dc: i32,
+    /// Server keys accepted besides Telegram's built-in ones (the local DC's).
+    pub extra_rsa_keys: Vec<RsaPublicKey>,
+    /// Framing.
+    pub transport: Transport,
+    /// `initConnection` data.
+    pub device: DeviceInfo,
+    /// Interval of `ping_delay_disconnect`; a connection silent for twice this is replaced.
+    pub ping_interval: Duration,
+    /// Most time for a TCP connect plus key creation.
+    pub connect_timeout: Duration,
+    /// Most time a call may take (not counting FLOOD_WAIT sleeps).
+    pub request_timeout: Duration,
+    /// The call policy.
+    pub retry: Arc<dyn RetryPolicy>,
+    /// Updates held for a slow consumer before the connection stops reading.
+    pub update_backlog: usize,
+}
+
+impl Config {
+    /// Telegram's production DCs (the table of `../shared/telegram/FACTS.md`, port 443).
+    pub fn telegram(api_id: i32, api_hash: impl Into<String>) -> Self {
+        let dcs = [
+            (1, "149.154.175.53"),
+            (2, "149.154.167.51"),
+            (3, "149.154.175.100"),
+            (4, "149.154.167.91"),
+            (5, "91.108.56.130"),
+        ]
+        .into_iter()
+        .map(|(id, ip)| (id, SocketAddr::new(ip.parse().expect("valid IPv4"), 443)))
+        .collect();
+        Self::with_dcs(api_id, api_hash, dcs, 2)
+    }
+
+    /// A config for an arbitrary DC table (the local DC's).
+    pub fn with_dcs(
+        api_id: i32,
+        api_hash: impl Into<String>,
+        dcs: HashMap<i32, SocketAddr>,
+        default_dc: i32,
+    ) -> Self {
+        Self {
+            api_id,
+            api_hash: api_hash.into(),
+            dcs,
+            default_dc,
+            extra_rsa_keys: Vec::new(),
+            transport: Transport::default(),
+            device: DeviceInfo::default(),
+            ping_interval: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(60),
+            retry: Arc::new(AutoSleep::default()),
+            update_backlog: 4096,
+        }
+    }
+}
+
+/// Errors creating a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The account's home DC is not in the DC table.
+    #[error("account {account:?}: DC {dc} is not in the DC table")]
+    UnknownDc {
+        /// The account.
+        account: String,
+        /// The DC.
+        dc: i32,
+    },
+}
+
+struct Inner {
+    account: String,
+    config: Config,
+    rsa_keys: Arc<Vec<RsaPublicKey>>,
+    store: Arc<dyn SessionStore>,
+    state: Mutex<AccountState>,
+    conns: Mutex<HashMap<i32, ConnHandle>>,
+    updates_tx: mpsc::Sender<RawUpdate>,
+    updates_rx: tokio::sync::Mutex<mpsc::Receiver<RawUpdate>>,
+}
+
+/// A server-initiated object, not yet interpreted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawUpdate {
+    /// The boxed TL object (`Updates` and the like) from DC `dc`.
+    Object {
+        /// Where it came from.
+        dc: i32,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The server started a new session on DC `dc`; updates may have been missed.
+    NewSession {
+        /// Which DC.
+        dc: i32,
+    },
+}
+
+/// One account. Cheap to clone; every clone shares the connections.
+#[derive(Clone)]
+pub struct Client(Arc<Inner>);
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("account", &self.0.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for `account` in `store` (created on `config.default_dc` if new). Connects
+    /// lazily, on the first call.
+    ///
+    /// # Errors
+    /// The store failed, or the account's home DC is unknown.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn SessionStore>,
+        account: &str,
+    ) -> Result<Client, ConnectError> {
+        let state = store
+            .load(account)?
+            .unwrap_or_else(|| AccountState::new(config.default_dc));
+        if !config.dcs.contains_key(&state.home_dc) {
+            return Err(ConnectError::UnknownDc {
+                account: account.into(),
+                dc: state.home_dc,
+            });
+        }
+        let mut keys = builtin_keys();
+        keys.extend(config.extra_rsa_keys.iter().cloned());
+        let (updates_tx, updates_rx) = mpsc::channel(config.update_backlog.max(1));
+        Ok(Client(Arc::new(Inner {
+            account: account.into(),
+            rsa_keys: Arc::new(keys),
+            config,
+            store,
+            state: Mutex::new(state),
+            conns: Mutex::new(HashMap::new()),
+            updates_tx,
+            updates_rx: tokio::sync::Mutex::new(updates_rx),
+        })))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The account name.
+    pub fn account(&self) -> &str {
+        &self.0.account
+    }
+
+    /// A copy of the account's stored state.
+    pub fn state(&self) -> AccountState {
+        self.lock_state().clone()
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, AccountState> {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The account's home DC.
+    pub fn home_dc(&self) -> i32 {
+        self.lock_state().home_dc
+    }
+
+    pub(crate) fn update_state(&self, f: impl FnOnce(&mut AccountState)) -> Result<(), StoreError> {
+        let snapshot = {
+            let mut st = self.lock_state();
+            f(&mut st);
+            st.clone()
+        };
+        self.0.store.save(&self.0.account, &snapshot)
+    }
+
+    /// The session string of the account (see [`AccountState::to_session_string`]).
+    pub fn session_string(&self) -> Option<String> {
+        self.lock_state().to_session_string()
+    }
+
+    fn init_body(&self) -> Vec<u8> {
+        let d = &self.0.config.device;
+        functions::InvokeWithLayer {
+            layer: fleetgram_tl::LAYER,
+            query: functions::InitConnection {
+                api_id: self.0.config.api_id,
+                device_model: d.device_model.clone(),
+                system_version: d.system_version.clone(),
+                app_version: d.app_version.clone(),
+                system_lang_code: d.system_lang_code.clone(),
+                lang_pack: String::new(),
+                lang_code: d.lang_code.clone(),
+                proxy: None,
+                params: None,
+                query: functions::help::GetConfig {},
+            },
+        }
+        .to_bytes()
+    }
+
+    fn connection(&self, dc: i32) -> Result<ConnHandle, InvocationError> {
+        let mut conns = self.0.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = conns.get(&dc) {
+            if !c.tx.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let addr = *self
+            .0
+            .config
+            .dcs
+            .get(&dc)
+            .ok_or_else(|| InvocationError::Io {
+                dc,
+                reason: "not in the DC table".into(),
+            })?;
+        let state = self.lock_state().dcs.get(&dc).cloned().unwrap_or_default();
+        let (ntx, nrx) = mpsc::channel(16);
+        let (ctx, crx) = mpsc::unbounded_channel();
+        let handle = net::spawn(ConnParams {
+            dc,
+            addr,
+            transport: self.0.config.transport,
+            rsa_keys: self.0.rsa_keys.clone(),
+            state,
+            init: self.init_body(),
+            ping_interval: self.0.config.ping_interval,
+            connect_timeout: self.0.config.connect_timeout,
+            notices: ntx,
+            control: ctx,
+            update_backlog: self.0.config.update_backlog,
+        });
+        tokio::spawn(pump_notices(Arc::downgrade(&self.0), dc, nrx));
+        tokio::spawn(pump_control(Arc::downgrade(&self.0), dc, crx));
+        conns.insert(dc, handle.clone());
+        Ok(handle)
+    }
+
+    /// Sends already-serialized `body` to DC `dc` once (no policy), returning the raw result.
+    async fn send_once(
+        &self,
+        dc: i32,
+        method: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        let conn = self.connection(dc)?;
+        let (tx, rx) = oneshot::channel();
+        conn.tx
+            .send(Cmd::Invoke(body, tx))
+            .map_err(|_| InvocationError::Dropped)?;
+        let timeout = self.0.config.request_timeout;
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(InvocationError::Timeout {
+                method: method.into(),
+                timeout,
+            }),
+            Ok(Err(_)) => Err(InvocationError::Dropped),
+            Ok(Ok(Ok(bytes))) => Ok(bytes),
+            Ok(Ok(Err(CallFailure::Rpc(e)))) => Err(InvocationError::from_rpc(method, e)),
+            Ok(Ok(Err(CallFailure::Io(reason)))) => Err(InvocationError::Io { dc, reason }),
+        }
+    }
+
+    /// Sends `body` through the call policy: migrations followed, FLOOD_WAITs and transient
+    /// errors retried as the policy says. `dc` is `None` for the home DC.
+    pub(crate) async fn call_raw(
+        &self,
+        dc: Option<i32>,
+        method: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        let mut attempt = 0u32;
+        let mut migrations = 0u32;
+        loop {
+            let target = dc.unwrap_or_else(|| self.home_dc());
+            let err = match self.send_once(target, method, body.clone()).await {
+                Ok(bytes) => {
+                    self.0.config.retry.on_success(method);
+                    return Ok(bytes);
+                }
+                Err(e) => e,
+            };
+            if let InvocationError::Rpc {
+                code: 303,
+                name,
+                value: Some(new_dc),
+                ..
+            } = &err
+            {
+                let new_dc = *new_dc as i32;
+                let home_move = matches!(
+                    name.as_str(),
+                    "PHONE_MIGRATE" | "USER_MIGRATE" | "NETWORK_MIGRATE"
+                );
+                if home_move && dc.is_none() && migrations < 3 {
+                    migrations += 1;
+                    tracing::info!(account = %self.0.account, from = target, to = new_dc, "migrating");
+                    self.update_state(|st| st.home_dc = new_dc)?;
+                    continue;
+                }
+            }
+            attempt += 1;
+            match self.0.config.retry.on_error(method, attempt, &err) {
+                Decision::Retry(delay) => {
+                    tracing::debug!(%method, attempt, ?delay, error = %err, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                Decision::Fail => {
+                    return Err(match crate::policy::flood_wait(&err) {
+                        Some(wait) => InvocationError::FloodWait {
+                            method: method.into(),
+                            wait,
+                        },
+                        None => err,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Calls `req` on the home DC.
+    ///
+    /// # Errors
+    /// What the call policy did not absorb.
+    pub async fn invoke<R: RemoteCall + Identifiable>(
+        &self,
+        req: &R,
+    ) -> Result<R::Return, InvocationError> {
+        self.invoke_inner(None, req).await
+    }
+
+    /// Calls `req` on DC `dc` (the account must be authorized there for user methods).
+    ///
+    /// # Errors
+    /// What the call policy did not absorb.
+    pub async fn invoke_on_dc<R: RemoteCall + Identifiable>(
+        &self,
+        dc: i32,
+        req: &R,
+    ) -> Result<R::Return, InvocationError> {
+        self.invoke_inner(Some(dc), req).await
+    }
+
+    async fn invoke_inner<R: RemoteCall + Identifiable>(
+        &self,
+        dc: Option<i32>,
+        req: &R,
+    ) -> Result<R::Return, InvocationError> {
+        let bytes = self.call_raw(dc, R::NAME, req.to_bytes()).await?;
+        R::Return::from_bytes(&bytes).map_err(|e| InvocationError::Decode {
+            method: R::NAME.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Calls a method by its TL name with dynamic arguments (what scripts use):
+    /// `invoke_raw("messages.sendMessage", args)` where `args` is an object of that name or
+    /// of any name (only its fields are used).
+    ///
+    /// # Errors
+    /// [`InvocationError::BadRequest`] for an unknown method or wrong arguments (naming the
+    /// field), otherwise as [`Client::invoke`].
+    pub async fn invoke_raw(&self, method: &str, args: Object) -> Result<Value, InvocationError> {
+        let schema = dynamic::schema();
+        match schema.get(method) {
+            Some(d) if d.category == fleetgram_tl::schema_def::Category::Function => {}
+            Some(_) => {
+                return Err(InvocationError::BadRequest(format!(
+                    "{method} is a constructor, not a method"
+                )))
+            }
+            None => {
+                return Err(InvocationError::BadRequest(format!(
+                    "unknown TL method {method:?} (layer {})",
+                    fleetgram_tl::LAYER
+                )))
+            }
+        }
+        let mut obj = args;
+        obj.name = method.to_string().into();
+        let body = schema
+            .encode(&obj)
+            .map_err(|e| InvocationError::BadRequest(e.to_string()))?;
+        let bytes = self.call_raw(None, method, body).await?;
+        schema
+            .decode_result(method, &bytes)
+            .map_err(|e| InvocationError::Decode {
+                method: method.into(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The next server-initiated object (updates), in arrival order. Waits for one.
+    /// `None` once the client is gone.
+    pub async fn next_raw_update(&self) -> Option<RawUpdate> {
+        self.0.updates_rx.lock().await.recv().await
+    }
+
+    /// Makes sure the home DC connection is up (creating the auth key if needed).
+    ///
+    /// # Errors
+    /// The DC could not be reached.
+    pub async fn connect(&self) -> Result<(), InvocationError> {
+        self.invoke(&functions::help::GetNearestDc {})
+            .await
+            .map(|_| ())
+    }
+
+    /// Stops every connection; pending calls fail with [`InvocationError::Dropped`].
+    pub fn disconnect(&self) {
+        self.0
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// Persists a connection's DC state changes.
+async fn pump_control(
+    inner: std::sync::Weak<Inner>,
+    dc: i32,
+    mut rx: mpsc::UnboundedReceiver<Notice>,
+) {
+    while let Some(n) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        let client = Client(inner);
+        let r = match n {
+            Notice::State(dc_state) => client.update_state(|st| {
+                let authorized = st
+                    .dcs
+                    .get(&dc)
+                    .is_some_and(|d| d.authorized && d.auth_key == dc_state.auth_key);
+                let mut s = dc_state;
+                s.authorized = authorized;
+                st.dcs.insert(dc, s);
+            }),
+            Notice::KeyLost => client.update_state(|st| {
+                st.dcs.remove(&dc);
+                if st.home_dc == dc {
+                    st.user_id = None;
+                }
+            }),
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            tracing::error!(account = %client.0.account, error = %e, "cannot persist the session");
+        }
+    }
+}
+
+/// Moves a connection's updates into the account's bounded queue (waiting when it is full,
+/// which in turn makes the connection stop reading: backpressure, nothing dropped).
+async fn pump_notices(inner: std::sync::Weak<Inner>, dc: i32, mut rx: mpsc::Receiver<Notice>) {
+    while let Some(n) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        let tx = inner.updates_tx.clone();
+        drop(inner);
+        let u = match n {
+            Notice::Update(bytes) => RawUpdate::Object { dc, bytes },
+            Notice::NewSession => RawUpdate::NewSession { dc },
+            _ => continue,
+        };
+        if tx.send(u).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! One connection to one DC: a tokio task that owns the socket and a sans-IO
+//! [`Session`], creates the auth key when there is none, keeps the connection alive with
+//! `ping_delay_disconnect`, and reconnects with backoff and jitter when it dies.
+//!
+//! In-flight calls survive a reconnect: the session is kept (same key, same session id) and
+//! its unanswered requests are resent with their original msg_ids, so the server answers
+//! each exactly once (it deduplicates by msg_id) and nothing is lost.
+
+use crate::store::DcState;
+use fleetgram_protocol::crypto::rsa::RsaPublicKey;
+use fleetgram_protocol::crypto::AuthKey;
+use fleetgram_protocol::handshake::{self, Outcome, Params};
+use fleetgram_protocol::session::client::{Event, RequestId, Session};
+use fleetgram_protocol::session::plain;
+use fleetgram_protocol::transport::obfuscated::{client_header, Decryptor, Encryptor};
+use fleetgram_protocol::transport::{ErrorCode, Frame, Framer, Kind, Role};
+use fleetgram_tl::{functions, Serializable};
+use rand::{Rng, RngCore};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// How bytes are framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transport {
+    /// Abridged, intermediate, padded intermediate or full.
+    pub kind: Kind,
+    /// Whether to wrap it in obfuscated2.
+    pub obfuscated: bool,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Self {
+            kind: Kind::Abridged,
+            obfuscated: true,
+        }
+    }
+}
+
+/// Why a call sent to a connection failed.
+#[derive(Debug)]
+pub(crate) enum CallFailure {
+    Rpc(fleetgram_protocol::session::RpcError),
+    Io(String),
+}
+
+pub(crate) type Reply = oneshot::Sender<Result<Vec<u8>, CallFailure>>;
+
+/// A request to the connection task.
+pub(crate) enum Cmd {
+    Invoke(Vec<u8>, Reply),
+}
+
+/// What the connection reports to its client.
+#[derive(Debug)]
+pub(crate) enum Notice {
+    /// A server-initiated object (boxed `Updates` and friends).
+    Update(Vec<u8>),
+    /// The server started a new session: updates may have been missed.
+    NewSession,
+    /// The DC state changed (new key, salt): persist it.
+    State(DcState),
+    /// The server rejected the auth key (transport error -404): it was dropped.
+    KeyLost,
+}
+
+/// Everything a connection task needs.
+pub(crate) struct ConnParams {
+    pub dc: i32,
+    pub addr: SocketAddr,
+    pub transport: Transport,
+    pub rsa_keys: Arc<Vec<RsaPublicKey>>,
+    pub state: DcState,
+    /// The boxed `invokeWithLayer(initConnection(help.getConfig))` sent first on every
+    /// connection.
+    pub init: Vec<u8>,
+    pub ping_interval: Duration,
+    pub connect_timeout: Duration,
+    /// Updates (bounded: backpressure).
+    pub notices: mpsc::Sender<Notice>,
+    /// State changes to persist.
+    pub control: mpsc::UnboundedSender<Notice>,
+    /// Most updates held while the consumer is slow before the socket is no longer read.
+    pub update_backlog: usize,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn random(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut v);
+    v
+}
+
+/// The socket side of a connection.
+struct Wire {
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+    framer: Framer,
+    enc: Option<Encryptor>,
+    dec: Option<Decryptor>,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum WireError {
+    Closed(String),
+    Transport(ErrorCode),
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::Closed(r) => f.write_str(r),
+            WireError::Transport(c) => write!(f, "transport error {}", c.code()),
+        }
+    }
+}
+
+impl Wire {
+    async fn connect(addr: SocketAddr, t: Transport) -> std::io::Result<Wire> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (read, mut write) = stream.into_split();
+        let (enc, dec) = if t.obfuscated {
+            let (header, obf) = client_header(t.kind, None, None, &mut |b: &mut [u8]| {
+                rand::thread_rng().fill_bytes(b)
+            });
+            write.write_all(&header).await?;
+            let (e, d) = obf.split();
+            (Some(e), Some(d))
+        } else {
+            write.write_all(t.kind.plain_prefix()).await?;
+            (None, None)
+        };
+        Ok(Wire {
+            read,
+            write,
+            framer: Framer::new(t.kind, Role::Client),
+            enc,
+            dec,
+            buf: Vec::new(),
+        })
+    }
+
+    async fn send(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        let mut out = Vec::with_capacity(payload.len() + 8);
+        let pad = if self.framer.kind() == Kind::PaddedIntermediate {
+            random(rand::thread_rng().gen_range(0..16))
+        } else {
+            Vec::new()
+        };
+        self.framer.encode(payload, false, &pad, &mut out);
+        if let Some(e) = &mut self.enc {
+            e.apply(&mut out);
+        }
+        self.write.write_all(&out).await
+    }
+
+    /// The next complete frame already buffered.
+    fn next_buffered(&mut self) -> Result<Option<Vec<u8>>, WireError> {
+        loop {
+            let d = match self.framer.decode(&self.buf) {
+                Ok(Some(d)) => d,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(WireError::Closed(format!("corrupt frame: {e}"))),
+            };
+            let out = match d.frame {
+                Frame::Payload { range, .. } => Some(self.buf[range].to_vec()),
+                Frame::Error(code) => return Err(WireError::Transport(code)),
+                Frame::QuickAck(_) => None,
+            };
+            self.buf.drain(..d.consumed);
+            if out.is_some() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer.
+    async fn fill(&mut self) -> Result<(), WireError> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let n = self
+            .read
+            .read(&mut chunk)
+            .await
+            .map_err(|e| WireError::Closed(e.to_string()))?;
+        if n == 0 {
+            return Err(WireError::Closed("closed by the server".into()));
+        }
+        chunk.truncate(n);
+        if let Some(d) = &mut self.dec {
+            d.apply(&mut chunk);
+        }
+        self.buf.extend_from_slice(&chunk);
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Result<Vec<u8>, WireError> {
+        loop {
+            if let Some(p) = self.next_buffered()? {
+                return Ok(p);
+            }
+            self.fill().await?;
+        }
+    }
+}
+
+/// Creates a permanent auth key over a fresh connection.
+async fn create_key(
+    wire: &mut Wire,
+    dc: i32,
+    keys: &[RsaPublicKey],
+) -> Result<handshake::Finished, String> {
+    let mut msg_id = (now_ms() / 1000) << 32;
+    let mut hop = async |wire: &mut Wire, body: &[u8]| -> Result<Vec<u8>, String> {
+        msg_id += 4;
+        wire.send(&plain::wrap(msg_id, body))
+            .await
+            .map_err(|e| e.to_string())?;
+        let reply = wire.recv().await.map_err(|e| e.to_string())?;
+        plain::unwrap(&reply)
+            .map(|(_, b)| b.to_vec())
+            .map_err(|e| e.to_string())
+    };
+    let (m1, s1) = handshake::step1(&random(16).try_into().expect("16"));
+    let a1 = hop(wire, &m1).await?;
+    let (m2, s2) = handshake::step2(
+        s1,
+        &a1,
+        keys,
+        Params {
+            dc: Some(dc),
+            temp_expires_in: None,
+        },
+        &random(256),
+    )
+    .map_err(|e| e.to_string())?;
+    let a2 = hop(wire, &m2).await?;
+    let (mut m3, mut s3) = handshake::step3(s2, &a2, &random(272), (now_ms() / 1000) as i32)
+        .map_err(|e| e.to_string())?;
+    for _ in 0..5 {
+        let a3 = hop(wire, &m3).await?;
+        match handshake::finish(s3, &a3).map_err(|e| e.to_string())? {
+            Outcome::Done(done) => return Ok(done),
+            Outcome::Retry(st) => {
+                (m3, s3) = handshake::retry(st, &random(272)).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Err("the server kept answering dh_gen_retry".into())
+}
+
+/// The handle the client keeps.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnHandle {
+    pub tx: mpsc::UnboundedSender<Cmd>,
+}
+
+/// Starts the connection task.
+pub(crate) fn spawn(params: ConnParams) -> ConnHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(params, rx));
+    ConnHandle { tx }
+}
+
+enum Exit {
+    /// Every handle was dropped.
+    Closed,
+    /// The connection died; reconnect.
+    Lost(String),
+    /// The server does not know our key.
+    KeyLost,
+}
+
+struct Task {
+    p: ConnParams,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    session: Option<Session>,
+    waiting: HashMap<RequestId, Reply>,
+    updates: VecDeque<Notice>,
+}
+
+async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
+    let mut t = Task {
+        p,
+        rx,
+        session: None,
+        waiting: HashMap::new(),
+        updates: VecDeque::new(),
+    };
+    let mut failures = 0u32;
+    loop {
+        let result = tokio::time::timeout(t.p.connect_timeout, t.open()).await;
+        let wire = match result {
+            Ok(Ok(w)) => w,
+            other => {
+                if t.rx.is_closed() && t.waiting.is_empty() {
+                    return;
+                }
+                let reason = match other {
+                    Ok(Err(e)) => e,
+                    _ => "connect timed out".into(),
+                };
+                failures += 1;
+                tracing::warn!(dc = t.p.dc, %reason, failures, "connection failed");
+                // New calls fail fast while the DC is unreachable; in-flight ones stay queued.
+                while let Ok(Cmd::Invoke(_, reply)) = t.rx.try_recv() {
+                    let _ = reply.send(Err(CallFailure::Io(reason.clone())));
+                }
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        };
+        failures = 0;
+        match t.drive(wire).await {
+            Exit::Closed => return,
+            Exit::Lost(reason) => {
+                tracing::info!(dc = t.p.dc, %reason, "connection lost, reconnecting");
+                tokio::time::sleep(backoff(1)).await;
+            }
+            Exit::KeyLost => {
+                tracing::warn!(dc = t.p.dc, "auth key rejected by the server (-404)");
+                t.session = None;
+                t.p.state.auth_key = None;
+                t.p.state.authorized = false;
+                let _ = t.p.control.send(Notice::KeyLost);
+                for (_, reply) in t.waiting.drain() {
+                    let _ = reply.send(Err(CallFailure::Rpc(
+                        fleetgram_protocol::session::RpcError::new(401, "AUTH_KEY_UNREGISTERED"),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Reconnect delay: 100 ms doubling to 10 s, with up to 50% jitter.
+fn backoff(failures: u32) -> Duration {
+    let base = 100u64 << failures.min(7);
+    let ms = base.min(10_000);
+    Duration::from_millis(ms + rand::thread_rng().gen_range(0..=ms / 2))
+}
+
+impl Task {
+    /// Connects, creating the key if needed, and prepares the session.
+    async fn open(&mut self) -> Result<Wire, String> {
+        let mut wire = Wire::connect(self.p.addr, self.p.transport)
+            .await
+            .map_err(|e| format!("connect to {}: {e}", self.p.addr))?;
+        if self.session.is_none() {
+            let key = match &self.p.state.auth_key {
+                Some(k) => {
+                    let bytes: [u8; 256] = k
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| "stored auth key is not 256 bytes".to_string())?;
+                    AuthKey::from_bytes(bytes)
+                }
+                None => {
+                    let done = create_key(&mut wire, self.p.dc, &self.p.rsa_keys).await?;
+                    self.p.state.auth_key = Some(done.auth_key.to_bytes().to_vec());
+                    self.p.state.salt = done.first_salt;
+                    self.p.state.time_offset = done.time_offset;
+                    self.p.state.authorized = false;
+                    let _ = self.p.control.send(Notice::State(self.p.state.clone()));
+                    done.auth_key
+                }
+            };
+            self.session = Some(Session::new(
+                key,
+                rand::thread_rng().next_u64() as i64,
+                self.p.state.salt,
+                self.p.state.time_offset,
+            ));
+        } else if let Some(s) = &mut self.session {
+            s.resend_all();
+        }
+        let s = self.session.as_mut().expect("set above");
+        // initConnection first on every connection; its answer (the config) is not needed.
+        s.enqueue(self.p.init.clone());
+        Ok(wire)
+    }
+
+    fn flush_events(&mut self) {
+        let s = self.session.as_mut().expect("open");
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                Event::Result { id, result } => {
+                    if let Some(reply) = self.waiting.remove(&id) {
+                        let _ = reply.send(result.map_err(CallFailure::Rpc));
+                    }
+                }
+                Event::Update(b) => self.updates.push_back(Notice::Update(b)),
+                Event::NewSession { .. } => self.updates.push_back(Notice::NewSession),
+            }
+        }
+    }
+
+    async fn drive(&mut self, mut wire: Wire) -> Exit {
+        let mut ping = tokio::time::interval(self.p.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_rx = Instant::now();
+        let mut last_salt = self.p.state.salt;
+        loop {
+            {
+                let s = self.session.as_mut().expect("open");
+                while let Some(p) = s.poll_transmit(now_ms(), &random(32)) {
+                    if let Err(e) = wire.send(&p).await {
+                        return Exit::Lost(format!("write: {e}"));
+                    }
+                }
+                if s.salt() != last_salt {
+                    last_salt = s.salt();
+                    self.p.state.salt = last_salt;
+                    self.p.state.time_offset = (s.time_offset_ms() / 1000) as i32;
+                    let _ = self.p.control.send(Notice::State(self.p.state.clone()));
+                }
+            }
+            self.flush_events();
+            let throttled = self.updates.len() >= self.p.update_backlog;
+            let notices = self.p.notices.clone();
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    None => return Exit::Closed,
+                    Some(Cmd::Invoke(body, reply)) => {
+                        let id = self.session.as_mut().expect("open").enqueue(body);
+                        self.waiting.insert(id, reply);
+                    }
+                },
+                permit = notices.reserve(), if !self.updates.is_empty() => {
+                    let Ok(permit) = permit else { return Exit::Closed };
+                    permit.send(self.updates.pop_front().expect("non-empty"));
+                }
+                r = wire.fill(), if !throttled => {
+                    if let Err(e) = r {
+                        return Exit::Lost(format!("read: {e}"));
+                    }
+                    last_rx = Instant::now();
+                    loop {
+                        match wire.next_buffered() {
+                            Ok(Some(payload)) => {
+                                let s = self.session.as_mut().expect("open");
+                                if let Err(e) = s.handle_incoming(&payload, now_ms()) {
+                                    tracing::warn!(dc = self.p.dc, error = %e, "dropping undecodable message");
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(WireError::Transport(code)) if code.code() == -404 => return Exit::KeyLost,
+                            Err(e) => return Exit::Lost(e.to_string()),
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if !throttled && last_rx.elapsed() > self.p.ping_interval * 2 {
+                        return Exit::Lost("no answer to ping".into());
+                    }
+                    let disconnect = (self.p.ping_interval.as_secs() * 2 + 15) as i32;
+                    let body = functions::PingDelayDisconnect {
+                        ping_id: rand::thread_rng().next_u64() as i64,
+                        disconnect_delay: disconnect,
+                    }
+                    .to_bytes();
+                    self.session.as_mut().expect("open").enqueue(body);
+                }
+                _ = tick.tick() => {
+                    self.session.as_mut().expect("open").handle_timeout(now_ms());
+                }
+            }
+        }
+    }
+}

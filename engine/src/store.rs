@@ -1,0 +1,429 @@
+//! Session stores: where an account's auth keys, home DC, identity and update state live.
+//!
+//! [`SledStore`] keeps many accounts in one sled database (one tree, keyed by account name);
+//! a second process opening the same database gets [`StoreError::Locked`]. [`MemoryStore`]
+//! is for tests and throwaway clients. [`AccountState::to_session_string`] exports an account
+//! as a versioned base64url string that [`AccountState::from_session_string`] reads back.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Errors of a session store.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the database.
+    #[error("session database {path} is in use by another process (sled holds an exclusive lock); stop it or use another --data directory")]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// The database could not be opened or written.
+    #[error("session database {path}: {reason}")]
+    Io {
+        /// The database directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A stored record or a session string could not be read.
+    #[error("{what}: {reason}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What is known about one DC of an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DcState {
+    /// The permanent auth key (256 bytes), once created.
+    #[serde(with = "opt_hex")]
+    pub auth_key: Option<Vec<u8>>,
+    /// The last server salt seen.
+    pub salt: i64,
+    /// `server_time - local_time`, seconds.
+    pub time_offset: i32,
+    /// Whether this key is authorized as the account (imported or signed in).
+    pub authorized: bool,
+}
+
+/// The update state of an account (`updates.state`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateState {
+    /// pts.
+    pub pts: i32,
+    /// qts.
+    pub qts: i32,
+    /// date.
+    pub date: i32,
+    /// seq.
+    pub seq: i32,
+}
+
+/// Everything stored for one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    /// The DC the account lives on.
+    pub home_dc: i32,
+    /// Per-DC keys and salts.
+    pub dcs: BTreeMap<i32, DcState>,
+    /// The logged-in user id.
+    pub user_id: Option<i64>,
+    /// Whether the account is a bot.
+    pub bot: bool,
+    /// Committed common update state.
+    pub updates: Option<UpdateState>,
+    /// Committed pts per channel id.
+    pub channels: BTreeMap<i64, i32>,
+}
+
+impl AccountState {
+    /// A fresh account that will start on `home_dc`.
+    pub fn new(home_dc: i32) -> Self {
+        Self {
+            home_dc,
+            dcs: BTreeMap::new(),
+            user_id: None,
+            bot: false,
+            updates: None,
+            channels: BTreeMap::new(),
+        }
+    }
+
+    const SESSION_VERSION: u8 = 1;
+
+    /// A portable session string: version byte 1, home DC (i32 LE), auth key (256 bytes),
+    /// user id (i64 LE, 0 if unknown), bot flag (1 byte), base64url without padding.
+    ///
+    /// `None` if the account has no key for its home DC yet.
+    pub fn to_session_string(&self) -> Option<String> {
+        let key = self.dcs.get(&self.home_dc)?.auth_key.as_ref()?;
+        let mut b = Vec::with_capacity(270);
+        b.push(Self::SESSION_VERSION);
+        b.extend_from_slice(&self.home_dc.to_le_bytes());
+        b.extend_from_slice(key);
+        b.extend_from_slice(&self.user_id.unwrap_or(0).to_le_bytes());
+        b.push(u8::from(self.bot));
+        Some(URL_SAFE_NO_PAD.encode(b))
+    }
+
+    /// Reads a string made by [`AccountState::to_session_string`].
+    ///
+    /// # Errors
+    /// Not base64url, an unknown version or the wrong length.
+    pub fn from_session_string(s: &str) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::Corrupt {
+            what: "session string".into(),
+            reason,
+        };
+        let b = URL_SAFE_NO_PAD
+            .decode(s.trim())
+            .map_err(|e| bad(format!("not base64url: {e}")))?;
+        match b.first() {
+            Some(&Self::SESSION_VERSION) => {}
+            Some(v) => return Err(bad(format!("unknown version {v} (this build reads 1)"))),
+            None => return Err(bad("empty".into())),
+        }
+        if b.len() != 1 + 4 + 256 + 8 + 1 {
+            return Err(bad(format!("{} bytes, expected 270", b.len())));
+        }
+        let home_dc = i32::from_le_bytes(b[1..5].try_into().expect("4"));
+        let user = i64::from_le_bytes(b[261..269].try_into().expect("8"));
+        let mut st = AccountState::new(home_dc);
+        st.dcs.insert(
+            home_dc,
+            DcState {
+                auth_key: Some(b[5..261].to_vec()),
+                authorized: user != 0,
+                ..DcState::default()
+            },
+        );
+        st.user_id = (user != 0).then_some(user);
+        st.bot = b[269] != 0;
+        Ok(st)
+    }
+}
+
+/// Where accounts are kept.
+pub trait SessionStore: Send + Sync + std::fmt::Debug {
+    /// The stored state of `account`, if any.
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    fn load(&self, account: &str) -> Result<Option<AccountState>, StoreError>;
+
+    /// Replaces the stored state of `account` (durably, for persistent stores).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError>;
+
+    /// Forgets `account`.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn delete(&self, account: &str) -> Result<(), StoreError>;
+}
+
+/// Keeps accounts in memory only.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    accounts: Mutex<HashMap<String, AccountState>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn load(&self, account: &str) -> Result<Option<AccountState>, StoreError> {
+        let m = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(m.get(account).cloned())
+    }
+
+    fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
+        let mut m = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(account.to_string(), state.clone());
+        Ok(())
+    }
+
+    fn delete(&self, account: &str) -> Result<(), StoreError> {
+        let mut m = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(account);
+        Ok(())
+    }
+}
+
+/// Keeps many accounts in one sled database.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    path: PathBuf,
+    accounts: sled::Tree,
+    db: sled::Db,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the database in directory `path`; its files are made
+    /// readable by the owner only.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] if another process has it open, [`StoreError::Io`] otherwise.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |reason: String| StoreError::Io {
+            path: path.clone(),
+            reason,
+        };
+        std::fs::create_dir_all(&path).map_err(|e| io(e.to_string()))?;
+        restrict(&path, 0o700);
+        let db = sled::open(&path).map_err(|e| {
+            let s = e.to_string();
+            if s.contains("lock") || s.contains("WouldBlock") || s.contains("temporarily") {
+                StoreError::Locked { path: path.clone() }
+            } else {
+                io(s)
+            }
+        })?;
+        restrict_tree(&path);
+        let accounts = db.open_tree("accounts").map_err(|e| io(e.to_string()))?;
+        Ok(Self { path, accounts, db })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The names of the stored accounts.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn accounts(&self) -> Result<Vec<String>, StoreError> {
+        self.accounts
+            .iter()
+            .keys()
+            .map(|k| {
+                k.map(|k| String::from_utf8_lossy(&k).into_owned())
+                    .map_err(|e| self.io(e))
+            })
+            .collect()
+    }
+
+    fn io(&self, e: sled::Error) -> StoreError {
+        StoreError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl SessionStore for SledStore {
+    fn load(&self, account: &str) -> Result<Option<AccountState>, StoreError> {
+        let Some(v) = self.accounts.get(account).map_err(|e| self.io(e))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("{}: account {account:?}", self.path.display()),
+                reason: e.to_string(),
+            })
+    }
+
+    fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(state).expect("serializable");
+        self.accounts.insert(account, v).map_err(|e| self.io(e))?;
+        self.db.flush().map_err(|e| self.io(e))?;
+        restrict_tree(&self.path);
+        Ok(())
+    }
+
+    fn delete(&self, account: &str) -> Result<(), StoreError> {
+        self.accounts.remove(account).map_err(|e| self.io(e))?;
+        self.db.flush().map_err(|e| self.io(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path, _: u32) {}
+
+/// Makes every file under `dir` 0600 (sled creates its files with the umask's mode).
+fn restrict_tree(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            restrict(&p, 0o700);
+            restrict_tree(&p);
+        } else {
+            restrict(&p, 0o600);
+        }
+    }
+}
+
+mod opt_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_some(&fleetgram_tl::dynamic::json::to_hex(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| fleetgram_tl::dynamic::json::from_hex(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> AccountState {
+        let mut st = AccountState::new(2);
+        st.dcs.insert(
+            2,
+            DcState {
+                auth_key: Some((0..=255u8).collect()),
+                salt: 7,
+                time_offset: -3,
+                authorized: true,
+            },
+        );
+        st.user_id = Some(1_000_001);
+        st.bot = true;
+        st.updates = Some(UpdateState {
+            pts: 5,
+            qts: 0,
+            date: 1,
+            seq: 2,
+        });
+        st.channels.insert(-100, 9);
+        st
+    }
+
+    #[test]
+    fn session_strings_round_trip_and_reject_garbage() {
+        let st = sample();
+        let s = st.to_session_string().unwrap();
+        let back = AccountState::from_session_string(&s).unwrap();
+        assert_eq!(back.home_dc, 2);
+        assert_eq!(back.dcs[&2].auth_key, st.dcs[&2].auth_key);
+        assert_eq!(back.user_id, Some(1_000_001));
+        assert!(back.bot);
+        let e = AccountState::from_session_string("!!!").unwrap_err();
+        assert!(e.to_string().contains("base64url"), "{e}");
+        let e = AccountState::from_session_string(&URL_SAFE_NO_PAD.encode([9u8, 1])).unwrap_err();
+        assert!(e.to_string().contains("unknown version 9"), "{e}");
+        let e = AccountState::from_session_string(&URL_SAFE_NO_PAD.encode([1u8; 20])).unwrap_err();
+        assert!(e.to_string().contains("20 bytes"), "{e}");
+        assert_eq!(AccountState::new(1).to_session_string(), None);
+    }
+
+    #[test]
+    fn sled_keeps_many_accounts_and_locks_and_restricts() {
+        let dir = std::env::temp_dir().join(format!("fleetgram-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let s = SledStore::open(&dir).unwrap();
+            s.save("a", &sample()).unwrap();
+            s.save("b", &AccountState::new(3)).unwrap();
+            assert_eq!(
+                s.accounts().unwrap(),
+                vec!["a".to_string(), "b".to_string()]
+            );
+            s.delete("b").unwrap();
+        }
+        let s = SledStore::open(&dir).unwrap();
+        // sled's lock is an flock on its own file description, so this is what another
+        // process sees too.
+        let e = SledStore::open(&dir).unwrap_err();
+        assert!(matches!(e, StoreError::Locked { .. }), "{e:?}");
+        assert!(e.to_string().contains("in use by another process"), "{e}");
+        assert_eq!(s.load("a").unwrap(), Some(sample()));
+        assert_eq!(s.load("b").unwrap(), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let conf = std::fs::metadata(dir.join("conf")).unwrap();
+            assert_eq!(conf.permissions().mode() & 0o777, 0o600);
+        }
+        // A corrupt record is reported with the account's name.
+        s.accounts.insert("c", b"{not json".to_vec()).unwrap();
+        let e = s.load("c").unwrap_err();
+        assert!(e.to_string().contains("account \"c\""), "{e}");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn memory_store_round_trips() {
+        let m = MemoryStore::new();
+        assert_eq!(m.load("x").unwrap(), None);
+        m.save("x", &sample()).unwrap();
+        assert_eq!(m.load("x").unwrap(), Some(sample()));
+        m.delete("x").unwrap();
+        assert_eq!(m.load("x").unwrap(), None);
+    }
+}

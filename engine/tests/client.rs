@@ -1,0 +1,381 @@
+//! The engine's client against the embedded local DC on loopback.
+
+use fleetgram_engine::auth::SignInError;
+use fleetgram_engine::policy::NoRetries;
+use fleetgram_engine::store::{AccountState, MemoryStore, SessionStore, SledStore};
+use fleetgram_engine::{Client, Config, InvocationError, Transport};
+use fleetgram_localdc::{Config as DcConfig, LocalDc};
+use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use fleetgram_protocol::crypto::srp::SrpParams;
+use fleetgram_protocol::transport::Kind;
+use fleetgram_tl::dynamic::{Object, Value};
+use fleetgram_tl::{enums, functions, types};
+use rand::RngCore;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+async fn start() -> LocalDc {
+    start_with(None).await
+}
+
+async fn start_with(data_dir: Option<std::path::PathBuf>) -> LocalDc {
+    // With a data directory the DC makes (and keeps) its own key.
+    let key = data_dir
+        .is_none()
+        .then(|| RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b)));
+    LocalDc::start(DcConfig {
+        rsa_key: key,
+        login_code: Some("12345".into()),
+        data_dir,
+        ..DcConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn config(dc: &LocalDc) -> Config {
+    let info = dc.info();
+    let mut c = Config::with_dcs(
+        1,
+        "local",
+        info.dcs.iter().map(|d| (d.id, d.addr)).collect(),
+        1,
+    );
+    c.extra_rsa_keys = vec![RsaPublicKey::from_pem(&info.rsa_pem).unwrap()];
+    c.request_timeout = Duration::from_secs(20);
+    c
+}
+
+fn client(dc: &LocalDc, store: Arc<dyn SessionStore>, account: &str) -> Client {
+    Client::new(config(dc), store, account).unwrap()
+}
+
+fn send_raw(text: &str, random_id: i64) -> Object {
+    Object::new("messages.sendMessage")
+        .with("peer", Value::Object(Object::new("inputPeerSelf")))
+        .with("message", Value::String(text.into()))
+        .with("random_id", Value::Long(random_id))
+}
+
+async fn self_history(c: &Client) -> Vec<String> {
+    let h = c
+        .invoke(&functions::messages::GetHistory {
+            peer: enums::InputPeer::InputPeerSelf,
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 100,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        })
+        .await
+        .unwrap();
+    let msgs = match h {
+        enums::messages::Messages::Messages(m) => m.messages,
+        enums::messages::Messages::Slice(m) => m.messages,
+        other => panic!("{other:?}"),
+    };
+    msgs.into_iter()
+        .filter_map(|m| match m {
+            enums::Message::Message(m) => Some(m.message),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn login_user(dc: &LocalDc, c: &Client, phone: &str) {
+    if dc.control().user_by_phone(phone).is_none() {
+        dc.control().create_user(phone, "User", phone, 1);
+    }
+    let token = c.request_login_code(phone).await.unwrap();
+    c.sign_in(&token, "12345").await.unwrap();
+}
+
+#[tokio::test]
+async fn bot_login_typed_and_dynamic_calls() {
+    let dc = start().await;
+    let (bot_id, token) = dc.control().create_bot("Helper", "helper_bot", 1);
+    let c = client(&dc, Arc::new(MemoryStore::new()), "bot");
+    assert!(!c.is_authorized().await.unwrap());
+    assert!(matches!(
+        c.bot_sign_in("1:wrong").await,
+        Err(SignInError::InvalidToken)
+    ));
+    let me = c.bot_sign_in(&token).await.unwrap();
+    assert_eq!((me.id, me.bot), (bot_id, true));
+    assert_eq!(me.username.as_deref(), Some("helper_bot"));
+    assert!(c.is_authorized().await.unwrap());
+    assert_eq!(c.state().user_id, Some(bot_id));
+    assert!(c.state().bot);
+
+    // Typed call.
+    let users = c
+        .invoke(&functions::users::GetUsers {
+            id: vec![enums::InputUser::InputUserSelf],
+        })
+        .await
+        .unwrap();
+    assert!(matches!(&users[0], enums::User::User(u) if u.id == bot_id));
+
+    // Dynamic call by name, as scripts do.
+    let v = c
+        .invoke_raw("users.getUsers", {
+            Object::new("_").with(
+                "id",
+                Value::Vector(vec![Value::Object(Object::new("inputUserSelf"))]),
+            )
+        })
+        .await
+        .unwrap();
+    let Value::Vector(users) = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        users[0].as_object().unwrap().get("id"),
+        Some(&Value::Long(bot_id))
+    );
+
+    // Bad dynamic calls are clear errors, not panics, and nothing is sent.
+    let e = c
+        .invoke_raw("messages.sendMesage", Object::new("_"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown TL method \"messages.sendMesage\""),
+        "{e}"
+    );
+    let e = c
+        .invoke_raw(
+            "messages.sendMessage",
+            send_raw("x", 1).with("random_id", Value::String("one".into())),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("random_id"), "{e}");
+    let e = c
+        .invoke_raw("inputPeerSelf", Object::new("_"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a method"), "{e}");
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_login_follows_phone_migrate_and_does_2fa() {
+    let dc = start().await;
+    let phone = "+15550002002";
+    let uid = dc.control().create_user(phone, "Dee", "Two", 2);
+    // The account starts on DC 1; the phone lives on DC 2.
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let c = client(&dc, store.clone(), "dee");
+    assert_eq!(c.home_dc(), 1);
+    let token = c.request_login_code(phone).await.unwrap();
+    assert_eq!(c.home_dc(), 2, "PHONE_MIGRATE_2 moved the account");
+    assert!(matches!(
+        c.sign_in(&token, "00000").await,
+        Err(SignInError::InvalidCode)
+    ));
+    let me = c.sign_in(&token, "12345").await.unwrap();
+    assert_eq!((me.id, me.bot), (uid, false));
+    assert_eq!(store.load("dee").unwrap().unwrap().home_dc, 2);
+
+    // Set a cloud password.
+    let enums::account::Password::Password(pw) =
+        c.invoke(&functions::account::GetPassword {}).await.unwrap();
+    let enums::PasswordKdfAlgo::SHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(algo) =
+        pw.new_algo.clone()
+    else {
+        panic!("{pw:?}")
+    };
+    let mut salt1 = algo.salt1.clone();
+    salt1.extend_from_slice(&[9u8; 32]);
+    let params = SrpParams {
+        salt1: salt1.clone(),
+        salt2: algo.salt2.clone(),
+        g: algo.g as u32,
+        p: algo.p.clone(),
+    };
+    let new_algo = types::PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow {
+        salt1,
+        salt2: algo.salt2.clone(),
+        g: algo.g,
+        p: algo.p.clone(),
+    };
+    assert!(c
+        .invoke(&functions::account::UpdatePasswordSettings {
+            password: enums::InputCheckPasswordSRP::InputCheckPasswordEmpty,
+            new_settings: types::account::PasswordInputSettings {
+                new_algo: Some(new_algo.into()),
+                new_password_hash: Some(params.verifier(b"s3cret").to_vec()),
+                hint: Some("the usual".into()),
+                email: None,
+                new_secure_settings: None,
+            }
+            .into(),
+        })
+        .await
+        .unwrap());
+    c.log_out().await.unwrap();
+    assert_eq!(store.load("dee").unwrap().unwrap().user_id, None);
+
+    // A new login needs the password; a wrong one is a typed error.
+    let c = client(&dc, store.clone(), "dee");
+    let token = c.request_login_code(phone).await.unwrap();
+    let Err(SignInError::PasswordRequired(pt)) = c.sign_in(&token, "12345").await else {
+        panic!("expected PasswordRequired")
+    };
+    assert_eq!(pt.hint(), Some("the usual"));
+    assert!(matches!(
+        c.check_password(pt, "wrong").await,
+        Err(SignInError::InvalidPassword)
+    ));
+    let token = c.request_login_code(phone).await.unwrap();
+    let Err(SignInError::PasswordRequired(pt)) = c.sign_in(&token, "12345").await else {
+        panic!("expected PasswordRequired")
+    };
+    let me = c.check_password(pt, "s3cret").await.unwrap();
+    assert_eq!(me.id, uid);
+    assert!(c.is_authorized().await.unwrap());
+
+    // Sign-up of an unknown number.
+    let c2 = client(&dc, Arc::new(MemoryStore::new()), "new");
+    let token = c2.request_login_code("+15550009999").await.unwrap();
+    let Err(SignInError::SignUpRequired(t)) = c2.sign_in(&token, "12345").await else {
+        panic!("expected SignUpRequired")
+    };
+    let me = c2.sign_up(&t, "Newbie", "").await.unwrap();
+    assert_eq!(me.first_name, "Newbie");
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn flood_wait_is_slept_below_the_threshold_and_surfaced_above() {
+    let dc = start().await;
+    let c = client(&dc, Arc::new(MemoryStore::new()), "u");
+    login_user(&dc, &c, "+15550003003").await;
+    dc.control()
+        .force_error("help.getNearestDc", 420, "FLOOD_WAIT_1", 1);
+    let t = Instant::now();
+    c.invoke(&functions::help::GetNearestDc {}).await.unwrap();
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+
+    dc.control()
+        .force_error("help.getNearestDc", 420, "FLOOD_WAIT_120", 1);
+    let t = Instant::now();
+    let e = c
+        .invoke(&functions::help::GetNearestDc {})
+        .await
+        .unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    match e {
+        InvocationError::FloodWait { method, wait } => {
+            assert_eq!(method, "help.getNearestDc");
+            assert_eq!(wait, Duration::from_secs(120));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A policy that never retries surfaces even a short wait; a transient error is retried
+    // by the default policy.
+    let mut cfg = config(&dc);
+    cfg.retry = Arc::new(NoRetries);
+    let strict = Client::new(cfg, Arc::new(MemoryStore::new()), "s").unwrap();
+    dc.control()
+        .force_error("help.getNearestDc", 420, "FLOOD_WAIT_1", 1);
+    assert!(matches!(
+        strict.invoke(&functions::help::GetNearestDc {}).await,
+        Err(InvocationError::FloodWait { .. })
+    ));
+    dc.control()
+        .force_error("help.getNearestDc", 500, "RPC_CALL_FAIL", 2);
+    c.invoke(&functions::help::GetNearestDc {}).await.unwrap();
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_survives_a_killed_connection_and_runs_once() {
+    for transport in [
+        Transport::default(),
+        Transport {
+            kind: Kind::Intermediate,
+            obfuscated: false,
+        },
+        Transport {
+            kind: Kind::Full,
+            obfuscated: false,
+        },
+    ] {
+        let dc = start().await;
+        let mut cfg = config(&dc);
+        cfg.transport = transport;
+        let c = Client::new(cfg, Arc::new(MemoryStore::new()), "u").unwrap();
+        login_user(&dc, &c, "+15550004004").await;
+        dc.control()
+            .set_delay("messages.sendMessage", Some(Duration::from_millis(400)));
+        let call = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.invoke_raw("messages.sendMessage", send_raw("once", 77))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        dc.control().drop_connections();
+        let v = call.await.unwrap().unwrap();
+        assert!(matches!(v, Value::Object(_)), "{v:?}");
+        dc.control().set_delay("messages.sendMessage", None);
+        assert_eq!(
+            self_history(&c).await,
+            vec!["once".to_string()],
+            "{transport:?}"
+        );
+        dc.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn sled_sessions_survive_a_restart_of_client_and_dc() {
+    let root = std::env::temp_dir().join(format!("fleetgram-engine-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dc_dir = root.join("dc");
+    let dc = start_with(Some(dc_dir.clone())).await;
+    let pem = dc.info().rsa_pem.clone();
+    let store = Arc::new(SledStore::open(root.join("sessions")).unwrap());
+    let c = client(&dc, store.clone(), "alice");
+    login_user(&dc, &c, "+15550005005").await;
+    c.invoke_raw("messages.sendMessage", send_raw("before", 1))
+        .await
+        .unwrap();
+    let exported = c.session_string().unwrap();
+    let keys = dc.control().auth_key_count();
+    drop(c);
+    dc.shutdown().await;
+    drop(store);
+
+    // Restart both; the account is still logged in with the same key.
+    let dc = LocalDc::start(DcConfig {
+        data_dir: Some(dc_dir),
+        login_code: Some("12345".into()),
+        ..DcConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(dc.info().rsa_pem, pem);
+    let store = Arc::new(SledStore::open(root.join("sessions")).unwrap());
+    let c = client(&dc, store.clone(), "alice");
+    assert!(c.is_authorized().await.unwrap());
+    assert_eq!(dc.control().auth_key_count(), keys);
+    assert_eq!(self_history(&c).await, vec!["before".to_string()]);
+
+    // The session string moves the login into another store.
+    let imported = AccountState::from_session_string(&exported).unwrap();
+    let mem = Arc::new(MemoryStore::new());
+    mem.save("copy", &imported).unwrap();
+    let copy = client(&dc, mem, "copy");
+    assert!(copy.is_authorized().await.unwrap());
+    drop((c, copy, store));
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&root);
+}

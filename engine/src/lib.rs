@@ -15,6 +15,7 @@ pub mod error;
 mod net;
 pub mod policy;
 pub mod store;
+pub mod updates;
 
 pub use client::{Client, Config, ConnectError, DeviceInfo, RawUpdate};
 pub use error::InvocationError;

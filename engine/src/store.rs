@@ -64,6 +64,10 @@ pub struct UpdateState {
     pub date: i32,
     /// seq.
     pub seq: i32,
+    /// How many updates of the difference from this state were already acknowledged (a
+    /// difference is delivered in order, but its messages carry no pts of their own).
+    #[serde(default)]
+    pub skip: u32,
 }
 
 /// Everything stored for one account.
@@ -358,6 +362,7 @@ mod tests {
             qts: 0,
             date: 1,
             seq: 2,
+            skip: 0,
         });
         st.channels.insert(-100, 9);
         st

@@ -379,3 +379,128 @@ async fn sled_sessions_survive_a_restart_of_client_and_dc() {
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn text_of(d: &fleetgram_engine::updates::Delivered) -> Option<String> {
+    match &d.update {
+        enums::Update::NewMessage(u) => match &u.message {
+            enums::Message::Message(m) => Some(m.message.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Consumes `n` new messages, acknowledging each, and checks they are `prefix0..prefix{n-1}`.
+async fn consume(stream: &mut fleetgram_engine::updates::UpdateStream, prefix: &str, n: usize) {
+    let mut i = 0;
+    while i < n {
+        let d = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {i} of {n}"))
+            .unwrap()
+            .unwrap();
+        if let Some(t) = text_of(&d) {
+            assert_eq!(t, format!("{prefix}{i}"), "out of order or duplicated");
+            i += 1;
+        }
+        stream.ack(&d).unwrap();
+    }
+}
+
+/// Nothing more arrives within a short wait.
+async fn assert_quiet(stream: &mut fleetgram_engine::updates::UpdateStream) {
+    if let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_millis(700), stream.next()).await {
+        assert!(text_of(&d).is_none(), "unexpected extra message {d:?}");
+    }
+}
+
+#[tokio::test]
+async fn updates_sent_while_stopped_arrive_after_restart_in_order_once() {
+    let root = std::env::temp_dir().join(format!("fleetgram-upd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dc = start().await;
+    let sender = dc.control().create_user("+15550007001", "Sender", "", 1);
+    let store = Arc::new(SledStore::open(&root).unwrap());
+    let c = client(&dc, store.clone(), "rx");
+    login_user(&dc, &c, "+15550007002").await;
+    let me = c.state().user_id.unwrap();
+    // Live delivery first.
+    let mut s = c.updates().await.unwrap();
+    for i in 0..20 {
+        dc.control()
+            .send_message(sender, me, &format!("live{i}"))
+            .unwrap();
+    }
+    consume(&mut s, "live", 20).await;
+    drop(s);
+    drop(c);
+
+    // 10,000 messages while the client is stopped.
+    for i in 0..10_000 {
+        dc.control()
+            .send_message(sender, me, &format!("m{i}"))
+            .unwrap();
+    }
+    let c = client(&dc, store.clone(), "rx");
+    let mut s = c.updates().await.unwrap();
+    consume(&mut s, "m", 10_000).await;
+    assert_quiet(&mut s).await;
+    drop(s);
+    drop(c);
+
+    // Again, while the DC drops connections at random during delivery; the consumer also
+    // stops half-way without acknowledging the last one, which comes again.
+    for i in 0..10_000 {
+        dc.control()
+            .send_message(sender, me, &format!("n{i}"))
+            .unwrap();
+    }
+    let control = dc.control();
+    let chaos = tokio::spawn(async move {
+        loop {
+            let ms = 20 + rand::random::<u64>() % 80;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            control.drop_connections();
+        }
+    });
+    let c = client(&dc, store.clone(), "rx");
+    let mut s = c.updates().await.unwrap();
+    consume(&mut s, "n", 4_999).await;
+    loop {
+        let d = s.next().await.unwrap().unwrap();
+        if let Some(t) = text_of(&d) {
+            assert_eq!(t, "n4999");
+            break; // Handed out, never acknowledged.
+        }
+        s.ack(&d).unwrap();
+    }
+    drop(s);
+    drop(c);
+    let c = client(&dc, store.clone(), "rx");
+    let mut s = c.updates().await.unwrap();
+    let mut i = 4_999;
+    while i < 10_000 {
+        let d = tokio::time::timeout(Duration::from_secs(30), s.next())
+            .await
+            .expect("stalled")
+            .unwrap()
+            .unwrap();
+        if let Some(t) = text_of(&d) {
+            assert_eq!(t, format!("n{i}"));
+            i += 1;
+        }
+        s.ack(&d).unwrap();
+    }
+    // Live messages still flow in order during the chaos.
+    for i in 0..50 {
+        dc.control()
+            .send_message(sender, me, &format!("l{i}"))
+            .unwrap();
+    }
+    consume(&mut s, "l", 50).await;
+    chaos.abort();
+    assert_quiet(&mut s).await;
+    drop((s, c, store));
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -1,0 +1,504 @@
+//! Durable, ordered, at-least-once update delivery for the common (pts) sequence.
+//!
+//! [`Client::updates`] opens an [`UpdateStream`]: it first catches up from the state
+//! committed in the store (`updates.getDifference`, slices looped to the end; a fresh
+//! account starts from `updates.getState`), then follows live pushes, checking each
+//! update's `pts`/`pts_count`: a duplicate is skipped, a gap waits briefly for the missing
+//! update and then fetches the difference. `updatesTooLong` and a new server session also
+//! fetch the difference.
+//!
+//! The stream hands updates out in order; [`UpdateStream::ack`] marks one as handled, and
+//! the state is committed to the store only up to the last update whose predecessors are
+//! all acknowledged. A consumer that stops (or crashes) before acknowledging gets the
+//! unacknowledged updates again on the next start.
+//!
+//! Per-channel pts (`getChannelDifference`) and qts are tracked in the next slice.
+
+use crate::client::{Client, RawUpdate};
+use crate::error::InvocationError;
+use crate::store::UpdateState;
+use fleetgram_tl::{enums, functions, types, Deserializable};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// How long a pts gap may stay open before the difference is fetched.
+const GAP_WAIT: Duration = Duration::from_millis(500);
+
+/// One delivered update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    /// The update (short forms are expanded to `updateNewMessage`).
+    pub update: enums::Update,
+    /// Users that came with it.
+    pub users: Vec<enums::User>,
+    /// Chats that came with it.
+    pub chats: Vec<enums::Chat>,
+    /// Delivery number within this stream, from 1.
+    pub number: u64,
+    /// The state to commit once this and every earlier update are acknowledged.
+    state: UpdateState,
+}
+
+/// The update stream of one account.
+#[derive(Debug)]
+pub struct UpdateStream {
+    client: Client,
+    /// The state of the last update handed out (or queued).
+    local: UpdateState,
+    queue: VecDeque<Delivered>,
+    /// Delivered but unacknowledged: number -> state after it.
+    unacked: BTreeMap<u64, (UpdateState, bool)>,
+    next_number: u64,
+    /// Updates held while a gap is open, with pts after them.
+    pending: Vec<(i32, i32, Delivered)>,
+    gap_since: Option<tokio::time::Instant>,
+}
+
+fn state_of(s: &enums::updates::State) -> UpdateState {
+    let enums::updates::State::State(s) = s;
+    UpdateState {
+        pts: s.pts,
+        qts: s.qts,
+        date: s.date,
+        seq: s.seq,
+        skip: 0,
+    }
+}
+
+/// `(pts, pts_count)` of an update in the common sequence.
+fn common_pts(u: &enums::Update) -> Option<(i32, i32)> {
+    use enums::Update as U;
+    Some(match u {
+        U::NewMessage(x) => (x.pts, x.pts_count),
+        U::DeleteMessages(x) => (x.pts, x.pts_count),
+        U::ReadHistoryInbox(x) => (x.pts, x.pts_count),
+        U::ReadHistoryOutbox(x) => (x.pts, x.pts_count),
+        U::WebPage(x) => (x.pts, x.pts_count),
+        U::ReadMessagesContents(x) => (x.pts, x.pts_count),
+        U::EditMessage(x) => (x.pts, x.pts_count),
+        U::FolderPeers(x) => (x.pts, x.pts_count),
+        U::PinnedMessages(x) => (x.pts, x.pts_count),
+        _ => return None,
+    })
+}
+
+/// A `message` built from the fields of a short update.
+#[allow(clippy::too_many_arguments)]
+fn short_message(
+    out: bool,
+    mentioned: bool,
+    media_unread: bool,
+    silent: bool,
+    id: i32,
+    from_id: Option<enums::Peer>,
+    peer_id: enums::Peer,
+    message: String,
+    date: i32,
+    fwd_from: Option<enums::MessageFwdHeader>,
+    via_bot_id: Option<i64>,
+    reply_to: Option<enums::MessageReplyHeader>,
+    entities: Option<Vec<enums::MessageEntity>>,
+    ttl_period: Option<i32>,
+) -> enums::Message {
+    types::Message {
+        out,
+        mentioned,
+        media_unread,
+        silent,
+        post: false,
+        from_scheduled: false,
+        legacy: false,
+        edit_hide: false,
+        pinned: false,
+        noforwards: false,
+        invert_media: false,
+        offline: false,
+        video_processing_pending: false,
+        paid_suggested_post_stars: false,
+        paid_suggested_post_ton: false,
+        id,
+        from_id,
+        from_boosts_applied: None,
+        from_rank: None,
+        peer_id,
+        saved_peer_id: None,
+        fwd_from,
+        via_bot_id,
+        via_business_bot_id: None,
+        guestchat_via_from: None,
+        reply_to,
+        date,
+        message,
+        media: None,
+        reply_markup: None,
+        entities,
+        views: None,
+        forwards: None,
+        replies: None,
+        edit_date: None,
+        post_author: None,
+        grouped_id: None,
+        reactions: None,
+        restriction_reason: None,
+        ttl_period,
+        quick_reply_shortcut_id: None,
+        effect: None,
+        factcheck: None,
+        report_delivery_until_date: None,
+        paid_message_stars: None,
+        suggested_post: None,
+        schedule_repeat_period: None,
+        summary_from_language: None,
+        rich_message: None,
+    }
+    .into()
+}
+
+/// What a pushed `Updates` object means.
+enum Pushed {
+    /// Updates with their users/chats.
+    Batch(Vec<enums::Update>, Vec<enums::User>, Vec<enums::Chat>, i32),
+    /// `updatesTooLong`: fetch the difference.
+    TooLong,
+}
+
+fn flatten(u: enums::Updates, me: Option<i64>) -> Pushed {
+    use enums::Updates as U;
+    let new_message = |message: enums::Message, pts, pts_count| {
+        enums::Update::NewMessage(Box::new(types::UpdateNewMessage {
+            message,
+            pts,
+            pts_count,
+        }))
+    };
+    match u {
+        U::TooLong => Pushed::TooLong,
+        U::UpdateShortMessage(m) => {
+            let m = *m;
+            let peer = enums::Peer::User(types::PeerUser { user_id: m.user_id });
+            let (from, peer) = if m.out {
+                (
+                    me.map(|id| enums::Peer::User(types::PeerUser { user_id: id })),
+                    peer,
+                )
+            } else {
+                (Some(peer.clone()), peer)
+            };
+            let msg = short_message(
+                m.out,
+                m.mentioned,
+                m.media_unread,
+                m.silent,
+                m.id,
+                from,
+                peer,
+                m.message,
+                m.date,
+                m.fwd_from,
+                m.via_bot_id,
+                m.reply_to,
+                m.entities,
+                m.ttl_period,
+            );
+            Pushed::Batch(
+                vec![new_message(msg, m.pts, m.pts_count)],
+                vec![],
+                vec![],
+                m.date,
+            )
+        }
+        U::UpdateShortChatMessage(m) => {
+            let m = *m;
+            let msg = short_message(
+                m.out,
+                m.mentioned,
+                m.media_unread,
+                m.silent,
+                m.id,
+                Some(enums::Peer::User(types::PeerUser { user_id: m.from_id })),
+                enums::Peer::Chat(types::PeerChat { chat_id: m.chat_id }),
+                m.message,
+                m.date,
+                m.fwd_from,
+                m.via_bot_id,
+                m.reply_to,
+                m.entities,
+                m.ttl_period,
+            );
+            Pushed::Batch(
+                vec![new_message(msg, m.pts, m.pts_count)],
+                vec![],
+                vec![],
+                m.date,
+            )
+        }
+        U::UpdateShort(s) => Pushed::Batch(vec![s.update], vec![], vec![], s.date),
+        U::Combined(c) => Pushed::Batch(c.updates, c.users, c.chats, c.date),
+        U::Updates(c) => Pushed::Batch(c.updates, c.users, c.chats, c.date),
+        // Only ever the answer to our own sendMessage; never pushed.
+        U::UpdateShortSentMessage(_) => Pushed::Batch(vec![], vec![], vec![], 0),
+    }
+}
+
+impl Client {
+    /// Opens the account's update stream, catching up from the committed state first.
+    ///
+    /// # Errors
+    /// The initial `getState` / `getDifference` failed.
+    pub async fn updates(&self) -> Result<UpdateStream, InvocationError> {
+        let committed = self.state().updates;
+        let mut s = UpdateStream {
+            client: self.clone(),
+            local: committed.unwrap_or_default(),
+            queue: VecDeque::new(),
+            unacked: BTreeMap::new(),
+            next_number: 1,
+            pending: Vec::new(),
+            gap_since: None,
+        };
+        match committed {
+            None => {
+                let st = self.invoke(&functions::updates::GetState {}).await?;
+                s.local = state_of(&st);
+                let local = s.local;
+                self.update_state(|a| a.updates = Some(local))?;
+            }
+            Some(_) => s.get_difference().await?,
+        }
+        Ok(s)
+    }
+}
+
+impl UpdateStream {
+    /// The next update, in order. Waits for one; `None` when the client is gone.
+    ///
+    /// # Errors
+    /// Fetching a difference failed (the stream can be polled again).
+    pub async fn next(&mut self) -> Option<Result<Delivered, InvocationError>> {
+        loop {
+            if let Some(d) = self.queue.pop_front() {
+                self.unacked.insert(d.number, (d.state, false));
+                return Some(Ok(d));
+            }
+            let raw = match self.gap_since {
+                Some(since) => {
+                    let deadline = since + GAP_WAIT;
+                    match tokio::time::timeout_at(deadline, self.client.next_raw_update()).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            if let Err(e) = self.get_difference().await {
+                                return Some(Err(e));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                None => self.client.next_raw_update().await,
+            };
+            let raw = raw?;
+            if let Err(e) = self.handle_raw(raw).await {
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Marks an update as handled; commits the state up to the last update whose
+    /// predecessors are all handled.
+    ///
+    /// # Errors
+    /// The store failed (the acknowledgement is kept and retried with the next one).
+    pub fn ack(&mut self, d: &Delivered) -> Result<(), crate::store::StoreError> {
+        if let Some(e) = self.unacked.get_mut(&d.number) {
+            e.1 = true;
+        }
+        let mut commit = None;
+        while let Some(entry) = self.unacked.first_entry() {
+            if !entry.get().1 {
+                break;
+            }
+            commit = Some(entry.remove().0);
+        }
+        match commit {
+            Some(st) => self.client.update_state(|a| a.updates = Some(st)),
+            None => Ok(()),
+        }
+    }
+
+    /// The state of the last update handed out or queued (ahead of the committed one).
+    pub fn local_state(&self) -> UpdateState {
+        self.local
+    }
+
+    fn push(&mut self, update: enums::Update, users: Vec<enums::User>, chats: Vec<enums::Chat>) {
+        let d = Delivered {
+            update,
+            users,
+            chats,
+            number: self.next_number,
+            state: self.local,
+        };
+        self.next_number += 1;
+        self.queue.push_back(d);
+    }
+
+    async fn handle_raw(&mut self, raw: RawUpdate) -> Result<(), InvocationError> {
+        let bytes = match raw {
+            RawUpdate::NewSession { .. } => return self.get_difference().await,
+            RawUpdate::Object { bytes, .. } => bytes,
+        };
+        let Ok(updates) = enums::Updates::from_bytes(&bytes) else {
+            // Not an Updates object (a stray service message): nothing to deliver.
+            tracing::debug!(len = bytes.len(), "ignoring a non-Updates push");
+            return Ok(());
+        };
+        let me = self.client.state().user_id;
+        let (list, users, chats, date) = match flatten(updates, me) {
+            Pushed::TooLong => return self.get_difference().await,
+            Pushed::Batch(l, u, c, d) => (l, u, c, d),
+        };
+        for u in list {
+            match common_pts(&u) {
+                None => {
+                    // Not in the pts sequence: delivered as it comes.
+                    self.push(u, users.clone(), chats.clone());
+                }
+                Some((pts, count)) => {
+                    let d = Delivered {
+                        update: u,
+                        users: users.clone(),
+                        chats: chats.clone(),
+                        number: 0,
+                        state: UpdateState::default(),
+                    };
+                    self.pending.push((pts, count, d));
+                }
+            }
+        }
+        if date > self.local.date {
+            self.local.date = date;
+        }
+        self.apply_pending();
+        Ok(())
+    }
+
+    /// Applies held updates that continue the sequence; opens or closes the gap timer.
+    fn apply_pending(&mut self) {
+        self.pending.sort_by_key(|(pts, count, _)| pts - count);
+        while let Some(i) = self
+            .pending
+            .iter()
+            .position(|(pts, count, _)| pts - count <= self.local.pts)
+        {
+            let (pts, count, d) = self.pending.remove(i);
+            if pts - count < self.local.pts || pts <= self.local.pts {
+                continue; // Already have it.
+            }
+            self.local.pts = pts;
+            self.push(d.update, d.users, d.chats);
+        }
+        self.gap_since = if self.pending.is_empty() {
+            None
+        } else {
+            self.gap_since.or_else(|| Some(tokio::time::Instant::now()))
+        };
+    }
+
+    /// Fetches everything since the local state, slices looped to the end.
+    async fn get_difference(&mut self) -> Result<(), InvocationError> {
+        self.gap_since = None;
+        // Updates of the first batch already acknowledged in an earlier run.
+        let mut skip = std::mem::take(&mut self.local.skip) as usize;
+        loop {
+            let diff = self
+                .client
+                .invoke(&functions::updates::GetDifference {
+                    pts: self.local.pts,
+                    pts_limit: None,
+                    pts_total_limit: None,
+                    date: self.local.date,
+                    qts: self.local.qts,
+                    qts_limit: None,
+                })
+                .await?;
+            use enums::updates::Difference as D;
+            let (msgs, other, users, chats, state, last) = match diff {
+                D::Empty(e) => {
+                    self.local.date = e.date;
+                    self.local.seq = e.seq;
+                    break;
+                }
+                D::TooLong(t) => {
+                    // Too far behind: jump to the server's pts (the gap is lost, as
+                    // Telegram specifies; the caller may re-fetch history).
+                    tracing::warn!(from = self.local.pts, to = t.pts, "difference too long");
+                    self.local.pts = t.pts;
+                    continue;
+                }
+                D::Difference(d) => {
+                    let d = *d;
+                    (
+                        d.new_messages,
+                        d.other_updates,
+                        d.users,
+                        d.chats,
+                        state_of(&d.state),
+                        true,
+                    )
+                }
+                D::Slice(d) => {
+                    let d = *d;
+                    (
+                        d.new_messages,
+                        d.other_updates,
+                        d.users,
+                        d.chats,
+                        state_of(&d.intermediate_state),
+                        false,
+                    )
+                }
+            };
+            // Until the whole batch is acknowledged, the committed state stays before it, with
+            // the count of its updates already handled.
+            let base = self.local;
+            let batch = msgs
+                .into_iter()
+                .map(|m| {
+                    enums::Update::NewMessage(Box::new(types::UpdateNewMessage {
+                        message: m,
+                        pts: 0,
+                        pts_count: 0,
+                    }))
+                })
+                .chain(other);
+            for (k, u) in batch.enumerate() {
+                if k < skip {
+                    continue;
+                }
+                self.local = UpdateState {
+                    skip: k as u32 + 1,
+                    ..base
+                };
+                self.push(u, users.clone(), chats.clone());
+            }
+            skip = 0;
+            self.local = state;
+            if let Some(last) = self.queue.back_mut() {
+                last.state = state;
+            } else if let Some(mut last) = self.unacked.last_entry() {
+                last.get_mut().0 = state;
+                if last.get().1 && self.unacked.len() == 1 {
+                    self.unacked.clear();
+                    self.client.update_state(|a| a.updates = Some(state))?;
+                }
+            } else {
+                self.client.update_state(|a| a.updates = Some(state))?;
+            }
+            if last {
+                break;
+            }
+        }
+        // Held live updates older than the new state are dropped by apply_pending.
+        self.apply_pending();
+        Ok(())
+    }
+}

@@ -188,22 +188,25 @@ impl Wire {
         }
     }
 
-    /// Reads more bytes into the buffer.
+    /// Reads more bytes into the buffer (no per-read allocation; an idle connection keeps
+    /// only a small buffer).
     async fn fill(&mut self) -> Result<(), WireError> {
-        let mut chunk = vec![0u8; 64 * 1024];
+        if self.buf.is_empty() && self.buf.capacity() > 256 * 1024 {
+            self.buf = Vec::new();
+        }
+        self.buf.reserve(8 * 1024);
+        let start = self.buf.len();
         let n = self
             .read
-            .read(&mut chunk)
+            .read_buf(&mut self.buf)
             .await
             .map_err(|e| WireError::Closed(e.to_string()))?;
         if n == 0 {
             return Err(WireError::Closed("closed by the server".into()));
         }
-        chunk.truncate(n);
         if let Some(d) = &mut self.dec {
-            d.apply(&mut chunk);
+            d.apply(&mut self.buf[start..]);
         }
-        self.buf.extend_from_slice(&chunk);
         Ok(())
     }
 

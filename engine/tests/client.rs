@@ -504,3 +504,58 @@ async fn updates_sent_while_stopped_arrive_after_restart_in_order_once() {
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A server that answers anything with `reply`, then keeps the connection open.
+async fn garbage_server(reply: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut b = [0u8; 4096];
+                while let Ok(n) = s.read(&mut b).await {
+                    if n == 0 || s.write_all(&reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn malformed_server_replies_are_errors_not_panics() {
+    let replies: Vec<Vec<u8>> = vec![
+        vec![0xff; 64],                                          // huge abridged length
+        vec![0x01, 0, 0, 0, 0],                                  // one word: truncated message
+        [vec![0x10], vec![0u8; 64]].concat(),                    // an all-zero "plain" message
+        [vec![0x04], (-404i32).to_le_bytes().to_vec()].concat(), // a transport error
+        (0..255u8).collect(),
+    ];
+    for reply in replies {
+        let addr = garbage_server(reply.clone()).await;
+        let mut cfg = Config::with_dcs(1, "x", [(1, addr)].into_iter().collect(), 1);
+        cfg.transport = Transport {
+            kind: Kind::Abridged,
+            obfuscated: false,
+        };
+        cfg.connect_timeout = Duration::from_secs(2);
+        cfg.request_timeout = Duration::from_secs(3);
+        cfg.retry = Arc::new(NoRetries);
+        let c = Client::new(cfg, Arc::new(MemoryStore::new()), "g").unwrap();
+        let e = c
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                InvocationError::Io { .. } | InvocationError::Timeout { .. }
+            ),
+            "{reply:?}: {e:?}"
+        );
+    }
+}

@@ -63,19 +63,32 @@ impl Rng {
 
 fn handshake_cpu(c: &mut Criterion) {
     let mut rng = Rng(42);
-    let keys = server::ServerKeys::new(RsaPrivateKey::generate(&mut |b: &mut [u8]| b.copy_from_slice(&rng.bytes(b.len()))));
+    let keys = server::ServerKeys::new(RsaPrivateKey::generate(&mut |b: &mut [u8]| {
+        b.copy_from_slice(&rng.bytes(b.len()))
+    }));
     let public = vec![keys.rsa.public().clone()];
-    let params = Params { dc: Some(2), temp_expires_in: None };
+    let params = Params {
+        dc: Some(2),
+        temp_expires_in: None,
+    };
     // One recorded exchange with fixed randomness; each side is then replayed alone.
     let r1: [u8; 16] = rng.bytes(16).try_into().unwrap();
-    let (rs1, r2, rs2, r3) = (rng.bytes(24), rng.bytes(256), rng.bytes(272), rng.bytes(272));
+    let (rs1, r2, rs2, r3) = (
+        rng.bytes(24),
+        rng.bytes(256),
+        rng.bytes(272),
+        rng.bytes(272),
+    );
     let (m1, c1) = handshake::step1(&r1);
     let (a1, s1) = server::step1(&keys, &m1, &rs1).unwrap();
     let (m2, c2) = handshake::step2(c1, &a1, &public, params, &r2).unwrap();
     let (a2, s2) = server::step2(&keys, s1, &m2, &rs2, 1_700_000_000).unwrap();
     let (m3, c3) = handshake::step3(c2, &a2, &r3, 1_700_000_000).unwrap();
     let (a3, _) = server::step3(&keys, s2, &m3).unwrap();
-    assert!(matches!(handshake::finish(c3, &a3).unwrap(), handshake::Outcome::Done(_)));
+    assert!(matches!(
+        handshake::finish(c3, &a3).unwrap(),
+        handshake::Outcome::Done(_)
+    ));
 
     let mut g = c.benchmark_group("handshake cpu");
     g.sample_size(20);

@@ -16,7 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 struct Conn {
@@ -86,14 +89,19 @@ fn send(peer: enums::InputPeer, text: &str) -> Vec<u8> {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let sessions = *args.first().unwrap_or(&1000);
     let senders = (*args.get(1).unwrap_or(&100)).min(sessions);
     let seconds = *args.get(2).unwrap_or(&10) as u64;
     let dc = LocalDc::start(Config::default()).await.unwrap();
     let addr = dc.info().dcs[0].addr;
     let control = dc.control();
-    let users: Vec<i64> = (0..sessions).map(|i| control.create_user(&format!("1999{i:07}"), &format!("U{i}"), "", 1)).collect();
+    let users: Vec<i64> = (0..sessions)
+        .map(|i| control.create_user(&format!("1999{i:07}"), &format!("U{i}"), "", 1))
+        .collect();
     let mut conns = Vec::new();
     let setup = Instant::now();
     for &u in &users {
@@ -102,12 +110,21 @@ async fn main() {
         stream.set_nodelay(true).unwrap();
         stream.write_all(&[0xef]).await.unwrap();
         let session = Session::new(key, rand::thread_rng().next_u64() as i64, salt, 0);
-        conns.push(Conn { stream, framer: Framer::new(Kind::Abridged, Role::Client), buf: Vec::new(), session });
+        conns.push(Conn {
+            stream,
+            framer: Framer::new(Kind::Abridged, Role::Client),
+            buf: Vec::new(),
+            session,
+        });
     }
-    println!("{sessions} sessions connected in {:.2?}; {senders} senders for {seconds} s", setup.elapsed());
+    println!(
+        "{sessions} sessions connected in {:.2?}; {senders} senders for {seconds} s",
+        setup.elapsed()
+    );
     // Everyone says hello once so the DC knows which session acts for which user.
     for c in conns.iter_mut() {
-        c.session.enqueue(functions::updates::GetState {}.to_bytes());
+        c.session
+            .enqueue(functions::updates::GetState {}.to_bytes());
         c.flush().await;
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -135,7 +152,16 @@ async fn main() {
                 let mut rng = rand::rngs::StdRng::from_entropy();
                 while !stop.load(Ordering::Relaxed) {
                     let to = users[rng.gen_range(0..users.len())];
-                    let peer: enums::InputPeer = if to == users[i] { enums::InputPeer::InputPeerSelf } else { types::InputPeerUserFromMessage { peer: enums::InputPeer::InputPeerSelf, msg_id: 0, user_id: to }.into() };
+                    let peer: enums::InputPeer = if to == users[i] {
+                        enums::InputPeer::InputPeerSelf
+                    } else {
+                        types::InputPeerUserFromMessage {
+                            peer: enums::InputPeer::InputPeerSelf,
+                            msg_id: 0,
+                            user_id: to,
+                        }
+                        .into()
+                    };
                     let t = Instant::now();
                     let id = c.session.enqueue(send(peer, "benchmark message"));
                     c.flush().await;

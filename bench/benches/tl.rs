@@ -34,15 +34,23 @@ fn bench(c: &mut Criterion) {
             <ferogram_tl_types::enums::messages::Messages as ferogram_tl_types::Deserializable>::from_bytes(black_box(&bytes)).unwrap()
         })
     });
-    g.bench_function("fleetgram dynamic", |b| b.iter(|| schema.decode(black_box(&bytes)).unwrap()));
+    g.bench_function("fleetgram dynamic", |b| {
+        b.iter(|| schema.decode(black_box(&bytes)).unwrap())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("encode messages.messages");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("fleetgram", |b| b.iter(|| black_box(&ours).to_bytes()));
-    g.bench_function("grammers-tl-types 0.11", |b| b.iter(|| grammers_tl_types::Serializable::to_bytes(black_box(&gram))));
-    g.bench_function("ferogram-tl-types 0.6.6", |b| b.iter(|| ferogram_tl_types::Serializable::to_bytes(black_box(&fero))));
-    g.bench_function("fleetgram dynamic", |b| b.iter(|| schema.encode(black_box(&dynamic)).unwrap()));
+    g.bench_function("grammers-tl-types 0.11", |b| {
+        b.iter(|| grammers_tl_types::Serializable::to_bytes(black_box(&gram)))
+    });
+    g.bench_function("ferogram-tl-types 0.6.6", |b| {
+        b.iter(|| ferogram_tl_types::Serializable::to_bytes(black_box(&fero)))
+    });
+    g.bench_function("fleetgram dynamic", |b| {
+        b.iter(|| schema.encode(black_box(&dynamic)).unwrap())
+    });
     g.finish();
 }
 

@@ -7,10 +7,14 @@ fn main() {
     let mut n = 0usize;
     for _ in 0..20000 {
         if mode == "dyn" {
-            let v = fleetgram_tl::dynamic::schema().decode(std::hint::black_box(&bytes)).unwrap();
+            let v = fleetgram_tl::dynamic::schema()
+                .decode(std::hint::black_box(&bytes))
+                .unwrap();
             n += v.fields.len();
         } else if mode == "decode" {
-            let v = fleetgram_tl::enums::messages::Messages::from_bytes(std::hint::black_box(&bytes)).unwrap();
+            let v =
+                fleetgram_tl::enums::messages::Messages::from_bytes(std::hint::black_box(&bytes))
+                    .unwrap();
             n += std::hint::black_box(&v).constructor_id() as usize;
         } else {
             n += std::hint::black_box(&ours).to_bytes().len();

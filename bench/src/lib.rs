@@ -26,18 +26,31 @@ pub fn messages_payload() -> Vec<u8> {
     let messages: Vec<Value> = (0..100)
         .map(|i| {
             let entities = vec![
-                v(obj("messageEntityBold").with("offset", Value::Int(0)).with("length", Value::Int(14))),
-                v(obj("messageEntityUrl").with("offset", Value::Int(80)).with("length", Value::Int(24))),
-                v(obj("messageEntityMention").with("offset", Value::Int(110)).with("length", Value::Int(7))),
+                v(obj("messageEntityBold")
+                    .with("offset", Value::Int(0))
+                    .with("length", Value::Int(14))),
+                v(obj("messageEntityUrl")
+                    .with("offset", Value::Int(80))
+                    .with("length", Value::Int(24))),
+                v(obj("messageEntityMention")
+                    .with("offset", Value::Int(110))
+                    .with("length", Value::Int(7))),
             ];
             v(obj("message")
                 .with("out", Value::Bool(i % 3 == 0))
                 .with("id", Value::Int(1000 + i as i32))
-                .with("from_id", v(obj("peerUser").with("user_id", Value::Long(5_000_000 + (i % 20) as i64))))
-                .with("peer_id", v(obj("peerChannel").with("channel_id", Value::Long(1_234_567_890))))
+                .with(
+                    "from_id",
+                    v(obj("peerUser").with("user_id", Value::Long(5_000_000 + (i % 20) as i64))),
+                )
+                .with(
+                    "peer_id",
+                    v(obj("peerChannel").with("channel_id", Value::Long(1_234_567_890))),
+                )
                 .with(
                     "reply_to",
-                    v(obj("messageReplyHeader").with("reply_to_msg_id", Value::Int(999 + i as i32))),
+                    v(obj("messageReplyHeader")
+                        .with("reply_to_msg_id", Value::Int(999 + i as i32))),
                 )
                 .with("date", Value::Int(1_700_000_000 + i as i32))
                 .with("message", Value::String(text(i)))
@@ -49,7 +62,10 @@ pub fn messages_payload() -> Vec<u8> {
             v(obj("user")
                 .with("contact", Value::Bool(i % 2 == 0))
                 .with("id", Value::Long(5_000_000 + i as i64))
-                .with("access_hash", Value::Long(-8_765_432_109_876_543 + i as i64))
+                .with(
+                    "access_hash",
+                    Value::Long(-8_765_432_109_876_543 + i as i64),
+                )
                 .with("first_name", Value::String(format!("First{i}")))
                 .with("last_name", Value::String(format!("Lastname{i}")))
                 .with("username", Value::String(format!("user{i}")))
@@ -59,7 +75,10 @@ pub fn messages_payload() -> Vec<u8> {
                         .with("photo_id", Value::Long(77_000 + i as i64))
                         .with("dc_id", Value::Int(2))),
                 )
-                .with("status", v(obj("userStatusOnline").with("expires", Value::Int(1_700_000_500)))))
+                .with(
+                    "status",
+                    v(obj("userStatusOnline").with("expires", Value::Int(1_700_000_500))),
+                ))
         })
         .collect();
     let m = obj("messages.messages")

@@ -233,6 +233,19 @@ impl Client {
         self.0.store.save(&self.0.account, &snapshot)
     }
 
+    /// Like `update_state`, with a lazy (group-committed) write.
+    pub(crate) fn update_state_lazy(
+        &self,
+        f: impl FnOnce(&mut AccountState),
+    ) -> Result<(), StoreError> {
+        let snapshot = {
+            let mut st = self.lock_state();
+            f(&mut st);
+            st.clone()
+        };
+        self.0.store.save_lazy(&self.0.account, &snapshot)
+    }
+
     /// The session string of the account (see [`AccountState::to_session_string`]).
     pub fn session_string(&self) -> Option<String> {
         self.lock_state().to_session_string()

@@ -168,6 +168,16 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// A storage failure.
     fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError>;
 
+    /// Like [`SessionStore::save`], but may reach the disk a little later (sled writes it
+    /// within its flush interval, 500 ms by default). Used for update-state commits: a
+    /// crash can then only cause redelivery, never loss.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn save_lazy(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
+        self.save(account, state)
+    }
+
     /// Forgets `account`.
     ///
     /// # Errors
@@ -208,7 +218,7 @@ impl SessionStore for MemoryStore {
 }
 
 /// Keeps many accounts in one sled database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SledStore {
     path: PathBuf,
     accounts: sled::Tree,
@@ -270,7 +280,21 @@ impl SledStore {
     }
 }
 
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
 impl SessionStore for SledStore {
+    fn save_lazy(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(state).expect("serializable");
+        self.accounts.insert(account, v).map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
     fn load(&self, account: &str) -> Result<Option<AccountState>, StoreError> {
         let Some(v) = self.accounts.get(account).map_err(|e| self.io(e))? else {
             return Ok(None);

@@ -52,6 +52,17 @@ pub struct UpdateStream {
     /// Updates held while a gap is open, with pts after them.
     pending: Vec<(i32, i32, Delivered)>,
     gap_since: Option<tokio::time::Instant>,
+    /// A commit was written lazily since the last durable one.
+    dirty: bool,
+}
+
+impl Drop for UpdateStream {
+    fn drop(&mut self) {
+        if self.dirty {
+            // Make the acknowledged state durable when the consumer stops.
+            let _ = self.client.update_state(|_| {});
+        }
+    }
 }
 
 fn state_of(s: &enums::updates::State) -> UpdateState {
@@ -255,6 +266,7 @@ impl Client {
             next_number: 1,
             pending: Vec::new(),
             gap_since: None,
+            dirty: false,
         };
         match committed {
             None => {
@@ -319,9 +331,22 @@ impl UpdateStream {
             commit = Some(entry.remove().0);
         }
         match commit {
-            Some(st) => self.client.update_state(|a| a.updates = Some(st)),
+            Some(st) => {
+                self.dirty = true;
+                self.client.update_state_lazy(|a| a.updates = Some(st))
+            }
             None => Ok(()),
         }
+    }
+
+    /// Writes the acknowledged state durably now (it is also written when the stream is
+    /// dropped, and by sled within its flush interval).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn flush(&mut self) -> Result<(), crate::store::StoreError> {
+        self.dirty = false;
+        self.client.update_state(|_| {})
     }
 
     /// The state of the last update handed out or queued (ahead of the committed one).

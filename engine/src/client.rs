@@ -131,6 +131,7 @@ struct Inner {
     rsa_keys: Arc<Vec<RsaPublicKey>>,
     store: Arc<dyn SessionStore>,
     state: Mutex<AccountState>,
+    peers: Mutex<HashMap<i64, crate::peers::PeerEntry>>,
     conns: Mutex<HashMap<i32, ConnHandle>>,
     updates_tx: mpsc::Sender<RawUpdate>,
     updates_rx: tokio::sync::Mutex<mpsc::Receiver<RawUpdate>>,
@@ -194,6 +195,7 @@ impl Client {
             config,
             store,
             state: Mutex::new(state),
+            peers: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
             updates_tx,
             updates_rx: tokio::sync::Mutex::new(updates_rx),
@@ -203,6 +205,16 @@ impl Client {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    pub(crate) fn store(&self) -> &dyn SessionStore {
+        &*self.0.store
+    }
+
+    pub(crate) fn peer_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<i64, crate::peers::PeerEntry>> {
+        self.0.peers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The account name.
@@ -349,6 +361,7 @@ impl Client {
             let err = match self.send_once(target, method, body.clone()).await {
                 Ok(bytes) => {
                     self.0.config.retry.on_success(method);
+                    self.learn_peers(method, &bytes);
                     return Ok(bytes);
                 }
                 Err(e) => e,
@@ -388,6 +401,22 @@ impl Client {
                     })
                 }
             }
+        }
+    }
+
+    /// Feeds the peer cache from an answer (any method: walked with the dynamic codec).
+    fn learn_peers(&self, method: &str, bytes: &[u8]) {
+        // Answers that never carry users or chats.
+        if matches!(
+            method,
+            "help.getNearestDc" | "updates.getState" | "ping_delay_disconnect"
+        ) {
+            return;
+        }
+        if let Ok(v) = dynamic::schema().decode_result(method, bytes) {
+            let mut out = Vec::new();
+            crate::peers::collect(&v, &mut out);
+            self.remember_peers(out);
         }
     }
 

@@ -13,6 +13,7 @@ pub mod auth;
 mod client;
 pub mod error;
 mod net;
+pub mod peers;
 pub mod policy;
 pub mod store;
 pub mod updates;

@@ -5,6 +5,7 @@
 //! is for tests and throwaway clients. [`AccountState::to_session_string`] exports an account
 //! as a versioned base64url string that [`AccountState::from_session_string`] reads back.
 
+use crate::peers::PeerEntry;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -183,12 +184,42 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// A storage failure.
     fn delete(&self, account: &str) -> Result<(), StoreError>;
+
+    /// Stores peers seen by `account` (replacing older entries, indexing usernames).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn save_peers(&self, account: &str, peers: &[PeerEntry]) -> Result<(), StoreError>;
+
+    /// A stored peer by marked id.
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    fn load_peer(&self, account: &str, marked_id: i64) -> Result<Option<PeerEntry>, StoreError>;
+
+    /// A stored peer by (lower-case) username.
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    fn peer_by_username(
+        &self,
+        account: &str,
+        username: &str,
+    ) -> Result<Option<PeerEntry>, StoreError>;
+
+    /// Forgets a stored peer.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn delete_peer(&self, account: &str, marked_id: i64) -> Result<(), StoreError>;
 }
 
 /// Keeps accounts in memory only.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     accounts: Mutex<HashMap<String, AccountState>>,
+    peers: Mutex<HashMap<(String, i64), PeerEntry>>,
+    usernames: Mutex<HashMap<(String, String), i64>>,
 }
 
 impl MemoryStore {
@@ -215,6 +246,45 @@ impl SessionStore for MemoryStore {
         m.remove(account);
         Ok(())
     }
+
+    fn save_peers(&self, account: &str, peers: &[PeerEntry]) -> Result<(), StoreError> {
+        let mut m = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut u = self.usernames.lock().unwrap_or_else(|e| e.into_inner());
+        for p in peers {
+            if let Some(name) = &p.username {
+                u.insert((account.to_string(), name.clone()), p.marked_id());
+            }
+            m.insert((account.to_string(), p.marked_id()), p.clone());
+        }
+        Ok(())
+    }
+
+    fn load_peer(&self, account: &str, marked_id: i64) -> Result<Option<PeerEntry>, StoreError> {
+        let m = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(m.get(&(account.to_string(), marked_id)).cloned())
+    }
+
+    fn peer_by_username(
+        &self,
+        account: &str,
+        username: &str,
+    ) -> Result<Option<PeerEntry>, StoreError> {
+        let id = {
+            let u = self.usernames.lock().unwrap_or_else(|e| e.into_inner());
+            u.get(&(account.to_string(), username.to_lowercase()))
+                .copied()
+        };
+        match id {
+            Some(id) => self.load_peer(account, id),
+            None => Ok(None),
+        }
+    }
+
+    fn delete_peer(&self, account: &str, marked_id: i64) -> Result<(), StoreError> {
+        let mut m = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(&(account.to_string(), marked_id));
+        Ok(())
+    }
 }
 
 /// Keeps many accounts in one sled database.
@@ -222,6 +292,8 @@ impl SessionStore for MemoryStore {
 pub struct SledStore {
     path: PathBuf,
     accounts: sled::Tree,
+    peers: sled::Tree,
+    usernames: sled::Tree,
     db: sled::Db,
 }
 
@@ -248,8 +320,17 @@ impl SledStore {
             }
         })?;
         restrict_tree(&path);
-        let accounts = db.open_tree("accounts").map_err(|e| io(e.to_string()))?;
-        Ok(Self { path, accounts, db })
+        let tree = |name: &str| db.open_tree(name).map_err(|e| io(e.to_string()));
+        let accounts = tree("accounts")?;
+        let peers = tree("peers")?;
+        let usernames = tree("usernames")?;
+        Ok(Self {
+            path,
+            accounts,
+            peers,
+            usernames,
+            db,
+        })
     }
 
     /// The database directory.
@@ -317,9 +398,88 @@ impl SessionStore for SledStore {
 
     fn delete(&self, account: &str) -> Result<(), StoreError> {
         self.accounts.remove(account).map_err(|e| self.io(e))?;
+        for tree in [&self.peers, &self.usernames] {
+            let mut prefix = account.as_bytes().to_vec();
+            prefix.push(0);
+            for k in tree.scan_prefix(&prefix).keys() {
+                tree.remove(k.map_err(|e| self.io(e))?)
+                    .map_err(|e| self.io(e))?;
+            }
+        }
         self.db.flush().map_err(|e| self.io(e))?;
         Ok(())
     }
+
+    fn save_peers(&self, account: &str, peers: &[PeerEntry]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut names = sled::Batch::default();
+        for p in peers {
+            let v = serde_json::to_vec(p).expect("serializable");
+            batch.insert(peer_key(account, p.marked_id()), v);
+            if let Some(name) = &p.username {
+                names.insert(name_key(account, name), &p.marked_id().to_be_bytes());
+            }
+        }
+        self.peers.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.usernames.apply_batch(names).map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
+    fn load_peer(&self, account: &str, marked_id: i64) -> Result<Option<PeerEntry>, StoreError> {
+        let Some(v) = self
+            .peers
+            .get(peer_key(account, marked_id))
+            .map_err(|e| self.io(e))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("{}: peer {marked_id} of {account:?}", self.path.display()),
+                reason: e.to_string(),
+            })
+    }
+
+    fn peer_by_username(
+        &self,
+        account: &str,
+        username: &str,
+    ) -> Result<Option<PeerEntry>, StoreError> {
+        let Some(id) = self
+            .usernames
+            .get(name_key(account, &username.to_lowercase()))
+            .map_err(|e| self.io(e))?
+        else {
+            return Ok(None);
+        };
+        let id = i64::from_be_bytes(id.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+            what: format!("{}: username {username:?}", self.path.display()),
+            reason: "bad id".into(),
+        })?);
+        self.load_peer(account, id)
+    }
+
+    fn delete_peer(&self, account: &str, marked_id: i64) -> Result<(), StoreError> {
+        self.peers
+            .remove(peer_key(account, marked_id))
+            .map_err(|e| self.io(e))?;
+        Ok(())
+    }
+}
+
+fn peer_key(account: &str, id: i64) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn name_key(account: &str, name: &str) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 #[cfg(unix)]

@@ -355,6 +355,11 @@ impl UpdateStream {
     }
 
     fn push(&mut self, update: enums::Update, users: Vec<enums::User>, chats: Vec<enums::Chat>) {
+        if !users.is_empty() || !chats.is_empty() {
+            let mut found = Vec::new();
+            crate::peers::collect_typed(&users, &chats, &mut found);
+            self.client.remember_peers(found);
+        }
         let d = Delivered {
             update,
             users,

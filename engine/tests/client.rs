@@ -559,3 +559,73 @@ async fn malformed_server_replies_are_errors_not_panics() {
         );
     }
 }
+
+#[tokio::test]
+async fn peers_are_cached_resolved_and_re_resolved() {
+    let root = std::env::temp_dir().join(format!("fleetgram-peers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dc = start().await;
+    let (bot_id, _) = dc.control().create_bot("Helper", "Helper_Bot", 1);
+    let store = Arc::new(SledStore::open(&root).unwrap());
+    let c = client(&dc, store.clone(), "a");
+    login_user(&dc, &c, "+15550008001").await;
+
+    assert_eq!(
+        c.resolve_peer("me").await.unwrap(),
+        enums::InputPeer::InputPeerSelf
+    );
+    let e = c.resolve_peer(&bot_id.to_string()).await.unwrap_err();
+    assert!(e.to_string().contains("unknown to this account"), "{e}");
+    let e = c.resolve_peer("@x").await.unwrap_err();
+    assert!(e.to_string().contains("is not a peer"), "{e}");
+
+    // By username (server lookup), then by link and id from the cache.
+    let p = c.resolve_peer("@helper_bot").await.unwrap();
+    let enums::InputPeer::User(u) = &p else {
+        panic!("{p:?}")
+    };
+    assert_eq!(u.user_id, bot_id);
+    assert_eq!(c.resolve_peer("https://t.me/Helper_Bot").await.unwrap(), p);
+    assert_eq!(c.resolve_peer(&bot_id.to_string()).await.unwrap(), p);
+    let send = |peer: enums::InputPeer, text: &'static str| {
+        let c = c.clone();
+        async move {
+            let mut args = send_raw(text, rand::random());
+            args.set(
+                "peer",
+                Value::Object(match peer {
+                    enums::InputPeer::User(u) => Object::new("inputPeerUser")
+                        .with("user_id", Value::Long(u.user_id))
+                        .with("access_hash", Value::Long(u.access_hash)),
+                    other => panic!("{other:?}"),
+                }),
+            );
+            c.invoke_raw("messages.sendMessage", args).await
+        }
+    };
+    send(p.clone(), "hi").await.unwrap();
+
+    // A stale hash in the store: the call fails with PEER_ID_INVALID, the username is
+    // resolved again and the call repeated.
+    let mut stale = c.cached_peer(bot_id).unwrap();
+    stale.access_hash ^= 0x5555;
+    store.save_peers("a", &[stale.clone()]).unwrap();
+    c.forget_peer(bot_id);
+    store.save_peers("a", &[stale]).unwrap();
+    assert!(send(c.resolve_peer("@helper_bot").await.unwrap(), "x")
+        .await
+        .unwrap_err()
+        .is("PEER_ID_INVALID"));
+    c.with_peer("@helper_bot", |peer| send(peer, "again"))
+        .await
+        .unwrap();
+    assert_eq!(c.resolve_peer(&bot_id.to_string()).await.unwrap(), p);
+
+    // Peers survive a restart (store-backed).
+    drop(c);
+    let c = client(&dc, store.clone(), "a");
+    assert_eq!(c.resolve_peer(&bot_id.to_string()).await.unwrap(), p);
+    drop((c, store));
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&root);
+}

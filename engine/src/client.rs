@@ -6,7 +6,7 @@ use crate::policy::{AutoSleep, Decision, RetryPolicy};
 use crate::store::{AccountState, SessionStore, StoreError};
 use fleetgram_protocol::crypto::rsa::{builtin_keys, RsaPublicKey};
 use fleetgram_tl::dynamic::{self, Object, Value};
-use fleetgram_tl::{functions, Deserializable, Identifiable, RemoteCall, Serializable};
+use fleetgram_tl::{enums, functions, Deserializable, Identifiable, RemoteCall, Serializable};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -133,6 +133,10 @@ struct Inner {
     state: Mutex<AccountState>,
     peers: Mutex<HashMap<i64, crate::peers::PeerEntry>>,
     conns: Mutex<HashMap<i32, ConnHandle>>,
+    /// Serializes authorization exports so two calls never export twice for one DC.
+    export_lock: tokio::sync::Mutex<()>,
+    pacer: crate::pacing::Pacer,
+    flood_waits: std::sync::atomic::AtomicU64,
     updates_tx: mpsc::Sender<RawUpdate>,
     updates_rx: tokio::sync::Mutex<mpsc::Receiver<RawUpdate>>,
 }
@@ -197,6 +201,9 @@ impl Client {
             state: Mutex::new(state),
             peers: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
+            export_lock: tokio::sync::Mutex::new(()),
+            pacer: crate::pacing::Pacer::default(),
+            flood_waits: std::sync::atomic::AtomicU64::new(0),
             updates_tx,
             updates_rx: tokio::sync::Mutex::new(updates_rx),
         })))
@@ -215,6 +222,18 @@ impl Client {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<i64, crate::peers::PeerEntry>> {
         self.0.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many FLOOD_WAITs this client has received.
+    pub fn flood_waits(&self) -> u64 {
+        self.0
+            .flood_waits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The spacing the pacer learned for `method` from FLOOD_WAITs (zero if none).
+    pub fn learned_spacing(&self, method: &str) -> Duration {
+        self.0.pacer.spacing(method)
     }
 
     /// The account name.
@@ -356,8 +375,27 @@ impl Client {
     ) -> Result<Vec<u8>, InvocationError> {
         let mut attempt = 0u32;
         let mut migrations = 0u32;
+        // FILE_MIGRATE_X sends this call (only) to DC X.
+        let mut redirect: Option<i32> = None;
         loop {
-            let target = dc.unwrap_or_else(|| self.home_dc());
+            let target = redirect.or(dc).unwrap_or_else(|| self.home_dc());
+            if target != self.home_dc() && !method.starts_with("auth.") {
+                Box::pin(self.authorize_dc(target)).await?;
+            }
+            let pause = self.0.pacer.reserve(method);
+            if !pause.is_zero() {
+                // A pending FLOOD_WAIT: the policy decides whether to wait it out here or to
+                // fail now (without bothering the server, which would only refuse).
+                let pending = InvocationError::FloodWait {
+                    method: method.into(),
+                    wait: pause,
+                };
+                match self.0.config.retry.on_error(method, 1, &pending) {
+                    Decision::Retry(_) => tokio::time::sleep(pause).await,
+                    Decision::Fail if pause > Duration::from_secs(1) => return Err(pending),
+                    Decision::Fail => tokio::time::sleep(pause).await,
+                }
+            }
             let err = match self.send_once(target, method, body.clone()).await {
                 Ok(bytes) => {
                     self.0.config.retry.on_success(method);
@@ -378,12 +416,22 @@ impl Client {
                     name.as_str(),
                     "PHONE_MIGRATE" | "USER_MIGRATE" | "NETWORK_MIGRATE"
                 );
+                if name == "FILE_MIGRATE" && redirect.is_none() {
+                    redirect = Some(new_dc);
+                    continue;
+                }
                 if home_move && dc.is_none() && migrations < 3 {
                     migrations += 1;
                     tracing::info!(account = %self.0.account, from = target, to = new_dc, "migrating");
                     self.update_state(|st| st.home_dc = new_dc)?;
                     continue;
                 }
+            }
+            if let Some(wait) = crate::policy::flood_wait(&err) {
+                self.0
+                    .flood_waits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.0.pacer.flood(method, wait);
             }
             attempt += 1;
             match self.0.config.retry.on_error(method, attempt, &err) {
@@ -402,6 +450,49 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Makes the account's login valid on DC `dc` too (`auth.exportAuthorization` on the
+    /// home DC, `auth.importAuthorization` on `dc`), once; the result is stored and reused.
+    /// Does nothing for the home DC or an account that is not logged in.
+    ///
+    /// # Errors
+    /// The export or import failed.
+    pub async fn authorize_dc(&self, dc: i32) -> Result<(), InvocationError> {
+        let needed = |c: &Client| {
+            let st = c.lock_state();
+            dc != st.home_dc
+                && st.user_id.is_some()
+                && !st.dcs.get(&dc).is_some_and(|d| d.authorized)
+        };
+        if !needed(self) {
+            return Ok(());
+        }
+        let _guard = self.0.export_lock.lock().await;
+        if !needed(self) {
+            return Ok(());
+        }
+        let enums::auth::ExportedAuthorization::ExportedAuthorization(e) = self
+            .invoke(&functions::auth::ExportAuthorization { dc_id: dc })
+            .await?;
+        let auth = self
+            .invoke_on_dc(
+                dc,
+                &functions::auth::ImportAuthorization {
+                    id: e.id,
+                    bytes: e.bytes,
+                },
+            )
+            .await?;
+        if let enums::auth::Authorization::Authorization(a) = &auth {
+            if let enums::User::User(u) = &a.user {
+                tracing::info!(account = %self.0.account, dc, user = u.id, "authorized on another DC");
+            }
+        }
+        self.update_state(|st| {
+            st.dcs.entry(dc).or_default().authorized = true;
+        })?;
+        Ok(())
     }
 
     /// Feeds the peer cache from an answer (any method: walked with the dynamic codec).
@@ -529,10 +620,10 @@ async fn pump_control(
         let client = Client(inner);
         let r = match n {
             Notice::State(dc_state) => client.update_state(|st| {
-                let authorized = st
-                    .dcs
-                    .get(&dc)
-                    .is_some_and(|d| d.authorized && d.auth_key == dc_state.auth_key);
+                let authorized = st.dcs.get(&dc).is_some_and(|d| {
+                    // An import may be recorded before the key's own notice arrives.
+                    d.authorized && (d.auth_key.is_none() || d.auth_key == dc_state.auth_key)
+                });
                 let mut s = dc_state;
                 s.authorized = authorized;
                 st.dcs.insert(dc, s);

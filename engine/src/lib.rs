@@ -13,6 +13,7 @@ pub mod auth;
 mod client;
 pub mod error;
 mod net;
+mod pacing;
 pub mod peers;
 pub mod policy;
 pub mod store;

@@ -288,9 +288,16 @@ async fn flood_wait_is_slept_below_the_threshold_and_surfaced_above() {
         strict.invoke(&functions::help::GetNearestDc {}).await,
         Err(InvocationError::FloodWait { .. })
     ));
+    // Within the surfaced wait, the next call fails at once without reaching the server.
+    let t = Instant::now();
+    assert!(matches!(
+        c.invoke(&functions::help::GetNearestDc {}).await,
+        Err(InvocationError::FloodWait { wait, .. }) if wait > Duration::from_secs(100)
+    ));
+    assert!(t.elapsed() < Duration::from_millis(500));
     dc.control()
-        .force_error("help.getNearestDc", 500, "RPC_CALL_FAIL", 2);
-    c.invoke(&functions::help::GetNearestDc {}).await.unwrap();
+        .force_error("help.getConfig", 500, "RPC_CALL_FAIL", 2);
+    c.invoke(&functions::help::GetConfig {}).await.unwrap();
     dc.shutdown().await;
 }
 
@@ -628,4 +635,60 @@ async fn peers_are_cached_resolved_and_re_resolved() {
     drop((c, store));
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn other_dcs_get_an_exported_authorization_once() {
+    let dc = start().await;
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let c = client(&dc, store.clone(), "a");
+    // Not logged in: nothing to export, plain calls work on any DC.
+    c.authorize_dc(2).await.unwrap();
+    c.invoke_on_dc(3, &functions::help::GetNearestDc {})
+        .await
+        .unwrap();
+    login_user(&dc, &c, "+15550009001").await;
+    assert!(!c.state().dcs.get(&2).is_some_and(|d| d.authorized));
+    // A call on DC 2 first imports the login there.
+    c.invoke_on_dc(2, &functions::help::GetNearestDc {})
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(c.state().dcs[&2].authorized);
+    assert!(store.load("a").unwrap().unwrap().dcs[&2].authorized);
+    // Reused, not exported again (an export now would fail).
+    dc.control()
+        .force_error("auth.exportAuthorization", 400, "DC_ID_INVALID", 5);
+    c.invoke_on_dc(2, &functions::help::GetNearestDc {})
+        .await
+        .unwrap();
+    let e = c
+        .invoke_on_dc(3, &functions::help::GetNearestDc {})
+        .await
+        .unwrap_err();
+    assert!(e.is("DC_ID_INVALID"), "{e}");
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_pacer_learns_from_flood_waits() {
+    let dc = start().await;
+    let c = client(&dc, Arc::new(MemoryStore::new()), "p");
+    login_user(&dc, &c, "+15550009101").await;
+    dc.control().set_flood_limit(
+        "messages.getHistory",
+        Some(fleetgram_localdc::FloodLimit {
+            calls: 5,
+            window: Duration::from_secs(1),
+        }),
+    );
+    let t = Instant::now();
+    for _ in 0..20 {
+        self_history(&c).await;
+    }
+    // One FLOOD_WAIT teaches the spacing; the other calls stay under the limit.
+    assert_eq!(c.flood_waits(), 1, "after {:?}", t.elapsed());
+    let s = c.learned_spacing("messages.getHistory");
+    assert!(s >= Duration::from_millis(200), "{s:?}");
+    dc.shutdown().await;
 }

@@ -54,6 +54,8 @@ pub struct UpdateStream {
     gap_since: Option<tokio::time::Instant>,
     /// A commit was written lazily since the last durable one.
     dirty: bool,
+    /// Consecutive differences that left the held updates unconfirmed.
+    stale_rounds: u32,
 }
 
 impl Drop for UpdateStream {
@@ -267,6 +269,7 @@ impl Client {
             pending: Vec::new(),
             gap_since: None,
             dirty: false,
+            stale_rounds: 0,
         };
         match committed {
             None => {
@@ -527,8 +530,126 @@ impl UpdateStream {
                 break;
             }
         }
-        // Held live updates older than the new state are dropped by apply_pending.
+        // Held live updates older than the new state are dropped by apply_pending. Ones still
+        // beyond it after a second difference are not in the server's sequence: dropped.
+        let before = self.pending.len();
         self.apply_pending();
+        if !self.pending.is_empty() && self.pending.len() == before {
+            self.stale_rounds += 1;
+            if self.stale_rounds >= 2 {
+                tracing::warn!(
+                    held = self.pending.len(),
+                    pts = self.local.pts,
+                    "dropping updates the server's difference does not confirm"
+                );
+                self.pending.clear();
+                self.gap_since = None;
+                self.stale_rounds = 0;
+            }
+        } else {
+            self.stale_rounds = 0;
+        }
         Ok(())
+    }
+}
+
+/// The kind of an update, for filtering (what scripts subscribe to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpdateKind {
+    /// A new message (private, group, channel, business).
+    NewMessage,
+    /// A message was edited.
+    MessageEdited,
+    /// Messages were deleted.
+    MessageDeleted,
+    /// An inline keyboard button was pressed.
+    CallbackQuery,
+    /// An inline query to a bot.
+    InlineQuery,
+    /// A chosen inline result.
+    InlineSend,
+    /// A user went online/offline.
+    UserStatus,
+    /// Someone is typing.
+    UserTyping,
+    /// Membership changed.
+    ParticipantUpdate,
+    /// A join request.
+    JoinRequest,
+    /// Reactions changed.
+    MessageReaction,
+    /// A poll answer.
+    PollVote,
+    /// A user stopped or restarted the bot.
+    BotStopped,
+    /// A shipping query (payments).
+    ShippingQuery,
+    /// A pre-checkout query (payments).
+    PreCheckoutQuery,
+    /// A chat boost.
+    ChatBoost,
+    /// Anything else (the raw TL object is still there).
+    Raw,
+}
+
+impl UpdateKind {
+    /// The kind of `u`.
+    pub fn of(u: &enums::Update) -> Self {
+        use enums::Update as U;
+        match u {
+            U::NewMessage(_)
+            | U::NewChannelMessage(_)
+            | U::BotNewBusinessMessage(_)
+            | U::NewScheduledMessage(_) => Self::NewMessage,
+            U::EditMessage(_) | U::EditChannelMessage(_) | U::BotEditBusinessMessage(_) => {
+                Self::MessageEdited
+            }
+            U::DeleteMessages(_)
+            | U::DeleteChannelMessages(_)
+            | U::BotDeleteBusinessMessage(_)
+            | U::DeleteScheduledMessages(_) => Self::MessageDeleted,
+            U::BotCallbackQuery(_)
+            | U::InlineBotCallbackQuery(_)
+            | U::BusinessBotCallbackQuery(_) => Self::CallbackQuery,
+            U::BotInlineQuery(_) => Self::InlineQuery,
+            U::BotInlineSend(_) => Self::InlineSend,
+            U::UserStatus(_) => Self::UserStatus,
+            U::UserTyping(_) | U::ChatUserTyping(_) | U::ChannelUserTyping(_) => Self::UserTyping,
+            U::ChatParticipant(_)
+            | U::ChannelParticipant(_)
+            | U::ChatParticipantAdd(_)
+            | U::ChatParticipantDelete(_)
+            | U::ChatParticipantAdmin(_)
+            | U::ChatParticipants(_) => Self::ParticipantUpdate,
+            U::BotChatInviteRequester(_) | U::PendingJoinRequests(_) => Self::JoinRequest,
+            U::MessageReactions(_) | U::BotMessageReaction(_) | U::BotMessageReactions(_) => {
+                Self::MessageReaction
+            }
+            U::MessagePollVote(_) | U::MessagePoll(_) => Self::PollVote,
+            U::BotStopped(_) => Self::BotStopped,
+            U::BotShippingQuery(_) => Self::ShippingQuery,
+            U::BotPrecheckoutQuery(_) => Self::PreCheckoutQuery,
+            U::BotChatBoost(_) => Self::ChatBoost,
+            _ => Self::Raw,
+        }
+    }
+}
+
+impl Delivered {
+    /// The kind of this update.
+    pub fn kind(&self) -> UpdateKind {
+        UpdateKind::of(&self.update)
+    }
+
+    /// The message of a NewMessage / MessageEdited update.
+    pub fn message(&self) -> Option<&enums::Message> {
+        use enums::Update as U;
+        match &self.update {
+            U::NewMessage(u) => Some(&u.message),
+            U::NewChannelMessage(u) => Some(&u.message),
+            U::EditMessage(u) => Some(&u.message),
+            U::EditChannelMessage(u) => Some(&u.message),
+            _ => None,
+        }
     }
 }

@@ -692,3 +692,86 @@ async fn the_pacer_learns_from_flood_waits() {
     assert!(s >= Duration::from_millis(200), "{s:?}");
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn live_updates_are_typed_and_gaps_are_filled() {
+    use fleetgram_engine::updates::UpdateKind;
+    use fleetgram_tl::Serializable;
+    let dc = start().await;
+    let sender = dc.control().create_user("+15550009201", "S", "", 1);
+    let c = client(&dc, Arc::new(MemoryStore::new()), "r");
+    login_user(&dc, &c, "+15550009202").await;
+    let me = c.state().user_id.unwrap();
+    let mut s = c.updates().await.unwrap();
+    async fn next(
+        s: &mut fleetgram_engine::updates::UpdateStream,
+    ) -> fleetgram_engine::updates::Delivered {
+        let d = tokio::time::timeout(Duration::from_secs(10), s.next())
+            .await
+            .expect("an update")
+            .unwrap()
+            .unwrap();
+        s.ack(&d).unwrap();
+        d
+    }
+    let id = dc.control().send_message(sender, me, "a").unwrap();
+    let d = next(&mut s).await;
+    assert_eq!(d.kind(), UpdateKind::NewMessage);
+    assert!(matches!(d.message(), Some(enums::Message::Message(m)) if m.message == "a"));
+    dc.control().edit_message(sender, me, id, "b").unwrap();
+    let d = next(&mut s).await;
+    assert_eq!(d.kind(), UpdateKind::MessageEdited);
+    assert!(matches!(d.message(), Some(enums::Message::Message(m)) if m.message == "b"));
+    dc.control()
+        .delete_messages(sender, vec![id], true)
+        .unwrap();
+    assert_eq!(next(&mut s).await.kind(), UpdateKind::MessageDeleted);
+
+    // A status update outside the pts sequence.
+    let status: enums::Updates = types::UpdateShort {
+        update: types::UpdateUserStatus {
+            user_id: sender,
+            status: types::UserStatusRecently { by_me: false }.into(),
+        }
+        .into(),
+        date: 1,
+    }
+    .into();
+    dc.control().inject_update(me, &status.to_bytes()).unwrap();
+    assert_eq!(next(&mut s).await.kind(), UpdateKind::UserStatus);
+
+    // A pushed update that skips ahead of the server's own sequence opens a gap: the stream
+    // fetches the difference, then gives up on the bogus update, and carries on.
+    let bogus: enums::Updates = types::UpdateShortMessage {
+        out: false,
+        mentioned: false,
+        media_unread: false,
+        silent: false,
+        id: 999,
+        user_id: sender,
+        message: "bogus".into(),
+        pts: 1_000,
+        pts_count: 1,
+        date: 1,
+        fwd_from: None,
+        via_bot_id: None,
+        reply_to: None,
+        entities: None,
+        ttl_period: None,
+    }
+    .into();
+    dc.control().inject_update(me, &bogus.to_bytes()).unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1_800), s.next())
+            .await
+            .is_err(),
+        "the bogus update must not be delivered"
+    );
+    dc.control().send_message(sender, me, "after").unwrap();
+    let d = next(&mut s).await;
+    assert!(
+        matches!(d.message(), Some(enums::Message::Message(m)) if m.message == "after"),
+        "{d:?}"
+    );
+    dc.shutdown().await;
+}

@@ -775,3 +775,79 @@ async fn live_updates_are_typed_and_gaps_are_filled() {
     );
     dc.shutdown().await;
 }
+
+/// A TCP relay to `target`; once `silent` is set, every relay made before stops
+/// forwarding (the connection stays open but goes quiet, like a dead NAT mapping), while new
+/// connections work.
+async fn relay(
+    target: std::net::SocketAddr,
+    silent: Arc<std::sync::atomic::AtomicU64>,
+) -> std::net::SocketAddr {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn pump(
+        mut r: tokio::net::tcp::OwnedReadHalf,
+        mut w: tokio::net::tcp::OwnedWriteHalf,
+        generation: u64,
+        silent: Arc<std::sync::atomic::AtomicU64>,
+    ) {
+        let mut b = vec![0u8; 16 * 1024];
+        while let Ok(n) = r.read(&mut b).await {
+            if n == 0 {
+                break;
+            }
+            if silent.load(Ordering::SeqCst) > generation {
+                continue; // swallowed
+            }
+            if w.write_all(&b[..n]).await.is_err() {
+                break;
+            }
+        }
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = l.accept().await {
+            let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+                continue;
+            };
+            let generation = silent.load(Ordering::SeqCst);
+            let (ir, iw) = inbound.into_split();
+            let (or, ow) = outbound.into_split();
+            tokio::spawn(pump(ir, ow, generation, silent.clone()));
+            tokio::spawn(pump(or, iw, generation, silent.clone()));
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_detected_and_replaced() {
+    use std::sync::atomic::Ordering;
+    let dc = start().await;
+    let silent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut cfg = config(&dc);
+    for (id, addr) in cfg.dcs.clone() {
+        cfg.dcs.insert(id, relay(addr, silent.clone()).await);
+    }
+    cfg.ping_interval = Duration::from_millis(300);
+    let c = Client::new(cfg, Arc::new(MemoryStore::new()), "u").unwrap();
+    login_user(&dc, &c, "+15550009301").await;
+    // The connection goes quiet; a call made now is answered after the client notices (no
+    // pong within two ping intervals), reconnects and resends it.
+    silent.fetch_add(1, Ordering::SeqCst);
+    let t = Instant::now();
+    let v = c
+        .invoke_raw("messages.sendMessage", send_raw("through", 5))
+        .await
+        .unwrap();
+    assert!(matches!(v, Value::Object(_)));
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(self_history(&c).await, vec!["through".to_string()]);
+    dc.shutdown().await;
+}

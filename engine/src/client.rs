@@ -55,6 +55,8 @@ pub struct Config {
     pub extra_rsa_keys: Vec<RsaPublicKey>,
     /// Framing.
     pub transport: Transport,
+    /// Connect through this SOCKS5 proxy.
+    pub proxy: Option<crate::net::Socks5>,
     /// `initConnection` data.
     pub device: DeviceInfo,
     /// Interval of `ping_delay_disconnect`; a connection silent for twice this is replaced.
@@ -99,6 +101,7 @@ impl Config {
             default_dc,
             extra_rsa_keys: Vec::new(),
             transport: Transport::default(),
+            proxy: None,
             device: DeviceInfo::default(),
             ping_interval: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
@@ -325,6 +328,7 @@ impl Client {
             dc,
             addr,
             transport: self.0.config.transport,
+            proxy: self.0.config.proxy.clone(),
             rsa_keys: self.0.rsa_keys.clone(),
             state,
             init: self.init_body(),

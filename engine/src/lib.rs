@@ -21,4 +21,4 @@ pub mod updates;
 
 pub use client::{Client, Config, ConnectError, DeviceInfo, RawUpdate};
 pub use error::InvocationError;
-pub use net::Transport;
+pub use net::{Socks5, Transport};

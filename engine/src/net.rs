@@ -50,6 +50,15 @@ pub(crate) enum CallFailure {
     Io(String),
 }
 
+/// A SOCKS5 proxy (RFC 1928), optionally with username/password authentication (RFC 1929).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socks5 {
+    /// The proxy's address (`host:port`).
+    pub addr: String,
+    /// Username and password, if the proxy requires them.
+    pub auth: Option<(String, String)>,
+}
+
 pub(crate) type Reply = oneshot::Sender<Result<Vec<u8>, CallFailure>>;
 
 /// A request to the connection task.
@@ -75,6 +84,7 @@ pub(crate) struct ConnParams {
     pub dc: i32,
     pub addr: SocketAddr,
     pub transport: Transport,
+    pub proxy: Option<Socks5>,
     pub rsa_keys: Arc<Vec<RsaPublicKey>>,
     pub state: DcState,
     /// The boxed `invokeWithLayer(initConnection(help.getConfig))` sent first on every
@@ -129,8 +139,34 @@ impl std::fmt::Display for WireError {
 }
 
 impl Wire {
-    async fn connect(addr: SocketAddr, t: Transport) -> std::io::Result<Wire> {
-        let stream = TcpStream::connect(addr).await?;
+    async fn connect(
+        addr: SocketAddr,
+        t: Transport,
+        proxy: Option<&Socks5>,
+    ) -> std::io::Result<Wire> {
+        let stream = match proxy {
+            None => TcpStream::connect(addr).await?,
+            Some(p) => {
+                let via = |e: tokio_socks::Error| {
+                    std::io::Error::other(format!("SOCKS5 proxy {}: {e}", p.addr))
+                };
+                match &p.auth {
+                    None => tokio_socks::tcp::Socks5Stream::connect(p.addr.as_str(), addr)
+                        .await
+                        .map_err(via)?
+                        .into_inner(),
+                    Some((user, pass)) => tokio_socks::tcp::Socks5Stream::connect_with_password(
+                        p.addr.as_str(),
+                        addr,
+                        user,
+                        pass,
+                    )
+                    .await
+                    .map_err(via)?
+                    .into_inner(),
+                }
+            }
+        };
         stream.set_nodelay(true)?;
         let (read, mut write) = stream.into_split();
         let (enc, dec) = if t.obfuscated {
@@ -359,7 +395,7 @@ fn backoff(failures: u32) -> Duration {
 impl Task {
     /// Connects, creating the key if needed, and prepares the session.
     async fn open(&mut self) -> Result<Wire, String> {
-        let mut wire = Wire::connect(self.p.addr, self.p.transport)
+        let mut wire = Wire::connect(self.p.addr, self.p.transport, self.p.proxy.as_ref())
             .await
             .map_err(|e| format!("connect to {}: {e}", self.p.addr))?;
         if self.session.is_none() {

@@ -851,3 +851,98 @@ async fn a_silent_connection_is_detected_and_replaced() {
     assert_eq!(self_history(&c).await, vec!["through".to_string()]);
     dc.shutdown().await;
 }
+
+/// A minimal SOCKS5 server (RFC 1928 CONNECT, IPv4, username/password per RFC 1929) that
+/// counts the tunnels it opened.
+async fn socks5_server(
+    user: &'static str,
+    pass: &'static str,
+    tunnels: Arc<std::sync::atomic::AtomicUsize>,
+) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn serve(
+        mut s: tokio::net::TcpStream,
+        user: &str,
+        pass: &str,
+        tunnels: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> std::io::Result<()> {
+        let mut h = [0u8; 2];
+        s.read_exact(&mut h).await?;
+        let mut methods = vec![0u8; h[1] as usize];
+        s.read_exact(&mut methods).await?;
+        if !methods.contains(&2) {
+            s.write_all(&[5, 0xff]).await?;
+            return Ok(());
+        }
+        s.write_all(&[5, 2]).await?;
+        let mut v = [0u8; 2];
+        s.read_exact(&mut v).await?;
+        let mut u = vec![0u8; v[1] as usize];
+        s.read_exact(&mut u).await?;
+        let mut pl = [0u8; 1];
+        s.read_exact(&mut pl).await?;
+        let mut p = vec![0u8; pl[0] as usize];
+        s.read_exact(&mut p).await?;
+        if u != user.as_bytes() || p != pass.as_bytes() {
+            s.write_all(&[1, 1]).await?;
+            return Ok(());
+        }
+        s.write_all(&[1, 0]).await?;
+        let mut req = [0u8; 4];
+        s.read_exact(&mut req).await?;
+        assert_eq!(req[3], 1, "the client sends IPv4 targets");
+        let mut a = [0u8; 6];
+        s.read_exact(&mut a).await?;
+        let target = std::net::SocketAddr::from((
+            [a[0], a[1], a[2], a[3]],
+            u16::from_be_bytes([a[4], a[5]]),
+        ));
+        let mut out = tokio::net::TcpStream::connect(target).await?;
+        s.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+        tunnels.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::io::copy_bidirectional(&mut s, &mut out).await?;
+        Ok(())
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(serve(s, user, pass, tunnels.clone()));
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn connects_through_a_socks5_proxy_with_auth() {
+    use fleetgram_engine::Socks5;
+    let dc = start().await;
+    let tunnels = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let proxy = socks5_server("fleet", "gram", tunnels.clone()).await;
+    let mut cfg = config(&dc);
+    cfg.proxy = Some(Socks5 {
+        addr: proxy.to_string(),
+        auth: Some(("fleet".into(), "gram".into())),
+    });
+    let c = Client::new(cfg.clone(), Arc::new(MemoryStore::new()), "s").unwrap();
+    login_user(&dc, &c, "+15550009401").await;
+    assert!(c.is_authorized().await.unwrap());
+    assert!(tunnels.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // Wrong credentials: a clear connection error naming the proxy.
+    cfg.proxy = Some(Socks5 {
+        addr: proxy.to_string(),
+        auth: Some(("fleet".into(), "nope".into())),
+    });
+    cfg.retry = Arc::new(NoRetries);
+    let bad = Client::new(cfg, Arc::new(MemoryStore::new()), "b").unwrap();
+    let e = bad
+        .invoke(&functions::help::GetNearestDc {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, InvocationError::Io { reason, .. } if reason.contains("SOCKS5 proxy")),
+        "{e:?}"
+    );
+    dc.shutdown().await;
+}

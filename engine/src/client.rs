@@ -53,8 +53,9 @@ pub struct Config {
     pub default_dc: i32,
     /// Server keys accepted besides Telegram's built-in ones (the local DC's).
     pub extra_rsa_keys: Vec<RsaPublicKey>,
-    /// Framing.
-    pub transport: Transport,
+    /// Framing; `None` (the default) races plain abridged against obfuscated2 abridged per
+    /// DC and keeps the winner.
+    pub transport: Option<Transport>,
     /// Connect through this SOCKS5 proxy.
     pub proxy: Option<crate::net::Socks5>,
     /// `initConnection` data.
@@ -100,7 +101,7 @@ impl Config {
             dcs,
             default_dc,
             extra_rsa_keys: Vec::new(),
-            transport: Transport::default(),
+            transport: None,
             proxy: None,
             device: DeviceInfo::default(),
             ping_interval: Duration::from_secs(60),

@@ -14,7 +14,7 @@ use fleetgram_protocol::session::client::{Event, RequestId, Session};
 use fleetgram_protocol::session::plain;
 use fleetgram_protocol::transport::obfuscated::{client_header, Decryptor, Encryptor};
 use fleetgram_protocol::transport::{ErrorCode, Frame, Framer, Kind, Role};
-use fleetgram_tl::{functions, Serializable};
+use fleetgram_tl::{functions, Deserializable, Serializable};
 use rand::{Rng, RngCore};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -83,7 +83,8 @@ pub(crate) enum Notice {
 pub(crate) struct ConnParams {
     pub dc: i32,
     pub addr: SocketAddr,
-    pub transport: Transport,
+    /// `None`: race plain abridged against obfuscated abridged and keep the winner.
+    pub transport: Option<Transport>,
     pub proxy: Option<Socks5>,
     pub rsa_keys: Arc<Vec<RsaPublicKey>>,
     pub state: DcState,
@@ -301,6 +302,50 @@ async fn create_key(
     Err("the server kept answering dh_gen_retry".into())
 }
 
+/// Opens `t` and checks the server answers a plain `req_pq_multi` over it.
+async fn probe(
+    addr: SocketAddr,
+    t: Transport,
+    proxy: Option<&Socks5>,
+) -> Result<(Wire, Transport), String> {
+    let mut w = Wire::connect(addr, t, proxy)
+        .await
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let (m1, _) = handshake::step1(&random(16).try_into().expect("16"));
+    w.send(&plain::wrap((now_ms() / 1000) << 32, &m1))
+        .await
+        .map_err(|e| e.to_string())?;
+    let reply = w.recv().await.map_err(|e| e.to_string())?;
+    let (_, body) = plain::unwrap(&reply).map_err(|e| e.to_string())?;
+    fleetgram_tl::types::ResPQ::from_bytes(body).map_err(|e| format!("{t:?}: not a resPQ: {e}"))?;
+    Ok((w, t))
+}
+
+/// Races plain abridged against obfuscated2 abridged; the first that gets an answer wins
+/// (where one is blocked or mangled on the path, the other is used).
+async fn race(addr: SocketAddr, proxy: Option<&Socks5>) -> Result<(Wire, Transport), String> {
+    let plain = probe(
+        addr,
+        Transport {
+            kind: Kind::Abridged,
+            obfuscated: false,
+        },
+        proxy,
+    );
+    let obf = probe(addr, Transport::default(), proxy);
+    tokio::pin!(plain, obf);
+    tokio::select! {
+        r = &mut plain => match r {
+            Ok(w) => Ok(w),
+            Err(e1) => obf.await.map_err(|e2| format!("{e1}; {e2}")),
+        },
+        r = &mut obf => match r {
+            Ok(w) => Ok(w),
+            Err(e1) => plain.await.map_err(|e2| format!("{e1}; {e2}")),
+        },
+    }
+}
+
 /// The handle the client keeps.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnHandle {
@@ -395,9 +440,18 @@ fn backoff(failures: u32) -> Duration {
 impl Task {
     /// Connects, creating the key if needed, and prepares the session.
     async fn open(&mut self) -> Result<Wire, String> {
-        let mut wire = Wire::connect(self.p.addr, self.p.transport, self.p.proxy.as_ref())
-            .await
-            .map_err(|e| format!("connect to {}: {e}", self.p.addr))?;
+        let mut wire = match self.p.transport {
+            Some(t) => Wire::connect(self.p.addr, t, self.p.proxy.as_ref())
+                .await
+                .map_err(|e| format!("connect to {}: {e}", self.p.addr))?,
+            None => {
+                let (w, t) = race(self.p.addr, self.p.proxy.as_ref()).await?;
+                tracing::debug!(dc = self.p.dc, transport = ?t, "transport race won");
+                // Keep the winner for reconnects.
+                self.p.transport = Some(t);
+                w
+            }
+        };
         if self.session.is_none() {
             let key = match &self.p.state.auth_key {
                 Some(k) => {

@@ -59,7 +59,8 @@ impl Pacer {
         let now = Instant::now();
         let mut m = self.methods.lock().unwrap_or_else(|e| e.into_inner());
         let Some(e) = m.get_mut(method) else { return };
-        let n = e.calls.max(1) as f64;
+        // The call that got the FLOOD_WAIT was not served: n - 1 calls fit.
+        let n = e.calls.saturating_sub(1).max(1) as f64;
         let span = (now - e.first + wait).as_secs_f64();
         let learned = Duration::from_secs_f64((SAFETY * span / n).min(MAX_SPACING.as_secs_f64()));
         e.spacing = e.spacing.max(learned);
@@ -82,7 +83,7 @@ mod tests {
     #[test]
     fn a_flood_teaches_a_spacing() {
         let p = Pacer::default();
-        for _ in 0..5 {
+        for _ in 0..6 {
             assert_eq!(p.reserve("m"), Duration::ZERO);
         }
         p.flood("m", Duration::from_secs(1));

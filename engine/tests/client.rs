@@ -284,10 +284,8 @@ async fn flood_wait_is_slept_below_the_threshold_and_surfaced_above() {
     let strict = Client::new(cfg, Arc::new(MemoryStore::new()), "s").unwrap();
     dc.control()
         .force_error("help.getNearestDc", 420, "FLOOD_WAIT_1", 1);
-    assert!(matches!(
-        strict.invoke(&functions::help::GetNearestDc {}).await,
-        Err(InvocationError::FloodWait { .. })
-    ));
+    let r = strict.invoke(&functions::help::GetNearestDc {}).await;
+    assert!(matches!(r, Err(InvocationError::FloodWait { .. })), "{r:?}");
     // Within the surfaced wait, the next call fails at once without reaching the server.
     let t = Instant::now();
     assert!(matches!(
@@ -316,7 +314,7 @@ async fn a_call_survives_a_killed_connection_and_runs_once() {
     ] {
         let dc = start().await;
         let mut cfg = config(&dc);
-        cfg.transport = transport;
+        cfg.transport = Some(transport);
         let c = Client::new(cfg, Arc::new(MemoryStore::new()), "u").unwrap();
         login_user(&dc, &c, "+15550004004").await;
         dc.control()
@@ -545,10 +543,10 @@ async fn malformed_server_replies_are_errors_not_panics() {
     for reply in replies {
         let addr = garbage_server(reply.clone()).await;
         let mut cfg = Config::with_dcs(1, "x", [(1, addr)].into_iter().collect(), 1);
-        cfg.transport = Transport {
+        cfg.transport = Some(Transport {
             kind: Kind::Abridged,
             obfuscated: false,
-        };
+        });
         cfg.connect_timeout = Duration::from_secs(2);
         cfg.request_timeout = Duration::from_secs(3);
         cfg.retry = Arc::new(NoRetries);
@@ -944,5 +942,52 @@ async fn connects_through_a_socks5_proxy_with_auth() {
         matches!(&e, InvocationError::Io { reason, .. } if reason.contains("SOCKS5 proxy")),
         "{e:?}"
     );
+    dc.shutdown().await;
+}
+
+/// A relay that cuts connections whose first byte matches `block` (as a censor matching the
+/// plain abridged tag 0xef would), and forwards the rest.
+async fn filtering_relay(
+    target: std::net::SocketAddr,
+    block: fn(u8) -> bool,
+) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                if inbound.read_exact(&mut first).await.is_err() || block(first[0]) {
+                    return;
+                }
+                let Ok(mut out) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                if out.write_all(&first).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_transport_race_survives_either_framing_being_blocked() {
+    let dc = start().await;
+    let blockers: [fn(u8) -> bool; 2] = [|b| b == 0xef, |b| b != 0xef];
+    for (i, block) in blockers.into_iter().enumerate() {
+        let mut cfg = config(&dc);
+        assert_eq!(cfg.transport, None, "racing is the default");
+        for (id, addr) in cfg.dcs.clone() {
+            cfg.dcs.insert(id, filtering_relay(addr, block).await);
+        }
+        let c = Client::new(cfg, Arc::new(MemoryStore::new()), "r").unwrap();
+        login_user(&dc, &c, &format!("+1555000950{i}")).await;
+        c.invoke_raw("messages.sendMessage", send_raw("raced", 1))
+            .await
+            .unwrap();
+    }
     dc.shutdown().await;
 }

@@ -306,6 +306,14 @@ impl Conn {
             .expect("not poisoned")
             .clock_skew_ms;
         let now = ((now_ms() + skew) / 1000) as i32;
+        // A new req_pq / req_pq_multi restarts the handshake, whatever state it was in (as
+        // Telegram does: a client may probe a connection before creating a key).
+        let id = body
+            .get(..4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4")));
+        if matches!(id, Some(0xbe7e8ef1 | 0x60469778)) {
+            self.handshake = Handshake::Idle;
+        }
         let answer = match std::mem::replace(&mut self.handshake, Handshake::Idle) {
             Handshake::Step1(s1) => hs::step2(keys, s1, body, &random(272), now).map(|(a, s)| {
                 self.handshake = Handshake::Step2(s);

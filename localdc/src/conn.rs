@@ -563,6 +563,21 @@ pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push
     let mut users: Vec<i64> = pushes.iter().map(|p| p.user).collect();
     users.sort_unstable();
     users.dedup();
+    // Every account's `updates` containers take its next seq values (merged into one
+    // `updatesCombined` when a call produced several), whether or not it is online.
+    let pushes: Vec<rpc::Push> = users
+        .iter()
+        .flat_map(|&user| {
+            let bodies: Vec<Vec<u8>> = pushes
+                .iter()
+                .filter(|p| p.user == user)
+                .map(|p| p.body.clone())
+                .collect();
+            rpc::stamp_seq(shared, user, bodies)
+                .into_iter()
+                .map(move |body| rpc::Push { user, body })
+        })
+        .collect();
     for user in users {
         let keys: Vec<SessionKey> = shared
             .user_sessions

@@ -267,6 +267,27 @@ impl Control {
         Ok(())
     }
 
+    /// Pushes several `Updates` objects to `user` as produced together: `updates`
+    /// containers among them are merged into one `updatesCombined` with a seq range.
+    ///
+    /// # Errors
+    /// Bytes that are not an `Updates` object (nothing is pushed then).
+    pub fn inject_updates(&self, user: i64, updates: &[Vec<u8>]) -> Result<(), ControlError> {
+        for (i, u) in updates.iter().enumerate() {
+            enums::Updates::from_bytes(u)
+                .map_err(|e| ControlError(format!("item {i}: not an Updates object: {e}")))?;
+        }
+        let pushes = updates
+            .iter()
+            .map(|u| rpc::Push {
+                user,
+                body: u.clone(),
+            })
+            .collect();
+        crate::conn::deliver(&self.shared, (0, 0), pushes, crate::conn::now_ms());
+        Ok(())
+    }
+
     /// Creates an auth key on DC `dc` already logged in as `user`, without a handshake (for
     /// benchmarks and tests that need many sessions). Returns the key and its first salt.
     pub fn authorize_new_key(

@@ -367,6 +367,16 @@ impl State {
         }
     }
 
+    /// Takes `n` values of `user`'s seq; returns the first and the last.
+    pub fn take_seq(&mut self, user: i64, n: i32) -> (i32, i32) {
+        let st = self.updates.entry(user).or_default();
+        let start = st.seq + 1;
+        st.seq += n;
+        let end = st.seq;
+        self.mark_user(user);
+        (start, end)
+    }
+
     /// Appends an update to `user`'s pts sequence; returns its pts.
     pub fn push_update(
         &mut self,

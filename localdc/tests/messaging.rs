@@ -1056,12 +1056,23 @@ async fn basic_groups() {
         panic!()
     };
     assert!(chat.creator && chat.participants_count == 3 && chat.title == "Team");
+    // `updates` containers are in the seq sequence, the caller's answer too.
+    let a_seq = u.seq;
+    assert!(a_seq >= 1, "{a_seq}");
     let chat_id = chat.id;
     let to_chat: enums::InputPeer = types::InputPeerChat { chat_id }.into();
-    // B sees the creation as a service message.
+    // B sees the creation as a service message, with B's next seq.
     let enums::Updates::Updates(u) = next_update(&mut b).await else {
         panic!()
     };
+    let enums::updates::State::State(b_state) =
+        b.invoke(&functions::updates::GetState {}).await.unwrap();
+    assert!(
+        u.seq >= 1 && u.seq == b_state.seq,
+        "{} {}",
+        u.seq,
+        b_state.seq
+    );
     let enums::Update::NewMessage(n) = &u.updates[0] else {
         panic!()
     };
@@ -1466,5 +1477,44 @@ async fn invoke_without_updates_silences_the_session() {
         )
         .any(|e| matches!(e, Event::Update(_)));
     assert!(!got_update, "a session that asked for no updates got one");
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn updates_produced_together_are_combined_with_a_seq_range() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let mut b = login(&dc, &control, &key, "15552009901").await;
+    let b_id = control.user_by_phone("15552009901").unwrap();
+    let enums::updates::State::State(before) =
+        b.invoke(&functions::updates::GetState {}).await.unwrap();
+    let container = || -> Vec<u8> {
+        let u: enums::Updates = types::Updates {
+            updates: vec![types::UpdateDcOptions { dc_options: vec![] }.into()],
+            users: vec![],
+            chats: vec![],
+            date: 1,
+            seq: 0,
+        }
+        .into();
+        fleetgram_tl::Serializable::to_bytes(&u)
+    };
+    control
+        .inject_updates(b_id, &[container(), container()])
+        .unwrap();
+    let enums::Updates::Combined(c) = next_update(&mut b).await else {
+        panic!("expected updatesCombined")
+    };
+    assert_eq!((c.seq_start, c.seq), (before.seq + 1, before.seq + 2));
+    assert_eq!(c.updates.len(), 2);
+    // A single container takes the next seq.
+    control.inject_updates(b_id, &[container()]).unwrap();
+    let enums::Updates::Updates(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(u.seq, before.seq + 3);
+    let enums::updates::State::State(after) =
+        b.invoke(&functions::updates::GetState {}).await.unwrap();
+    assert_eq!(after.seq, before.seq + 3);
     dc.shutdown().await;
 }

@@ -16,7 +16,7 @@ mod users;
 
 use crate::Shared;
 use fleetgram_tl::{
-    functions, Deserializable, DeserializeError, Identifiable, Reader, Serializable,
+    enums, functions, types, Deserializable, DeserializeError, Identifiable, Reader, Serializable,
 };
 
 /// What a handler knows about the call.
@@ -144,6 +144,98 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
         }
     }
     debug_assert_eq!(msg_id, ctx.msg_id);
+    let result = route_checked(ctx, body)?;
+    // An `updates` answer (bare or in `messages.invitedUsers`) is part of the caller's seq
+    // sequence, like a push.
+    let invited = types::messages::InvitedUsers::CONSTRUCTOR_ID;
+    if id_of(&result) != UPDATES_ID && id_of(&result) != invited {
+        return Ok(result);
+    }
+    let user = ctx
+        .shared
+        .state
+        .lock()
+        .expect("not poisoned")
+        .user_of(ctx.perm_key_id);
+    let Some(user) = user else { return Ok(result) };
+    if id_of(&result) == UPDATES_ID {
+        return Ok(stamp_seq(ctx.shared, user, vec![result]).remove(0));
+    }
+    match enums::messages::InvitedUsers::from_bytes(&result) {
+        Ok(enums::messages::InvitedUsers::InvitedUsers(mut iu))
+            if id_of(&iu.updates.to_bytes()) == UPDATES_ID =>
+        {
+            let stamped = stamp_seq(ctx.shared, user, vec![iu.updates.to_bytes()]).remove(0);
+            iu.updates = enums::Updates::from_bytes(&stamped)?;
+            Ok(enums::messages::InvitedUsers::InvitedUsers(iu).to_bytes())
+        }
+        _ => Ok(result),
+    }
+}
+
+/// The constructor id of `updates`.
+pub(crate) const UPDATES_ID: u32 = 0x74ae4240;
+
+/// Gives `updates` containers of one account their seq (`seq_start..seq`): one container
+/// gets the next seq; several produced together are merged into one `updatesCombined`
+/// spanning as many seq values. Other bodies pass through.
+pub(crate) fn stamp_seq(shared: &Shared, user: i64, bodies: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let first = bodies.iter().position(|b| id_of(b) == UPDATES_ID);
+    let Some(first) = first else { return bodies };
+    let mut parts: Vec<types::Updates> = Vec::new();
+    let mut rest: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (i, b) in bodies.into_iter().enumerate() {
+        match (id_of(&b) == UPDATES_ID).then(|| enums::Updates::from_bytes(&b)) {
+            Some(Ok(enums::Updates::Updates(u))) => parts.push(*u),
+            _ => rest.push((i, b)),
+        }
+    }
+    if parts.is_empty() {
+        return rest.into_iter().map(|(_, b)| b).collect();
+    }
+    let (start, end) = shared
+        .state
+        .lock()
+        .expect("not poisoned")
+        .take_seq(user, parts.len() as i32);
+    let stamped: enums::Updates = if parts.len() == 1 {
+        let mut u = parts.remove(0);
+        u.seq = end;
+        u.into()
+    } else {
+        let date = parts.iter().map(|p| p.date).max().unwrap_or(0);
+        let mut c = types::UpdatesCombined {
+            updates: vec![],
+            users: vec![],
+            chats: vec![],
+            date,
+            seq_start: start,
+            seq: end,
+        };
+        for p in parts {
+            c.updates.extend(p.updates);
+            c.users.extend(p.users);
+            c.chats.extend(p.chats);
+        }
+        c.into()
+    };
+    // The merged container takes the place of the first one; the rest keep their order.
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(rest.len() + 1);
+    let mut placed = false;
+    for (i, b) in rest {
+        if !placed && i > first {
+            out.push(stamped.to_bytes());
+            placed = true;
+        }
+        out.push(b);
+    }
+    if !placed {
+        out.push(stamped.to_bytes());
+    }
+    out
+}
+
+fn route_checked(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
     if let Some(method) = fleetgram_tl::name_of(id_of(body)) {
         let mut faults = ctx.shared.faults.lock().expect("not poisoned");
         if let Some((code, message)) = faults.check(ctx.perm_key_id, method, crate::conn::now_ms())

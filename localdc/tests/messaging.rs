@@ -1099,6 +1099,113 @@ async fn basic_groups() {
             control.user_by_phone("15558000001").unwrap()
         )
     );
+    // A forwards its group message to B privately, and B's copy back into the group.
+    let enums::InputUser::InputUser(b_in) = input(b_id) else {
+        panic!()
+    };
+    let to_b: enums::InputPeer = types::InputPeerUser {
+        user_id: b_id,
+        access_hash: b_in.access_hash,
+    }
+    .into();
+    let a_id = control.user_by_phone("15558000001").unwrap();
+    let history = a
+        .invoke(&functions::messages::GetHistory {
+            peer: to_chat.clone(),
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 1,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        })
+        .await
+        .unwrap();
+    let newest = match history {
+        enums::messages::Messages::Messages(h) => h.messages,
+        enums::messages::Messages::Slice(h) => h.messages,
+        other => panic!("{other:?}"),
+    };
+    let msg_id = |m: &enums::Message| match m {
+        enums::Message::Message(m) => m.id,
+        enums::Message::Service(m) => m.id,
+        enums::Message::Empty(m) => m.id,
+    };
+    let a_msg = msg_id(&newest[0]);
+    let fwd = |from: enums::InputPeer, to: enums::InputPeer, id: i32, random_id: i64| {
+        functions::messages::ForwardMessages {
+            silent: false,
+            background: false,
+            with_my_score: false,
+            drop_author: false,
+            drop_media_captions: false,
+            noforwards: false,
+            allow_paid_floodskip: false,
+            from_ephemeral: false,
+            from_peer: from,
+            id: vec![id],
+            random_id: vec![random_id],
+            to_peer: to,
+            top_msg_id: None,
+            reply_to: None,
+            schedule_date: None,
+            schedule_repeat_period: None,
+            send_as: None,
+            quick_reply_shortcut: None,
+            effect: None,
+            video_timestamp: None,
+            allow_paid_stars: None,
+            suggested_post: None,
+        }
+    };
+    let enums::Updates::Updates(r) = a
+        .invoke(&fwd(to_chat.clone(), to_b.clone(), a_msg, 501))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(r
+        .chats
+        .iter()
+        .any(|c| matches!(c, enums::Chat::Chat(c) if c.id == chat_id)));
+    let enums::Updates::UpdateShortMessage(got) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(got.message, "hello team");
+    assert!(got.fwd_from.is_some());
+    // Back into the group (A's private copy -> the group): everyone gets the forward.
+    let _ = a_id;
+    let enums::Updates::Updates(r) = a
+        .invoke(&fwd(
+            to_b.clone(),
+            to_chat.clone(),
+            {
+                let enums::Update::NewMessage(n) = &r.updates[1] else {
+                    panic!()
+                };
+                msg_id(&n.message)
+            },
+            502,
+        ))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let enums::Update::NewMessage(n) = &r.updates[1] else {
+        panic!()
+    };
+    let enums::Message::Message(fm) = &n.message else {
+        panic!()
+    };
+    assert!(fm.fwd_from.is_some() && fm.message == "hello team");
+    let enums::Updates::UpdateShortChatMessage(m2) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert_eq!((m2.chat_id, m2.message.as_str()), (chat_id, "hello team"));
+    assert!(m2.fwd_from.is_some());
     // B replies; the reply points at B's own copy of A's message.
     b.invoke(&functions::messages::SendMessage {
         peer: to_chat.clone(),
@@ -1154,7 +1261,11 @@ async fn basic_groups() {
     else {
         panic!()
     };
-    assert_eq!(h.messages.len(), 3, "service message, A's and B's");
+    assert_eq!(
+        h.messages.len(),
+        4,
+        "service message, A's, the forward and B's"
+    );
     assert_eq!(h.chats.len(), 1);
     let enums::messages::Dialogs::Dialogs(d) = b
         .invoke(&functions::messages::GetDialogs {
@@ -1195,7 +1306,7 @@ async fn basic_groups() {
         panic!()
     };
     assert!(
-        matches!(&u.update, enums::Update::ReadHistoryOutbox(o) if o.max_id == 2),
+        matches!(&u.update, enums::Update::ReadHistoryOutbox(o) if o.max_id == 4),
         "{u:?}"
     );
     let found = b
@@ -1221,7 +1332,7 @@ async fn basic_groups() {
     let enums::messages::Messages::Messages(found) = found else {
         panic!()
     };
-    assert_eq!(found.messages.len(), 1);
+    assert_eq!(found.messages.len(), 2, "the message and its forward");
     a.invoke(&functions::messages::DeleteMessages {
         revoke: true,
         id: vec![2],

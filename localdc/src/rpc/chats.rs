@@ -26,6 +26,8 @@ pub(crate) struct ChatPost {
     pub silent: bool,
     pub random_id: Option<i64>,
     pub action: Option<enums::MessageAction>,
+    /// Original author and date, for a forwarded message.
+    pub fwd_from: Option<(i64, i32)>,
 }
 
 /// Posts into group `chat` as `me`: one copy per member, updates pushed to everyone else.
@@ -85,7 +87,7 @@ pub(crate) fn post_chat(
             silent: post.silent,
             twin: None,
             random_id: if u == me { post.random_id } else { None },
-            fwd_from: None,
+            fwd_from: post.fwd_from,
             pinned: false,
             chat: Some((chat, gid)),
             action: post.action.clone(),
@@ -127,7 +129,7 @@ pub(crate) fn post_chat(
                 pts,
                 pts_count: 1,
                 date,
-                fwd_from: None,
+                fwd_from: crate::state::fwd_header(m.fwd_from),
                 via_bot_id: None,
                 reply_to: reply_to.map(|id| {
                     types::MessageReplyHeader {
@@ -205,6 +207,7 @@ fn service(action: enums::MessageAction) -> ChatPost {
         silent: false,
         random_id: None,
         action: Some(action),
+        fwd_from: None,
     }
 }
 

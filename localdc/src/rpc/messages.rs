@@ -234,6 +234,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
             silent: req.silent,
             random_id: Some(req.random_id),
             action: None,
+            fwd_from: None,
         };
         let (mine, pts) = super::chats::post_chat(ctx, &mut state, me, c.chat_id, post)?;
         return ok(enums::Updates::from(types::UpdateShortSentMessage {
@@ -385,15 +386,41 @@ pub(crate) fn forward_messages(
         return Err(RpcErr::bad_request("RANDOM_ID_INVALID"));
     }
     let mut state = ctx.shared.state.lock().expect("not poisoned");
-    let from = resolve_user(&state, me, &req.from_peer)?;
-    let target = resolve_user(&state, me, &req.to_peer)?;
+    // Source and target may each be a private chat or a basic group.
+    let from_chat = match &req.from_peer {
+        enums::InputPeer::Chat(c) => {
+            super::chats::member_chat(&state, me, c.chat_id)?;
+            Some(c.chat_id)
+        }
+        _ => None,
+    };
+    let from = match from_chat {
+        Some(_) => 0,
+        None => resolve_user(&state, me, &req.from_peer)?,
+    };
+    let to_chat = match &req.to_peer {
+        enums::InputPeer::Chat(c) => {
+            super::chats::member_chat(&state, me, c.chat_id)?;
+            Some(c.chat_id)
+        }
+        _ => None,
+    };
+    let target = match to_chat {
+        Some(_) => 0,
+        None => resolve_user(&state, me, &req.to_peer)?,
+    };
     let mut list: Vec<enums::Update> = Vec::new();
+    let mut authors = vec![me];
     for (id, random_id) in req.id.iter().zip(&req.random_id) {
         let src = state
             .boxes
             .get(&me)
             .and_then(|b| b.messages.get(id))
-            .filter(|m| m.peer == from)
+            .filter(|m| match from_chat {
+                Some(c) => m.chat.is_some_and(|(x, _)| x == c),
+                None => m.chat.is_none() && m.peer == from,
+            })
+            .filter(|m| m.action.is_none())
             .cloned()
             .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
         if state
@@ -408,15 +435,37 @@ pub(crate) fn forward_messages(
         } else {
             Some(src.fwd_from.unwrap_or((src.from, src.date)))
         };
-        let post = Post {
-            text: src.text.clone(),
-            entities: src.entities.clone(),
-            reply_to: None,
-            silent: req.silent,
-            random_id: *random_id,
-            fwd_from,
+        if let Some((author, _)) = fwd_from {
+            authors.push(author);
+        }
+        let (mine, pts) = match to_chat {
+            Some(chat) => super::chats::post_chat(
+                ctx,
+                &mut state,
+                me,
+                chat,
+                super::chats::ChatPost {
+                    text: src.text.clone(),
+                    entities: src.entities.clone(),
+                    reply_to: None,
+                    silent: req.silent,
+                    random_id: Some(*random_id),
+                    action: None,
+                    fwd_from,
+                },
+            )?,
+            None => {
+                let post = Post {
+                    text: src.text.clone(),
+                    entities: src.entities.clone(),
+                    reply_to: None,
+                    silent: req.silent,
+                    random_id: *random_id,
+                    fwd_from,
+                };
+                post_private(ctx, &mut state, me, target, post)?
+            }
         };
-        let (mine, pts) = post_private(ctx, &mut state, me, target, post)?;
         list.push(
             types::UpdateMessageID {
                 id: mine.id,
@@ -433,7 +482,21 @@ pub(crate) fn forward_messages(
             .into(),
         );
     }
-    ok(updates(&state, me, list, &[me, target, from]))
+    for u in [target, from] {
+        if u != 0 {
+            authors.push(u);
+        }
+    }
+    authors.sort_unstable();
+    authors.dedup();
+    let mut result = updates(&state, me, list, &authors);
+    if let enums::Updates::Updates(u) = &mut result {
+        let mut chats: Vec<i64> = to_chat.into_iter().chain(from_chat).collect();
+        chats.dedup();
+        u.chats
+            .extend(chats.into_iter().map(|c| state.chat_tl(me, c)));
+    }
+    ok(result)
 }
 
 /// `messages.updatePinnedMessage`: pins or unpins a message, on both sides unless `pm_oneside`.

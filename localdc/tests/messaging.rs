@@ -1206,6 +1206,30 @@ async fn basic_groups() {
     };
     assert_eq!((m2.chat_id, m2.message.as_str()), (chat_id, "hello team"));
     assert!(m2.fwd_from.is_some());
+    // A pins its message in the group: every member's copy is pinned.
+    let enums::Updates::Updates(r) = a
+        .invoke(&functions::messages::UpdatePinnedMessage {
+            silent: true,
+            unpin: false,
+            pm_oneside: false,
+            peer: to_chat.clone(),
+            id: a_msg,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        matches!(&r.updates[0], enums::Update::PinnedMessages(p) if p.pinned && p.messages == vec![a_msg])
+    );
+    let enums::Updates::Updates(u) = next_update(&mut b).await else {
+        panic!()
+    };
+    assert!(
+        matches!(&u.updates[0], enums::Update::PinnedMessages(p) if p.pinned && p.messages == vec![m.id] && matches!(p.peer, enums::Peer::Chat(ref c) if c.chat_id == chat_id)),
+        "{u:?}"
+    );
     // B replies; the reply points at B's own copy of A's message.
     b.invoke(&functions::messages::SendMessage {
         peer: to_chat.clone(),

@@ -506,6 +506,9 @@ pub(crate) fn update_pinned_message(
 ) -> RpcResult {
     let me = require_user(ctx)?;
     let mut state = ctx.shared.state.lock().expect("not poisoned");
+    if let enums::InputPeer::Chat(c) = &req.peer {
+        return pin_in_chat(ctx, &mut state, me, c.chat_id, req.id, !req.unpin);
+    }
     let peer = resolve_user(&state, me, &req.peer)?;
     let twin = {
         let m = state
@@ -548,6 +551,66 @@ pub(crate) fn update_pinned_message(
         }
     }
     ok(updates(&state, me, vec![mine], &[peer]))
+}
+
+/// Pins or unpins a group message for every member (each on their own copy).
+fn pin_in_chat(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    chat: i64,
+    id: i32,
+    pinned: bool,
+) -> RpcResult {
+    super::chats::member_chat(state, me, chat)?;
+    let gid = state
+        .boxes
+        .get(&me)
+        .and_then(|b| b.messages.get(&id))
+        .and_then(|m| m.chat)
+        .filter(|(c, _)| *c == chat)
+        .map(|(_, gid)| gid)
+        .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+    let copies = state.group_copies.get(&gid).cloned().unwrap_or_default();
+    let mut mine = None;
+    for (u, their_id) in copies {
+        let Some(m) = state
+            .boxes
+            .get_mut(&u)
+            .and_then(|b| b.messages.get_mut(&their_id))
+        else {
+            continue; // deleted on that side
+        };
+        m.pinned = pinned;
+        state.mark_message(u, their_id);
+        let pts = state.push_update(u, 1, |pts| {
+            types::UpdatePinnedMessages {
+                pinned,
+                peer: types::PeerChat { chat_id: chat }.into(),
+                messages: vec![their_id],
+                pts,
+                pts_count: 1,
+            }
+            .into()
+        });
+        let update: enums::Update = types::UpdatePinnedMessages {
+            pinned,
+            peer: types::PeerChat { chat_id: chat }.into(),
+            messages: vec![their_id],
+            pts,
+            pts_count: 1,
+        }
+        .into();
+        let mut push = updates(state, u, vec![update], &[me]);
+        if let enums::Updates::Updates(x) = &mut push {
+            x.chats.push(state.chat_tl(u, chat));
+        }
+        if u == me {
+            mine = Some(push.clone());
+        }
+        ctx.push(u, &push);
+    }
+    ok(mine.ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?)
 }
 
 /// The messages of `list` (newest first) after Telegram's paging rules.

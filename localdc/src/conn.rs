@@ -11,7 +11,7 @@ use fleetgram_protocol::crypto::Side;
 use fleetgram_protocol::handshake::server as hs;
 use fleetgram_protocol::session::msgid::{MsgIdGen, Parity};
 use fleetgram_protocol::session::server::{ServerEvent, ServerSession};
-use fleetgram_protocol::session::{open, plain};
+use fleetgram_protocol::session::{open_with_ack, plain};
 use fleetgram_protocol::transport::detect::{detect, Detected};
 use fleetgram_protocol::transport::obfuscated::{server_accept, Encryptor};
 use fleetgram_protocol::transport::{ErrorCode, Frame, Framer, Role};
@@ -33,6 +33,8 @@ pub(crate) enum Out {
     Payload(Vec<u8>),
     /// Send a transport error, then close.
     Error(ErrorCode),
+    /// Send a quick-ack token.
+    QuickAck(u32),
 }
 
 /// Most bytes queued for a connection before it is closed: a client that stops reading must
@@ -53,7 +55,7 @@ impl ConnTx {
     pub(crate) fn send(&self, out: Out) -> bool {
         let n = match &out {
             Out::Payload(p) => p.len(),
-            Out::Error(_) => 4,
+            Out::Error(_) | Out::QuickAck(_) => 4,
         };
         if self.backlog.fetch_add(n, Ordering::Relaxed) + n > MAX_BACKLOG {
             self.overloaded.notify_one();
@@ -182,9 +184,9 @@ pub(crate) async fn serve(
         loop {
             match framer.decode(&buf) {
                 Ok(Some(d)) => {
-                    if let Frame::Payload { range, .. } = d.frame {
+                    if let Frame::Payload { range, quick_ack } = d.frame {
                         let payload = buf[range].to_vec();
-                        if !conn.handle_payload(&payload) {
+                        if !conn.handle_payload(&payload, quick_ack) {
                             break 'outer;
                         }
                     }
@@ -247,6 +249,10 @@ async fn write_loop(
                     queued += p.len();
                     framer.encode(&p, false, &random(((p.len() % 7) * 2).min(15)), &mut out)
                 }
+                Out::QuickAck(token) => {
+                    queued += 4;
+                    framer.encode_quick_ack(token, &random(4), &mut out);
+                }
                 Out::Error(code) => {
                     queued += 4;
                     framer.encode_error(code, &mut out);
@@ -281,11 +287,11 @@ struct Conn {
 
 impl Conn {
     /// Handles one payload; `false` closes the connection.
-    fn handle_payload(&mut self, payload: &[u8]) -> bool {
+    fn handle_payload(&mut self, payload: &[u8], quick_ack: bool) -> bool {
         if payload.len() >= 8 && payload[..8] == [0; 8] {
             return self.handle_plain(payload);
         }
-        self.handle_encrypted(payload)
+        self.handle_encrypted(payload, quick_ack)
     }
 
     fn fail(&self) -> bool {
@@ -384,7 +390,7 @@ impl Conn {
         }
     }
 
-    fn handle_encrypted(&mut self, payload: &[u8]) -> bool {
+    fn handle_encrypted(&mut self, payload: &[u8], quick_ack: bool) -> bool {
         if payload.len() < 8 {
             return self.fail();
         }
@@ -402,7 +408,7 @@ impl Conn {
         if entry.dc != self.dc {
             return self.fail(); // keys are per DC
         }
-        let Ok(sealed) = open(&entry.key, Side::Client, payload) else {
+        let Ok((sealed, token)) = open_with_ack(&entry.key, Side::Client, payload) else {
             return self.fail();
         };
         let now = now_ms();
@@ -415,6 +421,10 @@ impl Conn {
         if guard.session.handle_sealed(sealed, now).is_err() {
             drop(guard);
             return self.fail();
+        }
+        if quick_ack {
+            // Received, decrypted and accepted: acknowledge before any answer.
+            self.tx.send(Out::QuickAck(token));
         }
         let session_id = guard.session.session_id();
         let mut pushes = Vec::new();

@@ -412,3 +412,31 @@ async fn random_bytes_under_a_valid_key_are_refused() {
     );
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn quick_acks_are_sent_when_asked() {
+    use fleetgram_protocol::crypto::{decrypt_message, quick_ack_token, Side};
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    for (kind, obfuscated) in [
+        (Kind::Abridged, false),
+        (Kind::Intermediate, false),
+        (Kind::PaddedIntermediate, true),
+    ] {
+        let mut c = Client::connect(addr, 1, &key, kind, obfuscated, None).await;
+        let id = c.session.enqueue(fleetgram_tl::Serializable::to_bytes(
+            &functions::help::GetNearestDc {},
+        ));
+        let p = c
+            .session
+            .poll_transmit(support::now_ms(), &[5u8; 32])
+            .expect("a payload");
+        let plain = decrypt_message(c.session.auth_key(), Side::Client, &p).unwrap();
+        let expected = quick_ack_token(c.session.auth_key(), &plain);
+        assert!(expected & 0x8000_0000 != 0);
+        c.wire.send_framed(&p, true).await;
+        c.wait(id).await.unwrap();
+        assert_eq!(c.wire.quick_acks, vec![expected], "{kind:?}");
+    }
+    dc.shutdown().await;
+}

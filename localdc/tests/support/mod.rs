@@ -32,6 +32,8 @@ pub struct Wire {
     enc: Option<Encryptor>,
     dec: Option<Decryptor>,
     buf: Vec<u8>,
+    /// Quick-ack tokens received, in order.
+    pub quick_acks: Vec<u32>,
 }
 
 impl Wire {
@@ -54,6 +56,7 @@ impl Wire {
             enc,
             dec,
             buf: Vec::new(),
+            quick_acks: Vec::new(),
         }
     }
 
@@ -63,8 +66,13 @@ impl Wire {
     }
 
     pub async fn send(&mut self, payload: &[u8]) {
+        self.send_framed(payload, false).await;
+    }
+
+    /// Sends a payload, asking for a quick ack if `quick_ack`.
+    pub async fn send_framed(&mut self, payload: &[u8], quick_ack: bool) {
         let mut out = Vec::new();
-        self.framer.encode(payload, false, &random(3), &mut out);
+        self.framer.encode(payload, quick_ack, &random(3), &mut out);
         if let Some(e) = &mut self.enc {
             e.apply(&mut out);
         }
@@ -101,7 +109,8 @@ impl Wire {
                 let out = match frame {
                     Frame::Payload { range, .. } => Ok(self.buf[range].to_vec()),
                     Frame::Error(code) => Err(Some(code)),
-                    Frame::QuickAck(_) => {
+                    Frame::QuickAck(t) => {
+                        self.quick_acks.push(t);
                         self.buf.drain(..d.consumed);
                         continue;
                     }

@@ -113,6 +113,13 @@ pub fn msg_key(key: &AuthKey, side: Side, plaintext_with_padding: &[u8]) -> [u8;
     large[8..24].try_into().expect("16")
 }
 
+/// The quick-ack token of a client payload: the first 32 bits of
+/// SHA256(auth_key[88..120] + plaintext) as a little-endian integer, with the top bit set.
+pub fn quick_ack_token(key: &AuthKey, plaintext_with_padding: &[u8]) -> u32 {
+    let large = sha256(&[&key.data[88..120], plaintext_with_padding]);
+    u32::from_le_bytes(large[..4].try_into().expect("4")) | 0x8000_0000
+}
+
 /// The AES key and IV for `msg_key` (MTProto 2.0).
 pub fn derive_aes(key: &AuthKey, msg_key: &[u8; 16], side: Side) -> ([u8; 32], [u8; 32]) {
     let x = side.x();

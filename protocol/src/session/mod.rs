@@ -163,6 +163,19 @@ pub fn seal(
 /// # Errors
 /// [`SessionError::Decrypt`] or [`SessionError::Malformed`].
 pub fn open(key: &AuthKey, sender: Side, payload: &[u8]) -> Result<Sealed, SessionError> {
+    open_with_ack(key, sender, payload).map(|(s, _)| s)
+}
+
+/// Like [`open`], also returning the payload's quick-ack token (see
+/// [`crate::crypto::quick_ack_token`]), which a server sends back when the client asked.
+///
+/// # Errors
+/// As [`open`].
+pub fn open_with_ack(
+    key: &AuthKey,
+    sender: Side,
+    payload: &[u8],
+) -> Result<(Sealed, u32), SessionError> {
     // Padded-intermediate framing may leave up to 15 extra bytes.
     let usable = if payload.len() >= 24 {
         24 + (payload.len() - 24) / 16 * 16
@@ -188,15 +201,19 @@ pub fn open(key: &AuthKey, sender: Side, payload: &[u8]) -> Result<Sealed, Sessi
         )));
     }
     let body = plain[32..32 + len as usize].to_vec();
-    Ok(Sealed {
-        salt,
-        session_id,
-        message: Message {
-            msg_id,
-            seqno: seq_no,
-            body,
+    let token = crate::crypto::quick_ack_token(key, &plain);
+    Ok((
+        Sealed {
+            salt,
+            session_id,
+            message: Message {
+                msg_id,
+                seqno: seq_no,
+                body,
+            },
         },
-    })
+        token,
+    ))
 }
 
 /// The constructor id at the start of a body.

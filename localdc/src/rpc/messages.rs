@@ -1176,27 +1176,57 @@ pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory)
                 .collect()
         })
         .unwrap_or_default();
-    let last = incoming.iter().map(|m| m.0).max().unwrap_or(0);
-    let max_id = if req.max_id <= 0 {
-        last
-    } else {
-        req.max_id.min(last)
+    let ids: Vec<i32> = incoming.iter().map(|m| m.0).collect();
+    let peer_tl: enums::Peer = types::PeerUser { user_id: peer }.into();
+    let (max_id, pts) = match read_inbox(ctx, &mut state, me, peer, peer_tl, &ids, req.max_id) {
+        Ok(read) => read,
+        Err(unchanged) => return unchanged,
     };
-    let (inbox, outbox) = state.read.get(&(me, peer)).copied().unwrap_or_default();
+    // The sender's side: its outgoing messages up to the twin of max_id are read.
+    if peer != me {
+        let twin_max = incoming
+            .iter()
+            .filter(|m| m.0 <= max_id)
+            .filter_map(|m| m.1)
+            .max();
+        if let Some(twin_max) = twin_max {
+            let me_tl: enums::Peer = types::PeerUser { user_id: me }.into();
+            read_outbox(ctx, &mut state, peer, me, me_tl, twin_max);
+        }
+    }
+    ok(enums::messages::AffectedMessages::from(
+        types::messages::AffectedMessages { pts, pts_count: 1 },
+    ))
+}
+
+/// Marks `me`'s inbox with `key` (a user id, or `-chat`) read up to `max_id` (0: all of
+/// `incoming`) and pushes `updateReadHistoryInbox`. `Ok((max_id, pts))` when something
+/// changed; `Err(answer)` with the "nothing to do" answer otherwise.
+fn read_inbox(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    key: i64,
+    peer: enums::Peer,
+    incoming: &[i32],
+    max_id: i32,
+) -> Result<(i32, i32), RpcResult> {
+    let last = incoming.iter().copied().max().unwrap_or(0);
+    let max_id = if max_id <= 0 { last } else { max_id.min(last) };
+    let (inbox, outbox) = state.read.get(&(me, key)).copied().unwrap_or_default();
     if max_id <= inbox {
         let pts = state.updates.get(&me).map_or(0, |s| s.pts);
-        return ok(enums::messages::AffectedMessages::from(
+        return Err(ok(enums::messages::AffectedMessages::from(
             types::messages::AffectedMessages { pts, pts_count: 0 },
-        ));
+        )));
     }
-    state.read.insert((me, peer), (max_id, outbox));
+    state.read.insert((me, key), (max_id, outbox));
     state.mark_user(me);
-    let still_unread = incoming.iter().filter(|m| m.0 > max_id).count() as i32;
-    let peer_tl: enums::Peer = types::PeerUser { user_id: peer }.into();
+    let still_unread = incoming.iter().filter(|&&id| id > max_id).count() as i32;
     let make = |pts| -> enums::Update {
         types::UpdateReadHistoryInbox {
             folder_id: None,
-            peer: peer_tl.clone(),
+            peer: peer.clone(),
             top_msg_id: None,
             max_id,
             still_unread_count: still_unread,
@@ -1213,40 +1243,42 @@ pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::messages::ReadHistory)
             date: now(),
         }),
     );
-    // The sender's side: its outgoing messages up to the twin of max_id are read.
-    if peer != me {
-        let twin_max = incoming
-            .iter()
-            .filter(|m| m.0 <= max_id)
-            .filter_map(|m| m.1)
-            .max();
-        if let Some(twin_max) = twin_max {
-            let (their_inbox, _) = state.read.get(&(peer, me)).copied().unwrap_or_default();
-            state.read.insert((peer, me), (their_inbox, twin_max));
-            state.mark_user(peer);
-            let me_tl: enums::Peer = types::PeerUser { user_id: me }.into();
-            let make = |pts| -> enums::Update {
-                types::UpdateReadHistoryOutbox {
-                    peer: me_tl.clone(),
-                    max_id: twin_max,
-                    pts,
-                    pts_count: 1,
-                }
-                .into()
-            };
-            let their_pts = state.push_update(peer, 1, make);
-            ctx.push(
-                peer,
-                &enums::Updates::from(types::UpdateShort {
-                    update: make(their_pts),
-                    date: now(),
-                }),
-            );
-        }
+    Ok((max_id, pts))
+}
+
+/// Tells `sender` that its outgoing messages to `key` (a user id, or `-chat`) were read up to
+/// `max_id` (in its own ids), unless it already knew.
+fn read_outbox(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    sender: i64,
+    key: i64,
+    peer: enums::Peer,
+    max_id: i32,
+) {
+    let (their_inbox, their_outbox) = state.read.get(&(sender, key)).copied().unwrap_or_default();
+    if max_id <= their_outbox {
+        return;
     }
-    ok(enums::messages::AffectedMessages::from(
-        types::messages::AffectedMessages { pts, pts_count: 1 },
-    ))
+    state.read.insert((sender, key), (their_inbox, max_id));
+    state.mark_user(sender);
+    let make = |pts| -> enums::Update {
+        types::UpdateReadHistoryOutbox {
+            peer: peer.clone(),
+            max_id,
+            pts,
+            pts_count: 1,
+        }
+        .into()
+    };
+    let their_pts = state.push_update(sender, 1, make);
+    ctx.push(
+        sender,
+        &enums::Updates::from(types::UpdateShort {
+            update: make(their_pts),
+            date: now(),
+        }),
+    );
 }
 
 /// `messages.readHistory` in a group: this member's inbox, and each sender's outbox.
@@ -1273,39 +1305,12 @@ fn read_chat_history(
                 .collect()
         })
         .unwrap_or_default();
-    let last = incoming.iter().map(|m| m.0).max().unwrap_or(0);
-    let max_id = if max_id <= 0 { last } else { max_id.min(last) };
-    let (inbox, outbox) = state.read.get(&(me, key)).copied().unwrap_or_default();
-    if max_id <= inbox {
-        let pts = state.updates.get(&me).map_or(0, |s| s.pts);
-        return ok(enums::messages::AffectedMessages::from(
-            types::messages::AffectedMessages { pts, pts_count: 0 },
-        ));
-    }
-    state.read.insert((me, key), (max_id, outbox));
-    state.mark_user(me);
-    let still_unread = incoming.iter().filter(|m| m.0 > max_id).count() as i32;
+    let ids: Vec<i32> = incoming.iter().map(|m| m.0).collect();
     let chat_peer: enums::Peer = types::PeerChat { chat_id: chat }.into();
-    let make = |pts| -> enums::Update {
-        types::UpdateReadHistoryInbox {
-            folder_id: None,
-            peer: chat_peer.clone(),
-            top_msg_id: None,
-            max_id,
-            still_unread_count: still_unread,
-            pts,
-            pts_count: 1,
-        }
-        .into()
+    let (max_id, pts) = match read_inbox(ctx, state, me, key, chat_peer.clone(), &ids, max_id) {
+        Ok(read) => read,
+        Err(unchanged) => return unchanged,
     };
-    let pts = state.push_update(me, 1, make);
-    ctx.push(
-        me,
-        &enums::Updates::from(types::UpdateShort {
-            update: make(pts),
-            date: now(),
-        }),
-    );
     // Each sender learns how far its messages were read, in its own ids.
     let mut senders: std::collections::BTreeMap<i64, i32> = Default::default();
     for (_, gid, from) in incoming.iter().filter(|m| m.0 <= max_id && m.2 != me) {
@@ -1319,30 +1324,7 @@ fn read_chat_history(
         }
     }
     for (sender, their_max) in senders {
-        let (their_inbox, their_outbox) =
-            state.read.get(&(sender, key)).copied().unwrap_or_default();
-        if their_max <= their_outbox {
-            continue;
-        }
-        state.read.insert((sender, key), (their_inbox, their_max));
-        state.mark_user(sender);
-        let make = |pts| -> enums::Update {
-            types::UpdateReadHistoryOutbox {
-                peer: chat_peer.clone(),
-                max_id: their_max,
-                pts,
-                pts_count: 1,
-            }
-            .into()
-        };
-        let their_pts = state.push_update(sender, 1, make);
-        ctx.push(
-            sender,
-            &enums::Updates::from(types::UpdateShort {
-                update: make(their_pts),
-                date: now(),
-            }),
-        );
+        read_outbox(ctx, state, sender, key, chat_peer.clone(), their_max);
     }
     ok(enums::messages::AffectedMessages::from(
         types::messages::AffectedMessages { pts, pts_count: 1 },

@@ -387,28 +387,8 @@ pub(crate) fn forward_messages(
     }
     let mut state = ctx.shared.state.lock().expect("not poisoned");
     // Source and target may each be a private chat or a basic group.
-    let from_chat = match &req.from_peer {
-        enums::InputPeer::Chat(c) => {
-            super::chats::member_chat(&state, me, c.chat_id)?;
-            Some(c.chat_id)
-        }
-        _ => None,
-    };
-    let from = match from_chat {
-        Some(_) => 0,
-        None => resolve_user(&state, me, &req.from_peer)?,
-    };
-    let to_chat = match &req.to_peer {
-        enums::InputPeer::Chat(c) => {
-            super::chats::member_chat(&state, me, c.chat_id)?;
-            Some(c.chat_id)
-        }
-        _ => None,
-    };
-    let target = match to_chat {
-        Some(_) => 0,
-        None => resolve_user(&state, me, &req.to_peer)?,
-    };
+    let (from_chat, from) = chat_or_user(&state, me, &req.from_peer)?;
+    let (to_chat, target) = chat_or_user(&state, me, &req.to_peer)?;
     let mut list: Vec<enums::Update> = Vec::new();
     let mut authors = vec![me];
     for (id, random_id) in req.id.iter().zip(&req.random_id) {
@@ -497,6 +477,21 @@ pub(crate) fn forward_messages(
             .extend(chats.into_iter().map(|c| state.chat_tl(me, c)));
     }
     ok(result)
+}
+
+/// A basic group `me` belongs to (`(Some(chat), 0)`) or a user (`(None, user)`).
+fn chat_or_user(
+    state: &State,
+    me: i64,
+    peer: &enums::InputPeer,
+) -> Result<(Option<i64>, i64), RpcErr> {
+    match peer {
+        enums::InputPeer::Chat(c) => {
+            super::chats::member_chat(state, me, c.chat_id)?;
+            Ok((Some(c.chat_id), 0))
+        }
+        _ => Ok((None, resolve_user(state, me, peer)?)),
+    }
 }
 
 /// `messages.updatePinnedMessage`: pins or unpins a message, on both sides unless `pm_oneside`.

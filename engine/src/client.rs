@@ -70,6 +70,9 @@ pub struct Config {
     pub retry: Arc<dyn RetryPolicy>,
     /// Updates held for a slow consumer before the connection stops reading.
     pub update_backlog: usize,
+    /// Perfect forward secrecy: encrypt traffic with temporary keys of this lifetime, bound
+    /// to the permanent key (`None`: the permanent key is used directly).
+    pub pfs: Option<Duration>,
 }
 
 impl Config {
@@ -109,6 +112,7 @@ impl Config {
             request_timeout: Duration::from_secs(60),
             retry: Arc::new(AutoSleep::default()),
             update_backlog: 4096,
+            pfs: None,
         }
     }
 }
@@ -338,6 +342,7 @@ impl Client {
             notices: ntx,
             control: ctx,
             update_backlog: self.0.config.update_backlog,
+            pfs: self.0.config.pfs,
         });
         tokio::spawn(pump_notices(Arc::downgrade(&self.0), dc, nrx));
         tokio::spawn(pump_control(Arc::downgrade(&self.0), dc, crx));

@@ -99,6 +99,8 @@ pub(crate) struct ConnParams {
     pub control: mpsc::UnboundedSender<Notice>,
     /// Most updates held while the consumer is slow before the socket is no longer read.
     pub update_backlog: usize,
+    /// Use temporary keys of this lifetime (perfect forward secrecy).
+    pub pfs: Option<Duration>,
 }
 
 fn now_ms() -> i64 {
@@ -262,6 +264,7 @@ async fn create_key(
     wire: &mut Wire,
     dc: i32,
     keys: &[RsaPublicKey],
+    temp_expires_in: Option<i32>,
 ) -> Result<handshake::Finished, String> {
     let mut msg_id = (now_ms() / 1000) << 32;
     let mut hop = async |wire: &mut Wire, body: &[u8]| -> Result<Vec<u8>, String> {
@@ -282,7 +285,7 @@ async fn create_key(
         keys,
         Params {
             dc: Some(dc),
-            temp_expires_in: None,
+            temp_expires_in,
         },
         &random(256),
     )
@@ -374,6 +377,8 @@ struct Task {
     session: Option<Session>,
     waiting: HashMap<RequestId, Reply>,
     updates: VecDeque<Notice>,
+    /// When the temporary (PFS) key must be renewed.
+    temp_expires: Option<Instant>,
 }
 
 async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
@@ -383,6 +388,7 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
         session: None,
         waiting: HashMap::new(),
         updates: VecDeque::new(),
+        temp_expires: None,
     };
     let mut failures = 0u32;
     loop {
@@ -413,6 +419,22 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
             Exit::Lost(reason) => {
                 tracing::info!(dc = t.p.dc, %reason, "connection lost, reconnecting");
                 tokio::time::sleep(backoff(1)).await;
+            }
+            Exit::KeyLost if t.p.pfs.is_some() => {
+                // The server forgot the temporary key: make a new one; the permanent key
+                // and the login stay. Unanswered calls are failed (they were sent under a
+                // key the server no longer has, so they did not run).
+                tracing::info!(
+                    dc = t.p.dc,
+                    "temporary key rejected (-404); creating a new one"
+                );
+                t.session = None;
+                t.temp_expires = None;
+                for (_, reply) in t.waiting.drain() {
+                    let _ = reply.send(Err(CallFailure::Io(
+                        "the temporary key was rejected; call not executed".into(),
+                    )));
+                }
             }
             Exit::KeyLost => {
                 tracing::warn!(dc = t.p.dc, "auth key rejected by the server (-404)");
@@ -462,7 +484,7 @@ impl Task {
                     AuthKey::from_bytes(bytes)
                 }
                 None => {
-                    let done = create_key(&mut wire, self.p.dc, &self.p.rsa_keys).await?;
+                    let done = create_key(&mut wire, self.p.dc, &self.p.rsa_keys, None).await?;
                     self.p.state.auth_key = Some(done.auth_key.to_bytes().to_vec());
                     self.p.state.salt = done.first_salt;
                     self.p.state.time_offset = done.time_offset;
@@ -471,12 +493,17 @@ impl Task {
                     done.auth_key
                 }
             };
-            self.session = Some(Session::new(
-                key,
-                rand::thread_rng().next_u64() as i64,
-                self.p.state.salt,
-                self.p.state.time_offset,
-            ));
+            match self.p.pfs {
+                None => {
+                    self.session = Some(Session::new(
+                        key,
+                        rand::thread_rng().next_u64() as i64,
+                        self.p.state.salt,
+                        self.p.state.time_offset,
+                    ));
+                }
+                Some(lifetime) => self.start_temp_session(&mut wire, key, lifetime).await?,
+            }
         } else if let Some(s) = &mut self.session {
             s.resend_all();
         }
@@ -484,6 +511,68 @@ impl Task {
         // initConnection first on every connection; its answer (the config) is not needed.
         s.enqueue(self.p.init.clone());
         Ok(wire)
+    }
+
+    /// Perfect forward secrecy: creates a temporary key on this connection, binds it to the
+    /// permanent one (`auth.bindTempAuthKey`, waited for before anything else is sent) and
+    /// makes it the session's key. The permanent key never encrypts traffic.
+    async fn start_temp_session(
+        &mut self,
+        wire: &mut Wire,
+        perm: AuthKey,
+        lifetime: Duration,
+    ) -> Result<(), String> {
+        let secs = lifetime.as_secs().clamp(60, i32::MAX as u64) as i32;
+        let done = create_key(wire, self.p.dc, &self.p.rsa_keys, Some(secs)).await?;
+        let expires_at = (now_ms() / 1000) as i32 + done.time_offset + secs;
+        let mut session = Session::new(
+            done.auth_key.clone(),
+            rand::thread_rng().next_u64() as i64,
+            done.first_salt,
+            done.time_offset,
+        );
+        let session_id = session.session_id();
+        let mut rnd = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut rnd);
+        let nonce = rand::thread_rng().next_u64() as i64;
+        let temp = done.auth_key.clone();
+        let id = session.enqueue_with_msg_id(now_ms(), |msg_id| {
+            fleetgram_protocol::handshake::pfs::bind_request(
+                &perm, &temp, session_id, msg_id, expires_at, nonce, &rnd,
+            )
+            .to_bytes()
+        });
+        loop {
+            while let Some(p) = session.poll_transmit(now_ms(), &random(32)) {
+                wire.send(&p).await.map_err(|e| e.to_string())?;
+            }
+            while let Some(ev) = session.poll_event() {
+                match ev {
+                    Event::Result { id: got, result } if got == id => {
+                        return match result {
+                            Ok(b) if b == true.to_bytes() => {
+                                // Renew a minute before the server forgets the key.
+                                self.temp_expires = Some(
+                                    Instant::now()
+                                        + Duration::from_secs(secs.saturating_sub(60) as u64),
+                                );
+                                self.session = Some(session);
+                                Ok(())
+                            }
+                            Ok(_) => Err("auth.bindTempAuthKey answered false".into()),
+                            Err(e) => Err(format!("auth.bindTempAuthKey: {} {}", e.code, e.name)),
+                        };
+                    }
+                    Event::Result { .. } => {}
+                    Event::Update(b) => self.updates.push_back(Notice::Update(b)),
+                    Event::NewSession { .. } => self.updates.push_back(Notice::NewSession),
+                }
+            }
+            let payload = wire.recv().await.map_err(|e| e.to_string())?;
+            session
+                .handle_incoming(&payload, now_ms())
+                .map_err(|e| e.to_string())?;
+        }
     }
 
     fn flush_events(&mut self) {
@@ -572,6 +661,12 @@ impl Task {
                 }
                 _ = tick.tick() => {
                     self.session.as_mut().expect("open").handle_timeout(now_ms());
+                    // Renew the temporary key when due, between calls.
+                    if self.temp_expires.is_some_and(|t| Instant::now() >= t) && self.waiting.is_empty() {
+                        self.session = None;
+                        self.temp_expires = None;
+                        return Exit::Lost("renewing the temporary key".into());
+                    }
                 }
             }
         }

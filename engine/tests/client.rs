@@ -991,3 +991,33 @@ async fn the_transport_race_survives_either_framing_being_blocked() {
     }
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn pfs_uses_bound_temporary_keys() {
+    let dc = start().await;
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let mut cfg = config(&dc);
+    cfg.pfs = Some(Duration::from_secs(3600));
+    let before = dc.control().auth_key_count();
+    let c = Client::new(cfg.clone(), store.clone(), "p").unwrap();
+    login_user(&dc, &c, "+15550009601").await;
+    c.invoke_raw("messages.sendMessage", send_raw("secret", 3))
+        .await
+        .unwrap();
+    // A permanent key and a temporary one were created; only the permanent one is stored.
+    assert_eq!(dc.control().auth_key_count(), before + 2);
+    let perm = c.state().dcs[&1].auth_key.clone().unwrap();
+    // The login belongs to the permanent key: a client without PFS on the same store is in.
+    drop(c);
+    let mut plain_cfg = cfg.clone();
+    plain_cfg.pfs = None;
+    let c2 = Client::new(plain_cfg, store.clone(), "p").unwrap();
+    assert!(c2.is_authorized().await.unwrap());
+    assert_eq!(c2.state().dcs[&1].auth_key.clone().unwrap(), perm);
+    assert_eq!(self_history(&c2).await, vec!["secret".to_string()]);
+    // A new PFS connection binds a fresh temporary key to the same permanent key.
+    let c3 = Client::new(cfg, store, "p").unwrap();
+    assert!(c3.is_authorized().await.unwrap());
+    assert_eq!(dc.control().auth_key_count(), before + 3);
+    dc.shutdown().await;
+}

@@ -56,8 +56,8 @@ pub struct Config {
     /// Framing; `None` (the default) races plain abridged against obfuscated2 abridged per
     /// DC and keeps the winner.
     pub transport: Option<Transport>,
-    /// Connect through this SOCKS5 proxy.
-    pub proxy: Option<crate::net::Socks5>,
+    /// Connect through a SOCKS5 proxy or an MTProxy.
+    pub proxy: Option<crate::net::Proxy>,
     /// `initConnection` data.
     pub device: DeviceInfo,
     /// Interval of `ping_delay_disconnect`; a connection silent for twice this is replaced.

@@ -21,4 +21,5 @@ pub mod updates;
 
 pub use client::{Client, Config, ConnectError, DeviceInfo, RawUpdate};
 pub use error::InvocationError;
-pub use net::{Socks5, Transport};
+pub use fleetgram_protocol::transport::mtproxy::Secret;
+pub use net::{Proxy, Socks5, Transport};

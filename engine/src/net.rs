@@ -12,6 +12,8 @@ use fleetgram_protocol::crypto::AuthKey;
 use fleetgram_protocol::handshake::{self, Outcome, Params};
 use fleetgram_protocol::session::client::{Event, RequestId, Session};
 use fleetgram_protocol::session::plain;
+use fleetgram_protocol::transport::faketls::{self, RecordReader, RecordWriter};
+use fleetgram_protocol::transport::mtproxy::Secret;
 use fleetgram_protocol::transport::obfuscated::{client_header, Decryptor, Encryptor};
 use fleetgram_protocol::transport::{ErrorCode, Frame, Framer, Kind, Role};
 use fleetgram_tl::{functions, Deserializable, Serializable};
@@ -59,6 +61,21 @@ pub struct Socks5 {
     pub auth: Option<(String, String)>,
 }
 
+/// How to reach the DCs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proxy {
+    /// Through a SOCKS5 proxy.
+    Socks5(Socks5),
+    /// Through an MTProxy: `addr` (`host:port`) and its secret (plain, `dd` or `ee`; see
+    /// [`Secret::parse`]). The framing is the one the secret implies.
+    MtProxy {
+        /// The proxy's address.
+        addr: String,
+        /// The secret.
+        secret: Secret,
+    },
+}
+
 pub(crate) type Reply = oneshot::Sender<Result<Vec<u8>, CallFailure>>;
 
 /// A request to the connection task.
@@ -85,7 +102,7 @@ pub(crate) struct ConnParams {
     pub addr: SocketAddr,
     /// `None`: race plain abridged against obfuscated abridged and keep the winner.
     pub transport: Option<Transport>,
-    pub proxy: Option<Socks5>,
+    pub proxy: Option<Proxy>,
     pub rsa_keys: Arc<Vec<RsaPublicKey>>,
     pub state: DcState,
     /// The boxed `invokeWithLayer(initConnection(help.getConfig))` sent first on every
@@ -124,6 +141,8 @@ struct Wire {
     enc: Option<Encryptor>,
     dec: Option<Decryptor>,
     buf: Vec<u8>,
+    /// Fake-TLS records around everything (MTProxy `ee` secrets).
+    tls: Option<(RecordWriter, RecordReader)>,
 }
 
 #[derive(Debug)]
@@ -143,13 +162,17 @@ impl std::fmt::Display for WireError {
 
 impl Wire {
     async fn connect(
+        dc: i32,
         addr: SocketAddr,
         t: Transport,
-        proxy: Option<&Socks5>,
+        proxy: Option<&Proxy>,
     ) -> std::io::Result<Wire> {
         let stream = match proxy {
             None => TcpStream::connect(addr).await?,
-            Some(p) => {
+            Some(Proxy::MtProxy { addr, secret }) => {
+                return Self::connect_mtproxy(dc, addr, secret).await
+            }
+            Some(Proxy::Socks5(p)) => {
                 let via = |e: tokio_socks::Error| {
                     std::io::Error::other(format!("SOCKS5 proxy {}: {e}", p.addr))
                 };
@@ -190,6 +213,82 @@ impl Wire {
             enc,
             dec,
             buf: Vec::new(),
+            tls: None,
+        })
+    }
+
+    /// Connects through an MTProxy: obfuscated2 keyed with the secret and naming the DC; for
+    /// `ee` secrets, inside a fake-TLS session with the secret's domain.
+    async fn connect_mtproxy(dc: i32, proxy: &str, secret: &Secret) -> std::io::Result<Wire> {
+        let err = |m: String| std::io::Error::other(format!("MTProxy {proxy}: {m}"));
+        let stream = TcpStream::connect(proxy).await?;
+        stream.set_nodelay(true)?;
+        let (mut read, mut write) = stream.into_split();
+        let kind = secret.framing();
+        let dc16 = i16::try_from(dc).map_err(|_| err(format!("DC {dc} out of range")))?;
+        let (header, obf) = client_header(kind, Some(dc16), Some(secret.key()), &mut |b| {
+            rand::thread_rng().fill_bytes(b)
+        });
+        let mut tls = None;
+        if let Secret::FakeTls { key, domain } = secret {
+            let mut r = faketls::HelloRandom {
+                session_id: [0; 32],
+                key_share: [0; 32],
+                grease: [0; 7],
+            };
+            rand::thread_rng().fill_bytes(&mut r.session_id);
+            rand::thread_rng().fill_bytes(&mut r.key_share);
+            rand::thread_rng().fill_bytes(&mut r.grease);
+            let hello = faketls::client_hello(key, domain, (now_ms() / 1000) as u32, &r)
+                .map_err(|e| err(e.to_string()))?;
+            write.write_all(&hello).await?;
+            let client_random: [u8; 32] = hello[11..43].try_into().expect("32");
+            let mut answer = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let used = loop {
+                match faketls::check_answer(key, &client_random, &answer) {
+                    Ok(Some(n)) => break n,
+                    Ok(None) => {}
+                    Err(e) => return Err(err(format!("fake-TLS answer: {e}"))),
+                }
+                let n = read.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(err("closed during the fake-TLS handshake".into()));
+                }
+                answer.extend_from_slice(&chunk[..n]);
+            };
+            let mut reader = RecordReader::new();
+            let mut leftover = Vec::new();
+            reader
+                .read(&answer[used..], &mut leftover)
+                .map_err(|e| err(e.to_string()))?;
+            let mut writer = RecordWriter::client();
+            let mut out = Vec::new();
+            writer.write(&header, &mut out);
+            write.write_all(&out).await?;
+            let (e, mut d) = obf.split();
+            d.apply(&mut leftover);
+            tls = Some((writer, reader));
+            return Ok(Wire {
+                read,
+                write,
+                framer: Framer::new(kind, Role::Client),
+                enc: Some(e),
+                dec: Some(d),
+                buf: leftover,
+                tls,
+            });
+        }
+        write.write_all(&header).await?;
+        let (e, d) = obf.split();
+        Ok(Wire {
+            read,
+            write,
+            framer: Framer::new(kind, Role::Client),
+            enc: Some(e),
+            dec: Some(d),
+            buf: Vec::new(),
+            tls,
         })
     }
 
@@ -203,6 +302,11 @@ impl Wire {
         self.framer.encode(payload, false, &pad, &mut out);
         if let Some(e) = &mut self.enc {
             e.apply(&mut out);
+        }
+        if let Some((w, _)) = &mut self.tls {
+            let mut records = Vec::with_capacity(out.len() + 16);
+            w.write(&out, &mut records);
+            out = records;
         }
         self.write.write_all(&out).await
     }
@@ -230,6 +334,26 @@ impl Wire {
     /// Reads more bytes into the buffer (no per-read allocation; an idle connection keeps
     /// only a small buffer).
     async fn fill(&mut self) -> Result<(), WireError> {
+        if let Some((_, reader)) = &mut self.tls {
+            let mut chunk = vec![0u8; 16 * 1024];
+            let n = self
+                .read
+                .read(&mut chunk)
+                .await
+                .map_err(|e| WireError::Closed(e.to_string()))?;
+            if n == 0 {
+                return Err(WireError::Closed("closed by the proxy".into()));
+            }
+            let mut plain = Vec::new();
+            reader
+                .read(&chunk[..n], &mut plain)
+                .map_err(|e| WireError::Closed(format!("fake-TLS: {e}")))?;
+            if let Some(d) = &mut self.dec {
+                d.apply(&mut plain);
+            }
+            self.buf.extend_from_slice(&plain);
+            return Ok(());
+        }
         if self.buf.is_empty() && self.buf.capacity() > 256 * 1024 {
             self.buf = Vec::new();
         }
@@ -307,11 +431,12 @@ async fn create_key(
 
 /// Opens `t` and checks the server answers a plain `req_pq_multi` over it.
 async fn probe(
+    dc: i32,
     addr: SocketAddr,
     t: Transport,
-    proxy: Option<&Socks5>,
+    proxy: Option<&Proxy>,
 ) -> Result<(Wire, Transport), String> {
-    let mut w = Wire::connect(addr, t, proxy)
+    let mut w = Wire::connect(dc, addr, t, proxy)
         .await
         .map_err(|e| format!("connect to {addr}: {e}"))?;
     let (m1, _) = handshake::step1(&random(16).try_into().expect("16"));
@@ -326,8 +451,13 @@ async fn probe(
 
 /// Races plain abridged against obfuscated2 abridged; the first that gets an answer wins
 /// (where one is blocked or mangled on the path, the other is used).
-async fn race(addr: SocketAddr, proxy: Option<&Socks5>) -> Result<(Wire, Transport), String> {
+async fn race(
+    dc: i32,
+    addr: SocketAddr,
+    proxy: Option<&Proxy>,
+) -> Result<(Wire, Transport), String> {
     let plain = probe(
+        dc,
         addr,
         Transport {
             kind: Kind::Abridged,
@@ -335,7 +465,7 @@ async fn race(addr: SocketAddr, proxy: Option<&Socks5>) -> Result<(Wire, Transpo
         },
         proxy,
     );
-    let obf = probe(addr, Transport::default(), proxy);
+    let obf = probe(dc, addr, Transport::default(), proxy);
     tokio::pin!(plain, obf);
     tokio::select! {
         r = &mut plain => match r {
@@ -463,11 +593,20 @@ impl Task {
     /// Connects, creating the key if needed, and prepares the session.
     async fn open(&mut self) -> Result<Wire, String> {
         let mut wire = match self.p.transport {
-            Some(t) => Wire::connect(self.p.addr, t, self.p.proxy.as_ref())
+            Some(t) => Wire::connect(self.p.dc, self.p.addr, t, self.p.proxy.as_ref())
                 .await
                 .map_err(|e| format!("connect to {}: {e}", self.p.addr))?,
+            // An MTProxy fixes the framing: no race.
+            None if matches!(self.p.proxy, Some(Proxy::MtProxy { .. })) => Wire::connect(
+                self.p.dc,
+                self.p.addr,
+                Transport::default(),
+                self.p.proxy.as_ref(),
+            )
+            .await
+            .map_err(|e| format!("connect to DC {} via proxy: {e}", self.p.dc))?,
             None => {
-                let (w, t) = race(self.p.addr, self.p.proxy.as_ref()).await?;
+                let (w, t) = race(self.p.dc, self.p.addr, self.p.proxy.as_ref()).await?;
                 tracing::debug!(dc = self.p.dc, transport = ?t, "transport race won");
                 // Keep the winner for reconnects.
                 self.p.transport = Some(t);

@@ -913,25 +913,25 @@ async fn socks5_server(
 
 #[tokio::test]
 async fn connects_through_a_socks5_proxy_with_auth() {
-    use fleetgram_engine::Socks5;
+    use fleetgram_engine::{Proxy, Socks5};
     let dc = start().await;
     let tunnels = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let proxy = socks5_server("fleet", "gram", tunnels.clone()).await;
     let mut cfg = config(&dc);
-    cfg.proxy = Some(Socks5 {
+    cfg.proxy = Some(Proxy::Socks5(Socks5 {
         addr: proxy.to_string(),
         auth: Some(("fleet".into(), "gram".into())),
-    });
+    }));
     let c = Client::new(cfg.clone(), Arc::new(MemoryStore::new()), "s").unwrap();
     login_user(&dc, &c, "+15550009401").await;
     assert!(c.is_authorized().await.unwrap());
     assert!(tunnels.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 
     // Wrong credentials: a clear connection error naming the proxy.
-    cfg.proxy = Some(Socks5 {
+    cfg.proxy = Some(Proxy::Socks5(Socks5 {
         addr: proxy.to_string(),
         auth: Some(("fleet".into(), "nope".into())),
-    });
+    }));
     cfg.retry = Arc::new(NoRetries);
     let bad = Client::new(cfg, Arc::new(MemoryStore::new()), "b").unwrap();
     let e = bad
@@ -1019,5 +1019,166 @@ async fn pfs_uses_bound_temporary_keys() {
     let c3 = Client::new(cfg, store, "p").unwrap();
     assert!(c3.is_authorized().await.unwrap());
     assert_eq!(dc.control().auth_key_count(), before + 3);
+    dc.shutdown().await;
+}
+
+/// A test MTProxy: checks the secret (and, for `ee`, the fake-TLS hello), reads the DC id
+/// from the obfuscated header and relays to that DC of the local DC.
+async fn mtproxy(
+    secret: fleetgram_engine::Secret,
+    dcs: std::collections::HashMap<i32, std::net::SocketAddr>,
+) -> std::net::SocketAddr {
+    use fleetgram_protocol::transport::faketls;
+    use fleetgram_protocol::transport::obfuscated::server_accept;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn serve(
+        client: tokio::net::TcpStream,
+        secret: fleetgram_engine::Secret,
+        dcs: std::collections::HashMap<i32, std::net::SocketAddr>,
+    ) -> Option<()> {
+        let key = *secret.key();
+        let tls = matches!(secret, fleetgram_engine::Secret::FakeTls { .. });
+        let (mut cr, mut cw) = client.into_split();
+        let mut raw = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut reader = faketls::RecordReader::new();
+        let mut plain = Vec::new();
+        if tls {
+            let n = loop {
+                if let Some(n) = faketls::hello_len(&raw).ok()? {
+                    break n;
+                }
+                let k = cr.read(&mut chunk).await.ok()?;
+                if k == 0 {
+                    return None;
+                }
+                raw.extend_from_slice(&chunk[..k]);
+            };
+            let now = (support_now_ms() / 1000) as i64;
+            let hello = faketls::check_hello(&raw[..n], &[key], now).ok()?;
+            let answer = faketls::server_answer(&key, &hello, &[3; 32], &[9; 64]);
+            cw.write_all(&answer).await.ok()?;
+            reader.read(&raw[n..], &mut plain).ok()?;
+        } else {
+            plain = raw;
+        }
+        while plain.len() < 64 {
+            let k = cr.read(&mut chunk).await.ok()?;
+            if k == 0 {
+                return None;
+            }
+            if tls {
+                reader.read(&chunk[..k], &mut plain).ok()?;
+            } else {
+                plain.extend_from_slice(&chunk[..k]);
+            }
+        }
+        let header: [u8; 64] = plain[..64].try_into().unwrap();
+        let acc = server_accept(&header, Some(&key)).ok()?;
+        let target = dcs.get(&(acc.dc as i32))?;
+        let dc = tokio::net::TcpStream::connect(target).await.ok()?;
+        let (mut dr, mut dw) = dc.into_split();
+        dw.write_all(acc.kind.plain_prefix()).await.ok()?;
+        let (mut enc, mut dec) = acc.obfuscation.split();
+        let mut rest = plain[64..].to_vec();
+        dec.apply(&mut rest);
+        dw.write_all(&rest).await.ok()?;
+        let up = async move {
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                let k = cr.read(&mut chunk).await.ok()?;
+                if k == 0 {
+                    return Some(());
+                }
+                let mut data = Vec::new();
+                if tls {
+                    reader.read(&chunk[..k], &mut data).ok()?;
+                } else {
+                    data.extend_from_slice(&chunk[..k]);
+                }
+                dec.apply(&mut data);
+                dw.write_all(&data).await.ok()?;
+            }
+        };
+        let down = async move {
+            let mut chunk = vec![0u8; 16 * 1024];
+            let mut writer = faketls::RecordWriter::server();
+            loop {
+                let k = dr.read(&mut chunk).await.ok()?;
+                if k == 0 {
+                    return Some(());
+                }
+                let mut data = chunk[..k].to_vec();
+                enc.apply(&mut data);
+                if tls {
+                    let mut rec = Vec::new();
+                    writer.write(&data, &mut rec);
+                    data = rec;
+                }
+                cw.write_all(&data).await.ok()?;
+            }
+        };
+        tokio::join!(up, down);
+        Some(())
+    }
+    fn support_now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(serve(s, secret.clone(), dcs.clone()));
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn connects_through_mtproxy_with_plain_dd_and_ee_secrets() {
+    use fleetgram_engine::{Proxy, Secret};
+    let dc = start().await;
+    let dcs: std::collections::HashMap<i32, std::net::SocketAddr> =
+        dc.info().dcs.iter().map(|d| (d.id, d.addr)).collect();
+    let secrets = [
+        "00112233445566778899aabbccddeeff",
+        "dd00112233445566778899aabbccddeeff",
+        "ee00112233445566778899aabbccddeeff6578616d706c652e636f6d", // example.com
+    ];
+    for (i, text) in secrets.iter().enumerate() {
+        let secret = Secret::parse(text).unwrap();
+        let proxy = mtproxy(secret.clone(), dcs.clone()).await;
+        let mut cfg = config(&dc);
+        cfg.proxy = Some(Proxy::MtProxy {
+            addr: proxy.to_string(),
+            secret,
+        });
+        let c = Client::new(cfg, Arc::new(MemoryStore::new()), "m").unwrap();
+        // The account starts on DC 1 and the phone lives on DC 2: the proxy is told which.
+        let phone = format!("+1555000970{i}");
+        dc.control().create_user(&phone, "M", "", 2);
+        let token = c.request_login_code(&phone).await.unwrap();
+        c.sign_in(&token, "12345").await.unwrap();
+        assert_eq!(c.home_dc(), 2);
+        c.invoke_raw("messages.sendMessage", send_raw(text, 1))
+            .await
+            .unwrap();
+        assert_eq!(self_history(&c).await, vec![text.to_string()], "{text}");
+    }
+    // A proxy with another secret refuses us: a clear connection error, no panic.
+    let proxy = mtproxy(Secret::parse(secrets[1]).unwrap(), dcs.clone()).await;
+    let mut cfg = config(&dc);
+    cfg.proxy = Some(Proxy::MtProxy {
+        addr: proxy.to_string(),
+        secret: Secret::parse("ddffeeddccbbaa99887766554433221100").unwrap(),
+    });
+    cfg.retry = Arc::new(NoRetries);
+    cfg.connect_timeout = Duration::from_secs(2);
+    cfg.request_timeout = Duration::from_secs(3);
+    let bad = Client::new(cfg, Arc::new(MemoryStore::new()), "x").unwrap();
+    assert!(bad.invoke(&functions::help::GetNearestDc {}).await.is_err());
     dc.shutdown().await;
 }

@@ -1054,7 +1054,7 @@ async fn mtproxy(
                 }
                 raw.extend_from_slice(&chunk[..k]);
             };
-            let now = (support_now_ms() / 1000) as i64;
+            let now = support_now_ms() / 1000;
             let hello = faketls::check_hello(&raw[..n], &[key], now).ok()?;
             let answer = faketls::server_answer(&key, &hello, &[3; 32], &[9; 64]);
             cw.write_all(&answer).await.ok()?;

@@ -48,6 +48,26 @@ fn cpu_ms() -> f64 {
     (t(11) + t(12)) * 10.0
 }
 
+/// CPU time (ms) of this process's threads whose name starts with `prefix`.
+fn threads_cpu_ms(prefix: &str) -> f64 {
+    let mut total = 0.0;
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    for t in dir.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let s = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let v = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        total += (v(11) + v(12)) * 10.0;
+    }
+    total
+}
+
 async fn consume(s: &mut UpdateStream, n: usize) {
     let mut got = 0;
     while got < n {
@@ -59,7 +79,54 @@ async fn consume(s: &mut UpdateStream, n: usize) {
     }
 }
 
+/// Child mode: a local DC with its JSON control API; prints its info as one JSON line and
+/// runs until stdin closes.
+fn dc_child() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dc = LocalDc::start(DcConfig {
+            login_code: Some("12345".into()),
+            control_addr: Some("127.0.0.1:0".parse().unwrap()),
+            ..DcConfig::default()
+        })
+        .await
+        .unwrap();
+        println!("{}", dc.info().to_json());
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut s = String::new();
+            let _ = std::io::stdin().read_line(&mut s);
+        })
+        .await;
+        dc.shutdown().await;
+    });
+}
+
+/// `POST /control` with a JSON body; the JSON answer.
+fn control_call(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let b = body.to_string();
+    write!(
+        s,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+        b.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let json = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--dc-child") {
+        return dc_child();
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -70,6 +137,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // The logins of the login figure run here, so their CPU can be told from the DC's.
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("fg-client")
+        .enable_all()
+        .build()
+        .unwrap();
+    let client_handle = client_rt.handle().clone();
     rt.block_on(async move {
         let dc = LocalDc::start(DcConfig {
             login_code: Some("12345".into()),
@@ -128,16 +203,50 @@ fn main() {
         drop(s);
         drop(c);
 
-        // Login CPU and idle memory.
-        let mut tokens = Vec::new();
-        for i in 0..clients {
-            tokens.push(control.create_bot(&format!("B{i}"), &format!("b{i}_bot"), 1).1);
-        }
-        let mut cfg = config(&dc);
+        dc.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // Login CPU and idle memory, against a local DC in a child process so that this
+        // process holds only the clients.
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--dc-child")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let url = info["control"].as_str().unwrap().to_string();
+        let dcs = info["dcs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let addr = format!("{}:{}", d["host"].as_str().unwrap(), d["port"]);
+                (d["id"].as_i64().unwrap() as i32, addr.parse().unwrap())
+            })
+            .collect();
+        let mut cfg = Config::with_dcs(1, "bench", dcs, 1);
+        cfg.extra_rsa_keys =
+            vec![RsaPublicKey::from_pem(info["rsa"]["pem"].as_str().unwrap()).unwrap()];
         cfg.ping_interval = Duration::from_secs(600);
+        let tokens: Vec<String> = (0..clients)
+            .map(|i| {
+                let r = control_call(
+                    &url,
+                    &serde_json::json!({"op": "create_bot", "first_name": format!("B{i}"), "username": format!("b{i}_bot")}),
+                );
+                r["token"].as_str().unwrap().to_string()
+            })
+            .collect();
         let rss0 = rss_kib();
         let cpu0 = cpu_ms();
-        let dc_cpu_note = "(client and local DC share this process: the figure includes both sides)";
+        let client_cpu0 = threads_cpu_ms("fg-client");
         let mut all = Vec::new();
         let t0 = Instant::now();
         for chunk in tokens.chunks(50) {
@@ -145,10 +254,13 @@ fn main() {
             for tok in chunk {
                 let c = Client::new(cfg.clone(), Arc::new(MemoryStore::new()), "b").unwrap();
                 let tok = tok.clone();
-                set.spawn(async move {
-                    c.bot_sign_in(&tok).await.unwrap();
-                    c
-                });
+                set.spawn_on(
+                    async move {
+                        c.bot_sign_in(&tok).await.unwrap();
+                        c
+                    },
+                    &client_handle,
+                );
             }
             while let Some(c) = set.join_next().await {
                 all.push(c.unwrap());
@@ -156,21 +268,24 @@ fn main() {
         }
         let login_el = t0.elapsed();
         let cpu = cpu_ms() - cpu0;
+        let client_cpu = threads_cpu_ms("fg-client") - client_cpu0;
         println!(
-            "login: {clients} bots in {:.2} s, CPU {:.2} ms per account {dc_cpu_note}",
+            "login: {clients} bots in {:.2} s; client process CPU {:.2} ms per account (of which the client runtime's threads {:.2} ms); the DC runs in a child process",
             login_el.as_secs_f64(),
-            cpu / clients as f64
+            cpu / clients as f64,
+            client_cpu / clients as f64
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss1 = rss_kib();
         println!(
-            "idle memory: RSS {} KiB -> {} KiB with {clients} authorized clients = {:.1} KiB per account {dc_cpu_note}",
+            "idle memory: client process RSS {} KiB -> {} KiB with {clients} connected, authorized clients = {:.1} KiB per account",
             rss0,
             rss1,
             (rss1.saturating_sub(rss0)) as f64 / clients as f64
         );
         drop(all);
-        dc.shutdown().await;
-        let _ = std::fs::remove_dir_all(&dir);
+        drop(child.stdin.take());
+        let _ = child.wait();
     });
+    drop(client_rt);
 }

@@ -41,6 +41,10 @@ pub struct PeerEntry {
     pub min: bool,
     /// Username, lower-cased, if any.
     pub username: Option<String>,
+    /// For a `min` peer: a message it was seen in (marked id of the chat, message id), which
+    /// makes it usable through `inputPeer*FromMessage`.
+    #[serde(default)]
+    pub seen_in: Option<(i64, i32)>,
 }
 
 impl PeerEntry {
@@ -119,6 +123,7 @@ fn entry_of(o: &Object) -> Option<PeerEntry> {
             Some(Value::String(u)) if !u.is_empty() => Some(u.to_lowercase()),
             _ => None,
         },
+        seen_in: None,
     })
 }
 
@@ -153,6 +158,7 @@ pub(crate) fn collect_typed(
                     access_hash: h,
                     min: u.min,
                     username: u.username.as_ref().map(|s| s.to_lowercase()),
+                    seen_in: None,
                 });
             }
         }
@@ -165,6 +171,7 @@ pub(crate) fn collect_typed(
                 access_hash: 0,
                 min: false,
                 username: None,
+                seen_in: None,
             }),
             enums::Chat::Channel(c) => {
                 if let Some(h) = c.access_hash {
@@ -174,11 +181,35 @@ pub(crate) fn collect_typed(
                         access_hash: h,
                         min: c.min,
                         username: c.username.as_ref().map(|s| s.to_lowercase()),
+                        seen_in: None,
                     });
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Notes, for `min` peers in `found`, the message `m` they were seen in (as its author).
+pub(crate) fn note_seen_in(found: &mut [PeerEntry], m: &enums::Message) {
+    let enums::Message::Message(m) = m else {
+        return;
+    };
+    let chat = match &m.peer_id {
+        enums::Peer::User(u) => marked(PeerKind::User, u.user_id),
+        enums::Peer::Chat(c) => marked(PeerKind::Chat, c.chat_id),
+        enums::Peer::Channel(c) => marked(PeerKind::Channel, c.channel_id),
+    };
+    let author = match &m.from_id {
+        Some(enums::Peer::User(u)) => marked(PeerKind::User, u.user_id),
+        Some(enums::Peer::Channel(c)) => marked(PeerKind::Channel, c.channel_id),
+        _ => return,
+    };
+    for p in found
+        .iter_mut()
+        .filter(|p| p.min && p.marked_id() == author)
+    {
+        p.seen_in = Some((chat, m.id));
     }
 }
 
@@ -236,6 +267,10 @@ impl Client {
                 if p.min && cache.get(&key).is_some_and(|old| !old.min) {
                     continue;
                 }
+                let mut p = p;
+                if p.min && p.seen_in.is_none() {
+                    p.seen_in = cache.get(&key).and_then(|old| old.seen_in);
+                }
                 if cache.get(&key) == Some(&p) {
                     continue;
                 }
@@ -288,6 +323,28 @@ impl Client {
                 }
                 match self.cached_peer(id) {
                     Some(p) if !p.min => Ok(p.input_peer()),
+                    Some(PeerEntry {
+                        seen_in: Some((chat, msg_id)),
+                        kind,
+                        id: bare,
+                        ..
+                    }) if kind != PeerKind::Chat => {
+                        let chat = Box::pin(self.resolve_peer(&chat.to_string())).await?;
+                        Ok(match kind {
+                            PeerKind::Channel => types::InputPeerChannelFromMessage {
+                                peer: chat,
+                                msg_id,
+                                channel_id: bare,
+                            }
+                            .into(),
+                            _ => types::InputPeerUserFromMessage {
+                                peer: chat,
+                                msg_id,
+                                user_id: bare,
+                            }
+                            .into(),
+                        })
+                    }
                     Some(_) => Err(InvocationError::BadRequest(format!(
                         "peer {id} is only known from a min constructor; resolve it by username or through a message"
                     ))),

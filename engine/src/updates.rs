@@ -361,6 +361,9 @@ impl UpdateStream {
         if !users.is_empty() || !chats.is_empty() {
             let mut found = Vec::new();
             crate::peers::collect_typed(&users, &chats, &mut found);
+            if let Some(m) = message_of(&update) {
+                crate::peers::note_seen_in(&mut found, m);
+            }
             self.client.remember_peers(found);
         }
         let d = Delivered {
@@ -635,6 +638,17 @@ impl UpdateKind {
     }
 }
 
+fn message_of(u: &enums::Update) -> Option<&enums::Message> {
+    use enums::Update as U;
+    match u {
+        U::NewMessage(u) => Some(&u.message),
+        U::NewChannelMessage(u) => Some(&u.message),
+        U::EditMessage(u) => Some(&u.message),
+        U::EditChannelMessage(u) => Some(&u.message),
+        _ => None,
+    }
+}
+
 impl Delivered {
     /// The kind of this update.
     pub fn kind(&self) -> UpdateKind {
@@ -643,13 +657,6 @@ impl Delivered {
 
     /// The message of a NewMessage / MessageEdited update.
     pub fn message(&self) -> Option<&enums::Message> {
-        use enums::Update as U;
-        match &self.update {
-            U::NewMessage(u) => Some(&u.message),
-            U::NewChannelMessage(u) => Some(&u.message),
-            U::EditMessage(u) => Some(&u.message),
-            U::EditChannelMessage(u) => Some(&u.message),
-            _ => None,
-        }
+        message_of(&self.update)
     }
 }

@@ -1182,3 +1182,52 @@ async fn connects_through_mtproxy_with_plain_dd_and_ee_secrets() {
     assert!(bad.invoke(&functions::help::GetNearestDc {}).await.is_err());
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn min_peers_resolve_through_the_message_they_were_seen_in() {
+    let dc = start().await;
+    let c = client(&dc, Arc::new(MemoryStore::new()), "r");
+    login_user(&dc, &c, "+15550009801").await;
+    let me = c.state().user_id.unwrap();
+    let mut s = c.updates().await.unwrap();
+    let pts = s.local_state().pts + 1;
+    let (min_user, chat) = (4_242_424_242i64, 777i64);
+    let json = serde_json::json!({
+        "_": "updates",
+        "updates": [{
+            "_": "updateNewMessage",
+            "message": {
+                "_": "message", "id": 91, "date": 1, "message": "from a min user",
+                "from_id": {"_": "peerUser", "user_id": min_user},
+                "peer_id": {"_": "peerChat", "chat_id": chat}
+            },
+            "pts": pts, "pts_count": 1
+        }],
+        "users": [{"_": "user", "min": true, "id": min_user, "access_hash": 5, "first_name": "Min"}],
+        "chats": [{"_": "chat", "id": chat, "title": "G", "photo": {"_": "chatPhotoEmpty"},
+                   "participants_count": 3, "date": 1, "version": 1}],
+        "date": 1, "seq": 0
+    });
+    let schema = fleetgram_tl::dynamic::schema();
+    let obj = schema.object_from_json(&json).unwrap();
+    dc.control()
+        .inject_update(me, &schema.encode(&obj).unwrap())
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(10), s.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    s.ack(&d).unwrap();
+    let p = c.resolve_peer(&min_user.to_string()).await.unwrap();
+    assert_eq!(
+        p,
+        types::InputPeerUserFromMessage {
+            peer: types::InputPeerChat { chat_id: chat }.into(),
+            msg_id: 91,
+            user_id: min_user,
+        }
+        .into()
+    );
+    dc.shutdown().await;
+}

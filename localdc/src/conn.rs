@@ -11,7 +11,7 @@ use fleetgram_protocol::crypto::Side;
 use fleetgram_protocol::handshake::server as hs;
 use fleetgram_protocol::session::msgid::{MsgIdGen, Parity};
 use fleetgram_protocol::session::server::{ServerEvent, ServerSession};
-use fleetgram_protocol::session::{open_with_ack, plain};
+use fleetgram_protocol::session::{open, open_with_ack, plain};
 use fleetgram_protocol::transport::detect::{detect, Detected};
 use fleetgram_protocol::transport::obfuscated::{server_accept, Encryptor};
 use fleetgram_protocol::transport::{ErrorCode, Frame, Framer, Role};
@@ -408,7 +408,13 @@ impl Conn {
         if entry.dc != self.dc {
             return self.fail(); // keys are per DC
         }
-        let Ok((sealed, token)) = open_with_ack(&entry.key, Side::Client, payload) else {
+        // The quick-ack token costs a hash: only when asked.
+        let opened = if quick_ack {
+            open_with_ack(&entry.key, Side::Client, payload).map(|(s, t)| (s, Some(t)))
+        } else {
+            open(&entry.key, Side::Client, payload).map(|s| (s, None))
+        };
+        let Ok((sealed, token)) = opened else {
             return self.fail();
         };
         let now = now_ms();
@@ -422,7 +428,7 @@ impl Conn {
             drop(guard);
             return self.fail();
         }
-        if quick_ack {
+        if let Some(token) = token {
             // Received, decrypted and accepted: acknowledge before any answer.
             self.tx.send(Out::QuickAck(token));
         }
@@ -573,9 +579,21 @@ pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push
     let mut users: Vec<i64> = pushes.iter().map(|p| p.user).collect();
     users.sort_unstable();
     users.dedup();
-    // Every account's `updates` containers take its next seq values (merged into one
-    // `updatesCombined` when a call produced several), whether or not it is online.
-    let pushes: Vec<rpc::Push> = users
+    let pushes = sequence_pushes(shared, &users, pushes);
+    deliver_sequenced(shared, origin, &users, &pushes, now);
+}
+
+/// Every account's `updates` containers take its next seq values (merged into one
+/// `updatesCombined` when a call produced several), whether or not it is online.
+fn sequence_pushes(shared: &Shared, users: &[i64], pushes: Vec<rpc::Push>) -> Vec<rpc::Push> {
+    // Most calls push only short updates: nothing to sequence.
+    if !pushes
+        .iter()
+        .any(|p| p.body.get(..4) == Some(&rpc::UPDATES_ID.to_le_bytes()[..]))
+    {
+        return pushes;
+    }
+    users
         .iter()
         .flat_map(|&user| {
             let bodies: Vec<Vec<u8>> = pushes
@@ -587,8 +605,18 @@ pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push
                 .into_iter()
                 .map(move |body| rpc::Push { user, body })
         })
-        .collect();
-    for user in users {
+        .collect()
+}
+
+/// Sends sequenced pushes to every connected session of their accounts (except `origin`).
+fn deliver_sequenced(
+    shared: &Shared,
+    origin: SessionKey,
+    users: &[i64],
+    pushes: &[rpc::Push],
+    now: i64,
+) {
+    for &user in users {
         let keys: Vec<SessionKey> = shared
             .user_sessions
             .lock()

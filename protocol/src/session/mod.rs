@@ -163,7 +163,7 @@ pub fn seal(
 /// # Errors
 /// [`SessionError::Decrypt`] or [`SessionError::Malformed`].
 pub fn open(key: &AuthKey, sender: Side, payload: &[u8]) -> Result<Sealed, SessionError> {
-    open_with_ack(key, sender, payload).map(|(s, _)| s)
+    open_plain(key, sender, payload).map(|(s, _)| s)
 }
 
 /// Like [`open`], also returning the payload's quick-ack token (see
@@ -176,6 +176,16 @@ pub fn open_with_ack(
     sender: Side,
     payload: &[u8],
 ) -> Result<(Sealed, u32), SessionError> {
+    let (sealed, plain) = open_plain(key, sender, payload)?;
+    Ok((sealed, crate::crypto::quick_ack_token(key, &plain)))
+}
+
+/// Decrypts and parses; also returns the plaintext (for the quick-ack token).
+fn open_plain(
+    key: &AuthKey,
+    sender: Side,
+    payload: &[u8],
+) -> Result<(Sealed, Vec<u8>), SessionError> {
     // Padded-intermediate framing may leave up to 15 extra bytes.
     let usable = if payload.len() >= 24 {
         24 + (payload.len() - 24) / 16 * 16
@@ -201,7 +211,6 @@ pub fn open_with_ack(
         )));
     }
     let body = plain[32..32 + len as usize].to_vec();
-    let token = crate::crypto::quick_ack_token(key, &plain);
     Ok((
         Sealed {
             salt,
@@ -212,7 +221,7 @@ pub fn open_with_ack(
                 body,
             },
         },
-        token,
+        plain,
     ))
 }
 

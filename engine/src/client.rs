@@ -507,10 +507,14 @@ impl Client {
 
     /// Feeds the peer cache from an answer (any method: walked with the dynamic codec).
     fn learn_peers(&self, method: &str, bytes: &[u8]) {
-        // Answers that never carry users or chats.
+        // Answers that never carry users or chats, and differences, whose users and chats
+        // the update stream learns from (typed, once per slice).
         if matches!(
             method,
-            "help.getNearestDc" | "updates.getState" | "ping_delay_disconnect"
+            "help.getNearestDc"
+                | "updates.getState"
+                | "ping_delay_disconnect"
+                | "updates.getDifference"
         ) {
             return;
         }

@@ -357,15 +357,27 @@ impl UpdateStream {
         self.local
     }
 
-    fn push(&mut self, update: enums::Update, users: Vec<enums::User>, chats: Vec<enums::Chat>) {
-        if !users.is_empty() || !chats.is_empty() {
-            let mut found = Vec::new();
-            crate::peers::collect_typed(&users, &chats, &mut found);
-            if let Some(m) = message_of(&update) {
+    /// Feeds the peer cache once per batch (not once per update of it).
+    fn learn_peers<'a>(
+        &self,
+        users: &[enums::User],
+        chats: &[enums::Chat],
+        messages: impl Iterator<Item = &'a enums::Message>,
+    ) {
+        if users.is_empty() && chats.is_empty() {
+            return;
+        }
+        let mut found = Vec::new();
+        crate::peers::collect_typed(users, chats, &mut found);
+        if found.iter().any(|p| p.min) {
+            for m in messages {
                 crate::peers::note_seen_in(&mut found, m);
             }
-            self.client.remember_peers(found);
         }
+        self.client.remember_peers(found);
+    }
+
+    fn push(&mut self, update: enums::Update, users: Vec<enums::User>, chats: Vec<enums::Chat>) {
         let d = Delivered {
             update,
             users,
@@ -392,6 +404,7 @@ impl UpdateStream {
             Pushed::TooLong => return self.get_difference().await,
             Pushed::Batch(l, u, c, d) => (l, u, c, d),
         };
+        self.learn_peers(&users, &chats, list.iter().filter_map(message_of));
         for u in list {
             match common_pts(&u) {
                 None => {
@@ -493,6 +506,7 @@ impl UpdateStream {
                     )
                 }
             };
+            self.learn_peers(&users, &chats, msgs.iter());
             // Until the whole batch is acknowledged, the committed state stays before it, with
             // the count of its updates already handled.
             let base = self.local;

@@ -578,7 +578,7 @@ fn pin_in_chat(
         };
         m.pinned = pinned;
         state.mark_message(u, their_id);
-        let pts = state.push_update(u, 1, |pts| {
+        let make = |pts| -> enums::Update {
             types::UpdatePinnedMessages {
                 pinned,
                 peer: types::PeerChat { chat_id: chat }.into(),
@@ -587,16 +587,9 @@ fn pin_in_chat(
                 pts_count: 1,
             }
             .into()
-        });
-        let update: enums::Update = types::UpdatePinnedMessages {
-            pinned,
-            peer: types::PeerChat { chat_id: chat }.into(),
-            messages: vec![their_id],
-            pts,
-            pts_count: 1,
-        }
-        .into();
-        let mut push = updates(state, u, vec![update], &[me]);
+        };
+        let pts = state.push_update(u, 1, make);
+        let mut push = updates(state, u, vec![make(pts)], &[me]);
         if let enums::Updates::Updates(x) = &mut push {
             x.chats.push(state.chat_tl(u, chat));
         }
@@ -1218,7 +1211,7 @@ fn read_inbox(
     state.read.insert((me, key), (max_id, outbox));
     state.mark_user(me);
     let still_unread = incoming.iter().filter(|&&id| id > max_id).count() as i32;
-    let make = |pts| -> enums::Update {
+    let pts = push_short(ctx, state, me, |pts| {
         types::UpdateReadHistoryInbox {
             folder_id: None,
             peer: peer.clone(),
@@ -1229,15 +1222,7 @@ fn read_inbox(
             pts_count: 1,
         }
         .into()
-    };
-    let pts = state.push_update(me, 1, make);
-    ctx.push(
-        me,
-        &enums::Updates::from(types::UpdateShort {
-            update: make(pts),
-            date: now(),
-        }),
-    );
+    });
     Ok((max_id, pts))
 }
 
@@ -1257,7 +1242,7 @@ fn read_outbox(
     }
     state.read.insert((sender, key), (their_inbox, max_id));
     state.mark_user(sender);
-    let make = |pts| -> enums::Update {
+    push_short(ctx, state, sender, |pts| {
         types::UpdateReadHistoryOutbox {
             peer: peer.clone(),
             max_id,
@@ -1265,15 +1250,26 @@ fn read_outbox(
             pts_count: 1,
         }
         .into()
-    };
-    let their_pts = state.push_update(sender, 1, make);
+    });
+}
+
+/// Appends one update (pts_count 1) to `user`'s pts sequence and pushes it to `user`'s
+/// other sessions as `updateShort`; returns its pts.
+fn push_short(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    user: i64,
+    make: impl Fn(i32) -> enums::Update,
+) -> i32 {
+    let pts = state.push_update(user, 1, &make);
     ctx.push(
-        sender,
+        user,
         &enums::Updates::from(types::UpdateShort {
-            update: make(their_pts),
+            update: make(pts),
             date: now(),
         }),
     );
+    pts
 }
 
 /// `messages.readHistory` in a group: this member's inbox, and each sender's outbox.

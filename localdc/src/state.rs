@@ -96,6 +96,87 @@ pub(crate) struct Chat {
     pub version: i32,
 }
 
+/// A channel or supergroup. Its messages and its pts log live in the box
+/// [`channel_box`]`(id)`, so they share the users' message and log storage.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Channel {
+    pub title: String,
+    pub about: String,
+    pub creator: i64,
+    /// A supergroup (else a broadcast channel).
+    pub megagroup: bool,
+    pub username: Option<String>,
+    pub date: i32,
+    pub members: std::collections::BTreeMap<i64, Member>,
+    /// Users banned from the channel (`view_messages`), with who banned them.
+    pub kicked: std::collections::BTreeMap<i64, Banned>,
+    pub invites: Vec<Invite>,
+    /// Pending join requests: user -> (date, invite hash).
+    pub requests: std::collections::BTreeMap<i64, (i32, String)>,
+}
+
+/// A channel member.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Member {
+    pub inviter: i64,
+    pub date: i32,
+    pub admin: Option<Admin>,
+    /// Restrictions short of a ban.
+    pub restricted: Option<Banned>,
+}
+
+/// An admin's rights.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Admin {
+    pub rights: types::ChatAdminRights,
+    pub by: i64,
+    pub rank: Option<String>,
+}
+
+/// A ban or restriction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Banned {
+    pub by: i64,
+    pub date: i32,
+    pub rights: types::ChatBannedRights,
+}
+
+impl Banned {
+    /// Whether it still applies at `now` (`until_date` 0 means forever).
+    pub fn active(&self, now: i32) -> bool {
+        self.rights.until_date == 0 || self.rights.until_date > now
+    }
+
+    /// Telegram's reading of `until_date` when a ban is set: under 30 s or over 366 days
+    /// from now means forever (0).
+    pub fn normalize_until(rights: &mut types::ChatBannedRights, now: i32) {
+        let d = rights.until_date.saturating_sub(now);
+        if rights.until_date != 0 && !(30..=366 * 86400).contains(&d) {
+            rights.until_date = 0;
+        }
+    }
+}
+
+/// An invite link of a channel.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Invite {
+    pub hash: String,
+    pub admin: i64,
+    pub date: i32,
+    pub request_needed: bool,
+    pub title: Option<String>,
+    pub expire_date: Option<i32>,
+    pub usage_limit: Option<i32>,
+    pub usage: i32,
+    pub revoked: bool,
+    pub permanent: bool,
+}
+
+/// The box (messages, pts log, pts) of channel `id`: a key no user id can take.
+pub(crate) fn channel_box(id: i64) -> i64 {
+    -1_000_000_000_000 - id
+}
+
 /// The `messageFwdHeader` of a forwarded copy.
 pub(crate) fn fwd_header(f: Option<(i64, i32)>) -> Option<enums::MessageFwdHeader> {
     f.map(|(from, date)| {
@@ -172,6 +253,8 @@ pub(crate) struct State {
     next_scheduled: i32,
     /// Basic groups.
     pub chats: HashMap<i64, Chat>,
+    /// Channels and supergroups.
+    pub channels: HashMap<i64, Channel>,
     next_chat_id: i64,
     /// Group message id -> the members' copies (user, id).
     pub group_copies: HashMap<i64, Vec<(i64, i32)>>,
@@ -181,7 +264,8 @@ pub(crate) struct State {
     login_code: Option<String>,
     /// Where changes are written through (with `--data`).
     pub store: Option<std::sync::Arc<crate::store::Store>>,
-    secret: [u8; 32],
+    /// Keys access hashes; kept with the data so hashes stay valid across restarts.
+    pub secret: [u8; 32],
     pub rng: rand::rngs::StdRng,
 }
 
@@ -212,6 +296,7 @@ impl State {
             scheduled: Vec::new(),
             next_scheduled: 1,
             chats: HashMap::new(),
+            channels: HashMap::new(),
             next_chat_id: 100_000 + rng.gen_range(0..100_000),
             group_copies: HashMap::new(),
             next_gid: 1,
@@ -332,6 +417,13 @@ impl State {
     pub fn mark_chat(&self, id: i64) {
         if let Some(store) = &self.store {
             store.put_chat(id, self.chats.get(&id));
+        }
+    }
+
+    /// Persists channel `id` (its messages and log are kept like a user's box).
+    pub fn mark_channel(&self, id: i64) {
+        if let Some(store) = &self.store {
+            store.put_channel(id, self.channels.get(&id));
         }
     }
 

@@ -8,12 +8,21 @@
 //! tree "auths"  perm_key_id            -> user_id
 //! tree "msgs"   user_id ++ msg_id (BE) -> one stored message
 //! tree "log"    user_id ++ pts (BE)    -> one update of the user's pts sequence (TL bytes)
+//! tree "chats"  chat_id                -> a basic group
+//! tree "channels" channel_id           -> a channel: profile, members, bans, invites, requests
+//! tree "meta"   "access_secret"        -> the key of access hashes (so they stay valid)
 //! ```
+//!
+//! A channel's messages and pts log are kept in "msgs" and "log" under its box key
+//! (`state::channel_box`), like a user's.
 //!
 //! Records use TL's own encoding (the crate's `ser` helpers and `Reader`). Transient data
 //! (login codes, SRP challenges, exported authorizations, sessions) is not kept.
 
-use crate::state::{AuthKeyEntry, LogEntry, Password, State, StoredMessage, UpdateState, User};
+use crate::state::{
+    channel_box, Admin, AuthKeyEntry, Banned, Channel, Invite, LogEntry, Member, Password, State,
+    StoredMessage, UpdateState, User,
+};
 use fleetgram_protocol::crypto::srp::SrpParams;
 use fleetgram_protocol::crypto::AuthKey;
 use fleetgram_tl::{enums, ser, types, Deserializable, DeserializeError, Reader, Serializable};
@@ -28,7 +37,9 @@ pub(crate) struct Store {
     msgs: sled::Tree,
     log: sled::Tree,
     chats: sled::Tree,
+    channels: sled::Tree,
     sched: sled::Tree,
+    meta: sled::Tree,
 }
 
 /// Why the store could not be opened or read.
@@ -114,6 +125,8 @@ impl Store {
             msgs: db.open_tree("msgs").map_err(err)?,
             log: db.open_tree("log").map_err(err)?,
             chats: db.open_tree("chats").map_err(err)?,
+            channels: db.open_tree("channels").map_err(err)?,
+            meta: db.open_tree("meta").map_err(err)?,
             sched: db.open_tree("scheduled").map_err(err)?,
             db,
         })
@@ -284,6 +297,61 @@ impl Store {
         self.write(&self.chats, &id.to_be_bytes(), &b);
     }
 
+    pub fn put_channel(&self, id: i64, ch: Option<&Channel>) {
+        let Some(c) = ch else {
+            self.delete(&self.channels, &id.to_be_bytes());
+            return;
+        };
+        let mut b = Vec::with_capacity(256);
+        ser::string(&mut b, &c.title);
+        ser::string(&mut b, &c.about);
+        ser::i64(&mut b, &c.creator);
+        ser::bool(&mut b, &c.megagroup);
+        opt_str(&mut b, &c.username);
+        ser::i32(&mut b, &c.date);
+        ser::u32(&mut b, c.members.len() as u32);
+        for (u, m) in &c.members {
+            ser::i64(&mut b, u);
+            ser::i64(&mut b, &m.inviter);
+            ser::i32(&mut b, &m.date);
+            ser::bool(&mut b, &m.admin.is_some());
+            if let Some(a) = &m.admin {
+                a.rights.serialize(&mut b);
+                ser::i64(&mut b, &a.by);
+                opt_str(&mut b, &a.rank);
+            }
+            ser::bool(&mut b, &m.restricted.is_some());
+            if let Some(r) = &m.restricted {
+                put_banned(&mut b, r);
+            }
+        }
+        ser::u32(&mut b, c.kicked.len() as u32);
+        for (u, r) in &c.kicked {
+            ser::i64(&mut b, u);
+            put_banned(&mut b, r);
+        }
+        ser::u32(&mut b, c.invites.len() as u32);
+        for i in &c.invites {
+            ser::string(&mut b, &i.hash);
+            ser::i64(&mut b, &i.admin);
+            ser::i32(&mut b, &i.date);
+            ser::bool(&mut b, &i.request_needed);
+            opt_str(&mut b, &i.title);
+            opt_i32(&mut b, i.expire_date);
+            opt_i32(&mut b, i.usage_limit);
+            ser::i32(&mut b, &i.usage);
+            ser::bool(&mut b, &i.revoked);
+            ser::bool(&mut b, &i.permanent);
+        }
+        ser::u32(&mut b, c.requests.len() as u32);
+        for (u, (date, hash)) in &c.requests {
+            ser::i64(&mut b, u);
+            ser::i32(&mut b, date);
+            ser::string(&mut b, hash);
+        }
+        self.write(&self.channels, &id.to_be_bytes(), &b);
+    }
+
     pub fn put_log(&self, user: i64, e: &LogEntry) {
         let mut b = Vec::with_capacity(128);
         ser::i32(&mut b, &e.pts_count);
@@ -335,6 +403,15 @@ impl Store {
             source: e,
         };
         let mut keys = Vec::new();
+        match self.meta.get(b"access_secret").map_err(db)? {
+            Some(v) => {
+                state.secret = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("meta", "access_secret length".into()))?;
+            }
+            None => self.write(&self.meta, b"access_secret", &state.secret),
+        }
         for kv in self.keys.iter() {
             let (k, v) = kv.map_err(db)?;
             let id = i64::from_be_bytes(
@@ -539,6 +616,20 @@ impl Store {
             state.chats.insert(id, chat);
             state.note_chat_ids(id, 0);
         }
+        for kv in self.channels.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let id = i64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("channels", "key length".into()))?,
+            );
+            let ch = read_channel(&v).map_err(|e| corrupt("channels", e.to_string()))?;
+            if let Some(u) = &ch.username {
+                state.by_username.insert(u.to_ascii_lowercase(), id);
+            }
+            state.channels.insert(id, ch);
+            state.note_chat_ids(id, 0);
+        }
         for kv in self.sched.iter() {
             let (k, v) = kv.map_err(db)?;
             let (owner, id) =
@@ -568,8 +659,93 @@ impl Store {
                 update,
             });
         }
+        // A channel's pts is its log's last; its random_ids are kept per sender.
+        let ids: Vec<i64> = state.channels.keys().copied().collect();
+        for id in ids {
+            let bx = channel_box(id);
+            let b = state.boxes.entry(bx).or_default();
+            let pts = b.log.last().map_or(0, |e| e.pts);
+            b.next_id = b
+                .next_id
+                .max(b.messages.keys().next_back().map_or(1, |m| m + 1));
+            b.random_ids = b
+                .messages
+                .values()
+                .filter_map(|m| m.random_id.map(|r| (r ^ m.from, m.id)))
+                .collect();
+            state.updates.entry(bx).or_default().pts = pts;
+        }
         Ok(keys)
     }
+}
+
+fn put_banned(b: &mut Vec<u8>, r: &Banned) {
+    ser::i64(b, &r.by);
+    ser::i32(b, &r.date);
+    r.rights.serialize(b);
+}
+
+fn read_banned(r: &mut Reader<'_>) -> Result<Banned, DeserializeError> {
+    Ok(Banned {
+        by: r.i64()?,
+        date: r.i32()?,
+        rights: types::ChatBannedRights::deserialize(r)?,
+    })
+}
+
+fn read_channel(v: &[u8]) -> Result<Channel, DeserializeError> {
+    let mut r = Reader::new(v);
+    let mut c = Channel {
+        title: r.string()?,
+        about: r.string()?,
+        creator: r.i64()?,
+        megagroup: r.bool()?,
+        username: read_opt_str(&mut r)?,
+        date: r.i32()?,
+        ..Default::default()
+    };
+    for _ in 0..r.vector_len(false, 8)? {
+        let u = r.i64()?;
+        let mut m = Member {
+            inviter: r.i64()?,
+            date: r.i32()?,
+            ..Default::default()
+        };
+        if r.bool()? {
+            m.admin = Some(Admin {
+                rights: types::ChatAdminRights::deserialize(&mut r)?,
+                by: r.i64()?,
+                rank: read_opt_str(&mut r)?,
+            });
+        }
+        if r.bool()? {
+            m.restricted = Some(read_banned(&mut r)?);
+        }
+        c.members.insert(u, m);
+    }
+    for _ in 0..r.vector_len(false, 8)? {
+        let u = r.i64()?;
+        c.kicked.insert(u, read_banned(&mut r)?);
+    }
+    for _ in 0..r.vector_len(false, 8)? {
+        c.invites.push(Invite {
+            hash: r.string()?,
+            admin: r.i64()?,
+            date: r.i32()?,
+            request_needed: r.bool()?,
+            title: read_opt_str(&mut r)?,
+            expire_date: read_opt_i32(&mut r)?,
+            usage_limit: read_opt_i32(&mut r)?,
+            usage: r.i32()?,
+            revoked: r.bool()?,
+            permanent: r.bool()?,
+        });
+    }
+    for _ in 0..r.vector_len(false, 8)? {
+        let u = r.i64()?;
+        c.requests.insert(u, (r.i32()?, r.string()?));
+    }
+    Ok(c)
 }
 
 fn split_key(k: &[u8]) -> Option<(i64, i32)> {

@@ -177,3 +177,140 @@ async fn state_survives_a_restart() {
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn channels_survive_a_restart() {
+    use support::accounts::{login, send_defaults};
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-persist-channels-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dc = LocalDc::start(config(&dir)).await.unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let mut owner = login(&dc, &control, &key, "15556100001").await;
+    let created = owner
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: false,
+            megagroup: true,
+            for_import: false,
+            forum: false,
+            title: "Kept".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = &created else {
+        panic!()
+    };
+    let enums::Chat::Channel(ch) = &u.chats[0] else {
+        panic!()
+    };
+    let channel: enums::InputChannel = types::InputChannel {
+        channel_id: ch.id,
+        access_hash: ch.access_hash.unwrap(),
+    }
+    .into();
+    let peer: enums::InputPeer = types::InputPeerChannel {
+        channel_id: ch.id,
+        access_hash: ch.access_hash.unwrap(),
+    }
+    .into();
+    owner
+        .invoke(&functions::channels::UpdateUsername {
+            channel: channel.clone(),
+            username: "kept_group".into(),
+        })
+        .await
+        .unwrap();
+    for i in 0..3 {
+        owner
+            .invoke(&functions::messages::SendMessage {
+                peer: peer.clone(),
+                message: format!("post {i}"),
+                random_id: 100 + i,
+                ..send_defaults()
+            })
+            .await
+            .unwrap();
+    }
+    let full = |c: enums::messages::ChatFull| {
+        let enums::messages::ChatFull::ChatFull(f) = c;
+        let enums::ChatFull::ChannelFull(f) = f.full_chat else {
+            panic!()
+        };
+        f.pts
+    };
+    let pts = full(
+        owner
+            .invoke(&functions::channels::GetFullChannel {
+                channel: channel.clone(),
+            })
+            .await
+            .unwrap(),
+    );
+    drop(owner);
+    dc.shutdown().await;
+
+    let dc = LocalDc::start(config(&dir)).await.unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let mut owner = login(&dc, &control, &key, "15556100001").await;
+    assert_eq!(
+        full(
+            owner
+                .invoke(&functions::channels::GetFullChannel {
+                    channel: channel.clone(),
+                })
+                .await
+                .unwrap()
+        ),
+        pts
+    );
+    // The same random_id is still known; a new post continues the ids and pts.
+    owner
+        .invoke(&functions::messages::SendMessage {
+            peer: peer.clone(),
+            message: "post 2".into(),
+            random_id: 102,
+            ..send_defaults()
+        })
+        .await
+        .unwrap();
+    owner
+        .invoke(&functions::messages::SendMessage {
+            peer: peer.clone(),
+            message: "after restart".into(),
+            random_id: 200,
+            ..send_defaults()
+        })
+        .await
+        .unwrap();
+    let enums::updates::ChannelDifference::ChannelDifference(d) = owner
+        .invoke(&functions::updates::GetChannelDifference {
+            force: false,
+            channel: channel.clone(),
+            filter: enums::ChannelMessagesFilter::Empty,
+            pts,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(d.pts, pts + 1);
+    assert_eq!(d.new_messages.len(), 1);
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = owner
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "kept_group".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(r.peer, enums::Peer::Channel(ref c) if c.channel_id == ch.id));
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,6 +18,9 @@ pub(crate) fn resolve_username(
         .by_username
         .get(&name)
         .ok_or_else(|| RpcErr::bad_request("USERNAME_NOT_OCCUPIED"))?;
+    if state.channels.contains_key(&id) {
+        return super::channels::resolved(&state, me, id);
+    }
     ok(enums::contacts::ResolvedPeer::from(
         types::contacts::ResolvedPeer {
             peer: types::PeerUser { user_id: id }.into(),

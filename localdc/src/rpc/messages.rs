@@ -184,7 +184,7 @@ pub(crate) fn post_private(
     Ok((mine, pts))
 }
 
-fn check_text(text: &str) -> Result<(), RpcErr> {
+pub(crate) fn check_text(text: &str) -> Result<(), RpcErr> {
     if text.trim().is_empty() {
         return Err(RpcErr::bad_request("MESSAGE_EMPTY"));
     }
@@ -226,6 +226,9 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         _ => None,
     };
     let entities = req.entities.clone().unwrap_or_default();
+    if let Some(channel) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        return super::channels::send(ctx, &mut state, me, channel, req, reply_to);
+    }
     if let enums::InputPeer::Chat(c) = &req.peer {
         let post = super::chats::ChatPost {
             text: req.message,
@@ -602,7 +605,7 @@ fn pin_in_chat(
 }
 
 /// The messages of `list` (newest first) after Telegram's paging rules.
-fn page<'a>(
+pub(crate) fn page<'a>(
     list: &[&'a StoredMessage],
     offset_id: i32,
     offset_date: i32,
@@ -747,6 +750,9 @@ pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage)
     let mut state = ctx.shared.state.lock().expect("not poisoned");
     if let enums::InputPeer::Chat(c) = &req.peer {
         return edit_chat_message(ctx, &mut state, me, c.chat_id, req);
+    }
+    if let Some(channel) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        return super::channels::edit(ctx, &mut state, me, channel, req);
     }
     let target = resolve_user(&state, me, &req.peer)?;
     let date = now();
@@ -1013,6 +1019,14 @@ pub(crate) fn delete_messages(
 /// `offset_date`), shifted by `add_offset`, at most `limit`, within `(min_id, max_id)`.
 pub(crate) fn get_history(ctx: &Ctx<'_>, req: functions::messages::GetHistory) -> RpcResult {
     let me = require_user(ctx)?;
+    let channel = super::channels::resolve_peer(
+        &ctx.shared.state.lock().expect("not poisoned"),
+        me,
+        &req.peer,
+    )?;
+    if let Some(channel) = channel {
+        return super::channels::history(ctx, me, channel, &req);
+    }
     let state = ctx.shared.state.lock().expect("not poisoned");
     let (target, chat) = match &req.peer {
         enums::InputPeer::Chat(c) => {
@@ -1456,4 +1470,37 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
         chats,
         users,
     }))
+}
+
+/// The channel an invite or join-request call is about (basic groups get theirs by migrating
+/// to a supergroup, as Telegram clients do).
+fn invite_channel(ctx: &Ctx<'_>, me: i64, peer: &enums::InputPeer) -> Result<i64, RpcErr> {
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    match super::channels::resolve_peer(&state, me, peer)? {
+        Some(id) => Ok(id),
+        None if matches!(peer, enums::InputPeer::Chat(_)) => {
+            Err(RpcErr::bad_request("CHAT_INVALID"))
+        }
+        None => Err(RpcErr::bad_request("PEER_ID_INVALID")),
+    }
+}
+
+/// `messages.exportChatInvite`.
+pub(crate) fn export_chat_invite(
+    ctx: &Ctx<'_>,
+    req: functions::messages::ExportChatInvite,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let id = invite_channel(ctx, me, &req.peer)?;
+    super::channels::export_invite(ctx, me, id, req)
+}
+
+/// `messages.hideChatJoinRequest`.
+pub(crate) fn hide_chat_join_request(
+    ctx: &Ctx<'_>,
+    req: functions::messages::HideChatJoinRequest,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let id = invite_channel(ctx, me, &req.peer)?;
+    super::channels::hide_join_request(ctx, me, id, req)
 }

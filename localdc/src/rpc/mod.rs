@@ -7,6 +7,7 @@
 
 mod account;
 mod auth;
+pub(crate) mod channels;
 mod chats;
 mod contacts;
 mod help;
@@ -145,10 +146,12 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
     }
     debug_assert_eq!(msg_id, ctx.msg_id);
     let result = route_checked(ctx, body)?;
-    // An `updates` answer (bare or in `messages.invitedUsers`) is part of the caller's seq
-    // sequence, like a push.
+    // An `updates` answer (bare, or inside `messages.invitedUsers` or
+    // `messages.chatInviteJoinResultOk`) is part of the caller's seq sequence, like a push.
     let invited = types::messages::InvitedUsers::CONSTRUCTOR_ID;
-    if id_of(&result) != UPDATES_ID && id_of(&result) != invited {
+    let joined = types::messages::ChatInviteJoinResultOk::CONSTRUCTOR_ID;
+    let id = id_of(&result);
+    if id != UPDATES_ID && id != invited && id != joined {
         return Ok(result);
     }
     let user = ctx
@@ -158,19 +161,31 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
         .expect("not poisoned")
         .user_of(ctx.perm_key_id);
     let Some(user) = user else { return Ok(result) };
-    if id_of(&result) == UPDATES_ID {
+    let stamp = |u: &enums::Updates| -> Result<enums::Updates, RpcErr> {
+        let b = u.to_bytes();
+        if id_of(&b) != UPDATES_ID {
+            return Ok(u.clone());
+        }
+        Ok(enums::Updates::from_bytes(
+            &stamp_seq(ctx.shared, user, vec![b]).remove(0),
+        )?)
+    };
+    if id == UPDATES_ID {
         return Ok(stamp_seq(ctx.shared, user, vec![result]).remove(0));
     }
-    match enums::messages::InvitedUsers::from_bytes(&result) {
-        Ok(enums::messages::InvitedUsers::InvitedUsers(mut iu))
-            if id_of(&iu.updates.to_bytes()) == UPDATES_ID =>
-        {
-            let stamped = stamp_seq(ctx.shared, user, vec![iu.updates.to_bytes()]).remove(0);
-            iu.updates = enums::Updates::from_bytes(&stamped)?;
-            Ok(enums::messages::InvitedUsers::InvitedUsers(iu).to_bytes())
-        }
-        _ => Ok(result),
+    if id == joined {
+        let enums::messages::ChatInviteJoinResult::Ok(mut r) =
+            enums::messages::ChatInviteJoinResult::from_bytes(&result)?
+        else {
+            return Ok(result);
+        };
+        r.updates = stamp(&r.updates)?;
+        return Ok(enums::messages::ChatInviteJoinResult::Ok(r).to_bytes());
     }
+    let enums::messages::InvitedUsers::InvitedUsers(mut iu) =
+        enums::messages::InvitedUsers::from_bytes(&result)?;
+    iu.updates = stamp(&iu.updates)?;
+    Ok(enums::messages::InvitedUsers::InvitedUsers(iu).to_bytes())
 }
 
 /// The constructor id of `updates`.
@@ -303,6 +318,26 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::users::GetUsers => users::get_users,
         functions::updates::GetState => updates::get_state,
         functions::updates::GetDifference => updates::get_difference,
+        functions::updates::GetChannelDifference => channels::get_channel_difference,
+        functions::channels::CreateChannel => channels::create_channel,
+        functions::channels::GetChannels => channels::get_channels,
+        functions::channels::GetFullChannel => channels::get_full_channel,
+        functions::channels::GetParticipants => channels::get_participants,
+        functions::channels::GetParticipant => channels::get_participant,
+        functions::channels::InviteToChannel => channels::invite_to_channel,
+        functions::channels::JoinChannel => channels::join_channel,
+        functions::channels::LeaveChannel => channels::leave_channel,
+        functions::channels::EditAdmin => channels::edit_admin,
+        functions::channels::EditBanned => channels::edit_banned,
+        functions::channels::DeleteMessages => channels::delete_messages,
+        functions::channels::ReadHistory => channels::read_history,
+        functions::channels::GetMessages => channels::get_messages,
+        functions::channels::UpdateUsername => channels::update_username,
+        functions::channels::CheckUsername => channels::check_username,
+        functions::messages::ExportChatInvite => messages::export_chat_invite,
+        functions::messages::CheckChatInvite => channels::check_invite,
+        functions::messages::ImportChatInvite => channels::import_invite,
+        functions::messages::HideChatJoinRequest => messages::hide_chat_join_request,
     }
 }
 

@@ -1,6 +1,8 @@
 //! A minimal MTProto client for the local DC's tests, built directly on `fleetgram-protocol`
 //! (the engine's client is tested separately).
 
+pub mod accounts;
+
 use fleetgram_protocol::crypto::rsa::RsaPublicKey;
 use fleetgram_protocol::handshake::{self, Outcome, Params};
 use fleetgram_protocol::session::client::{Event, Session};

@@ -455,10 +455,24 @@ impl Conn {
                         pushes: Default::default(),
                         delay: Default::default(),
                         without_updates: Default::default(),
+                        deferred: Default::default(),
                     };
                     let result = rpc::handle(&ctx, msg_id, &body).map_err(|e| (e.code, e.message));
                     if ctx.without_updates.get() {
                         guard.without_updates = true;
+                    }
+                    if let Some(later) = ctx.deferred.take() {
+                        // Answered when the bot answers (or the wait times out).
+                        let slot = slot.clone();
+                        tokio::spawn(async move {
+                            let result = later.await.map_err(|e| (e.code, e.message));
+                            let mut s = slot.lock().expect("not poisoned");
+                            let now = now_ms();
+                            s.session.send_result(msg_id, result, now);
+                            flush(&mut s, now);
+                        });
+                        pushes.extend(ctx.pushes.into_inner());
+                        continue;
                     }
                     match ctx.delay.get() {
                         None => guard.session.send_result(msg_id, result, now),

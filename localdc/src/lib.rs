@@ -59,6 +59,8 @@ pub struct Config {
     /// How many updates each account's log keeps for `updates.getDifference`; a client
     /// further behind gets `updates.differenceTooLong`.
     pub update_log_limit: usize,
+    /// How long a user waits for a bot to answer a callback query (`BOT_RESPONSE_TIMEOUT`).
+    pub bot_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             rsa_key: None,
             control_addr: None,
             update_log_limit: 100_000,
+            bot_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -152,6 +155,12 @@ pub(crate) struct Shared {
     pub(crate) user_sessions: std::sync::Mutex<
         std::collections::HashMap<i64, std::collections::HashSet<conn::SessionKey>>,
     >,
+    /// Bot queries waiting for the bot's answer: query_id -> (bot, where the answer goes).
+    pub(crate) bot_queries: std::sync::Mutex<
+        std::collections::HashMap<i64, (i64, tokio::sync::oneshot::Sender<Vec<u8>>)>,
+    >,
+    /// How long a user waits for a bot's answer to a callback query.
+    pub(crate) bot_timeout: std::time::Duration,
 }
 
 /// Counters of what the DC did (for tests and, later, metrics).
@@ -231,6 +240,8 @@ impl LocalDc {
             drops: watch::channel(0).0,
             control_addr: config.control_addr,
             user_sessions: Default::default(),
+            bot_queries: Default::default(),
+            bot_timeout: config.bot_timeout,
         });
         shared
             .auth_keys

@@ -73,6 +73,8 @@ pub(crate) struct StoredMessage {
     pub chat: Option<(i64, i64)>,
     /// A service message's action.
     pub action: Option<enums::MessageAction>,
+    /// A bot's keyboard.
+    pub reply_markup: Option<enums::ReplyMarkup>,
 }
 
 /// A message waiting for its `schedule_date`.
@@ -568,7 +570,7 @@ impl State {
             date: m.date,
             message: m.text.clone(),
             media: None,
-            reply_markup: None,
+            reply_markup: m.reply_markup.clone(),
             entities: (!m.entities.is_empty()).then(|| m.entities.clone()),
             views: None,
             forwards: None,

@@ -275,6 +275,10 @@ impl Store {
         if let Some(a) = &m.action {
             a.serialize(&mut b);
         }
+        ser::bool(&mut b, &m.reply_markup.is_some());
+        if let Some(k) = &m.reply_markup {
+            k.serialize(&mut b);
+        }
         self.write(&self.msgs, &key2(user, id), &b);
     }
 
@@ -560,7 +564,13 @@ impl Store {
                 } else {
                     None
                 };
+                let reply_markup = if r.bool()? {
+                    Some(enums::ReplyMarkup::deserialize(&mut r)?)
+                } else {
+                    None
+                };
                 Ok(StoredMessage {
+                    reply_markup,
                     fwd_from,
                     pinned,
                     chat,

@@ -373,6 +373,7 @@ pub(crate) struct ChannelPost {
     pub random_id: Option<i64>,
     pub action: Option<enums::MessageAction>,
     pub fwd_from: Option<(i64, i32)>,
+    pub reply_markup: Option<enums::ReplyMarkup>,
 }
 
 impl ChannelPost {
@@ -385,6 +386,7 @@ impl ChannelPost {
             random_id: None,
             action: Some(action.into()),
             fwd_from: None,
+            reply_markup: None,
         }
     }
 }
@@ -449,6 +451,7 @@ pub(crate) fn post(
         pinned: false,
         chat: None,
         action: post.action,
+        reply_markup: post.reply_markup,
     };
     if let Some(r) = m.random_id {
         b.random_ids.insert(r ^ me, msg_id);
@@ -1362,6 +1365,7 @@ pub(crate) fn send(
     id: i64,
     req: functions::messages::SendMessage,
     reply_to: Option<i32>,
+    reply_markup: Option<enums::ReplyMarkup>,
 ) -> RpcResult {
     check_can_post(state, me, id)?;
     let bx = channel_box(id);
@@ -1398,6 +1402,7 @@ pub(crate) fn send(
         random_id: Some(req.random_id),
         action: None,
         fwd_from: None,
+        reply_markup,
     };
     let (m, update) = post(ctx, state, me, id, p)?;
     answer(

@@ -28,6 +28,7 @@ pub(crate) struct ChatPost {
     pub action: Option<enums::MessageAction>,
     /// Original author and date, for a forwarded message.
     pub fwd_from: Option<(i64, i32)>,
+    pub reply_markup: Option<enums::ReplyMarkup>,
 }
 
 /// Posts into group `chat` as `me`: one copy per member, updates pushed to everyone else.
@@ -91,6 +92,7 @@ pub(crate) fn post_chat(
             pinned: false,
             chat: Some((chat, gid)),
             action: post.action.clone(),
+            reply_markup: post.reply_markup.clone(),
         };
         let msg = State::message_tl(&m);
         let pts = state.push_update(u, 1, |pts| {
@@ -101,7 +103,7 @@ pub(crate) fn post_chat(
             }
             .into()
         });
-        let push: enums::Updates = if m.action.is_some() {
+        let push: enums::Updates = if m.action.is_some() || m.reply_markup.is_some() {
             let users = chat_users(state, u, chat, &[me]);
             types::Updates {
                 updates: vec![types::UpdateNewMessage {
@@ -208,6 +210,7 @@ fn service(action: enums::MessageAction) -> ChatPost {
         random_id: None,
         action: Some(action),
         fwd_from: None,
+        reply_markup: None,
     }
 }
 

@@ -74,6 +74,7 @@ pub(crate) struct Post {
     pub silent: bool,
     pub random_id: i64,
     pub fwd_from: Option<(i64, i32)>,
+    pub reply_markup: Option<enums::ReplyMarkup>,
 }
 
 /// Posts a message from `me` to `target` (a private chat, or Saved Messages when equal):
@@ -123,6 +124,7 @@ pub(crate) fn post_private(
         pinned: false,
         chat: None,
         action: None,
+        reply_markup: post.reply_markup,
     };
     if target != me {
         // The recipient's copy.
@@ -155,7 +157,23 @@ pub(crate) fn post_private(
             }
             .into()
         });
-        ctx.push(target, &short_message(&theirs, pts));
+        if theirs.reply_markup.is_some() {
+            // Short updates carry no keyboard.
+            let full = updates(
+                state,
+                target,
+                vec![types::UpdateNewMessage {
+                    message: State::message_tl(&theirs),
+                    pts,
+                    pts_count: 1,
+                }
+                .into()],
+                &[me],
+            );
+            ctx.push(target, &full);
+        } else {
+            ctx.push(target, &short_message(&theirs, pts));
+        }
         state
             .boxes
             .entry(target)
@@ -226,8 +244,13 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         _ => None,
     };
     let entities = req.entities.clone().unwrap_or_default();
+    // Keyboards are a bot's; a user's reply_markup is ignored, as on Telegram.
+    let markup = req
+        .reply_markup
+        .clone()
+        .filter(|_| state.users.get(&me).is_some_and(|u| u.bot));
     if let Some(channel) = super::channels::resolve_peer(&state, me, &req.peer)? {
-        return super::channels::send(ctx, &mut state, me, channel, req, reply_to);
+        return super::channels::send(ctx, &mut state, me, channel, req, reply_to, markup);
     }
     if let enums::InputPeer::Chat(c) = &req.peer {
         let post = super::chats::ChatPost {
@@ -238,6 +261,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
             random_id: Some(req.random_id),
             action: None,
             fwd_from: None,
+            reply_markup: markup.clone(),
         };
         let (mine, pts) = super::chats::post_chat(ctx, &mut state, me, c.chat_id, post)?;
         return ok(enums::Updates::from(types::UpdateShortSentMessage {
@@ -258,6 +282,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         silent: req.silent,
         random_id: req.random_id,
         fwd_from: None,
+        reply_markup: markup,
     };
     let (mine, pts) = post_private(ctx, &mut state, me, target, post)?;
     ok(enums::Updates::from(types::UpdateShortSentMessage {
@@ -306,6 +331,7 @@ fn schedule(
         pinned: false,
         chat,
         action: None,
+        reply_markup: None,
     };
     let entry = crate::state::Scheduled {
         owner: me,
@@ -435,6 +461,7 @@ pub(crate) fn forward_messages(
                     random_id: Some(*random_id),
                     action: None,
                     fwd_from,
+                    reply_markup: None,
                 },
             )?,
             None => {
@@ -445,6 +472,7 @@ pub(crate) fn forward_messages(
                     silent: req.silent,
                     random_id: *random_id,
                     fwd_from,
+                    reply_markup: None,
                 };
                 post_private(ctx, &mut state, me, target, post)?
             }

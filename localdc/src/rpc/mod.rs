@@ -7,6 +7,7 @@
 
 mod account;
 mod auth;
+mod bots;
 pub(crate) mod channels;
 mod chats;
 mod contacts;
@@ -40,7 +41,14 @@ pub(crate) struct Ctx<'a> {
     pub delay: std::cell::Cell<Option<std::time::Duration>>,
     /// Set by `invokeWithoutUpdates`: the session asks not to receive updates.
     pub without_updates: std::cell::Cell<bool>,
+    /// Set by a handler whose answer comes later (a bot's answer to a query): the
+    /// connection sends what this resolves to, without holding anything up meanwhile.
+    pub deferred: std::cell::RefCell<Option<Deferred>>,
 }
+
+/// An answer that is not ready yet.
+pub(crate) type Deferred =
+    std::pin::Pin<Box<dyn std::future::Future<Output = RpcResult> + Send + 'static>>;
 
 /// An update object for every session of `user` except the calling one.
 #[derive(Debug, Clone)]
@@ -336,6 +344,8 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::channels::CheckUsername => channels::check_username,
         functions::messages::ExportChatInvite => messages::export_chat_invite,
         functions::messages::CheckChatInvite => channels::check_invite,
+        functions::messages::GetBotCallbackAnswer => bots::get_bot_callback_answer,
+        functions::messages::SetBotCallbackAnswer => bots::set_bot_callback_answer,
         functions::messages::ImportChatInvite => channels::import_invite,
         functions::messages::HideChatJoinRequest => messages::hide_chat_join_request,
     }
@@ -392,6 +402,7 @@ pub(crate) fn as_user<T>(
         pushes: Default::default(),
         delay: Default::default(),
         without_updates: Default::default(),
+        deferred: Default::default(),
     };
     let result = f(&ctx);
     crate::conn::deliver(

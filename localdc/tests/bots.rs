@@ -1,0 +1,226 @@
+//! Bot interactions through the local DC: inline keyboards kept with messages, a user
+//! pressing a callback button, the bot's answer reaching the user, and the timeout.
+
+mod support;
+
+use fleetgram_localdc::{Config, LocalDc};
+use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use fleetgram_protocol::transport::Kind;
+use fleetgram_tl::{enums, functions, types};
+use rand::RngCore;
+use support::accounts::{login, next_update, send_defaults};
+use support::Client;
+
+fn keyboard(buttons: &[(&str, &[u8])]) -> enums::ReplyMarkup {
+    types::ReplyInlineMarkup {
+        force_reply: false,
+        rows: vec![types::KeyboardInlineButtonRow {
+            buttons: buttons
+                .iter()
+                .map(|(text, data)| {
+                    types::KeyboardInlineButton {
+                        style: None,
+                        text: (*text).into(),
+                        r#type: types::InlineButtonTypeCallback {
+                            requires_password: false,
+                            data: data.to_vec(),
+                        }
+                        .into(),
+                    }
+                    .into()
+                })
+                .collect(),
+        }
+        .into()],
+    }
+    .into()
+}
+
+async fn bot_client(dc: &LocalDc, key: &RsaPublicKey, token: &str) -> Client {
+    let mut bot = Client::connect(dc.info().dcs[0].addr, 1, key, Kind::Abridged, false, None).await;
+    bot.invoke(&functions::auth::ImportBotAuthorization {
+        flags: 0,
+        api_id: 1,
+        api_hash: "x".into(),
+        bot_auth_token: token.into(),
+    })
+    .await
+    .unwrap();
+    bot
+}
+
+/// The bot's next callback query.
+async fn next_query(bot: &mut Client) -> types::UpdateBotCallbackQuery {
+    loop {
+        if let enums::Updates::Updates(u) = next_update(bot).await {
+            for x in u.updates {
+                if let enums::Update::BotCallbackQuery(q) = x {
+                    return *q;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn callback_button_press_reaches_the_bot_and_its_answer_the_user() {
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        bot_timeout: std::time::Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let (_, token) = control.create_bot("Buttons", "buttons_local_bot", 1);
+    let mut bot = bot_client(&dc, &key, &token).await;
+    let mut user = login(&dc, &control, &key, "15557000001").await;
+
+    // The user writes to the bot; the bot learns the user from the push and replies with a keyboard.
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = user
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "buttons_local_bot".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let enums::User::User(b) = &r.users[0] else {
+        panic!()
+    };
+    let to_bot: enums::InputPeer = types::InputPeerUser {
+        user_id: b.id,
+        access_hash: b.access_hash.unwrap(),
+    }
+    .into();
+    user.invoke(&functions::messages::SendMessage {
+        peer: to_bot.clone(),
+        message: "/start".into(),
+        random_id: 1,
+        ..send_defaults()
+    })
+    .await
+    .unwrap();
+    let enums::Updates::UpdateShortMessage(first) = next_update(&mut bot).await else {
+        panic!("a short message")
+    };
+    let enums::users::UserFull::UserFull(full) = bot
+        .invoke(&functions::users::GetFullUser {
+            id: types::InputUserFromMessage {
+                peer: types::InputPeerUserFromMessage {
+                    peer: enums::InputPeer::InputPeerSelf,
+                    msg_id: first.id,
+                    user_id: first.user_id,
+                }
+                .into(),
+                msg_id: first.id,
+                user_id: first.user_id,
+            }
+            .into(),
+        })
+        .await
+        .unwrap();
+    let enums::User::User(u) = &full.users[0] else {
+        panic!()
+    };
+    let to_user: enums::InputPeer = types::InputPeerUser {
+        user_id: u.id,
+        access_hash: u.access_hash.unwrap(),
+    }
+    .into();
+    bot.invoke(&functions::messages::SendMessage {
+        peer: to_user,
+        message: "pick one".into(),
+        random_id: 2,
+        reply_markup: Some(keyboard(&[("Yes", b"yes"), ("No", b"no")])),
+        ..send_defaults()
+    })
+    .await
+    .unwrap();
+    // The user's copy carries the keyboard (a full update, not a short one).
+    let msg_id = loop {
+        if let enums::Updates::Updates(u) = next_update(&mut user).await {
+            if let Some(enums::Update::NewMessage(m)) = u.updates.first() {
+                let enums::Message::Message(m) = &m.message else {
+                    panic!()
+                };
+                assert!(m.reply_markup.is_some());
+                break m.id;
+            }
+        }
+    };
+
+    // Press "yes": the bot gets the query and answers; the user gets the answer.
+    let press = |data: &[u8]| functions::messages::GetBotCallbackAnswer {
+        game: false,
+        peer: to_bot.clone(),
+        msg_id,
+        data: Some(data.to_vec()),
+        password: None,
+    };
+    let yes = press(b"yes");
+    let (answer, ()) = tokio::join!(user.invoke(&yes), async {
+        let q = next_query(&mut bot).await;
+        assert_eq!(q.data.as_deref(), Some(&b"yes"[..]));
+        assert!(matches!(q.peer, enums::Peer::User(_)));
+        bot.invoke(&functions::messages::SetBotCallbackAnswer {
+            alert: true,
+            query_id: q.query_id,
+            message: Some("you said yes".into()),
+            url: None,
+            cache_time: 0,
+        })
+        .await
+        .unwrap();
+        // A second answer to the same query is refused.
+        assert_eq!(
+            bot.invoke(&functions::messages::SetBotCallbackAnswer {
+                alert: false,
+                query_id: q.query_id,
+                message: None,
+                url: None,
+                cache_time: 0,
+            })
+            .await
+            .unwrap_err()
+            .name,
+            "QUERY_ID_INVALID"
+        );
+    });
+    let enums::messages::BotCallbackAnswer::BotCallbackAnswer(answer) = answer.unwrap();
+    assert!(answer.alert);
+    assert_eq!(answer.message.as_deref(), Some("you said yes"));
+
+    // Data no button has, and a message with no keyboard, are refused.
+    assert_eq!(
+        user.invoke(&press(b"maybe")).await.unwrap_err().name,
+        "DATA_INVALID"
+    );
+    assert_eq!(
+        user.invoke(&functions::messages::GetBotCallbackAnswer {
+            msg_id: 999,
+            ..press(b"yes")
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "MESSAGE_ID_INVALID"
+    );
+    // A bot that does not answer: the user gets BOT_RESPONSE_TIMEOUT.
+    let no = press(b"no");
+    let (late, q) = tokio::join!(user.invoke(&no), next_query(&mut bot));
+    assert_eq!(late.unwrap_err().name, "BOT_RESPONSE_TIMEOUT");
+    // Answering after the user gave up is harmless.
+    let _ = bot
+        .invoke(&functions::messages::SetBotCallbackAnswer {
+            alert: false,
+            query_id: q.query_id,
+            message: None,
+            url: None,
+            cache_time: 0,
+        })
+        .await;
+    drop(dc);
+}

@@ -156,12 +156,13 @@ pub(crate) struct Shared {
         std::collections::HashMap<i64, std::collections::HashSet<conn::SessionKey>>,
     >,
     /// Bot queries waiting for the bot's answer: query_id -> (bot, where the answer goes).
-    pub(crate) bot_queries: std::sync::Mutex<
-        std::collections::HashMap<i64, (i64, tokio::sync::oneshot::Sender<Vec<u8>>)>,
-    >,
+    pub(crate) bot_queries: std::sync::Mutex<std::collections::HashMap<i64, BotQuery>>,
     /// How long a user waits for a bot's answer to a callback query.
     pub(crate) bot_timeout: std::time::Duration,
 }
+
+/// A query waiting for its bot: the bot and where its serialized answer goes.
+pub(crate) type BotQuery = (i64, tokio::sync::oneshot::Sender<Vec<u8>>);
 
 /// Counters of what the DC did (for tests and, later, metrics).
 #[derive(Debug, Default)]

@@ -1,6 +1,10 @@
 //! `fleetgram`: the command-line entry point.
 //!
-//! Subcommands so far:
+//! Subcommands:
+//! * `fleetgram run [FILE]` — the main job: the fleet of FILE (default `accounts.yaml`);
+//! * `fleetgram login ACCOUNT` — log a user account in interactively (code, 2FA password);
+//! * `fleetgram accounts` — the accounts of the store and their state;
+//! * `fleetgram session export|import ACCOUNT` — session strings;
 //! * `fleetgram localdc` — run the embedded Telegram-compatible DC on its own;
 //! * `fleetgram tl describe NAME` — a constructor's, function's or type's fields;
 //! * `fleetgram tl encode JSON` — the hex TL serialization of a JSON object;
@@ -9,9 +13,12 @@
 //! Errors are one line on stderr and exit with code 2.
 
 use clap::{Parser, Subcommand};
+use fleetgram_engine::fleet::config::{AccountKind, FleetConfig, Network};
+use fleetgram_engine::store::{SessionStore, SledStore};
 use fleetgram_tl::dynamic::{json, schema};
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -26,11 +33,68 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the fleet of an accounts file (with `network: local`, on the embedded local DC).
+    Run(RunArgs),
+    /// Log a user account in interactively (login code, then the 2FA password if any).
+    Login {
+        /// The account's name in the accounts file.
+        account: String,
+        /// The accounts file.
+        #[arg(long, short, default_value = "accounts.yaml")]
+        config: std::path::PathBuf,
+    },
+    /// List the accounts of an accounts file with what the store knows about them.
+    Accounts {
+        /// The accounts file.
+        #[arg(default_value = "accounts.yaml")]
+        config: std::path::PathBuf,
+    },
+    /// Export or import an account's session string.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Inspect and (de)serialize TL objects of the bundled schema (layer 229).
     #[command(subcommand)]
     Tl(TlCommand),
     /// Run the local DC (a Telegram-compatible MTProto server) until Ctrl-C.
     Localdc(LocalDcArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The accounts file.
+    #[arg(default_value = "accounts.yaml")]
+    file: std::path::PathBuf,
+    /// Write the local DC's info (addresses, RSA key) here (overrides `local.info_file`).
+    #[arg(long)]
+    localdc_info: Option<std::path::PathBuf>,
+    /// Log format (overrides `log.format`).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Do not follow changes of the accounts file.
+    #[arg(long)]
+    no_watch: bool,
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Print an account's session string (keep it secret: it is the account's key).
+    Export {
+        /// The account.
+        account: String,
+        /// The accounts file.
+        #[arg(long, short, default_value = "accounts.yaml")]
+        config: std::path::PathBuf,
+    },
+    /// Store a session string as an account's session.
+    Import {
+        /// The account.
+        account: String,
+        /// The session string (`-` reads stdin).
+        session: String,
+        /// The accounts file.
+        #[arg(long, short, default_value = "accounts.yaml")]
+        config: std::path::PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -65,7 +129,7 @@ struct LocalDcArgs {
     log_format: LogFormat,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -92,6 +156,27 @@ enum TlCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let long_running = match cli.command {
+        Command::Run(args) => Some(run_fleet(args)),
+        Command::Login { account, config } => Some(login(&account, &config)),
+        Command::Accounts { config } => Some(accounts(&config)),
+        Command::Session(cmd) => Some(session(cmd)),
+        other => {
+            return finish(other);
+        }
+    };
+    match long_running {
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        None => ExitCode::SUCCESS,
+    }
+}
+
+fn finish(command: Command) -> ExitCode {
+    let cli = Cli { command };
     if let Command::Localdc(args) = cli.command {
         return match run_localdc(args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -127,7 +212,234 @@ fn arg_or_stdin(arg: String) -> Result<String, String> {
 fn run(cli: Cli) -> Result<String, String> {
     match cli.command {
         Command::Tl(cmd) => run_tl(cmd),
-        Command::Localdc(_) => unreachable!("handled in main"),
+        _ => unreachable!("handled in main"),
+    }
+}
+
+fn init_logging_with(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: &std::path::Path) -> Result<FleetConfig, String> {
+    FleetConfig::load(path).map_err(|e| e.to_string())
+}
+
+fn run_fleet(args: RunArgs) -> Result<(), String> {
+    let config = load_config(&args.file)?;
+    let format = args.log_format.unwrap_or(match config.log.format {
+        fleetgram_engine::fleet::config::LogFormat::Text => LogFormat::Text,
+        fleetgram_engine::fleet::config::LogFormat::Json => LogFormat::Json,
+    });
+    init_logging_with(&config.log.level, format);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("starting the runtime: {e}"))?;
+    let opts = fleetgram::run::RunOptions {
+        localdc_info: args.localdc_info,
+        watch_config: !args.no_watch,
+    };
+    rt.block_on(fleetgram::run::run_until(
+        &args.file,
+        opts,
+        fleetgram::run::shutdown_signal(),
+    ))
+}
+
+fn open_store(config: &FleetConfig) -> Result<Arc<SledStore>, String> {
+    SledStore::open(fleetgram::run::sessions_path(config))
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+fn account_config<'a>(
+    config: &'a FleetConfig,
+    name: &str,
+) -> Result<&'a fleetgram_engine::fleet::config::Account, String> {
+    config.account(name).ok_or_else(|| {
+        format!(
+            "{}: no account named {name:?} (accounts: {})",
+            config.file.display(),
+            config
+                .accounts
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+fn prompt(question: &str) -> Result<String, String> {
+    use std::io::Write;
+    eprint!("{question}");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading stdin: {e}"))?;
+    Ok(line.trim().to_string())
+}
+
+fn login(name: &str, path: &std::path::Path) -> Result<(), String> {
+    init_logging_with("warn", LogFormat::Text);
+    let config = load_config(path)?;
+    let account = account_config(&config, name)?;
+    if config.network == Network::Local {
+        return Err(
+            "accounts on network: local log in by themselves when `fleetgram run` starts".into(),
+        );
+    }
+    let store = open_store(&config)?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("starting the runtime: {e}"))?;
+    rt.block_on(async {
+        let mut c = fleetgram_engine::Config::telegram(config.api_id, config.api_hash.clone());
+        c.proxy = account.proxy.clone();
+        c.transport = account.transport;
+        let client =
+            fleetgram_engine::Client::new(c, store.clone(), name).map_err(|e| e.to_string())?;
+        if client.is_authorized().await.map_err(|e| e.to_string())? {
+            eprintln!("{name} is already logged in");
+            return Ok(());
+        }
+        match account.config.kind {
+            AccountKind::Bot => {
+                let token = account
+                    .config
+                    .token
+                    .clone()
+                    .ok_or("the bot has no token in the file")?;
+                client
+                    .bot_sign_in(&token)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            AccountKind::User => {
+                let phone = account.config.phone.clone().unwrap_or_default();
+                let token = client
+                    .request_login_code(&phone)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let code = prompt(&format!("login code sent to {phone}: "))?;
+                match client.sign_in(&token, &code).await {
+                    Ok(_) => {}
+                    Err(fleetgram_engine::auth::SignInError::PasswordRequired(p)) => {
+                        let hint = p
+                            .hint()
+                            .map(|h| format!(" (hint: {h})"))
+                            .unwrap_or_default();
+                        let pw = rpassword::prompt_password(format!("2FA password{hint}: "))
+                            .map_err(|e| format!("reading the password: {e}"))?;
+                        client
+                            .check_password(p, &pw)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        eprintln!("{name} logged in");
+        client.disconnect();
+        Ok(())
+    })
+}
+
+fn accounts(path: &std::path::Path) -> Result<(), String> {
+    let config = load_config(path)?;
+    let store = open_store(&config).map_err(|e| {
+        format!("{e}\n(a host is probably running; its live status is in its logs)")
+    })?;
+    println!(
+        "{:<16} {:<5} {:<8} {:>4} {:>14} {:>8} {:<}",
+        "ACCOUNT", "KIND", "STATE", "DC", "USER", "PTS", "SCRIPTS"
+    );
+    for a in &config.accounts {
+        let st = store.load(a.name()).map_err(|e| e.to_string())?;
+        let (state, dc, user, pts) = match &st {
+            Some(s) if s.dcs.get(&s.home_dc).is_some_and(|d| d.authorized) => (
+                if a.config.enabled {
+                    "ready"
+                } else {
+                    "disabled"
+                },
+                s.home_dc.to_string(),
+                s.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                s.updates.map(|u| u.pts.to_string()).unwrap_or_default(),
+            ),
+            Some(s) => (
+                "no-login",
+                s.home_dc.to_string(),
+                String::new(),
+                String::new(),
+            ),
+            None => ("new", String::new(), String::new(), String::new()),
+        };
+        let scripts: Vec<String> = a
+            .scripts
+            .iter()
+            .map(|s| {
+                s.path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let kind = match a.config.kind {
+            AccountKind::User => "user",
+            AccountKind::Bot => "bot",
+        };
+        println!(
+            "{:<16} {:<5} {:<8} {:>4} {:>14} {:>8} {}",
+            a.name(),
+            kind,
+            state,
+            dc,
+            user,
+            pts,
+            scripts.join(",")
+        );
+    }
+    Ok(())
+}
+
+fn session(cmd: SessionCommand) -> Result<(), String> {
+    match cmd {
+        SessionCommand::Export { account, config } => {
+            let config = load_config(&config)?;
+            account_config(&config, &account)?;
+            let store = open_store(&config)?;
+            let st = store
+                .load(&account)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{account} has no session yet"))?;
+            let s = st
+                .to_session_string()
+                .ok_or_else(|| format!("{account} has no auth key yet"))?;
+            println!("{s}");
+            Ok(())
+        }
+        SessionCommand::Import {
+            account,
+            session,
+            config,
+        } => {
+            let config = load_config(&config)?;
+            account_config(&config, &account)?;
+            let session = arg_or_stdin(session)?;
+            let st = fleetgram_engine::store::AccountState::from_session_string(session.trim())
+                .map_err(|e| e.to_string())?;
+            let store = open_store(&config)?;
+            store.save(&account, &st).map_err(|e| e.to_string())?;
+            eprintln!("stored the session of {account}");
+            Ok(())
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod auth;
 mod client;
 pub mod error;
+pub mod fleet;
 mod net;
 mod pacing;
 pub mod peers;

@@ -212,7 +212,32 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// A storage failure.
     fn delete_peer(&self, account: &str, marked_id: i64) -> Result<(), StoreError>;
+
+    /// A value of the key-value space `space` (script data, schedule bookkeeping; spaces
+    /// are named by their owner, e.g. `script/ACCOUNT/echo.lua`).
+    fn kv_get(&self, space: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Atomically replaces `key` of `space` with what `f` makes of the current value
+    /// (`None` deletes it), durably; returns the new value.
+    fn kv_update(
+        &self,
+        space: &str,
+        key: &str,
+        f: &mut KvUpdate<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The keys of `space` that start with `prefix`, sorted.
+    fn kv_keys(&self, space: &str, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Sets (or with `None` removes) `key` of `space`, durably.
+    fn kv_set(&self, space: &str, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        let v = value.map(<[u8]>::to_vec);
+        self.kv_update(space, key, &mut |_| v.clone()).map(|_| ())
+    }
 }
+
+/// What [`SessionStore::kv_update`] applies: the old value in, the new value out.
+pub type KvUpdate<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
 
 /// Keeps accounts in memory only.
 #[derive(Debug, Default)]
@@ -220,6 +245,7 @@ pub struct MemoryStore {
     accounts: Mutex<HashMap<String, AccountState>>,
     peers: Mutex<HashMap<(String, i64), PeerEntry>>,
     usernames: Mutex<HashMap<(String, String), i64>>,
+    kv: Mutex<BTreeMap<(String, String), Vec<u8>>>,
 }
 
 impl MemoryStore {
@@ -285,6 +311,35 @@ impl SessionStore for MemoryStore {
         m.remove(&(account.to_string(), marked_id));
         Ok(())
     }
+
+    fn kv_get(&self, space: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let m = self.kv.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(m.get(&(space.to_string(), key.to_string())).cloned())
+    }
+
+    fn kv_update(
+        &self,
+        space: &str,
+        key: &str,
+        f: &mut KvUpdate<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut m = self.kv.lock().unwrap_or_else(|e| e.into_inner());
+        let k = (space.to_string(), key.to_string());
+        let new = f(m.get(&k).map(Vec::as_slice));
+        match &new {
+            Some(v) => m.insert(k, v.clone()),
+            None => m.remove(&k),
+        };
+        Ok(new)
+    }
+
+    fn kv_keys(&self, space: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let m = self.kv.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(m.range((space.to_string(), prefix.to_string())..)
+            .take_while(|((s, k), _)| s == space && k.starts_with(prefix))
+            .map(|((_, k), _)| k.clone())
+            .collect())
+    }
 }
 
 /// Keeps many accounts in one sled database.
@@ -294,6 +349,7 @@ pub struct SledStore {
     accounts: sled::Tree,
     peers: sled::Tree,
     usernames: sled::Tree,
+    kv: sled::Tree,
     db: sled::Db,
 }
 
@@ -324,11 +380,13 @@ impl SledStore {
         let accounts = tree("accounts")?;
         let peers = tree("peers")?;
         let usernames = tree("usernames")?;
+        let kv = tree("kv")?;
         Ok(Self {
             path,
             accounts,
             peers,
             usernames,
+            kv,
             db,
         })
     }
@@ -336,6 +394,14 @@ impl SledStore {
     /// The database directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes everything to disk.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.io(e))
     }
 
     /// The names of the stored accounts.
@@ -466,6 +532,49 @@ impl SessionStore for SledStore {
             .map_err(|e| self.io(e))?;
         Ok(())
     }
+
+    fn kv_get(&self, space: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .kv
+            .get(kv_key(space, key))
+            .map_err(|e| self.io(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn kv_update(
+        &self,
+        space: &str,
+        key: &str,
+        f: &mut KvUpdate<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let new = self
+            .kv
+            .update_and_fetch(kv_key(space, key), f)
+            .map_err(|e| self.io(e))?;
+        self.db.flush().map_err(|e| self.io(e))?;
+        Ok(new.map(|v| v.to_vec()))
+    }
+
+    fn kv_keys(&self, space: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let start = kv_key(space, prefix);
+        let skip = space.len() + 1;
+        self.kv
+            .scan_prefix(&start)
+            .keys()
+            .map(|k| {
+                k.map(|k| String::from_utf8_lossy(&k[skip..]).into_owned())
+                    .map_err(|e| self.io(e))
+            })
+            .collect()
+    }
+}
+
+fn kv_key(space: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(space.len() + key.len() + 1);
+    k.extend_from_slice(space.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
 }
 
 fn peer_key(account: &str, id: i64) -> Vec<u8> {

@@ -399,6 +399,19 @@ impl UpdateStream {
             tracing::debug!(len = bytes.len(), "ignoring a non-Updates push");
             return Ok(());
         };
+        // A short update naming someone this account has never seen carries no access
+        // hash: fetch the difference instead, which comes with the users and chats.
+        let unknown = match &updates {
+            enums::Updates::UpdateShortMessage(m) => self.client.cached_peer(m.user_id).is_none(),
+            enums::Updates::UpdateShortChatMessage(m) => {
+                self.client.cached_peer(m.from_id).is_none()
+                    || self.client.cached_peer(-m.chat_id).is_none()
+            }
+            _ => false,
+        };
+        if unknown {
+            return self.get_difference().await;
+        }
         let me = self.client.state().user_id;
         let (list, users, chats, date) = match flatten(updates, me) {
             Pushed::TooLong => return self.get_difference().await,

@@ -38,6 +38,19 @@ impl Control {
             .create_bot(first_name, username, home_dc)
     }
 
+    /// The id and token of the bot with `username`, if it exists.
+    pub fn bot_token(&self, username: &str) -> Option<(i64, String)> {
+        let state = self.shared.state.lock().expect("not poisoned");
+        let id = *state
+            .by_username
+            .get(&username.trim_start_matches('@').to_ascii_lowercase())?;
+        state
+            .bot_tokens
+            .iter()
+            .find(|(_, b)| **b == id)
+            .map(|(t, b)| (*b, t.clone()))
+    }
+
     /// The pending login code of `phone`, if one was sent.
     pub fn login_code(&self, phone: &str) -> Option<String> {
         let p = crate::state::State::normalize_phone(phone);

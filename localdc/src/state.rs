@@ -182,8 +182,17 @@ pub(crate) fn channel_box(id: i64) -> i64 {
 /// The `messageFwdHeader` of a forwarded copy.
 pub(crate) fn fwd_header(f: Option<(i64, i32)>) -> Option<enums::MessageFwdHeader> {
     f.map(|(from, date)| {
+        // A channel origin is kept as its box key (see `channel_box`).
+        let from_id: enums::Peer = if from <= -1_000_000_000_000 {
+            types::PeerChannel {
+                channel_id: -1_000_000_000_000 - from,
+            }
+            .into()
+        } else {
+            types::PeerUser { user_id: from }.into()
+        };
         types::MessageFwdHeader {
-            from_id: Some(types::PeerUser { user_id: from }.into()),
+            from_id: Some(from_id),
             date,
             ..Default::default()
         }

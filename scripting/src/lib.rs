@@ -1,1 +1,22 @@
+//! fleetgram's scripting: Lua 5.4 (mlua) and Rhai scripts with one API.
+//!
+//! ```text
+//! fleet host --Handlers--> AccountScripts --event (JSON)--> Script (current version)
+//!   --filter tree--> Lua/Rhai handler --call/send/...--> api::ScriptCtx --> engine Client
+//! ```
+//!
+//! The API is written once in [`api`] over JSON values; [`lua`] and [`rhai`] adapt it to
+//! each language. [`host`] loads scripts per account, runs their schedules and reloads them
+//! when their files change; [`vm`] has the sandbox limits.
 
+pub mod api;
+pub mod event;
+pub mod filter;
+pub mod host;
+pub mod lua;
+pub mod rhai;
+pub mod vm;
+
+pub use api::{ApiError, ScriptCtx};
+pub use host::{AccountScripts, Script, ScriptHost, ScriptStatus};
+pub use vm::{Limits, ScriptError};

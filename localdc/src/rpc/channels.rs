@@ -1421,6 +1421,56 @@ pub(crate) fn send(
     )
 }
 
+/// A channel message `me` may forward, with its forward origin filled in (a broadcast
+/// channel's posts are forwarded from the channel itself).
+pub(crate) fn forwardable(
+    state: &State,
+    me: i64,
+    id: i64,
+    msg: i32,
+) -> Result<StoredMessage, RpcErr> {
+    require_read(state, me, id)?;
+    let mut m = state
+        .boxes
+        .get(&channel_box(id))
+        .and_then(|b| b.messages.get(&msg))
+        .filter(|m| m.action.is_none())
+        .cloned()
+        .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+    if m.fwd_from.is_none() && !channel(state, id).megagroup {
+        m.fwd_from = Some((channel_box(id), m.date));
+    }
+    Ok(m)
+}
+
+/// Posts a forwarded copy into channel `id`; the updates for the sender's answer.
+pub(crate) fn forward_into(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    id: i64,
+    p: ChannelPost,
+) -> Result<Vec<enums::Update>, RpcErr> {
+    check_can_post(state, me, id)?;
+    let random_id = p.random_id.unwrap_or_default();
+    if let Some(&mid) = state
+        .boxes
+        .get(&channel_box(id))
+        .and_then(|b| b.random_ids.get(&(random_id ^ me)))
+    {
+        return Ok(vec![types::UpdateMessageID { id: mid, random_id }.into()]);
+    }
+    let (m, update) = post(ctx, state, me, id, p)?;
+    Ok(vec![
+        types::UpdateMessageID {
+            id: m.id,
+            random_id,
+        }
+        .into(),
+        update,
+    ])
+}
+
 /// `messages.editMessage` in a channel.
 pub(crate) fn edit(
     ctx: &Ctx<'_>,

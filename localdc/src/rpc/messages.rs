@@ -415,23 +415,54 @@ pub(crate) fn forward_messages(
         return Err(RpcErr::bad_request("RANDOM_ID_INVALID"));
     }
     let mut state = ctx.shared.state.lock().expect("not poisoned");
-    // Source and target may each be a private chat or a basic group.
-    let (from_chat, from) = chat_or_user(&state, me, &req.from_peer)?;
-    let (to_chat, target) = chat_or_user(&state, me, &req.to_peer)?;
+    // Source and target may each be a private chat, a basic group or a channel.
+    let from_channel = super::channels::resolve_peer(&state, me, &req.from_peer)?;
+    let to_channel = super::channels::resolve_peer(&state, me, &req.to_peer)?;
+    let (from_chat, from) = match from_channel {
+        Some(_) => (None, 0),
+        None => chat_or_user(&state, me, &req.from_peer)?,
+    };
+    let (to_chat, target) = match to_channel {
+        Some(_) => (None, 0),
+        None => chat_or_user(&state, me, &req.to_peer)?,
+    };
     let mut list: Vec<enums::Update> = Vec::new();
     let mut authors = vec![me];
     for (id, random_id) in req.id.iter().zip(&req.random_id) {
-        let src = state
-            .boxes
-            .get(&me)
-            .and_then(|b| b.messages.get(id))
-            .filter(|m| match from_chat {
-                Some(c) => m.chat.is_some_and(|(x, _)| x == c),
-                None => m.chat.is_none() && m.peer == from,
-            })
-            .filter(|m| m.action.is_none())
-            .cloned()
-            .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+        let src = match from_channel {
+            Some(ch) => super::channels::forwardable(&state, me, ch, *id)?,
+            None => state
+                .boxes
+                .get(&me)
+                .and_then(|b| b.messages.get(id))
+                .filter(|m| match from_chat {
+                    Some(c) => m.chat.is_some_and(|(x, _)| x == c),
+                    None => m.chat.is_none() && m.peer == from,
+                })
+                .filter(|m| m.action.is_none())
+                .cloned()
+                .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?,
+        };
+        if let Some(ch) = to_channel {
+            let fwd_from = (!req.drop_author).then(|| src.fwd_from.unwrap_or((src.from, src.date)));
+            if let Some((author, _)) = fwd_from.filter(|(a, _)| *a > 0) {
+                authors.push(author);
+            }
+            let post = super::channels::ChannelPost {
+                text: src.text.clone(),
+                entities: src.entities.clone(),
+                reply_to: None,
+                silent: req.silent,
+                random_id: Some(*random_id),
+                action: None,
+                fwd_from,
+                reply_markup: None,
+            };
+            list.extend(super::channels::forward_into(
+                ctx, &mut state, me, ch, post,
+            )?);
+            continue;
+        }
         if state
             .boxes
             .get(&me)
@@ -444,7 +475,7 @@ pub(crate) fn forward_messages(
         } else {
             Some(src.fwd_from.unwrap_or((src.from, src.date)))
         };
-        if let Some((author, _)) = fwd_from {
+        if let Some((author, _)) = fwd_from.filter(|(a, _)| *a > 0) {
             authors.push(author);
         }
         let (mine, pts) = match to_chat {
@@ -506,6 +537,9 @@ pub(crate) fn forward_messages(
         chats.dedup();
         u.chats
             .extend(chats.into_iter().map(|c| state.chat_tl(me, c)));
+        for ch in to_channel.into_iter().chain(from_channel) {
+            u.chats.push(super::channels::channel_tl(&state, me, ch));
+        }
     }
     ok(result)
 }

@@ -81,6 +81,16 @@ impl Secret {
         }
     }
 
+    /// The secret as hex, the way proxy links carry it (`dd…`, `ee…` + domain).
+    pub fn to_hex(&self) -> String {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        match self {
+            Secret::Plain(k) => hex(k),
+            Secret::Padded(k) => format!("dd{}", hex(k)),
+            Secret::FakeTls { key, domain } => format!("ee{}{}", hex(key), hex(domain.as_bytes())),
+        }
+    }
+
     /// The framing to use inside the proxy connection.
     pub fn framing(&self) -> Kind {
         match self {

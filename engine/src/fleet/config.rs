@@ -1,0 +1,849 @@
+//! `accounts.yaml`: the fleet's configuration.
+//!
+//! Parsing is strict: unknown keys are rejected (with the closest known key as a
+//! suggestion), `${VAR}` references must name set environment variables, account names are
+//! unique, and every error names the file, line, column and key path. A configuration that
+//! fails any check starts nothing.
+
+use crate::net::{Proxy, Socks5, Transport};
+use fleetgram_protocol::transport::mtproxy::Secret;
+use fleetgram_protocol::transport::Kind;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration error: where and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {path}{sep}{message}", sep = if path.is_empty() { "" } else { ": " })]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub column: usize,
+    /// The key path (`accounts[2].proxy`), empty at the top.
+    pub path: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Which Telegram the fleet talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The embedded local DC.
+    Local,
+    /// The real Telegram (needs `api_id` and `api_hash`).
+    Telegram,
+}
+
+/// Log settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug`, `trace` or a tracing filter.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How FLOOD_WAITs are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FloodConfig {
+    /// FLOOD_WAITs up to this many seconds are slept through; longer ones fail the call.
+    pub sleep_threshold: u64,
+    /// How often a transient error (-500, timeouts) is retried.
+    pub transient_retries: u32,
+}
+
+impl Default for FloodConfig {
+    fn default() -> Self {
+        Self {
+            sleep_threshold: 60,
+            transient_retries: 3,
+        }
+    }
+}
+
+/// User or bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A user account (phone + code).
+    User,
+    /// A bot (token).
+    Bot,
+}
+
+/// A script of an account: a file or glob, with its settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ScriptEntry {
+    /// `scripts/echo.lua` or `scripts/*.rhai`.
+    Path(String),
+    /// With settings.
+    Detailed(ScriptDetail),
+}
+
+/// A script with settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptDetail {
+    /// The file or glob.
+    pub file: String,
+    /// What the script reads as `config`.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+    /// Set to false to keep it configured but not loaded.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One account as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Unique name (the store key, and what logs and scripts call it).
+    pub name: String,
+    /// `user` or `bot`.
+    pub kind: AccountKind,
+    /// A user's phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// A bot's token (`network: telegram`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// With `network: local`: the username the host gives the account (bots need one).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// With `network: local`: the display name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// A user's 2FA password, if it has one (better given as `${VAR}`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// `socks5://[user:pass@]host:port` or `tg://proxy?server=..&port=..&secret=..`.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// `auto`, `abridged`, `intermediate`, `padded`, `full`, optionally `obfuscated-...`.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// Overrides the global flood settings.
+    #[serde(default)]
+    pub flood: Option<FloodConfig>,
+    /// Scripts (files or globs) with their settings.
+    #[serde(default)]
+    pub scripts: Vec<ScriptEntry>,
+    /// Set to false to keep the account configured but stopped.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Pools/tags ("any account of pool X").
+    #[serde(default)]
+    pub pools: Vec<String>,
+}
+
+/// A simulated person of the local demo (not a fleet account): chats, asks to join, presses
+/// buttons.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Name used in `local.chats` and in the traffic.
+    pub name: String,
+    /// Phone number.
+    pub phone: String,
+}
+
+/// Supergroup or channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    /// A megagroup.
+    Supergroup,
+    /// A broadcast channel.
+    Channel,
+}
+
+/// A chat the local demo creates.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalChat {
+    /// `supergroup` or `channel`.
+    pub kind: ChatKind,
+    /// Title.
+    pub title: String,
+    /// Public username.
+    pub username: String,
+    /// The user account (fleet account name) that creates it.
+    pub owner: String,
+    /// Accounts and people that are members.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Accounts promoted to admin (bots get full moderation rights).
+    #[serde(default)]
+    pub admins: Vec<String>,
+}
+
+/// Demo traffic on the local DC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Traffic {
+    /// Whether the people chat, ask to join and press buttons.
+    pub enabled: bool,
+    /// Milliseconds between two actions.
+    pub interval_ms: u64,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_ms: 1500,
+        }
+    }
+}
+
+/// `network: local` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalConfig {
+    /// The login code every account gets.
+    pub login_code: String,
+    /// Where to write the local DC's info (addresses, RSA key) for other clients.
+    pub info_file: Option<PathBuf>,
+    /// Number of DCs.
+    pub dcs: u8,
+    /// Listen address.
+    pub host: String,
+    /// First port (DC n listens on base_port + n - 1); 0 picks free ports.
+    pub base_port: u16,
+    /// Simulated people.
+    pub people: Vec<Person>,
+    /// Chats to create.
+    pub chats: Vec<LocalChat>,
+    /// Demo traffic.
+    pub traffic: Traffic,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            login_code: "12345".into(),
+            info_file: None,
+            dcs: 2,
+            host: "127.0.0.1".into(),
+            base_port: 0,
+            people: vec![],
+            chats: vec![],
+            traffic: Traffic::default(),
+        }
+    }
+}
+
+/// The file as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    store: Option<PathBuf>,
+    #[serde(default)]
+    log: LogConfig,
+    network: Network,
+    #[serde(default)]
+    api_id: Option<i32>,
+    #[serde(default)]
+    api_hash: Option<String>,
+    #[serde(default)]
+    proxy: Option<String>,
+    #[serde(default)]
+    flood: FloodConfig,
+    #[serde(default)]
+    script_dirs: Vec<PathBuf>,
+    #[serde(default)]
+    local: LocalConfig,
+    #[serde(default)]
+    http: Option<String>,
+    accounts: Vec<AccountConfig>,
+}
+
+/// A script resolved to a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptSpec {
+    /// The file.
+    pub path: PathBuf,
+    /// Its settings.
+    pub settings: serde_json::Value,
+}
+
+/// One account, checked and resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// As written.
+    pub config: AccountConfig,
+    /// The proxy (account's, else the global one).
+    pub proxy: Option<Proxy>,
+    /// The transport (`None`: race the candidates).
+    pub transport: Option<Transport>,
+    /// The flood settings in force.
+    pub flood: FloodConfig,
+    /// Its scripts, globs expanded.
+    pub scripts: Vec<ScriptSpec>,
+}
+
+impl Account {
+    /// The account's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetConfig {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The sled directory.
+    pub store: PathBuf,
+    /// Log settings.
+    pub log: LogConfig,
+    /// Which Telegram.
+    pub network: Network,
+    /// API credentials (required for `network: telegram`).
+    pub api_id: i32,
+    /// API hash.
+    pub api_hash: String,
+    /// Directories searched for scripts given by bare name.
+    pub script_dirs: Vec<PathBuf>,
+    /// Local DC settings.
+    pub local: LocalConfig,
+    /// Operator view address.
+    pub http: Option<String>,
+    /// Accounts in file order.
+    pub accounts: Vec<Account>,
+}
+
+impl FleetConfig {
+    /// Reads and checks `path`.
+    ///
+    /// # Errors
+    /// The first problem found, with file, line, column and key path.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text, &|k| std::env::var(k).ok())
+    }
+
+    /// Checks `text` as if read from `path`; `env` looks up `${VAR}` references.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let expanded = expand_env(&file, text, env)?;
+        let raw: RawFile = serde_yaml::from_str(&expanded).map_err(|e| yaml_error(&file, &e))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let at = |needle: &str, path: String, message: String| {
+            let (line, column) = locate(text, needle);
+            ConfigError {
+                file: file.clone(),
+                line,
+                column,
+                path,
+                message,
+            }
+        };
+        let (api_id, api_hash) = match raw.network {
+            Network::Local => (
+                raw.api_id.unwrap_or(1),
+                raw.api_hash.clone().unwrap_or_else(|| "local".into()),
+            ),
+            Network::Telegram => {
+                let id = raw.api_id.ok_or_else(|| {
+                    at(
+                        "network:",
+                        "api_id".into(),
+                        "required with network: telegram (get one at my.telegram.org)".into(),
+                    )
+                })?;
+                let hash = raw.api_hash.clone().ok_or_else(|| {
+                    at(
+                        "network:",
+                        "api_hash".into(),
+                        "required with network: telegram".into(),
+                    )
+                })?;
+                (id, hash)
+            }
+        };
+        let global_proxy = match &raw.proxy {
+            Some(p) => Some(parse_proxy(p).map_err(|m| at("proxy:", "proxy".into(), m))?),
+            None => None,
+        };
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut accounts = Vec::new();
+        for (i, a) in raw.accounts.iter().enumerate() {
+            let key = format!("accounts[{i}]");
+            let name_at = |field: &str, m: String| {
+                at(&format!("name: {}", a.name), format!("{key}.{field}"), m)
+            };
+            if a.name.trim().is_empty()
+                || !a
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            {
+                return Err(name_at(
+                    "name",
+                    format!("{:?}: use letters, digits, '_', '-' or '.'", a.name),
+                ));
+            }
+            if let Some(first) = seen.insert(a.name.clone(), i) {
+                let (line, column) = locate_nth(text, &format!("name: {}", a.name), 1);
+                return Err(ConfigError {
+                    file: file.clone(),
+                    line,
+                    column,
+                    path: format!("{key}.name"),
+                    message: format!(
+                        "duplicate account name {:?} (also accounts[{first}])",
+                        a.name
+                    ),
+                });
+            }
+            match (a.kind, raw.network) {
+                (AccountKind::User, _) if a.phone.is_none() => {
+                    return Err(name_at(
+                        "phone",
+                        "a user account needs a phone number".into(),
+                    ))
+                }
+                (AccountKind::Bot, Network::Telegram) if a.token.is_none() => {
+                    return Err(name_at(
+                        "token",
+                        "a bot needs its token from @BotFather".into(),
+                    ))
+                }
+                (AccountKind::Bot, Network::Local) if a.username.is_none() && a.token.is_none() => {
+                    return Err(name_at(
+                        "username",
+                        "a local bot needs a username (the host creates it)".into(),
+                    ))
+                }
+                _ => {}
+            }
+            if let Some(t) = &a.token {
+                let ok = t
+                    .split_once(':')
+                    .is_some_and(|(id, s)| id.parse::<i64>().is_ok() && !s.is_empty());
+                if !ok {
+                    return Err(name_at("token", "expected ID:SECRET".into()));
+                }
+            }
+            let proxy = match &a.proxy {
+                Some(p) => Some(parse_proxy(p).map_err(|m| name_at("proxy", m))?),
+                None => global_proxy.clone(),
+            };
+            let transport = match a.transport.as_deref() {
+                None | Some("auto") => None,
+                Some(t) => Some(parse_transport(t).map_err(|m| name_at("transport", m))?),
+            };
+            let mut scripts = Vec::new();
+            for (j, s) in a.scripts.iter().enumerate() {
+                let (pattern, settings, enabled) = match s {
+                    ScriptEntry::Path(p) => (p.clone(), serde_json::Value::Null, true),
+                    ScriptEntry::Detailed(d) => (d.file.clone(), d.settings.clone(), d.enabled),
+                };
+                if !enabled {
+                    continue;
+                }
+                let found = resolve_scripts(&base, &raw.script_dirs, &pattern)
+                    .map_err(|m| at(&pattern, format!("{key}.scripts[{j}]"), m))?;
+                for path in found {
+                    scripts.push(ScriptSpec {
+                        path,
+                        settings: settings.clone(),
+                    });
+                }
+            }
+            accounts.push(Account {
+                config: a.clone(),
+                proxy,
+                transport,
+                flood: a.flood.unwrap_or(raw.flood),
+                scripts,
+            });
+        }
+        if raw.network == Network::Local {
+            let people: Vec<&str> = raw.local.people.iter().map(|p| p.name.as_str()).collect();
+            for (i, c) in raw.local.chats.iter().enumerate() {
+                let key = format!("local.chats[{i}]");
+                let owner = accounts.iter().find(|a| a.config.name == c.owner);
+                if !owner.is_some_and(|o| o.config.kind == AccountKind::User) {
+                    return Err(at(
+                        &format!("owner: {}", c.owner),
+                        format!("{key}.owner"),
+                        format!("{:?} is not a user account of this file", c.owner),
+                    ));
+                }
+                for m in c.members.iter().chain(&c.admins) {
+                    if !seen.contains_key(m) && !people.contains(&m.as_str()) {
+                        return Err(at(
+                            m,
+                            format!("{key}.members"),
+                            format!("{m:?} is neither an account nor one of local.people"),
+                        ));
+                    }
+                }
+            }
+        }
+        let store = raw
+            .store
+            .map(|s| if s.is_absolute() { s } else { base.join(s) })
+            .unwrap_or_else(|| base.join("fleetgram-data"));
+        Ok(FleetConfig {
+            file: path.to_path_buf(),
+            store,
+            log: raw.log,
+            network: raw.network,
+            api_id,
+            api_hash,
+            script_dirs: raw.script_dirs.iter().map(|d| base.join(d)).collect(),
+            local: raw.local,
+            http: raw.http,
+            accounts,
+        })
+    }
+
+    /// The account named `name`.
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.config.name == name)
+    }
+}
+
+/// Replaces `${VAR}` with the variable's value; a missing one is an error at its position.
+fn expand_env(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        // Comments are left alone.
+        let code_end = comment_start(line).unwrap_or(line.len());
+        let (code, comment) = line.split_at(code_end);
+        let mut rest = code;
+        while let Some(i) = rest.find("${") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let Some(j) = after.find('}') else {
+                return Err(ConfigError {
+                    file: file.into(),
+                    line: n + 1,
+                    column: code.len() - rest.len() + i + 1,
+                    path: String::new(),
+                    message: "unterminated ${...}".into(),
+                });
+            };
+            let var = &after[..j];
+            match env(var) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(ConfigError {
+                        file: file.into(),
+                        line: n + 1,
+                        column: code.len() - rest.len() + i + 1,
+                        path: String::new(),
+                        message: format!("environment variable {var} is not set"),
+                    })
+                }
+            }
+            rest = &after[j + 1..];
+        }
+        out.push_str(rest);
+        out.push_str(comment);
+    }
+    Ok(out)
+}
+
+/// Where a `#` comment starts in a YAML line (outside quotes).
+fn comment_start(line: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' && prev.is_whitespace() => return Some(i),
+            None => {}
+        }
+        prev = c;
+    }
+    None
+}
+
+/// 1-based line and column of the first `needle` in `text` (0, 0 if absent).
+fn locate(text: &str, needle: &str) -> (usize, usize) {
+    locate_nth(text, needle, 0)
+}
+
+fn locate_nth(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+    let mut found = 0;
+    for (n, line) in text.lines().enumerate() {
+        let code = &line[..comment_start(line).unwrap_or(line.len())];
+        if let Some(c) = code.find(needle) {
+            if found == nth {
+                return (n + 1, c + 1);
+            }
+            found += 1;
+        }
+    }
+    (0, 0)
+}
+
+const KEYS: &[&str] = &[
+    "store",
+    "log",
+    "level",
+    "format",
+    "network",
+    "api_id",
+    "api_hash",
+    "proxy",
+    "flood",
+    "sleep_threshold",
+    "transient_retries",
+    "script_dirs",
+    "local",
+    "login_code",
+    "info_file",
+    "dcs",
+    "host",
+    "base_port",
+    "people",
+    "chats",
+    "traffic",
+    "enabled",
+    "interval_ms",
+    "http",
+    "accounts",
+    "name",
+    "kind",
+    "phone",
+    "token",
+    "username",
+    "first_name",
+    "password",
+    "transport",
+    "scripts",
+    "file",
+    "settings",
+    "pools",
+    "title",
+    "owner",
+    "members",
+    "admins",
+];
+
+/// serde_yaml's error with its position, the key path and, for an unknown key, the closest
+/// known one.
+fn yaml_error(file: &str, e: &serde_yaml::Error) -> ConfigError {
+    let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let full = e.to_string();
+    // serde_yaml writes "path: message at line L column C".
+    let msg = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m)
+        .to_string();
+    let (path, mut message) = match msg.split_once(": ") {
+        Some((p, m)) if !p.contains(' ') => (p.to_string(), m.to_string()),
+        _ => (String::new(), msg.clone()),
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some(unknown) = rest.split('`').next() {
+            let best = KEYS
+                .iter()
+                .map(|k| (strsim::jaro_winkler(unknown, k), *k))
+                .filter(|(s, _)| *s > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, k)) = best {
+                message = format!("{message}; did you mean `{k}`?");
+            }
+        }
+    }
+    ConfigError {
+        file: file.into(),
+        line,
+        column,
+        path,
+        message,
+    }
+}
+
+/// Parses `socks5://[user:pass@]host:port` or an MTProxy link
+/// (`tg://proxy?server=..&port=..&secret=..`, also `https://t.me/proxy?...`).
+///
+/// # Errors
+/// What is wrong with it.
+pub fn parse_proxy(s: &str) -> Result<Proxy, String> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix("socks5://") {
+        let (auth, addr) = match rest.rsplit_once('@') {
+            Some((cred, addr)) => {
+                let (u, p) = cred
+                    .split_once(':')
+                    .ok_or("socks5 credentials must be user:pass")?;
+                (Some((u.to_string(), p.to_string())), addr)
+            }
+            None => (None, rest),
+        };
+        let addr = addr.trim_end_matches('/');
+        check_host_port(addr)?;
+        return Ok(Proxy::Socks5(Socks5 {
+            addr: addr.to_string(),
+            auth,
+        }));
+    }
+    let query = s
+        .strip_prefix("tg://proxy?")
+        .or_else(|| s.strip_prefix("https://t.me/proxy?"))
+        .ok_or(
+            "expected socks5://[user:pass@]host:port or tg://proxy?server=..&port=..&secret=..",
+        )?;
+    let mut server = None;
+    let mut port = None;
+    let mut secret = None;
+    for kv in query.split('&') {
+        match kv.split_once('=') {
+            Some(("server", v)) => server = Some(v.to_string()),
+            Some(("port", v)) => {
+                port = Some(v.parse::<u16>().map_err(|_| format!("bad port {v:?}"))?)
+            }
+            Some(("secret", v)) => secret = Some(v.to_string()),
+            _ => return Err(format!("unexpected {kv:?} in the proxy link")),
+        }
+    }
+    let server = server.ok_or("the proxy link has no server")?;
+    let port = port.ok_or("the proxy link has no port")?;
+    let secret = Secret::parse(&secret.ok_or("the proxy link has no secret")?)
+        .map_err(|e| format!("bad MTProxy secret: {e}"))?;
+    Ok(Proxy::MtProxy {
+        addr: format!("{server}:{port}"),
+        secret,
+    })
+}
+
+fn check_host_port(addr: &str) -> Result<(), String> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{addr:?}: expected host:port"))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{addr:?}: expected host:port"));
+    }
+    Ok(())
+}
+
+/// Parses `abridged`, `intermediate`, `padded`, `full`, each optionally prefixed by
+/// `obfuscated-` (`obfuscated` alone is obfuscated abridged).
+///
+/// # Errors
+/// An unknown name.
+pub fn parse_transport(s: &str) -> Result<Transport, String> {
+    let (obfuscated, kind) = match s.strip_prefix("obfuscated") {
+        Some("") => (true, "abridged"),
+        Some(rest) => (true, rest.trim_start_matches('-')),
+        None => (false, s),
+    };
+    let kind = match kind {
+        "abridged" => Kind::Abridged,
+        "intermediate" => Kind::Intermediate,
+        "padded" => Kind::PaddedIntermediate,
+        "full" if !obfuscated => Kind::Full,
+        _ => {
+            return Err(format!(
+                "unknown transport {s:?}; expected auto, abridged, intermediate, padded, full or obfuscated[-abridged|-intermediate|-padded]"
+            ))
+        }
+    };
+    Ok(Transport { kind, obfuscated })
+}
+
+/// The files a script entry names: a path (relative to the config file, else to a script
+/// directory) or a glob.
+fn resolve_scripts(base: &Path, dirs: &[PathBuf], pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let is_glob = pattern.contains(['*', '?', '[']);
+    let mut roots = vec![base.to_path_buf()];
+    roots.extend(dirs.iter().map(|d| base.join(d)));
+    for root in &roots {
+        let full = root.join(pattern);
+        if is_glob {
+            let text = full.to_string_lossy().into_owned();
+            let mut found: Vec<PathBuf> = glob::glob(&text)
+                .map_err(|e| format!("bad glob {pattern:?}: {e}"))?
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        } else if full.is_file() {
+            return Ok(vec![full]);
+        }
+    }
+    let ext = Path::new(pattern)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    if !is_glob && !matches!(ext, "lua" | "rhai") {
+        return Err(format!("{pattern:?}: scripts end in .lua or .rhai"));
+    }
+    Err(format!(
+        "{pattern:?} matches no file (looked in {})",
+        roots
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// Seconds as a `Duration` (for flood thresholds).
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}

@@ -1,0 +1,778 @@
+//! The script API, once, in Rust: every function scripts call (`call`, `send`, `reply`,
+//! `kv`, ...) is a method here taking and returning JSON values; the Lua and Rhai modules
+//! only adapt arguments and results (../shared/STYLE.md points 11-12).
+
+use base64::Engine as _;
+use fleetgram_engine::fleet::AccountHandle;
+use fleetgram_engine::InvocationError;
+use fleetgram_tl::dynamic::{self, Value};
+use fleetgram_tl::schema_def::Category;
+use fleetgram_tl::{enums, functions, types, Serializable};
+use serde_json::{json, Map, Value as Json};
+use std::sync::Arc;
+
+/// An error a script sees.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// Telegram refused the call: `FLOOD_WAIT` with value 31, `PEER_ID_INVALID`...
+    #[error("{method}: {code} {name}{}", value.map(|v| format!(" ({v})")).unwrap_or_default())]
+    Rpc {
+        /// The method.
+        method: String,
+        /// The numeric code.
+        code: i32,
+        /// The error name without its number.
+        name: String,
+        /// The number (`FLOOD_WAIT_31` -> 31).
+        value: Option<u32>,
+    },
+    /// The script passed something wrong (unknown method, wrong type...).
+    #[error("{0}")]
+    Bad(String),
+    /// Anything else (connection lost, store failure...).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ApiError {
+    /// A JSON description (what scripts get as the error value's fields).
+    pub fn to_json(&self) -> Json {
+        match self {
+            ApiError::Rpc {
+                method,
+                code,
+                name,
+                value,
+            } => {
+                json!({"kind": "rpc", "method": method, "code": code, "name": name, "value": value, "message": self.to_string()})
+            }
+            ApiError::Bad(m) => json!({"kind": "bad_argument", "message": m}),
+            ApiError::Other(m) => json!({"kind": "other", "message": m}),
+        }
+    }
+}
+
+impl From<InvocationError> for ApiError {
+    fn from(e: InvocationError) -> Self {
+        match e {
+            InvocationError::Rpc {
+                method,
+                code,
+                name,
+                value,
+            } => ApiError::Rpc {
+                method,
+                code,
+                name,
+                value,
+            },
+            InvocationError::FloodWait { method, wait } => ApiError::Rpc {
+                method,
+                code: 420,
+                name: "FLOOD_WAIT".into(),
+                value: Some(wait.as_secs() as u32),
+            },
+            InvocationError::BadRequest(m) => ApiError::Bad(m),
+            other => ApiError::Other(other.to_string()),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Set while a scheduled job runs: its sends get deterministic random_ids.
+    pub static JOB_RUN: JobRun;
+}
+
+/// One run of a scheduled job: the seed its sends derive their random_ids from (the job
+/// and its due time), so a run repeated after a crash sends nothing twice.
+#[derive(Debug)]
+pub struct JobRun {
+    seed: u64,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+/// FNV-1a, 64 bits (stable across builds, unlike the std hasher).
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.iter().chain(&[0xff]) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+impl JobRun {
+    /// A run identified by `key` (job and due time).
+    pub fn new(key: &str) -> Self {
+        Self {
+            seed: fnv(&[key.as_bytes()]),
+            counter: 0.into(),
+        }
+    }
+
+    /// The random_id of this run's next send of `text` to `peer`.
+    pub fn random_id(&self, peer: &str, text: &str) -> i64 {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        fnv(&[
+            &self.seed.to_le_bytes(),
+            &n.to_le_bytes(),
+            peer.as_bytes(),
+            text.as_bytes(),
+        ]) as i64
+    }
+}
+
+/// Results of the API.
+pub type ApiResult<T = Json> = Result<T, ApiError>;
+
+/// Where a script's log lines also go: `(level, line)`.
+pub type LogSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// What one loaded script acts as: its account, its name, its settings and data.
+#[derive(Clone)]
+pub struct ScriptCtx {
+    /// The account.
+    pub account: AccountHandle,
+    /// The script's file name (`echo.lua`), as logs show it.
+    pub script: String,
+    /// The script's settings from accounts.yaml.
+    pub settings: Json,
+    /// Lines of script log output go here as well as to tracing (tests read them).
+    pub log_sink: Option<LogSink>,
+}
+
+fn typed_to_json<T: Serializable>(v: &T, ty: &str) -> ApiResult {
+    let value = dynamic::schema()
+        .decode_as(&v.to_bytes(), ty)
+        .map_err(|e| ApiError::Other(format!("{e} while converting {ty}")))?;
+    Ok(dynamic::json::to_json(&value))
+}
+
+/// The input types a peer reference may be turned into.
+const PEER_TYPES: &[&str] = &["InputPeer", "InputUser", "InputChannel"];
+
+fn input_user(p: &enums::InputPeer) -> ApiResult<enums::InputUser> {
+    Ok(match p {
+        enums::InputPeer::InputPeerSelf => enums::InputUser::InputUserSelf,
+        enums::InputPeer::User(u) => types::InputUser {
+            user_id: u.user_id,
+            access_hash: u.access_hash,
+        }
+        .into(),
+        enums::InputPeer::UserFromMessage(u) => types::InputUserFromMessage {
+            peer: u.peer.clone(),
+            msg_id: u.msg_id,
+            user_id: u.user_id,
+        }
+        .into(),
+        _ => return Err(ApiError::Bad("expected a user, got a chat".into())),
+    })
+}
+
+fn input_channel(p: &enums::InputPeer) -> ApiResult<enums::InputChannel> {
+    Ok(match p {
+        enums::InputPeer::Channel(c) => types::InputChannel {
+            channel_id: c.channel_id,
+            access_hash: c.access_hash,
+        }
+        .into(),
+        enums::InputPeer::ChannelFromMessage(c) => types::InputChannelFromMessage {
+            peer: c.peer.clone(),
+            msg_id: c.msg_id,
+            channel_id: c.channel_id,
+        }
+        .into(),
+        _ => return Err(ApiError::Bad("expected a channel or supergroup".into())),
+    })
+}
+
+/// A peer reference as scripts write it: `"@name"`, `"me"`, a (marked) id, or a message's
+/// `chat_id`.
+pub fn peer_ref(v: &Json) -> ApiResult<String> {
+    match v {
+        Json::String(s) => Ok(s.clone()),
+        Json::Number(n) if n.is_i64() => Ok(n.to_string()),
+        Json::Object(m) if m.contains_key("chat_id") => peer_ref(&m["chat_id"]),
+        other => Err(ApiError::Bad(format!(
+            "expected a peer (\"@name\", \"me\" or an id), got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+/// The JSON kind of a value, for messages.
+pub fn kind_of(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "nil",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "table",
+    }
+}
+
+fn int_field(v: &Json, name: &str) -> ApiResult<i64> {
+    v.get(name)
+        .and_then(Json::as_i64)
+        .ok_or_else(|| ApiError::Bad(format!("expected a message with an integer `{name}`")))
+}
+
+impl ScriptCtx {
+    fn client(&self) -> &fleetgram_engine::Client {
+        &self.account.client
+    }
+
+    /// The key-value space of this script.
+    pub fn kv_space(&self) -> String {
+        format!("script/{}/{}", self.account.name, self.script)
+    }
+
+    /// Resolves a peer reference.
+    pub async fn peer(&self, v: &Json) -> ApiResult<enums::InputPeer> {
+        let r = peer_ref(v)?;
+        self.client()
+            .resolve_peer(&r)
+            .await
+            .map_err(|e| ApiError::Bad(format!("{e} while resolving peer {r}")))
+    }
+
+    /// `call(method, params)`: any TL function by name. Peers may be given as references
+    /// where the method expects `InputPeer`/`InputUser`/`InputChannel`; a missing
+    /// `random_id` is filled in.
+    pub async fn call(&self, method: &str, params: &Json) -> ApiResult {
+        let schema = dynamic::schema();
+        let def = match schema.get(method) {
+            Some(d) if d.category == Category::Function => d,
+            Some(_) => {
+                return Err(ApiError::Bad(format!(
+                    "{method} is a constructor, not a method"
+                )))
+            }
+            None => {
+                let hint = schema.suggest(method);
+                return Err(ApiError::Bad(format!(
+                    "unknown TL method {method:?}{}",
+                    hint.first()
+                        .map(|h| format!("; did you mean {h}?"))
+                        .unwrap_or_default()
+                )));
+            }
+        };
+        let mut obj: Map<String, Json> = match params {
+            Json::Object(m) => m.clone(),
+            Json::Null => Map::new(),
+            other => {
+                return Err(ApiError::Bad(format!(
+                    "{method}: parameters must be a table, got {}",
+                    kind_of(other)
+                )))
+            }
+        };
+        obj.remove("_");
+        for p in &def.params {
+            let Some(ty) = p.ty() else { continue };
+            let tname = ty.full_name();
+            if PEER_TYPES.contains(&tname.as_str()) {
+                if let Some(v) = obj.get(&p.name) {
+                    if matches!(v, Json::String(_) | Json::Number(_)) {
+                        let peer = self
+                            .peer(v)
+                            .await
+                            .map_err(|e| ApiError::Bad(format!("{method}.{}: {e}", p.name)))?;
+                        let j = match tname.as_str() {
+                            "InputPeer" => typed_to_json(&peer, "InputPeer")?,
+                            "InputUser" => typed_to_json(&input_user(&peer)?, "InputUser")?,
+                            _ => typed_to_json(&input_channel(&peer)?, "InputChannel")?,
+                        };
+                        obj.insert(p.name.clone(), j);
+                    }
+                }
+            } else if p.name == "random_id" && !obj.contains_key("random_id") {
+                if ty.arg.is_some() {
+                    let n = obj.get("id").and_then(Json::as_array).map_or(1, Vec::len);
+                    let ids: Vec<Json> = (0..n).map(|_| json!(rand::random::<i64>())).collect();
+                    obj.insert("random_id".into(), Json::Array(ids));
+                } else {
+                    obj.insert("random_id".into(), json!(rand::random::<i64>()));
+                }
+            }
+        }
+        obj.insert("_".into(), json!(method));
+        let args = schema
+            .object_from_json(&Json::Object(obj))
+            .map_err(|e| ApiError::Bad(e.to_string()))?;
+        let result = self.client().invoke_raw(method, args).await?;
+        Ok(dynamic::json::to_json(&result))
+    }
+
+    /// `send(peer, text, opts)`: a text message; `opts` may hold `reply_to`, `silent`,
+    /// `schedule` (unix time), `no_preview` and `buttons` (rows of `{text=, data=}` or
+    /// `{text=, url=}`). Returns the sent message as `{id, chat_id, text, date}`.
+    pub async fn send(&self, peer: &Json, text: &str, opts: &Json) -> ApiResult {
+        let target = peer_ref(peer)?;
+        if let Some(pm) = opts.get("parse_mode").filter(|v| !v.is_null()) {
+            return Err(ApiError::Bad(format!(
+                "parse_mode {pm} is not available yet; send plain text (entities may be given as `entities`)"
+            )));
+        }
+        let reply_to = opts.get("reply_to").and_then(Json::as_i64).map(|id| {
+            enums::InputReplyTo::from(types::InputReplyToMessage {
+                reply_to_msg_id: id as i32,
+                ..Default::default()
+            })
+        });
+        let markup = match opts.get("buttons") {
+            Some(b) if !b.is_null() => Some(buttons(b)?),
+            _ => None,
+        };
+        let entities = match opts.get("entities") {
+            Some(e) if !e.is_null() => Some(
+                e.as_array()
+                    .ok_or_else(|| ApiError::Bad("entities must be an array".into()))?
+                    .iter()
+                    .map(|x| {
+                        let v = dynamic::schema()
+                            .object_from_json(x)
+                            .map_err(|e| ApiError::Bad(format!("entities: {e}")))?;
+                        let bytes = dynamic::schema()
+                            .encode(&v)
+                            .map_err(|e| ApiError::Bad(format!("entities: {e}")))?;
+                        <enums::MessageEntity as fleetgram_tl::Deserializable>::from_bytes(&bytes)
+                            .map_err(|e| ApiError::Bad(format!("entities: {e}")))
+                    })
+                    .collect::<ApiResult<Vec<_>>>()?,
+            ),
+            _ => None,
+        };
+        let silent = opts.get("silent").and_then(Json::as_bool).unwrap_or(false);
+        let schedule = opts
+            .get("schedule")
+            .and_then(Json::as_i64)
+            .map(|t| t as i32);
+        let random_id = opts
+            .get("random_id")
+            .and_then(Json::as_i64)
+            .or_else(|| JOB_RUN.try_with(|j| j.random_id(&target, text)).ok())
+            .unwrap_or_else(rand::random);
+        let no_webpage = opts
+            .get("no_preview")
+            .and_then(Json::as_bool)
+            .unwrap_or(false);
+        let text = text.to_string();
+        let updates = self
+            .client()
+            .with_peer(&target, |peer| {
+                let req = functions::messages::SendMessage {
+                    no_webpage,
+                    silent,
+                    background: false,
+                    clear_draft: false,
+                    noforwards: false,
+                    update_stickersets_order: false,
+                    invert_media: false,
+                    allow_paid_floodskip: false,
+                    peer,
+                    reply_to: reply_to.clone(),
+                    message: text.clone(),
+                    random_id,
+                    reply_markup: markup.clone(),
+                    entities: entities.clone(),
+                    schedule_date: schedule,
+                    schedule_repeat_period: None,
+                    send_as: None,
+                    quick_reply_shortcut: None,
+                    effect: None,
+                    allow_paid_stars: None,
+                    suggested_post: None,
+                    rich_message: None,
+                };
+                let client = self.client().clone();
+                async move { client.invoke(&req).await }
+            })
+            .await?;
+        Ok(sent_message(&updates, &target, &text))
+    }
+
+    /// `msg:reply(text, opts)`.
+    pub async fn reply(&self, msg: &Json, text: &str, opts: &Json) -> ApiResult {
+        let mut opts = match opts {
+            Json::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        opts.entry("reply_to")
+            .or_insert(json!(int_field(msg, "id")?));
+        self.send(
+            &json!(int_field(msg, "chat_id")?),
+            text,
+            &Json::Object(opts),
+        )
+        .await
+    }
+
+    /// `msg:edit(text)`.
+    pub async fn edit(&self, msg: &Json, text: &str) -> ApiResult {
+        let chat = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        let text = text.to_string();
+        self.client()
+            .with_peer(&chat.to_string(), |peer| {
+                let req = functions::messages::EditMessage {
+                    no_webpage: false,
+                    invert_media: false,
+                    peer,
+                    id,
+                    message: Some(text.clone()),
+                    media: None,
+                    reply_markup: None,
+                    entities: None,
+                    schedule_date: None,
+                    schedule_repeat_period: None,
+                    quick_reply_shortcut_id: None,
+                    rich_message: None,
+                };
+                let client = self.client().clone();
+                async move { client.invoke(&req).await }
+            })
+            .await?;
+        Ok(json!({"id": id, "chat_id": chat, "text": text}))
+    }
+
+    /// `msg:delete()` (for everyone).
+    pub async fn delete(&self, msg: &Json) -> ApiResult {
+        let chat = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        self.delete_ids(chat, vec![id]).await
+    }
+
+    /// Deletes messages `ids` of `chat`.
+    pub async fn delete_ids(&self, chat: i64, ids: Vec<i32>) -> ApiResult {
+        let peer = self.peer(&json!(chat)).await?;
+        let count = ids.len();
+        match peer {
+            enums::InputPeer::Channel(_) | enums::InputPeer::ChannelFromMessage(_) => {
+                self.client()
+                    .invoke(&functions::channels::DeleteMessages {
+                        channel: input_channel(&peer)?,
+                        id: ids,
+                    })
+                    .await?;
+            }
+            _ => {
+                self.client()
+                    .invoke(&functions::messages::DeleteMessages {
+                        revoke: true,
+                        id: ids,
+                    })
+                    .await?;
+            }
+        }
+        Ok(json!(count))
+    }
+
+    /// `msg:forward(to)`.
+    pub async fn forward(&self, msg: &Json, to: &Json) -> ApiResult {
+        let from = self.peer(&json!(int_field(msg, "chat_id")?)).await?;
+        let to = self.peer(to).await?;
+        let id = int_field(msg, "id")? as i32;
+        let updates = self
+            .client()
+            .invoke(&functions::messages::ForwardMessages {
+                silent: false,
+                background: false,
+                with_my_score: false,
+                drop_author: false,
+                drop_media_captions: false,
+                noforwards: false,
+                allow_paid_floodskip: false,
+                from_ephemeral: false,
+                from_peer: from,
+                id: vec![id],
+                random_id: vec![rand::random()],
+                to_peer: to,
+                top_msg_id: None,
+                reply_to: None,
+                schedule_date: None,
+                schedule_repeat_period: None,
+                send_as: None,
+                quick_reply_shortcut: None,
+                effect: None,
+                video_timestamp: None,
+                allow_paid_stars: None,
+                suggested_post: None,
+            })
+            .await?;
+        Ok(sent_message(&updates, "", ""))
+    }
+
+    /// `msg:react(emoji)`.
+    pub async fn react(&self, msg: &Json, emoji: &str) -> ApiResult {
+        let params = json!({
+            "peer": int_field(msg, "chat_id")?,
+            "msg_id": int_field(msg, "id")?,
+            "reaction": [{"_": "reactionEmoji", "emoticon": emoji}],
+        });
+        self.call("messages.sendReaction", &params).await
+    }
+
+    /// `ban(chat, user, opts)`: bans `user` from a supergroup/channel (`opts.until` unix
+    /// time; `opts.kick` removes without banning).
+    pub async fn ban(&self, chat: &Json, user: &Json, opts: &Json) -> ApiResult {
+        let channel = input_channel(&self.peer(chat).await?)?;
+        let participant = self.peer(user).await?;
+        let until = opts.get("until").and_then(Json::as_i64).unwrap_or(0) as i32;
+        let rights = |view: bool| types::ChatBannedRights {
+            view_messages: view,
+            send_messages: view,
+            until_date: until,
+            ..Default::default()
+        };
+        self.client()
+            .invoke(&functions::channels::EditBanned {
+                channel: channel.clone(),
+                participant: participant.clone(),
+                banned_rights: rights(true).into(),
+            })
+            .await?;
+        if opts.get("kick").and_then(Json::as_bool).unwrap_or(false) {
+            self.client()
+                .invoke(&functions::channels::EditBanned {
+                    channel,
+                    participant,
+                    banned_rights: types::ChatBannedRights::default().into(),
+                })
+                .await?;
+        }
+        Ok(Json::Bool(true))
+    }
+
+    /// `answer_callback(query, text, opts)`: answers a callback query event.
+    pub async fn answer_callback(&self, query: &Json, text: &Json, opts: &Json) -> ApiResult {
+        let query_id = int_field(query, "query_id")?;
+        self.client()
+            .invoke(&functions::messages::SetBotCallbackAnswer {
+                alert: opts.get("alert").and_then(Json::as_bool).unwrap_or(false),
+                query_id,
+                message: text.as_str().map(str::to_string),
+                url: opts.get("url").and_then(Json::as_str).map(str::to_string),
+                cache_time: opts.get("cache_time").and_then(Json::as_i64).unwrap_or(0) as i32,
+            })
+            .await?;
+        Ok(Json::Bool(true))
+    }
+
+    /// `msg:click(data)`: presses the inline button whose callback data (or text) is `what`
+    /// (user accounts); returns the bot's answer `{message, alert, url}`.
+    pub async fn click(&self, msg: &Json, what: &str) -> ApiResult {
+        let data = msg
+            .get("buttons")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+            .find(|b| {
+                b.get("data").and_then(Json::as_str) == Some(what)
+                    || b.get("text").and_then(Json::as_str) == Some(what)
+            })
+            .and_then(|b| b.get("data").and_then(Json::as_str).map(str::to_string))
+            .ok_or_else(|| ApiError::Bad(format!("no callback button {what:?} on this message")))?;
+        let peer = self.peer(&json!(int_field(msg, "chat_id")?)).await?;
+        let enums::messages::BotCallbackAnswer::BotCallbackAnswer(a) = self
+            .client()
+            .invoke(&functions::messages::GetBotCallbackAnswer {
+                game: false,
+                peer,
+                msg_id: int_field(msg, "id")? as i32,
+                data: Some(data.into_bytes()),
+                password: None,
+            })
+            .await?;
+        Ok(json!({"message": a.message, "alert": a.alert, "url": a.url}))
+    }
+
+    /// `kv.get(key)`.
+    pub fn kv_get(&self, key: &str) -> ApiResult {
+        let v = self
+            .account
+            .store
+            .kv_get(&self.kv_space(), key)
+            .map_err(|e| ApiError::Other(e.to_string()))?;
+        Ok(match v {
+            Some(b) => serde_json::from_slice(&b).unwrap_or(Json::Null),
+            None => Json::Null,
+        })
+    }
+
+    /// `kv.set(key, value)` (nil deletes).
+    pub fn kv_set(&self, key: &str, value: &Json) -> ApiResult<()> {
+        let bytes = (!value.is_null()).then(|| serde_json::to_vec(value).expect("json"));
+        self.account
+            .store
+            .kv_set(&self.kv_space(), key, bytes.as_deref())
+            .map_err(|e| ApiError::Other(e.to_string()))
+    }
+
+    /// `kv.incr(key, by)`: atomically adds `by` to a number (missing counts as 0).
+    pub fn kv_incr(&self, key: &str, by: i64) -> ApiResult<i64> {
+        let mut out = 0;
+        self.account
+            .store
+            .kv_update(&self.kv_space(), key, &mut |old| {
+                let cur = old
+                    .and_then(|b| serde_json::from_slice::<Json>(b).ok())
+                    .and_then(|j| j.as_i64())
+                    .unwrap_or(0);
+                out = cur + by;
+                Some(serde_json::to_vec(&json!(out)).expect("json"))
+            })
+            .map_err(|e| ApiError::Other(e.to_string()))?;
+        Ok(out)
+    }
+
+    /// `kv.keys(prefix)`.
+    pub fn kv_keys(&self, prefix: &str) -> ApiResult<Vec<String>> {
+        self.account
+            .store
+            .kv_keys(&self.kv_space(), prefix)
+            .map_err(|e| ApiError::Other(e.to_string()))
+    }
+
+    /// `log.info/warn/error(text)`.
+    pub fn log(&self, level: &str, text: &str) {
+        let (account, script) = (&self.account.name, &self.script);
+        match level {
+            "error" => tracing::error!(%account, %script, "{text}"),
+            "warn" => tracing::warn!(%account, %script, "{text}"),
+            _ => tracing::info!(%account, %script, "{text}"),
+        }
+        if let Some(sink) = &self.log_sink {
+            sink(level, text);
+        }
+    }
+
+    /// `account`: name, id, kind, username.
+    pub fn account_info(&self) -> Json {
+        json!({
+            "name": self.account.name,
+            "id": self.account.user_id,
+            "kind": match self.account.kind {
+                fleetgram_engine::fleet::config::AccountKind::User => "user",
+                fleetgram_engine::fleet::config::AccountKind::Bot => "bot",
+            },
+            "username": self.account.username,
+        })
+    }
+
+    /// `fleet.account(name)`: the same API acting as another account of the fleet.
+    pub fn other(&self, name: &str) -> ApiResult<ScriptCtx> {
+        let client =
+            self.account.fleet.client(name).ok_or_else(|| {
+                ApiError::Bad(format!("no running account {name:?} in this fleet"))
+            })?;
+        let mut account = self.account.clone();
+        account.name = name.to_string();
+        account.user_id = client.state().user_id.unwrap_or_default();
+        account.client = client;
+        Ok(ScriptCtx {
+            account,
+            ..self.clone()
+        })
+    }
+}
+
+/// An inline keyboard from rows of `{text=, data=}` / `{text=, url=}` (a flat list is one row).
+fn buttons(v: &Json) -> ApiResult<enums::ReplyMarkup> {
+    let rows = v
+        .as_array()
+        .ok_or_else(|| ApiError::Bad("buttons must be an array of rows".into()))?;
+    let rows: Vec<Vec<Json>> = if rows.iter().all(Json::is_object) {
+        vec![rows.clone()]
+    } else {
+        rows.iter()
+            .map(|r| {
+                r.as_array()
+                    .cloned()
+                    .ok_or_else(|| ApiError::Bad("each row of buttons must be an array".into()))
+            })
+            .collect::<ApiResult<_>>()?
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let mut buttons = Vec::new();
+        for b in row {
+            let text = b
+                .get("text")
+                .and_then(Json::as_str)
+                .ok_or_else(|| ApiError::Bad("a button needs `text`".into()))?
+                .to_string();
+            let ty: enums::InlineButtonType = if let Some(d) = b.get("data").and_then(Json::as_str)
+            {
+                if d.len() > 64 {
+                    return Err(ApiError::Bad("button data is at most 64 bytes".into()));
+                }
+                types::InlineButtonTypeCallback {
+                    requires_password: false,
+                    data: d.as_bytes().to_vec(),
+                }
+                .into()
+            } else if let Some(u) = b.get("url").and_then(Json::as_str) {
+                types::InlineButtonTypeUrl { url: u.into() }.into()
+            } else {
+                return Err(ApiError::Bad(format!(
+                    "button {text:?} needs `data` or `url`"
+                )));
+            };
+            buttons.push(
+                types::KeyboardInlineButton {
+                    style: None,
+                    text,
+                    r#type: ty,
+                }
+                .into(),
+            );
+        }
+        out.push(types::KeyboardInlineButtonRow { buttons }.into());
+    }
+    Ok(types::ReplyInlineMarkup {
+        force_reply: false,
+        rows: out,
+    }
+    .into())
+}
+
+/// The message an `Updates` answer reports as sent.
+fn sent_message(u: &enums::Updates, target: &str, text: &str) -> Json {
+    use enums::Updates as U;
+    let list = match u {
+        U::UpdateShortSentMessage(m) => {
+            return json!({"id": m.id, "chat_id": target.parse::<i64>().ok(), "text": text, "date": m.date})
+        }
+        U::Updates(x) => &x.updates,
+        U::Combined(x) => &x.updates,
+        _ => return json!({"text": text}),
+    };
+    for x in list {
+        let m = match x {
+            enums::Update::NewMessage(m) => &m.message,
+            enums::Update::NewChannelMessage(m) => &m.message,
+            enums::Update::NewScheduledMessage(m) => &m.message,
+            _ => continue,
+        };
+        return crate::event::message_json(m);
+    }
+    json!({"text": text})
+}
+
+/// Standard base64 of bytes (how TL `bytes` appear in JSON).
+pub fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Turns a TL value into JSON (for events).
+pub fn value_json(v: &Value) -> Json {
+    dynamic::json::to_json(v)
+}

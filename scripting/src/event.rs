@@ -1,0 +1,286 @@
+//! Updates as scripts see them: a kind name and a flat table of fields (the full TL update
+//! is under `raw`).
+//!
+//! | kind          | fields                                                                  |
+//! |---------------|-------------------------------------------------------------------------|
+//! | message, edited | id, chat_id, sender_id, text, out, date, reply_to, has_media, chat_type, buttons, service |
+//! | deleted       | chat_id (channels only), ids                                            |
+//! | callback      | query_id, user_id, chat_id, msg_id, data                                |
+//! | join_request  | chat_id, user_id, date, about (bots) / pending, recent (admins)         |
+//! | participant   | chat_id, user_id, actor_id, joined, left                                |
+//! | others        | raw                                                                     |
+
+use fleetgram_engine::peers::{marked, PeerKind};
+use fleetgram_engine::updates::{Delivered, UpdateKind};
+use fleetgram_tl::{dynamic, enums, Serializable};
+use serde_json::{json, Map, Value as Json};
+
+/// The script name of an update kind.
+pub fn kind_name(k: UpdateKind) -> &'static str {
+    match k {
+        UpdateKind::NewMessage => "message",
+        UpdateKind::MessageEdited => "edited",
+        UpdateKind::MessageDeleted => "deleted",
+        UpdateKind::CallbackQuery => "callback",
+        UpdateKind::InlineQuery => "inline",
+        UpdateKind::InlineSend => "inline_send",
+        UpdateKind::UserStatus => "user_status",
+        UpdateKind::UserTyping => "typing",
+        UpdateKind::ParticipantUpdate => "participant",
+        UpdateKind::JoinRequest => "join_request",
+        UpdateKind::MessageReaction => "reaction",
+        UpdateKind::PollVote => "poll_vote",
+        UpdateKind::BotStopped => "bot_stopped",
+        UpdateKind::ShippingQuery => "shipping",
+        UpdateKind::PreCheckoutQuery => "precheckout",
+        UpdateKind::ChatBoost => "boost",
+        UpdateKind::Raw => "raw",
+    }
+}
+
+/// Every kind a script may subscribe to.
+pub const KINDS: &[&str] = &[
+    "message",
+    "edited",
+    "deleted",
+    "callback",
+    "inline",
+    "inline_send",
+    "user_status",
+    "typing",
+    "participant",
+    "join_request",
+    "reaction",
+    "poll_vote",
+    "bot_stopped",
+    "shipping",
+    "precheckout",
+    "boost",
+    "raw",
+];
+
+/// The kind named `name`.
+pub fn kind_by_name(name: &str) -> Option<UpdateKind> {
+    use UpdateKind as K;
+    Some(match name {
+        "message" => K::NewMessage,
+        "edited" => K::MessageEdited,
+        "deleted" => K::MessageDeleted,
+        "callback" => K::CallbackQuery,
+        "inline" => K::InlineQuery,
+        "inline_send" => K::InlineSend,
+        "user_status" => K::UserStatus,
+        "typing" => K::UserTyping,
+        "participant" => K::ParticipantUpdate,
+        "join_request" => K::JoinRequest,
+        "reaction" => K::MessageReaction,
+        "poll_vote" => K::PollVote,
+        "bot_stopped" => K::BotStopped,
+        "shipping" => K::ShippingQuery,
+        "precheckout" => K::PreCheckoutQuery,
+        "boost" => K::ChatBoost,
+        "raw" => K::Raw,
+        _ => return None,
+    })
+}
+
+/// The marked id of a peer.
+pub fn peer_id(p: &enums::Peer) -> i64 {
+    match p {
+        enums::Peer::User(u) => marked(PeerKind::User, u.user_id),
+        enums::Peer::Chat(c) => marked(PeerKind::Chat, c.chat_id),
+        enums::Peer::Channel(c) => marked(PeerKind::Channel, c.channel_id),
+    }
+}
+
+fn tl_json<T: Serializable>(v: &T, ty: &str) -> Json {
+    dynamic::schema()
+        .decode_as(&v.to_bytes(), ty)
+        .map(|v| dynamic::json::to_json(&v))
+        .unwrap_or(Json::Null)
+}
+
+fn buttons(markup: &Option<enums::ReplyMarkup>) -> Json {
+    let Some(enums::ReplyMarkup::ReplyInlineMarkup(k)) = markup else {
+        return Json::Array(vec![]);
+    };
+    Json::Array(
+        k.rows
+            .iter()
+            .map(|r| {
+                let enums::KeyboardInlineButtonRow::KeyboardInlineButtonRow(r) = r;
+                Json::Array(
+                    r.buttons
+                        .iter()
+                        .map(|b| {
+                            let enums::KeyboardInlineButton::KeyboardInlineButton(b) = b;
+                            let mut o = json!({"text": b.text});
+                            match &b.r#type {
+                                enums::InlineButtonType::Callback(c) => {
+                                    o["data"] = json!(String::from_utf8_lossy(&c.data));
+                                }
+                                enums::InlineButtonType::Url(u) => o["url"] = json!(u.url),
+                                _ => {}
+                            }
+                            o
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A message as scripts see it.
+pub fn message_json(m: &enums::Message) -> Json {
+    match m {
+        enums::Message::Message(m) => {
+            let chat = peer_id(&m.peer_id);
+            let chat_type = match &m.peer_id {
+                enums::Peer::User(_) => "private",
+                enums::Peer::Chat(_) => "group",
+                enums::Peer::Channel(_) if m.post => "channel",
+                enums::Peer::Channel(_) => "supergroup",
+            };
+            let sender = m.from_id.as_ref().map(peer_id).or(match &m.peer_id {
+                enums::Peer::User(u) if !m.out => Some(u.user_id),
+                _ => None,
+            });
+            let reply_to = match &m.reply_to {
+                Some(enums::MessageReplyHeader::MessageReplyHeader(h)) => h.reply_to_msg_id,
+                _ => None,
+            };
+            json!({
+                "id": m.id,
+                "chat_id": chat,
+                "sender_id": sender,
+                "text": m.message,
+                "out": m.out,
+                "date": m.date,
+                "reply_to": reply_to,
+                "has_media": m.media.is_some(),
+                "chat_type": chat_type,
+                "buttons": buttons(&m.reply_markup),
+                "service": false,
+            })
+        }
+        enums::Message::Service(m) => {
+            let chat = peer_id(&m.peer_id);
+            let chat_type = match &m.peer_id {
+                enums::Peer::User(_) => "private",
+                enums::Peer::Chat(_) => "group",
+                enums::Peer::Channel(_) if m.post => "channel",
+                enums::Peer::Channel(_) => "supergroup",
+            };
+            json!({
+                "id": m.id,
+                "chat_id": chat,
+                "sender_id": m.from_id.as_ref().map(peer_id),
+                "text": "",
+                "out": m.out,
+                "date": m.date,
+                "has_media": false,
+                "chat_type": chat_type,
+                "buttons": [],
+                "service": true,
+                "action": tl_json(&m.action, "MessageAction"),
+            })
+        }
+        enums::Message::Empty(m) => json!({"id": m.id, "text": "", "service": true}),
+    }
+}
+
+/// The event of a delivered update: its kind and its fields.
+pub fn event_json(d: &Delivered) -> (UpdateKind, Json) {
+    use enums::Update as U;
+    let kind = d.kind();
+    let mut o = match d.message() {
+        Some(m) => message_json(m),
+        None => Json::Object(Map::new()),
+    };
+    let set = |o: &mut Json, k: &str, v: Json| {
+        if let Json::Object(m) = o {
+            m.insert(k.to_string(), v);
+        }
+    };
+    match &d.update {
+        U::DeleteMessages(x) => set(&mut o, "ids", json!(x.messages)),
+        U::DeleteChannelMessages(x) => {
+            set(&mut o, "ids", json!(x.messages));
+            set(
+                &mut o,
+                "chat_id",
+                json!(marked(PeerKind::Channel, x.channel_id)),
+            );
+        }
+        U::BotCallbackQuery(q) => {
+            set(&mut o, "query_id", json!(q.query_id));
+            set(&mut o, "user_id", json!(q.user_id));
+            set(&mut o, "sender_id", json!(q.user_id));
+            set(&mut o, "chat_id", json!(peer_id(&q.peer)));
+            set(&mut o, "msg_id", json!(q.msg_id));
+            set(&mut o, "id", json!(q.msg_id));
+            let data = q.data.as_deref().map(String::from_utf8_lossy);
+            set(&mut o, "data", json!(data));
+        }
+        U::BotChatInviteRequester(x) => {
+            set(&mut o, "chat_id", json!(peer_id(&x.peer)));
+            set(&mut o, "user_id", json!(x.user_id));
+            set(&mut o, "sender_id", json!(x.user_id));
+            set(&mut o, "date", json!(x.date));
+            set(&mut o, "about", json!(x.about));
+        }
+        U::PendingJoinRequests(x) => {
+            set(&mut o, "chat_id", json!(peer_id(&x.peer)));
+            set(&mut o, "pending", json!(x.requests_pending));
+            set(&mut o, "recent", json!(x.recent_requesters));
+        }
+        U::ChannelParticipant(x) => {
+            set(
+                &mut o,
+                "chat_id",
+                json!(marked(PeerKind::Channel, x.channel_id)),
+            );
+            set(&mut o, "user_id", json!(x.user_id));
+            set(&mut o, "actor_id", json!(x.actor_id));
+            set(
+                &mut o,
+                "joined",
+                json!(x.prev_participant.is_none() && x.new_participant.is_some()),
+            );
+            set(
+                &mut o,
+                "left",
+                json!(
+                    x.new_participant.is_none()
+                        || matches!(&x.new_participant, Some(enums::ChannelParticipant::Banned(b)) if b.left)
+                ),
+            );
+        }
+        U::UserStatus(x) => set(&mut o, "user_id", json!(x.user_id)),
+        U::UserTyping(x) => {
+            set(&mut o, "user_id", json!(x.user_id));
+            set(&mut o, "chat_id", json!(x.user_id));
+        }
+        U::ChatUserTyping(x) => {
+            set(&mut o, "user_id", json!(peer_id(&x.from_id)));
+            set(&mut o, "chat_id", json!(marked(PeerKind::Chat, x.chat_id)));
+        }
+        U::ChannelUserTyping(x) => {
+            set(&mut o, "user_id", json!(peer_id(&x.from_id)));
+            set(
+                &mut o,
+                "chat_id",
+                json!(marked(PeerKind::Channel, x.channel_id)),
+            );
+        }
+        U::BotStopped(x) => {
+            set(&mut o, "user_id", json!(x.user_id));
+            set(&mut o, "stopped", json!(x.stopped));
+        }
+        _ => {}
+    }
+    set(&mut o, "kind", json!(kind_name(kind)));
+    set(&mut o, "raw", tl_json(&d.update, "Update"));
+    (kind, o)
+}

@@ -1,0 +1,685 @@
+//! Scripts of the fleet: loads each account's scripts, dispatches its updates to them, runs
+//! their schedules, and reloads them when their files change.
+//!
+//! Hot reload keeps the last good version (../shared/STYLE.md point 13): a change is
+//! debounced, the new version is loaded beside the old one and swapped in only if it loads;
+//! each update is dispatched to the version current when it arrives, so an update is
+//! handled once, by the old or the new version. Schedules of a replaced version stop after
+//! their current run; the new version's start from the persisted last runs.
+
+use crate::api::{JobRun, ScriptCtx, JOB_RUN};
+use crate::event::event_json;
+use crate::lua::LuaVm;
+use crate::rhai::RhaiVm;
+use crate::vm::{Limits, ScriptError, Timing, Vm};
+use chrono::{DateTime, TimeZone, Utc};
+use fleetgram_engine::fleet::{AccountHandle, BoxFuture, HandlerFactory, Handlers};
+use fleetgram_engine::updates::{Delivered, UpdateKind};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+/// Where every script's log lines also go: `(account, script, line)`.
+pub type HostLogSink = Arc<dyn Fn(&str, &str, &str) + Send + Sync>;
+
+/// How long after a missed scheduled time its run still fires (once).
+pub const GRACE: Duration = Duration::from_secs(600);
+
+/// How long file events are collected before reloading.
+const DEBOUNCE: Duration = Duration::from_millis(80);
+
+/// Counters of one script.
+#[derive(Debug, Default)]
+pub struct ScriptStats {
+    /// Handler runs.
+    pub handled: AtomicU64,
+    /// Handler runs that failed.
+    pub errors: AtomicU64,
+    /// Total handler time, nanoseconds.
+    pub busy_ns: AtomicU64,
+    /// Job runs.
+    pub jobs_run: AtomicU64,
+    /// The last error, `file:line: message`.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// A script as the host keeps it: the current version and its bookkeeping.
+pub struct Script {
+    /// The file.
+    pub path: PathBuf,
+    ctx: ScriptCtx,
+    limits: Limits,
+    vm: RwLock<Arc<dyn Vm>>,
+    generation: AtomicU64,
+    stopped: AtomicBool,
+    wake: tokio::sync::watch::Sender<u64>,
+    /// Counters.
+    pub stats: ScriptStats,
+}
+
+/// What the operator view shows of a script.
+#[derive(Debug, Clone)]
+pub struct ScriptStatus {
+    /// The account.
+    pub account: String,
+    /// The file.
+    pub file: String,
+    /// `lua` or `rhai`.
+    pub language: String,
+    /// Loaded versions so far (1 = never reloaded).
+    pub generation: u64,
+    /// Handlers registered.
+    pub handlers: usize,
+    /// Jobs registered.
+    pub jobs: usize,
+    /// Handler runs.
+    pub handled: u64,
+    /// Failed handler runs.
+    pub errors: u64,
+    /// Mean handler time.
+    pub mean_latency: Duration,
+    /// The last error.
+    pub last_error: Option<String>,
+}
+
+/// Loads a script file (by extension).
+///
+/// # Errors
+/// An unknown extension, or the script's own error.
+pub async fn load_vm(
+    path: &Path,
+    ctx: ScriptCtx,
+    limits: Limits,
+) -> Result<Arc<dyn Vm>, ScriptError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("lua") => Ok(LuaVm::load(path, ctx, limits).await? as Arc<dyn Vm>),
+        Some("rhai") => {
+            let path = path.to_path_buf();
+            tokio::task::block_in_place(|| RhaiVm::load(&path, ctx, limits))
+                .map(|v| v as Arc<dyn Vm>)
+        }
+        _ => Err(ScriptError::new(
+            path.display().to_string(),
+            None,
+            "unknown script type (expected .lua or .rhai)",
+        )),
+    }
+}
+
+impl Script {
+    /// Loads `path` for `ctx` and starts its schedules.
+    ///
+    /// # Errors
+    /// The script failed to load.
+    pub async fn start(
+        path: &Path,
+        ctx: ScriptCtx,
+        limits: Limits,
+    ) -> Result<Arc<Script>, ScriptError> {
+        let vm = load_vm(path, ctx.clone(), limits).await?;
+        let script = Arc::new(Script {
+            path: path.to_path_buf(),
+            ctx,
+            limits,
+            vm: RwLock::new(vm),
+            generation: AtomicU64::new(1),
+            stopped: AtomicBool::new(false),
+            wake: tokio::sync::watch::channel(1).0,
+            stats: ScriptStats::default(),
+        });
+        script.start_jobs();
+        Ok(script)
+    }
+
+    /// The current version.
+    pub fn vm(&self) -> Arc<dyn Vm> {
+        self.vm.read().expect("not poisoned").clone()
+    }
+
+    /// The loaded version number.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether any handler wants `kind`.
+    pub fn wants(&self, kind: UpdateKind) -> bool {
+        self.vm()
+            .handlers()
+            .iter()
+            .any(|h| h.kind == kind || h.kind == UpdateKind::Raw)
+    }
+
+    fn record_error(&self, e: &ScriptError) {
+        tracing::error!(account = %self.ctx.account.name, script = %self.ctx.script, error = %e, "script error");
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        *self.stats.last_error.lock().expect("not poisoned") = Some(e.to_string());
+        self.ctx.log("error", &e.to_string());
+    }
+
+    /// Runs the handlers of the current version that want this event, in order.
+    pub async fn dispatch(&self, kind: UpdateKind, ev: &Arc<Json>) {
+        let vm = self.vm();
+        let me = self.ctx.account.username.as_deref();
+        for (i, h) in vm.handlers().iter().enumerate() {
+            if (h.kind != kind && h.kind != UpdateKind::Raw) || !h.filter.matches(ev, me) {
+                continue;
+            }
+            let start = Instant::now();
+            let r = vm.clone().run_handler(i, ev.clone()).await;
+            self.stats.handled.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .busy_ns
+                .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            if let Err(e) = r {
+                self.record_error(&e);
+            }
+        }
+    }
+
+    /// Loads the file again; swaps the new version in only if it loads.
+    ///
+    /// # Errors
+    /// The new version's error (the old one keeps running).
+    pub async fn reload(self: &Arc<Self>) -> Result<u64, ScriptError> {
+        match load_vm(&self.path, self.ctx.clone(), self.limits).await {
+            Ok(vm) => {
+                *self.vm.write().expect("not poisoned") = vm;
+                let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                self.wake.send_replace(g);
+                self.start_jobs();
+                tracing::info!(account = %self.ctx.account.name, script = %self.ctx.script, generation = g, "script reloaded");
+                Ok(g)
+            }
+            Err(e) => {
+                tracing::error!(account = %self.ctx.account.name, script = %self.ctx.script, error = %e, "reload failed; the previous version keeps running");
+                *self.stats.last_error.lock().expect("not poisoned") = Some(e.to_string());
+                self.ctx.log("error", &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops the schedules (a running job finishes first).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.send_replace(g);
+    }
+
+    /// Status for the operator view.
+    pub fn status(&self) -> ScriptStatus {
+        let vm = self.vm();
+        let handled = self.stats.handled.load(Ordering::Relaxed);
+        ScriptStatus {
+            account: self.ctx.account.name.clone(),
+            file: self.path.display().to_string(),
+            language: vm.language().into(),
+            generation: self.generation(),
+            handlers: vm.handlers().len(),
+            jobs: vm.jobs().len(),
+            handled,
+            errors: self.stats.errors.load(Ordering::Relaxed),
+            mean_latency: Duration::from_nanos(
+                self.stats.busy_ns.load(Ordering::Relaxed) / handled.max(1),
+            ),
+            last_error: self.stats.last_error.lock().expect("not poisoned").clone(),
+        }
+    }
+
+    fn start_jobs(self: &Arc<Self>) {
+        let vm = self.vm();
+        let generation = self.generation();
+        for i in 0..vm.jobs().len() {
+            tokio::spawn(job_loop(Arc::downgrade(self), vm.clone(), i, generation));
+        }
+    }
+
+    fn sched_space(&self) -> String {
+        format!("sched/{}/{}", self.ctx.account.name, self.ctx.script)
+    }
+}
+
+/// When a job runs next: `(time, whether it is a missed run being made up)`.
+fn next_due(timing: &Timing, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    match timing {
+        Timing::Every(d) => {
+            let d = chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::seconds(60));
+            match last {
+                Some(l) if l + d > now => l + d,
+                // Missed or never run: once now, then every `d`.
+                Some(_) => now,
+                None => now + d,
+            }
+        }
+        Timing::Cron { schedule, tz, .. } => {
+            let upcoming = |after: DateTime<Utc>| {
+                schedule
+                    .after(&after.with_timezone(tz))
+                    .next()
+                    .map(|t| t.with_timezone(&Utc))
+            };
+            let Some(last) = last else {
+                return upcoming(now).unwrap_or(now + chrono::Duration::days(366));
+            };
+            // The latest occurrence after the last run that is already due, if any.
+            let mut missed = None;
+            let mut t = last;
+            for _ in 0..10_000 {
+                match upcoming(t) {
+                    Some(n) if n <= now => {
+                        missed = Some(n);
+                        t = n;
+                    }
+                    _ => break,
+                }
+            }
+            match missed {
+                Some(m) if now - m <= chrono::Duration::from_std(GRACE).expect("fits") => m,
+                Some(m) => {
+                    tracing::warn!(missed = %m, "a scheduled run was missed by more than the grace window; skipping to the next");
+                    upcoming(now).unwrap_or(now + chrono::Duration::days(366))
+                }
+                None => upcoming(last).unwrap_or(now + chrono::Duration::days(366)),
+            }
+        }
+    }
+}
+
+async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generation: u64) {
+    let spec = vm.jobs()[index].clone();
+    loop {
+        let Some(s) = script.upgrade() else { return };
+        if s.generation() != generation || s.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let space = s.sched_space();
+        let store = s.ctx.account.store.clone();
+        let last = store
+            .kv_get(&space, &spec.key)
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+        let due = next_due(&spec.timing, last, Utc::now());
+        let mut wake = s.wake.subscribe();
+        drop(s);
+        let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.changed() => continue,
+        }
+        let Some(s) = script.upgrade() else { return };
+        if s.generation() != generation || s.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let run = JobRun::new(&format!(
+            "{}/{}/{}",
+            space,
+            spec.key,
+            due.timestamp_millis()
+        ));
+        let r = JOB_RUN.scope(run, vm.clone().run_job(index)).await;
+        s.stats.jobs_run.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = r {
+            s.record_error(&e);
+        }
+        // Committed after the run: a crash before this re-runs the same due time, whose
+        // sends carry the same random_ids (no duplicate posts).
+        if let Err(e) = store.kv_set(
+            &space,
+            &spec.key,
+            Some(due.timestamp_millis().to_string().as_bytes()),
+        ) {
+            tracing::error!(error = %e, "recording a job's run failed");
+        }
+    }
+}
+
+/// One account's scripts (what the fleet host dispatches to).
+pub struct AccountScripts {
+    scripts: RwLock<Vec<Arc<Script>>>,
+    host: Weak<HostInner>,
+}
+
+impl AccountScripts {
+    /// The scripts.
+    pub fn scripts(&self) -> Vec<Arc<Script>> {
+        self.scripts.read().expect("not poisoned").clone()
+    }
+
+    /// Handles one update (what the fleet calls; also what benchmarks drive).
+    pub async fn handle_update(&self, d: &Delivered) {
+        dispatch_all(self.scripts(), d).await;
+    }
+}
+
+/// Dispatches one update to every script that wants it (scripts run concurrently).
+async fn dispatch_all(scripts: Vec<Arc<Script>>, d: &Delivered) {
+    {
+        let kind = d.kind();
+        if !scripts.iter().any(|s| s.wants(kind)) {
+            return;
+        }
+        let (kind, ev) = event_json(d);
+        let ev = Arc::new(ev);
+        match scripts.len() {
+            1 => scripts[0].dispatch(kind, &ev).await,
+            _ => {
+                let mut set = tokio::task::JoinSet::new();
+                for s in scripts {
+                    let ev = ev.clone();
+                    set.spawn(async move { s.dispatch(kind, &ev).await });
+                }
+                while set.join_next().await.is_some() {}
+            }
+        }
+    }
+}
+
+impl Handlers for AccountScripts {
+    fn wants(&self, kind: UpdateKind) -> bool {
+        self.scripts
+            .read()
+            .expect("not poisoned")
+            .iter()
+            .any(|s| s.wants(kind))
+    }
+
+    fn handle(&self, update: Arc<Delivered>) -> BoxFuture<'static, ()> {
+        let scripts = self.scripts();
+        Box::pin(async move { dispatch_all(scripts, &update).await })
+    }
+
+    fn stop(&self) -> BoxFuture<'static, ()> {
+        let scripts = self.scripts();
+        if let Some(h) = self.host.upgrade() {
+            h.forget(&scripts);
+        }
+        for s in &scripts {
+            s.stop();
+        }
+        Box::pin(async {})
+    }
+}
+
+struct HostInner {
+    limits: Limits,
+    /// Directory -> scripts with a file in it.
+    watched: Mutex<HashMap<PathBuf, Vec<Weak<Script>>>>,
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    all: Mutex<Vec<Weak<Script>>>,
+    log_sink: Option<HostLogSink>,
+}
+
+impl HostInner {
+    fn watch(&self, script: &Arc<Script>) {
+        let mut watched = self.watched.lock().expect("not poisoned");
+        for f in script.vm().files() {
+            let dir = f.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let list = watched.entry(dir.clone()).or_default();
+            if list.is_empty() {
+                if let Some(w) = self.watcher.lock().expect("not poisoned").as_mut() {
+                    use notify::Watcher;
+                    if let Err(e) = w.watch(&dir, notify::RecursiveMode::NonRecursive) {
+                        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch scripts for changes");
+                    }
+                }
+            }
+            if !list.iter().any(|w| w.as_ptr() == Arc::as_ptr(script)) {
+                list.push(Arc::downgrade(script));
+            }
+        }
+        self.all
+            .lock()
+            .expect("not poisoned")
+            .push(Arc::downgrade(script));
+    }
+
+    fn forget(&self, scripts: &[Arc<Script>]) {
+        let mut watched = self.watched.lock().expect("not poisoned");
+        for list in watched.values_mut() {
+            list.retain(|w| {
+                w.upgrade()
+                    .is_some_and(|s| !scripts.iter().any(|x| Arc::ptr_eq(x, &s)))
+            });
+        }
+        self.all.lock().expect("not poisoned").retain(|w| {
+            w.upgrade()
+                .is_some_and(|s| !scripts.iter().any(|x| Arc::ptr_eq(x, &s)))
+        });
+    }
+
+    /// Scripts that consist of `path`.
+    fn affected(&self, path: &Path) -> Vec<Arc<Script>> {
+        let watched = self.watched.lock().expect("not poisoned");
+        let dir = path.parent().unwrap_or(Path::new("."));
+        watched
+            .get(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.vm().files().iter().any(|f| f == path))
+            .collect()
+    }
+}
+
+/// Loads scripts for the fleet (the [`HandlerFactory`] the binary hands to the host).
+#[derive(Clone)]
+pub struct ScriptHost(Arc<HostInner>);
+
+impl ScriptHost {
+    /// A host with these sandbox limits; `watch` enables hot reload. Must be called inside a
+    /// tokio runtime.
+    pub fn new(limits: Limits, watch: bool) -> ScriptHost {
+        Self::with_log_sink(limits, watch, None)
+    }
+
+    /// Like [`ScriptHost::new`], also sending every script log line to `sink(account,
+    /// script, line)`.
+    pub fn with_log_sink(limits: Limits, watch: bool, sink: Option<HostLogSink>) -> ScriptHost {
+        let inner = Arc::new(HostInner {
+            limits,
+            watched: Mutex::new(HashMap::new()),
+            watcher: Mutex::new(None),
+            all: Mutex::new(Vec::new()),
+            log_sink: sink,
+        });
+        if watch {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+            let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+                if let Ok(ev) = ev {
+                    if matches!(
+                        ev.kind,
+                        notify::EventKind::Modify(_)
+                            | notify::EventKind::Create(_)
+                            | notify::EventKind::Remove(_)
+                    ) {
+                        for p in ev.paths {
+                            let _ = tx.send(p);
+                        }
+                    }
+                }
+            });
+            match watcher {
+                Ok(w) => {
+                    *inner.watcher.lock().expect("not poisoned") = Some(w);
+                    tokio::spawn(reload_loop(Arc::downgrade(&inner), rx));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "file watching unavailable; scripts will not hot-reload")
+                }
+            }
+        }
+        ScriptHost(inner)
+    }
+
+    /// Every loaded script's status.
+    pub fn status(&self) -> Vec<ScriptStatus> {
+        self.0
+            .all
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|s| s.status())
+            .collect()
+    }
+
+    /// Reloads every script now (operator action).
+    pub async fn reload_all(&self) -> Vec<Result<u64, ScriptError>> {
+        let scripts: Vec<Arc<Script>> = self
+            .0
+            .all
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let mut out = Vec::new();
+        for s in scripts {
+            out.push(s.reload().await);
+        }
+        out
+    }
+
+    /// Loads the scripts of `account` (what [`HandlerFactory::attach`] does), returning the
+    /// concrete type.
+    pub async fn load_account(
+        &self,
+        account: AccountHandle,
+    ) -> Result<Arc<AccountScripts>, String> {
+        let mut scripts = Vec::new();
+        let mut errors = Vec::new();
+        for spec in &account.account.scripts {
+            let name = spec
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let sink = self.0.log_sink.clone().map(|s| {
+                let (a, n) = (account.name.clone(), name.clone());
+                Arc::new(move |level: &str, line: &str| s(&a, &n, &format!("{level}: {line}")))
+                    as crate::api::LogSink
+            });
+            let ctx = ScriptCtx {
+                account: account.clone(),
+                script: name,
+                settings: if spec.settings.is_null() {
+                    Json::Object(Default::default())
+                } else {
+                    spec.settings.clone()
+                },
+                log_sink: sink,
+            };
+            match Script::start(&spec.path, ctx, self.0.limits).await {
+                Ok(s) => {
+                    tracing::info!(account = %account.name, script = %spec.path.display(), language = s.vm().language(), handlers = s.vm().handlers().len(), jobs = s.vm().jobs().len(), "script loaded");
+                    self.0.watch(&s);
+                    scripts.push(s);
+                }
+                Err(e) => {
+                    tracing::error!(account = %account.name, error = %e, "script failed to load");
+                    errors.push(e.to_string());
+                    if let Some(sink) = &self.0.log_sink {
+                        sink(
+                            &account.name,
+                            &spec.path.display().to_string(),
+                            &format!("error: {e}"),
+                        );
+                    }
+                }
+            }
+        }
+        // A script that fails to load is reported; the others run.
+        let _ = errors;
+        Ok(Arc::new(AccountScripts {
+            scripts: RwLock::new(scripts),
+            host: Arc::downgrade(&self.0),
+        }))
+    }
+}
+
+impl HandlerFactory for ScriptHost {
+    fn attach(
+        &self,
+        account: AccountHandle,
+    ) -> BoxFuture<'static, Result<Arc<dyn Handlers>, String>> {
+        let host = self.clone();
+        Box::pin(async move {
+            host.load_account(account)
+                .await
+                .map(|s| s as Arc<dyn Handlers>)
+        })
+    }
+}
+
+async fn reload_loop(host: Weak<HostInner>, mut rx: tokio::sync::mpsc::UnboundedReceiver<PathBuf>) {
+    while let Some(first) = rx.recv().await {
+        let mut paths = vec![first];
+        let deadline = tokio::time::Instant::now() + DEBOUNCE;
+        while let Ok(Some(p)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            paths.push(p);
+        }
+        paths.sort();
+        paths.dedup();
+        let Some(h) = host.upgrade() else { return };
+        let mut scripts: Vec<Arc<Script>> = Vec::new();
+        for p in &paths {
+            for s in h.affected(p) {
+                if !scripts.iter().any(|x| Arc::ptr_eq(x, &s)) {
+                    scripts.push(s);
+                }
+            }
+        }
+        drop(h);
+        for s in scripts {
+            if !s.path.exists() {
+                tracing::info!(script = %s.path.display(), "script removed; unloading");
+                s.stop();
+                if let Some(h) = host.upgrade() {
+                    h.forget(std::slice::from_ref(&s));
+                }
+                // Handlers go with it: no version left to dispatch to.
+                *s.vm.write().expect("not poisoned") = Arc::new(Unloaded);
+                continue;
+            }
+            if s.reload().await.is_ok() {
+                if let Some(h) = host.upgrade() {
+                    h.watch(&s);
+                }
+            }
+        }
+    }
+}
+
+/// What a removed script becomes: no handlers, no jobs.
+struct Unloaded;
+
+impl Vm for Unloaded {
+    fn language(&self) -> &'static str {
+        "removed"
+    }
+    fn handlers(&self) -> &[crate::vm::HandlerSpec] {
+        &[]
+    }
+    fn jobs(&self) -> &[crate::vm::JobSpec] {
+        &[]
+    }
+    fn files(&self) -> Vec<PathBuf> {
+        vec![]
+    }
+    fn run_handler(
+        self: Arc<Self>,
+        _: usize,
+        _: Arc<Json>,
+    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn run_job(self: Arc<Self>, _: usize) -> BoxFuture<'static, Result<(), ScriptError>> {
+        Box::pin(async { Ok(()) })
+    }
+}

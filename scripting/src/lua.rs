@@ -1,0 +1,705 @@
+//! Lua 5.4 scripts (mlua, async): a sandboxed state per script, the API registered as
+//! globals, handlers run as coroutines so calls suspend instead of blocking.
+//!
+//! Sandbox: only `table`, `string` (no `dump`), `math`, `utf8`, `coroutine`, `os.time`,
+//! `os.clock`, `os.date`, `os.difftime`; `load` accepts text only; `require` loads `.lua`
+//! files next to the script (in the same sandbox). Each handler runs under an instruction
+//! budget and a wall-clock timeout (a count hook on its coroutine), each state under a
+//! memory limit.
+
+use crate::api::{ApiError, ScriptCtx};
+use crate::filter::Filter;
+use crate::vm::{
+    parse_cron, parse_duration, HandlerSpec, JobSpec, Limits, ScriptError, Timing, Vm,
+};
+use fleetgram_engine::fleet::BoxFuture;
+use mlua::{
+    Function, Lua, LuaOptions, LuaSerdeExt, MultiValue, RegistryKey, StdLib, Table, UserData,
+    UserDataMethods, Value,
+};
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Instructions between two budget checks.
+const TICK: u32 = 10_000;
+
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// A filter as a Lua value (combined with `&`, `|`, `~`).
+#[derive(Clone)]
+struct LuaFilter(Filter);
+
+impl UserData for LuaFilter {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_function(mlua::MetaMethod::BAnd, |lua, (a, b): (Value, Value)| {
+            Ok(LuaFilter(to_filter(lua, a)?.and(to_filter(lua, b)?)))
+        });
+        m.add_meta_function(mlua::MetaMethod::BOr, |lua, (a, b): (Value, Value)| {
+            Ok(LuaFilter(to_filter(lua, a)?.or(to_filter(lua, b)?)))
+        });
+        m.add_meta_function(mlua::MetaMethod::BNot, |lua, (a, _): (Value, Value)| {
+            Ok(LuaFilter(to_filter(lua, a)?.negate()))
+        });
+        m.add_meta_method(mlua::MetaMethod::ToString, |_, f, ()| {
+            Ok(format!("filter {:?}", f.0))
+        });
+    }
+}
+
+/// A filter from a filter object or a function.
+fn to_filter(lua: &Lua, v: Value) -> mlua::Result<Filter> {
+    match v {
+        Value::UserData(u) => Ok(u.borrow::<LuaFilter>()?.0.clone()),
+        Value::Function(f) => {
+            let lua = lua.clone();
+            let key = Arc::new(lua.create_registry_value(f)?);
+            Ok(Filter::Func(Arc::new(move |ev: &Json| {
+                let Ok(f) = lua.registry_value::<Function>(&key) else {
+                    return false;
+                };
+                let Ok(t) = lua.to_value(ev) else {
+                    return false;
+                };
+                match f.call::<Value>(t) {
+                    Ok(v) => !matches!(v, Value::Nil | Value::Boolean(false)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "filter function failed; treating as no match");
+                        false
+                    }
+                }
+            })))
+        }
+        other => Err(mlua::Error::runtime(format!(
+            "expected a filter or a function, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// The per-handler budget the count hook charges.
+struct Budget {
+    start: Instant,
+    ops: std::cell::Cell<u64>,
+    limits: Limits,
+}
+
+impl UserData for Budget {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // Returns the error to raise, if the budget is spent.
+        m.add_method("tick", |_, b, ()| {
+            let ops = b.ops.get() + u64::from(TICK);
+            b.ops.set(ops);
+            if ops > b.limits.max_ops {
+                return Ok(Some(format!(
+                    "instruction limit exceeded ({} instructions); endless loop?",
+                    b.limits.max_ops
+                )));
+            }
+            if b.start.elapsed() > b.limits.timeout {
+                return Ok(Some(format!(
+                    "handler timed out after {:?}",
+                    b.limits.timeout
+                )));
+            }
+            Ok(None)
+        });
+    }
+}
+
+struct Registered {
+    handlers: Vec<(HandlerSpec, RegistryKey)>,
+    jobs: Vec<(JobSpec, RegistryKey)>,
+}
+
+/// A loaded Lua script.
+pub struct LuaVm {
+    lua: Lua,
+    file: String,
+    files: Mutex<Vec<PathBuf>>,
+    handlers: Vec<HandlerSpec>,
+    handler_fns: Vec<RegistryKey>,
+    jobs: Vec<JobSpec>,
+    job_fns: Vec<RegistryKey>,
+    run: RegistryKey,
+    limits: Limits,
+}
+
+fn api_result(lua: &Lua, r: Result<Json, ApiError>, at: &str) -> mlua::Result<(bool, Value)> {
+    match r {
+        Ok(v) => Ok((true, to_lua(lua, &v)?)),
+        Err(e) => {
+            let mut j = e.to_json();
+            j["message"] = json!(format!("{at}: {e}"));
+            Ok((false, to_lua(lua, &j)?))
+        }
+    }
+}
+
+/// JSON -> Lua (null becomes nil).
+pub fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
+    lua.to_value_with(
+        v,
+        mlua::SerializeOptions::new()
+            .serialize_none_to_null(false)
+            .serialize_unit_to_null(false),
+    )
+}
+
+/// Lua -> JSON.
+pub fn from_lua(lua: &Lua, v: Value) -> mlua::Result<Json> {
+    match v {
+        Value::Nil => Ok(Json::Null),
+        Value::Function(_) | Value::Thread(_) | Value::UserData(_) | Value::LightUserData(_) => {
+            Err(mlua::Error::runtime(format!(
+                "a {} cannot be passed to Telegram (expected a table, string, number or boolean)",
+                v.type_name()
+            )))
+        }
+        v => lua.from_value(v),
+    }
+}
+
+/// Where the script called us from: `echo.lua:12`.
+fn location(lua: &Lua, file: &str) -> String {
+    for level in 1..12 {
+        let Some(d) = lua.inspect_stack(level) else {
+            break;
+        };
+        let src = d.source();
+        if src.source.as_deref().is_some_and(|s| s.starts_with('@')) {
+            let short = src.short_src.as_deref().unwrap_or(file).to_string();
+            return format!("{short}:{}", d.curr_line());
+        }
+    }
+    file.to_string()
+}
+
+fn arg_json(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<Json> {
+    from_lua(lua, args.get(i).cloned().unwrap_or(Value::Nil))
+}
+
+fn arg_str(args: &MultiValue, i: usize, what: &str) -> mlua::Result<String> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.to_str()?.to_string()),
+        Some(Value::Integer(n)) => Ok(n.to_string()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        other => Err(mlua::Error::runtime(format!(
+            "{what}: expected a string, got {}",
+            other.map_or("nothing", Value::type_name)
+        ))),
+    }
+}
+
+macro_rules! async_api {
+    ($lua:expr, $raw:expr, $file:expr, $ctx:expr, $name:literal, |$c:ident, $l:ident, $a:ident| $body:expr) => {{
+        let ctx = $ctx.clone();
+        let file = $file.to_string();
+        $raw.set(
+            $name,
+            $lua.create_async_function(move |$l: Lua, $a: MultiValue| {
+                let $c = ctx.clone();
+                let at = location(&$l, &file);
+                async move {
+                    let r: Result<Json, ApiError> = async { $body }.await;
+                    api_result(&$l, r, &at)
+                }
+            })?,
+        )?;
+    }};
+}
+
+fn bad<E: std::fmt::Display>(e: E) -> ApiError {
+    ApiError::Bad(e.to_string())
+}
+
+impl LuaVm {
+    /// Loads `path` for `ctx`: runs its top level, which registers handlers and jobs.
+    ///
+    /// # Errors
+    /// A syntax or runtime error of the top level, with file and line.
+    pub async fn load(
+        path: &Path,
+        ctx: ScriptCtx,
+        limits: Limits,
+    ) -> Result<Arc<LuaVm>, ScriptError> {
+        let file = path.display().to_string();
+        let err = |e: mlua::Error| script_error(&file, &e);
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ScriptError::new(&file, None, format!("cannot read: {e}")))?;
+        let libs = StdLib::TABLE
+            | StdLib::STRING
+            | StdLib::MATH
+            | StdLib::UTF8
+            | StdLib::COROUTINE
+            | StdLib::OS;
+        // SAFETY: the debug library is loaded only to take `debug.sethook` for the sandbox's
+        // budget hook; the global `debug` is removed before any script code runs.
+        let lua = unsafe { Lua::unsafe_new_with(libs | StdLib::DEBUG, LuaOptions::new()) };
+        lua.set_memory_limit(limits.memory).map_err(err)?;
+        let registered = Arc::new(Mutex::new(Registered {
+            handlers: vec![],
+            jobs: vec![],
+        }));
+        let files = Arc::new(Mutex::new(vec![path.to_path_buf()]));
+        let raw = Self::register(&lua, &ctx, &file, &registered, &files, path).map_err(err)?;
+        let prelude: Table = lua
+            .load(PRELUDE)
+            .set_name("=prelude")
+            .call(raw)
+            .map_err(err)?;
+        let run: Function = prelude.get("run").map_err(err)?;
+        let run_key = lua.create_registry_value(run.clone()).map_err(err)?;
+        // The top level runs like a handler: under the budget, able to call the API.
+        let chunk = lua
+            .load(&source)
+            .set_name(format!("@{file}"))
+            .into_function()
+            .map_err(err)?;
+        let budget = Budget {
+            start: Instant::now(),
+            ops: 0.into(),
+            limits,
+        };
+        tokio::time::timeout(
+            limits.timeout,
+            run.call_async::<()>((budget, chunk, Value::Nil)),
+        )
+        .await
+        .map_err(|_| {
+            ScriptError::new(
+                &file,
+                None,
+                format!("loading timed out after {:?}", limits.timeout),
+            )
+        })?
+        .map_err(err)?;
+        let r = std::mem::replace(
+            &mut *registered.lock().expect("not poisoned"),
+            Registered {
+                handlers: vec![],
+                jobs: vec![],
+            },
+        );
+        let (handlers, handler_fns) = r.handlers.into_iter().unzip();
+        let (jobs, job_fns) = r.jobs.into_iter().unzip();
+        let files = files.lock().expect("not poisoned").clone();
+        Ok(Arc::new(LuaVm {
+            lua,
+            file,
+            files: Mutex::new(files),
+            handlers,
+            handler_fns,
+            jobs,
+            job_fns,
+            run: run_key,
+            limits,
+        }))
+    }
+
+    /// Registers the raw API functions (the prelude wraps them).
+    fn register(
+        lua: &Lua,
+        ctx: &ScriptCtx,
+        file: &str,
+        registered: &Arc<Mutex<Registered>>,
+        files: &Arc<Mutex<Vec<PathBuf>>>,
+        path: &Path,
+    ) -> mlua::Result<Table> {
+        let raw = lua.create_table()?;
+        let g = lua.globals();
+        // Keep sethook for the prelude; drop what the sandbox does not allow.
+        let debug: Table = g.get("debug")?;
+        raw.set("sethook", debug.get::<Function>("sethook")?)?;
+        let os: Table = g.get("os")?;
+        let safe_os = lua.create_table()?;
+        for f in ["time", "clock", "date", "difftime"] {
+            safe_os.set(f, os.get::<Value>(f)?)?;
+        }
+        g.set("os", safe_os)?;
+        for name in [
+            "debug",
+            "io",
+            "package",
+            "dofile",
+            "loadfile",
+            "collectgarbage",
+        ] {
+            g.set(name, Value::Nil)?;
+        }
+        let string: Table = g.get("string")?;
+        string.set("dump", Value::Nil)?;
+        raw.set("load", g.get::<Function>("load")?)?;
+
+        async_api!(lua, raw, file, ctx, "call", |c, l, a| {
+            let method = arg_str(&a, 0, "call(method, params)").map_err(bad)?;
+            let params = arg_json(&l, &a, 1).map_err(bad)?;
+            c.call(&method, &params).await
+        });
+        async_api!(lua, raw, file, ctx, "send", |c, l, a| {
+            let peer = arg_json(&l, &a, 0).map_err(bad)?;
+            let text = arg_str(&a, 1, "send(peer, text)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            c.send(&peer, &text, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "reply", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let text = arg_str(&a, 1, "msg:reply(text)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            c.reply(&msg, &text, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "edit", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let text = arg_str(&a, 1, "msg:edit(text)").map_err(bad)?;
+            c.edit(&msg, &text).await
+        });
+        async_api!(lua, raw, file, ctx, "delete", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            c.delete(&msg).await
+        });
+        async_api!(lua, raw, file, ctx, "forward", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let to = arg_json(&l, &a, 1).map_err(bad)?;
+            c.forward(&msg, &to).await
+        });
+        async_api!(lua, raw, file, ctx, "react", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let emoji = arg_str(&a, 1, "msg:react(emoji)").map_err(bad)?;
+            c.react(&msg, &emoji).await
+        });
+        async_api!(lua, raw, file, ctx, "click", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let what = arg_str(&a, 1, "msg:click(data)").map_err(bad)?;
+            c.click(&msg, &what).await
+        });
+        async_api!(lua, raw, file, ctx, "ban", |c, l, a| {
+            let chat = arg_json(&l, &a, 0).map_err(bad)?;
+            let user = arg_json(&l, &a, 1).map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            c.ban(&chat, &user, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "answer_callback", |c, l, a| {
+            let q = arg_json(&l, &a, 0).map_err(bad)?;
+            let text = arg_json(&l, &a, 1).map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            c.answer_callback(&q, &text, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "fleet_call", |c, l, a| {
+            let name = arg_str(&a, 0, "fleet.account(name)").map_err(bad)?;
+            let method = arg_str(&a, 1, "call(method, params)").map_err(bad)?;
+            let params = arg_json(&l, &a, 2).map_err(bad)?;
+            c.other(&name)?.call(&method, &params).await
+        });
+        async_api!(lua, raw, file, ctx, "fleet_send", |c, l, a| {
+            let name = arg_str(&a, 0, "fleet.account(name)").map_err(bad)?;
+            let peer = arg_json(&l, &a, 1).map_err(bad)?;
+            let text = arg_str(&a, 2, "send(peer, text)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 3).map_err(bad)?;
+            c.other(&name)?.send(&peer, &text, &opts).await
+        });
+        raw.set(
+            "sleep",
+            lua.create_async_function(|_, secs: f64| async move {
+                if secs.is_finite() && secs > 0.0 {
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(secs.min(86400.0))).await;
+                }
+                Ok(())
+            })?,
+        )?;
+        // Synchronous parts: kv, log, config, account.
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "kv_get",
+            lua.create_function(move |l, key: String| {
+                api_result(l, c.kv_get(&key), &location(l, &f))
+            })?,
+        )?;
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "kv_set",
+            lua.create_function(move |l, (key, v): (String, Value)| {
+                let r = from_lua(l, v)
+                    .map_err(bad)
+                    .and_then(|v| c.kv_set(&key, &v).map(|()| Json::Null));
+                api_result(l, r, &location(l, &f))
+            })?,
+        )?;
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "kv_incr",
+            lua.create_function(move |l, (key, by): (String, Option<i64>)| {
+                api_result(
+                    l,
+                    c.kv_incr(&key, by.unwrap_or(1)).map(|n| json!(n)),
+                    &location(l, &f),
+                )
+            })?,
+        )?;
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "kv_keys",
+            lua.create_function(move |l, prefix: Option<String>| {
+                api_result(
+                    l,
+                    c.kv_keys(prefix.as_deref().unwrap_or("")).map(|k| json!(k)),
+                    &location(l, &f),
+                )
+            })?,
+        )?;
+        let c = ctx.clone();
+        raw.set(
+            "log",
+            lua.create_function(move |l, (level, args): (String, MultiValue)| {
+                let text: Vec<String> = args
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => s.to_string_lossy(),
+                        other => from_lua(l, other.clone())
+                            .map(|j| j.to_string())
+                            .unwrap_or_else(|_| other.type_name().to_string()),
+                    })
+                    .collect();
+                c.log(&level, &text.join(" "));
+                Ok(())
+            })?,
+        )?;
+        raw.set("config", to_lua(lua, &ctx.settings)?)?;
+        raw.set("account", to_lua(lua, &ctx.account_info())?)?;
+
+        // on / cron / every register into `registered`.
+        let reg = registered.clone();
+        raw.set(
+            "on",
+            lua.create_function(
+                move |l, (kind, filter, handler): (String, Value, Function)| {
+                    let k = crate::event::kind_by_name(&kind).ok_or_else(|| {
+                        mlua::Error::runtime(format!(
+                            "on: unknown update kind {kind:?}; expected one of {}",
+                            crate::event::KINDS.join(", ")
+                        ))
+                    })?;
+                    let filter = match filter {
+                        Value::Nil => Filter::All,
+                        v => to_filter(l, v)?,
+                    };
+                    let key = l.create_registry_value(handler)?;
+                    reg.lock()
+                        .expect("not poisoned")
+                        .handlers
+                        .push((HandlerSpec { kind: k, filter }, key));
+                    Ok(())
+                },
+            )?,
+        )?;
+        let reg = registered.clone();
+        raw.set(
+            "cron",
+            lua.create_function(
+                move |l, (expr, tz, handler): (String, Option<String>, Function)| {
+                    let timing = parse_cron(&expr, tz.as_deref()).map_err(mlua::Error::runtime)?;
+                    let mut r = reg.lock().expect("not poisoned");
+                    let key = format!("cron:{}:{expr}", r.jobs.len());
+                    let f = l.create_registry_value(handler)?;
+                    r.jobs.push((JobSpec { key, timing }, f));
+                    Ok(())
+                },
+            )?,
+        )?;
+        let reg = registered.clone();
+        raw.set(
+            "every",
+            lua.create_function(move |l, (every, handler): (Value, Function)| {
+                let d = parse_duration(&from_lua(l, every)?).map_err(mlua::Error::runtime)?;
+                let mut r = reg.lock().expect("not poisoned");
+                let key = format!("every:{}:{}", r.jobs.len(), d.as_millis());
+                let f = l.create_registry_value(handler)?;
+                r.jobs.push((
+                    JobSpec {
+                        key,
+                        timing: Timing::Every(d),
+                    },
+                    f,
+                ));
+                Ok(())
+            })?,
+        )?;
+        // Filters.
+        for (name, f) in [
+            ("private", Filter::Private),
+            ("group", Filter::Group),
+            ("channel", Filter::Channel),
+            ("incoming", Filter::Incoming),
+            ("outgoing", Filter::Outgoing),
+            ("has_media", Filter::HasMedia),
+            ("all", Filter::All),
+        ] {
+            raw.set(name, LuaFilter(f))?;
+        }
+        raw.set(
+            "command",
+            lua.create_function(|_, c: String| Ok(LuaFilter(Filter::Command(c))))?,
+        )?;
+        raw.set(
+            "text_contains",
+            lua.create_function(|_, t: String| Ok(LuaFilter(Filter::TextContains(t))))?,
+        )?;
+        raw.set(
+            "regex",
+            lua.create_function(|_, p: String| {
+                Filter::regex(&p)
+                    .map(LuaFilter)
+                    .map_err(mlua::Error::runtime)
+            })?,
+        )?;
+        raw.set(
+            "from_users",
+            lua.create_function(|_, ids: Vec<i64>| Ok(LuaFilter(Filter::FromUsers(ids))))?,
+        )?;
+        raw.set(
+            "chats",
+            lua.create_function(|_, ids: Vec<i64>| Ok(LuaFilter(Filter::Chats(ids))))?,
+        )?;
+        raw.set(
+            "filter",
+            lua.create_function(|l, v: Value| Ok(LuaFilter(to_filter(l, v)?)))?,
+        )?;
+        // require: .lua files next to the script, loaded once, watched for changes.
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let files = files.clone();
+        raw.set(
+            "find_module",
+            lua.create_function(move |_, name: String| {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                {
+                    return Err(mlua::Error::runtime(format!(
+                        "require: invalid module name {name:?}"
+                    )));
+                }
+                let p = dir.join(format!("{}.lua", name.replace('.', "/")));
+                let src = std::fs::read_to_string(&p).map_err(|e| {
+                    mlua::Error::runtime(format!("require {name:?}: {} ({e})", p.display()))
+                })?;
+                files.lock().expect("not poisoned").push(p.clone());
+                Ok((src, format!("@{}", p.display())))
+            })?,
+        )?;
+        Ok(raw)
+    }
+
+    /// Runs handler `index` (with `event`) or, without an event, job `index`.
+    fn run(
+        self: Arc<Self>,
+        index: usize,
+        event: Option<Arc<Json>>,
+    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+        let prepared = (|| -> mlua::Result<(Function, Function, Value)> {
+            let run: Function = self.lua.registry_value(&self.run)?;
+            let key = match event {
+                Some(_) => &self.handler_fns[index],
+                None => &self.job_fns[index],
+            };
+            let handler: Function = self.lua.registry_value(key)?;
+            let ev = match &event {
+                Some(e) => to_lua(&self.lua, e)?,
+                None => Value::Nil,
+            };
+            Ok((run, handler, ev))
+        })();
+        let limits = self.limits;
+        let file = self.file.clone();
+        Box::pin(async move {
+            let (run, handler, ev) = prepared.map_err(|e| script_error(&file, &e))?;
+            let budget = Budget {
+                start: Instant::now(),
+                ops: 0.into(),
+                limits,
+            };
+            let fut = run.call_async::<()>((budget, handler, ev));
+            match tokio::time::timeout(limits.timeout, fut).await {
+                Ok(r) => r.map_err(|e| script_error(&file, &e)),
+                Err(_) => Err(ScriptError::new(
+                    &file,
+                    None,
+                    format!("handler timed out after {:?}", limits.timeout),
+                )),
+            }
+        })
+    }
+}
+
+/// A Lua error as a script error: the message without mlua's wrapping, the line from the
+/// message or, for an error raised by an API function, from the traceback.
+pub fn script_error(file: &str, e: &mlua::Error) -> ScriptError {
+    let mut se = ScriptError::parse(file, &lua_error_text(e));
+    if se.line.is_none() {
+        if let mlua::Error::CallbackError { traceback, .. } = e {
+            let at = ScriptError::parse(file, traceback);
+            if at.line.is_some() {
+                se.line = at.line;
+            }
+        }
+    }
+    se
+}
+
+/// The message of a Lua error without mlua's wrapping.
+pub fn lua_error_text(e: &mlua::Error) -> String {
+    let text = lua_error_text_full(e);
+    match text.find("\nstack traceback:") {
+        Some(i) => text[..i].trim_end().to_string(),
+        None => text.trim_end().to_string(),
+    }
+}
+
+fn lua_error_text_full(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        mlua::Error::RuntimeError(m) if m.contains("not enough memory") => {
+            "memory limit exceeded".into()
+        }
+        mlua::Error::RuntimeError(m) | mlua::Error::SyntaxError { message: m, .. } => m.clone(),
+        mlua::Error::MemoryError(m) => format!("memory limit exceeded ({m})"),
+        mlua::Error::WithContext { cause, context } => {
+            format!("{context}: {}", lua_error_text(cause))
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Vm for LuaVm {
+    fn language(&self) -> &'static str {
+        "lua"
+    }
+
+    fn handlers(&self) -> &[HandlerSpec] {
+        &self.handlers
+    }
+
+    fn jobs(&self) -> &[JobSpec] {
+        &self.jobs
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        self.files.lock().expect("not poisoned").clone()
+    }
+
+    fn run_handler(
+        self: Arc<Self>,
+        index: usize,
+        event: Arc<Json>,
+    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+        self.run(index, Some(event))
+    }
+
+    fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>> {
+        self.run(index, None)
+    }
+}

@@ -1,0 +1,109 @@
+-- fleetgram's Lua prelude: turns the raw Rust functions into the script API.
+-- Raw functions return (true, value) or (false, error table); the wrappers raise the error
+-- table (fields: kind, code, name, value, method, message) so `pcall` can inspect it.
+local raw = ...
+local sethook, rawload = raw.sethook, raw.load
+local setmetatable, error, type, tostring, pcall = setmetatable, error, type, tostring, pcall
+local running = coroutine.running
+
+local errmt = { __tostring = function(e) return e.message end }
+local function unwrap(ok, v)
+  if ok then return v end
+  error(setmetatable(v, errmt), 0)
+end
+local function wrap(f)
+  return function(...) return unwrap(f(...)) end
+end
+
+call = wrap(raw.call)
+invoke = call
+tg = { call = call }
+send = wrap(raw.send)
+ban = wrap(raw.ban)
+answer_callback = wrap(raw.answer_callback)
+sleep = raw.sleep
+kv = {
+  get = wrap(raw.kv_get),
+  set = wrap(raw.kv_set),
+  del = function(k) return unwrap(raw.kv_set(k, nil)) end,
+  incr = wrap(raw.kv_incr),
+  keys = wrap(raw.kv_keys),
+}
+log = {
+  info = function(...) raw.log("info", ...) end,
+  warn = function(...) raw.log("warn", ...) end,
+  error = function(...) raw.log("error", ...) end,
+}
+print = log.info
+config = raw.config or {}
+account = raw.account
+function on(kind, a, b)
+  if b == nil then return raw.on(kind, nil, a) end
+  return raw.on(kind, a, b)
+end
+every = raw.every
+function cron(expr, a, b)
+  if type(a) == "function" then return raw.cron(expr, nil, a) end
+  return raw.cron(expr, a and a.tz, b)
+end
+private, group, channel = raw.private, raw.group, raw.channel
+private_chat = private
+incoming, outgoing, has_media, all = raw.incoming, raw.outgoing, raw.has_media, raw.all
+command, text_contains, regex = raw.command, raw.text_contains, raw.regex
+from_users, chats, filter = raw.from_users, raw.chats, raw.filter
+
+fleet = {
+  account = function(name)
+    return {
+      call = function(_, method, params) return unwrap(raw.fleet_call(name, method, params)) end,
+      invoke = function(_, method, params) return unwrap(raw.fleet_call(name, method, params)) end,
+      send = function(_, peer, text, opts) return unwrap(raw.fleet_send(name, peer, text, opts)) end,
+    }
+  end,
+}
+
+-- Methods of events: msg:reply(...), msg:edit(...), query:answer(...).
+local M = {}
+function M.reply(self, text, opts) return unwrap(raw.reply(self, text, opts)) end
+function M.edit(self, text) return unwrap(raw.edit(self, text)) end
+function M.delete(self) return unwrap(raw.delete(self)) end
+function M.forward(self, to) return unwrap(raw.forward(self, to)) end
+function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
+function M.click(self, what) return unwrap(raw.click(self, what)) end
+function M.answer(self, text, opts) return unwrap(raw.answer_callback(self, text, opts)) end
+local eventmt = { __index = M }
+
+local loaded = {}
+function require(name)
+  local m = loaded[name]
+  if m ~= nil then return m end
+  local src, chunkname = raw.find_module(name)
+  local f, err = rawload(src, chunkname, "t", _ENV)
+  if not f then error(err, 2) end
+  m = f(name)
+  if m == nil then m = true end
+  loaded[name] = m
+  return m
+end
+function load(chunk, name, _, env)
+  return rawload(chunk, name, "t", env or _ENV)
+end
+
+-- Runs a handler (or the top level, or a job) under its budget.
+local function run(budget, f, ev)
+  local co = running()
+  sethook(co, function()
+    local e = budget:tick()
+    if e then error(e, 2) end
+  end, "", 10000)
+  if ev ~= nil then setmetatable(ev, eventmt) end
+  local ok, err = pcall(f, ev)
+  sethook(co)
+  if not ok then
+    -- API errors are tables with a message; others are rethrown as they are.
+    if type(err) == "table" then error(tostring(err), 0) end
+    error(err, 0)
+  end
+end
+
+return { run = run }

@@ -1,0 +1,623 @@
+//! Rhai scripts: the same API as Lua (`on`, `call`, `send`, `msg.reply`, `kv::get`,
+//! `log::info`, `fleet::account(name).call(...)`, filters combined with `&`, `|`, `!`).
+//!
+//! Rhai is synchronous: handlers run inline, and an API call blocks the handler's worker
+//! thread (`block_in_place`) while other tasks move on; the host runs a multi-threaded
+//! runtime. Sandbox: no file access (only `import` of `.rhai` files next to the script),
+//! operation limit per handler, a wall-clock deadline checked on progress, size limits on
+//! strings, arrays and maps.
+
+use crate::api::{ApiError, ScriptCtx};
+use crate::filter::Filter;
+use crate::vm::{
+    parse_cron, parse_duration, HandlerSpec, JobSpec, Limits, ScriptError, Timing, Vm,
+};
+use fleetgram_engine::fleet::BoxFuture;
+use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position, Scope, AST};
+use serde_json::{json, Value as Json};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+thread_local! {
+    /// When the handler running on this thread must stop.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// JSON -> Rhai.
+pub fn to_rhai(v: &Json) -> Dynamic {
+    rhai::serde::to_dynamic(v).unwrap_or(Dynamic::UNIT)
+}
+
+/// Rhai -> JSON.
+pub fn from_rhai(v: &Dynamic) -> Result<Json, String> {
+    if v.is_unit() {
+        return Ok(Json::Null);
+    }
+    if v.is::<FnPtr>() || v.is::<Filter>() {
+        return Err(format!(
+            "a {} cannot be passed to Telegram (expected a map, string, number or boolean)",
+            v.type_name()
+        ));
+    }
+    rhai::serde::from_dynamic(v).map_err(|e| format!("{e} (a Rhai {} value)", v.type_name()))
+}
+
+/// Runs `fut` to completion from synchronous Rhai code.
+fn block<T>(fut: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
+}
+
+fn at(ctx: &NativeCallContext, file: &str) -> String {
+    let pos = ctx.call_position();
+    match pos.line() {
+        Some(l) => format!("{file}:{l}"),
+        None => file.to_string(),
+    }
+}
+
+/// An API error as a catchable Rhai error (a map with kind, code, name, value, message).
+fn raise(e: ApiError, at: &str, pos: Position) -> Box<EvalAltResult> {
+    let mut j = e.to_json();
+    j["message"] = json!(format!("{at}: {e}"));
+    EvalAltResult::ErrorRuntime(to_rhai(&j), pos).into()
+}
+
+fn api(ctx: &NativeCallContext, file: &str, r: Result<Json, ApiError>) -> RResult<Dynamic> {
+    r.map(|v| to_rhai(&v))
+        .map_err(|e| raise(e, &at(ctx, file), ctx.call_position()))
+}
+
+struct Registered {
+    handlers: Vec<(HandlerSpec, FnPtr)>,
+    jobs: Vec<(JobSpec, FnPtr)>,
+}
+
+/// Records the files `import` loads (so the watcher reloads on their change).
+struct TrackingResolver {
+    inner: rhai::module_resolvers::FileModuleResolver,
+    files: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl rhai::ModuleResolver for TrackingResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> RResult<rhai::Shared<rhai::Module>> {
+        if path.contains("..") || path.starts_with('/') {
+            return Err(EvalAltResult::ErrorModuleNotFound(path.into(), pos).into());
+        }
+        let file = self.inner.get_file_path(path, source.map(Path::new));
+        self.files.lock().expect("not poisoned").push(file);
+        self.inner.resolve(engine, source, path, pos)
+    }
+}
+
+/// Handle type for `fleet::account(name)`.
+#[derive(Clone)]
+struct FleetAccount(String);
+
+/// A loaded Rhai script.
+pub struct RhaiVm {
+    engine: Arc<Engine>,
+    ast: Arc<AST>,
+    file: String,
+    files: Arc<Mutex<Vec<PathBuf>>>,
+    handlers: Vec<HandlerSpec>,
+    handler_fns: Vec<FnPtr>,
+    jobs: Vec<JobSpec>,
+    job_fns: Vec<FnPtr>,
+    limits: Limits,
+}
+
+/// Where script-defined filter functions find their engine and AST.
+type Home = Arc<OnceLock<(Arc<Engine>, Arc<AST>)>>;
+
+fn to_filter(home: &Home, v: Dynamic) -> Result<Filter, String> {
+    if let Some(f) = v.clone().try_cast::<Filter>() {
+        return Ok(f);
+    }
+    let Some(fp) = v.try_cast::<FnPtr>() else {
+        return Err("expected a filter or a function".into());
+    };
+    let home = home.clone();
+    Ok(Filter::Func(Arc::new(move |ev: &Json| {
+        let Some((engine, ast)) = home.get() else {
+            return false;
+        };
+        match fp.call::<Dynamic>(engine, ast, (to_rhai(ev),)) {
+            Ok(v) => v.as_bool().unwrap_or(!v.is_unit()),
+            Err(e) => {
+                tracing::warn!(error = %e, "filter function failed; treating as no match");
+                false
+            }
+        }
+    })))
+}
+
+impl RhaiVm {
+    /// Loads `path`: compiles it and runs its top level (which registers handlers and jobs).
+    ///
+    /// # Errors
+    /// A syntax or runtime error with file and line.
+    pub fn load(path: &Path, ctx: ScriptCtx, limits: Limits) -> Result<Arc<RhaiVm>, ScriptError> {
+        let file = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ScriptError::new(&file, None, format!("cannot read: {e}")))?;
+        let registered = Arc::new(Mutex::new(Registered {
+            handlers: vec![],
+            jobs: vec![],
+        }));
+        let files = Arc::new(Mutex::new(vec![path.to_path_buf()]));
+        let home: Home = Arc::new(OnceLock::new());
+        let mut engine = Engine::new();
+        engine
+            .set_max_operations(limits.max_ops)
+            .set_max_call_levels(64)
+            .set_max_expr_depths(128, 64)
+            .set_max_string_size(1 << 20)
+            .set_max_array_size(100_000)
+            .set_max_map_size(100_000)
+            .set_max_modules(32);
+        engine.on_progress(move |_| {
+            let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
+            late.then(|| Dynamic::from(format!("handler timed out after {:?}", limits.timeout)))
+        });
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut resolver = rhai::module_resolvers::FileModuleResolver::new_with_path(dir);
+        resolver.enable_cache(false);
+        engine.set_module_resolver(TrackingResolver {
+            inner: resolver,
+            files: files.clone(),
+        });
+        register(&mut engine, &ctx, &file, &registered, &home);
+        let ast = engine.compile(&source).map_err(|e| {
+            ScriptError::new(
+                &file,
+                e.position().line().map(|l| l as u32),
+                e.err_type().to_string(),
+            )
+        })?;
+        let engine = Arc::new(engine);
+        let ast = Arc::new(ast.clone());
+        let _ = home.set((engine.clone(), ast.clone()));
+        let mut scope = Scope::new();
+        scope.push_constant("config", to_rhai(&ctx.settings));
+        scope.push_constant("account", to_rhai(&ctx.account_info()));
+        for (name, f) in base_filters() {
+            scope.push_constant(name, f);
+        }
+        DEADLINE.with(|d| d.set(Some(Instant::now() + limits.timeout)));
+        let r = engine.run_ast_with_scope(&mut scope, &ast);
+        DEADLINE.with(|d| d.set(None));
+        r.map_err(|e| rhai_error(&file, &e))?;
+        let r = std::mem::replace(
+            &mut *registered.lock().expect("not poisoned"),
+            Registered {
+                handlers: vec![],
+                jobs: vec![],
+            },
+        );
+        let (handlers, handler_fns) = r.handlers.into_iter().unzip();
+        let (jobs, job_fns) = r.jobs.into_iter().unzip();
+        Ok(Arc::new(RhaiVm {
+            engine,
+            ast,
+            file,
+            files,
+            handlers,
+            handler_fns,
+            jobs,
+            job_fns,
+            limits,
+        }))
+    }
+
+    fn run(&self, f: &FnPtr, event: Option<&Json>) -> Result<(), ScriptError> {
+        DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
+        let r = match event {
+            Some(e) => f.call::<Dynamic>(&self.engine, &self.ast, (to_rhai(e),)),
+            None => f.call::<Dynamic>(&self.engine, &self.ast, ()),
+        };
+        DEADLINE.with(|d| d.set(None));
+        r.map(|_| ()).map_err(|e| rhai_error(&self.file, &e))
+    }
+}
+
+/// A Rhai error as a script error (file, line, message; an API error's own message).
+fn rhai_error(file: &str, e: &EvalAltResult) -> ScriptError {
+    let inner = match e {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => inner.as_ref(),
+        other => other,
+    };
+    let line = inner
+        .position()
+        .line()
+        .or(e.position().line())
+        .map(|l| l as u32);
+    let message = match inner {
+        EvalAltResult::ErrorRuntime(v, _) => match v.clone().try_cast::<Map>() {
+            Some(m) => m
+                .get("message")
+                .map(ToString::to_string)
+                .unwrap_or_else(|| v.to_string()),
+            None => v.to_string(),
+        },
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "operation limit exceeded; endless loop?".to_string()
+        }
+        EvalAltResult::ErrorTerminated(v, _) => v.to_string(),
+        other => other.to_string(),
+    };
+    // An API error's message already says where; keep it as it is.
+    if let Some(rest) = message.strip_prefix(file) {
+        if let Some(l) = rest
+            .strip_prefix(':')
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+        {
+            let msg = rest.splitn(3, ':').nth(2).unwrap_or("").trim().to_string();
+            return ScriptError::new(file, Some(l), msg);
+        }
+    }
+    ScriptError::new(file, line, message)
+}
+
+// The API wrappers run their body in a closure so `?` works inside it.
+#[allow(clippy::redundant_closure_call)]
+fn register(
+    engine: &mut Engine,
+    ctx: &ScriptCtx,
+    file: &str,
+    registered: &Arc<Mutex<Registered>>,
+    home: &Home,
+) {
+    let f = file.to_string();
+    engine.register_type_with_name::<Filter>("Filter");
+    engine.register_type_with_name::<FleetAccount>("FleetAccount");
+
+    // call / send / helpers.
+    macro_rules! with_ctx {
+        ($name:literal, |$c:ident, $x:ident $(, $a:ident : $t:ty)*| $body:expr) => {{
+            let ctx = ctx.clone();
+            let f = f.clone();
+            engine.register_fn($name, move |$x: NativeCallContext $(, $a: $t)*| -> RResult<Dynamic> {
+                let $c = &ctx;
+                let file = &f;
+                let r: Result<Json, ApiError> = (|| $body)();
+                api(&$x, file, r)
+            });
+        }};
+    }
+    macro_rules! j {
+        ($x:expr, $v:expr) => {
+            from_rhai($v).map_err(ApiError::Bad)?
+        };
+    }
+    // `call` is reserved in Rhai (it calls function pointers): Rhai scripts write
+    // `invoke(method, params)` or `tg::call(method, params)`; Lua has all three names.
+    with_ctx!("invoke", |c, x, method: &str, params: Dynamic| {
+        let p = j!(x, &params);
+        block(c.call(method, &p))
+    });
+    with_ctx!("invoke", |c, x, method: &str| block(
+        c.call(method, &Json::Null)
+    ));
+    with_ctx!("send", |c, x, peer: Dynamic, text: &str| {
+        block(c.send(&j!(x, &peer), text, &Json::Null))
+    });
+    with_ctx!("send", |c, x, peer: Dynamic, text: &str, opts: Map| {
+        block(c.send(&j!(x, &peer), text, &j!(x, &Dynamic::from(opts))))
+    });
+    with_ctx!("reply", |c, x, msg: Map, text: &str| {
+        block(c.reply(&j!(x, &Dynamic::from(msg)), text, &Json::Null))
+    });
+    with_ctx!("reply", |c, x, msg: Map, text: &str, opts: Map| {
+        block(c.reply(
+            &j!(x, &Dynamic::from(msg)),
+            text,
+            &j!(x, &Dynamic::from(opts)),
+        ))
+    });
+    with_ctx!("edit", |c, x, msg: Map, text: &str| {
+        block(c.edit(&j!(x, &Dynamic::from(msg)), text))
+    });
+    with_ctx!("delete", |c, x, msg: Map| block(
+        c.delete(&j!(x, &Dynamic::from(msg)))
+    ));
+    with_ctx!("forward", |c, x, msg: Map, to: Dynamic| {
+        block(c.forward(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
+    });
+    with_ctx!("react", |c, x, msg: Map, emoji: &str| {
+        block(c.react(&j!(x, &Dynamic::from(msg)), emoji))
+    });
+    with_ctx!("click", |c, x, msg: Map, what: &str| {
+        block(c.click(&j!(x, &Dynamic::from(msg)), what))
+    });
+    with_ctx!("answer", |c, x, q: Map, text: Dynamic| {
+        block(c.answer_callback(&j!(x, &Dynamic::from(q)), &j!(x, &text), &Json::Null))
+    });
+    with_ctx!("answer", |c, x, q: Map, text: Dynamic, opts: Map| {
+        block(c.answer_callback(
+            &j!(x, &Dynamic::from(q)),
+            &j!(x, &text),
+            &j!(x, &Dynamic::from(opts)),
+        ))
+    });
+    with_ctx!("answer_callback", |c, x, q: Map, text: Dynamic| {
+        block(c.answer_callback(&j!(x, &Dynamic::from(q)), &j!(x, &text), &Json::Null))
+    });
+    with_ctx!(
+        "answer_callback",
+        |c, x, q: Map, text: Dynamic, opts: Map| {
+            block(c.answer_callback(
+                &j!(x, &Dynamic::from(q)),
+                &j!(x, &text),
+                &j!(x, &Dynamic::from(opts)),
+            ))
+        }
+    );
+    with_ctx!("ban", |c, x, chat: Dynamic, user: Dynamic| {
+        block(c.ban(&j!(x, &chat), &j!(x, &user), &Json::Null))
+    });
+    with_ctx!("ban", |c, x, chat: Dynamic, user: Dynamic, opts: Map| {
+        block(c.ban(&j!(x, &chat), &j!(x, &user), &j!(x, &Dynamic::from(opts))))
+    });
+    engine.register_fn("sleep", |secs: Dynamic| {
+        let s = secs
+            .as_float()
+            .ok()
+            .or_else(|| secs.as_int().ok().map(|i| i as f64));
+        if let Some(s) = s.filter(|s| s.is_finite() && *s > 0.0) {
+            block(tokio::time::sleep(std::time::Duration::from_secs_f64(
+                s.min(86400.0),
+            )));
+        }
+    });
+    let c = ctx.clone();
+    engine.register_fn("config", move || to_rhai(&c.settings));
+    let c = ctx.clone();
+    engine.register_fn("account", move || to_rhai(&c.account_info()));
+
+    // kv::, log::, fleet:: as static modules (usable inside functions too).
+    let mut kv = rhai::Module::new();
+    let (c, fl) = (ctx.clone(), f.clone());
+    kv.set_native_fn("get", move |key: &str| {
+        c.kv_get(key)
+            .map(|v| to_rhai(&v))
+            .map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    let (c, fl) = (ctx.clone(), f.clone());
+    kv.set_native_fn("set", move |key: &str, v: Dynamic| {
+        let v = from_rhai(&v).map_err(|m| raise(ApiError::Bad(m), &fl, Position::NONE))?;
+        c.kv_set(key, &v).map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    let (c, fl) = (ctx.clone(), f.clone());
+    kv.set_native_fn("del", move |key: &str| {
+        c.kv_set(key, &Json::Null)
+            .map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    let (c, fl) = (ctx.clone(), f.clone());
+    kv.set_native_fn("incr", move |key: &str| {
+        c.kv_incr(key, 1).map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    let (c, fl) = (ctx.clone(), f.clone());
+    kv.set_native_fn("incr", move |key: &str, by: i64| {
+        c.kv_incr(key, by)
+            .map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    let (c, fl) = (ctx.clone(), f.clone());
+    kv.set_native_fn("keys", move |prefix: &str| {
+        c.kv_keys(prefix)
+            .map(|k| k.into_iter().map(Dynamic::from).collect::<rhai::Array>())
+            .map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    engine.register_static_module("kv", kv.into());
+    let mut log = rhai::Module::new();
+    for level in ["info", "warn", "error"] {
+        let c = ctx.clone();
+        log.set_native_fn(level, move |v: Dynamic| {
+            let text = v.clone().into_string().unwrap_or_else(|_| v.to_string());
+            c.log(level, &text);
+            Ok(())
+        });
+    }
+    engine.register_static_module("log", log.into());
+    let c = ctx.clone();
+    engine.on_print(move |s| c.log("info", s));
+    let c = ctx.clone();
+    engine.on_debug(move |s, _, _| c.log("info", s));
+    let mut fleet = rhai::Module::new();
+    fleet.set_native_fn("account", |name: &str| Ok(FleetAccount(name.to_string())));
+    engine.register_static_module("fleet", fleet.into());
+    let mut tg = rhai::Module::new();
+    let (c, fl) = (ctx.clone(), f.clone());
+    tg.set_native_fn("call", move |method: &str, params: Dynamic| {
+        let p = from_rhai(&params).map_err(|m| raise(ApiError::Bad(m), &fl, Position::NONE))?;
+        block(c.call(method, &p))
+            .map(|v| to_rhai(&v))
+            .map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    let (c, fl) = (ctx.clone(), f.clone());
+    tg.set_native_fn("call", move |method: &str| {
+        block(c.call(method, &Json::Null))
+            .map(|v| to_rhai(&v))
+            .map_err(|e| raise(e, &fl, Position::NONE))
+    });
+    engine.register_static_module("tg", tg.into());
+    with_ctx!("invoke", |c,
+                         x,
+                         acc: FleetAccount,
+                         method: &str,
+                         params: Dynamic| {
+        let p = j!(x, &params);
+        block(c.other(&acc.0)?.call(method, &p))
+    });
+    with_ctx!("send", |c,
+                       x,
+                       acc: FleetAccount,
+                       peer: Dynamic,
+                       text: &str| {
+        block(c.other(&acc.0)?.send(&j!(x, &peer), text, &Json::Null))
+    });
+
+    // on / cron / every.
+    let reg = registered.clone();
+    let h = home.clone();
+    let on = move |kind: &str, filter: Option<Dynamic>, handler: FnPtr| -> RResult<()> {
+        let k = crate::event::kind_by_name(kind).ok_or_else(|| {
+            format!(
+                "on: unknown update kind {kind:?}; expected one of {}",
+                crate::event::KINDS.join(", ")
+            )
+        })?;
+        let filter = match filter {
+            None => Filter::All,
+            Some(d) => to_filter(&h, d)?,
+        };
+        reg.lock()
+            .expect("not poisoned")
+            .handlers
+            .push((HandlerSpec { kind: k, filter }, handler));
+        Ok(())
+    };
+    let on2 = on.clone();
+    engine.register_fn("on", move |kind: &str, handler: FnPtr| {
+        on2(kind, None, handler)
+    });
+    engine.register_fn("on", move |kind: &str, filter: Dynamic, handler: FnPtr| {
+        on(kind, Some(filter), handler)
+    });
+    let reg = registered.clone();
+    let cron = move |expr: &str, tz: Option<String>, handler: FnPtr| -> RResult<()> {
+        let timing = parse_cron(expr, tz.as_deref())?;
+        let mut r = reg.lock().expect("not poisoned");
+        let key = format!("cron:{}:{expr}", r.jobs.len());
+        r.jobs.push((JobSpec { key, timing }, handler));
+        Ok(())
+    };
+    let cron2 = cron.clone();
+    engine.register_fn("cron", move |expr: &str, handler: FnPtr| {
+        cron2(expr, None, handler)
+    });
+    engine.register_fn("cron", move |expr: &str, opts: Map, handler: FnPtr| {
+        let tz = opts.get("tz").map(|t| t.to_string());
+        cron(expr, tz, handler)
+    });
+    let reg = registered.clone();
+    engine.register_fn(
+        "every",
+        move |every: Dynamic, handler: FnPtr| -> RResult<()> {
+            let d = parse_duration(&from_rhai(&every)?)?;
+            let mut r = reg.lock().expect("not poisoned");
+            let key = format!("every:{}:{}", r.jobs.len(), d.as_millis());
+            r.jobs.push((
+                JobSpec {
+                    key,
+                    timing: Timing::Every(d),
+                },
+                handler,
+            ));
+            Ok(())
+        },
+    );
+
+    // Filters: values (also as functions, for code inside `fn`s) and constructors,
+    // combined with & | !.
+    for (name, filter) in base_filters() {
+        engine.register_fn(name, move || filter.clone());
+    }
+    // os::time(), os::clock(), os::date(fmt) as in Lua.
+    let mut os = rhai::Module::new();
+    os.set_native_fn("time", || Ok(chrono::Utc::now().timestamp()));
+    let started = Instant::now();
+    os.set_native_fn("clock", move || Ok(started.elapsed().as_secs_f64()));
+    os.set_native_fn("date", |fmt: &str| Ok(lua_date(fmt)));
+    engine.register_static_module("os", os.into());
+    engine.register_fn("command", |c: &str| Filter::Command(c.to_string()));
+    engine.register_fn("text_contains", |t: &str| {
+        Filter::TextContains(t.to_string())
+    });
+    engine.register_fn("regex", |p: &str| -> RResult<Filter> {
+        Ok(Filter::regex(p)?)
+    });
+    engine.register_fn("from_users", |ids: rhai::Array| {
+        Filter::FromUsers(ids.iter().filter_map(|d| d.as_int().ok()).collect())
+    });
+    engine.register_fn("chats", |ids: rhai::Array| {
+        Filter::Chats(ids.iter().filter_map(|d| d.as_int().ok()).collect())
+    });
+    let h = home.clone();
+    engine.register_fn("filter", move |f: FnPtr| -> RResult<Filter> {
+        Ok(to_filter(&h, Dynamic::from(f))?)
+    });
+    engine.register_fn("&", |a: Filter, b: Filter| a.and(b));
+    engine.register_fn("|", |a: Filter, b: Filter| a.or(b));
+    engine.register_fn("!", |a: Filter| a.negate());
+    engine.register_fn("to_string", |a: &mut Filter| format!("filter {a:?}"));
+}
+
+/// The filters that are values rather than constructors.
+/// (`private` is a Rhai keyword: Rhai scripts write `private_chat`, which Lua has too.)
+fn base_filters() -> [(&'static str, Filter); 7] {
+    [
+        ("private_chat", Filter::Private),
+        ("group", Filter::Group),
+        ("channel", Filter::Channel),
+        ("incoming", Filter::Incoming),
+        ("outgoing", Filter::Outgoing),
+        ("has_media", Filter::HasMedia),
+        ("all", Filter::All),
+    ]
+}
+
+/// `os.date(fmt)` as Lua does it: a leading `!` means UTC (this host formats every date in
+/// UTC); `%` codes as strftime.
+fn lua_date(fmt: &str) -> String {
+    let fmt = fmt.strip_prefix('!').unwrap_or(fmt);
+    let fmt = if fmt.is_empty() || fmt == "%c" {
+        "%a %b %e %H:%M:%S %Y"
+    } else {
+        fmt
+    };
+    chrono::Utc::now().format(fmt).to_string()
+}
+
+impl Vm for RhaiVm {
+    fn language(&self) -> &'static str {
+        "rhai"
+    }
+
+    fn handlers(&self) -> &[HandlerSpec] {
+        &self.handlers
+    }
+
+    fn jobs(&self) -> &[JobSpec] {
+        &self.jobs
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        let mut f = self.files.lock().expect("not poisoned").clone();
+        f.sort();
+        f.dedup();
+        f
+    }
+
+    fn run_handler(
+        self: Arc<Self>,
+        index: usize,
+        event: Arc<Json>,
+    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+        Box::pin(async move { self.run(&self.handler_fns[index], Some(&event)) })
+    }
+
+    fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>> {
+        Box::pin(async move { self.run(&self.job_fns[index], None) })
+    }
+}

@@ -1,0 +1,225 @@
+//! `fleetgram run`: the main job. Opens the store, starts the local DC for `network: local`,
+//! loads scripts, runs the fleet, follows changes of the configuration file, and stops
+//! gracefully on Ctrl-C / SIGTERM (a second signal exits at once; sled stays consistent).
+
+use crate::local::{self, LocalNetwork};
+use fleetgram_engine::fleet::config::{FleetConfig, Network};
+use fleetgram_engine::fleet::{Credentials, DcTable, Fleet, FleetHandle};
+use fleetgram_engine::store::{SessionStore, SledStore};
+use fleetgram_scripting::{Limits, ScriptHost};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `run` besides the file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Where to write the local DC's info (overrides `local.info_file`).
+    pub localdc_info: Option<PathBuf>,
+    /// Follow changes of the configuration file.
+    pub watch_config: bool,
+}
+
+/// Credentials for the real Telegram inside `run`: no one to type a code, so user accounts
+/// that are not logged in wait for `fleetgram login`.
+struct NoPrompt;
+
+impl Credentials for NoPrompt {
+    fn login_code(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> fleetgram_engine::fleet::BoxFuture<'static, Option<String>> {
+        Box::pin(async { None })
+    }
+}
+
+/// The sled database of the host.
+pub fn sessions_path(config: &FleetConfig) -> PathBuf {
+    config.store.join("sessions")
+}
+
+/// A running host (what tests drive; `run` waits on it).
+pub struct Host {
+    /// The fleet.
+    pub fleet: Fleet,
+    /// The scripts.
+    pub scripts: ScriptHost,
+    /// The local network, with `network: local`.
+    pub local: Option<Arc<LocalNetwork>>,
+    /// The store.
+    pub store: Arc<SledStore>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Host {
+    /// Starts everything `config` describes.
+    ///
+    /// # Errors
+    /// The store is locked or broken, or the local DC cannot start.
+    pub async fn start(mut config: FleetConfig, opts: &RunOptions) -> Result<Host, String> {
+        if let Some(p) = &opts.localdc_info {
+            config.local.info_file = Some(p.clone());
+        }
+        std::fs::create_dir_all(&config.store)
+            .map_err(|e| format!("{}: {e}", config.store.display()))?;
+        let store = Arc::new(SledStore::open(sessions_path(&config)).map_err(|e| e.to_string())?);
+        let (local, table, credentials): (
+            Option<Arc<LocalNetwork>>,
+            DcTable,
+            Arc<dyn Credentials>,
+        ) = match config.network {
+            Network::Local => {
+                let net = Arc::new(LocalNetwork::start(&config).await?);
+                let info = net.dc.info();
+                tracing::info!(
+                    dcs = ?info.dcs.iter().map(|d| format!("{}={}", d.id, d.addr)).collect::<Vec<_>>(),
+                    login_code = %net.code,
+                    "local DC ready; any MTProto client can join with its RSA key (see the info file)"
+                );
+                let creds = net.credentials();
+                (Some(net.clone()), net.table.clone(), creds)
+            }
+            Network::Telegram => (
+                None,
+                DcTable {
+                    dcs: Default::default(),
+                    default_dc: 2,
+                    rsa_keys: vec![],
+                },
+                Arc::new(NoPrompt),
+            ),
+        };
+        let scripts = ScriptHost::new(Limits::default(), true);
+        let fleet = Fleet::start(
+            config.clone(),
+            table,
+            store.clone() as Arc<dyn SessionStore>,
+            Arc::new(scripts.clone()),
+            credentials,
+        );
+        let mut tasks = Vec::new();
+        if let Some(net) = &local {
+            let (f, c, n) = (fleet.handle(), config.clone(), net.clone());
+            tasks.push(tokio::spawn(async move {
+                local::provision_chats(&f, &c).await;
+                local::traffic(n, f, c).await;
+            }));
+        }
+        Ok(Host {
+            fleet,
+            scripts,
+            local,
+            store,
+            tasks,
+        })
+    }
+
+    /// A handle on the fleet.
+    pub fn handle(&self) -> FleetHandle {
+        self.fleet.handle()
+    }
+
+    /// Stops everything: demo traffic, accounts (handlers finish, state is committed), the
+    /// local DC.
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.fleet.shutdown().await;
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "flushing the store failed");
+        }
+        if let Some(net) = self.local {
+            match Arc::try_unwrap(net) {
+                Ok(net) => net.dc.shutdown().await,
+                Err(_) => tracing::debug!("local DC still referenced; it stops with the process"),
+            }
+        }
+    }
+}
+
+/// Runs the host until `stop` resolves.
+///
+/// # Errors
+/// Start-up failed.
+pub async fn run_until(
+    config_path: &Path,
+    opts: RunOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let config = FleetConfig::load(config_path).map_err(|e| e.to_string())?;
+    let host = Host::start(config, &opts).await?;
+    let watch = opts.watch_config.then(|| {
+        let fleet = host.handle();
+        let path = config_path.to_path_buf();
+        tokio::spawn(watch_config(path, fleet))
+    });
+    stop.await;
+    tracing::info!("stopping: handlers finish, state is committed, connections close (signal again to exit at once)");
+    if let Some(w) = watch {
+        w.abort();
+    }
+    host.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Applies changes of the configuration file; a broken edit is reported and ignored.
+async fn watch_config(path: PathBuf, fleet: FleetHandle) {
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last = mtime(&path);
+    let applier = ConfigApplier { fleet };
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = mtime(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match FleetConfig::load(&path) {
+            Ok(c) => applier.apply(c).await,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration change ignored; the fleet keeps running as before")
+            }
+        }
+    }
+}
+
+struct ConfigApplier {
+    fleet: FleetHandle,
+}
+
+impl ConfigApplier {
+    async fn apply(&self, new: FleetConfig) {
+        let (started, stopped, restarted) = self.fleet.apply(new).await;
+        tracing::info!(?started, ?stopped, ?restarted, "configuration reloaded");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM; a second signal exits the process at once.
+pub async fn shutdown_signal() {
+    wait_signal().await;
+    tokio::spawn(async {
+        wait_signal().await;
+        eprintln!("second signal: exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

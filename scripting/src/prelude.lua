@@ -17,7 +17,6 @@ end
 
 call = wrap(raw.call)
 invoke = call
-tg = { call = call }
 send = wrap(raw.send)
 ban = wrap(raw.ban)
 answer_callback = wrap(raw.answer_callback)

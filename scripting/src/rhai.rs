@@ -71,9 +71,13 @@ fn api(ctx: &NativeCallContext, file: &str, r: Result<Json, ApiError>) -> RResul
         .map_err(|e| raise(e, &at(ctx, file), ctx.call_position()))
 }
 
+/// A registered handler or job: what it is, its function and the line of its `on`/`cron`
+/// (reported for errors Rhai gives no position, like the operation limit).
+type Entry<T> = (T, (FnPtr, Option<u32>));
+
 struct Registered {
-    handlers: Vec<(HandlerSpec, FnPtr)>,
-    jobs: Vec<(JobSpec, FnPtr)>,
+    handlers: Vec<Entry<HandlerSpec>>,
+    jobs: Vec<Entry<JobSpec>>,
 }
 
 /// Records the files `import` loads (so the watcher reloads on their change).
@@ -110,9 +114,9 @@ pub struct RhaiVm {
     file: String,
     files: Arc<Mutex<Vec<PathBuf>>>,
     handlers: Vec<HandlerSpec>,
-    handler_fns: Vec<FnPtr>,
+    handler_fns: Vec<(FnPtr, Option<u32>)>,
     jobs: Vec<JobSpec>,
-    job_fns: Vec<FnPtr>,
+    job_fns: Vec<(FnPtr, Option<u32>)>,
     limits: Limits,
 }
 
@@ -219,14 +223,24 @@ impl RhaiVm {
         }))
     }
 
-    fn run(&self, f: &FnPtr, event: Option<&Json>) -> Result<(), ScriptError> {
+    fn run(
+        &self,
+        (f, line): &(FnPtr, Option<u32>),
+        event: Option<&Json>,
+    ) -> Result<(), ScriptError> {
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
         let r = match event {
             Some(e) => f.call::<Dynamic>(&self.engine, &self.ast, (to_rhai(e),)),
             None => f.call::<Dynamic>(&self.engine, &self.ast, ()),
         };
         DEADLINE.with(|d| d.set(None));
-        r.map(|_| ()).map_err(|e| rhai_error(&self.file, &e))
+        r.map(|_| ()).map_err(|e| {
+            let mut se = rhai_error(&self.file, &e);
+            if se.line.is_none() {
+                se.line = *line;
+            }
+            se
+        })
     }
 }
 
@@ -301,7 +315,7 @@ fn register(
         };
     }
     // `call` is reserved in Rhai (it calls function pointers): Rhai scripts write
-    // `invoke(method, params)` or `tg::call(method, params)`; Lua has all three names.
+    // `invoke(method, params)`, which Lua has as well.
     with_ctx!("invoke", |c, x, method: &str, params: Dynamic| {
         let p = j!(x, &params);
         block(c.call(method, &p))
@@ -436,21 +450,7 @@ fn register(
     let mut fleet = rhai::Module::new();
     fleet.set_native_fn("account", |name: &str| Ok(FleetAccount(name.to_string())));
     engine.register_static_module("fleet", fleet.into());
-    let mut tg = rhai::Module::new();
-    let (c, fl) = (ctx.clone(), f.clone());
-    tg.set_native_fn("call", move |method: &str, params: Dynamic| {
-        let p = from_rhai(&params).map_err(|m| raise(ApiError::Bad(m), &fl, Position::NONE))?;
-        block(c.call(method, &p))
-            .map(|v| to_rhai(&v))
-            .map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    let (c, fl) = (ctx.clone(), f.clone());
-    tg.set_native_fn("call", move |method: &str| {
-        block(c.call(method, &Json::Null))
-            .map(|v| to_rhai(&v))
-            .map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    engine.register_static_module("tg", tg.into());
+
     with_ctx!("invoke", |c,
                          x,
                          acc: FleetAccount,
@@ -470,7 +470,11 @@ fn register(
     // on / cron / every.
     let reg = registered.clone();
     let h = home.clone();
-    let on = move |kind: &str, filter: Option<Dynamic>, handler: FnPtr| -> RResult<()> {
+    let on = move |line: Option<u32>,
+                   kind: &str,
+                   filter: Option<Dynamic>,
+                   handler: FnPtr|
+          -> RResult<()> {
         let k = crate::event::kind_by_name(kind).ok_or_else(|| {
             format!(
                 "on: unknown update kind {kind:?}; expected one of {}",
@@ -484,36 +488,48 @@ fn register(
         reg.lock()
             .expect("not poisoned")
             .handlers
-            .push((HandlerSpec { kind: k, filter }, handler));
+            .push((HandlerSpec { kind: k, filter }, (handler, line)));
         Ok(())
     };
+    let line = |c: &NativeCallContext| c.call_position().line().map(|l| l as u32);
     let on2 = on.clone();
-    engine.register_fn("on", move |kind: &str, handler: FnPtr| {
-        on2(kind, None, handler)
-    });
-    engine.register_fn("on", move |kind: &str, filter: Dynamic, handler: FnPtr| {
-        on(kind, Some(filter), handler)
-    });
+    engine.register_fn(
+        "on",
+        move |c: NativeCallContext, kind: &str, handler: FnPtr| on2(line(&c), kind, None, handler),
+    );
+    engine.register_fn(
+        "on",
+        move |c: NativeCallContext, kind: &str, filter: Dynamic, handler: FnPtr| {
+            on(line(&c), kind, Some(filter), handler)
+        },
+    );
     let reg = registered.clone();
-    let cron = move |expr: &str, tz: Option<String>, handler: FnPtr| -> RResult<()> {
-        let timing = parse_cron(expr, tz.as_deref())?;
-        let mut r = reg.lock().expect("not poisoned");
-        let key = format!("cron:{}:{expr}", r.jobs.len());
-        r.jobs.push((JobSpec { key, timing }, handler));
-        Ok(())
-    };
+    let cron =
+        move |line: Option<u32>, expr: &str, tz: Option<String>, handler: FnPtr| -> RResult<()> {
+            let timing = parse_cron(expr, tz.as_deref())?;
+            let mut r = reg.lock().expect("not poisoned");
+            let key = format!("cron:{}:{expr}", r.jobs.len());
+            r.jobs.push((JobSpec { key, timing }, (handler, line)));
+            Ok(())
+        };
     let cron2 = cron.clone();
-    engine.register_fn("cron", move |expr: &str, handler: FnPtr| {
-        cron2(expr, None, handler)
-    });
-    engine.register_fn("cron", move |expr: &str, opts: Map, handler: FnPtr| {
-        let tz = opts.get("tz").map(|t| t.to_string());
-        cron(expr, tz, handler)
-    });
+    engine.register_fn(
+        "cron",
+        move |c: NativeCallContext, expr: &str, handler: FnPtr| {
+            cron2(line(&c), expr, None, handler)
+        },
+    );
+    engine.register_fn(
+        "cron",
+        move |c: NativeCallContext, expr: &str, opts: Map, handler: FnPtr| {
+            let tz = opts.get("tz").map(|t| t.to_string());
+            cron(line(&c), expr, tz, handler)
+        },
+    );
     let reg = registered.clone();
     engine.register_fn(
         "every",
-        move |every: Dynamic, handler: FnPtr| -> RResult<()> {
+        move |c: NativeCallContext, every: Dynamic, handler: FnPtr| -> RResult<()> {
             let d = parse_duration(&from_rhai(&every)?)?;
             let mut r = reg.lock().expect("not poisoned");
             let key = format!("every:{}:{}", r.jobs.len(), d.as_millis());
@@ -522,7 +538,7 @@ fn register(
                     key,
                     timing: Timing::Every(d),
                 },
-                handler,
+                (handler, line(&c)),
             ));
             Ok(())
         },

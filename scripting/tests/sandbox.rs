@@ -1,0 +1,387 @@
+//! The sandbox and error reports, in both languages, without a network: endless loops,
+//! memory bombs and forbidden libraries are stopped with clear errors while other handlers
+//! carry on; syntax errors, runtime errors, wrong argument types to `call` and unknown
+//! methods name the script file and line.
+
+use fleetgram_engine::fleet::config::FleetConfig;
+use fleetgram_engine::fleet::{
+    AccountHandle, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
+};
+use fleetgram_engine::store::{MemoryStore, SessionStore};
+use fleetgram_engine::updates::UpdateKind;
+use fleetgram_engine::Client;
+use fleetgram_scripting::{Limits, Script, ScriptCtx};
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct NoScripts;
+impl HandlerFactory for NoScripts {
+    fn attach(&self, _: AccountHandle) -> BoxFuture<'static, Result<Arc<dyn Handlers>, String>> {
+        Box::pin(async { Err("none".to_string()) })
+    }
+}
+struct NoCreds;
+impl Credentials for NoCreds {
+    fn login_code(&self, _: &str, _: &str) -> BoxFuture<'static, Option<String>> {
+        Box::pin(async { None })
+    }
+}
+
+/// A script context on an account that never connects (nothing here reaches a DC).
+fn ctx(log: Arc<Mutex<Vec<String>>>) -> ScriptCtx {
+    let config = FleetConfig::parse(
+        Path::new("/tmp/accounts.yaml"),
+        "network: local\naccounts:\n  - { name: test, kind: bot, username: test_bot, enabled: false }\n",
+        &|_| None,
+    )
+    .unwrap();
+    let account = config.accounts[0].clone();
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let dcs = [(1, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
+    let client = Client::new(
+        fleetgram_engine::Config::with_dcs(1, "x", dcs, 1),
+        store.clone(),
+        "test",
+    )
+    .unwrap();
+    let fleet = Fleet::start(
+        config,
+        DcTable {
+            dcs: Default::default(),
+            default_dc: 1,
+            rsa_keys: vec![],
+        },
+        store.clone(),
+        Arc::new(NoScripts),
+        Arc::new(NoCreds),
+    );
+    ScriptCtx {
+        account: AccountHandle {
+            name: "test".into(),
+            kind: fleetgram_engine::fleet::config::AccountKind::Bot,
+            client,
+            user_id: 1,
+            username: Some("test_bot".into()),
+            account,
+            fleet: fleet.handle(),
+            store,
+        },
+        script: "t".into(),
+        settings: json!({"limit": 3}),
+        log_sink: Some(Arc::new(move |level: &str, line: &str| {
+            log.lock().unwrap().push(format!("{level}: {line}"))
+        })),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sandbox-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_ops: 2_000_000,
+        timeout: Duration::from_secs(3),
+        memory: 16 << 20,
+    }
+}
+
+fn message(text: &str) -> Arc<Json> {
+    Arc::new(
+        json!({"kind": "message", "id": 1, "chat_id": 5, "sender_id": 5, "text": text,
+        "out": false, "chat_type": "private", "has_media": false, "buttons": []}),
+    )
+}
+
+/// Loads `source` as `name`, dispatches a message and returns the script and its log.
+async fn run(name: &str, source: &str, text: &str) -> (Arc<Script>, Vec<String>) {
+    let d = dir(name.split('.').next().unwrap());
+    let path = write(&d, name, source);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let script = Script::start(&path, ctx(log.clone()), limits())
+        .await
+        .unwrap();
+    script
+        .dispatch(UpdateKind::NewMessage, &message(text))
+        .await;
+    let lines = log.lock().unwrap().clone();
+    (script, lines)
+}
+
+fn last_error(s: &Script) -> String {
+    s.stats
+        .last_error
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lua_endless_loop_memory_bomb_and_forbidden_libraries() {
+    let src = r#"
+on("message", text_contains("loop"), function(m)
+  local n = 0
+  while true do n = n + 1 end
+end)
+on("message", text_contains("bomb"), function(m)
+  local t = {}
+  for i = 1, 100000000 do t[i] = string.rep("x", 1024) .. i end
+end)
+on("message", text_contains("io"), function(m)
+  io.open("/etc/passwd")
+end)
+on("message", function(m)
+  kv.set("survived:" .. m.text, true)
+  log.info("still here", m.text, os.time() > 0, os.execute == nil, string.dump == nil, debug == nil, package == nil)
+end)
+"#;
+    let (s, log) = run("sandbox.lua", src, "loop").await;
+    let e = last_error(&s);
+    assert!(
+        e.contains("sandbox.lua:4:") && e.contains("instruction limit exceeded"),
+        "{e}"
+    );
+    // The other handler of the same script still ran.
+    assert!(
+        log.iter()
+            .any(|l| l.contains("still here loop true true true true true")),
+        "{log:?}"
+    );
+    s.dispatch(UpdateKind::NewMessage, &message("bomb")).await;
+    let e = last_error(&s);
+    assert!(
+        e.contains("memory limit exceeded") || e.contains("not enough memory"),
+        "{e}"
+    );
+    s.dispatch(UpdateKind::NewMessage, &message("io")).await;
+    let e = last_error(&s);
+    assert!(e.contains("sandbox.lua:11:") && e.contains("io"), "{e}");
+    assert_eq!(s.stats.errors.load(std::sync::atomic::Ordering::Relaxed), 3);
+    // The state is usable after all that.
+    s.dispatch(UpdateKind::NewMessage, &message("after")).await;
+    assert_eq!(s.stats.errors.load(std::sync::atomic::Ordering::Relaxed), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rhai_endless_loop_and_no_file_access() {
+    let src = r#"
+on("message", text_contains("loop"), |m| {
+    let n = 0;
+    loop { n += 1; }
+});
+on("message", text_contains("import"), |m| {
+    import "/etc/passwd" as p;
+});
+on("message", |m| {
+    kv::set(`survived:${m.text}`, true);
+    log::info(`still here ${m.text}`);
+});
+"#;
+    let (s, log) = run("sandbox.rhai", src, "loop").await;
+    let e = last_error(&s);
+    // Rhai reports no position for the operation limit: the handler's `on` line is named.
+    assert!(
+        e.contains("sandbox.rhai:2") && e.contains("operation limit exceeded"),
+        "{e}"
+    );
+    assert!(log.iter().any(|l| l.contains("still here loop")), "{log:?}");
+    s.dispatch(UpdateKind::NewMessage, &message("import")).await;
+    let e = last_error(&s);
+    assert!(
+        e.contains("sandbox.rhai:7") && e.to_lowercase().contains("module"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_name_the_file_and_line_in_both_languages() {
+    let d = dir("errors");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    // Syntax errors fail the load with file and line.
+    let p = write(
+        &d,
+        "broken.lua",
+        "on(\"message\", function(m)\n  m:reply(\"x\"\nend)\n",
+    );
+    let e = Script::start(&p, ctx(log.clone()), limits())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.to_string().contains("broken.lua:3:"), "{e}");
+    let p = write(
+        &d,
+        "broken.rhai",
+        "on(\"message\", |m| {\n  let x = ;\n});\n",
+    );
+    let e = Script::start(&p, ctx(log.clone()), limits())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.line, Some(2), "{e}");
+    // Unknown update kinds are reported at load.
+    let p = write(&d, "kind.lua", "\non(\"mesage\", function(m) end)\n");
+    let e = Script::start(&p, ctx(log.clone()), limits())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("unknown update kind \"mesage\"") && e.line == Some(2),
+        "{e}"
+    );
+
+    let lua = r#"
+on("message", text_contains("nil"), function(m)
+  local t = nil
+  return t.field
+end)
+on("message", text_contains("type"), function(m)
+  call("messages.getHistory", { peer = "me", limit = "ten" })
+end)
+on("message", text_contains("method"), function(m)
+  call("messages.sendMesage", {})
+end)
+on("message", text_contains("caught"), function(m)
+  local ok, err = pcall(call, "messages.sendMesage", {})
+  log.info("caught", err.kind, err.message)
+end)
+"#;
+    let rhai = r#"
+on("message", text_contains("nil"), |m| {
+    let t = ();
+    t.field
+});
+on("message", text_contains("type"), |m| {
+    invoke("messages.getHistory", #{ peer: "me", limit: "ten" });
+});
+on("message", text_contains("method"), |m| {
+    invoke("messages.sendMesage", #{});
+});
+on("message", text_contains("caught"), |m| {
+    try {
+        invoke("messages.sendMesage", #{});
+    } catch (err) {
+        log::info(`caught ${err.kind} ${err.message}`);
+    }
+});
+"#;
+    for (name, src) in [("errs.lua", lua), ("errs.rhai", rhai)] {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let p = write(&d, name, src);
+        let s = Script::start(&p, ctx(log.clone()), limits()).await.unwrap();
+        s.dispatch(UpdateKind::NewMessage, &message("nil")).await;
+        let e = last_error(&s);
+        assert!(e.contains(&format!("{name}:4")), "{name}: {e}");
+        s.dispatch(UpdateKind::NewMessage, &message("type")).await;
+        let e = last_error(&s);
+        assert!(
+            e.contains(&format!("{name}:7"))
+                && e.contains("messages.getHistory.limit")
+                && e.contains("int"),
+            "{name}: {e}"
+        );
+        s.dispatch(UpdateKind::NewMessage, &message("method")).await;
+        let e = last_error(&s);
+        assert!(
+            e.contains(&format!("{name}:10"))
+                && e.contains("unknown TL method \"messages.sendMesage\"")
+                && e.contains("messages.sendMessage"),
+            "{name}: {e}"
+        );
+        s.dispatch(UpdateKind::NewMessage, &message("caught")).await;
+        let lines = log.lock().unwrap().clone();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("caught bad_argument") && l.contains("unknown TL method")),
+            "{name}: {lines:?}"
+        );
+        assert_eq!(
+            s.stats.errors.load(std::sync::atomic::Ordering::Relaxed),
+            3,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_api_in_both_languages_without_network() {
+    // kv, config, account, filters and combinators behave the same in Lua and Rhai.
+    let lua = r#"
+on("message", (text_contains("hi") | command("start")) & ~outgoing & private, function(m)
+  local n = kv.incr("n")
+  kv.set("last", { text = m.text, n = n })
+  local last = kv.get("last")
+  log.info("n=" .. last.n .. " text=" .. last.text .. " limit=" .. config.limit .. " me=" .. account.name)
+end)
+on("message", filter(function(m) return m.text == "fn" end), function(m)
+  log.info("fn filter, keys=" .. #kv.keys(""))
+end)
+"#;
+    let rhai = r#"
+on("message", (text_contains("hi") | command("start")) & !outgoing & private_chat, |m| {
+    let n = kv::incr("n");
+    kv::set("last", #{ text: m.text, n: n });
+    let last = kv::get("last");
+    log::info(`n=${last.n} text=${last.text} limit=${config.limit} me=${account.name}`);
+});
+on("message", filter(|m| m.text == "fn"), |m| {
+    log::info(`fn filter, keys=${kv::keys("").len()}`);
+});
+"#;
+    for (name, src) in [("api.lua", lua), ("api.rhai", rhai)] {
+        let (s, _) = run(name, src, "oh hi").await;
+        for t in ["/start", "nope", "fn"] {
+            s.dispatch(UpdateKind::NewMessage, &message(t)).await;
+        }
+        assert_eq!(
+            s.stats.errors.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "{name}: {:?}",
+            s.stats.last_error
+        );
+        assert_eq!(
+            s.stats.handled.load(std::sync::atomic::Ordering::Relaxed),
+            3,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_api_logs_the_same_in_both_languages() {
+    let d = dir("same");
+    let lua = "on(\"message\", function(m)\n  local n = kv.incr(\"n\")\n  log.info(\"n=\" .. n .. \" text=\" .. m.text .. \" limit=\" .. config.limit .. \" me=\" .. account.name)\nend)\n";
+    let rhai = "on(\"message\", |m| {\n  let n = kv::incr(\"n\");\n  log::info(`n=${n} text=${m.text} limit=${config.limit} me=${account.name}`);\n});\n";
+    let mut outputs = Vec::new();
+    for (name, src) in [("same.lua", lua), ("same.rhai", rhai)] {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let p = write(&d, name, src);
+        let s = Script::start(&p, ctx(log.clone()), limits()).await.unwrap();
+        for t in ["a", "b"] {
+            s.dispatch(UpdateKind::NewMessage, &message(t)).await;
+        }
+        outputs.push(log.lock().unwrap().clone());
+    }
+    assert_eq!(
+        outputs[0],
+        vec![
+            "info: n=1 text=a limit=3 me=test",
+            "info: n=2 text=b limit=3 me=test"
+        ]
+    );
+    assert_eq!(outputs[0], outputs[1]);
+}

@@ -79,13 +79,21 @@ async fn replies(c: &Client, peer: &enums::InputPeer) -> Vec<String> {
         if msgs.is_empty() {
             break;
         }
+        let before = offset;
         for m in &msgs {
-            if let enums::Message::Message(m) = m {
-                offset = m.id;
-                if !m.out {
-                    out.push(m.message.clone());
+            match m {
+                enums::Message::Message(m) => {
+                    offset = m.id;
+                    if !m.out {
+                        out.push(m.message.clone());
+                    }
                 }
+                enums::Message::Service(m) => offset = m.id,
+                enums::Message::Empty(m) => offset = m.id,
             }
+        }
+        if offset == before {
+            break;
         }
     }
     out

@@ -458,6 +458,8 @@ impl Conn {
                         deferred: Default::default(),
                     };
                     let result = rpc::handle(&ctx, msg_id, &body).map_err(|e| (e.code, e.message));
+                    // What the answer reports must survive a crash of the DC.
+                    self.shared.sync_store();
                     if ctx.without_updates.get() {
                         guard.without_updates = true;
                     }

@@ -161,6 +161,16 @@ pub(crate) struct Shared {
     pub(crate) bot_timeout: std::time::Duration,
 }
 
+impl Shared {
+    /// Makes state changes durable (with a data directory).
+    pub(crate) fn sync_store(&self) {
+        let store = self.state.lock().expect("not poisoned").store.clone();
+        if let Some(store) = store {
+            store.sync();
+        }
+    }
+}
+
 /// A query waiting for its bot: the bot and where its serialized answer goes.
 pub(crate) type BotQuery = (i64, tokio::sync::oneshot::Sender<Vec<u8>>);
 

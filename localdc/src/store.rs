@@ -40,6 +40,8 @@ pub(crate) struct Store {
     channels: sled::Tree,
     sched: sled::Tree,
     meta: sled::Tree,
+    /// Written since the last sync.
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 /// Why the store could not be opened or read.
@@ -127,6 +129,7 @@ impl Store {
             chats: db.open_tree("chats").map_err(err)?,
             channels: db.open_tree("channels").map_err(err)?,
             meta: db.open_tree("meta").map_err(err)?,
+            dirty: false.into(),
             sched: db.open_tree("scheduled").map_err(err)?,
             db,
         })
@@ -153,12 +156,14 @@ impl Store {
     }
 
     fn write(&self, tree: &sled::Tree, key: &[u8], value: &[u8]) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
         if let Err(e) = tree.insert(key, value) {
             tracing::error!(error = %e, "writing the local DC's state failed");
         }
     }
 
     fn delete(&self, tree: &sled::Tree, key: &[u8]) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
         if let Err(e) = tree.remove(key) {
             tracing::error!(error = %e, "writing the local DC's state failed");
         }
@@ -382,6 +387,14 @@ impl Store {
     pub fn drop_log(&self, user: i64, pts: &[i32]) {
         for p in pts {
             self.delete(&self.log, &key2(user, *p));
+        }
+    }
+
+    /// Makes what was written since the last sync durable (before the DC acknowledges a
+    /// call that changed something, so a killed DC never forgets what it answered).
+    pub fn sync(&self) {
+        if self.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            self.flush();
         }
     }
 

@@ -405,6 +405,7 @@ pub(crate) fn as_user<T>(
         deferred: Default::default(),
     };
     let result = f(&ctx);
+    shared.sync_store();
     crate::conn::deliver(
         shared,
         (key, 0),

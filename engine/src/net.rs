@@ -521,6 +521,7 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
         temp_expires: None,
     };
     let mut failures = 0u32;
+    let mut reconnected = false;
     loop {
         let result = tokio::time::timeout(t.p.connect_timeout, t.open()).await;
         let wire = match result {
@@ -544,6 +545,12 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
             }
         };
         failures = 0;
+        if reconnected {
+            // Pushes sent while the connection was down are gone: the update stream
+            // catches up by fetching the differences.
+            t.updates.push_back(Notice::NewSession);
+        }
+        reconnected = true;
         match t.drive(wire).await {
             Exit::Closed => return,
             Exit::Lost(reason) => {

@@ -12,7 +12,10 @@
 //! all acknowledged. A consumer that stops (or crashes) before acknowledging gets the
 //! unacknowledged updates again on the next start.
 //!
-//! Per-channel pts (`getChannelDifference`) and qts are tracked in the next slice.
+//! Channels have their own pts sequences: each channel's updates are checked the same way
+//! (duplicates skipped, a gap waits briefly, then `updates.getChannelDifference`), its pts
+//! is committed with the acknowledgements, and on start every channel with a stored pts is
+//! caught up. `updateChannelTooLong` fetches that channel's difference.
 
 use crate::client::{Client, RawUpdate};
 use crate::error::InvocationError;
@@ -37,7 +40,15 @@ pub struct Delivered {
     pub number: u64,
     /// The state to commit once this and every earlier update are acknowledged.
     state: UpdateState,
+    /// For a channel update: the channel and its pts to commit with it.
+    channel: Option<(i64, i32)>,
 }
+
+/// An unacknowledged update: the state after it, its channel pts, whether it is handled.
+type Unacked = (UpdateState, Option<(i64, i32)>, bool);
+
+/// A channel's updates held while its gap is open (pts, pts_count, update), and since when.
+type Held = (tokio::time::Instant, Vec<(i32, i32, Delivered)>);
 
 /// The update stream of one account.
 #[derive(Debug)]
@@ -46,8 +57,12 @@ pub struct UpdateStream {
     /// The state of the last update handed out (or queued).
     local: UpdateState,
     queue: VecDeque<Delivered>,
-    /// Delivered but unacknowledged: number -> state after it.
-    unacked: BTreeMap<u64, (UpdateState, bool)>,
+    /// Delivered but unacknowledged: number -> (state after it, channel pts, handled).
+    unacked: BTreeMap<u64, Unacked>,
+    /// Per channel: pts of the last update handed out.
+    channel_local: std::collections::HashMap<i64, i32>,
+    /// Per channel: updates held while a gap is open, and since when.
+    channel_pending: std::collections::HashMap<i64, Held>,
     next_number: u64,
     /// Updates held while a gap is open, with pts after them.
     pending: Vec<(i32, i32, Delivered)>,
@@ -93,6 +108,34 @@ fn common_pts(u: &enums::Update) -> Option<(i32, i32)> {
         U::PinnedMessages(x) => (x.pts, x.pts_count),
         _ => return None,
     })
+}
+
+/// `(channel, pts, pts_count)` of an update in a channel's sequence.
+fn channel_pts(u: &enums::Update) -> Option<(i64, i32, i32)> {
+    use enums::Update as U;
+    let of_message = |m: &enums::Message| match m {
+        enums::Message::Message(m) => match &m.peer_id {
+            enums::Peer::Channel(c) => Some(c.channel_id),
+            _ => None,
+        },
+        enums::Message::Service(m) => match &m.peer_id {
+            enums::Peer::Channel(c) => Some(c.channel_id),
+            _ => None,
+        },
+        enums::Message::Empty(_) => None,
+    };
+    match u {
+        U::NewChannelMessage(x) if x.pts_count > 0 => {
+            Some((of_message(&x.message)?, x.pts, x.pts_count))
+        }
+        U::EditChannelMessage(x) if x.pts_count > 0 => {
+            Some((of_message(&x.message)?, x.pts, x.pts_count))
+        }
+        U::DeleteChannelMessages(x) => Some((x.channel_id, x.pts, x.pts_count)),
+        U::PinnedChannelMessages(x) => Some((x.channel_id, x.pts, x.pts_count)),
+        U::ChannelWebPage(x) => Some((x.channel_id, x.pts, x.pts_count)),
+        _ => None,
+    }
 }
 
 /// A `message` built from the fields of a short update.
@@ -265,6 +308,8 @@ impl Client {
             local: committed.unwrap_or_default(),
             queue: VecDeque::new(),
             unacked: BTreeMap::new(),
+            channel_local: self.state().channels.into_iter().collect(),
+            channel_pending: std::collections::HashMap::new(),
             next_number: 1,
             pending: Vec::new(),
             gap_since: None,
@@ -280,6 +325,11 @@ impl Client {
             }
             Some(_) => s.get_difference().await?,
         }
+        // Catch every known channel up from its committed pts.
+        let channels: Vec<i64> = s.channel_local.keys().copied().collect();
+        for ch in channels {
+            s.get_channel_difference(ch).await?;
+        }
         Ok(s)
     }
 }
@@ -292,17 +342,40 @@ impl UpdateStream {
     pub async fn next(&mut self) -> Option<Result<Delivered, InvocationError>> {
         loop {
             if let Some(d) = self.queue.pop_front() {
-                self.unacked.insert(d.number, (d.state, false));
+                self.unacked.insert(d.number, (d.state, d.channel, false));
                 return Some(Ok(d));
             }
-            let raw = match self.gap_since {
+            // The earliest open gap, common or per channel.
+            let channel_gap = self
+                .channel_pending
+                .iter()
+                .map(|(ch, (since, _))| (*since, *ch))
+                .min();
+            if let Some((since, ch)) = channel_gap {
+                if since + GAP_WAIT <= tokio::time::Instant::now() {
+                    if let Err(e) = self.get_channel_difference(ch).await {
+                        return Some(Err(e));
+                    }
+                    continue;
+                }
+            }
+            let gap = match (self.gap_since, channel_gap) {
+                (Some(a), Some((b, _))) => Some(a.min(b)),
+                (a, b) => a.or(b.map(|x| x.0)),
+            };
+            let raw = match gap {
                 Some(since) => {
                     let deadline = since + GAP_WAIT;
                     match tokio::time::timeout_at(deadline, self.client.next_raw_update()).await {
                         Ok(r) => r,
                         Err(_) => {
-                            if let Err(e) = self.get_difference().await {
-                                return Some(Err(e));
+                            if self
+                                .gap_since
+                                .is_some_and(|g| g + GAP_WAIT <= tokio::time::Instant::now())
+                            {
+                                if let Err(e) = self.get_difference().await {
+                                    return Some(Err(e));
+                                }
                             }
                             continue;
                         }
@@ -324,19 +397,28 @@ impl UpdateStream {
     /// The store failed (the acknowledgement is kept and retried with the next one).
     pub fn ack(&mut self, d: &Delivered) -> Result<(), crate::store::StoreError> {
         if let Some(e) = self.unacked.get_mut(&d.number) {
-            e.1 = true;
+            e.2 = true;
         }
         let mut commit = None;
+        let mut channels: Vec<(i64, i32)> = Vec::new();
         while let Some(entry) = self.unacked.first_entry() {
-            if !entry.get().1 {
+            if !entry.get().2 {
                 break;
             }
-            commit = Some(entry.remove().0);
+            let (st, ch, _) = entry.remove();
+            commit = Some(st);
+            channels.extend(ch);
         }
         match commit {
             Some(st) => {
                 self.dirty = true;
-                self.client.update_state_lazy(|a| a.updates = Some(st))
+                self.client.update_state_lazy(|a| {
+                    a.updates = Some(st);
+                    for (ch, pts) in channels {
+                        let e = a.channels.entry(ch).or_insert(pts);
+                        *e = (*e).max(pts);
+                    }
+                })
             }
             None => Ok(()),
         }
@@ -378,12 +460,23 @@ impl UpdateStream {
     }
 
     fn push(&mut self, update: enums::Update, users: Vec<enums::User>, chats: Vec<enums::Chat>) {
+        self.push_channel(update, users, chats, None);
+    }
+
+    fn push_channel(
+        &mut self,
+        update: enums::Update,
+        users: Vec<enums::User>,
+        chats: Vec<enums::Chat>,
+        channel: Option<(i64, i32)>,
+    ) {
         let d = Delivered {
             update,
             users,
             chats,
             number: self.next_number,
             state: self.local,
+            channel,
         };
         self.next_number += 1;
         self.queue.push_back(d);
@@ -391,7 +484,15 @@ impl UpdateStream {
 
     async fn handle_raw(&mut self, raw: RawUpdate) -> Result<(), InvocationError> {
         let bytes = match raw {
-            RawUpdate::NewSession { .. } => return self.get_difference().await,
+            RawUpdate::NewSession { .. } => {
+                // Updates may have been missed: the common sequence and every channel's.
+                self.get_difference().await?;
+                let channels: Vec<i64> = self.channel_local.keys().copied().collect();
+                for ch in channels {
+                    self.get_channel_difference(ch).await?;
+                }
+                return Ok(());
+            }
             RawUpdate::Object { bytes, .. } => bytes,
         };
         let Ok(updates) = enums::Updates::from_bytes(&bytes) else {
@@ -418,7 +519,16 @@ impl UpdateStream {
             Pushed::Batch(l, u, c, d) => (l, u, c, d),
         };
         self.learn_peers(&users, &chats, list.iter().filter_map(message_of));
+        let mut gaps = Vec::new();
         for u in list {
+            if let enums::Update::ChannelTooLong(t) = &u {
+                gaps.push(t.channel_id);
+                continue;
+            }
+            if let Some((ch, pts, count)) = channel_pts(&u) {
+                self.channel_update(ch, pts, count, u, users.clone(), chats.clone());
+                continue;
+            }
             match common_pts(&u) {
                 None => {
                     // Not in the pts sequence: delivered as it comes.
@@ -431,6 +541,7 @@ impl UpdateStream {
                         chats: chats.clone(),
                         number: 0,
                         state: UpdateState::default(),
+                        channel: None,
                     };
                     self.pending.push((pts, count, d));
                 }
@@ -440,6 +551,204 @@ impl UpdateStream {
             self.local.date = date;
         }
         self.apply_pending();
+        for ch in gaps {
+            self.get_channel_difference(ch).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a channel update against the channel's pts: delivers it, skips a duplicate,
+    /// or holds it while a gap is open.
+    fn channel_update(
+        &mut self,
+        ch: i64,
+        pts: i32,
+        count: i32,
+        u: enums::Update,
+        users: Vec<enums::User>,
+        chats: Vec<enums::Chat>,
+    ) {
+        let local = *self.channel_local.entry(ch).or_insert(pts - count);
+        if pts <= local {
+            return; // already have it
+        }
+        if pts - count > local {
+            let d = Delivered {
+                update: u,
+                users,
+                chats,
+                number: 0,
+                state: UpdateState::default(),
+                channel: None,
+            };
+            let e = self
+                .channel_pending
+                .entry(ch)
+                .or_insert_with(|| (tokio::time::Instant::now(), Vec::new()));
+            e.1.push((pts, count, d));
+            return;
+        }
+        self.channel_local.insert(ch, pts);
+        self.push_channel(u, users, chats, Some((ch, pts)));
+        self.apply_channel_pending(ch);
+    }
+
+    /// Delivers held updates of `ch` that now continue its sequence.
+    fn apply_channel_pending(&mut self, ch: i64) {
+        let Some((since, mut held)) = self.channel_pending.remove(&ch) else {
+            return;
+        };
+        held.sort_by_key(|(pts, count, _)| pts - count);
+        let mut rest = Vec::new();
+        for (pts, count, d) in held {
+            let local = self.channel_local.get(&ch).copied().unwrap_or(0);
+            if pts <= local {
+                continue;
+            }
+            if pts - count == local {
+                self.channel_local.insert(ch, pts);
+                self.push_channel(d.update, d.users, d.chats, Some((ch, pts)));
+            } else {
+                rest.push((pts, count, d));
+            }
+        }
+        if !rest.is_empty() {
+            self.channel_pending.insert(ch, (since, rest));
+        }
+    }
+
+    /// Fetches channel `ch`'s updates since its local pts (slices looped to the end).
+    async fn get_channel_difference(&mut self, ch: i64) -> Result<(), InvocationError> {
+        let held = self.channel_pending.remove(&ch);
+        let Some(peer) = self
+            .client
+            .cached_peer(crate::peers::marked(crate::peers::PeerKind::Channel, ch))
+        else {
+            tracing::warn!(
+                channel = ch,
+                "no access hash for a channel with a gap; its missed updates are skipped"
+            );
+            if let Some((_, held)) = held {
+                for (pts, _, d) in held {
+                    self.channel_local.insert(ch, pts);
+                    self.push_channel(d.update, d.users, d.chats, Some((ch, pts)));
+                }
+            }
+            return Ok(());
+        };
+        let channel: enums::InputChannel = types::InputChannel {
+            channel_id: ch,
+            access_hash: peer.access_hash,
+        }
+        .into();
+        let bot = self.client.state().bot;
+        let mut pts = match self.channel_local.get(&ch) {
+            Some(p) => *p,
+            None => return Ok(()),
+        };
+        loop {
+            let diff = self
+                .client
+                .invoke(&functions::updates::GetChannelDifference {
+                    force: false,
+                    channel: channel.clone(),
+                    filter: enums::ChannelMessagesFilter::Empty,
+                    pts: pts.max(1),
+                    limit: if bot { 100_000 } else { 100 },
+                })
+                .await;
+            let diff = match diff {
+                Ok(d) => d,
+                Err(e) if e.is("CHANNEL_PRIVATE") || e.is("CHANNEL_INVALID") => {
+                    // No longer a member: forget the channel.
+                    tracing::info!(channel = ch, error = %e, "no access to the channel any more");
+                    self.channel_local.remove(&ch);
+                    self.client.update_state_lazy(|a| {
+                        a.channels.remove(&ch);
+                    })?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            use enums::updates::ChannelDifference as CD;
+            let base = pts;
+            let (batch, users, chats, new_pts, last): (Vec<enums::Update>, _, _, i32, bool) =
+                match diff {
+                    CD::Empty(e) => (vec![], vec![], vec![], e.pts, true),
+                    CD::TooLong(t) => {
+                        let t = *t;
+                        let dialog_pts = match &t.dialog {
+                            enums::Dialog::Dialog(d) => d.pts.unwrap_or(pts),
+                            _ => pts,
+                        };
+                        tracing::warn!(
+                            channel = ch,
+                            from = pts,
+                            to = dialog_pts,
+                            "channel difference too long; delivering the latest messages"
+                        );
+                        let msgs = t
+                            .messages
+                            .into_iter()
+                            .rev()
+                            .map(|m| {
+                                enums::Update::NewChannelMessage(Box::new(
+                                    types::UpdateNewChannelMessage {
+                                        message: m,
+                                        pts: 0,
+                                        pts_count: 0,
+                                    },
+                                ))
+                            })
+                            .collect();
+                        (msgs, t.users, t.chats, dialog_pts, true)
+                    }
+                    CD::ChannelDifference(d) => {
+                        let d = *d;
+                        let msgs = d.new_messages.into_iter().map(|m| {
+                            enums::Update::NewChannelMessage(Box::new(
+                                types::UpdateNewChannelMessage {
+                                    message: m,
+                                    pts: 0,
+                                    pts_count: 0,
+                                },
+                            ))
+                        });
+                        let all = msgs.chain(d.other_updates).collect();
+                        (all, d.users, d.chats, d.pts, d.r#final)
+                    }
+                };
+            self.learn_peers(&users, &chats, batch.iter().filter_map(message_of));
+            let n = batch.len();
+            for (i, u) in batch.into_iter().enumerate() {
+                let at = if i + 1 == n { new_pts } else { base };
+                self.push_channel(u, users.clone(), chats.clone(), Some((ch, at)));
+            }
+            pts = new_pts;
+            self.channel_local.insert(ch, pts);
+            if n == 0 && new_pts != base {
+                self.client.update_state_lazy(|a| {
+                    a.channels.insert(ch, new_pts);
+                })?;
+            }
+            if last {
+                break;
+            }
+        }
+        // Held updates the difference did not cover continue the sequence.
+        if let Some((since, held)) = held {
+            self.channel_pending.insert(ch, (since, held));
+            self.apply_channel_pending(ch);
+            if let Some((_, rest)) = self.channel_pending.remove(&ch) {
+                if !rest.is_empty() {
+                    tracing::warn!(
+                        channel = ch,
+                        held = rest.len(),
+                        "dropping channel updates the difference does not confirm"
+                    );
+                }
+            }
+        }
         Ok(())
     }
 
@@ -549,7 +858,7 @@ impl UpdateStream {
                 last.state = state;
             } else if let Some(mut last) = self.unacked.last_entry() {
                 last.get_mut().0 = state;
-                if last.get().1 && self.unacked.len() == 1 {
+                if last.get().2 && self.unacked.len() == 1 {
                     self.unacked.clear();
                     self.client.update_state(|a| a.updates = Some(state))?;
                 }

@@ -1231,3 +1231,161 @@ async fn min_peers_resolve_through_the_message_they_were_seen_in() {
     );
     dc.shutdown().await;
 }
+
+fn channel_text_of(d: &fleetgram_engine::updates::Delivered) -> Option<String> {
+    match &d.update {
+        enums::Update::NewChannelMessage(u) => match &u.message {
+            enums::Message::Message(m) => Some(m.message.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Consumes `n` channel messages `prefix0..`, acknowledging each.
+async fn consume_channel(
+    stream: &mut fleetgram_engine::updates::UpdateStream,
+    prefix: &str,
+    n: usize,
+) {
+    let mut i = 0;
+    while i < n {
+        let d = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {i} of {n}"))
+            .unwrap()
+            .unwrap();
+        if let Some(t) = channel_text_of(&d) {
+            assert_eq!(t, format!("{prefix}{i}"), "out of order or duplicated");
+            i += 1;
+        }
+        stream.ack(&d).unwrap();
+    }
+}
+
+async fn post(c: &Client, peer: &enums::InputPeer, text: &str) {
+    let mut o = send_raw(text, rand::random());
+    o.set(
+        "peer",
+        fleetgram_tl::dynamic::schema()
+            .decode_as(&fleetgram_tl::Serializable::to_bytes(peer), "InputPeer")
+            .unwrap(),
+    );
+    c.invoke_raw("messages.sendMessage", o).await.unwrap();
+}
+
+#[tokio::test]
+async fn channel_updates_are_caught_up_per_channel_after_a_restart() {
+    let root = std::env::temp_dir().join(format!("fleetgram-chan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dc = start().await;
+    let owner = client(&dc, Arc::new(MemoryStore::new()), "owner");
+    login_user(&dc, &owner, "+15550008001").await;
+    let store = Arc::new(SledStore::open(&root).unwrap());
+    let c = client(&dc, store.clone(), "rx");
+    login_user(&dc, &c, "+15550008002").await;
+    // The owner makes a supergroup and adds rx.
+    let created = owner
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: false,
+            megagroup: true,
+            for_import: false,
+            forum: false,
+            title: "chan".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = created else {
+        panic!()
+    };
+    let enums::Chat::Channel(ch) = &u.chats[0] else {
+        panic!()
+    };
+    let channel: enums::InputChannel = types::InputChannel {
+        channel_id: ch.id,
+        access_hash: ch.access_hash.unwrap(),
+    }
+    .into();
+    let peer: enums::InputPeer = types::InputPeerChannel {
+        channel_id: ch.id,
+        access_hash: ch.access_hash.unwrap(),
+    }
+    .into();
+    let enums::contacts::ImportedContacts::ImportedContacts(imp) = owner
+        .invoke(&functions::contacts::ImportContacts {
+            contacts: vec![types::InputPhoneContact {
+                client_id: 1,
+                phone: "+15550008002".into(),
+                first_name: "rx".into(),
+                last_name: String::new(),
+                note: None,
+            }
+            .into()],
+        })
+        .await
+        .unwrap();
+    let enums::User::User(rx) = &imp.users[0] else {
+        panic!()
+    };
+    let mut s = c.updates().await.unwrap();
+    owner
+        .invoke(&functions::channels::InviteToChannel {
+            channel: channel.clone(),
+            users: vec![types::InputUser {
+                user_id: rx.id,
+                access_hash: rx.access_hash.unwrap(),
+            }
+            .into()],
+        })
+        .await
+        .unwrap();
+    // Live.
+    for i in 0..20 {
+        post(&owner, &peer, &format!("c{i}")).await;
+    }
+    consume_channel(&mut s, "c", 20).await;
+    drop(s);
+    drop(c);
+    // 250 posts while rx is stopped (more than one 100-message slice).
+    for i in 0..250 {
+        post(&owner, &peer, &format!("d{i}")).await;
+    }
+    let c = client(&dc, store.clone(), "rx");
+    assert!(
+        c.state().channels.contains_key(&ch.id),
+        "the channel's pts was committed"
+    );
+    let mut s = c.updates().await.unwrap();
+    consume_channel(&mut s, "d", 250).await;
+    if let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_millis(700), s.next()).await {
+        assert!(
+            channel_text_of(&d).is_none(),
+            "unexpected extra message {d:?}"
+        );
+    }
+    // Live again after the catch-up, with connections dropped now and then.
+    let control = dc.control();
+    let chaos = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(60 + rand::random::<u64>() % 60)).await;
+            control.drop_connections();
+        }
+    });
+    let o2 = owner.clone();
+    let p2 = peer.clone();
+    let poster = tokio::spawn(async move {
+        for i in 0..100 {
+            post(&o2, &p2, &format!("e{i}")).await;
+        }
+    });
+    consume_channel(&mut s, "e", 100).await;
+    poster.await.unwrap();
+    chaos.abort();
+    drop((s, c, store));
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -847,3 +847,133 @@ fn resolve_scripts(base: &Path, dirs: &[PathBuf], pattern: &str) -> Result<Vec<P
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FleetConfig, ConfigError> {
+        let env = |k: &str| (k == "API_HASH").then(|| "abc123".to_string());
+        FleetConfig::parse(Path::new("/cfg/accounts.yaml"), text, &env)
+    }
+
+    const GOOD: &str = "network: telegram\napi_id: 42\napi_hash: ${API_HASH}\naccounts:\n  - name: a\n    kind: bot\n    token: \"123:abc\"\n  - name: b\n    kind: user\n    phone: \"+1555\"\n    proxy: socks5://u:p@127.0.0.1:1080\n    transport: obfuscated-intermediate\n";
+
+    #[test]
+    fn a_good_file_with_env_and_proxies() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.api_hash, "abc123");
+        assert_eq!(c.api_id, 42);
+        assert_eq!(c.accounts.len(), 2);
+        assert_eq!(c.store, Path::new("/cfg/fleetgram-data"));
+        let b = c.account("b").unwrap();
+        assert_eq!(
+            b.proxy,
+            Some(Proxy::Socks5(Socks5 {
+                addr: "127.0.0.1:1080".into(),
+                auth: Some(("u".into(), "p".into()))
+            }))
+        );
+        assert_eq!(
+            b.transport,
+            Some(Transport {
+                kind: Kind::Intermediate,
+                obfuscated: true
+            })
+        );
+        assert_eq!(c.account("a").unwrap().transport, None);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_position_path_and_suggestion() {
+        let text = GOOD.replace("    phone: \"+1555\"", "    phon: \"+1555\"");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.file, "/cfg/accounts.yaml");
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.column > 0);
+        assert!(e.path.starts_with("accounts[1]"), "{e}");
+        assert!(e.message.contains("unknown field `phon`"), "{e}");
+        assert!(e.message.contains("did you mean `phone`?"), "{e}");
+        assert!(e.to_string().starts_with("/cfg/accounts.yaml:10:"), "{e}");
+        let e = parse(&format!("netwrok: local\n{GOOD}")).unwrap_err();
+        assert!(e.message.contains("did you mean `network`?"), "{e}");
+        let e = parse(&GOOD.replace("kind: bot", "kind: robot")).unwrap_err();
+        assert!(e.message.contains("robot") && e.line == 6, "{e}");
+    }
+
+    #[test]
+    fn missing_environment_variables_are_named() {
+        let e = parse(&GOOD.replace("${API_HASH}", "${NOPE_HASH}")).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 11), "{e}");
+        assert!(
+            e.message
+                .contains("environment variable NOPE_HASH is not set"),
+            "{e}"
+        );
+        // A reference inside a comment is left alone.
+        assert!(parse(&format!("# uses ${{NOPE}}\n{GOOD}")).is_ok());
+    }
+
+    #[test]
+    fn semantic_errors_name_the_account() {
+        let dup = GOOD.replace("  - name: b\n", "  - name: a\n");
+        let e = parse(&dup).unwrap_err();
+        assert!(e.message.contains("duplicate account name \"a\""), "{e}");
+        assert_eq!(e.line, 8, "{e}");
+        assert_eq!(e.path, "accounts[1].name");
+        let e = parse(&GOOD.replace("api_id: 42\n", "")).unwrap_err();
+        assert_eq!(e.path, "api_id", "{e}");
+        let e = parse(&GOOD.replace("socks5://u:p@127.0.0.1:1080", "http://x")).unwrap_err();
+        assert_eq!(e.path, "accounts[1].proxy", "{e}");
+        assert_eq!(e.line, 8, "{e}");
+        let e = parse(&GOOD.replace("token: \"123:abc\"", "token: \"nope\"")).unwrap_err();
+        assert!(e.message.contains("ID:SECRET"), "{e}");
+        let e = parse(&GOOD.replace("    phone: \"+1555\"\n", "")).unwrap_err();
+        assert!(e.message.contains("phone"), "{e}");
+        let e = parse(&GOOD.replace("obfuscated-intermediate", "pigeon")).unwrap_err();
+        assert!(e.message.contains("unknown transport"), "{e}");
+        let e = parse(&format!("{GOOD}    scripts: [missing.lua]\n")).unwrap_err();
+        assert!(
+            e.message.contains("matches no file") && e.path == "accounts[1].scripts[0]",
+            "{e}"
+        );
+        let local = "network: local\naccounts:\n  - { name: bot, kind: bot }\n";
+        let e = parse(local).unwrap_err();
+        assert!(e.message.contains("username"), "{e}");
+        let chats = "network: local\nlocal:\n  chats:\n    - { kind: supergroup, title: t, username: g, owner: ghost }\naccounts: []\n";
+        let e = parse(chats).unwrap_err();
+        assert!(e.message.contains("\"ghost\" is not a user account"), "{e}");
+    }
+
+    #[test]
+    fn proxy_links_and_transports() {
+        let p = parse_proxy(
+            "tg://proxy?server=1.2.3.4&port=443&secret=dd00112233445566778899aabbccddeeff",
+        )
+        .unwrap();
+        assert!(
+            matches!(p, Proxy::MtProxy { ref addr, secret: Secret::Padded(_) } if addr == "1.2.3.4:443")
+        );
+        let p = parse_proxy("socks5://h:9050").unwrap();
+        assert_eq!(
+            p,
+            Proxy::Socks5(Socks5 {
+                addr: "h:9050".into(),
+                auth: None
+            })
+        );
+        assert!(parse_proxy("socks5://nohostport").is_err());
+        assert!(parse_proxy("tg://proxy?server=x&port=1")
+            .unwrap_err()
+            .contains("secret"));
+        assert_eq!(
+            parse_transport("obfuscated").unwrap(),
+            Transport {
+                kind: Kind::Abridged,
+                obfuscated: true
+            }
+        );
+        assert!(parse_transport("obfuscated-full").is_err());
+        assert_eq!(parse_transport("full").unwrap().kind, Kind::Full);
+    }
+}

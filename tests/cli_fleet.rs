@@ -1,0 +1,114 @@
+//! The fleet commands: a bad accounts file is refused with file, line, column and path;
+//! `accounts` lists what the store knows; session strings go out and back in.
+
+use fleetgram_engine::store::{AccountState, DcState, SessionStore, SledStore};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fleetgram(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_bad_accounts_file_starts_nothing_and_says_where() {
+    let d = dir("cli-bad");
+    let path = d.join("accounts.yaml");
+    std::fs::write(
+        &path,
+        "network: local\nstore: data\naccounts:\n  - name: a\n    kind: bot\n    usernme: x\n",
+    )
+    .unwrap();
+    let (code, _, err) = fleetgram(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let expected = format!(
+        "{}:6:5: accounts[0]: unknown field `usernme`",
+        path.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(err.contains("did you mean `username`?"), "{err}");
+    assert!(!d.join("data").exists(), "nothing started");
+    std::fs::write(
+        &path,
+        "network: telegram\napi_id: 1\napi_hash: ${FLEETGRAM_TEST_UNSET_VAR}\naccounts: []\n",
+    )
+    .unwrap();
+    let (code, _, err) = fleetgram(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(":3:11: environment variable FLEETGRAM_TEST_UNSET_VAR is not set"),
+        "{err}"
+    );
+    let (code, _, err) = fleetgram(&["run", d.join("missing.yaml").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn accounts_table_and_session_strings() {
+    let d = dir("cli-sessions");
+    let path = d.join("accounts.yaml");
+    std::fs::write(
+        &path,
+        "network: telegram\napi_id: 1\napi_hash: x\nstore: data\naccounts:\n  - { name: alice, kind: user, phone: \"+15550001\" }\n  - { name: copy, kind: user, phone: \"+15550002\" }\n",
+    )
+    .unwrap();
+    // A logged-in account in the store (as `login` would leave it).
+    {
+        let store = SledStore::open(d.join("data/sessions")).unwrap();
+        let mut st = AccountState::new(2);
+        st.user_id = Some(777);
+        st.dcs.insert(
+            2,
+            DcState {
+                auth_key: Some(vec![7; 256]),
+                salt: 1,
+                time_offset: 0,
+                authorized: true,
+            },
+        );
+        store.save("alice", &st).unwrap();
+    }
+    let p = path.to_str().unwrap();
+    let (code, out, err) = fleetgram(&["accounts", p]);
+    assert_eq!(code, 0, "{err}");
+    let alice = out.lines().find(|l| l.starts_with("alice")).unwrap();
+    assert!(alice.contains("ready") && alice.contains("777"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("copy") && l.contains("new")),
+        "{out}"
+    );
+    let (code, session, err) = fleetgram(&["session", "export", "alice", "--config", p]);
+    assert_eq!(code, 0, "{err}");
+    let session = session.trim().to_string();
+    assert!(session.len() > 300 && !session.contains(char::is_whitespace));
+    let (code, _, err) = fleetgram(&["session", "import", "copy", &session, "--config", p]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = fleetgram(&["accounts", p]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("copy") && l.contains("ready")),
+        "{out}"
+    );
+    let (code, _, err) = fleetgram(&["session", "export", "nobody", "--config", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no account named \"nobody\""), "{err}");
+    let (code, _, err) = fleetgram(&["session", "import", "copy", "garbage", "--config", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("session string"), "{err}");
+}

@@ -986,6 +986,23 @@ fn message_of(u: &enums::Update) -> Option<&enums::Message> {
 }
 
 impl Delivered {
+    /// An update not from a stream (for tests and benchmarks of handlers); acknowledging it
+    /// does nothing.
+    pub fn synthetic(
+        update: enums::Update,
+        users: Vec<enums::User>,
+        chats: Vec<enums::Chat>,
+    ) -> Self {
+        Delivered {
+            update,
+            users,
+            chats,
+            number: 0,
+            state: UpdateState::default(),
+            channel: None,
+        }
+    }
+
     /// The kind of this update.
     pub fn kind(&self) -> UpdateKind {
         UpdateKind::of(&self.update)

@@ -266,6 +266,7 @@ impl ScriptCtx {
         let mut obj: Map<String, Json> = match params {
             Json::Object(m) => m.clone(),
             Json::Null => Map::new(),
+            Json::Array(a) if a.is_empty() => Map::new(),
             other => {
                 return Err(ApiError::Bad(format!(
                     "{method}: parameters must be a table, got {}",
@@ -404,6 +405,7 @@ impl ScriptCtx {
             Json::Object(m) => m.clone(),
             _ => Map::new(),
         };
+        // (An empty Lua table arrives as an empty list.)
         opts.entry("reply_to")
             .or_insert(json!(int_field(msg, "id")?));
         self.send(

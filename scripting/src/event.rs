@@ -14,6 +14,7 @@ use fleetgram_engine::peers::{marked, PeerKind};
 use fleetgram_engine::updates::{Delivered, UpdateKind};
 use fleetgram_tl::{dynamic, enums, Serializable};
 use serde_json::{json, Map, Value as Json};
+use std::sync::Arc;
 
 /// The script name of an update kind.
 pub fn kind_name(k: UpdateKind) -> &'static str {
@@ -281,6 +282,174 @@ pub fn event_json(d: &Delivered) -> (UpdateKind, Json) {
         _ => {}
     }
     set(&mut o, "kind", json!(kind_name(kind)));
-    set(&mut o, "raw", tl_json(&d.update, "Update"));
     (kind, o)
+}
+
+/// The whole TL update as JSON (the event's `raw`, built only when a handler runs).
+pub fn raw_json(d: &Delivered) -> Json {
+    tl_json(&d.update, "Update")
+}
+
+/// What filters look at, read straight from the update (no JSON).
+#[derive(Debug, Clone, Default)]
+pub struct Light {
+    /// The message text (empty when none).
+    pub text: String,
+    /// `private`, `group`, `supergroup`, `channel` or empty.
+    pub chat_type: &'static str,
+    /// The chat (marked id).
+    pub chat_id: Option<i64>,
+    /// The sender (marked id).
+    pub sender_id: Option<i64>,
+    /// Sent by this account.
+    pub out: Option<bool>,
+    /// Has media.
+    pub has_media: bool,
+}
+
+fn chat_type(p: &enums::Peer, post: bool) -> &'static str {
+    match p {
+        enums::Peer::User(_) => "private",
+        enums::Peer::Chat(_) => "group",
+        enums::Peer::Channel(_) if post => "channel",
+        enums::Peer::Channel(_) => "supergroup",
+    }
+}
+
+/// The filter fields of `d`.
+pub fn light_of(d: &Delivered) -> Light {
+    match d.message() {
+        Some(enums::Message::Message(m)) => Light {
+            text: m.message.clone(),
+            chat_type: chat_type(&m.peer_id, m.post),
+            chat_id: Some(peer_id(&m.peer_id)),
+            sender_id: m.from_id.as_ref().map(peer_id).or(match &m.peer_id {
+                enums::Peer::User(u) if !m.out => Some(u.user_id),
+                _ => None,
+            }),
+            out: Some(m.out),
+            has_media: m.media.is_some(),
+        },
+        Some(enums::Message::Service(m)) => Light {
+            chat_type: chat_type(&m.peer_id, m.post),
+            chat_id: Some(peer_id(&m.peer_id)),
+            sender_id: m.from_id.as_ref().map(peer_id),
+            out: Some(m.out),
+            ..Light::default()
+        },
+        _ => match &d.update {
+            enums::Update::BotCallbackQuery(q) => Light {
+                chat_id: Some(peer_id(&q.peer)),
+                sender_id: Some(q.user_id),
+                chat_type: match &q.peer {
+                    enums::Peer::User(_) => "private",
+                    enums::Peer::Chat(_) => "group",
+                    enums::Peer::Channel(_) => "supergroup",
+                },
+                ..Light::default()
+            },
+            enums::Update::BotChatInviteRequester(x) => Light {
+                chat_id: Some(peer_id(&x.peer)),
+                sender_id: Some(x.user_id),
+                ..Light::default()
+            },
+            _ => Light::default(),
+        },
+    }
+}
+
+fn light_of_json(j: &Json) -> Light {
+    Light {
+        text: j
+            .get("text")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string(),
+        chat_type: match j.get("chat_type").and_then(Json::as_str) {
+            Some("private") => "private",
+            Some("group") => "group",
+            Some("supergroup") => "supergroup",
+            Some("channel") => "channel",
+            _ => "",
+        },
+        chat_id: j.get("chat_id").and_then(Json::as_i64),
+        sender_id: j.get("sender_id").and_then(Json::as_i64),
+        out: j.get("out").and_then(Json::as_bool),
+        has_media: j.get("has_media").and_then(Json::as_bool).unwrap_or(false),
+    }
+}
+
+/// An event on its way to handlers: the filter fields now; the script-visible fields and
+/// `raw` built the first time something needs them.
+pub struct EventData {
+    /// The kind.
+    pub kind: UpdateKind,
+    /// What filters look at.
+    pub light: Light,
+    update: Option<Arc<Delivered>>,
+    fields: std::sync::OnceLock<Json>,
+    full: std::sync::OnceLock<Arc<Json>>,
+}
+
+impl EventData {
+    /// The event of `d`.
+    pub fn of(d: Arc<Delivered>) -> Arc<EventData> {
+        Arc::new(EventData {
+            kind: d.kind(),
+            light: light_of(&d),
+            update: Some(d),
+            fields: std::sync::OnceLock::new(),
+            full: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// An event given as JSON (tests, synthetic events).
+    pub fn from_json(kind: UpdateKind, ev: Json) -> Arc<EventData> {
+        let light = light_of_json(&ev);
+        let fields = std::sync::OnceLock::new();
+        let _ = fields.set(ev);
+        Arc::new(EventData {
+            kind,
+            light,
+            update: None,
+            fields,
+            full: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The update, unless the event was given as JSON.
+    pub fn update(&self) -> Option<&Delivered> {
+        self.update.as_deref()
+    }
+
+    /// The script-visible fields, without `raw`.
+    pub fn fields(&self) -> &Json {
+        self.fields.get_or_init(|| match &self.update {
+            Some(d) => event_json(d).1,
+            None => Json::Null,
+        })
+    }
+
+    /// The whole TL update (`raw`).
+    pub fn raw(&self) -> Json {
+        match &self.update {
+            Some(d) => raw_json(d),
+            None => self.fields().get("raw").cloned().unwrap_or(Json::Null),
+        }
+    }
+
+    /// The fields with `raw`.
+    pub fn full(&self) -> Arc<Json> {
+        self.full
+            .get_or_init(|| {
+                let mut j = self.fields().clone();
+                if self.update.is_some() {
+                    if let Json::Object(m) = &mut j {
+                        m.insert("raw".into(), self.raw());
+                    }
+                }
+                Arc::new(j)
+            })
+            .clone()
+    }
 }

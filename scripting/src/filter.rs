@@ -96,34 +96,55 @@ impl Filter {
             .map_err(|e| format!("invalid regex {pattern:?}: {e}"))
     }
 
-    /// Whether `ev` passes; `bot_username` is this account's (for `/cmd@bot`).
+    /// Whether a JSON event passes; `bot_username` is this account's (for `/cmd@bot`).
     pub fn matches(&self, ev: &Json, bot_username: Option<&str>) -> bool {
-        let text = || ev.get("text").and_then(Json::as_str).unwrap_or("");
-        let chat_type = || ev.get("chat_type").and_then(Json::as_str).unwrap_or("");
+        let e = crate::event::EventData::from_json(
+            fleetgram_engine::updates::UpdateKind::Raw,
+            ev.clone(),
+        );
+        self.matches_event(&e, bot_username)
+    }
+
+    /// Whether an event passes (functions see its script-visible fields).
+    pub fn matches_event(&self, ev: &crate::event::EventData, bot_username: Option<&str>) -> bool {
+        let l = &ev.light;
         match self {
             Filter::All => true,
-            Filter::Command(c) => command_matches(text(), c, bot_username),
-            Filter::TextContains(t) => text().to_lowercase().contains(&t.to_lowercase()),
-            Filter::Regex(r) => r.is_match(text()),
-            Filter::Private => chat_type() == "private",
-            Filter::Group => matches!(chat_type(), "group" | "supergroup"),
-            Filter::Channel => chat_type() == "channel",
-            Filter::FromUsers(ids) => ev
-                .get("sender_id")
-                .and_then(Json::as_i64)
-                .is_some_and(|s| ids.contains(&s)),
-            Filter::Chats(ids) => ev
-                .get("chat_id")
-                .and_then(Json::as_i64)
-                .is_some_and(|c| ids.contains(&c)),
-            Filter::Incoming => ev.get("out").and_then(Json::as_bool) == Some(false),
-            Filter::Outgoing => ev.get("out").and_then(Json::as_bool) == Some(true),
-            Filter::HasMedia => ev.get("has_media").and_then(Json::as_bool) == Some(true),
-            Filter::Func(f) => f(ev),
-            Filter::And(a, b) => a.matches(ev, bot_username) && b.matches(ev, bot_username),
-            Filter::Or(a, b) => a.matches(ev, bot_username) || b.matches(ev, bot_username),
-            Filter::Not(a) => !a.matches(ev, bot_username),
+            Filter::Command(c) => command_matches(&l.text, c, bot_username),
+            Filter::TextContains(t) => contains_ci(&l.text, t),
+            Filter::Regex(r) => r.is_match(&l.text),
+            Filter::Private => l.chat_type == "private",
+            Filter::Group => matches!(l.chat_type, "group" | "supergroup"),
+            Filter::Channel => l.chat_type == "channel",
+            Filter::FromUsers(ids) => l.sender_id.is_some_and(|s| ids.contains(&s)),
+            Filter::Chats(ids) => l.chat_id.is_some_and(|c| ids.contains(&c)),
+            Filter::Incoming => l.out == Some(false),
+            Filter::Outgoing => l.out == Some(true),
+            Filter::HasMedia => l.has_media,
+            Filter::Func(f) => f(ev.fields()),
+            Filter::And(a, b) => {
+                a.matches_event(ev, bot_username) && b.matches_event(ev, bot_username)
+            }
+            Filter::Or(a, b) => {
+                a.matches_event(ev, bot_username) || b.matches_event(ev, bot_username)
+            }
+            Filter::Not(a) => !a.matches_event(ev, bot_username),
         }
+    }
+}
+
+/// Case-insensitive `contains` without allocating for ASCII needles.
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_ascii() {
+        let n = needle.as_bytes();
+        if n.is_empty() {
+            return true;
+        }
+        hay.as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        hay.to_lowercase().contains(&needle.to_lowercase())
     }
 }
 

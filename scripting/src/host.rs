@@ -8,7 +8,7 @@
 //! their current run; the new version's start from the persisted last runs.
 
 use crate::api::{JobRun, ScriptCtx, JOB_RUN};
-use crate::event::event_json;
+use crate::event::EventData;
 use crate::lua::LuaVm;
 use crate::rhai::RhaiVm;
 use crate::vm::{Limits, ScriptError, Timing, Vm};
@@ -159,12 +159,20 @@ impl Script {
         self.ctx.log("error", &e.to_string());
     }
 
-    /// Runs the handlers of the current version that want this event, in order.
+    /// Runs the handlers of the current version that want this event (given as JSON), in
+    /// order.
     pub async fn dispatch(&self, kind: UpdateKind, ev: &Arc<Json>) {
+        self.dispatch_event(&EventData::from_json(kind, (**ev).clone()))
+            .await;
+    }
+
+    /// Runs the handlers of the current version that want this event, in order.
+    pub async fn dispatch_event(&self, ev: &Arc<EventData>) {
         let vm = self.vm();
         let me = self.ctx.account.username.as_deref();
+        let kind = ev.kind;
         for (i, h) in vm.handlers().iter().enumerate() {
-            if (h.kind != kind && h.kind != UpdateKind::Raw) || !h.filter.matches(ev, me) {
+            if (h.kind != kind && h.kind != UpdateKind::Raw) || !h.filter.matches_event(ev, me) {
                 continue;
             }
             let start = Instant::now();
@@ -352,30 +360,27 @@ impl AccountScripts {
     }
 
     /// Handles one update (what the fleet calls; also what benchmarks drive).
-    pub async fn handle_update(&self, d: &Delivered) {
+    pub async fn handle_update(&self, d: Arc<Delivered>) {
         dispatch_all(self.scripts(), d).await;
     }
 }
 
 /// Dispatches one update to every script that wants it (scripts run concurrently).
-async fn dispatch_all(scripts: Vec<Arc<Script>>, d: &Delivered) {
-    {
-        let kind = d.kind();
-        if !scripts.iter().any(|s| s.wants(kind)) {
-            return;
-        }
-        let (kind, ev) = event_json(d);
-        let ev = Arc::new(ev);
-        match scripts.len() {
-            1 => scripts[0].dispatch(kind, &ev).await,
-            _ => {
-                let mut set = tokio::task::JoinSet::new();
-                for s in scripts {
-                    let ev = ev.clone();
-                    set.spawn(async move { s.dispatch(kind, &ev).await });
-                }
-                while set.join_next().await.is_some() {}
+async fn dispatch_all(scripts: Vec<Arc<Script>>, d: Arc<Delivered>) {
+    let kind = d.kind();
+    if !scripts.iter().any(|s| s.wants(kind)) {
+        return;
+    }
+    let ev = EventData::of(d);
+    match scripts.len() {
+        1 => scripts[0].dispatch_event(&ev).await,
+        _ => {
+            let mut set = tokio::task::JoinSet::new();
+            for s in scripts {
+                let ev = ev.clone();
+                set.spawn(async move { s.dispatch_event(&ev).await });
             }
+            while set.join_next().await.is_some() {}
         }
     }
 }
@@ -391,7 +396,7 @@ impl Handlers for AccountScripts {
 
     fn handle(&self, update: Arc<Delivered>) -> BoxFuture<'static, ()> {
         let scripts = self.scripts();
-        Box::pin(async move { dispatch_all(scripts, &update).await })
+        Box::pin(async move { dispatch_all(scripts, update).await })
     }
 
     fn stop(&self) -> BoxFuture<'static, ()> {
@@ -675,7 +680,7 @@ impl Vm for Unloaded {
     fn run_handler(
         self: Arc<Self>,
         _: usize,
-        _: Arc<Json>,
+        _: Arc<EventData>,
     ) -> BoxFuture<'static, Result<(), ScriptError>> {
         Box::pin(async { Ok(()) })
     }

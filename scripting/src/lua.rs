@@ -14,16 +14,13 @@ use crate::vm::{
 };
 use fleetgram_engine::fleet::BoxFuture;
 use mlua::{
-    Function, Lua, LuaOptions, LuaSerdeExt, MultiValue, RegistryKey, StdLib, Table, UserData,
+    Function, IntoLuaMulti, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, UserData,
     UserDataMethods, Value,
 };
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// Instructions between two budget checks.
-const TICK: u32 = 10_000;
 
 const PRELUDE: &str = include_str!("prelude.lua");
 
@@ -59,7 +56,7 @@ fn to_filter(lua: &Lua, v: Value) -> mlua::Result<Filter> {
                 let Ok(f) = lua.registry_value::<Function>(&key) else {
                     return false;
                 };
-                let Ok(t) = lua.to_value(ev) else {
+                let Ok(t) = to_lua(&lua, ev) else {
                     return false;
                 };
                 match f.call::<Value>(t) {
@@ -78,44 +75,24 @@ fn to_filter(lua: &Lua, v: Value) -> mlua::Result<Filter> {
     }
 }
 
-/// The per-handler budget the count hook charges.
-struct Budget {
-    start: Instant,
-    ops: std::cell::Cell<u64>,
-    limits: Limits,
-}
-
-impl UserData for Budget {
-    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        // Returns the error to raise, if the budget is spent.
-        m.add_method("tick", |_, b, ()| {
-            let ops = b.ops.get() + u64::from(TICK);
-            b.ops.set(ops);
-            if ops > b.limits.max_ops {
-                return Ok(Some(format!(
-                    "instruction limit exceeded ({} instructions); endless loop?",
-                    b.limits.max_ops
-                )));
-            }
-            if b.start.elapsed() > b.limits.timeout {
-                return Ok(Some(format!(
-                    "handler timed out after {:?}",
-                    b.limits.timeout
-                )));
-            }
-            Ok(None)
-        });
-    }
-}
-
 struct Registered {
     handlers: Vec<(HandlerSpec, RegistryKey)>,
     jobs: Vec<(JobSpec, RegistryKey)>,
 }
 
+/// Events handed to running handlers, by the number their table carries (`__event`), so
+/// `raw` can be built when a handler first reads it.
+#[derive(Default)]
+struct Events {
+    next: std::sync::atomic::AtomicU64,
+    live: Mutex<std::collections::HashMap<u64, Arc<crate::event::EventData>>>,
+}
+
 /// A loaded Lua script.
 pub struct LuaVm {
     lua: Lua,
+    events: Arc<Events>,
+    run_message: RegistryKey,
     file: String,
     files: Mutex<Vec<PathBuf>>,
     handlers: Vec<HandlerSpec>,
@@ -139,26 +116,113 @@ fn api_result(lua: &Lua, r: Result<Json, ApiError>, at: &str) -> mlua::Result<(b
 
 /// JSON -> Lua (null becomes nil).
 pub fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
-    lua.to_value_with(
-        v,
-        mlua::SerializeOptions::new()
-            .serialize_none_to_null(false)
-            .serialize_unit_to_null(false),
-    )
+    Ok(match v {
+        Json::Null => Value::Nil,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Number(n.as_f64().unwrap_or(0.0)),
+        },
+        Json::String(s) => Value::String(lua.create_string(s)?),
+        Json::Array(a) => {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, x) in a.iter().enumerate() {
+                t.raw_set(i + 1, to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+        Json::Object(m) => {
+            let t = lua.create_table_with_capacity(0, m.len())?;
+            for (k, x) in m {
+                if !x.is_null() {
+                    t.raw_set(k.as_str(), to_lua(lua, x)?)?;
+                }
+            }
+            Value::Table(t)
+        }
+    })
 }
 
-/// Lua -> JSON.
+/// Lua -> JSON: a table with keys 1..n is an array, an empty table an empty array, other
+/// tables objects with string keys (keys starting with `__` are the host's and left out);
+/// integral floats become integers.
 pub fn from_lua(lua: &Lua, v: Value) -> mlua::Result<Json> {
-    match v {
-        Value::Nil => Ok(Json::Null),
-        Value::Function(_) | Value::Thread(_) | Value::UserData(_) | Value::LightUserData(_) => {
-            Err(mlua::Error::runtime(format!(
-                "a {} cannot be passed to Telegram (expected a table, string, number or boolean)",
-                v.type_name()
+    let _ = lua;
+    from_lua_at(v, "")
+}
+
+fn from_lua_at(v: Value, path: &str) -> mlua::Result<Json> {
+    let at = |p: &str| {
+        if p.is_empty() {
+            String::new()
+        } else {
+            format!("{p}: ")
+        }
+    };
+    Ok(match v {
+        Value::Nil => Json::Null,
+        Value::Boolean(b) => Json::Bool(b),
+        Value::Integer(i) => Json::from(i),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Json::from(n as i64),
+        Value::Number(n) => serde_json::Number::from_f64(n)
+            .map(Json::Number)
+            .ok_or_else(|| {
+                mlua::Error::runtime(format!("{}{n} is not a finite number", at(path)))
+            })?,
+        Value::String(s) => Json::String(s.to_string_lossy()),
+        Value::Table(t) => {
+            let len = t.raw_len();
+            let (mut ints, mut strs) = (0usize, 0usize);
+            let mut object = serde_json::Map::new();
+            for pair in t.clone().pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                match k {
+                    Value::Integer(i) if i >= 1 && (i as usize) <= len => ints += 1,
+                    Value::String(s) => {
+                        strs += 1;
+                        let key = s.to_string_lossy();
+                        if key.starts_with("__") {
+                            continue;
+                        }
+                        let p = if path.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{path}.{key}")
+                        };
+                        object.insert(key, from_lua_at(v, &p)?);
+                    }
+                    other => {
+                        return Err(mlua::Error::runtime(format!(
+                            "{}a table key must be a string (or 1..n for a list), got {}",
+                            at(path),
+                            other.type_name()
+                        )))
+                    }
+                }
+            }
+            if strs == 0 {
+                let mut a = Vec::with_capacity(len);
+                for i in 1..=len {
+                    a.push(from_lua_at(t.raw_get(i)?, &format!("{path}[{i}]"))?);
+                }
+                Json::Array(a)
+            } else if ints > 0 {
+                return Err(mlua::Error::runtime(format!(
+                    "{}a table mixes list items and named fields",
+                    at(path)
+                )));
+            } else {
+                Json::Object(object)
+            }
+        }
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "{}a {} cannot be passed to Telegram (expected a table, string, number or boolean)",
+                at(path),
+                other.type_name()
             )))
         }
-        v => lua.from_value(v),
-    }
+    })
 }
 
 /// Where the script called us from: `echo.lua:12`.
@@ -244,6 +308,28 @@ impl LuaVm {
         }));
         let files = Arc::new(Mutex::new(vec![path.to_path_buf()]));
         let raw = Self::register(&lua, &ctx, &file, &registered, &files, path).map_err(err)?;
+        let events = Arc::new(Events::default());
+        let ev = events.clone();
+        let event_raw = lua
+            .create_function(move |l, id: u64| {
+                let e = ev.live.lock().expect("not poisoned").get(&id).cloned();
+                match e {
+                    Some(e) => to_lua(l, &e.raw()),
+                    None => Ok(Value::Nil),
+                }
+            })
+            .map_err(err)?;
+        raw.set("event_raw", event_raw).map_err(err)?;
+        let started = Instant::now();
+        raw.set(
+            "wall",
+            lua.create_function(move |_, ()| Ok(started.elapsed().as_secs_f64()))
+                .map_err(err)?,
+        )
+        .map_err(err)?;
+        raw.set("max_ops", limits.max_ops).map_err(err)?;
+        raw.set("timeout", limits.timeout.as_secs_f64())
+            .map_err(err)?;
         let prelude: Table = lua
             .load(PRELUDE)
             .set_name("=prelude")
@@ -251,30 +337,24 @@ impl LuaVm {
             .map_err(err)?;
         let run: Function = prelude.get("run").map_err(err)?;
         let run_key = lua.create_registry_value(run.clone()).map_err(err)?;
+        let run_message: Function = prelude.get("run_message").map_err(err)?;
+        let run_message = lua.create_registry_value(run_message).map_err(err)?;
         // The top level runs like a handler: under the budget, able to call the API.
         let chunk = lua
             .load(&source)
             .set_name(format!("@{file}"))
             .into_function()
             .map_err(err)?;
-        let budget = Budget {
-            start: Instant::now(),
-            ops: 0.into(),
-            limits,
-        };
-        tokio::time::timeout(
-            limits.timeout,
-            run.call_async::<()>((budget, chunk, Value::Nil)),
-        )
-        .await
-        .map_err(|_| {
-            ScriptError::new(
-                &file,
-                None,
-                format!("loading timed out after {:?}", limits.timeout),
-            )
-        })?
-        .map_err(err)?;
+        tokio::time::timeout(limits.timeout, run.call_async::<()>((chunk, Value::Nil)))
+            .await
+            .map_err(|_| {
+                ScriptError::new(
+                    &file,
+                    None,
+                    format!("loading timed out after {:?}", limits.timeout),
+                )
+            })?
+            .map_err(err)?;
         let r = std::mem::replace(
             &mut *registered.lock().expect("not poisoned"),
             Registered {
@@ -287,6 +367,8 @@ impl LuaVm {
         let files = files.lock().expect("not poisoned").clone();
         Ok(Arc::new(LuaVm {
             lua,
+            events,
+            run_message,
             file,
             files: Mutex::new(files),
             handlers,
@@ -598,41 +680,105 @@ impl LuaVm {
     fn run(
         self: Arc<Self>,
         index: usize,
-        event: Option<Arc<Json>>,
+        event: Option<Arc<crate::event::EventData>>,
     ) -> BoxFuture<'static, Result<(), ScriptError>> {
-        let prepared = (|| -> mlua::Result<(Function, Function, Value)> {
-            let run: Function = self.lua.registry_value(&self.run)?;
+        let id = event.as_ref().map(|e| {
+            let id = self
+                .events
+                .next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.events
+                .live
+                .lock()
+                .expect("not poisoned")
+                .insert(id, e.clone());
+            id
+        });
+        let prepared = (|| -> mlua::Result<(Function, MultiValue)> {
             let key = match event {
                 Some(_) => &self.handler_fns[index],
                 None => &self.job_fns[index],
             };
             let handler: Function = self.lua.registry_value(key)?;
-            let ev = match &event {
-                Some(e) => to_lua(&self.lua, e)?,
-                None => Value::Nil,
+            let (Some(e), Some(id)) = (&event, id) else {
+                let run: Function = self.lua.registry_value(&self.run)?;
+                return Ok((run, (handler, Value::Nil).into_lua_multi(&self.lua)?));
             };
-            Ok((run, handler, ev))
+            // Messages: the table is built in Lua from plain values (no JSON on the way).
+            if let Some(args) = message_args(&self.lua, e, id, handler.clone())? {
+                let run: Function = self.lua.registry_value(&self.run_message)?;
+                return Ok((run, args));
+            }
+            let run: Function = self.lua.registry_value(&self.run)?;
+            let t = to_lua(&self.lua, e.fields())?;
+            if let Value::Table(t) = &t {
+                t.raw_set("__event", id)?;
+            }
+            Ok((run, (handler, t).into_lua_multi(&self.lua)?))
         })();
         let limits = self.limits;
         let file = self.file.clone();
+        let events = self.events.clone();
         Box::pin(async move {
-            let (run, handler, ev) = prepared.map_err(|e| script_error(&file, &e))?;
-            let budget = Budget {
-                start: Instant::now(),
-                ops: 0.into(),
-                limits,
-            };
-            let fut = run.call_async::<()>((budget, handler, ev));
-            match tokio::time::timeout(limits.timeout, fut).await {
-                Ok(r) => r.map_err(|e| script_error(&file, &e)),
-                Err(_) => Err(ScriptError::new(
-                    &file,
-                    None,
-                    format!("handler timed out after {:?}", limits.timeout),
-                )),
+            let r = async {
+                let (run, args) = prepared.map_err(|e| script_error(&file, &e))?;
+                match tokio::time::timeout(limits.timeout, run.call_async::<()>(args)).await {
+                    Ok(r) => r.map_err(|e| script_error(&file, &e)),
+                    Err(_) => Err(ScriptError::new(
+                        &file,
+                        None,
+                        format!("handler timed out after {:?}", limits.timeout),
+                    )),
+                }
             }
+            .await;
+            if let Some(id) = id {
+                events.live.lock().expect("not poisoned").remove(&id);
+            }
+            r
         })
     }
+}
+
+/// The arguments of the prelude's `run_message` for a message event (`None` for others).
+fn message_args(
+    lua: &Lua,
+    e: &crate::event::EventData,
+    id: u64,
+    handler: Function,
+) -> mlua::Result<Option<MultiValue>> {
+    use fleetgram_tl::enums;
+    let Some(d) = e.update() else { return Ok(None) };
+    let Some(enums::Message::Message(m)) = d.message() else {
+        return Ok(None);
+    };
+    let l = &e.light;
+    let reply_to = match &m.reply_to {
+        Some(enums::MessageReplyHeader::MessageReplyHeader(h)) => h.reply_to_msg_id,
+        _ => None,
+    };
+    let buttons = match &m.reply_markup {
+        Some(_) => to_lua(lua, &e.fields()["buttons"])?,
+        None => Value::Nil,
+    };
+    let kind = crate::event::kind_name(e.kind);
+    (
+        handler,
+        id,
+        kind,
+        m.id,
+        l.chat_id,
+        l.sender_id,
+        l.text.as_str(),
+        m.out,
+        m.date,
+        reply_to,
+        m.media.is_some(),
+        l.chat_type,
+        buttons,
+    )
+        .into_lua_multi(lua)
+        .map(Some)
 }
 
 /// A Lua error as a script error: the message without mlua's wrapping, the line from the
@@ -694,7 +840,7 @@ impl Vm for LuaVm {
     fn run_handler(
         self: Arc<Self>,
         index: usize,
-        event: Arc<Json>,
+        event: Arc<crate::event::EventData>,
     ) -> BoxFuture<'static, Result<(), ScriptError>> {
         self.run(index, Some(event))
     }

@@ -3,6 +3,7 @@
 -- table (fields: kind, code, name, value, method, message) so `pcall` can inspect it.
 local raw = ...
 local sethook, rawload = raw.sethook, raw.load
+local wall, max_ops, timeout = raw.wall, raw.max_ops, raw.timeout
 local setmetatable, error, type, tostring, pcall = setmetatable, error, type, tostring, pcall
 local running = coroutine.running
 
@@ -70,7 +71,19 @@ function M.forward(self, to) return unwrap(raw.forward(self, to)) end
 function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
 function M.click(self, what) return unwrap(raw.click(self, what)) end
 function M.answer(self, text, opts) return unwrap(raw.answer_callback(self, text, opts)) end
-local eventmt = { __index = M }
+-- An event table's `raw` (the whole TL update) is made the first time it is read.
+local eventmt = {
+  __index = function(t, k)
+    if k == "raw" then
+      local id = rawget(t, "__event")
+      if id == nil then return nil end
+      local r = raw.event_raw(id)
+      rawset(t, "raw", r)
+      return r
+    end
+    return M[k]
+  end,
+}
 
 local loaded = {}
 function require(name)
@@ -88,12 +101,16 @@ function load(chunk, name, _, env)
   return rawload(chunk, name, "t", env or _ENV)
 end
 
--- Runs a handler (or the top level, or a job) under its budget.
-local function run(budget, f, ev)
+-- Runs a handler (or the top level, or a job) under its budget: a count hook on the
+-- running coroutine counts instructions and checks the wall clock.
+local limit_msg = "instruction limit exceeded (" .. max_ops .. " instructions); endless loop?"
+local function run(f, ev)
   local co = running()
+  local ops, t0 = 0, wall()
   sethook(co, function()
-    local e = budget:tick()
-    if e then error(e, 2) end
+    ops = ops + 10000
+    if ops > max_ops then error(limit_msg, 2) end
+    if wall() - t0 > timeout then error(("handler timed out after %gs"):format(timeout), 2) end
   end, "", 10000)
   if ev ~= nil then setmetatable(ev, eventmt) end
   local ok, err = pcall(f, ev)
@@ -105,4 +122,14 @@ local function run(budget, f, ev)
   end
 end
 
-return { run = run }
+-- A message event, its table built here from plain values.
+local function run_message(f, id, kind, mid, chat_id, sender_id, text, out, date, reply_to,
+                           has_media, chat_type, buttons)
+  return run(f, {
+    __event = id, kind = kind, id = mid, chat_id = chat_id, sender_id = sender_id,
+    text = text, out = out, date = date, reply_to = reply_to, has_media = has_media,
+    chat_type = chat_type, buttons = buttons or {}, service = false,
+  })
+end
+
+return { run = run, run_message = run_message }

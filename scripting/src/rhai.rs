@@ -628,9 +628,9 @@ impl Vm for RhaiVm {
     fn run_handler(
         self: Arc<Self>,
         index: usize,
-        event: Arc<Json>,
+        event: Arc<crate::event::EventData>,
     ) -> BoxFuture<'static, Result<(), ScriptError>> {
-        Box::pin(async move { self.run(&self.handler_fns[index], Some(&event)) })
+        Box::pin(async move { self.run(&self.handler_fns[index], Some(&event.full())) })
     }
 
     fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>> {

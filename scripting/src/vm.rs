@@ -185,7 +185,7 @@ pub trait Vm: Send + Sync + 'static {
     fn run_handler(
         self: Arc<Self>,
         index: usize,
-        event: Arc<Json>,
+        event: Arc<crate::event::EventData>,
     ) -> BoxFuture<'static, Result<(), ScriptError>>;
     /// Runs job `index`.
     fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>>;

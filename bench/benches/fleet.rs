@@ -1,0 +1,228 @@
+//! Fleet host figures (issue 8): N accounts (half users, half bots) in one host against a
+//! local DC running in a child process (so the two memory figures are separate):
+//! time until every account is logged in and running, and the host's memory at steady
+//! state; with `SCRIPT=1` every account also runs a small Lua script.
+//!
+//! `cargo bench --manifest-path bench/Cargo.toml --bench fleet [-- N]` (default 1000)
+
+use fleetgram_engine::fleet::config::FleetConfig;
+use fleetgram_engine::fleet::{
+    AccountHandle, AccountState, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
+};
+use fleetgram_engine::store::{SessionStore, SledStore};
+use fleetgram_localdc::{Config as DcConfig, LocalDc};
+use fleetgram_protocol::crypto::rsa::RsaPublicKey;
+use fleetgram_scripting::{Limits, ScriptHost};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn dc_child() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dc = LocalDc::start(DcConfig {
+            login_code: Some("12345".into()),
+            control_addr: Some("127.0.0.1:0".parse().unwrap()),
+            ..DcConfig::default()
+        })
+        .await
+        .unwrap();
+        println!("{}", dc.info().to_json());
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut s = String::new();
+            let _ = std::io::stdin().read_line(&mut s);
+        })
+        .await;
+        dc.shutdown().await;
+    });
+}
+
+fn control_call(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let b = body.to_string();
+    write!(
+        s,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+        b.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let json = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Creds {
+    tokens: HashMap<String, String>,
+}
+
+impl Credentials for Creds {
+    fn login_code(&self, _: &str, _: &str) -> BoxFuture<'static, Option<String>> {
+        Box::pin(async { Some("12345".to_string()) })
+    }
+    fn bot_token(&self, account: &str) -> Option<String> {
+        self.tokens.get(account).cloned()
+    }
+}
+
+struct NoScripts;
+impl HandlerFactory for NoScripts {
+    fn attach(&self, _: AccountHandle) -> BoxFuture<'static, Result<Arc<dyn Handlers>, String>> {
+        Box::pin(async { Err("no scripts".to_string()) })
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--dc-child") {
+        return dc_child();
+    }
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let with_script = std::env::var("SCRIPT").is_ok();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--dc-child")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let url = info["control"].as_str().unwrap().to_string();
+    let dcs: HashMap<i32, std::net::SocketAddr> = info["dcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let addr = format!("{}:{}", d["host"].as_str().unwrap(), d["port"]);
+            (d["id"].as_i64().unwrap() as i32, addr.parse().unwrap())
+        })
+        .collect();
+    let key = RsaPublicKey::from_pem(info["rsa"]["pem"].as_str().unwrap()).unwrap();
+
+    let dir = std::env::temp_dir().join(format!("fleetgram-bench-fleet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("tiny.lua"),
+        "on(\"message\", private & incoming, function(m) m:reply(m.text) end)\n",
+    )
+    .unwrap();
+    // Half users, half bots (alternating), created on the DC first.
+    let mut yaml = String::from("network: local\naccounts:\n");
+    let mut tokens = HashMap::new();
+    for i in 0..n {
+        let name = format!("a{i}");
+        if i % 2 == 0 {
+            let phone = format!("+1777{i:07}");
+            control_call(
+                &url,
+                &serde_json::json!({"op": "create_user", "phone": phone, "first_name": name}),
+            );
+            yaml.push_str(&format!(
+                "  - {{ name: {name}, kind: user, phone: \"{phone}\""
+            ));
+        } else {
+            let r = control_call(
+                &url,
+                &serde_json::json!({"op": "create_bot", "first_name": name, "username": format!("{name}_fleet_bot")}),
+            );
+            tokens.insert(name.clone(), r["token"].as_str().unwrap().to_string());
+            yaml.push_str(&format!(
+                "  - {{ name: {name}, kind: bot, username: {name}_fleet_bot"
+            ));
+        }
+        if with_script {
+            yaml.push_str(", scripts: [tiny.lua]");
+        }
+        yaml.push_str(" }\n");
+    }
+    let config = FleetConfig::parse(&dir.join("accounts.yaml"), &yaml, &|_| None).unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let rss0 = rss_kib(std::process::id());
+        let store: Arc<dyn SessionStore> = Arc::new(SledStore::open(dir.join("sessions")).unwrap());
+        let factory: Arc<dyn HandlerFactory> = if with_script {
+            Arc::new(ScriptHost::new(Limits::default(), false))
+        } else {
+            Arc::new(NoScripts)
+        };
+        let t0 = Instant::now();
+        let fleet = Fleet::start(
+            config,
+            DcTable {
+                dcs,
+                default_dc: 1,
+                rsa_keys: vec![key],
+            },
+            store,
+            factory,
+            Arc::new(Creds { tokens }),
+        );
+        let h = fleet.handle();
+        let mut last_print = Instant::now();
+        loop {
+            let st = h.status();
+            let running = st.iter().filter(|s| s.state == AccountState::Running).count();
+            if running == n {
+                break;
+            }
+            if last_print.elapsed() > Duration::from_secs(10) {
+                println!("  ... {running}/{n} running after {:.0} s", t0.elapsed().as_secs_f64());
+                last_print = Instant::now();
+            }
+            if t0.elapsed() > Duration::from_secs(1800) {
+                println!("gave up: {running}/{n} running after 30 min");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let up = t0.elapsed();
+        println!(
+            "{n} accounts ({} users, {} bots{}) logged in and running in {:.1} s (target: 1,000 within 60 s)",
+            n.div_ceil(2),
+            n / 2,
+            if with_script { ", each with a Lua script" } else { "" },
+            up.as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let host = rss_kib(std::process::id());
+        let dc = rss_kib(child.id());
+        println!(
+            "steady state: host RSS {:.1} MiB ({:.1} MiB over the empty process, {:.1} KiB per account; target <= 200 MiB at 1,000); local DC (child process) RSS {:.1} MiB",
+            host as f64 / 1024.0,
+            (host.saturating_sub(rss0)) as f64 / 1024.0,
+            (host.saturating_sub(rss0)) as f64 / n as f64,
+            dc as f64 / 1024.0
+        );
+        fleet.shutdown().await;
+    });
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

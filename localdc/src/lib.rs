@@ -61,6 +61,8 @@ pub struct Config {
     pub update_log_limit: usize,
     /// How long a user waits for a bot to answer a callback query (`BOT_RESPONSE_TIMEOUT`).
     pub bot_timeout: std::time::Duration,
+    /// How long a file reference stays valid (`FILE_REFERENCE_EXPIRED` after).
+    pub file_reference_ttl: std::time::Duration,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             control_addr: None,
             update_log_limit: 100_000,
             bot_timeout: std::time::Duration::from_secs(10),
+            file_reference_ttl: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -208,6 +211,10 @@ impl LocalDc {
         };
         let mut state = state::State::new(config.login_code.clone());
         state.update_log_limit = config.update_log_limit.max(1);
+        state.file_ref_ttl = config
+            .file_reference_ttl
+            .as_secs()
+            .clamp(1, i32::MAX as u64) as i32;
         let mut loaded_keys = Vec::new();
         if let Some(dir) = &config.data_dir {
             let store = Arc::new(store::Store::open(dir)?);

@@ -75,6 +75,30 @@ pub(crate) struct StoredMessage {
     pub action: Option<enums::MessageAction>,
     /// A bot's keyboard.
     pub reply_markup: Option<enums::ReplyMarkup>,
+    /// Photo or document (its file reference is refreshed whenever it is shown).
+    pub media: Option<enums::MessageMedia>,
+}
+
+/// A stored file (photo or document), its bytes on the DC it was uploaded to.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredFile {
+    pub photo: bool,
+    pub dc: i32,
+    pub date: i32,
+    pub mime: String,
+    pub attributes: Vec<enums::DocumentAttribute>,
+    pub data: std::sync::Arc<Vec<u8>>,
+}
+
+/// Parts of a file being uploaded.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Upload {
+    pub big: bool,
+    pub total: Option<i32>,
+    pub part_size: Option<usize>,
+    pub parts: std::collections::BTreeMap<i32, Vec<u8>>,
+    pub bytes: usize,
+    pub touched: i32,
 }
 
 /// A message waiting for its `schedule_date`.
@@ -266,6 +290,12 @@ pub(crate) struct State {
     pub chats: HashMap<i64, Chat>,
     /// Channels and supergroups.
     pub channels: HashMap<i64, Channel>,
+    /// Uploaded files by id.
+    pub files: HashMap<i64, StoredFile>,
+    /// Uploads in progress: (user, file_id) -> parts.
+    pub uploads: HashMap<(i64, i64), Upload>,
+    /// How long a file reference stays valid, seconds.
+    pub file_ref_ttl: i32,
     next_chat_id: i64,
     /// Group message id -> the members' copies (user, id).
     pub group_copies: HashMap<i64, Vec<(i64, i32)>>,
@@ -308,6 +338,9 @@ impl State {
             next_scheduled: 1,
             chats: HashMap::new(),
             channels: HashMap::new(),
+            files: HashMap::new(),
+            uploads: HashMap::new(),
+            file_ref_ttl: 3600,
             next_chat_id: 100_000 + rng.gen_range(0..100_000),
             group_copies: HashMap::new(),
             next_gid: 1,
@@ -578,7 +611,7 @@ impl State {
             }),
             date: m.date,
             message: m.text.clone(),
-            media: None,
+            media: m.media.clone(),
             reply_markup: m.reply_markup.clone(),
             entities: (!m.entities.is_empty()).then(|| m.entities.clone()),
             views: None,

@@ -11,6 +11,8 @@
 //! tree "chats"  chat_id                -> a basic group
 //! tree "channels" channel_id           -> a channel: profile, members, bans, invites, requests
 //! tree "meta"   "access_secret"        -> the key of access hashes (so they stay valid)
+//! tree "files"  file_id                -> photo/document, DC, date, MIME type, attributes;
+//!                                         the contents are in `files/<id>` next to the db
 //! ```
 //!
 //! A channel's messages and pts log are kept in "msgs" and "log" under its box key
@@ -40,6 +42,9 @@ pub(crate) struct Store {
     channels: sled::Tree,
     sched: sled::Tree,
     meta: sled::Tree,
+    files: sled::Tree,
+    /// Where file contents are kept (one file each).
+    blobs: std::path::PathBuf,
     /// Written since the last sync.
     dirty: std::sync::atomic::AtomicBool,
 }
@@ -129,6 +134,8 @@ impl Store {
             chats: db.open_tree("chats").map_err(err)?,
             channels: db.open_tree("channels").map_err(err)?,
             meta: db.open_tree("meta").map_err(err)?,
+            files: db.open_tree("files").map_err(err)?,
+            blobs: dir.join("files"),
             dirty: false.into(),
             sched: db.open_tree("scheduled").map_err(err)?,
             db,
@@ -284,6 +291,10 @@ impl Store {
         if let Some(k) = &m.reply_markup {
             k.serialize(&mut b);
         }
+        ser::bool(&mut b, &m.media.is_some());
+        if let Some(x) = &m.media {
+            x.serialize(&mut b);
+        }
         self.write(&self.msgs, &key2(user, id), &b);
     }
 
@@ -359,6 +370,24 @@ impl Store {
             ser::string(&mut b, hash);
         }
         self.write(&self.channels, &id.to_be_bytes(), &b);
+    }
+
+    /// Keeps a file: its contents in `files/<id>` (written first), its metadata in the db.
+    pub fn put_file(&self, id: i64, f: &crate::state::StoredFile) {
+        let path = self.blobs.join(format!("{id}"));
+        let written = std::fs::create_dir_all(&self.blobs)
+            .and_then(|()| std::fs::write(&path, f.data.as_slice()));
+        if let Err(e) = written {
+            tracing::error!(path = %path.display(), error = %e, "storing a file failed");
+            return;
+        }
+        let mut b = Vec::with_capacity(64);
+        ser::bool(&mut b, &f.photo);
+        ser::i32(&mut b, &f.dc);
+        ser::i32(&mut b, &f.date);
+        ser::string(&mut b, &f.mime);
+        f.attributes.serialize(&mut b);
+        self.write(&self.files, &id.to_be_bytes(), &b);
     }
 
     pub fn put_log(&self, user: i64, e: &LogEntry) {
@@ -582,8 +611,14 @@ impl Store {
                 } else {
                     None
                 };
+                let media = if r.bool()? {
+                    Some(enums::MessageMedia::deserialize(&mut r)?)
+                } else {
+                    None
+                };
                 Ok(StoredMessage {
                     reply_markup,
+                    media,
                     fwd_from,
                     pinned,
                     chat,
@@ -638,6 +673,39 @@ impl Store {
             .map_err(|e| corrupt("chats", e.to_string()))?;
             state.chats.insert(id, chat);
             state.note_chat_ids(id, 0);
+        }
+        for kv in self.files.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let id = i64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("files", "key length".into()))?,
+            );
+            let mut r = Reader::new(&v);
+            let meta = (|| -> Result<_, DeserializeError> {
+                Ok((
+                    r.bool()?,
+                    r.i32()?,
+                    r.i32()?,
+                    r.string()?,
+                    Vec::<enums::DocumentAttribute>::deserialize(&mut r)?,
+                ))
+            })()
+            .map_err(|e| corrupt("files", e.to_string()))?;
+            let data = std::fs::read(self.blobs.join(format!("{id}")))
+                .map_err(|e| corrupt("files", format!("contents of file {id}: {e}")))?;
+            let (photo, dc, date, mime, attributes) = meta;
+            state.files.insert(
+                id,
+                crate::state::StoredFile {
+                    photo,
+                    dc,
+                    date,
+                    mime,
+                    attributes,
+                    data: std::sync::Arc::new(data),
+                },
+            );
         }
         for kv in self.channels.iter() {
             let (k, v) = kv.map_err(db)?;

@@ -374,6 +374,7 @@ pub(crate) struct ChannelPost {
     pub action: Option<enums::MessageAction>,
     pub fwd_from: Option<(i64, i32)>,
     pub reply_markup: Option<enums::ReplyMarkup>,
+    pub media: Option<enums::MessageMedia>,
 }
 
 impl ChannelPost {
@@ -387,6 +388,7 @@ impl ChannelPost {
             action: Some(action.into()),
             fwd_from: None,
             reply_markup: None,
+            media: None,
         }
     }
 }
@@ -452,6 +454,7 @@ pub(crate) fn post(
         chat: None,
         action: post.action,
         reply_markup: post.reply_markup,
+        media: post.media,
     };
     if let Some(r) = m.random_id {
         b.random_ids.insert(r ^ me, msg_id);
@@ -1291,7 +1294,14 @@ fn channel_messages(
             pts: state.updates.get(&channel_box(id)).map_or(0, |s| s.pts),
             count: count as i32,
             offset_id_offset: None,
-            messages: found.iter().map(|m| message_tl(state, id, m, me)).collect(),
+            messages: found
+                .iter()
+                .map(|m| {
+                    let mut x = message_tl(state, id, m, me);
+                    state.refresh_media(&mut x);
+                    x
+                })
+                .collect(),
             topics: vec![],
             chats: vec![channel_tl(state, me, id)],
             users,
@@ -1366,6 +1376,7 @@ pub(crate) fn send(
     req: functions::messages::SendMessage,
     reply_to: Option<i32>,
     reply_markup: Option<enums::ReplyMarkup>,
+    media: Option<enums::MessageMedia>,
 ) -> RpcResult {
     check_can_post(state, me, id)?;
     let bx = channel_box(id);
@@ -1394,6 +1405,9 @@ pub(crate) fn send(
         }
         return answer(state, me, id, list, &[]);
     }
+    if media.is_none() {
+        super::messages::check_text(&req.message)?;
+    }
     let p = ChannelPost {
         text: req.message,
         entities: req.entities.unwrap_or_default(),
@@ -1403,6 +1417,7 @@ pub(crate) fn send(
         action: None,
         fwd_from: None,
         reply_markup,
+        media,
     };
     let (m, update) = post(ctx, state, me, id, p)?;
     answer(
@@ -1690,7 +1705,9 @@ pub(crate) fn get_channel_difference(
                         continue;
                     }
                     user_ids.push(m.from);
-                    new_messages.push(message_tl(&state, id, m, me));
+                    let mut x = message_tl(&state, id, m, me);
+                    state.refresh_media(&mut x);
+                    new_messages.push(x);
                 }
             }
             enums::Update::EditChannelMessage(u) => {

@@ -29,6 +29,7 @@ pub(crate) struct ChatPost {
     /// Original author and date, for a forwarded message.
     pub fwd_from: Option<(i64, i32)>,
     pub reply_markup: Option<enums::ReplyMarkup>,
+    pub media: Option<enums::MessageMedia>,
 }
 
 /// Posts into group `chat` as `me`: one copy per member, updates pushed to everyone else.
@@ -93,6 +94,7 @@ pub(crate) fn post_chat(
             chat: Some((chat, gid)),
             action: post.action.clone(),
             reply_markup: post.reply_markup.clone(),
+            media: post.media.clone(),
         };
         let msg = State::message_tl(&m);
         let pts = state.push_update(u, 1, |pts| {
@@ -103,48 +105,49 @@ pub(crate) fn post_chat(
             }
             .into()
         });
-        let push: enums::Updates = if m.action.is_some() || m.reply_markup.is_some() {
-            let users = chat_users(state, u, chat, &[me]);
-            types::Updates {
-                updates: vec![types::UpdateNewMessage {
-                    message: msg,
+        let push: enums::Updates =
+            if m.action.is_some() || m.reply_markup.is_some() || m.media.is_some() {
+                let users = chat_users(state, u, chat, &[me]);
+                types::Updates {
+                    updates: vec![types::UpdateNewMessage {
+                        message: msg,
+                        pts,
+                        pts_count: 1,
+                    }
+                    .into()],
+                    users,
+                    chats: vec![state.chat_tl(u, chat)],
+                    date,
+                    seq: 0,
+                }
+                .into()
+            } else {
+                types::UpdateShortChatMessage {
+                    out: m.out,
+                    mentioned: false,
+                    media_unread: false,
+                    silent: m.silent,
+                    id,
+                    from_id: me,
+                    chat_id: chat,
+                    message: m.text.clone(),
                     pts,
                     pts_count: 1,
+                    date,
+                    fwd_from: crate::state::fwd_header(m.fwd_from),
+                    via_bot_id: None,
+                    reply_to: reply_to.map(|id| {
+                        types::MessageReplyHeader {
+                            reply_to_msg_id: Some(id),
+                            ..Default::default()
+                        }
+                        .into()
+                    }),
+                    entities: (!m.entities.is_empty()).then(|| m.entities.clone()),
+                    ttl_period: None,
                 }
-                .into()],
-                users,
-                chats: vec![state.chat_tl(u, chat)],
-                date,
-                seq: 0,
-            }
-            .into()
-        } else {
-            types::UpdateShortChatMessage {
-                out: m.out,
-                mentioned: false,
-                media_unread: false,
-                silent: m.silent,
-                id,
-                from_id: me,
-                chat_id: chat,
-                message: m.text.clone(),
-                pts,
-                pts_count: 1,
-                date,
-                fwd_from: crate::state::fwd_header(m.fwd_from),
-                via_bot_id: None,
-                reply_to: reply_to.map(|id| {
-                    types::MessageReplyHeader {
-                        reply_to_msg_id: Some(id),
-                        ..Default::default()
-                    }
-                    .into()
-                }),
-                entities: (!m.entities.is_empty()).then(|| m.entities.clone()),
-                ttl_period: None,
-            }
-            .into()
-        };
+                .into()
+            };
         ctx.push(u, &push);
         state.group_copies.entry(gid).or_default().push((u, id));
         state
@@ -211,6 +214,7 @@ fn service(action: enums::MessageAction) -> ChatPost {
         action: Some(action),
         fwd_from: None,
         reply_markup: None,
+        media: None,
     }
 }
 

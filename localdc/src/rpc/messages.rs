@@ -75,6 +75,7 @@ pub(crate) struct Post {
     pub random_id: i64,
     pub fwd_from: Option<(i64, i32)>,
     pub reply_markup: Option<enums::ReplyMarkup>,
+    pub media: Option<enums::MessageMedia>,
 }
 
 /// Posts a message from `me` to `target` (a private chat, or Saved Messages when equal):
@@ -125,6 +126,7 @@ pub(crate) fn post_private(
         chat: None,
         action: None,
         reply_markup: post.reply_markup,
+        media: post.media,
     };
     if target != me {
         // The recipient's copy.
@@ -157,7 +159,7 @@ pub(crate) fn post_private(
             }
             .into()
         });
-        if theirs.reply_markup.is_some() {
+        if theirs.reply_markup.is_some() || theirs.media.is_some() {
             // Short updates carry no keyboard.
             let full = updates(
                 state,
@@ -214,10 +216,22 @@ pub(crate) fn check_text(text: &str) -> Result<(), RpcErr> {
 
 /// `messages.sendMessage` (private chats and Saved Messages).
 pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage) -> RpcResult {
+    send_with_media(ctx, req, None)
+}
+
+/// `messages.sendMessage`, or `messages.sendMedia` with `media` (then the text is a
+/// caption and may be empty).
+pub(crate) fn send_with_media(
+    ctx: &Ctx<'_>,
+    req: functions::messages::SendMessage,
+    media: Option<enums::MessageMedia>,
+) -> RpcResult {
     let me = require_user(ctx)?;
-    check_text(&req.message)?;
+    if media.is_none() {
+        check_text(&req.message)?;
+    }
     let mut state = ctx.shared.state.lock().expect("not poisoned");
-    if let Some(at) = req.schedule_date {
+    if let Some(at) = req.schedule_date.filter(|_| media.is_none()) {
         if at > now() {
             return schedule(&mut state, me, at, req);
         }
@@ -250,7 +264,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         .clone()
         .filter(|_| state.users.get(&me).is_some_and(|u| u.bot));
     if let Some(channel) = super::channels::resolve_peer(&state, me, &req.peer)? {
-        return super::channels::send(ctx, &mut state, me, channel, req, reply_to, markup);
+        return super::channels::send(ctx, &mut state, me, channel, req, reply_to, markup, media);
     }
     if let enums::InputPeer::Chat(c) = &req.peer {
         let post = super::chats::ChatPost {
@@ -262,6 +276,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
             action: None,
             fwd_from: None,
             reply_markup: markup.clone(),
+            media: media.clone(),
         };
         let (mine, pts) = super::chats::post_chat(ctx, &mut state, me, c.chat_id, post)?;
         return ok(enums::Updates::from(types::UpdateShortSentMessage {
@@ -270,6 +285,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
             pts,
             pts_count: 1,
             date: mine.date,
+            media,
             entities: (!entities.is_empty()).then_some(entities),
             ..Default::default()
         }));
@@ -283,6 +299,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         random_id: req.random_id,
         fwd_from: None,
         reply_markup: markup,
+        media: media.clone(),
     };
     let (mine, pts) = post_private(ctx, &mut state, me, target, post)?;
     ok(enums::Updates::from(types::UpdateShortSentMessage {
@@ -291,6 +308,7 @@ pub(crate) fn send_message(ctx: &Ctx<'_>, req: functions::messages::SendMessage)
         pts,
         pts_count: 1,
         date: mine.date,
+        media,
         entities: (!entities.is_empty()).then_some(entities),
         ..Default::default()
     }))
@@ -332,6 +350,7 @@ fn schedule(
         chat,
         action: None,
         reply_markup: None,
+        media: None,
     };
     let entry = crate::state::Scheduled {
         owner: me,
@@ -457,6 +476,7 @@ pub(crate) fn forward_messages(
                 action: None,
                 fwd_from,
                 reply_markup: None,
+                media: src.media.clone(),
             };
             list.extend(super::channels::forward_into(
                 ctx, &mut state, me, ch, post,
@@ -493,6 +513,7 @@ pub(crate) fn forward_messages(
                     action: None,
                     fwd_from,
                     reply_markup: None,
+                    media: src.media.clone(),
                 },
             )?,
             None => {
@@ -504,6 +525,7 @@ pub(crate) fn forward_messages(
                     random_id: *random_id,
                     fwd_from,
                     reply_markup: None,
+                    media: src.media.clone(),
                 };
                 post_private(ctx, &mut state, me, target, post)?
             }
@@ -703,7 +725,14 @@ fn messages_answer(state: &State, me: i64, found: Vec<&StoredMessage>, count: us
     chat_ids.sort_unstable();
     chat_ids.dedup();
     let chats: Vec<enums::Chat> = chat_ids.iter().map(|&c| state.chat_tl(me, c)).collect();
-    let messages: Vec<enums::Message> = found.iter().map(|m| State::message_tl(m)).collect();
+    let messages: Vec<enums::Message> = found
+        .iter()
+        .map(|m| {
+            let mut x = State::message_tl(m);
+            state.refresh_media(&mut x);
+            x
+        })
+        .collect();
     if messages.len() < count {
         return ok(enums::messages::Messages::from(
             types::messages::MessagesSlice {
@@ -1211,7 +1240,14 @@ pub(crate) fn get_messages(ctx: &Ctx<'_>, req: functions::messages::GetMessages)
         }
     }
     let users = users_of(&state, me, found.iter().flat_map(|m| [m.peer, m.from]));
-    let messages = found.into_iter().map(State::message_tl).collect();
+    let messages = found
+        .into_iter()
+        .map(|m| {
+            let mut x = State::message_tl(m);
+            state.refresh_media(&mut x);
+            x
+        })
+        .collect();
     ok(enums::messages::Messages::from(types::messages::Messages {
         messages,
         topics: vec![],

@@ -12,6 +12,7 @@ pub(crate) mod channels;
 mod chats;
 mod contacts;
 mod help;
+mod media;
 pub(crate) mod messages;
 mod updates;
 mod users;
@@ -345,6 +346,11 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::messages::ExportChatInvite => messages::export_chat_invite,
         functions::messages::CheckChatInvite => channels::check_invite,
         functions::messages::GetBotCallbackAnswer => bots::get_bot_callback_answer,
+        functions::upload::SaveFilePart => media::save_file_part,
+        functions::upload::SaveBigFilePart => media::save_big_file_part,
+        functions::upload::GetFile => media::get_file,
+        functions::messages::UploadMedia => media::upload_media,
+        functions::messages::SendMedia => media::send_media,
         functions::messages::SetBotCallbackAnswer => bots::set_bot_callback_answer,
         functions::messages::ImportChatInvite => channels::import_invite,
         functions::messages::HideChatJoinRequest => messages::hide_chat_join_request,

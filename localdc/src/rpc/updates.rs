@@ -83,7 +83,9 @@ pub(crate) fn get_difference(ctx: &Ctx<'_>, req: functions::updates::GetDifferen
                         users.insert(p.user_id);
                     }
                 }
-                new_messages.push(u.message.clone());
+                let mut m = u.message.clone();
+                state.refresh_media(&mut m);
+                new_messages.push(m);
             }
             other => other_updates.push(other.clone()),
         }

@@ -23,10 +23,22 @@ pub async fn start() -> (LocalDc, RsaPublicKey) {
 }
 
 pub async fn login(dc: &LocalDc, control: &Control, key: &RsaPublicKey, phone: &str) -> Client {
+    login_on(dc, control, key, phone, 1).await
+}
+
+/// Logs `phone` in on DC `dc_id` (its home DC).
+pub async fn login_on(
+    dc: &LocalDc,
+    control: &Control,
+    key: &RsaPublicKey,
+    phone: &str,
+    dc_id: i32,
+) -> Client {
+    let addr = dc.info().dcs[(dc_id - 1) as usize].addr;
     if control.user_by_phone(phone).is_none() {
-        control.create_user(phone, phone, "", 1);
+        control.create_user(phone, phone, "", dc_id);
     }
-    let mut c = Client::connect(dc.info().dcs[0].addr, 1, key, Kind::Abridged, false, None).await;
+    let mut c = Client::connect(addr, dc_id, key, Kind::Abridged, false, None).await;
     let enums::auth::SentCode::SentCode(sent) = c
         .invoke(&functions::auth::SendCode {
             phone_number: phone.into(),

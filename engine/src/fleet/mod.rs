@@ -192,7 +192,13 @@ struct Shared {
     factory: Arc<dyn HandlerFactory>,
     credentials: Arc<dyn Credentials>,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
+    /// Bounds the accounts connecting and logging in at once (a thousand handshakes at
+    /// the same moment only time each other out).
+    logins: tokio::sync::Semaphore,
 }
+
+/// How many accounts connect and log in at the same time.
+const CONCURRENT_LOGINS: usize = 48;
 
 /// A handle on the running fleet (cheap to clone).
 #[derive(Clone)]
@@ -233,6 +239,7 @@ impl Fleet {
             factory,
             credentials,
             slots: RwLock::new(HashMap::new()),
+            logins: tokio::sync::Semaphore::new(CONCURRENT_LOGINS),
         }));
         for a in accounts {
             handle.add(a);
@@ -647,9 +654,11 @@ async fn run_account(fleet: &FleetHandle, slot: &Arc<Slot>) -> End {
         Err(e) => return End::Retry(e.to_string()),
     };
     *slot.client.lock().expect("not poisoned") = None;
-    match login(fleet, account, &client).await {
-        Ok(()) => {}
-        Err(end) => return end,
+    {
+        let _permit = fleet.0.logins.acquire().await;
+        if let Err(end) = login(fleet, account, &client).await {
+            return end;
+        }
     }
     let me = client.state();
     {

@@ -1373,25 +1373,19 @@ pub(crate) fn send(
     state: &mut State,
     me: i64,
     id: i64,
-    req: functions::messages::SendMessage,
-    reply_to: Option<i32>,
-    reply_markup: Option<enums::ReplyMarkup>,
-    media: Option<enums::MessageMedia>,
+    p: ChannelPost,
 ) -> RpcResult {
     check_can_post(state, me, id)?;
     let bx = channel_box(id);
+    let random_id = p.random_id.unwrap_or_default();
     if let Some(&mid) = state
         .boxes
         .get(&bx)
-        .and_then(|b| b.random_ids.get(&(req.random_id ^ me)))
+        .and_then(|b| b.random_ids.get(&(random_id ^ me)))
     {
         // A repeated random_id: the original message, nothing new.
         let m = state.boxes[&bx].messages.get(&mid).cloned();
-        let mut list: Vec<enums::Update> = vec![types::UpdateMessageID {
-            id: mid,
-            random_id: req.random_id,
-        }
-        .into()];
+        let mut list: Vec<enums::Update> = vec![types::UpdateMessageID { id: mid, random_id }.into()];
         if let Some(m) = m {
             let pts = state.updates.get(&bx).map_or(0, |s| s.pts);
             list.push(
@@ -1405,33 +1399,12 @@ pub(crate) fn send(
         }
         return answer(state, me, id, list, &[]);
     }
-    if media.is_none() {
-        super::messages::check_text(&req.message)?;
-    }
-    let p = ChannelPost {
-        text: req.message,
-        entities: req.entities.unwrap_or_default(),
-        reply_to,
-        silent: req.silent,
-        random_id: Some(req.random_id),
-        action: None,
-        fwd_from: None,
-        reply_markup,
-        media,
-    };
     let (m, update) = post(ctx, state, me, id, p)?;
     answer(
         state,
         me,
         id,
-        vec![
-            types::UpdateMessageID {
-                id: m.id,
-                random_id: req.random_id,
-            }
-            .into(),
-            update,
-        ],
+        vec![types::UpdateMessageID { id: m.id, random_id }.into(), update],
         &[],
     )
 }

@@ -264,7 +264,18 @@ pub(crate) fn send_with_media(
         .clone()
         .filter(|_| state.users.get(&me).is_some_and(|u| u.bot));
     if let Some(channel) = super::channels::resolve_peer(&state, me, &req.peer)? {
-        return super::channels::send(ctx, &mut state, me, channel, req, reply_to, markup, media);
+        let post = super::channels::ChannelPost {
+            text: req.message,
+            entities,
+            reply_to,
+            silent: req.silent,
+            random_id: Some(req.random_id),
+            action: None,
+            fwd_from: None,
+            reply_markup: markup,
+            media,
+        };
+        return super::channels::send(ctx, &mut state, me, channel, post);
     }
     if let enums::InputPeer::Chat(c) = &req.peer {
         let post = super::chats::ChatPost {

@@ -296,6 +296,10 @@ pub(crate) struct State {
     pub uploads: HashMap<(i64, i64), Upload>,
     /// How long a file reference stays valid, seconds.
     pub file_ref_ttl: i32,
+    /// Reactions: (box, message id of the sender's copy) -> user -> reactions.
+    pub reactions: HashMap<(i64, i32), std::collections::BTreeMap<i64, Vec<enums::Reaction>>>,
+    /// Polls by id.
+    pub polls: HashMap<i64, crate::rpc::react::PollState>,
     next_chat_id: i64,
     /// Group message id -> the members' copies (user, id).
     pub group_copies: HashMap<i64, Vec<(i64, i32)>>,
@@ -341,6 +345,8 @@ impl State {
             files: HashMap::new(),
             uploads: HashMap::new(),
             file_ref_ttl: 3600,
+            reactions: HashMap::new(),
+            polls: HashMap::new(),
             next_chat_id: 100_000 + rng.gen_range(0..100_000),
             group_copies: HashMap::new(),
             next_gid: 1,

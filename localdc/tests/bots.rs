@@ -224,3 +224,219 @@ async fn callback_button_press_reaches_the_bot_and_its_answer_the_user() {
         .await;
     drop(dc);
 }
+
+fn twe(t: &str) -> enums::TextWithEntities {
+    types::TextWithEntities {
+        text: t.into(),
+        entities: vec![],
+    }
+    .into()
+}
+
+/// Waits for a pushed update matching `f`.
+async fn wait_for<T>(c: &mut Client, mut f: impl FnMut(&enums::Update) -> Option<T>) -> T {
+    loop {
+        let list = match next_update(c).await {
+            enums::Updates::Updates(u) => u.updates,
+            enums::Updates::Combined(u) => u.updates,
+            _ => vec![],
+        };
+        for u in &list {
+            if let Some(v) = f(u) {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn polls_votes_and_reactions_reach_the_chat_and_the_bot() {
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let (_, token) = control.create_bot("Polls", "polls_local_bot", 1);
+    let mut bot = bot_client(&dc, &key, &token).await;
+    let mut user = login(&dc, &control, &key, "15557100001").await;
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = user
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "polls_local_bot".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let enums::User::User(b) = &r.users[0] else {
+        panic!()
+    };
+    let to_bot: enums::InputPeer = types::InputPeerUser {
+        user_id: b.id,
+        access_hash: b.access_hash.unwrap(),
+    }
+    .into();
+    user.invoke(&functions::messages::SendMessage {
+        peer: to_bot.clone(),
+        message: "poll please".into(),
+        random_id: 1,
+        ..send_defaults()
+    })
+    .await
+    .unwrap();
+    let enums::Updates::UpdateShortMessage(first) = next_update(&mut bot).await else {
+        panic!()
+    };
+    let to_user: enums::InputPeer = types::InputPeerUserFromMessage {
+        peer: enums::InputPeer::InputPeerSelf,
+        msg_id: first.id,
+        user_id: first.user_id,
+    }
+    .into();
+    // The bot sends a poll (answers created with inputPollAnswer get options "0", "1").
+    let poll = types::Poll {
+        id: 0,
+        closed: false,
+        public_voters: false,
+        multiple_choice: false,
+        quiz: false,
+        open_answers: false,
+        revoting_disabled: false,
+        shuffle_answers: false,
+        hide_results_until_close: false,
+        creator: false,
+        subscribers_only: false,
+        question: twe("Tea or coffee?"),
+        answers: vec![
+            types::InputPollAnswer {
+                text: twe("tea"),
+                media: None,
+            }
+            .into(),
+            types::InputPollAnswer {
+                text: twe("coffee"),
+                media: None,
+            }
+            .into(),
+        ],
+        close_period: None,
+        close_date: None,
+        hash: 0,
+        countries_iso2: None,
+    };
+    let sent = bot
+        .invoke(&functions::messages::SendMedia {
+            silent: false,
+            background: false,
+            clear_draft: false,
+            noforwards: false,
+            update_stickersets_order: false,
+            invert_media: false,
+            allow_paid_floodskip: false,
+            peer: to_user,
+            reply_to: None,
+            media: types::InputMediaPoll {
+                poll: poll.into(),
+                correct_answers: None,
+                attached_media: None,
+                solution: None,
+                solution_entities: None,
+                solution_media: None,
+            }
+            .into(),
+            message: String::new(),
+            random_id: 2,
+            reply_markup: None,
+            entities: None,
+            schedule_date: None,
+            schedule_repeat_period: None,
+            send_as: None,
+            quick_reply_shortcut: None,
+            effect: None,
+            allow_paid_stars: None,
+            suggested_post: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(sent, enums::Updates::UpdateShortSentMessage(ref m) if m.media.is_some()));
+    let poll_msg = wait_for(&mut user, |u| match u {
+        enums::Update::NewMessage(m) => match &m.message {
+            enums::Message::Message(x) if matches!(x.media, Some(enums::MessageMedia::Poll(_))) => {
+                Some(x.id)
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    // Voting: the voter's answer has the new results, the bot hears the vote.
+    let vote = |options: Vec<Vec<u8>>| functions::messages::SendVote {
+        peer: to_bot.clone(),
+        msg_id: poll_msg,
+        options,
+    };
+    assert_eq!(
+        user.invoke(&vote(vec![b"9".to_vec()]))
+            .await
+            .unwrap_err()
+            .name,
+        "OPTION_INVALID"
+    );
+    assert_eq!(
+        user.invoke(&vote(vec![b"0".to_vec(), b"1".to_vec()]))
+            .await
+            .unwrap_err()
+            .name,
+        "OPTIONS_TOO_MUCH"
+    );
+    let answer = user.invoke(&vote(vec![b"0".to_vec()])).await.unwrap();
+    let enums::Updates::Updates(answer) = answer else {
+        panic!()
+    };
+    let enums::Update::MessagePoll(mp) = &answer.updates[0] else {
+        panic!()
+    };
+    let enums::PollResults::PollResults(res) = &mp.results;
+    assert_eq!(res.total_voters, Some(1));
+    let voted = wait_for(&mut bot, |u| match u {
+        enums::Update::MessagePollVote(v) => Some(v.options.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(voted, vec![b"0".to_vec()]);
+
+    // Reactions: one at a time; the bot hears who reacted how.
+    let react = |emoji: &[&str]| functions::messages::SendReaction {
+        big: false,
+        add_to_recent: false,
+        peer: to_bot.clone(),
+        msg_id: poll_msg,
+        reaction: Some(
+            emoji
+                .iter()
+                .map(|e| {
+                    types::ReactionEmoji {
+                        emoticon: (*e).into(),
+                    }
+                    .into()
+                })
+                .collect(),
+        ),
+    };
+    assert_eq!(
+        user.invoke(&react(&["👍", "🔥"])).await.unwrap_err().name,
+        "REACTIONS_TOO_MANY"
+    );
+    user.invoke(&react(&["👍"])).await.unwrap();
+    let (new, count) = wait_for(&mut bot, |u| match u {
+        enums::Update::BotMessageReaction(r) => Some((r.new_reactions.clone(), 0)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(count, 0);
+    assert!(matches!(&new[0], enums::Reaction::Emoji(e) if e.emoticon == "👍"));
+    drop(dc);
+}

@@ -1298,7 +1298,7 @@ fn channel_messages(
                 .iter()
                 .map(|m| {
                     let mut x = message_tl(state, id, m, me);
-                    state.refresh_media(&mut x);
+                    state.refresh_media(&mut x, me);
                     x
                 })
                 .collect(),
@@ -1385,7 +1385,8 @@ pub(crate) fn send(
     {
         // A repeated random_id: the original message, nothing new.
         let m = state.boxes[&bx].messages.get(&mid).cloned();
-        let mut list: Vec<enums::Update> = vec![types::UpdateMessageID { id: mid, random_id }.into()];
+        let mut list: Vec<enums::Update> =
+            vec![types::UpdateMessageID { id: mid, random_id }.into()];
         if let Some(m) = m {
             let pts = state.updates.get(&bx).map_or(0, |s| s.pts);
             list.push(
@@ -1404,7 +1405,14 @@ pub(crate) fn send(
         state,
         me,
         id,
-        vec![types::UpdateMessageID { id: m.id, random_id }.into(), update],
+        vec![
+            types::UpdateMessageID {
+                id: m.id,
+                random_id,
+            }
+            .into(),
+            update,
+        ],
         &[],
     )
 }
@@ -1679,7 +1687,7 @@ pub(crate) fn get_channel_difference(
                     }
                     user_ids.push(m.from);
                     let mut x = message_tl(&state, id, m, me);
-                    state.refresh_media(&mut x);
+                    state.refresh_media(&mut x, me);
                     new_messages.push(x);
                 }
             }

@@ -259,9 +259,17 @@ impl State {
         })
     }
 
-    /// Gives the file references of a message's media fresh values.
-    pub fn refresh_media(&self, m: &mut enums::Message) {
+    /// Gives the file references of a message's media fresh values, and a poll its current
+    /// results as `viewer` sees them.
+    pub fn refresh_media(&self, m: &mut enums::Message, viewer: i64) {
         if let enums::Message::Message(m) = m {
+            if let Some(enums::MessageMedia::Poll(p)) = &m.media {
+                let enums::Poll::Poll(poll) = &p.poll;
+                if let Some(media) = super::react::poll_media(self, poll.id, viewer) {
+                    m.media = Some(media);
+                }
+                return;
+            }
             let id = match &m.media {
                 Some(enums::MessageMedia::Photo(p)) => match &p.photo {
                     Some(enums::Photo::Photo(p)) => Some(p.id),
@@ -350,6 +358,7 @@ pub(crate) fn resolve_media(
             };
             existing(state, d.id, d.access_hash, &d.file_reference, false)?
         }
+        M::Poll(p) => return super::react::new_poll(state, me, p),
         M::Empty => return Err(RpcErr::bad_request("MEDIA_EMPTY")),
         _ => return Err(RpcErr::bad_request("MEDIA_INVALID")),
     };

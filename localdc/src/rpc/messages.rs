@@ -740,7 +740,7 @@ fn messages_answer(state: &State, me: i64, found: Vec<&StoredMessage>, count: us
         .iter()
         .map(|m| {
             let mut x = State::message_tl(m);
-            state.refresh_media(&mut x);
+            state.refresh_media(&mut x, me);
             x
         })
         .collect();
@@ -1255,7 +1255,7 @@ pub(crate) fn get_messages(ctx: &Ctx<'_>, req: functions::messages::GetMessages)
         .into_iter()
         .map(|m| {
             let mut x = State::message_tl(m);
-            state.refresh_media(&mut x);
+            state.refresh_media(&mut x, me);
             x
         })
         .collect();

@@ -14,6 +14,7 @@ mod contacts;
 mod help;
 mod media;
 pub(crate) mod messages;
+pub(crate) mod react;
 mod updates;
 mod users;
 
@@ -351,6 +352,8 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::upload::GetFile => media::get_file,
         functions::messages::UploadMedia => media::upload_media,
         functions::messages::SendMedia => media::send_media,
+        functions::messages::SendReaction => react::send_reaction,
+        functions::messages::SendVote => react::send_vote,
         functions::messages::SetBotCallbackAnswer => bots::set_bot_callback_answer,
         functions::messages::ImportChatInvite => channels::import_invite,
         functions::messages::HideChatJoinRequest => messages::hide_chat_join_request,

@@ -84,7 +84,7 @@ pub(crate) fn get_difference(ctx: &Ctx<'_>, req: functions::updates::GetDifferen
                     }
                 }
                 let mut m = u.message.clone();
-                state.refresh_media(&mut m);
+                state.refresh_media(&mut m, me);
                 new_messages.push(m);
             }
             other => other_updates.push(other.clone()),

@@ -32,6 +32,9 @@ struct Copy {
     peer: enums::Peer,
 }
 
+/// The copies of a message, the message, and the key its reactions are kept under.
+type Located = (Vec<Copy>, StoredMessage, (i64, i32));
+
 /// Every copy of message `msg_id` of `me`'s chat `peer` (a channel has one copy that all
 /// members see), with the message itself and the key reactions are kept under.
 fn copies(
@@ -39,7 +42,7 @@ fn copies(
     me: i64,
     peer: &enums::InputPeer,
     msg_id: i32,
-) -> Result<(Vec<Copy>, StoredMessage, (i64, i32)), RpcErr> {
+) -> Result<Located, RpcErr> {
     if let Some(ch) = super::channels::resolve_peer(state, me, peer)? {
         let m = state
             .boxes

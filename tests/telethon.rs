@@ -139,3 +139,47 @@ fn telethon_two_factor_and_messaging() {
     rt.block_on(dc.shutdown());
     let _ = std::fs::remove_file(info_path);
 }
+
+#[test]
+fn telethon_channels_files_and_bot_buttons() {
+    let python = venv_python();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dc = rt
+        .block_on(LocalDc::start(Config {
+            login_code: Some("12345".into()),
+            ..Config::default()
+        }))
+        .unwrap();
+    let control = dc.control();
+    control.create_user("15554400001", "Alice", "", 1);
+    control.create_user("15554400002", "Bob", "", 1);
+    let (_, token) = control.create_bot("Interop", "tg_interop_bot", 1);
+    let info_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-info-chan-{}.json", std::process::id()));
+    std::fs::write(&info_path, dc.info().to_json().to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/telethon_channels.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&info_path)
+        .args(["+15554400001", "+15554400002", &token, "tg_interop_bot"])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "telethon failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for step in [
+        "channel created, posted to and read by a subscriber",
+        "supergroup created; the invited member's message arrived",
+        "member banned by the admin",
+        "5 MiB uploaded and downloaded, hash checked",
+        "inline button pressed; the bot's answer arrived",
+    ] {
+        assert!(stdout.contains(step), "missing step {step:?}\n{stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    rt.block_on(dc.shutdown());
+    let _ = std::fs::remove_file(info_path);
+}

@@ -37,12 +37,7 @@ type Located = (Vec<Copy>, StoredMessage, (i64, i32));
 
 /// Every copy of message `msg_id` of `me`'s chat `peer` (a channel has one copy that all
 /// members see), with the message itself and the key reactions are kept under.
-fn copies(
-    state: &State,
-    me: i64,
-    peer: &enums::InputPeer,
-    msg_id: i32,
-) -> Result<Located, RpcErr> {
+fn copies(state: &State, me: i64, peer: &enums::InputPeer, msg_id: i32) -> Result<Located, RpcErr> {
     if let Some(ch) = super::channels::resolve_peer(state, me, peer)? {
         let m = state
             .boxes

@@ -285,6 +285,140 @@ impl Control {
     ///
     /// # Errors
     /// Bytes that are not an `Updates` object (nothing is pushed then).
+    /// Pushes one update (with the users it names) to `user`'s sessions.
+    fn push_update(&self, user: i64, update: enums::Update, names: &[i64]) {
+        let state = self.shared.state.lock().expect("not poisoned");
+        let now = crate::rpc::now();
+        let body = fleetgram_tl::Serializable::to_bytes(&enums::Updates::from(
+            fleetgram_tl::types::Updates {
+                updates: vec![update],
+                users: names
+                    .iter()
+                    .filter(|u| state.users.contains_key(u))
+                    .map(|&u| state.user_tl(user, u, now))
+                    .collect(),
+                chats: vec![],
+                date: now,
+                seq: 0,
+            },
+        ));
+        drop(state);
+        crate::conn::deliver(
+            &self.shared,
+            (0, 0),
+            vec![rpc::Push { user, body }],
+            crate::conn::now_ms(),
+        );
+    }
+
+    fn payment_query(&self, bot: i64) -> Result<i64, ControlError> {
+        let mut state = self.shared.state.lock().expect("not poisoned");
+        if !state.users.get(&bot).is_some_and(|u| u.bot) {
+            return Err(ControlError(format!("{bot} is not a bot")));
+        }
+        let id: i64 = rand::Rng::gen(&mut state.rng);
+        state.payment_queries.insert(id, bot);
+        Ok(id)
+    }
+
+    /// Payments cannot happen here: injects the shipping query a user's payment form would
+    /// send `bot`; returns its query id (the bot answers with `setBotShippingResults`).
+    pub fn inject_shipping_query(
+        &self,
+        bot: i64,
+        user: i64,
+        payload: &[u8],
+    ) -> Result<i64, ControlError> {
+        let query_id = self.payment_query(bot)?;
+        let update = fleetgram_tl::types::UpdateBotShippingQuery {
+            query_id,
+            user_id: user,
+            payload: payload.to_vec(),
+            shipping_address: fleetgram_tl::types::PostAddress {
+                street_line1: "1 Local Street".into(),
+                street_line2: String::new(),
+                city: "Loopback".into(),
+                state: String::new(),
+                country_iso2: "XX".into(),
+                post_code: "00000".into(),
+            }
+            .into(),
+        };
+        self.push_update(bot, update.into(), &[user]);
+        Ok(query_id)
+    }
+
+    /// Injects a pre-checkout query for `bot`; returns its query id (the bot answers with
+    /// `setBotPrecheckoutResults`).
+    pub fn inject_precheckout_query(
+        &self,
+        bot: i64,
+        user: i64,
+        payload: &[u8],
+        currency: &str,
+        total_amount: i64,
+    ) -> Result<i64, ControlError> {
+        let query_id = self.payment_query(bot)?;
+        let update = fleetgram_tl::types::UpdateBotPrecheckoutQuery {
+            query_id,
+            user_id: user,
+            payload: payload.to_vec(),
+            info: None,
+            shipping_option_id: None,
+            currency: currency.into(),
+            total_amount,
+        };
+        self.push_update(bot, update.into(), &[user]);
+        Ok(query_id)
+    }
+
+    /// Whether `bot` answered payment query `query_id`.
+    pub fn payment_answered(&self, query_id: i64) -> bool {
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .payment_answers
+            .contains(&query_id)
+    }
+
+    /// Injects a boost of channel `channel` by `user` for admin bot `bot`.
+    pub fn inject_boost(&self, bot: i64, channel: i64, user: i64) -> Result<(), ControlError> {
+        let qts = {
+            let mut state = self.shared.state.lock().expect("not poisoned");
+            if !state.channels.contains_key(&channel) {
+                return Err(ControlError(format!("no channel {channel}")));
+            }
+            let st = state.updates.entry(bot).or_default();
+            st.qts += 1;
+            st.qts
+        };
+        let now = crate::rpc::now();
+        let update = fleetgram_tl::types::UpdateBotChatBoost {
+            peer: fleetgram_tl::types::PeerChannel {
+                channel_id: channel,
+            }
+            .into(),
+            boost: fleetgram_tl::types::Boost {
+                gift: false,
+                giveaway: false,
+                unclaimed: false,
+                id: format!("{user}-{now}"),
+                user_id: Some(user),
+                giveaway_msg_id: None,
+                date: now,
+                expires: now + 30 * 86400,
+                used_gift_slug: None,
+                multiplier: None,
+                stars: None,
+            }
+            .into(),
+            qts,
+        };
+        self.push_update(bot, update.into(), &[user]);
+        Ok(())
+    }
+
     pub fn inject_updates(&self, user: i64, updates: &[Vec<u8>]) -> Result<(), ControlError> {
         for (i, u) in updates.iter().enumerate() {
             enums::Updates::from_bytes(u)

@@ -47,7 +47,7 @@ pub(crate) struct Password {
 }
 
 /// One message in a user's box (private chats: each side has its own copy and id).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct StoredMessage {
     pub id: i32,
     /// The other user of the private chat.
@@ -300,6 +300,14 @@ pub(crate) struct State {
     pub reactions: HashMap<(i64, i32), std::collections::BTreeMap<i64, Vec<enums::Reaction>>>,
     /// Polls by id.
     pub polls: HashMap<i64, crate::rpc::react::PollState>,
+    /// Inline queries and what the bots answered, by query id.
+    pub inline: HashMap<i64, crate::rpc::bots::InlineAnswer>,
+    /// Bot commands by bot.
+    pub bot_commands: HashMap<i64, Vec<enums::BotCommand>>,
+    /// Injected payment queries waiting for their bot: query id -> bot.
+    pub payment_queries: HashMap<i64, i64>,
+    /// Payment queries the bot answered.
+    pub payment_answers: std::collections::HashSet<i64>,
     next_chat_id: i64,
     /// Group message id -> the members' copies (user, id).
     pub group_copies: HashMap<i64, Vec<(i64, i32)>>,
@@ -347,6 +355,10 @@ impl State {
             file_ref_ttl: 3600,
             reactions: HashMap::new(),
             polls: HashMap::new(),
+            inline: HashMap::new(),
+            bot_commands: HashMap::new(),
+            payment_queries: HashMap::new(),
+            payment_answers: Default::default(),
             next_chat_id: 100_000 + rng.gen_range(0..100_000),
             group_copies: HashMap::new(),
             next_gid: 1,

@@ -440,3 +440,231 @@ async fn polls_votes_and_reactions_reach_the_chat_and_the_bot() {
     assert!(matches!(&new[0], enums::Reaction::Emoji(e) if e.emoticon == "👍"));
     drop(dc);
 }
+
+#[tokio::test]
+async fn inline_queries_commands_payments_blocking_and_scheduled_history() {
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let (bot_id, token) = control.create_bot("Inline", "inline_local_bot", 1);
+    let mut bot = bot_client(&dc, &key, &token).await;
+    let mut user = login(&dc, &control, &key, "15557200001").await;
+    let user_id = control.user_by_phone("15557200001").unwrap();
+    let enums::contacts::ResolvedPeer::ResolvedPeer(r) = user
+        .invoke(&functions::contacts::ResolveUsername {
+            username: "inline_local_bot".into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let enums::User::User(b) = &r.users[0] else {
+        panic!()
+    };
+    let bot_user: enums::InputUser = types::InputUser {
+        user_id: b.id,
+        access_hash: b.access_hash.unwrap(),
+    }
+    .into();
+    let to_bot: enums::InputPeer = types::InputPeerUser {
+        user_id: b.id,
+        access_hash: b.access_hash.unwrap(),
+    }
+    .into();
+
+    // Inline mode: the query reaches the bot, its results reach the user, the chosen one is
+    // sent and the bot hears which.
+    let ask = functions::messages::GetInlineBotResults {
+        bot: bot_user.clone(),
+        peer: enums::InputPeer::InputPeerSelf,
+        geo_point: None,
+        query: "weather".into(),
+        offset: String::new(),
+    };
+    let (results, ()) = tokio::join!(user.invoke(&ask), async {
+        let q = wait_for(&mut bot, |u| match u {
+            enums::Update::BotInlineQuery(q) => Some((**q).clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(q.query, "weather");
+        bot.invoke(&functions::messages::SetInlineBotResults {
+            gallery: false,
+            private: false,
+            query_id: q.query_id,
+            results: vec![types::InputBotInlineResult {
+                id: "sunny".into(),
+                r#type: "article".into(),
+                title: Some("Sunny".into()),
+                description: None,
+                url: None,
+                thumb: None,
+                content: None,
+                send_message: types::InputBotInlineMessageText {
+                    no_webpage: true,
+                    invert_media: false,
+                    message: "It is sunny".into(),
+                    entities: None,
+                    reply_markup: None,
+                }
+                .into(),
+            }
+            .into()],
+            cache_time: 0,
+            next_offset: None,
+            switch_pm: None,
+            switch_webview: None,
+        })
+        .await
+        .unwrap();
+    });
+    let enums::messages::BotResults::BotResults(results) = results.unwrap();
+    assert_eq!(results.results.len(), 1);
+    user.invoke(&functions::messages::SendInlineBotResult {
+        silent: false,
+        background: false,
+        clear_draft: false,
+        hide_via: false,
+        peer: enums::InputPeer::InputPeerSelf,
+        reply_to: None,
+        random_id: 77,
+        query_id: results.query_id,
+        id: "sunny".into(),
+        schedule_date: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        allow_paid_stars: None,
+    })
+    .await
+    .unwrap();
+    let chosen = wait_for(&mut bot, |u| match u {
+        enums::Update::BotInlineSend(s) => Some(s.id.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(chosen, "sunny");
+
+    // Commands are kept and read back; bad ones are refused.
+    let cmd = |c: &str| {
+        enums::BotCommand::from(types::BotCommand {
+            ephemeral: false,
+            command: c.into(),
+            description: "does things".into(),
+        })
+    };
+    bot.invoke(&functions::bots::SetBotCommands {
+        scope: enums::BotCommandScope::Default,
+        lang_code: String::new(),
+        commands: vec![cmd("start"), cmd("help")],
+    })
+    .await
+    .unwrap();
+    let got = bot
+        .invoke(&functions::bots::GetBotCommands {
+            scope: enums::BotCommandScope::Default,
+            lang_code: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        bot.invoke(&functions::bots::SetBotCommands {
+            scope: enums::BotCommandScope::Default,
+            lang_code: String::new(),
+            commands: vec![cmd("Bad Command")],
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "BOT_COMMAND_INVALID"
+    );
+
+    // Payments come through the control API; the bot's answers are accepted.
+    let q = control
+        .inject_precheckout_query(bot_id, user_id, b"order-1", "EUR", 500)
+        .unwrap();
+    let seen = wait_for(&mut bot, |u| match u {
+        enums::Update::BotPrecheckoutQuery(p) => Some(p.query_id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, q);
+    bot.invoke(&functions::messages::SetBotPrecheckoutResults {
+        success: true,
+        query_id: q,
+        error: None,
+    })
+    .await
+    .unwrap();
+    assert!(control.payment_answered(q));
+    assert_eq!(
+        bot.invoke(&functions::messages::SetBotPrecheckoutResults {
+            success: true,
+            query_id: q,
+            error: None,
+        })
+        .await
+        .unwrap_err()
+        .name,
+        "QUERY_ID_INVALID"
+    );
+    let s = control
+        .inject_shipping_query(bot_id, user_id, b"order-2")
+        .unwrap();
+    wait_for(&mut bot, |u| match u {
+        enums::Update::BotShippingQuery(p) if p.query_id == s => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Blocking the bot stops it.
+    user.invoke(&functions::contacts::Block {
+        my_stories_from: false,
+        id: to_bot.clone(),
+    })
+    .await
+    .unwrap();
+    let stopped = wait_for(&mut bot, |u| match u {
+        enums::Update::BotStopped(s) => Some((s.user_id, s.stopped)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(stopped, (user_id, true));
+
+    // Scheduled messages are listed until they are sent.
+    let at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600) as i32;
+    user.invoke(&functions::messages::SendMessage {
+        peer: enums::InputPeer::InputPeerSelf,
+        message: "later".into(),
+        random_id: 5,
+        schedule_date: Some(at),
+        ..send_defaults()
+    })
+    .await
+    .unwrap();
+    let enums::messages::Messages::Messages(h) = user
+        .invoke(&functions::messages::GetScheduledHistory {
+            peer: enums::InputPeer::InputPeerSelf,
+            hash: 0,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(h.messages.len(), 1);
+    assert!(
+        matches!(&h.messages[0], enums::Message::Message(m) if m.message == "later" && m.date == at)
+    );
+    drop(dc);
+}

@@ -174,3 +174,292 @@ pub(crate) fn set_bot_callback_answer(
     let _ = tx.send(answer.to_bytes());
     ok(true)
 }
+
+/// What a bot answered to an inline query (for `messages.sendInlineBotResult`).
+#[derive(Debug, Clone)]
+pub(crate) struct InlineAnswer {
+    pub bot: i64,
+    pub user: i64,
+    pub query: String,
+    pub results: Vec<types::InputBotInlineResult>,
+    pub at: i32,
+}
+
+/// `messages.getInlineBotResults`: asks the bot and answers with what it gives.
+pub(crate) fn get_inline_bot_results(
+    ctx: &Ctx<'_>,
+    req: functions::messages::GetInlineBotResults,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let rx = {
+        let mut state = ctx.shared.state.lock().expect("not poisoned");
+        let bot = super::channels::user_from_input(&state, me, &req.bot)?;
+        if !state.users.get(&bot).is_some_and(|u| u.bot) {
+            return Err(RpcErr::bad_request("BOT_INLINE_DISABLED"));
+        }
+        if req.query.chars().count() > 256 {
+            return Err(RpcErr::bad_request("QUERY_TOO_LONG"));
+        }
+        let peer_type: enums::InlineQueryPeerType = match &req.peer {
+            enums::InputPeer::InputPeerSelf => enums::InlineQueryPeerType::SameBotPM,
+            enums::InputPeer::Chat(_) => enums::InlineQueryPeerType::Chat,
+            p => match super::channels::resolve_peer(&state, me, p) {
+                Ok(Some(ch)) if state.channels[&ch].megagroup => {
+                    enums::InlineQueryPeerType::Megagroup
+                }
+                Ok(Some(_)) => enums::InlineQueryPeerType::Broadcast,
+                _ => enums::InlineQueryPeerType::PM,
+            },
+        };
+        let query_id: i64 = state.rng.gen();
+        let now = super::now();
+        ctx.push(
+            bot,
+            &enums::Updates::from(types::Updates {
+                updates: vec![types::UpdateBotInlineQuery {
+                    query_id,
+                    user_id: me,
+                    query: req.query.clone(),
+                    geo: None,
+                    peer_type: Some(peer_type),
+                    offset: req.offset.clone(),
+                }
+                .into()],
+                users: vec![state.user_tl(bot, me, now)],
+                chats: vec![],
+                date: now,
+                seq: 0,
+            }),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut queries = ctx.shared.bot_queries.lock().expect("not poisoned");
+        queries.retain(|_, (_, tx)| !tx.is_closed());
+        queries.insert(query_id, (bot, tx));
+        state.inline.insert(
+            query_id,
+            InlineAnswer {
+                bot,
+                user: me,
+                query: req.query,
+                results: vec![],
+                at: now,
+            },
+        );
+        rx
+    };
+    let timeout = ctx.shared.bot_timeout;
+    *ctx.deferred.borrow_mut() = Some(Box::pin(async move {
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(body)) => Ok(body),
+            _ => Err(RpcErr::bad_request("BOT_RESPONSE_TIMEOUT")),
+        }
+    }));
+    Ok(Vec::new())
+}
+
+/// `messages.setInlineBotResults`: the bot's answer to an inline query.
+pub(crate) fn set_inline_bot_results(
+    ctx: &Ctx<'_>,
+    req: functions::messages::SetInlineBotResults,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    if req.results.len() > 50 {
+        return Err(RpcErr::bad_request("RESULTS_TOO_MUCH"));
+    }
+    let mut plain = Vec::new();
+    let mut results = Vec::new();
+    for r in &req.results {
+        let enums::InputBotInlineResult::InputBotInlineResult(r) = r else {
+            return Err(RpcErr::bad_request("RESULT_TYPE_INVALID"));
+        };
+        let enums::InputBotInlineMessage::Text(t) = &r.send_message else {
+            return Err(RpcErr::bad_request("SEND_MESSAGE_TYPE_INVALID"));
+        };
+        if r.id.is_empty()
+            || r.id.len() > 64
+            || plain
+                .iter()
+                .any(|p: &types::InputBotInlineResult| p.id == r.id)
+        {
+            return Err(RpcErr::bad_request("RESULT_ID_DUPLICATE"));
+        }
+        results.push(
+            types::BotInlineResult {
+                id: r.id.clone(),
+                r#type: r.r#type.clone(),
+                title: r.title.clone(),
+                description: r.description.clone(),
+                url: r.url.clone(),
+                thumb: None,
+                content: None,
+                send_message: types::BotInlineMessageText {
+                    no_webpage: t.no_webpage,
+                    invert_media: t.invert_media,
+                    message: t.message.clone(),
+                    entities: t.entities.clone(),
+                    reply_markup: t.reply_markup.clone(),
+                }
+                .into(),
+            }
+            .into(),
+        );
+        plain.push((**r).clone());
+    }
+    let mut queries = ctx.shared.bot_queries.lock().expect("not poisoned");
+    match queries.get(&req.query_id) {
+        Some((bot, _)) if *bot == me => {}
+        _ => return Err(RpcErr::bad_request("QUERY_ID_INVALID")),
+    }
+    let (_, tx) = queries.remove(&req.query_id).expect("checked");
+    drop(queries);
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    if let Some(a) = state.inline.get_mut(&req.query_id) {
+        a.results = plain;
+    }
+    let answer = enums::messages::BotResults::from(types::messages::BotResults {
+        gallery: req.gallery,
+        query_id: req.query_id,
+        next_offset: req.next_offset,
+        switch_pm: None,
+        switch_webview: None,
+        results,
+        cache_time: req.cache_time,
+        users: vec![],
+    });
+    let _ = tx.send(answer.to_bytes());
+    ok(true)
+}
+
+/// `messages.sendInlineBotResult`: sends one of a bot's answers; the bot hears which.
+pub(crate) fn send_inline_bot_result(
+    ctx: &Ctx<'_>,
+    req: functions::messages::SendInlineBotResult,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let (answer, result) = {
+        let mut state = ctx.shared.state.lock().expect("not poisoned");
+        let now = super::now();
+        state.inline.retain(|_, a| now - a.at < 3600);
+        let a = state
+            .inline
+            .get(&req.query_id)
+            .filter(|a| a.user == me)
+            .cloned()
+            .ok_or_else(|| RpcErr::bad_request("QUERY_ID_EMPTY"))?;
+        let r = a
+            .results
+            .iter()
+            .find(|r| r.id == req.id)
+            .cloned()
+            .ok_or_else(|| RpcErr::bad_request("RESULT_ID_INVALID"))?;
+        (a, r)
+    };
+    let enums::InputBotInlineMessage::Text(t) = &result.send_message else {
+        return Err(RpcErr::bad_request("RESULT_ID_INVALID"));
+    };
+    let send = functions::messages::SendMessage {
+        peer: req.peer,
+        reply_to: req.reply_to,
+        message: t.message.clone(),
+        random_id: req.random_id,
+        entities: t.entities.clone(),
+        silent: req.silent,
+        ..super::messages::send_defaults()
+    };
+    let out = super::messages::send_message(ctx, send)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let now = super::now();
+    ctx.push(
+        answer.bot,
+        &enums::Updates::from(types::Updates {
+            updates: vec![types::UpdateBotInlineSend {
+                user_id: me,
+                query: answer.query,
+                geo: None,
+                id: req.id,
+                msg_id: None,
+            }
+            .into()],
+            users: vec![state.user_tl(answer.bot, me, now)],
+            chats: vec![],
+            date: now,
+            seq: 0,
+        }),
+    );
+    Ok(out)
+}
+
+/// `bots.setBotCommands` (kept; `bots.getBotCommands` reads them back).
+pub(crate) fn set_bot_commands(ctx: &Ctx<'_>, req: functions::bots::SetBotCommands) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    if !state.users.get(&me).is_some_and(|u| u.bot) {
+        return Err(RpcErr::bad_request("USER_BOT_REQUIRED"));
+    }
+    for c in &req.commands {
+        let enums::BotCommand::BotCommand(c) = c;
+        let ok = !c.command.is_empty()
+            && c.command.len() <= 32
+            && c.command
+                .chars()
+                .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_');
+        if !ok {
+            return Err(RpcErr::bad_request("BOT_COMMAND_INVALID"));
+        }
+        if c.description.is_empty() || c.description.chars().count() > 256 {
+            return Err(RpcErr::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
+        }
+    }
+    state.bot_commands.insert(me, req.commands);
+    ok(true)
+}
+
+/// `bots.getBotCommands`.
+pub(crate) fn get_bot_commands(ctx: &Ctx<'_>, _: functions::bots::GetBotCommands) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    ok(state.bot_commands.get(&me).cloned().unwrap_or_default())
+}
+
+/// `messages.setBotShippingResults` / `setBotPrecheckoutResults`: the bot's answers to the
+/// payment queries the control API injected.
+pub(crate) fn set_bot_shipping_results(
+    ctx: &Ctx<'_>,
+    req: functions::messages::SetBotShippingResults,
+) -> RpcResult {
+    answer_payment(
+        ctx,
+        req.query_id,
+        req.error.is_none() && req.shipping_options.is_none(),
+    )
+}
+
+/// `messages.setBotPrecheckoutResults`.
+pub(crate) fn set_bot_precheckout_results(
+    ctx: &Ctx<'_>,
+    req: functions::messages::SetBotPrecheckoutResults,
+) -> RpcResult {
+    if !req.success && req.error.is_none() {
+        return Err(RpcErr::bad_request("ERROR_TEXT_EMPTY"));
+    }
+    answer_payment(ctx, req.query_id, false)
+}
+
+fn answer_payment(ctx: &Ctx<'_>, query_id: i64, empty: bool) -> RpcResult {
+    let me = require_user(ctx)?;
+    if empty {
+        return Err(RpcErr::bad_request("SHIPPING_NOT_AVAILABLE"));
+    }
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    match state.payment_queries.remove(&query_id) {
+        Some(bot) if bot == me => {
+            state.payment_answers.insert(query_id);
+            ok(true)
+        }
+        Some(bot) => {
+            state.payment_queries.insert(query_id, bot);
+            Err(RpcErr::bad_request("QUERY_ID_INVALID"))
+        }
+        None => Err(RpcErr::bad_request("QUERY_ID_INVALID")),
+    }
+}

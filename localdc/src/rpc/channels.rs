@@ -394,7 +394,7 @@ impl ChannelPost {
 }
 
 /// Checks that `me` may post a normal message into `id`.
-fn check_can_post(state: &State, me: i64, id: i64) -> Result<(), RpcErr> {
+pub(crate) fn check_can_post(state: &State, me: i64, id: i64) -> Result<(), RpcErr> {
     let ch = channel(state, id);
     let now = now();
     if is_kicked(ch, me, now) {
@@ -893,7 +893,8 @@ fn input_user_id(state: &State, me: i64, u: &enums::InputPeer) -> Result<i64, Rp
         .map_err(|_| RpcErr::bad_request("PARTICIPANT_ID_INVALID"))
 }
 
-fn user_from_input(state: &State, me: i64, u: &enums::InputUser) -> Result<i64, RpcErr> {
+/// The user an `InputUser` names (access hash checked).
+pub(crate) fn user_from_input(state: &State, me: i64, u: &enums::InputUser) -> Result<i64, RpcErr> {
     let peer: enums::InputPeer = match u {
         enums::InputUser::InputUserSelf => enums::InputPeer::InputPeerSelf,
         enums::InputUser::InputUser(u) => types::InputPeerUser {

@@ -105,7 +105,37 @@ pub(crate) fn block(ctx: &Ctx<'_>, req: functions::contacts::Block) -> RpcResult
     }
     let added = state.blocked.entry(me).or_default().insert(id);
     state.mark_user(me);
+    if added {
+        bot_stopped(ctx, &mut state, me, id, true);
+    }
     ok(added)
+}
+
+/// A user blocking (or unblocking) a bot stops (restarts) it: `updateBotStopped`.
+fn bot_stopped(ctx: &Ctx<'_>, state: &mut crate::state::State, user: i64, bot: i64, stopped: bool) {
+    if !state.users.get(&bot).is_some_and(|u| u.bot) {
+        return;
+    }
+    let st = state.updates.entry(bot).or_default();
+    st.qts += 1;
+    let qts = st.qts;
+    let now = now();
+    ctx.push(
+        bot,
+        &enums::Updates::from(types::Updates {
+            updates: vec![types::UpdateBotStopped {
+                user_id: user,
+                date: now,
+                stopped,
+                qts,
+            }
+            .into()],
+            users: vec![state.user_tl(bot, user, now)],
+            chats: vec![],
+            date: now,
+            seq: 0,
+        }),
+    );
 }
 
 /// `contacts.unblock`.
@@ -116,5 +146,8 @@ pub(crate) fn unblock(ctx: &Ctx<'_>, req: functions::contacts::Unblock) -> RpcRe
         .map_err(|_| RpcErr::bad_request("CONTACT_ID_INVALID"))?;
     let removed = state.blocked.entry(me).or_default().remove(&id);
     state.mark_user(me);
+    if removed {
+        bot_stopped(ctx, &mut state, me, id, false);
+    }
     ok(removed)
 }

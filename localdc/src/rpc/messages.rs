@@ -335,34 +335,19 @@ fn schedule(
     if at > now() + 366 * 86400 {
         return Err(RpcErr::bad_request("SCHEDULE_DATE_TOO_LATE"));
     }
-    let (peer, chat) = match &req.peer {
-        enums::InputPeer::Chat(c) => {
-            super::chats::member_chat(state, me, c.chat_id)?;
-            (0, Some((c.chat_id, 0)))
+    match super::channels::resolve_peer(state, me, &req.peer)? {
+        Some(ch) => super::channels::check_can_post(state, me, ch)?,
+        None => {
+            if let enums::InputPeer::Chat(c) = &req.peer {
+                super::chats::member_chat(state, me, c.chat_id)?;
+            } else {
+                resolve_user(state, me, &req.peer)?;
+            }
         }
-        p => (resolve_user(state, me, p)?, None),
-    };
+    }
     let id = state.new_scheduled_id();
-    let copy = StoredMessage {
-        id,
-        peer,
-        out: true,
-        from: me,
-        date: at,
-        text: req.message.clone(),
-        entities: req.entities.clone().unwrap_or_default(),
-        reply_to: None,
-        edit_date: None,
-        silent: req.silent,
-        twin: None,
-        random_id: Some(req.random_id),
-        fwd_from: None,
-        pinned: false,
-        chat,
-        action: None,
-        reply_markup: None,
-        media: None,
-    };
+    let peer = scheduled_peer(state, me, &req.peer);
+    let copy = scheduled_tl(state, me, id, at, &req);
     let entry = crate::state::Scheduled {
         owner: me,
         id,
@@ -376,16 +361,94 @@ fn schedule(
         store.put_scheduled(&entry, true);
     }
     state.scheduled.push(entry);
-    let users: Vec<i64> = if peer != 0 { vec![me, peer] } else { vec![me] };
+    let users: Vec<i64> = match peer {
+        enums::Peer::User(u) => vec![me, u.user_id],
+        _ => vec![me],
+    };
     ok(updates(
         state,
         me,
-        vec![types::UpdateNewScheduledMessage {
-            message: State::message_tl(&copy),
-        }
-        .into()],
+        vec![types::UpdateNewScheduledMessage { message: copy }.into()],
         &users,
     ))
+}
+
+/// The chat a scheduled message goes to (for showing it).
+fn scheduled_peer(state: &State, me: i64, p: &enums::InputPeer) -> enums::Peer {
+    match p {
+        enums::InputPeer::Chat(c) => types::PeerChat { chat_id: c.chat_id }.into(),
+        enums::InputPeer::Channel(c) => types::PeerChannel {
+            channel_id: c.channel_id,
+        }
+        .into(),
+        p => types::PeerUser {
+            user_id: resolve_user(state, me, p).unwrap_or(me),
+        }
+        .into(),
+    }
+}
+
+/// A scheduled message as its owner sees it.
+fn scheduled_tl(
+    state: &State,
+    me: i64,
+    id: i32,
+    at: i32,
+    req: &functions::messages::SendMessage,
+) -> enums::Message {
+    let copy = StoredMessage {
+        id,
+        peer: me,
+        out: true,
+        from: me,
+        date: at,
+        text: req.message.clone(),
+        entities: req.entities.clone().unwrap_or_default(),
+        silent: req.silent,
+        random_id: Some(req.random_id),
+        ..StoredMessage::default()
+    };
+    let mut m = State::message_tl(&copy);
+    if let enums::Message::Message(x) = &mut m {
+        x.peer_id = scheduled_peer(state, me, &req.peer);
+        x.from_scheduled = true;
+    }
+    m
+}
+
+/// `messages.getScheduledHistory`: `me`'s messages waiting to be sent to `peer`.
+pub(crate) fn get_scheduled_history(
+    ctx: &Ctx<'_>,
+    req: functions::messages::GetScheduledHistory,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let want = scheduled_peer(&state, me, &req.peer);
+    let mut list: Vec<&crate::state::Scheduled> = state
+        .scheduled
+        .iter()
+        .filter(|s| s.owner == me && scheduled_peer(&state, me, &s.request.peer) == want)
+        .collect();
+    list.sort_by_key(|s| std::cmp::Reverse((s.date, s.id)));
+    let messages = list
+        .iter()
+        .map(|s| scheduled_tl(&state, me, s.id, s.date, &s.request))
+        .collect();
+    let users = match &want {
+        enums::Peer::User(u) => vec![state.user_tl(me, u.user_id, now())],
+        _ => vec![],
+    };
+    let chats = match &want {
+        enums::Peer::Chat(c) => vec![state.chat_tl(me, c.chat_id)],
+        enums::Peer::Channel(c) => vec![super::channels::channel_tl(&state, me, c.channel_id)],
+        enums::Peer::User(_) => vec![],
+    };
+    ok(enums::messages::Messages::from(types::messages::Messages {
+        messages,
+        topics: vec![],
+        chats,
+        users,
+    }))
 }
 
 /// Sends the scheduled messages that are due (called by the DC's scheduler).

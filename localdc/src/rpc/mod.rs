@@ -7,7 +7,7 @@
 
 mod account;
 mod auth;
-mod bots;
+pub(crate) mod bots;
 pub(crate) mod channels;
 mod chats;
 mod contacts;
@@ -354,6 +354,14 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::messages::SendMedia => media::send_media,
         functions::messages::SendReaction => react::send_reaction,
         functions::messages::SendVote => react::send_vote,
+        functions::messages::GetInlineBotResults => bots::get_inline_bot_results,
+        functions::messages::SetInlineBotResults => bots::set_inline_bot_results,
+        functions::messages::SendInlineBotResult => bots::send_inline_bot_result,
+        functions::bots::SetBotCommands => bots::set_bot_commands,
+        functions::messages::GetScheduledHistory => messages::get_scheduled_history,
+        functions::bots::GetBotCommands => bots::get_bot_commands,
+        functions::messages::SetBotShippingResults => bots::set_bot_shipping_results,
+        functions::messages::SetBotPrecheckoutResults => bots::set_bot_precheckout_results,
         functions::messages::SetBotCallbackAnswer => bots::set_bot_callback_answer,
         functions::messages::ImportChatInvite => channels::import_invite,
         functions::messages::HideChatJoinRequest => messages::hide_chat_join_request,

@@ -29,10 +29,12 @@ pub struct LocalNetwork {
     pub code: String,
 }
 
-/// Login secrets on the local network: the fixed code and the bots' tokens.
+/// Login secrets on the local network: the fixed code and the bots' tokens (accounts added
+/// to the file while running are created on the DC first).
 pub struct LocalCredentials {
     code: String,
-    tokens: HashMap<String, String>,
+    tokens: std::sync::Mutex<HashMap<String, String>>,
+    control: fleetgram_localdc::Control,
 }
 
 impl Credentials for LocalCredentials {
@@ -42,7 +44,35 @@ impl Credentials for LocalCredentials {
     }
 
     fn bot_token(&self, account: &str) -> Option<String> {
-        self.tokens.get(account).cloned()
+        self.tokens
+            .lock()
+            .expect("not poisoned")
+            .get(account)
+            .cloned()
+    }
+
+    fn prepare(&self, account: &fleetgram_engine::fleet::config::Account) {
+        let c = &account.config;
+        let first = c.first_name.clone().unwrap_or_else(|| c.name.clone());
+        match c.kind {
+            AccountKind::User => {
+                let phone = c.phone.clone().unwrap_or_default();
+                if self.control.user_by_phone(&phone).is_none() {
+                    self.control.create_user(&phone, &first, "", 1);
+                }
+            }
+            AccountKind::Bot => {
+                let Some(username) = &c.username else { return };
+                let token = match self.control.bot_token(username) {
+                    Some((_, t)) => t,
+                    None => self.control.create_bot(&first, username, 1).1,
+                };
+                self.tokens
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(c.name.clone(), token);
+            }
+        }
     }
 }
 
@@ -135,7 +165,8 @@ impl LocalNetwork {
     pub fn credentials(&self) -> Arc<LocalCredentials> {
         Arc::new(LocalCredentials {
             code: self.code.clone(),
-            tokens: self.tokens.clone(),
+            tokens: std::sync::Mutex::new(self.tokens.clone()),
+            control: self.dc.control(),
         })
     }
 

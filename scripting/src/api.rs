@@ -669,6 +669,35 @@ impl ScriptCtx {
         })
     }
 
+    /// `fleet.pool(name):send(peer, text, opts)`: sends through the running account of pool
+    /// `name` with the most budget (fewest FLOOD_WAITs, shortest learned spacing), failing
+    /// over to the next one on FLOOD_WAIT; the result names the `account` used.
+    pub async fn pool_send(&self, pool: &str, peer: &Json, text: &str, opts: &Json) -> ApiResult {
+        let candidates = self.account.fleet.pool(pool, "messages.sendMessage");
+        if candidates.is_empty() {
+            return Err(ApiError::Bad(format!(
+                "no running account in pool {pool:?}"
+            )));
+        }
+        let mut last = None;
+        for (name, _) in candidates {
+            let ctx = self.other(&name)?;
+            match ctx.send(peer, text, opts).await {
+                Ok(mut v) => {
+                    v["account"] = json!(name);
+                    return Ok(v);
+                }
+                Err(e @ ApiError::Rpc { .. }) if matches!(&e, ApiError::Rpc { name, .. } if name == "FLOOD_WAIT") =>
+                {
+                    tracing::info!(pool, account = %name, error = %e, "FLOOD_WAIT: trying the next account of the pool");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one candidate"))
+    }
+
     /// `fleet.account(name)`: the same API acting as another account of the fleet.
     pub fn other(&self, name: &str) -> ApiResult<ScriptCtx> {
         let client =

@@ -473,6 +473,13 @@ impl LuaVm {
             let params = arg_json(&l, &a, 2).map_err(bad)?;
             c.other(&name)?.call(&method, &params).await
         });
+        async_api!(lua, raw, file, ctx, "pool_send", |c, l, a| {
+            let pool = arg_str(&a, 0, "fleet.pool(name)").map_err(bad)?;
+            let peer = arg_json(&l, &a, 1).map_err(bad)?;
+            let text = arg_str(&a, 2, "send(peer, text)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 3).map_err(bad)?;
+            c.pool_send(&pool, &peer, &text, &opts).await
+        });
         async_api!(lua, raw, file, ctx, "fleet_send", |c, l, a| {
             let name = arg_str(&a, 0, "fleet.account(name)").map_err(bad)?;
             let peer = arg_json(&l, &a, 1).map_err(bad)?;

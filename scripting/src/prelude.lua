@@ -53,6 +53,11 @@ command, text_contains, regex = raw.command, raw.text_contains, raw.regex
 from_users, chats, filter = raw.from_users, raw.chats, raw.filter
 
 fleet = {
+  pool = function(name)
+    return {
+      send = function(_, peer, text, opts) return unwrap(raw.pool_send(name, peer, text, opts)) end,
+    }
+  end,
   account = function(name)
     return {
       call = function(_, method, params) return unwrap(raw.fleet_call(name, method, params)) end,

@@ -107,6 +107,10 @@ impl rhai::ModuleResolver for TrackingResolver {
 #[derive(Clone)]
 struct FleetAccount(String);
 
+/// Handle type for `fleet::pool(name)`.
+#[derive(Clone)]
+struct FleetPool(String);
+
 /// A loaded Rhai script.
 pub struct RhaiVm {
     engine: Arc<Engine>,
@@ -295,6 +299,7 @@ fn register(
     let f = file.to_string();
     engine.register_type_with_name::<Filter>("Filter");
     engine.register_type_with_name::<FleetAccount>("FleetAccount");
+    engine.register_type_with_name::<FleetPool>("FleetPool");
 
     // call / send / helpers.
     macro_rules! with_ctx {
@@ -449,8 +454,24 @@ fn register(
     engine.on_debug(move |s, _, _| c.log("info", s));
     let mut fleet = rhai::Module::new();
     fleet.set_native_fn("account", |name: &str| Ok(FleetAccount(name.to_string())));
+    fleet.set_native_fn("pool", |name: &str| Ok(FleetPool(name.to_string())));
     engine.register_static_module("fleet", fleet.into());
 
+    with_ctx!("send", |c,
+                       x,
+                       pool: FleetPool,
+                       peer: Dynamic,
+                       text: &str| {
+        block(c.pool_send(&pool.0, &j!(x, &peer), text, &Json::Null))
+    });
+    with_ctx!("send", |c,
+                       x,
+                       pool: FleetPool,
+                       peer: Dynamic,
+                       text: &str,
+                       opts: Map| {
+        block(c.pool_send(&pool.0, &j!(x, &peer), text, &j!(x, &Dynamic::from(opts))))
+    });
     with_ctx!("invoke", |c,
                          x,
                          acc: FleetAccount,

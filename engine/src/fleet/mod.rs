@@ -74,6 +74,11 @@ pub trait Credentials: Send + Sync + 'static {
         let _ = account;
         None
     }
+    /// Called before an account logs in (the local demo creates accounts added to the
+    /// file while running).
+    fn prepare(&self, account: &Account) {
+        let _ = account;
+    }
 }
 
 /// What handlers get to know about their account.
@@ -706,6 +711,7 @@ async fn run_account(fleet: &FleetHandle, slot: &Arc<Slot>) -> End {
 
 async fn login(fleet: &FleetHandle, account: &Account, client: &Client) -> Result<(), End> {
     let name = account.name();
+    fleet.0.credentials.prepare(account);
     match client.is_authorized().await {
         Ok(true) => return Ok(()),
         Ok(false) => {}

@@ -151,12 +151,14 @@ pub async fn run_until(
 ) -> Result<(), String> {
     let config = FleetConfig::load(config_path).map_err(|e| e.to_string())?;
     let host = Host::start(config, &opts).await?;
+    let progress = tokio::spawn(show_startup(host.handle()));
     let watch = opts.watch_config.then(|| {
         let fleet = host.handle();
         let path = config_path.to_path_buf();
         tokio::spawn(watch_config(path, fleet))
     });
     stop.await;
+    progress.abort();
     tracing::info!("stopping: handlers finish, state is committed, connections close (signal again to exit at once)");
     if let Some(w) = watch {
         w.abort();
@@ -164,6 +166,58 @@ pub async fn run_until(
     host.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Shows the accounts coming up: a progress bar on a terminal, log lines otherwise.
+async fn show_startup(fleet: FleetHandle) {
+    use fleetgram_engine::fleet::AccountState as S;
+    use std::io::IsTerminal;
+    let settled = |s: &S| !matches!(s, S::Starting | S::Backoff { .. });
+    let started = std::time::Instant::now();
+    let total = fleet.status().len() as u64;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} logging in {pos}/{len} accounts {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut last_logged = 0;
+    loop {
+        let st = fleet.status();
+        let done = st.iter().filter(|s| settled(&s.state)).count() as u64;
+        match &bar {
+            Some(b) => {
+                b.set_length(st.len() as u64);
+                b.set_position(done);
+            }
+            None if done >= last_logged + 100
+                || (done == st.len() as u64 && done != last_logged) =>
+            {
+                tracing::info!(done, total = st.len(), "accounts logged in");
+                last_logged = done;
+            }
+            None => {}
+        }
+        if done == st.len() as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let st = fleet.status();
+    let running = st.iter().filter(|s| s.state == S::Running).count();
+    tracing::info!(
+        running,
+        total = st.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "fleet up"
+    );
 }
 
 /// Applies changes of the configuration file; a broken edit is reported and ignored.

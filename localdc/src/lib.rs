@@ -63,6 +63,9 @@ pub struct Config {
     pub bot_timeout: std::time::Duration,
     /// How long a file reference stays valid (`FILE_REFERENCE_EXPIRED` after).
     pub file_reference_ttl: std::time::Duration,
+    /// Channels with more members than this push new posts only to their admins; the
+    /// others poll `updates.getChannelDifference` (as Telegram does with big channels).
+    pub channel_push_limit: usize,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             update_log_limit: 100_000,
             bot_timeout: std::time::Duration::from_secs(10),
             file_reference_ttl: std::time::Duration::from_secs(3600),
+            channel_push_limit: 100_000,
         }
     }
 }
@@ -215,6 +219,7 @@ impl LocalDc {
             .file_reference_ttl
             .as_secs()
             .clamp(1, i32::MAX as u64) as i32;
+        state.channel_push_limit = config.channel_push_limit;
         let mut loaded_keys = Vec::new();
         if let Some(dir) = &config.data_dir {
             let store = Arc::new(store::Store::open(dir)?);

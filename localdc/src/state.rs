@@ -296,6 +296,8 @@ pub(crate) struct State {
     pub uploads: HashMap<(i64, i64), Upload>,
     /// How long a file reference stays valid, seconds.
     pub file_ref_ttl: i32,
+    /// Channels bigger than this push new posts to admins only.
+    pub channel_push_limit: usize,
     /// Reactions: (box, message id of the sender's copy) -> user -> reactions.
     pub reactions: HashMap<(i64, i32), std::collections::BTreeMap<i64, Vec<enums::Reaction>>>,
     /// Polls by id.
@@ -353,6 +355,7 @@ impl State {
             files: HashMap::new(),
             uploads: HashMap::new(),
             file_ref_ttl: 3600,
+            channel_push_limit: 100_000,
             reactions: HashMap::new(),
             polls: HashMap::new(),
             inline: HashMap::new(),

@@ -9,10 +9,12 @@ use support::Client;
 
 /// The channel of an `updates` answer, as (input channel, input peer).
 fn channel_of(u: &enums::Updates) -> (enums::InputChannel, enums::InputPeer) {
-    let enums::Updates::Updates(u) = u else {
-        panic!("expected updates, got {u:?}")
+    let chats = match u {
+        enums::Updates::Updates(u) => &u.chats,
+        enums::Updates::Combined(u) => &u.chats,
+        _ => panic!("expected updates, got {u:?}"),
     };
-    for c in &u.chats {
+    for c in chats {
         if let enums::Chat::Channel(c) = c {
             let h = c.access_hash.expect("access hash");
             return (
@@ -707,6 +709,194 @@ async fn broadcast_channel_admins_and_join_requests() {
             .unwrap_err()
             .name,
         "INVITE_HASH_INVALID"
+    );
+    drop(dc);
+}
+
+#[tokio::test]
+async fn big_channels_do_not_push_and_the_remaining_channel_methods() {
+    use fleetgram_localdc::{Config, LocalDc};
+    use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+    use rand::RngCore;
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        channel_push_limit: 2,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let mut owner = login(&dc, &control, &key, "15553200001").await;
+    let mut m1 = login(&dc, &control, &key, "15553200002").await;
+    let mut m2 = login(&dc, &control, &key, "15553200003").await;
+    let created = owner
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: false,
+            megagroup: true,
+            for_import: false,
+            forum: false,
+            title: "Big".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let (channel, peer) = channel_of(&created);
+    let (u1, p1) = input_user(&mut owner, &mut m1).await;
+    let (u2, _) = input_user(&mut owner, &mut m2).await;
+    owner
+        .invoke(&functions::channels::InviteToChannel {
+            channel: channel.clone(),
+            users: vec![u1.clone()],
+        })
+        .await
+        .unwrap();
+    // Two members: still pushed. Typing reaches the other member.
+    let (m1_channel, m1_peer) = loop {
+        let u = next_update(&mut m1).await;
+        let chats = match &u {
+            enums::Updates::Updates(x) => x.chats.clone(),
+            enums::Updates::Combined(x) => x.chats.clone(),
+            _ => vec![],
+        };
+        if chats.iter().any(|c| matches!(c, enums::Chat::Channel(_))) {
+            break channel_of(&u);
+        }
+    };
+    owner
+        .invoke(&functions::messages::SetTyping {
+            peer: peer.clone(),
+            top_msg_id: None,
+            action: enums::SendMessageAction::SendMessageTypingAction,
+        })
+        .await
+        .unwrap();
+    loop {
+        if let enums::Updates::UpdateShort(s) = next_update(&mut m1).await {
+            if matches!(s.update, enums::Update::ChannelUserTyping(_)) {
+                break;
+            }
+        }
+    }
+    owner.invoke(&text(&peer, "small", 1)).await.unwrap();
+    assert_eq!(next_channel_message(&mut m1).await.0, "small");
+
+    // A third member makes it big: members get nothing pushed and poll instead.
+    owner
+        .invoke(&functions::channels::InviteToChannel {
+            channel: channel.clone(),
+            users: vec![u2],
+        })
+        .await
+        .unwrap();
+    let enums::messages::ChatFull::ChatFull(full) = m1
+        .invoke(&functions::channels::GetFullChannel {
+            channel: m1_channel.clone(),
+        })
+        .await
+        .unwrap();
+    let enums::ChatFull::ChannelFull(full) = full.full_chat else {
+        panic!()
+    };
+    let before = full.pts;
+    owner.invoke(&text(&peer, "big now", 2)).await.unwrap();
+    let quiet = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        next_channel_message(&mut m1),
+    )
+    .await;
+    assert!(
+        quiet.is_err(),
+        "a big channel pushed to a plain member: {quiet:?}"
+    );
+    let enums::updates::ChannelDifference::ChannelDifference(d) = m1
+        .invoke(&functions::updates::GetChannelDifference {
+            force: false,
+            channel: m1_channel.clone(),
+            filter: enums::ChannelMessagesFilter::Empty,
+            pts: before,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(d
+        .new_messages
+        .iter()
+        .any(|m| matches!(m, enums::Message::Message(x) if x.message == "big now")));
+
+    // getMessages, getParticipant, readHistory, getChannels, leaveChannel.
+    let enums::messages::Messages::ChannelMessages(got) = m1
+        .invoke(&functions::channels::GetMessages {
+            channel: m1_channel.clone(),
+            id: vec![
+                types::InputMessageID { id: 2 }.into(),
+                types::InputMessageID { id: 999 }.into(),
+            ],
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(got.messages.len(), 1);
+    let enums::channels::ChannelParticipant::ChannelParticipant(p) = owner
+        .invoke(&functions::channels::GetParticipant {
+            channel: channel.clone(),
+            participant: p1.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        p.participant,
+        enums::ChannelParticipant::ChannelParticipant(_)
+    ));
+    assert!(m1
+        .invoke(&functions::channels::ReadHistory {
+            channel: m1_channel.clone(),
+            max_id: 0,
+        })
+        .await
+        .unwrap());
+    let enums::messages::Chats::Chats(cs) = m1
+        .invoke(&functions::channels::GetChannels {
+            id: vec![m1_channel.clone()],
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(&cs.chats[0], enums::Chat::Channel(c) if c.title == "Big"));
+    m1.invoke(&functions::channels::LeaveChannel {
+        channel: m1_channel.clone(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        owner
+            .invoke(&functions::channels::GetParticipant {
+                channel: channel.clone(),
+                participant: p1,
+            })
+            .await
+            .unwrap_err()
+            .name,
+        "USER_NOT_PARTICIPANT"
+    );
+    assert_eq!(
+        m1.invoke(&text(&m1_peer, "gone", 3))
+            .await
+            .unwrap_err()
+            .name,
+        "CHAT_WRITE_FORBIDDEN"
     );
     drop(dc);
 }

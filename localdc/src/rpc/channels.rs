@@ -476,9 +476,14 @@ pub(crate) fn post(
         Some(enums::MessageAction::ChatDeleteUser(a)) => vec![a.user_id, me],
         _ => vec![me],
     };
+    // A big channel pushes to its admins only; the others poll getChannelDifference.
+    let big = ch.members.len() > state.channel_push_limit;
     for &u in ch.members.keys() {
         let bot = state.users.get(&u).is_some_and(|x| x.bot);
         if bot && u != me && !bot_sees(state, ch, u, &m, id) {
+            continue;
+        }
+        if big && u != me && rights_of(ch, u).is_none() {
             continue;
         }
         let update: enums::Update = types::UpdateNewChannelMessage {

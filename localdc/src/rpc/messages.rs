@@ -1512,6 +1512,23 @@ fn read_chat_history(
 pub(crate) fn set_typing(ctx: &Ctx<'_>, req: functions::messages::SetTyping) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
+    if let Some(ch) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        super::channels::check_can_post(&state, me, ch)?;
+        let update = enums::Updates::from(types::UpdateShort {
+            update: types::UpdateChannelUserTyping {
+                channel_id: ch,
+                top_msg_id: req.top_msg_id,
+                from_id: types::PeerUser { user_id: me }.into(),
+                action: req.action.clone(),
+            }
+            .into(),
+            date: now(),
+        });
+        for member in state.channels[&ch].members.keys().filter(|m| **m != me) {
+            ctx.push(*member, &update);
+        }
+        return ok(true);
+    }
     if let enums::InputPeer::Chat(c) = &req.peer {
         let chat = super::chats::member_chat(&state, me, c.chat_id)?;
         let u = types::UpdateChatUserTyping {

@@ -900,3 +900,75 @@ async fn big_channels_do_not_push_and_the_remaining_channel_methods() {
     );
     drop(dc);
 }
+
+#[tokio::test]
+async fn a_member_too_far_behind_gets_channel_difference_too_long() {
+    use fleetgram_localdc::{Config, LocalDc};
+    use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+    use rand::RngCore;
+    let key = RsaPrivateKey::generate(&mut |b: &mut [u8]| rand::thread_rng().fill_bytes(b));
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(key),
+        login_code: Some("12345".into()),
+        update_log_limit: 4,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let control = dc.control();
+    let mut owner = login(&dc, &control, &key, "15553300001").await;
+    let created = owner
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: true,
+            megagroup: false,
+            for_import: false,
+            forum: false,
+            title: "Long".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let (channel, peer) = channel_of(&created);
+    for i in 0..12 {
+        owner
+            .invoke(&text(&peer, &format!("p{i}"), 100 + i))
+            .await
+            .unwrap();
+    }
+    let d = owner
+        .invoke(&functions::updates::GetChannelDifference {
+            force: false,
+            channel: channel.clone(),
+            filter: enums::ChannelMessagesFilter::Empty,
+            pts: 1,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let enums::updates::ChannelDifference::TooLong(t) = d else {
+        panic!("{d:?}")
+    };
+    let enums::Dialog::Dialog(dialog) = &t.dialog else {
+        panic!()
+    };
+    assert_eq!(dialog.pts, Some(13));
+    assert!(t
+        .messages
+        .iter()
+        .any(|m| matches!(m, enums::Message::Message(x) if x.message == "p11")));
+    // Boosts come through the control API to the channel's admin bots.
+    let (bot_id, _) = control.create_bot("Booster", "boost_local_bot", 1);
+    let enums::Chat::Channel(ch) = (match &created {
+        enums::Updates::Updates(u) => u.chats[0].clone(),
+        _ => panic!(),
+    }) else {
+        panic!()
+    };
+    control.inject_boost(bot_id, ch.id, 1).unwrap();
+    assert!(control.inject_boost(bot_id, 42, 1).is_err());
+    drop(dc);
+}

@@ -726,10 +726,21 @@ impl LuaVm {
         let limits = self.limits;
         let file = self.file.clone();
         let events = self.events.clone();
+        let lua = self.lua.clone();
         Box::pin(async move {
             let r = async {
                 let (run, args) = prepared.map_err(|e| script_error(&file, &e))?;
                 match tokio::time::timeout(limits.timeout, run.call_async::<()>(args)).await {
+                    Ok(Err(e)) => {
+                        let e = script_error(&file, &e);
+                        if e.message.contains("memory") {
+                            // Free what the failed handler left behind before the next
+                            // handler needs memory.
+                            let _ = lua.gc_collect();
+                            let _ = lua.gc_collect();
+                        }
+                        Err(e)
+                    }
                     Ok(r) => r.map_err(|e| script_error(&file, &e)),
                     Err(_) => Err(ScriptError::new(
                         &file,

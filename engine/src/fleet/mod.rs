@@ -892,3 +892,98 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
     }
     end
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AccountState as Stored, DcState, MemoryStore};
+
+    struct NoScripts;
+    impl HandlerFactory for NoScripts {
+        fn attach(
+            &self,
+            _: AccountHandle,
+        ) -> BoxFuture<'static, Result<Arc<dyn Handlers>, String>> {
+            Box::pin(async { Err("none".to_string()) })
+        }
+    }
+    struct NoCreds;
+    impl Credentials for NoCreds {
+        fn login_code(&self, _: &str, _: &str) -> BoxFuture<'static, Option<String>> {
+            Box::pin(async { None })
+        }
+    }
+
+    fn account(global: Option<&str>, own: Option<&str>) -> Account {
+        let mut yaml = String::from("network: local\n");
+        if let Some(g) = global {
+            yaml.push_str(&format!("proxy: {g}\n"));
+        }
+        yaml.push_str("accounts:\n  - name: a\n    kind: bot\n    username: a_bot\n");
+        if let Some(o) = own {
+            yaml.push_str(&format!("    proxy: {o}\n"));
+        }
+        FleetConfig::parse(std::path::Path::new("/x.yaml"), &yaml, &|_| None)
+            .unwrap()
+            .accounts
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn a_key_keeps_its_proxy_unless_the_account_changes_it() {
+        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let config = FleetConfig::parse(
+            std::path::Path::new("/x.yaml"),
+            "network: local\naccounts: []\n",
+            &|_| None,
+        )
+        .unwrap();
+        let fleet = Fleet::start(
+            config,
+            DcTable {
+                dcs: HashMap::new(),
+                default_dc: 1,
+                rsa_keys: vec![],
+            },
+            store.clone(),
+            Arc::new(NoScripts),
+            Arc::new(NoCreds),
+        );
+        let h = fleet.handle();
+        let p1 = "socks5://127.0.0.1:1081";
+        let p2 = "socks5://127.0.0.1:1082";
+        let p3 = "socks5://127.0.0.1:1083";
+        // First start, no key yet: the default proxy is used and recorded.
+        let got = bound_proxy(&h, &account(Some(p1), None));
+        assert_eq!(
+            got.as_ref().map(describe_proxy).as_deref(),
+            Some("socks5://127.0.0.1:1081")
+        );
+        // The key now exists; the default proxy changes: the key stays on its proxy.
+        let mut st = Stored::new(1);
+        st.dcs.insert(
+            1,
+            DcState {
+                auth_key: Some(vec![1; 256]),
+                ..DcState::default()
+            },
+        );
+        store.save("a", &st).unwrap();
+        let got = bound_proxy(&h, &account(Some(p2), None));
+        assert_eq!(
+            got.as_ref().map(describe_proxy).as_deref(),
+            Some("socks5://127.0.0.1:1081")
+        );
+        // The account's own proxy changes: that is explicit, it moves.
+        let got = bound_proxy(&h, &account(Some(p2), Some(p3)));
+        assert_eq!(
+            got.as_ref().map(describe_proxy).as_deref(),
+            Some("socks5://127.0.0.1:1083")
+        );
+        let got = bound_proxy(&h, &account(Some(p2), Some(p3)));
+        assert_eq!(
+            got.as_ref().map(describe_proxy).as_deref(),
+            Some("socks5://127.0.0.1:1083")
+        );
+    }
+}

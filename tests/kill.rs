@@ -198,6 +198,24 @@ accounts:
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Traffic counts from the moment the echo bot answers (a fresh account's update stream
+    // starts at the state it finds, as on Telegram).
+    let ready = Instant::now();
+    loop {
+        let _ = send(&pat, &bot, "warmup").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if history(&pat, "@kill_echo_bot")
+            .await
+            .iter()
+            .any(|(out, t)| !out && t == "warmup")
+        {
+            break;
+        }
+        assert!(
+            ready.elapsed() < Duration::from_secs(30),
+            "the echo bot never answered"
+        );
+    }
     let mut sent: Vec<String> = Vec::new();
     let mut n = 0;
     for round in 0..3 {

@@ -4,7 +4,7 @@
 
 use crate::local::{self, LocalNetwork};
 use fleetgram_engine::fleet::config::{FleetConfig, Network};
-use fleetgram_engine::fleet::{Credentials, DcTable, Fleet, FleetHandle};
+use fleetgram_engine::fleet::{Credentials, DcTable, Fleet, FleetHandle, HandlerFactory};
 use fleetgram_engine::store::{SessionStore, SledStore};
 use fleetgram_scripting::{Limits, ScriptHost};
 use std::future::Future;
@@ -32,6 +32,29 @@ impl Credentials for NoPrompt {
         _: &str,
     ) -> fleetgram_engine::fleet::BoxFuture<'static, Option<String>> {
         Box::pin(async { None })
+    }
+}
+
+/// Holds script loading back until `ready` (the local demo's chats exist).
+struct Gate {
+    inner: Arc<dyn HandlerFactory>,
+    ready: tokio::sync::watch::Receiver<bool>,
+}
+
+impl HandlerFactory for Gate {
+    fn attach(
+        &self,
+        account: fleetgram_engine::fleet::AccountHandle,
+    ) -> fleetgram_engine::fleet::BoxFuture<
+        'static,
+        Result<Arc<dyn fleetgram_engine::fleet::Handlers>, String>,
+    > {
+        let mut ready = self.ready.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let _ = ready.wait_for(|r| *r).await;
+            inner.attach(account).await
+        })
     }
 }
 
@@ -92,11 +115,18 @@ impl Host {
             ),
         };
         let scripts = ScriptHost::new(Limits::default(), true);
+        // On the local network the demo's chats are made first: scripts start once they
+        // exist (a poster's first run must find its channel). Updates wait meanwhile.
+        let (ready_tx, ready_rx) = tokio::sync::watch::channel(local.is_none());
+        let factory: Arc<dyn HandlerFactory> = Arc::new(Gate {
+            inner: Arc::new(scripts.clone()),
+            ready: ready_rx,
+        });
         let fleet = Fleet::start(
             config.clone(),
             table,
             store.clone() as Arc<dyn SessionStore>,
-            Arc::new(scripts.clone()),
+            factory,
             credentials,
         );
         let mut tasks = Vec::new();
@@ -104,6 +134,7 @@ impl Host {
             let (f, c, n) = (fleet.handle(), config.clone(), net.clone());
             tasks.push(tokio::spawn(async move {
                 local::provision_chats(&f, &c).await;
+                ready_tx.send_replace(true);
                 local::traffic(n, f, c).await;
             }));
         }

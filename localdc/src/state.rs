@@ -240,6 +240,8 @@ pub(crate) struct UserBox {
     pub log: Vec<LogEntry>,
     /// random_id of sent messages -> message id (a repeated random_id sends nothing).
     pub random_ids: HashMap<i64, i32>,
+    /// In a channel's box: (sender, random_id) -> message id.
+    pub sender_random_ids: HashMap<(i64, i64), i32>,
 }
 
 /// A code sent by `auth.sendCode`.

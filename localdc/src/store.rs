@@ -759,10 +759,11 @@ impl Store {
             b.next_id = b
                 .next_id
                 .max(b.messages.keys().next_back().map_or(1, |m| m + 1));
-            b.random_ids = b
+            b.random_ids.clear();
+            b.sender_random_ids = b
                 .messages
                 .values()
-                .filter_map(|m| m.random_id.map(|r| (r ^ m.from, m.id)))
+                .filter_map(|m| m.random_id.map(|r| ((m.from, r), m.id)))
                 .collect();
             state.updates.entry(bx).or_default().pts = pts;
         }

@@ -457,7 +457,7 @@ pub(crate) fn post(
         media: post.media,
     };
     if let Some(r) = m.random_id {
-        b.random_ids.insert(r ^ me, msg_id);
+        b.sender_random_ids.insert((me, r), msg_id);
     }
     b.messages.insert(msg_id, m.clone());
     state.mark_message(bx, msg_id);
@@ -1387,7 +1387,7 @@ pub(crate) fn send(
     if let Some(&mid) = state
         .boxes
         .get(&bx)
-        .and_then(|b| b.random_ids.get(&(random_id ^ me)))
+        .and_then(|b| b.sender_random_ids.get(&(me, random_id)))
     {
         // A repeated random_id: the original message, nothing new.
         let m = state.boxes[&bx].messages.get(&mid).cloned();
@@ -1458,7 +1458,7 @@ pub(crate) fn forward_into(
     if let Some(&mid) = state
         .boxes
         .get(&channel_box(id))
-        .and_then(|b| b.random_ids.get(&(random_id ^ me)))
+        .and_then(|b| b.sender_random_ids.get(&(me, random_id)))
     {
         return Ok(vec![types::UpdateMessageID { id: mid, random_id }.into()]);
     }

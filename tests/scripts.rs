@@ -221,3 +221,143 @@ async fn hot_reload_under_traffic_is_fast_and_loses_nothing() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_download_and_upload_files_in_both_languages() {
+    let dir = fresh_dir("script-files");
+    std::fs::write(
+        dir.join("files.lua"),
+        "on(\"message\", has_media & incoming, function(m)\n  local data = download(m)\n  upload(m.chat_id, string.reverse(data), { name = \"back.bin\", caption = \"size \" .. #data })\nend)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("files.rhai"),
+        "on(\"message\", has_media & incoming, |m| {\n    let data = download(m);\n    data.reverse();\n    upload(m.chat_id, data, #{ name: \"back.bin\", caption: `size ${data.len()}` });\n});\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990002\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: files_lua_bot, scripts: [files.lua] }}\n  - {{ name: rhai, kind: bot, username: files_rhai_bot, scripts: [files.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let config = FleetConfig::load(&path).unwrap();
+    let host = Host::start(config.clone(), &RunOptions::default())
+        .await
+        .unwrap();
+    let fleet = host.handle();
+    let start = Instant::now();
+    while !fleet
+        .status()
+        .iter()
+        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "fleet did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990002")
+        .await
+        .unwrap();
+    let data: Vec<u8> = (0..(1536 * 1024)).map(|i| (i * 7 % 251) as u8).collect();
+    for bot in ["@files_lua_bot", "@files_rhai_bot"] {
+        let peer = person.resolve_peer(bot).await.unwrap();
+        let file = person.upload_bytes(&data, "payload.bin").await.unwrap();
+        person
+            .invoke(&functions::messages::SendMedia {
+                silent: false,
+                background: false,
+                clear_draft: false,
+                noforwards: false,
+                update_stickersets_order: false,
+                invert_media: false,
+                allow_paid_floodskip: false,
+                peer: peer.clone(),
+                reply_to: None,
+                media: fleetgram_tl::types::InputMediaUploadedDocument {
+                    nosound_video: false,
+                    force_file: true,
+                    spoiler: false,
+                    file,
+                    thumb: None,
+                    mime_type: "application/octet-stream".into(),
+                    attributes: vec![],
+                    stickers: None,
+                    video_cover: None,
+                    video_timestamp: None,
+                    ttl_seconds: None,
+                }
+                .into(),
+                message: String::new(),
+                random_id: rand::random(),
+                reply_markup: None,
+                entities: None,
+                schedule_date: None,
+                schedule_repeat_period: None,
+                send_as: None,
+                quick_reply_shortcut: None,
+                effect: None,
+                allow_paid_stars: None,
+                suggested_post: None,
+            })
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let back = loop {
+            let h = person
+                .invoke(&functions::messages::GetHistory {
+                    peer: peer.clone(),
+                    offset_id: 0,
+                    offset_date: 0,
+                    add_offset: 0,
+                    limit: 5,
+                    max_id: 0,
+                    min_id: 0,
+                    hash: 0,
+                })
+                .await
+                .unwrap();
+            let enums::messages::Messages::Messages(h) = h else {
+                panic!()
+            };
+            let found = h.messages.iter().find_map(|m| match m {
+                enums::Message::Message(x) if !x.out && x.media.is_some() => Some(m.clone()),
+                _ => None,
+            });
+            if let Some(m) = found {
+                break m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{bot} sent nothing back: {:?}",
+                host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let enums::Message::Message(bm) = &back else {
+            panic!()
+        };
+        assert_eq!(bm.message, format!("size {}", data.len()), "{bot}");
+        let file = fleetgram_engine::media::file_of(&back).unwrap();
+        assert_eq!(file.name.as_deref(), Some("back.bin"));
+        let got = person.download_file(&file).await.unwrap();
+        let mut want = data.clone();
+        want.reverse();
+        assert!(
+            got == want,
+            "{bot}: the file came back changed ({} bytes)",
+            got.len()
+        );
+    }
+    for s in host.scripts.status() {
+        assert_eq!(s.errors, 0, "{}: {:?}", s.file, s.last_error);
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

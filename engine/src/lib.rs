@@ -13,6 +13,7 @@ pub mod auth;
 mod client;
 pub mod error;
 pub mod fleet;
+pub mod media;
 mod net;
 mod pacing;
 pub mod peers;

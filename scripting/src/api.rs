@@ -669,6 +669,118 @@ impl ScriptCtx {
         })
     }
 
+    /// The message `msg` (its chat and id) fetched again (fresh file references).
+    async fn refetch(&self, msg: &Json) -> ApiResult<enums::Message> {
+        let chat = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        let peer = self.peer(&json!(chat)).await?;
+        let ids = vec![enums::InputMessage::from(types::InputMessageID { id })];
+        let r = match &peer {
+            enums::InputPeer::Channel(_) | enums::InputPeer::ChannelFromMessage(_) => {
+                self.client()
+                    .invoke(&functions::channels::GetMessages {
+                        channel: input_channel(&peer)?,
+                        id: ids,
+                    })
+                    .await?
+            }
+            _ => {
+                self.client()
+                    .invoke(&functions::messages::GetMessages { id: ids })
+                    .await?
+            }
+        };
+        let list = match r {
+            enums::messages::Messages::Messages(m) => m.messages,
+            enums::messages::Messages::Slice(m) => m.messages,
+            enums::messages::Messages::ChannelMessages(m) => m.messages,
+            enums::messages::Messages::NotModified(_) => vec![],
+        };
+        list.into_iter()
+            .find(|m| matches!(m, enums::Message::Message(x) if x.id == id))
+            .ok_or_else(|| ApiError::Bad(format!("message {id} of chat {chat} is gone")))
+    }
+
+    /// `download(msg)`: the bytes of the message's photo or document.
+    pub async fn download(&self, msg: &Json) -> ApiResult<Vec<u8>> {
+        let m = self.refetch(msg).await?;
+        let file = fleetgram_engine::media::file_of(&m)
+            .ok_or_else(|| ApiError::Bad("the message has no photo or document".into()))?;
+        Ok(self.client().download_file(&file).await?)
+    }
+
+    /// `upload(peer, data, opts)`: sends `data` as a document; `opts`: `name`, `caption`,
+    /// `mime`. Returns the sent message.
+    pub async fn upload(&self, peer: &Json, data: &[u8], opts: &Json) -> ApiResult {
+        let target = peer_ref(peer)?;
+        let name = opts
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or("file.bin")
+            .to_string();
+        let caption = opts
+            .get("caption")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        let mime = opts
+            .get("mime")
+            .and_then(Json::as_str)
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let file = self.client().upload_bytes(data, &name).await?;
+        let random_id = JOB_RUN
+            .try_with(|j| j.random_id(&target, &name))
+            .unwrap_or_else(|_| rand::random());
+        let updates = self
+            .client()
+            .with_peer(&target, |peer| {
+                let req = functions::messages::SendMedia {
+                    silent: false,
+                    background: false,
+                    clear_draft: false,
+                    noforwards: false,
+                    update_stickersets_order: false,
+                    invert_media: false,
+                    allow_paid_floodskip: false,
+                    peer,
+                    reply_to: None,
+                    media: types::InputMediaUploadedDocument {
+                        nosound_video: false,
+                        force_file: true,
+                        spoiler: false,
+                        file: file.clone(),
+                        thumb: None,
+                        mime_type: mime.clone(),
+                        attributes: vec![types::DocumentAttributeFilename {
+                            file_name: name.clone(),
+                        }
+                        .into()],
+                        stickers: None,
+                        video_cover: None,
+                        video_timestamp: None,
+                        ttl_seconds: None,
+                    }
+                    .into(),
+                    message: caption.clone(),
+                    random_id,
+                    reply_markup: None,
+                    entities: None,
+                    schedule_date: None,
+                    schedule_repeat_period: None,
+                    send_as: None,
+                    quick_reply_shortcut: None,
+                    effect: None,
+                    allow_paid_stars: None,
+                    suggested_post: None,
+                };
+                let client = self.client().clone();
+                async move { client.invoke(&req).await }
+            })
+            .await?;
+        Ok(sent_message(&updates, &target, &caption))
+    }
+
     /// `fleet.pool(name):send(peer, text, opts)`: sends through the running account of pool
     /// `name` with the most budget (fewest FLOOD_WAITs, shortest learned spacing), failing
     /// over to the next one on FLOOD_WAIT; the result names the `account` used.

@@ -487,6 +487,45 @@ impl LuaVm {
             let opts = arg_json(&l, &a, 3).map_err(bad)?;
             c.other(&name)?.send(&peer, &text, &opts).await
         });
+        // Files: bytes travel as Lua strings.
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "download",
+            lua.create_async_function(move |l: Lua, msg: Value| {
+                let c = c.clone();
+                let at = location(&l, &f);
+                async move {
+                    let r = match from_lua(&l, msg) {
+                        Ok(m) => c.download(&m).await,
+                        Err(e) => Err(bad(e)),
+                    };
+                    match r {
+                        Ok(bytes) => Ok((true, Value::String(l.create_string(&bytes)?))),
+                        Err(e) => api_result(&l, Err(e), &at),
+                    }
+                }
+            })?,
+        )?;
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "upload",
+            lua.create_async_function(
+                move |l: Lua, (peer, data, opts): (Value, mlua::String, Value)| {
+                    let c = c.clone();
+                    let at = location(&l, &f);
+                    let bytes = data.as_bytes().to_vec();
+                    async move {
+                        let r = match (from_lua(&l, peer), from_lua(&l, opts)) {
+                            (Ok(p), Ok(o)) => c.upload(&p, &bytes, &o).await,
+                            (Err(e), _) | (_, Err(e)) => Err(bad(e)),
+                        };
+                        api_result(&l, r, &at)
+                    }
+                },
+            )?,
+        )?;
         raw.set(
             "sleep",
             lua.create_async_function(|_, secs: f64| async move {

@@ -170,7 +170,8 @@ impl RhaiVm {
             .set_max_call_levels(64)
             .set_max_expr_depths(128, 64)
             .set_max_string_size(1 << 20)
-            .set_max_array_size(100_000)
+            // (Rhai counts blob bytes against the same limit: files up to 8 MiB.)
+            .set_max_array_size(8 << 20)
             .set_max_map_size(100_000)
             .set_max_modules(32);
         engine.on_progress(move |_| {
@@ -388,6 +389,53 @@ fn register(
     with_ctx!("ban", |c, x, chat: Dynamic, user: Dynamic, opts: Map| {
         block(c.ban(&j!(x, &chat), &j!(x, &user), &j!(x, &Dynamic::from(opts))))
     });
+    // Files: bytes travel as Rhai blobs (a string is sent as its UTF-8 bytes).
+    let (c, fl) = (ctx.clone(), f.clone());
+    engine.register_fn(
+        "download",
+        move |x: NativeCallContext, msg: Map| -> RResult<rhai::Blob> {
+            let m = from_rhai(&Dynamic::from(msg))
+                .map_err(|e| raise(ApiError::Bad(e), &at(&x, &fl), x.call_position()))?;
+            block(c.download(&m)).map_err(|e| raise(e, &at(&x, &fl), x.call_position()))
+        },
+    );
+    for with_opts in [false, true] {
+        let (c, fl) = (ctx.clone(), f.clone());
+        let up = move |x: NativeCallContext,
+                       peer: Dynamic,
+                       data: Dynamic,
+                       opts: Map|
+              -> RResult<Dynamic> {
+            let bytes = if data.is_blob() {
+                data.cast::<rhai::Blob>()
+            } else {
+                data.into_string().map(String::into_bytes).map_err(|t| {
+                    raise(
+                        ApiError::Bad(format!("upload: expected a blob or a string, got {t}")),
+                        &at(&x, &fl),
+                        x.call_position(),
+                    )
+                })?
+            };
+            let p = from_rhai(&peer)
+                .map_err(|e| raise(ApiError::Bad(e), &at(&x, &fl), x.call_position()))?;
+            let o = from_rhai(&Dynamic::from(opts))
+                .map_err(|e| raise(ApiError::Bad(e), &at(&x, &fl), x.call_position()))?;
+            block(c.upload(&p, &bytes, &o))
+                .map(|v| to_rhai(&v))
+                .map_err(|e| raise(e, &at(&x, &fl), x.call_position()))
+        };
+        if with_opts {
+            engine.register_fn("upload", up);
+        } else {
+            engine.register_fn(
+                "upload",
+                move |x: NativeCallContext, peer: Dynamic, data: Dynamic| {
+                    up(x, peer, data, Map::new())
+                },
+            );
+        }
+    }
     engine.register_fn("sleep", |secs: Dynamic| {
         let s = secs
             .as_float()

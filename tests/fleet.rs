@@ -291,6 +291,25 @@ async fn the_example_fleet_runs_its_scripts() {
     check_moderation(&erin, &carol, "@fleet_demo_group").await;
     check_moderation(&dave, &carol, "@fleet_demo_group2").await;
 
+    // The `.ping` userbots (alice: Lua, bob: Rhai): writing ".ping" from another device
+    // turns the message into the round trip.
+    for phone in ["+15550000001", "+15550000002"] {
+        let device = net.person(&config, phone).await.unwrap();
+        say(&device, "me", ".ping").await.unwrap();
+        eventually(
+            &format!("{phone}: .ping edited"),
+            Duration::from_secs(20),
+            || async {
+                history(&device, "me", 5)
+                    .await
+                    .iter()
+                    .any(|m| m.message.starts_with("pong: "))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
     // A join request through an approval link is approved by the Lua moderator.
     let alice = host.handle().client("alice").unwrap();
     let enums::ExportedChatInvite::ChatInviteExported(link) = alice

@@ -6,19 +6,14 @@
 use fleetgram_engine::store::MemoryStore;
 use fleetgram_engine::Client;
 use fleetgram_protocol::crypto::rsa::RsaPublicKey;
-use fleetgram_tl::{enums, functions};
+mod common;
+
+use common::{fresh_dir, history_all, send_text};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Two consecutive free ports.
 fn free_ports() -> u16 {
@@ -30,6 +25,14 @@ fn free_ports() -> u16 {
         }
     }
     panic!("no free ports");
+}
+
+async fn history(c: &Client, peer: &str) -> Vec<(bool, String)> {
+    history_all(c, &c.resolve_peer(peer).await.unwrap()).await
+}
+
+async fn send(c: &Client, peer: &fleetgram_tl::enums::InputPeer, text: &str) -> bool {
+    send_text(c, peer, text).await.is_ok()
 }
 
 fn start(config: &Path, info: &Path, log: &Path) -> Child {
@@ -75,80 +78,6 @@ async fn person(info: &Path, phone: &str) -> Client {
     let t = client.request_login_code(phone).await.unwrap();
     client.sign_in(&t, "12345").await.unwrap();
     client
-}
-
-async fn history(c: &Client, peer: &str) -> Vec<(bool, String)> {
-    let peer = c.resolve_peer(peer).await.unwrap();
-    let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let r = c
-            .invoke(&functions::messages::GetHistory {
-                peer: peer.clone(),
-                offset_id: offset,
-                offset_date: 0,
-                add_offset: 0,
-                limit: 100,
-                max_id: 0,
-                min_id: 0,
-                hash: 0,
-            })
-            .await
-            .unwrap();
-        let msgs = match r {
-            enums::messages::Messages::Messages(m) => m.messages,
-            enums::messages::Messages::Slice(m) => m.messages,
-            enums::messages::Messages::ChannelMessages(m) => m.messages,
-            _ => vec![],
-        };
-        if msgs.is_empty() {
-            break;
-        }
-        let before = offset;
-        for m in msgs {
-            match m {
-                enums::Message::Message(m) => {
-                    offset = m.id;
-                    out.push((m.out, m.message));
-                }
-                enums::Message::Service(m) => offset = m.id,
-                enums::Message::Empty(m) => offset = m.id,
-            }
-        }
-        if offset == before {
-            break;
-        }
-    }
-    out
-}
-
-async fn send(c: &Client, peer: &enums::InputPeer, text: &str) -> bool {
-    c.invoke(&functions::messages::SendMessage {
-        no_webpage: true,
-        silent: false,
-        background: false,
-        clear_draft: false,
-        noforwards: false,
-        update_stickersets_order: false,
-        invert_media: false,
-        allow_paid_floodskip: false,
-        peer: peer.clone(),
-        reply_to: None,
-        message: text.into(),
-        random_id: rand::random(),
-        reply_markup: None,
-        entities: None,
-        schedule_date: None,
-        schedule_repeat_period: None,
-        send_as: None,
-        quick_reply_shortcut: None,
-        effect: None,
-        allow_paid_stars: None,
-        suggested_post: None,
-        rich_message: None,
-    })
-    .await
-    .is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

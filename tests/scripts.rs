@@ -7,14 +7,23 @@ use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::Client;
 use fleetgram_tl::{enums, functions};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+mod common;
+use common::fresh_dir;
+
+async fn send(c: &Client, peer: &enums::InputPeer, text: &str) {
+    common::send_text(c, peer, text).await.unwrap();
+}
+
+/// Every incoming text of the chat with `peer`.
+async fn replies(c: &Client, peer: &enums::InputPeer) -> Vec<String> {
+    common::history_all(c, peer)
+        .await
+        .into_iter()
+        .filter(|(out, _)| !out)
+        .map(|(_, t)| t)
+        .collect()
 }
 
 const V1: &str =
@@ -23,81 +32,6 @@ const V2: &str =
     "on(\"message\", private & incoming, function(m)\n  m:reply(\"v2 \" .. m.text)\nend)\n";
 const BROKEN: &str =
     "on(\"message\", private & incoming, function(m)\n  m:reply(\"v3 \" .. m.text\nend)\n";
-
-async fn send(c: &Client, peer: &enums::InputPeer, text: &str) {
-    c.invoke(&functions::messages::SendMessage {
-        no_webpage: true,
-        silent: false,
-        background: false,
-        clear_draft: false,
-        noforwards: false,
-        update_stickersets_order: false,
-        invert_media: false,
-        allow_paid_floodskip: false,
-        peer: peer.clone(),
-        reply_to: None,
-        message: text.into(),
-        random_id: rand::random(),
-        reply_markup: None,
-        entities: None,
-        schedule_date: None,
-        schedule_repeat_period: None,
-        send_as: None,
-        quick_reply_shortcut: None,
-        effect: None,
-        allow_paid_stars: None,
-        suggested_post: None,
-        rich_message: None,
-    })
-    .await
-    .unwrap();
-}
-
-/// Every incoming text of the chat with `peer` (all pages).
-async fn replies(c: &Client, peer: &enums::InputPeer) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let r = c
-            .invoke(&functions::messages::GetHistory {
-                peer: peer.clone(),
-                offset_id: offset,
-                offset_date: 0,
-                add_offset: 0,
-                limit: 100,
-                max_id: 0,
-                min_id: 0,
-                hash: 0,
-            })
-            .await
-            .unwrap();
-        let msgs = match r {
-            enums::messages::Messages::Messages(m) => m.messages,
-            enums::messages::Messages::Slice(m) => m.messages,
-            _ => vec![],
-        };
-        if msgs.is_empty() {
-            break;
-        }
-        let before = offset;
-        for m in &msgs {
-            match m {
-                enums::Message::Message(m) => {
-                    offset = m.id;
-                    if !m.out {
-                        out.push(m.message.clone());
-                    }
-                }
-                enums::Message::Service(m) => offset = m.id,
-                enums::Message::Empty(m) => offset = m.id,
-            }
-        }
-        if offset == before {
-            break;
-        }
-    }
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_under_traffic_is_fast_and_loses_nothing() {

@@ -8,6 +8,7 @@
 //!
 //! `cargo bench --manifest-path bench/Cargo.toml --bench engine [-- UPDATES CLIENTS]`
 
+use fleetgram_bench::child::{self, control_call, dc_child, rss_kib};
 use fleetgram_engine::store::{MemoryStore, SessionStore};
 use fleetgram_engine::updates::UpdateStream;
 use fleetgram_engine::{Client, Config};
@@ -28,15 +29,6 @@ fn config(dc: &LocalDc) -> Config {
     c.extra_rsa_keys = vec![RsaPublicKey::from_pem(&info.rsa_pem).unwrap()];
     c.update_backlog = 16_384;
     c
-}
-
-fn rss_kib() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn cpu_ms() -> f64 {
@@ -77,50 +69,6 @@ async fn consume(s: &mut UpdateStream, n: usize) {
         }
         s.ack(&d).unwrap();
     }
-}
-
-/// Child mode: a local DC with its JSON control API; prints its info as one JSON line and
-/// runs until stdin closes.
-fn dc_child() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dc = LocalDc::start(DcConfig {
-            login_code: Some("12345".into()),
-            control_addr: Some("127.0.0.1:0".parse().unwrap()),
-            ..DcConfig::default()
-        })
-        .await
-        .unwrap();
-        println!("{}", dc.info().to_json());
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut s = String::new();
-            let _ = std::io::stdin().read_line(&mut s);
-        })
-        .await;
-        dc.shutdown().await;
-    });
-}
-
-/// `POST /control` with a JSON body; the JSON answer.
-fn control_call(url: &str, body: &serde_json::Value) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    let b = body.to_string();
-    write!(
-        s,
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-        b.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let json = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn main() {
@@ -208,19 +156,7 @@ fn main() {
 
         // Login CPU and idle memory, against a local DC in a child process so that this
         // process holds only the clients.
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .arg("--dc-child")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let (mut child, info) = child::spawn();
         let url = info["control"].as_str().unwrap().to_string();
         let dcs = info["dcs"]
             .as_array()
@@ -244,7 +180,7 @@ fn main() {
                 r["token"].as_str().unwrap().to_string()
             })
             .collect();
-        let rss0 = rss_kib();
+        let rss0 = rss_kib(std::process::id());
         let cpu0 = cpu_ms();
         let client_cpu0 = threads_cpu_ms("fg-client");
         let mut all = Vec::new();
@@ -276,7 +212,7 @@ fn main() {
             client_cpu / clients as f64
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let rss1 = rss_kib();
+        let rss1 = rss_kib(std::process::id());
         println!(
             "idle memory: client process RSS {} KiB -> {} KiB with {clients} connected, authorized clients = {:.1} KiB per account",
             rss0,

@@ -5,67 +5,17 @@
 //!
 //! `cargo bench --manifest-path bench/Cargo.toml --bench fleet [-- N]` (default 1000)
 
+use fleetgram_bench::child::{self, control_call, dc_child, rss_kib};
 use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::fleet::{
     AccountHandle, AccountState, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
 };
 use fleetgram_engine::store::{SessionStore, SledStore};
-use fleetgram_localdc::{Config as DcConfig, LocalDc};
 use fleetgram_protocol::crypto::rsa::RsaPublicKey;
 use fleetgram_scripting::{Limits, ScriptHost};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn dc_child() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dc = LocalDc::start(DcConfig {
-            login_code: Some("12345".into()),
-            control_addr: Some("127.0.0.1:0".parse().unwrap()),
-            ..DcConfig::default()
-        })
-        .await
-        .unwrap();
-        println!("{}", dc.info().to_json());
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut s = String::new();
-            let _ = std::io::stdin().read_line(&mut s);
-        })
-        .await;
-        dc.shutdown().await;
-    });
-}
-
-fn control_call(url: &str, body: &serde_json::Value) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    let b = body.to_string();
-    write!(
-        s,
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-        b.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let json = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 struct Creds {
     tokens: HashMap<String, String>,
@@ -96,19 +46,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(1000);
     let with_script = std::env::var("SCRIPT").is_ok();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--dc-child")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let (mut child, info) = child::spawn();
     let url = info["control"].as_str().unwrap().to_string();
     let dcs: HashMap<i32, std::net::SocketAddr> = info["dcs"]
         .as_array()

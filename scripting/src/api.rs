@@ -2,10 +2,9 @@
 //! `kv`, ...) is a method here taking and returning JSON values; the Lua and Rhai modules
 //! only adapt arguments and results (../shared/STYLE.md points 11-12).
 
-use base64::Engine as _;
 use fleetgram_engine::fleet::AccountHandle;
 use fleetgram_engine::InvocationError;
-use fleetgram_tl::dynamic::{self, Value};
+use fleetgram_tl::dynamic;
 use fleetgram_tl::schema_def::Category;
 use fleetgram_tl::{enums, functions, types, Serializable};
 use serde_json::{json, Map, Value as Json};
@@ -908,14 +907,4 @@ fn sent_message(u: &enums::Updates, target: &str, text: &str) -> Json {
         return crate::event::message_json(m);
     }
     json!({"text": text})
-}
-
-/// Standard base64 of bytes (how TL `bytes` appear in JSON).
-pub fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-/// Turns a TL value into JSON (for events).
-pub fn value_json(v: &Value) -> Json {
-    dynamic::json::to_json(v)
 }

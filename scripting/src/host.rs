@@ -558,7 +558,6 @@ impl ScriptHost {
         account: AccountHandle,
     ) -> Result<Arc<AccountScripts>, String> {
         let mut scripts = Vec::new();
-        let mut errors = Vec::new();
         for spec in &account.account.scripts {
             let name = spec
                 .path
@@ -588,7 +587,6 @@ impl ScriptHost {
                 }
                 Err(e) => {
                     tracing::error!(account = %account.name, error = %e, "script failed to load");
-                    errors.push(e.to_string());
                     if let Some(sink) = &self.0.log_sink {
                         sink(
                             &account.name,
@@ -600,7 +598,6 @@ impl ScriptHost {
             }
         }
         // A script that fails to load is reported; the others run.
-        let _ = errors;
         Ok(Arc::new(AccountScripts {
             scripts: RwLock::new(scripts),
             host: Arc::downgrade(&self.0),

@@ -1,0 +1,89 @@
+//! Helpers the end-to-end tests share.
+#![allow(dead_code)]
+
+use fleetgram_engine::{Client, InvocationError};
+use fleetgram_tl::{enums, functions};
+
+/// `messages.sendMessage` of plain `text` to `peer`.
+pub async fn send_text(
+    c: &Client,
+    peer: &enums::InputPeer,
+    text: &str,
+) -> Result<enums::Updates, InvocationError> {
+    c.invoke(&functions::messages::SendMessage {
+        no_webpage: true,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: peer.clone(),
+        reply_to: None,
+        message: text.into(),
+        random_id: rand::random(),
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    })
+    .await
+}
+
+/// Every message of the chat with `peer`, newest first, as (outgoing, text) (all pages).
+pub async fn history_all(c: &Client, peer: &enums::InputPeer) -> Vec<(bool, String)> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let r = c
+            .invoke(&functions::messages::GetHistory {
+                peer: peer.clone(),
+                offset_id: offset,
+                offset_date: 0,
+                add_offset: 0,
+                limit: 100,
+                max_id: 0,
+                min_id: 0,
+                hash: 0,
+            })
+            .await
+            .unwrap();
+        let msgs = match r {
+            enums::messages::Messages::Messages(m) => m.messages,
+            enums::messages::Messages::Slice(m) => m.messages,
+            enums::messages::Messages::ChannelMessages(m) => m.messages,
+            _ => vec![],
+        };
+        let before = offset;
+        for m in msgs {
+            match m {
+                enums::Message::Message(m) => {
+                    offset = m.id;
+                    out.push((m.out, m.message));
+                }
+                enums::Message::Service(m) => offset = m.id,
+                enums::Message::Empty(m) => offset = m.id,
+            }
+        }
+        if offset == before {
+            break;
+        }
+    }
+    out
+}
+
+/// An empty scratch directory under the target directory, unique to this test process.
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -164,6 +164,14 @@ pub enum RawUpdate {
         /// Which DC.
         dc: i32,
     },
+    /// The answer to one of the account's own calls on the home DC that carries updates
+    /// (they count in the account's pts/qts/seq sequences like pushed ones).
+    Answer {
+        /// The request (to make `updateShortSentMessage` into the message it stands for).
+        request: Vec<u8>,
+        /// The answer.
+        bytes: Vec<u8>,
+    },
 }
 
 /// One account. Cheap to clone; every clone shares the connections.
@@ -410,6 +418,14 @@ impl Client {
                 Ok(bytes) => {
                     self.0.config.retry.on_success(method);
                     self.learn_peers(method, &bytes);
+                    if target == self.home_dc() && crate::updates::answer_carries_updates(&bytes) {
+                        // Best effort: when the queue is full the stream sees a gap instead
+                        // and fetches the difference (never block a call on the consumer).
+                        let _ = self.0.updates_tx.try_send(RawUpdate::Answer {
+                            request: body.clone(),
+                            bytes: bytes.clone(),
+                        });
+                    }
                     return Ok(bytes);
                 }
                 Err(e) => e,
@@ -601,6 +617,11 @@ impl Client {
     /// `None` once the client is gone.
     pub async fn next_raw_update(&self) -> Option<RawUpdate> {
         self.0.updates_rx.lock().await.recv().await
+    }
+
+    /// How many server-initiated objects wait in the queue.
+    pub(crate) fn queued_raw_updates(&self) -> usize {
+        self.0.updates_tx.max_capacity() - self.0.updates_tx.capacity()
     }
 
     /// Makes sure the home DC connection is up (creating the auth key if needed).

@@ -16,6 +16,14 @@
 //! (duplicates skipped, a gap waits briefly, then `updates.getChannelDifference`), its pts
 //! is committed with the acknowledgements, and on start every channel with a stored pts is
 //! caught up. `updateChannelTooLong` fetches that channel's difference.
+//!
+//! The qts sequence (the updates bots get about participants, reactions, votes, stops and
+//! boosts) is checked the same way (a gap waits, then the difference is fetched with the
+//! local qts), and so is the seq of `updates` / `updatesCombined` containers: a container
+//! whose `seq_start` is ahead of the local seq is held until the missing one arrives or the
+//! gap times out. The answers to the account's own calls (`messages.sendMessage` and the
+//! like) take part in these sequences: the client hands them to the stream too, so sending
+//! does not look like a gap (and the account's own messages are delivered like pushed ones).
 
 use crate::client::{Client, RawUpdate};
 use crate::error::InvocationError;
@@ -66,11 +74,29 @@ pub struct UpdateStream {
     next_number: u64,
     /// Updates held while a gap is open, with pts after them.
     pending: Vec<(i32, i32, Delivered)>,
+    /// qts updates held while a gap is open, with their qts.
+    pending_qts: Vec<(i32, Delivered)>,
+    /// Containers held while a seq gap is open.
+    pending_seq: Vec<Batch>,
     gap_since: Option<tokio::time::Instant>,
     /// A commit was written lazily since the last durable one.
     dirty: bool,
     /// Consecutive differences that left the held updates unconfirmed.
     stale_rounds: u32,
+    stats: StreamStats,
+    /// Raw notices queued before the stream opened (its catch-up covers their new sessions).
+    queued_before_open: usize,
+}
+
+/// Counters of an update stream (for the operator view, and to see what recovery cost).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// `updates.getDifference` rounds (each slice counts).
+    pub differences: u64,
+    /// `updates.getChannelDifference` rounds.
+    pub channel_differences: u64,
+    /// Updates skipped because they were had already (pts, qts or channel pts).
+    pub duplicates: u64,
 }
 
 impl Drop for UpdateStream {
@@ -136,6 +162,155 @@ fn channel_pts(u: &enums::Update) -> Option<(i64, i32, i32)> {
         U::ChannelWebPage(x) => Some((x.channel_id, x.pts, x.pts_count)),
         _ => None,
     }
+}
+
+/// The qts of an update in the account's qts sequence.
+fn update_qts(u: &enums::Update) -> Option<i32> {
+    use enums::Update as U;
+    Some(match u {
+        U::NewEncryptedMessage(x) => x.qts,
+        U::MessagePollVote(x) => x.qts,
+        U::ChatParticipant(x) => x.qts,
+        U::ChannelParticipant(x) => x.qts,
+        U::BotStopped(x) => x.qts,
+        U::BotChatInviteRequester(x) => x.qts,
+        U::BotChatBoost(x) => x.qts,
+        U::BotMessageReaction(x) => x.qts,
+        U::BotMessageReactions(x) => x.qts,
+        U::BotBusinessConnect(x) => x.qts,
+        U::BotNewBusinessMessage(x) => x.qts,
+        U::BotEditBusinessMessage(x) => x.qts,
+        U::BotDeleteBusinessMessage(x) => x.qts,
+        U::BotPurchasedPaidMedia(x) => x.qts,
+        U::ManagedBot(x) => x.qts,
+        U::BotGuestChatQuery(x) => x.qts,
+        U::BotStarsSubscription(x) => x.qts,
+        _ => return None,
+    })
+}
+
+/// Whether the answer `bytes` to a call carries updates (an `Updates` object, or one inside
+/// `messages.invitedUsers` / `messages.chatInviteJoinResultOk`).
+pub(crate) fn answer_carries_updates(bytes: &[u8]) -> bool {
+    use fleetgram_tl::Identifiable;
+    let Some(id) = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return false;
+    };
+    [
+        types::Updates::CONSTRUCTOR_ID,
+        types::UpdatesCombined::CONSTRUCTOR_ID,
+        types::UpdateShort::CONSTRUCTOR_ID,
+        types::UpdateShortMessage::CONSTRUCTOR_ID,
+        types::UpdateShortChatMessage::CONSTRUCTOR_ID,
+        types::UpdateShortSentMessage::CONSTRUCTOR_ID,
+        types::messages::InvitedUsers::CONSTRUCTOR_ID,
+        types::messages::ChatInviteJoinResultOk::CONSTRUCTOR_ID,
+    ]
+    .contains(&id)
+}
+
+/// The updates in the answer to one of the account's own calls. `updateShortSentMessage`
+/// is made into the message it stands for from the request (`messages.sendMessage` /
+/// `sendMedia`); `None` when that is not possible (a later gap then fetches the difference).
+fn answer_updates(request: &[u8], answer: &[u8], me: Option<i64>) -> Option<enums::Updates> {
+    use fleetgram_tl::Identifiable;
+    let id = u32::from_le_bytes(answer.get(..4)?.try_into().ok()?);
+    if id == types::messages::InvitedUsers::CONSTRUCTOR_ID {
+        let enums::messages::InvitedUsers::InvitedUsers(i) =
+            enums::messages::InvitedUsers::from_bytes(answer).ok()?;
+        return Some(i.updates);
+    }
+    if id == types::messages::ChatInviteJoinResultOk::CONSTRUCTOR_ID {
+        return match enums::messages::ChatInviteJoinResult::from_bytes(answer).ok()? {
+            enums::messages::ChatInviteJoinResult::Ok(r) => Some(r.updates),
+            _ => None,
+        };
+    }
+    let updates = enums::Updates::from_bytes(answer).ok()?;
+    let enums::Updates::UpdateShortSentMessage(sent) = updates else {
+        return Some(updates);
+    };
+    if sent.pts_count == 0 {
+        return None; // a repeated random_id: nothing new
+    }
+    let rid = u32::from_le_bytes(request.get(..4)?.try_into().ok()?);
+    let (peer, text, entities, reply_to, silent, markup) =
+        if rid == functions::messages::SendMessage::CONSTRUCTOR_ID {
+            let r = functions::messages::SendMessage::from_bytes(request).ok()?;
+            (
+                r.peer,
+                r.message,
+                r.entities,
+                r.reply_to,
+                r.silent,
+                r.reply_markup,
+            )
+        } else if rid == functions::messages::SendMedia::CONSTRUCTOR_ID {
+            let r = functions::messages::SendMedia::from_bytes(request).ok()?;
+            (
+                r.peer,
+                r.message,
+                r.entities,
+                r.reply_to,
+                r.silent,
+                r.reply_markup,
+            )
+        } else {
+            return None;
+        };
+    let me = me?;
+    let peer: enums::Peer = match peer {
+        enums::InputPeer::InputPeerSelf => types::PeerUser { user_id: me }.into(),
+        enums::InputPeer::User(u) => types::PeerUser { user_id: u.user_id }.into(),
+        enums::InputPeer::UserFromMessage(u) => types::PeerUser { user_id: u.user_id }.into(),
+        enums::InputPeer::Chat(c) => types::PeerChat { chat_id: c.chat_id }.into(),
+        _ => return None,
+    };
+    let reply_to = match reply_to {
+        Some(enums::InputReplyTo::Message(r)) => Some(
+            types::MessageReplyHeader {
+                reply_to_msg_id: Some(r.reply_to_msg_id),
+                ..Default::default()
+            }
+            .into(),
+        ),
+        _ => None,
+    };
+    let mut msg = short_message(
+        true,
+        false,
+        false,
+        silent,
+        sent.id,
+        Some(types::PeerUser { user_id: me }.into()),
+        peer,
+        text,
+        sent.date,
+        None,
+        None,
+        reply_to,
+        sent.entities.or(entities),
+        sent.ttl_period,
+    );
+    if let enums::Message::Message(m) = &mut msg {
+        m.media = sent.media;
+        m.reply_markup = markup;
+    }
+    Some(
+        types::UpdateShort {
+            update: types::UpdateNewMessage {
+                message: msg,
+                pts: sent.pts,
+                pts_count: sent.pts_count,
+            }
+            .into(),
+            date: sent.date,
+        }
+        .into(),
+    )
 }
 
 /// A `message` built from the fields of a short update.
@@ -210,10 +385,35 @@ fn short_message(
     .into()
 }
 
+/// Updates that came together, with their users/chats and place in the seq sequence.
+#[derive(Debug)]
+struct Batch {
+    updates: Vec<enums::Update>,
+    users: Vec<enums::User>,
+    chats: Vec<enums::Chat>,
+    date: i32,
+    /// `seq_start..=seq` of the container; 0 when not in the sequence.
+    seq_start: i32,
+    seq: i32,
+}
+
+impl Batch {
+    fn new(updates: Vec<enums::Update>, date: i32) -> Self {
+        Self {
+            updates,
+            users: vec![],
+            chats: vec![],
+            date,
+            seq_start: 0,
+            seq: 0,
+        }
+    }
+}
+
 /// What a pushed `Updates` object means.
 enum Pushed {
     /// Updates with their users/chats.
-    Batch(Vec<enums::Update>, Vec<enums::User>, Vec<enums::Chat>, i32),
+    Batch(Batch),
     /// `updatesTooLong`: fetch the difference.
     TooLong,
 }
@@ -256,12 +456,10 @@ fn flatten(u: enums::Updates, me: Option<i64>) -> Pushed {
                 m.entities,
                 m.ttl_period,
             );
-            Pushed::Batch(
+            Pushed::Batch(Batch::new(
                 vec![new_message(msg, m.pts, m.pts_count)],
-                vec![],
-                vec![],
                 m.date,
-            )
+            ))
         }
         U::UpdateShortChatMessage(m) => {
             let m = *m;
@@ -281,18 +479,30 @@ fn flatten(u: enums::Updates, me: Option<i64>) -> Pushed {
                 m.entities,
                 m.ttl_period,
             );
-            Pushed::Batch(
+            Pushed::Batch(Batch::new(
                 vec![new_message(msg, m.pts, m.pts_count)],
-                vec![],
-                vec![],
                 m.date,
-            )
+            ))
         }
-        U::UpdateShort(s) => Pushed::Batch(vec![s.update], vec![], vec![], s.date),
-        U::Combined(c) => Pushed::Batch(c.updates, c.users, c.chats, c.date),
-        U::Updates(c) => Pushed::Batch(c.updates, c.users, c.chats, c.date),
-        // Only ever the answer to our own sendMessage; never pushed.
-        U::UpdateShortSentMessage(_) => Pushed::Batch(vec![], vec![], vec![], 0),
+        U::UpdateShort(s) => Pushed::Batch(Batch::new(vec![s.update], s.date)),
+        U::Combined(c) => Pushed::Batch(Batch {
+            updates: c.updates,
+            users: c.users,
+            chats: c.chats,
+            date: c.date,
+            seq_start: c.seq_start,
+            seq: c.seq,
+        }),
+        U::Updates(c) => Pushed::Batch(Batch {
+            updates: c.updates,
+            users: c.users,
+            chats: c.chats,
+            date: c.date,
+            seq_start: c.seq,
+            seq: c.seq,
+        }),
+        // Only ever the answer to our own sendMessage (made into a message before this).
+        U::UpdateShortSentMessage(_) => Pushed::Batch(Batch::new(vec![], 0)),
     }
 }
 
@@ -312,9 +522,13 @@ impl Client {
             channel_pending: std::collections::HashMap::new(),
             next_number: 1,
             pending: Vec::new(),
+            pending_qts: Vec::new(),
+            pending_seq: Vec::new(),
             gap_since: None,
             dirty: false,
             stale_rounds: 0,
+            stats: StreamStats::default(),
+            queued_before_open: self.queued_raw_updates(),
         };
         match committed {
             None => {
@@ -434,6 +648,11 @@ impl UpdateStream {
         self.client.update_state(|_| {})
     }
 
+    /// What the stream has done so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats
+    }
+
     /// The state of the last update handed out or queued (ahead of the committed one).
     pub fn local_state(&self) -> UpdateState {
         self.local
@@ -483,7 +702,12 @@ impl UpdateStream {
     }
 
     async fn handle_raw(&mut self, raw: RawUpdate) -> Result<(), InvocationError> {
-        let bytes = match raw {
+        let me = self.client.state().user_id;
+        let before_open = self.queued_before_open > 0;
+        self.queued_before_open = self.queued_before_open.saturating_sub(1);
+        let updates = match raw {
+            // A session made before the stream opened: the catch-up covered it.
+            RawUpdate::NewSession { .. } if before_open => return Ok(()),
             RawUpdate::NewSession { .. } => {
                 // Updates may have been missed: the common sequence and every channel's.
                 self.get_difference().await?;
@@ -493,12 +717,18 @@ impl UpdateStream {
                 }
                 return Ok(());
             }
-            RawUpdate::Object { bytes, .. } => bytes,
-        };
-        let Ok(updates) = enums::Updates::from_bytes(&bytes) else {
-            // Not an Updates object (a stray service message): nothing to deliver.
-            tracing::debug!(len = bytes.len(), "ignoring a non-Updates push");
-            return Ok(());
+            RawUpdate::Object { bytes, .. } => match enums::Updates::from_bytes(&bytes) {
+                Ok(u) => u,
+                Err(_) => {
+                    // Not an Updates object (a stray service message): nothing to deliver.
+                    tracing::debug!(len = bytes.len(), "ignoring a non-Updates push");
+                    return Ok(());
+                }
+            },
+            RawUpdate::Answer { request, bytes } => match answer_updates(&request, &bytes, me) {
+                Some(u) => u,
+                None => return Ok(()),
+            },
         };
         // A short update naming someone this account has never seen carries no access
         // hash: fetch the difference instead, which comes with the users and chats.
@@ -513,13 +743,62 @@ impl UpdateStream {
         if unknown {
             return self.get_difference().await;
         }
-        let me = self.client.state().user_id;
-        let (list, users, chats, date) = match flatten(updates, me) {
+        let batch = match flatten(updates, me) {
             Pushed::TooLong => return self.get_difference().await,
-            Pushed::Batch(l, u, c, d) => (l, u, c, d),
+            Pushed::Batch(b) => b,
         };
+        let mut gaps = Vec::new();
+        if batch.seq != 0 && batch.seq_start > self.local.seq + 1 {
+            // A container is missing before this one: hold it until it comes (or the gap
+            // times out and the difference is fetched).
+            self.pending_seq.push(batch);
+        } else {
+            gaps = self.apply_batch(batch);
+            self.apply_pending_seq(&mut gaps);
+        }
+        self.apply_pending();
+        for ch in gaps {
+            self.get_channel_difference(ch).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies held containers that now continue the seq sequence.
+    fn apply_pending_seq(&mut self, gaps: &mut Vec<i64>) {
+        self.pending_seq.sort_by_key(|b| b.seq_start);
+        while self
+            .pending_seq
+            .first()
+            .is_some_and(|b| b.seq_start <= self.local.seq + 1)
+        {
+            let b = self.pending_seq.remove(0);
+            gaps.extend(self.apply_batch(b));
+        }
+    }
+
+    /// Sorts a container's updates into the sequences; returns the channels whose
+    /// difference must be fetched. (Updates of a container older than the local seq still
+    /// go through the pts/qts checks, which skip what was had already.)
+    fn apply_batch(&mut self, b: Batch) -> Vec<i64> {
+        let Batch {
+            updates: list,
+            users,
+            chats,
+            date,
+            seq,
+            ..
+        } = b;
         self.learn_peers(&users, &chats, list.iter().filter_map(message_of));
         let mut gaps = Vec::new();
+        let held =
+            |u: enums::Update, users: &Vec<enums::User>, chats: &Vec<enums::Chat>| Delivered {
+                update: u,
+                users: users.clone(),
+                chats: chats.clone(),
+                number: 0,
+                state: UpdateState::default(),
+                channel: None,
+            };
         for u in list {
             if let enums::Update::ChannelTooLong(t) = &u {
                 gaps.push(t.channel_id);
@@ -529,32 +808,24 @@ impl UpdateStream {
                 self.channel_update(ch, pts, count, u, users.clone(), chats.clone());
                 continue;
             }
+            if let Some(qts) = update_qts(&u) {
+                self.pending_qts.push((qts, held(u, &users, &chats)));
+                continue;
+            }
             match common_pts(&u) {
-                None => {
-                    // Not in the pts sequence: delivered as it comes.
-                    self.push(u, users.clone(), chats.clone());
-                }
-                Some((pts, count)) => {
-                    let d = Delivered {
-                        update: u,
-                        users: users.clone(),
-                        chats: chats.clone(),
-                        number: 0,
-                        state: UpdateState::default(),
-                        channel: None,
-                    };
-                    self.pending.push((pts, count, d));
-                }
+                // Not in a sequence: delivered as it comes.
+                None => self.push(u, users.clone(), chats.clone()),
+                Some((pts, count)) => self.pending.push((pts, count, held(u, &users, &chats))),
             }
         }
         if date > self.local.date {
             self.local.date = date;
         }
-        self.apply_pending();
-        for ch in gaps {
-            self.get_channel_difference(ch).await?;
+        if seq > self.local.seq {
+            self.local.seq = seq;
         }
-        Ok(())
+        self.apply_pending();
+        gaps
     }
 
     /// Checks a channel update against the channel's pts: delivers it, skips a duplicate,
@@ -570,6 +841,7 @@ impl UpdateStream {
     ) {
         let local = *self.channel_local.entry(ch).or_insert(pts - count);
         if pts <= local {
+            self.stats.duplicates += 1;
             return; // already have it
         }
         if pts - count > local {
@@ -647,6 +919,7 @@ impl UpdateStream {
             None => return Ok(()),
         };
         loop {
+            self.stats.channel_differences += 1;
             let diff = self
                 .client
                 .invoke(&functions::updates::GetChannelDifference {
@@ -752,7 +1025,8 @@ impl UpdateStream {
         Ok(())
     }
 
-    /// Applies held updates that continue the sequence; opens or closes the gap timer.
+    /// Applies held updates that continue the pts and qts sequences; opens or closes the gap
+    /// timer.
     fn apply_pending(&mut self) {
         self.pending.sort_by_key(|(pts, count, _)| pts - count);
         while let Some(i) = self
@@ -762,12 +1036,30 @@ impl UpdateStream {
         {
             let (pts, count, d) = self.pending.remove(i);
             if pts - count < self.local.pts || pts <= self.local.pts {
+                self.stats.duplicates += 1;
                 continue; // Already have it.
             }
             self.local.pts = pts;
             self.push(d.update, d.users, d.chats);
         }
-        self.gap_since = if self.pending.is_empty() {
+        self.pending_qts.sort_by_key(|(qts, _)| *qts);
+        while let Some((qts, _)) = self.pending_qts.first() {
+            let qts = *qts;
+            if qts > self.local.qts + 1 {
+                break; // a gap
+            }
+            let (_, d) = self.pending_qts.remove(0);
+            if qts <= self.local.qts {
+                self.stats.duplicates += 1;
+                continue; // Already have it.
+            }
+            self.local.qts = qts;
+            self.push(d.update, d.users, d.chats);
+        }
+        self.gap_since = if self.pending.is_empty()
+            && self.pending_qts.is_empty()
+            && self.pending_seq.is_empty()
+        {
             None
         } else {
             self.gap_since.or_else(|| Some(tokio::time::Instant::now()))
@@ -780,6 +1072,7 @@ impl UpdateStream {
         // Updates of the first batch already acknowledged in an earlier run.
         let mut skip = std::mem::take(&mut self.local.skip) as usize;
         loop {
+            self.stats.differences += 1;
             let diff = self
                 .client
                 .invoke(&functions::updates::GetDifference {
@@ -869,24 +1162,36 @@ impl UpdateStream {
                 break;
             }
         }
+        // Held containers: the difference covered their pts and qts updates (skipped by the
+        // checks); the rest of them is delivered, and the seq moves past them.
+        let mut gaps = Vec::new();
+        for b in std::mem::take(&mut self.pending_seq) {
+            gaps.extend(self.apply_batch(b));
+        }
         // Held live updates older than the new state are dropped by apply_pending. Ones still
         // beyond it after a second difference are not in the server's sequence: dropped.
-        let before = self.pending.len();
+        let before = self.pending.len() + self.pending_qts.len();
         self.apply_pending();
-        if !self.pending.is_empty() && self.pending.len() == before {
+        let after = self.pending.len() + self.pending_qts.len();
+        if after > 0 && after == before {
             self.stale_rounds += 1;
             if self.stale_rounds >= 2 {
                 tracing::warn!(
-                    held = self.pending.len(),
+                    held = after,
                     pts = self.local.pts,
+                    qts = self.local.qts,
                     "dropping updates the server's difference does not confirm"
                 );
                 self.pending.clear();
+                self.pending_qts.clear();
                 self.gap_since = None;
                 self.stale_rounds = 0;
             }
         } else {
             self.stale_rounds = 0;
+        }
+        for ch in gaps {
+            Box::pin(self.get_channel_difference(ch)).await?;
         }
         Ok(())
     }

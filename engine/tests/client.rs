@@ -1389,3 +1389,173 @@ async fn channel_updates_are_caught_up_per_channel_after_a_restart() {
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);
 }
+
+async fn next_of(
+    s: &mut fleetgram_engine::updates::UpdateStream,
+) -> fleetgram_engine::updates::Delivered {
+    let d = tokio::time::timeout(Duration::from_secs(10), s.next())
+        .await
+        .expect("an update")
+        .unwrap()
+        .unwrap();
+    s.ack(&d).unwrap();
+    d
+}
+
+fn bot_stopped(d: &fleetgram_engine::updates::Delivered) -> Option<(bool, i32)> {
+    match &d.update {
+        enums::Update::BotStopped(u) => Some((u.stopped, u.qts)),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn qts_updates_are_checked_gaps_filled_and_caught_up_after_a_restart() {
+    use fleetgram_tl::Serializable;
+    let dc = start().await;
+    let (bot_id, token) = dc.control().create_bot("Q", "qts_bot", 1);
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let bot = client(&dc, store.clone(), "bot");
+    bot.bot_sign_in(&token).await.unwrap();
+    let user = client(&dc, Arc::new(MemoryStore::new()), "user");
+    login_user(&dc, &user, "+15550009301").await;
+    let peer = user.resolve_peer("@qts_bot").await.unwrap();
+    let block = |on: bool| {
+        let user = user.clone();
+        let peer = peer.clone();
+        async move {
+            if on {
+                user.invoke(&functions::contacts::Block {
+                    my_stories_from: false,
+                    id: peer,
+                })
+                .await
+                .unwrap();
+            } else {
+                user.invoke(&functions::contacts::Unblock {
+                    my_stories_from: false,
+                    id: peer,
+                })
+                .await
+                .unwrap();
+            }
+        }
+    };
+    let mut s = bot.updates().await.unwrap();
+    let base = s.local_state().qts;
+
+    block(true).await;
+    assert_eq!(bot_stopped(&next_of(&mut s).await), Some((true, base + 1)));
+
+    // One push lost: the next qts update opens a gap, the difference brings the missing one.
+    dc.control().lose_pushes(bot_id, 1);
+    block(false).await;
+    block(true).await;
+    assert_eq!(bot_stopped(&next_of(&mut s).await), Some((false, base + 2)));
+    assert_eq!(bot_stopped(&next_of(&mut s).await), Some((true, base + 3)));
+    assert!(s.stats().differences >= 1);
+
+    // A repeated qts update is skipped.
+    let again: enums::Updates = types::UpdateShort {
+        update: types::UpdateBotStopped {
+            user_id: user.state().user_id.unwrap(),
+            date: 1,
+            stopped: true,
+            qts: base + 3,
+        }
+        .into(),
+        date: 1,
+    }
+    .into();
+    let dups = s.stats().duplicates;
+    dc.control()
+        .inject_update(bot_id, &again.to_bytes())
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), s.next())
+            .await
+            .is_err(),
+        "a repeated qts update must not be delivered"
+    );
+    assert_eq!(s.stats().duplicates, dups + 1);
+    s.flush().unwrap();
+    drop(s);
+    bot.disconnect();
+    drop(bot);
+
+    // While the bot is stopped: two more, caught up from the committed qts on start.
+    block(false).await;
+    block(true).await;
+    let bot = client(&dc, store, "bot");
+    let mut s = bot.updates().await.unwrap();
+    assert_eq!(bot_stopped(&next_of(&mut s).await), Some((false, base + 4)));
+    assert_eq!(bot_stopped(&next_of(&mut s).await), Some((true, base + 5)));
+    assert_eq!(s.local_state().qts, base + 5);
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn containers_are_held_for_a_seq_gap_and_own_answers_count_in_the_sequences() {
+    use fleetgram_tl::Serializable;
+    let dc = start().await;
+    let c = client(&dc, Arc::new(MemoryStore::new()), "seq");
+    login_user(&dc, &c, "+15550009302").await;
+    let me = c.state().user_id.unwrap();
+    let mut s = c.updates().await.unwrap();
+
+    // The account's own sends: answered with updates that continue its pts and seq, so the
+    // stream delivers them at once, without a difference.
+    let before = s.stats();
+    for i in 0..3 {
+        c.invoke_raw(
+            "messages.sendMessage",
+            send_raw(&format!("own{i}"), 700 + i),
+        )
+        .await
+        .unwrap();
+    }
+    consume(&mut s, "own", 3).await;
+    assert_eq!(s.stats().differences, before.differences, "{:?}", s.stats());
+
+    // Containers outside the pts sequence, with seq: the first is lost, so the second
+    // waits for the gap to time out; the difference moves the seq on and it is delivered.
+    let status = |by_me: bool| -> Vec<u8> {
+        enums::Updates::from(types::Updates {
+            updates: vec![types::UpdateUserStatus {
+                user_id: me,
+                status: types::UserStatusRecently { by_me }.into(),
+            }
+            .into()],
+            users: vec![],
+            chats: vec![],
+            date: 1,
+            seq: 0,
+        })
+        .to_bytes()
+    };
+    dc.control().lose_pushes(me, 1);
+    dc.control().inject_update(me, &status(false)).unwrap();
+    let started = Instant::now();
+    dc.control().inject_update(me, &status(true)).unwrap();
+    let d = next_of(&mut s).await;
+    assert!(
+        matches!(&d.update, enums::Update::UserStatus(u)
+            if matches!(&u.status, enums::UserStatus::Recently(r) if r.by_me)),
+        "{d:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "held for the gap"
+    );
+    assert_eq!(s.stats().differences, before.differences + 1);
+    let server = c.invoke(&functions::updates::GetState {}).await.unwrap();
+    let enums::updates::State::State(server) = server;
+    assert_eq!(s.local_state().seq, server.seq);
+
+    // In order, nothing held: delivered at once.
+    dc.control().inject_update(me, &status(false)).unwrap();
+    let d = next_of(&mut s).await;
+    assert!(matches!(&d.update, enums::Update::UserStatus(_)));
+    assert_eq!(s.stats().differences, before.differences + 1);
+    dc.shutdown().await;
+}

@@ -633,6 +633,12 @@ fn deliver_sequenced(
     now: i64,
 ) {
     for &user in users {
+        // Pushes lost on purpose (fault injection): the state moved on, the client must notice.
+        let lose = {
+            let mut f = shared.faults.lock().expect("not poisoned");
+            let n = pushes.iter().filter(|p| p.user == user).count();
+            f.take_lost_pushes(user, n)
+        };
         let keys: Vec<SessionKey> = shared
             .user_sessions
             .lock()
@@ -654,7 +660,7 @@ fn deliver_sequenced(
             if s.owner != Some(user) || s.conn.is_none() || s.without_updates {
                 continue; // logged out, or offline: the client catches up with getDifference
             }
-            for p in pushes.iter().filter(|p| p.user == user) {
+            for p in pushes.iter().filter(|p| p.user == user).skip(lose) {
                 s.session.send_update(p.body.clone());
             }
             flush(&mut s, now);

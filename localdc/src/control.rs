@@ -113,6 +113,16 @@ impl Control {
             .set_delay(method, delay);
     }
 
+    /// Loses the next `n` pushes to `user` (the update state moves on as if they were sent:
+    /// the client has to notice the gap and fetch the difference).
+    pub fn lose_pushes(&self, user: i64, n: usize) {
+        self.shared
+            .faults
+            .lock()
+            .expect("not poisoned")
+            .lose_pushes(user, n);
+    }
+
     /// Closes every client connection now (sessions and keys stay).
     pub fn drop_connections(&self) {
         self.shared.drops.send_modify(|g| *g += 1);
@@ -384,38 +394,38 @@ impl Control {
 
     /// Injects a boost of channel `channel` by `user` for admin bot `bot`.
     pub fn inject_boost(&self, bot: i64, channel: i64, user: i64) -> Result<(), ControlError> {
-        let qts = {
+        let now = crate::rpc::now();
+        let update = {
             let mut state = self.shared.state.lock().expect("not poisoned");
             if !state.channels.contains_key(&channel) {
                 return Err(ControlError(format!("no channel {channel}")));
             }
-            let st = state.updates.entry(bot).or_default();
-            st.qts += 1;
-            st.qts
+            state.push_qts(bot, |qts| {
+                fleetgram_tl::types::UpdateBotChatBoost {
+                    peer: fleetgram_tl::types::PeerChannel {
+                        channel_id: channel,
+                    }
+                    .into(),
+                    boost: fleetgram_tl::types::Boost {
+                        gift: false,
+                        giveaway: false,
+                        unclaimed: false,
+                        id: format!("{user}-{now}"),
+                        user_id: Some(user),
+                        giveaway_msg_id: None,
+                        date: now,
+                        expires: now + 30 * 86400,
+                        used_gift_slug: None,
+                        multiplier: None,
+                        stars: None,
+                    }
+                    .into(),
+                    qts,
+                }
+                .into()
+            })
         };
-        let now = crate::rpc::now();
-        let update = fleetgram_tl::types::UpdateBotChatBoost {
-            peer: fleetgram_tl::types::PeerChannel {
-                channel_id: channel,
-            }
-            .into(),
-            boost: fleetgram_tl::types::Boost {
-                gift: false,
-                giveaway: false,
-                unclaimed: false,
-                id: format!("{user}-{now}"),
-                user_id: Some(user),
-                giveaway_msg_id: None,
-                date: now,
-                expires: now + 30 * 86400,
-                used_gift_slug: None,
-                multiplier: None,
-                stars: None,
-            }
-            .into(),
-            qts,
-        };
-        self.push_update(bot, update.into(), &[user]);
+        self.push_update(bot, update, &[user]);
         Ok(())
     }
 

@@ -21,6 +21,8 @@ pub(crate) struct Faults {
     hits: HashMap<(i64, String), VecDeque<i64>>,
     forced: HashMap<String, VecDeque<(i32, String)>>,
     delays: HashMap<String, Duration>,
+    /// Account -> how many of its next pushes are lost.
+    lost_pushes: HashMap<i64, usize>,
     pub clock_skew_ms: i64,
 }
 
@@ -41,6 +43,23 @@ impl Faults {
         for _ in 0..times {
             q.push_back((code, message.to_string()));
         }
+    }
+
+    pub fn lose_pushes(&mut self, user: i64, n: usize) {
+        *self.lost_pushes.entry(user).or_default() += n;
+    }
+
+    /// How many of `n` pushes to `user` are lost (taken from the budget).
+    pub fn take_lost_pushes(&mut self, user: i64, n: usize) -> usize {
+        let Some(left) = self.lost_pushes.get_mut(&user) else {
+            return 0;
+        };
+        let lost = (*left).min(n);
+        *left -= lost;
+        if *left == 0 {
+            self.lost_pushes.remove(&user);
+        }
+        lost
     }
 
     pub fn set_delay(&mut self, method: &str, delay: Option<Duration>) {

@@ -242,6 +242,8 @@ pub(crate) struct UserBox {
     pub random_ids: HashMap<i64, i32>,
     /// In a channel's box: (sender, random_id) -> message id.
     pub sender_random_ids: HashMap<(i64, i64), i32>,
+    /// The account's qts sequence (bot updates), kept for `updates.getDifference`.
+    pub qts_log: Vec<(i32, enums::Update)>,
 }
 
 /// A code sent by `auth.sendCode`.
@@ -570,6 +572,34 @@ impl State {
         }
         self.mark_user(user);
         pts
+    }
+
+    /// Appends an update to `user`'s qts sequence (the updates bots get about participants,
+    /// reactions, votes, stops...); returns it, with its qts.
+    pub fn push_qts(
+        &mut self,
+        user: i64,
+        make: impl FnOnce(i32) -> enums::Update,
+    ) -> enums::Update {
+        let st = self.updates.entry(user).or_default();
+        st.qts += 1;
+        let qts = st.qts;
+        let update = make(qts);
+        let b = self.boxes.entry(user).or_default();
+        b.qts_log.push((qts, update.clone()));
+        if let Some(store) = &self.store {
+            store.put_qts(user, qts, &update);
+        }
+        let limit = self.update_log_limit;
+        if b.qts_log.len() > limit + limit / 4 {
+            let cut = b.qts_log.len() - limit;
+            let dropped: Vec<i32> = b.qts_log.drain(..cut).map(|e| e.0).collect();
+            if let Some(store) = &self.store {
+                store.drop_qts(user, &dropped);
+            }
+        }
+        self.mark_user(user);
+        update
     }
 
     /// The `Message` object of a stored copy.

@@ -8,6 +8,7 @@
 //! tree "auths"  perm_key_id            -> user_id
 //! tree "msgs"   user_id ++ msg_id (BE) -> one stored message
 //! tree "log"    user_id ++ pts (BE)    -> one update of the user's pts sequence (TL bytes)
+//! tree "qlog"   user_id ++ qts (BE)    -> one update of the user's qts sequence (TL bytes)
 //! tree "chats"  chat_id                -> a basic group
 //! tree "channels" channel_id           -> a channel: profile, members, bans, invites, requests
 //! tree "meta"   "access_secret"        -> the key of access hashes (so they stay valid)
@@ -38,6 +39,7 @@ pub(crate) struct Store {
     auths: sled::Tree,
     msgs: sled::Tree,
     log: sled::Tree,
+    qlog: sled::Tree,
     chats: sled::Tree,
     channels: sled::Tree,
     sched: sled::Tree,
@@ -131,6 +133,7 @@ impl Store {
             auths: db.open_tree("auths").map_err(err)?,
             msgs: db.open_tree("msgs").map_err(err)?,
             log: db.open_tree("log").map_err(err)?,
+            qlog: db.open_tree("qlog").map_err(err)?,
             chats: db.open_tree("chats").map_err(err)?,
             channels: db.open_tree("channels").map_err(err)?,
             meta: db.open_tree("meta").map_err(err)?,
@@ -395,6 +398,17 @@ impl Store {
         ser::i32(&mut b, &e.pts_count);
         e.update.serialize(&mut b);
         self.write(&self.log, &key2(user, e.pts), &b);
+    }
+
+    pub fn put_qts(&self, user: i64, qts: i32, update: &enums::Update) {
+        self.write(&self.qlog, &key2(user, qts), &update.to_bytes());
+    }
+
+    /// Removes qts log entries of `user` that fell out of the kept window.
+    pub fn drop_qts(&self, user: i64, qts: &[i32]) {
+        for q in qts {
+            self.delete(&self.qlog, &key2(user, *q));
+        }
     }
 
     /// Keeps (or, with `None`, forgets) a scheduled message.
@@ -749,6 +763,18 @@ impl Store {
                 pts_count,
                 update,
             });
+        }
+        for kv in self.qlog.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let (user, qts) = split_key(&k).ok_or_else(|| corrupt("qlog", "key length".into()))?;
+            let update =
+                enums::Update::from_bytes(&v).map_err(|e| corrupt("qlog", e.to_string()))?;
+            state
+                .boxes
+                .entry(user)
+                .or_default()
+                .qts_log
+                .push((qts, update));
         }
         // A channel's pts is its log's last; its random_ids are kept per sender.
         let ids: Vec<i64> = state.channels.keys().copied().collect();

@@ -544,22 +544,20 @@ fn notify_participant(
         .collect();
     for bot in bots {
         let new = participant_tl(channel(state, id), user, bot, now);
-        let st = state.updates.entry(bot).or_default();
-        st.qts += 1;
-        let qts = st.qts;
-        state.mark_user(bot);
-        let update: enums::Update = types::UpdateChannelParticipant {
-            via_chatlist: false,
-            channel_id: id,
-            date: now,
-            actor_id: actor,
-            user_id: user,
-            prev_participant: prev.clone(),
-            new_participant: new,
-            invite: invite.clone(),
-            qts,
-        }
-        .into();
+        let update = state.push_qts(bot, |qts| {
+            types::UpdateChannelParticipant {
+                via_chatlist: false,
+                channel_id: id,
+                date: now,
+                actor_id: actor,
+                user_id: user,
+                prev_participant: prev.clone(),
+                new_participant: new,
+                invite: invite.clone(),
+                qts,
+            }
+            .into()
+        });
         push_to(ctx, state, id, [bot], &update, &[actor, user]);
     }
 }
@@ -1917,20 +1915,18 @@ fn notify_request(
     push_to(ctx, state, id, people, &update, &pending);
     let Some(inv) = inv else { return };
     for bot in bots {
-        let st = state.updates.entry(bot).or_default();
-        st.qts += 1;
-        let qts = st.qts;
-        state.mark_user(bot);
-        let u: enums::Update = types::UpdateBotChatInviteRequester {
-            peer: types::PeerChannel { channel_id: id }.into(),
-            date,
-            user_id: user,
-            about: String::new(),
-            invite: invite_tl(inv),
-            qts,
-            query_id: None,
-        }
-        .into();
+        let u = state.push_qts(bot, |qts| {
+            types::UpdateBotChatInviteRequester {
+                peer: types::PeerChannel { channel_id: id }.into(),
+                date,
+                user_id: user,
+                about: String::new(),
+                invite: invite_tl(inv),
+                qts,
+                query_id: None,
+            }
+            .into()
+        });
         push_to(ctx, state, id, [bot], &u, &[user]);
     }
 }

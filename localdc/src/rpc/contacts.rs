@@ -116,20 +116,20 @@ fn bot_stopped(ctx: &Ctx<'_>, state: &mut crate::state::State, user: i64, bot: i
     if !state.users.get(&bot).is_some_and(|u| u.bot) {
         return;
     }
-    let st = state.updates.entry(bot).or_default();
-    st.qts += 1;
-    let qts = st.qts;
     let now = now();
+    let update = state.push_qts(bot, |qts| {
+        types::UpdateBotStopped {
+            user_id: user,
+            date: now,
+            stopped,
+            qts,
+        }
+        .into()
+    });
     ctx.push(
         bot,
         &enums::Updates::from(types::Updates {
-            updates: vec![types::UpdateBotStopped {
-                user_id: user,
-                date: now,
-                stopped,
-                qts,
-            }
-            .into()],
+            updates: vec![update],
             users: vec![state.user_tl(bot, user, now)],
             chats: vec![],
             date: now,

@@ -230,10 +230,7 @@ pub(crate) fn send_reaction(ctx: &Ctx<'_>, req: functions::messages::SendReactio
             _ => true,
         };
         if is_bot && sees {
-            let st = state.updates.entry(c.user).or_default();
-            st.qts += 1;
-            let qts = st.qts;
-            updates.push(
+            updates.push(state.push_qts(c.user, |qts| {
                 types::UpdateBotMessageReaction {
                     peer: c.peer.clone(),
                     msg_id: c.id,
@@ -243,8 +240,8 @@ pub(crate) fn send_reaction(ctx: &Ctx<'_>, req: functions::messages::SendReactio
                     new_reactions: new.clone(),
                     qts,
                 }
-                .into(),
-            );
+                .into()
+            }));
         }
         push_updates(ctx, &state, c.user, updates, &[me]);
     }
@@ -435,17 +432,16 @@ pub(crate) fn send_vote(ctx: &Ctx<'_>, req: functions::messages::SendVote) -> Rp
         }
     }
     if state.users.get(&creator).is_some_and(|u| u.bot) {
-        let st = state.updates.entry(creator).or_default();
-        st.qts += 1;
-        let qts = st.qts;
-        let u: enums::Update = types::UpdateMessagePollVote {
-            poll_id,
-            peer: types::PeerUser { user_id: me }.into(),
-            options: req.options.clone(),
-            positions,
-            qts,
-        }
-        .into();
+        let u = state.push_qts(creator, |qts| {
+            types::UpdateMessagePollVote {
+                poll_id,
+                peer: types::PeerUser { user_id: me }.into(),
+                options: req.options.clone(),
+                positions,
+                qts,
+            }
+            .into()
+        });
         push_updates(ctx, &state, creator, vec![u], &[me]);
     }
     answer(&state, me, mine)

@@ -19,6 +19,7 @@ mod pacing;
 pub mod peers;
 pub mod policy;
 pub mod store;
+pub mod text;
 pub mod updates;
 
 pub use client::{Client, Config, ConnectError, DeviceInfo, RawUpdate};

@@ -295,3 +295,97 @@ async fn scripts_download_and_upload_files_in_both_languages() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_send_html_and_markdown_in_both_languages() {
+    let dir = fresh_dir("script-parse-mode");
+    std::fs::write(
+        dir.join("fmt.lua"),
+        "on(\"message\", private & incoming, function(m)\n  send(m.chat_id, \"<b>bold</b> and <i>it 😀</i>\", { parse_mode = \"html\" })\n  send(m.chat_id, \"**bold** and *it 😀*\", { parse_mode = \"markdown\" })\n  local ok, err = pcall(send, m.chat_id, \"<b>never closed\", { parse_mode = \"html\" })\n  send(m.chat_id, \"error: \" .. tostring(err))\nend)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("fmt.rhai"),
+        "on(\"message\", private_chat & incoming, |m| {\n    send(m.chat_id, \"<b>bold</b> and <i>it 😀</i>\", #{ parse_mode: \"html\" });\n    send(m.chat_id, \"**bold** and *it 😀*\", #{ parse_mode: \"markdown\" });\n    try {\n        send(m.chat_id, \"<b>never closed\", #{ parse_mode: \"html\" });\n    } catch (e) {\n        send(m.chat_id, `error: ${e}`);\n    }\n});\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990003\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: fmt_lua_bot, scripts: [fmt.lua] }}\n  - {{ name: rhai, kind: bot, username: fmt_rhai_bot, scripts: [fmt.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let config = FleetConfig::load(&path).unwrap();
+    let host = Host::start(config.clone(), &RunOptions::default())
+        .await
+        .unwrap();
+    let fleet = host.handle();
+    let start = Instant::now();
+    while !fleet
+        .status()
+        .iter()
+        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "fleet did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990003")
+        .await
+        .unwrap();
+    for bot in ["@fmt_lua_bot", "@fmt_rhai_bot"] {
+        let peer = person.resolve_peer(bot).await.unwrap();
+        send(&person, &peer, "go").await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let got: Vec<fleetgram_engine::messages::Message> = loop {
+            let h = person
+                .invoke(&functions::messages::GetHistory {
+                    peer: peer.clone(),
+                    offset_id: 0,
+                    offset_date: 0,
+                    add_offset: 0,
+                    limit: 10,
+                    max_id: 0,
+                    min_id: 0,
+                    hash: 0,
+                })
+                .await
+                .unwrap();
+            let enums::messages::Messages::Messages(h) = h else {
+                panic!()
+            };
+            let mut incoming: Vec<_> = h
+                .messages
+                .into_iter()
+                .filter(|m| matches!(m, enums::Message::Message(x) if !x.out))
+                .map(|m| fleetgram_engine::messages::Message::new(person.clone(), m))
+                .collect();
+            if incoming.len() >= 3 {
+                incoming.reverse();
+                break incoming;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{bot}: {:?}",
+                host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(got[0].html(), "<b>bold</b> and <i>it 😀</i>", "{bot}");
+        assert_eq!(got[1].html(), "<b>bold</b> and <i>it 😀</i>", "{bot}");
+        assert!(
+            got[2].text().contains("<b> is never closed")
+                && got[2].text().contains("line 1, column 1"),
+            "{bot}: {}",
+            got[2].text()
+        );
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

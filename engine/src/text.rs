@@ -343,65 +343,66 @@ pub fn parse_html(input: &str) -> Result<(String, Vec<enums::MessageEntity>), Fo
                 let name = tag_name(&mut c);
                 let attrs = attributes(&mut c, at, &name)?;
                 let attr = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-                let style = match name.as_str() {
-                    "b" | "strong" => Some(Style::Bold),
-                    "i" | "em" => Some(Style::Italic),
-                    "u" | "ins" => Some(Style::Underline),
-                    "s" | "strike" | "del" => Some(Style::Strike),
-                    "tg-spoiler" => Some(Style::Spoiler),
-                    "span" => {
-                        match attr("class") {
+                let style =
+                    match name.as_str() {
+                        "b" | "strong" => Some(Style::Bold),
+                        "i" | "em" => Some(Style::Italic),
+                        "u" | "ins" => Some(Style::Underline),
+                        "s" | "strike" | "del" => Some(Style::Strike),
+                        "tg-spoiler" => Some(Style::Spoiler),
+                        "span" => match attr("class") {
                             Some("tg-spoiler") => Some(Style::Spoiler),
                             _ => return Err(c.error_at(
                                 at,
                                 "<span> needs class=\"tg-spoiler\" (the only span Telegram has)",
                             )),
-                        }
-                    }
-                    "code" => {
-                        let in_pre = open.last().is_some_and(|t| t.name == "pre");
-                        let lang = attr("class").and_then(|v| v.strip_prefix("language-"));
-                        match (in_pre, lang) {
-                            // <pre><code class="language-x">: the pre gets the language.
-                            (true, Some(lang)) => {
-                                if let Some(Style::Pre(l)) =
-                                    open.last_mut().and_then(|t| t.style.as_mut())
-                                {
-                                    *l = lang.to_string();
+                        },
+                        "code" => {
+                            let in_pre = open.last().is_some_and(|t| t.name == "pre");
+                            let lang = attr("class").and_then(|v| v.strip_prefix("language-"));
+                            match (in_pre, lang) {
+                                // <pre><code class="language-x">: the pre gets the language.
+                                (true, Some(lang)) => {
+                                    if let Some(Style::Pre(l)) =
+                                        open.last_mut().and_then(|t| t.style.as_mut())
+                                    {
+                                        *l = lang.to_string();
+                                    }
+                                    None
                                 }
-                                None
+                                (true, None) => None,
+                                (false, _) => Some(Style::Code),
                             }
-                            (true, None) => None,
-                            (false, _) => Some(Style::Code),
                         }
-                    }
-                    "pre" => Some(Style::Pre(attr("language").unwrap_or("").to_string())),
-                    "a" => {
-                        let href = attr("href").ok_or_else(|| {
-                            c.error_at(at, "<a> without href (write <a href=\"URL\">)")
-                        })?;
-                        Some(link_style(href))
-                    }
-                    "blockquote" => Some(Style::Quote(
-                        attr("expandable").is_some() || attr("collapsed").is_some(),
-                    )),
-                    "tg-emoji" => {
-                        let id = attr("emoji-id")
-                            .ok_or_else(|| c.error_at(at, "<tg-emoji> without emoji-id"))?;
-                        let id = id.trim().parse::<i64>().map_err(|_| {
-                            c.error_at(at, format!("emoji-id {id:?} is not a number"))
-                        })?;
-                        Some(Style::Emoji(id))
-                    }
-                    other => return Err(c.error_at(
-                        at,
-                        format!(
+                        "pre" => Some(Style::Pre(attr("language").unwrap_or("").to_string())),
+                        "a" => {
+                            let href = attr("href").ok_or_else(|| {
+                                c.error_at(at, "<a> without href (write <a href=\"URL\">)")
+                            })?;
+                            Some(link_style(href))
+                        }
+                        "blockquote" => Some(Style::Quote(
+                            attr("expandable").is_some() || attr("collapsed").is_some(),
+                        )),
+                        "tg-emoji" => {
+                            let id = attr("emoji-id")
+                                .ok_or_else(|| c.error_at(at, "<tg-emoji> without emoji-id"))?;
+                            let id = id.trim().parse::<i64>().map_err(|_| {
+                                c.error_at(at, format!("emoji-id {id:?} is not a number"))
+                            })?;
+                            Some(Style::Emoji(id))
+                        }
+                        other => {
+                            return Err(c.error_at(
+                                at,
+                                format!(
                             "unsupported tag <{other}> (Telegram has b, strong, i, em, u, ins, s, \
                                  strike, del, tg-spoiler, span class=\"tg-spoiler\", code, pre, a, \
                                  blockquote, tg-emoji)"
                         ),
-                    )),
-                };
+                            ))
+                        }
+                    };
                 open.push(OpenTag {
                     name,
                     at,

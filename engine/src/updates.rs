@@ -215,7 +215,11 @@ pub(crate) fn answer_carries_updates(bytes: &[u8]) -> bool {
 /// The updates in the answer to one of the account's own calls. `updateShortSentMessage`
 /// is made into the message it stands for from the request (`messages.sendMessage` /
 /// `sendMedia`); `None` when that is not possible (a later gap then fetches the difference).
-fn answer_updates(request: &[u8], answer: &[u8], me: Option<i64>) -> Option<enums::Updates> {
+pub(crate) fn answer_updates(
+    request: &[u8],
+    answer: &[u8],
+    me: Option<i64>,
+) -> Option<enums::Updates> {
     use fleetgram_tl::Identifiable;
     let id = u32::from_le_bytes(answer.get(..4)?.try_into().ok()?);
     if id == types::messages::InvitedUsers::CONSTRUCTOR_ID {

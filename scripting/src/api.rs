@@ -310,92 +310,69 @@ impl ScriptCtx {
         Ok(dynamic::json::to_json(&result))
     }
 
-    /// `send(peer, text, opts)`: a text message; `opts` may hold `reply_to`, `silent`,
-    /// `schedule` (unix time), `no_preview` and `buttons` (rows of `{text=, data=}` or
-    /// `{text=, url=}`). Returns the sent message as `{id, chat_id, text, date}`.
+    /// `send(peer, text, opts)`: a text message; `opts` may hold `parse_mode` (`"html"` or
+    /// `"markdown"`), `entities`, `reply_to`, `silent`, `schedule` (unix time), `no_preview`
+    /// and `buttons` (rows of `{text=, data=}` or `{text=, url=}`). Returns the sent message.
     pub async fn send(&self, peer: &Json, text: &str, opts: &Json) -> ApiResult {
+        use fleetgram_engine::messages::InputMessage;
         let target = peer_ref(peer)?;
-        if let Some(pm) = opts.get("parse_mode").filter(|v| !v.is_null()) {
-            return Err(ApiError::Bad(format!(
-                "parse_mode {pm} is not available yet; send plain text (entities may be given as `entities`)"
-            )));
+        let mut m = match opts.get("parse_mode").filter(|v| !v.is_null()) {
+            Some(pm) => {
+                let mode: fleetgram_engine::text::ParseMode = pm
+                    .as_str()
+                    .ok_or_else(|| ApiError::Bad(format!("parse_mode must be a string, not {pm}")))?
+                    .parse()
+                    .map_err(ApiError::Bad)?;
+                InputMessage::parse(mode, text)
+                    .map_err(|e| ApiError::Bad(format!("parse_mode {pm}: {e}")))?
+            }
+            None => InputMessage::text(text),
+        };
+        if let Some(id) = opts.get("reply_to").and_then(Json::as_i64) {
+            m = m.reply_to(id as i32);
         }
-        let reply_to = opts.get("reply_to").and_then(Json::as_i64).map(|id| {
-            enums::InputReplyTo::from(types::InputReplyToMessage {
-                reply_to_msg_id: id as i32,
-                ..Default::default()
-            })
-        });
-        let markup = match opts.get("buttons") {
-            Some(b) if !b.is_null() => Some(buttons(b)?),
-            _ => None,
-        };
-        let entities = match opts.get("entities") {
-            Some(e) if !e.is_null() => Some(
-                e.as_array()
-                    .ok_or_else(|| ApiError::Bad("entities must be an array".into()))?
-                    .iter()
-                    .map(|x| {
-                        let v = dynamic::schema()
-                            .object_from_json(x)
-                            .map_err(|e| ApiError::Bad(format!("entities: {e}")))?;
-                        let bytes = dynamic::schema()
-                            .encode(&v)
-                            .map_err(|e| ApiError::Bad(format!("entities: {e}")))?;
-                        <enums::MessageEntity as fleetgram_tl::Deserializable>::from_bytes(&bytes)
-                            .map_err(|e| ApiError::Bad(format!("entities: {e}")))
-                    })
-                    .collect::<ApiResult<Vec<_>>>()?,
-            ),
-            _ => None,
-        };
-        let silent = opts.get("silent").and_then(Json::as_bool).unwrap_or(false);
-        let schedule = opts
-            .get("schedule")
-            .and_then(Json::as_i64)
-            .map(|t| t as i32);
+        if let Some(b) = opts.get("buttons").filter(|b| !b.is_null()) {
+            m = m.reply_markup(buttons(b)?);
+        }
+        if let Some(e) = opts.get("entities").filter(|e| !e.is_null()) {
+            let list = e
+                .as_array()
+                .ok_or_else(|| ApiError::Bad("entities must be an array".into()))?
+                .iter()
+                .map(|x| {
+                    let v = dynamic::schema()
+                        .object_from_json(x)
+                        .map_err(|e| ApiError::Bad(format!("entities: {e}")))?;
+                    let bytes = dynamic::schema()
+                        .encode(&v)
+                        .map_err(|e| ApiError::Bad(format!("entities: {e}")))?;
+                    <enums::MessageEntity as fleetgram_tl::Deserializable>::from_bytes(&bytes)
+                        .map_err(|e| ApiError::Bad(format!("entities: {e}")))
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            m = m.entities(list);
+        }
+        m = m.silent(opts.get("silent").and_then(Json::as_bool).unwrap_or(false));
+        if let Some(t) = opts.get("schedule").and_then(Json::as_i64) {
+            m = m.schedule(t as i32);
+        }
+        if opts
+            .get("no_preview")
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+        {
+            m = m.no_link_preview();
+        }
         let random_id = opts
             .get("random_id")
             .and_then(Json::as_i64)
             .or_else(|| JOB_RUN.try_with(|j| j.random_id(&target, text)).ok())
             .unwrap_or_else(rand::random);
-        let no_webpage = opts
-            .get("no_preview")
-            .and_then(Json::as_bool)
-            .unwrap_or(false);
-        let text = text.to_string();
-        let updates = self
+        let sent = self
             .client()
-            .with_peer(&target, |peer| {
-                let req = functions::messages::SendMessage {
-                    no_webpage,
-                    silent,
-                    background: false,
-                    clear_draft: false,
-                    noforwards: false,
-                    update_stickersets_order: false,
-                    invert_media: false,
-                    allow_paid_floodskip: false,
-                    peer,
-                    reply_to: reply_to.clone(),
-                    message: text.clone(),
-                    random_id,
-                    reply_markup: markup.clone(),
-                    entities: entities.clone(),
-                    schedule_date: schedule,
-                    schedule_repeat_period: None,
-                    send_as: None,
-                    quick_reply_shortcut: None,
-                    effect: None,
-                    allow_paid_stars: None,
-                    suggested_post: None,
-                    rich_message: None,
-                };
-                let client = self.client().clone();
-                async move { client.invoke(&req).await }
-            })
+            .send_message(target.as_str(), m.random_id(random_id))
             .await?;
-        Ok(sent_message(&updates, &target, &text))
+        Ok(crate::event::message_json(&sent.raw))
     }
 
     /// `msg:reply(text, opts)`.

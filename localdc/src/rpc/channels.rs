@@ -1482,6 +1482,7 @@ pub(crate) fn edit(
     let bx = channel_box(id);
     let ch = channel(state, id);
     let can_edit_all = rights_of(ch, me).is_some_and(|r| r.edit_messages) && !ch.megagroup;
+    let entities = super::messages::entities_in(state, me, req.entities)?;
     let m = state
         .boxes
         .get_mut(&bx)
@@ -1497,11 +1498,11 @@ pub(crate) fn edit(
         return Err(RpcErr::bad_request("MESSAGE_NOT_MODIFIED"));
     };
     super::messages::check_text(&text)?;
-    if text == m.text && req.entities.clone().unwrap_or_default() == m.entities {
+    if text == m.text && entities == m.entities {
         return Err(RpcErr::bad_request("MESSAGE_NOT_MODIFIED"));
     }
     m.text = text;
-    m.entities = req.entities.unwrap_or_default();
+    m.entities = entities;
     m.edit_date = Some(now());
     let m = m.clone();
     state.mark_message(bx, m.id);

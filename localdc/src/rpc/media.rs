@@ -263,6 +263,30 @@ impl State {
     /// results as `viewer` sees them.
     pub fn refresh_media(&self, m: &mut enums::Message, viewer: i64) {
         if let enums::Message::Message(m) = m {
+            // The reactions as they are now.
+            let key = match &m.peer_id {
+                enums::Peer::Channel(c) => Some((crate::state::channel_box(c.channel_id), m.id)),
+                enums::Peer::Chat(_) => self
+                    .boxes
+                    .get(&viewer)
+                    .and_then(|b| b.messages.get(&m.id))
+                    .and_then(|s| s.chat)
+                    .map(|(chat, gid)| (-chat, gid as i32)),
+                enums::Peer::User(u) => {
+                    let stored = self.boxes.get(&viewer).and_then(|b| b.messages.get(&m.id));
+                    match stored {
+                        Some(s) if s.out => Some((viewer, m.id)),
+                        Some(s) => Some((u.user_id, s.twin.unwrap_or(m.id))),
+                        None => None,
+                    }
+                }
+            };
+            if let Some(by) = key
+                .and_then(|k| self.reactions.get(&k))
+                .filter(|b| !b.is_empty())
+            {
+                m.reactions = Some(super::react::reactions_tl(by, viewer));
+            }
             if let Some(enums::MessageMedia::Poll(p)) = &m.media {
                 let enums::Poll::Poll(poll) = &p.poll;
                 if let Some(media) = super::react::poll_media(self, poll.id, viewer) {

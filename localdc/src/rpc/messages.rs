@@ -257,7 +257,7 @@ pub(crate) fn send_with_media(
         Some(enums::InputReplyTo::Message(r)) => Some(r.reply_to_msg_id),
         _ => None,
     };
-    let entities = req.entities.clone().unwrap_or_default();
+    let entities = entities_in(&state, me, req.entities.clone())?;
     // Keyboards are a bot's; a user's reply_markup is ignored, as on Telegram.
     let markup = req
         .reply_markup
@@ -403,7 +403,7 @@ fn scheduled_tl(
         from: me,
         date: at,
         text: req.message.clone(),
-        entities: req.entities.clone().unwrap_or_default(),
+        entities: entities_in(state, me, req.entities.clone()).unwrap_or_default(),
         silent: req.silent,
         random_id: Some(req.random_id),
         ..StoredMessage::default()
@@ -709,6 +709,83 @@ pub(crate) fn update_pinned_message(
     ok(updates(&state, me, vec![mine], &[peer]))
 }
 
+/// The entities of a message being sent: an input mention (`inputMessageEntityMentionName`)
+/// becomes a mention of that user id (`USER_ID_INVALID` when it names nobody this account
+/// can see).
+pub(crate) fn entities_in(
+    state: &State,
+    me: i64,
+    entities: Option<Vec<enums::MessageEntity>>,
+) -> Result<Vec<enums::MessageEntity>, RpcErr> {
+    entities
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| match e {
+            enums::MessageEntity::InputMessageEntityMentionName(m) => {
+                let user_id = super::channels::user_from_input(state, me, &m.user_id)?;
+                Ok(types::MessageEntityMentionName {
+                    offset: m.offset,
+                    length: m.length,
+                    user_id,
+                }
+                .into())
+            }
+            other => Ok(other),
+        })
+        .collect()
+}
+
+/// `messages.unpinAllMessages` in a private chat or group: every pinned message unpinned.
+pub(crate) fn unpin_all_messages(
+    ctx: &Ctx<'_>,
+    req: functions::messages::UnpinAllMessages,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let pinned: Vec<i32> = {
+        let state = ctx.shared.state.lock().expect("not poisoned");
+        let (peer, chat) = match &req.peer {
+            enums::InputPeer::Chat(c) => (0, Some(c.chat_id)),
+            other => (resolve_user(&state, me, other)?, None),
+        };
+        state
+            .boxes
+            .get(&me)
+            .map(|b| {
+                b.messages
+                    .values()
+                    .filter(|m| m.pinned)
+                    .filter(|m| match chat {
+                        Some(c) => m.chat.is_some_and(|(x, _)| x == c),
+                        None => m.chat.is_none() && m.peer == peer,
+                    })
+                    .map(|m| m.id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for id in &pinned {
+        update_pinned_message(
+            ctx,
+            functions::messages::UpdatePinnedMessage {
+                silent: true,
+                unpin: true,
+                pm_oneside: false,
+                peer: req.peer.clone(),
+                id: *id,
+            },
+        )?;
+    }
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let pts = state.updates.get(&me).map_or(0, |s| s.pts);
+    ok(enums::messages::AffectedHistory::from(
+        types::messages::AffectedHistory {
+            pts,
+            pts_count: pinned.len() as i32,
+            offset: 0,
+        },
+    ))
+}
+
 /// Pins or unpins a group message for every member (each on their own copy).
 fn pin_in_chat(
     ctx: &Ctx<'_>,
@@ -932,7 +1009,7 @@ pub(crate) fn edit_message(ctx: &Ctx<'_>, req: functions::messages::EditMessage)
         return Err(RpcErr::new(403, "MESSAGE_AUTHOR_REQUIRED"));
     }
     let text = req.message.clone().unwrap_or_else(|| m.text.clone());
-    let entities = req.entities.clone().unwrap_or_default();
+    let entities = entities_in(&state, me, req.entities.clone())?;
     if text == m.text && entities == m.entities {
         return Err(RpcErr::bad_request("MESSAGE_NOT_MODIFIED"));
     }
@@ -1028,7 +1105,7 @@ fn edit_chat_message(
         return Err(RpcErr::new(403, "MESSAGE_AUTHOR_REQUIRED"));
     }
     let text = req.message.clone().unwrap_or_else(|| m.text.clone());
-    let entities = req.entities.clone().unwrap_or_default();
+    let entities = entities_in(state, me, req.entities.clone())?;
     if text == m.text && entities == m.entities {
         return Err(RpcErr::bad_request("MESSAGE_NOT_MODIFIED"));
     }

@@ -308,6 +308,7 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::messages::SetTyping => messages::set_typing,
         functions::messages::GetDialogs => messages::get_dialogs,
         functions::messages::ForwardMessages => messages::forward_messages,
+        functions::messages::UnpinAllMessages => messages::unpin_all_messages,
         functions::messages::UpdatePinnedMessage => messages::update_pinned_message,
         functions::messages::Search => messages::search,
         functions::messages::SearchGlobal => messages::search_global,

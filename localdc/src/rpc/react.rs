@@ -141,7 +141,10 @@ fn answer(state: &State, me: i64, list: Vec<enums::Update>) -> RpcResult {
 }
 
 /// The reactions of a message as `viewer` sees them.
-fn reactions_tl(by: &BTreeMap<i64, Vec<enums::Reaction>>, viewer: i64) -> enums::MessageReactions {
+pub(crate) fn reactions_tl(
+    by: &BTreeMap<i64, Vec<enums::Reaction>>,
+    viewer: i64,
+) -> enums::MessageReactions {
     let mut counts: Vec<(enums::Reaction, i32, Option<i32>)> = Vec::new();
     for (user, rs) in by {
         for (i, r) in rs.iter().enumerate() {

@@ -88,6 +88,8 @@ pub(crate) struct StoredFile {
     pub mime: String,
     pub attributes: Vec<enums::DocumentAttribute>,
     pub data: std::sync::Arc<Vec<u8>>,
+    /// A document's thumbnail (size type "m"), if one was uploaded with it.
+    pub thumb: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// Parts of a file being uploaded.

@@ -379,7 +379,11 @@ impl Store {
     pub fn put_file(&self, id: i64, f: &crate::state::StoredFile) {
         let path = self.blobs.join(format!("{id}"));
         let written = std::fs::create_dir_all(&self.blobs)
-            .and_then(|()| std::fs::write(&path, f.data.as_slice()));
+            .and_then(|()| std::fs::write(&path, f.data.as_slice()))
+            .and_then(|()| match &f.thumb {
+                Some(t) => std::fs::write(self.blobs.join(format!("{id}.thumb")), t.as_slice()),
+                None => Ok(()),
+            });
         if let Err(e) = written {
             tracing::error!(path = %path.display(), error = %e, "storing a file failed");
             return;
@@ -390,6 +394,7 @@ impl Store {
         ser::i32(&mut b, &f.date);
         ser::string(&mut b, &f.mime);
         f.attributes.serialize(&mut b);
+        ser::bool(&mut b, &f.thumb.is_some());
         self.write(&self.files, &id.to_be_bytes(), &b);
     }
 
@@ -703,12 +708,21 @@ impl Store {
                     r.i32()?,
                     r.string()?,
                     Vec::<enums::DocumentAttribute>::deserialize(&mut r)?,
+                    // (Records written before thumbnails end here.)
+                    !r.rest().is_empty() && r.bool()?,
                 ))
             })()
             .map_err(|e| corrupt("files", e.to_string()))?;
             let data = std::fs::read(self.blobs.join(format!("{id}")))
                 .map_err(|e| corrupt("files", format!("contents of file {id}: {e}")))?;
-            let (photo, dc, date, mime, attributes) = meta;
+            let (photo, dc, date, mime, attributes, has_thumb) = meta;
+            let thumb = if has_thumb {
+                let t = std::fs::read(self.blobs.join(format!("{id}.thumb")))
+                    .map_err(|e| corrupt("files", format!("thumbnail of file {id}: {e}")))?;
+                Some(std::sync::Arc::new(t))
+            } else {
+                None
+            };
             state.files.insert(
                 id,
                 crate::state::StoredFile {
@@ -718,6 +732,7 @@ impl Store {
                     mime,
                     attributes,
                     data: std::sync::Arc::new(data),
+                    thumb,
                 },
             );
         }

@@ -19,6 +19,8 @@ const MAX_PART: usize = 512 * 1024;
 const MAX_PARTS: i32 = 4000;
 /// Largest file uploaded with `saveFilePart` (bigger ones use `saveBigFilePart`).
 const SMALL_LIMIT: usize = 10 * 1024 * 1024;
+/// The size type of a document's thumbnail.
+const THUMB_TYPE: &str = "m";
 /// Uploads untouched this long are forgotten.
 const UPLOAD_TTL: i32 = 3600;
 
@@ -243,7 +245,15 @@ impl State {
                         date: f.date,
                         mime_type: f.mime.clone(),
                         size: f.data.len() as i64,
-                        thumbs: None,
+                        thumbs: f.thumb.as_ref().map(|t| {
+                            vec![types::PhotoSize {
+                                r#type: THUMB_TYPE.into(),
+                                w: 320,
+                                h: 320,
+                                size: t.len() as i32,
+                            }
+                            .into()]
+                        }),
                         video_thumbs: None,
                         dc_id: f.dc,
                         attributes: f.attributes.clone(),
@@ -319,6 +329,7 @@ impl State {
         mime: String,
         attributes: Vec<enums::DocumentAttribute>,
         data: Vec<u8>,
+        thumb: Option<Vec<u8>>,
     ) -> i64 {
         let id: i64 = rand::Rng::gen::<i64>(&mut self.rng).abs().max(1);
         let dc = self.users.get(&me).map_or(1, |u| u.home_dc);
@@ -329,6 +340,7 @@ impl State {
             mime,
             attributes,
             data: Arc::new(data),
+            thumb: thumb.map(Arc::new),
         };
         if let Some(store) = &self.store {
             store.put_file(id, &f);
@@ -351,10 +363,14 @@ pub(crate) fn resolve_media(
             if data.is_empty() {
                 return Err(RpcErr::bad_request("PHOTO_INVALID"));
             }
-            state.new_file(me, true, "image/jpeg".into(), vec![], data)
+            state.new_file(me, true, "image/jpeg".into(), vec![], data, None)
         }
         M::UploadedDocument(d) => {
             let (data, name) = take_upload(state, me, &d.file)?;
+            let thumb = match &d.thumb {
+                Some(t) => Some(take_upload(state, me, t)?.0).filter(|t| !t.is_empty()),
+                None => None,
+            };
             let mut attributes = d.attributes.clone();
             if !attributes
                 .iter()
@@ -368,7 +384,7 @@ pub(crate) fn resolve_media(
             } else {
                 d.mime_type.clone()
             };
-            state.new_file(me, false, mime, attributes, data)
+            state.new_file(me, false, mime, attributes, data, thumb)
         }
         M::Photo(p) => {
             let enums::InputPhoto::InputPhoto(p) = &p.id else {
@@ -414,12 +430,16 @@ pub(crate) fn upload_media(ctx: &Ctx<'_>, req: functions::messages::UploadMedia)
 /// up to 1 MiB); `FILE_MIGRATE_X` when the file is on another DC.
 pub(crate) fn get_file(ctx: &Ctx<'_>, req: functions::upload::GetFile) -> RpcResult {
     let _me = user_any_dc(ctx)?;
-    let (id, hash, r, photo) = match &req.location {
-        enums::InputFileLocation::InputDocumentFileLocation(l) => {
-            (l.id, l.access_hash, l.file_reference.clone(), false)
-        }
+    let (id, hash, r, photo, thumb) = match &req.location {
+        enums::InputFileLocation::InputDocumentFileLocation(l) => (
+            l.id,
+            l.access_hash,
+            l.file_reference.clone(),
+            false,
+            !l.thumb_size.is_empty(),
+        ),
         enums::InputFileLocation::InputPhotoFileLocation(l) => {
-            (l.id, l.access_hash, l.file_reference.clone(), true)
+            (l.id, l.access_hash, l.file_reference.clone(), true, false)
         }
         _ => return Err(RpcErr::bad_request("LOCATION_INVALID")),
     };
@@ -452,8 +472,13 @@ pub(crate) fn get_file(ctx: &Ctx<'_>, req: functions::upload::GetFile) -> RpcRes
     if f.dc != ctx.dc {
         return Err(RpcErr::new(303, format!("FILE_MIGRATE_{}", f.dc)));
     }
-    let start = (req.offset as usize).min(f.data.len());
-    let end = (start + limit as usize).min(f.data.len());
+    let data = match (thumb, &f.thumb) {
+        (false, _) => &f.data,
+        (true, Some(t)) => t,
+        (true, None) => return Err(RpcErr::bad_request("LOCATION_INVALID")),
+    };
+    let start = (req.offset as usize).min(data.len());
+    let end = (start + limit as usize).min(data.len());
     let file_type: enums::storage::FileType = if photo {
         enums::storage::FileType::FileJpeg
     } else {
@@ -462,7 +487,7 @@ pub(crate) fn get_file(ctx: &Ctx<'_>, req: functions::upload::GetFile) -> RpcRes
     ok(enums::upload::File::from(types::upload::File {
         r#type: file_type,
         mtime: f.date,
-        bytes: f.data[start..end].to_vec(),
+        bytes: data[start..end].to_vec(),
     }))
 }
 

@@ -10,6 +10,7 @@
 //! ```
 
 pub mod auth;
+pub mod chats;
 mod client;
 pub mod error;
 pub mod fleet;

@@ -916,6 +916,29 @@ fn matches_text(m: &StoredMessage, q: &str) -> bool {
 pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
+    let from = match &req.from_id {
+        Some(p) => Some(resolve_user(&state, me, p)?),
+        None => None,
+    };
+    let keep = |m: &StoredMessage| {
+        from.is_none_or(|f| m.from == f)
+            && matches_filter(m, &req.filter, me)
+            && matches_text(m, &req.q)
+            && (req.min_date <= 0 || m.date >= req.min_date)
+            && (req.max_date <= 0 || m.date <= req.max_date)
+            && (req.max_id <= 0 || m.id < req.max_id)
+            && (req.min_id <= 0 || m.id > req.min_id)
+    };
+    if let Some(id) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        super::channels::require_read(&state, me, id)?;
+        let list: Vec<&StoredMessage> = state
+            .boxes
+            .get(&crate::state::channel_box(id))
+            .map(|b| b.messages.values().rev().filter(|m| keep(m)).collect())
+            .unwrap_or_default();
+        let (found, count) = page(&list, req.offset_id, 0, req.add_offset, req.limit);
+        return super::channels::channel_messages(&state, me, id, found, count);
+    }
     // The chat searched: a user's private chat (dialog key > 0) or a group (< 0).
     let peer = match req.peer {
         enums::InputPeer::Empty => None,
@@ -927,11 +950,6 @@ pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResu
         }
         ref p => Some(resolve_user(&state, me, p)?),
     };
-    let from = match &req.from_id {
-        Some(p) => Some(resolve_user(&state, me, p)?),
-        None => None,
-    };
-    let wanted = matches!(req.filter, enums::MessagesFilter::InputMessagesFilterEmpty);
     let list: Vec<&StoredMessage> = state
         .boxes
         .get(&me)
@@ -939,19 +957,7 @@ pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResu
             b.messages
                 .values()
                 .rev()
-                .filter(|m| {
-                    wanted
-                        && peer.is_none_or(|p| dialog_key(m) == p)
-                        && from.is_none_or(|f| m.from == f)
-                })
-                .filter(|m| matches_text(m, &req.q))
-                .filter(|m| {
-                    (req.min_date <= 0 || m.date >= req.min_date)
-                        && (req.max_date <= 0 || m.date <= req.max_date)
-                })
-                .filter(|m| {
-                    (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
-                })
+                .filter(|m| peer.is_none_or(|p| dialog_key(m) == p) && keep(m))
                 .collect()
         })
         .unwrap_or_default();
@@ -959,31 +965,163 @@ pub(crate) fn search(ctx: &Ctx<'_>, req: functions::messages::Search) -> RpcResu
     messages_answer(&state, me, found, count)
 }
 
-/// `messages.searchGlobal`: text search over every chat, newest first.
+/// Whether message `m` is of the kind a search filter asks for.
+fn matches_filter(m: &StoredMessage, f: &enums::MessagesFilter, me: i64) -> bool {
+    use enums::MessagesFilter as F;
+    let doc = match &m.media {
+        Some(enums::MessageMedia::Document(d)) => match &d.document {
+            Some(enums::Document::Document(d)) => Some(d),
+            _ => None,
+        },
+        _ => None,
+    };
+    let photo = matches!(m.media, Some(enums::MessageMedia::Photo(_)));
+    let attr = |pick: &dyn Fn(&enums::DocumentAttribute) -> bool| {
+        doc.is_some_and(|d| d.attributes.iter().any(pick))
+    };
+    let video = attr(&|a| matches!(a, enums::DocumentAttribute::Video(v) if !v.round_message));
+    match f {
+        F::InputMessagesFilterEmpty => true,
+        F::InputMessagesFilterPhotos => photo,
+        F::InputMessagesFilterVideo => video,
+        F::InputMessagesFilterPhotoVideo => photo || video,
+        F::InputMessagesFilterDocument => {
+            doc.is_some()
+                && !attr(&|a| {
+                    matches!(
+                        a,
+                        enums::DocumentAttribute::Video(_)
+                            | enums::DocumentAttribute::Audio(_)
+                            | enums::DocumentAttribute::Sticker(_)
+                            | enums::DocumentAttribute::Animated
+                    )
+                })
+        }
+        F::InputMessagesFilterGif => attr(&|a| matches!(a, enums::DocumentAttribute::Animated)),
+        F::InputMessagesFilterMusic => {
+            attr(&|a| matches!(a, enums::DocumentAttribute::Audio(x) if !x.voice))
+        }
+        F::InputMessagesFilterVoice => {
+            attr(&|a| matches!(a, enums::DocumentAttribute::Audio(x) if x.voice))
+        }
+        F::InputMessagesFilterRoundVideo => {
+            attr(&|a| matches!(a, enums::DocumentAttribute::Video(v) if v.round_message))
+        }
+        F::InputMessagesFilterRoundVoice => attr(&|a| {
+            matches!(a, enums::DocumentAttribute::Audio(x) if x.voice)
+                || matches!(a, enums::DocumentAttribute::Video(v) if v.round_message)
+        }),
+        F::InputMessagesFilterUrl => {
+            m.entities.iter().any(|e| {
+                matches!(
+                    e,
+                    enums::MessageEntity::Url(_) | enums::MessageEntity::TextUrl(_)
+                )
+            }) || m.text.contains("http://")
+                || m.text.contains("https://")
+        }
+        F::InputMessagesFilterPinned => m.pinned,
+        F::InputMessagesFilterMyMentions => m
+            .entities
+            .iter()
+            .any(|e| matches!(e, enums::MessageEntity::MentionName(x) if x.user_id == me)),
+        F::InputMessagesFilterPoll => matches!(m.media, Some(enums::MessageMedia::Poll(_))),
+        _ => false,
+    }
+}
+
+/// `messages.searchGlobal`: text search over every chat (private chats, groups and the
+/// channels the account is in), newest first; pages continue from (`offset_rate` = the date
+/// of the last one, `offset_peer`, `offset_id`).
 pub(crate) fn search_global(ctx: &Ctx<'_>, req: functions::messages::SearchGlobal) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
     if req.q.trim().is_empty() {
         return Err(RpcErr::bad_request("SEARCH_QUERY_EMPTY"));
     }
-    let wanted = matches!(req.filter, enums::MessagesFilter::InputMessagesFilterEmpty);
-    let list: Vec<&StoredMessage> = state
+    let keep = |m: &StoredMessage| {
+        matches_filter(m, &req.filter, me)
+            && matches_text(m, &req.q)
+            && (req.min_date <= 0 || m.date >= req.min_date)
+            && (req.max_date <= 0 || m.date <= req.max_date)
+    };
+    // (date, chat key, message): the key orders messages of one second across chats.
+    let mut list: Vec<(i32, i64, &StoredMessage)> = state
         .boxes
         .get(&me)
         .map(|b| {
             b.messages
                 .values()
-                .rev()
-                .filter(|m| wanted && matches_text(m, &req.q))
-                .filter(|m| {
-                    (req.min_date <= 0 || m.date >= req.min_date)
-                        && (req.max_date <= 0 || m.date <= req.max_date)
-                })
+                .filter(|m| keep(m))
+                .map(|m| (m.date, dialog_key(m), m))
                 .collect()
         })
         .unwrap_or_default();
-    let (found, count) = page(&list, req.offset_id, req.offset_rate, 0, req.limit);
-    messages_answer(&state, me, found, count)
+    for (id, ch) in &state.channels {
+        if !ch.members.contains_key(&me) {
+            continue;
+        }
+        let bx = crate::state::channel_box(*id);
+        if let Some(b) = state.boxes.get(&bx) {
+            list.extend(
+                b.messages
+                    .values()
+                    .filter(|m| keep(m))
+                    .map(|m| (m.date, bx, m)),
+            );
+        }
+    }
+    list.sort_by_key(|(d, k, m)| std::cmp::Reverse((*d, *k, m.id)));
+    let count = list.len();
+    if req.offset_rate > 0 {
+        let key = match &req.offset_peer {
+            enums::InputPeer::Empty => None,
+            enums::InputPeer::Chat(c) => Some(-c.chat_id),
+            enums::InputPeer::Channel(c) => Some(crate::state::channel_box(c.channel_id)),
+            p => resolve_user(&state, me, p).ok(),
+        };
+        let at = (req.offset_rate, key.unwrap_or(i64::MAX), req.offset_id);
+        list.retain(|(d, k, m)| (*d, *k, m.id) < at);
+    }
+    let limit = req.limit.clamp(1, 100) as usize;
+    let more = list.len() > limit;
+    list.truncate(limit);
+    let mut chats = Vec::new();
+    let mut user_ids = Vec::new();
+    let messages: Vec<enums::Message> = list
+        .iter()
+        .map(|(_, key, m)| {
+            if *key <= crate::state::channel_box(0) {
+                let id = crate::state::channel_box(0) - key;
+                chats.push(super::channels::channel_tl(&state, me, id));
+                user_ids.push(m.from);
+                super::channels::message_tl(&state, id, m, me)
+            } else {
+                if let Some((c, _)) = m.chat {
+                    chats.push(state.chat_tl(me, c));
+                }
+                user_ids.extend([m.peer, m.from]);
+                let mut x = State::message_tl(m);
+                state.refresh_media(&mut x, me);
+                x
+            }
+        })
+        .collect();
+    let users = users_of(&state, me, user_ids);
+    let next_rate = list.last().map(|(d, _, _)| *d).filter(|_| more);
+    ok(enums::messages::Messages::from(
+        types::messages::MessagesSlice {
+            inexact: false,
+            count: count as i32,
+            next_rate,
+            offset_id_offset: None,
+            search_flood: None,
+            messages,
+            topics: vec![],
+            chats,
+            users,
+        },
+    ))
 }
 
 /// `messages.editMessage`: the text of one's own message.
@@ -1648,11 +1786,14 @@ fn dialog_key(m: &StoredMessage) -> i64 {
     }
 }
 
-/// `messages.getDialogs`: one dialog per private chat or group, newest first, with
-/// Telegram's offsets.
+/// `messages.getDialogs`: one dialog per private chat, group and joined channel, newest
+/// first; a page starts after the dialog named by `offset_peer` (or, without it, before
+/// `offset_date`).
 pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
+    // (dialog key, top message): private chats and groups from the account's box, channels
+    // (key: the channel's box) from theirs.
     let mut tops: std::collections::HashMap<i64, &StoredMessage> = Default::default();
     if let Some(b) = state.boxes.get(&me) {
         for m in b.messages.values() {
@@ -1662,14 +1803,39 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
             }
         }
     }
-    let mut list: Vec<&StoredMessage> = tops.into_values().collect();
-    list.sort_by_key(|m| std::cmp::Reverse((m.date, m.id)));
+    for (id, ch) in &state.channels {
+        if !ch.members.contains_key(&me) {
+            continue;
+        }
+        let bx = crate::state::channel_box(*id);
+        if let Some(m) = state
+            .boxes
+            .get(&bx)
+            .and_then(|b| b.messages.values().next_back())
+        {
+            tops.insert(bx, m);
+        }
+    }
+    let mut list: Vec<(i64, &StoredMessage)> = tops.into_iter().collect();
+    list.sort_by_key(|(k, m)| std::cmp::Reverse((m.date, m.id, *k)));
     let total = list.len();
-    if req.offset_date > 0 || req.offset_id > 0 {
-        list.retain(|m| {
-            (req.offset_date <= 0 || m.date < req.offset_date)
-                && (req.offset_id <= 0 || m.id < req.offset_id)
-        });
+    let key_of = |p: &enums::InputPeer| -> Option<i64> {
+        match p {
+            enums::InputPeer::Empty => None,
+            enums::InputPeer::Chat(c) => Some(-c.chat_id),
+            enums::InputPeer::Channel(c) => Some(crate::state::channel_box(c.channel_id)),
+            other => resolve_user(&state, me, other).ok(),
+        }
+    };
+    if let Some(k) = key_of(&req.offset_peer) {
+        match list.iter().position(|(x, _)| *x == k) {
+            Some(i) => {
+                list.drain(..=i);
+            }
+            None => list.retain(|(_, m)| req.offset_date <= 0 || m.date < req.offset_date),
+        }
+    } else if req.offset_date > 0 {
+        list.retain(|(_, m)| m.date < req.offset_date);
     }
     let limit = if req.limit <= 0 {
         20
@@ -1677,20 +1843,46 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
         req.limit.min(100) as usize
     };
     list.truncate(limit);
-    let dialogs = list
-        .iter()
-        .map(|m| {
-            let key = dialog_key(m);
-            let (inbox, outbox) = state.read.get(&(me, key)).copied().unwrap_or_default();
-            let unread = state.boxes[&me]
-                .messages
-                .values()
-                .filter(|x| dialog_key(x) == key && !x.out && x.id > inbox)
-                .count() as i32;
-            let peer: enums::Peer = match m.chat {
-                Some((c, _)) => types::PeerChat { chat_id: c }.into(),
-                None => types::PeerUser { user_id: m.peer }.into(),
-            };
+    let mut dialogs = Vec::new();
+    let mut messages = Vec::new();
+    let mut chats: Vec<enums::Chat> = Vec::new();
+    let mut user_ids = Vec::new();
+    for (key, m) in &list {
+        let (inbox, outbox) = state.read.get(&(me, *key)).copied().unwrap_or_default();
+        let channel =
+            (*key <= crate::state::channel_box(0)).then(|| crate::state::channel_box(0) - key);
+        let (peer, unread): (enums::Peer, i32) = match (channel, m.chat) {
+            (Some(id), _) => {
+                chats.push(super::channels::channel_tl(&state, me, id));
+                messages.push(super::channels::message_tl(&state, id, m, me));
+                let unread = state
+                    .boxes
+                    .get(key)
+                    .map_or(0, |b| b.messages.range(inbox + 1..).count())
+                    as i32;
+                (types::PeerChannel { channel_id: id }.into(), unread)
+            }
+            (None, chat) => {
+                if let Some((c, _)) = chat {
+                    chats.push(state.chat_tl(me, c));
+                }
+                user_ids.extend([m.peer, m.from]);
+                let mut x = State::message_tl(m);
+                state.refresh_media(&mut x, me);
+                messages.push(x);
+                let unread = state.boxes[&me]
+                    .messages
+                    .values()
+                    .filter(|x| dialog_key(x) == *key && !x.out && x.id > inbox)
+                    .count() as i32;
+                let peer = match chat {
+                    Some((c, _)) => types::PeerChat { chat_id: c }.into(),
+                    None => types::PeerUser { user_id: m.peer }.into(),
+                };
+                (peer, unread)
+            }
+        };
+        dialogs.push(
             types::Dialog {
                 pinned: false,
                 unread_mark: false,
@@ -1704,21 +1896,20 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
                 unread_reactions_count: 0,
                 unread_poll_votes_count: 0,
                 notify_settings: types::PeerNotifySettings::default().into(),
-                pts: None,
+                pts: channel.and_then(|id| {
+                    state
+                        .updates
+                        .get(&crate::state::channel_box(id))
+                        .map(|s| s.pts)
+                }),
                 draft: None,
                 folder_id: None,
                 ttl_period: None,
             }
-            .into()
-        })
-        .collect();
-    let users = users_of(&state, me, list.iter().flat_map(|m| [m.peer, m.from]));
-    let chats: Vec<enums::Chat> = list
-        .iter()
-        .filter_map(|m| m.chat)
-        .map(|(c, _)| state.chat_tl(me, c))
-        .collect();
-    let messages = list.iter().map(|m| State::message_tl(m)).collect();
+            .into(),
+        );
+    }
+    let users = users_of(&state, me, user_ids);
     if list.len() < total {
         return ok(enums::messages::Dialogs::from(
             types::messages::DialogsSlice {
@@ -1736,6 +1927,82 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
         chats,
         users,
     }))
+}
+
+/// `messages.deleteHistory` of a private chat or basic group: this account's copies (and,
+/// with `revoke` in a private chat, the other side's), in batches of 100 (`offset` > 0:
+/// call again).
+pub(crate) fn delete_history(ctx: &Ctx<'_>, req: functions::messages::DeleteHistory) -> RpcResult {
+    let me = require_user(ctx)?;
+    let ids: Vec<i32> = {
+        let state = ctx.shared.state.lock().expect("not poisoned");
+        if super::channels::resolve_peer(&state, me, &req.peer)?.is_some() {
+            return Err(RpcErr::bad_request("PEER_ID_INVALID"));
+        }
+        let key = match &req.peer {
+            enums::InputPeer::Chat(c) => -c.chat_id,
+            p => resolve_user(&state, me, p)?,
+        };
+        state
+            .boxes
+            .get(&me)
+            .map(|b| {
+                b.messages
+                    .values()
+                    .filter(|m| dialog_key(m) == key)
+                    .filter(|m| req.max_id <= 0 || m.id <= req.max_id)
+                    .filter(|m| req.min_date.is_none_or(|d| m.date >= d))
+                    .filter(|m| req.max_date.is_none_or(|d| m.date <= d))
+                    .map(|m| m.id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let batch: Vec<i32> = ids.iter().copied().take(100).collect();
+    let more = ids.len() > batch.len();
+    let (pts, count) = if batch.is_empty() {
+        let state = ctx.shared.state.lock().expect("not poisoned");
+        (state.updates.get(&me).map_or(0, |s| s.pts), 0)
+    } else {
+        let r = delete_messages(
+            ctx,
+            functions::messages::DeleteMessages {
+                revoke: req.revoke,
+                id: batch,
+            },
+        )?;
+        let enums::messages::AffectedMessages::AffectedMessages(a) =
+            <enums::messages::AffectedMessages as fleetgram_tl::Deserializable>::from_bytes(&r)?;
+        (a.pts, a.pts_count)
+    };
+    ok(enums::messages::AffectedHistory::from(
+        types::messages::AffectedHistory {
+            pts,
+            pts_count: count,
+            offset: i32::from(more),
+        },
+    ))
+}
+
+/// `messages.readMentions`: this DC does not count unread mentions (dialogs report none), so
+/// there is nothing to mark; the answer says so with the current pts.
+pub(crate) fn read_mentions(ctx: &Ctx<'_>, req: functions::messages::ReadMentions) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    if super::channels::resolve_peer(&state, me, &req.peer)?.is_none() {
+        if let enums::InputPeer::Chat(c) = &req.peer {
+            super::chats::member_chat(&state, me, c.chat_id)?;
+        } else {
+            resolve_user(&state, me, &req.peer)?;
+        }
+    }
+    ok(enums::messages::AffectedHistory::from(
+        types::messages::AffectedHistory {
+            pts: state.updates.get(&me).map_or(0, |s| s.pts),
+            pts_count: 0,
+            offset: 0,
+        },
+    ))
 }
 
 /// The channel an invite or join-request call is about (basic groups get theirs by migrating

@@ -1,0 +1,1151 @@
+//! Chats: paginated iterators (dialogs, history, search, participants, join requests),
+//! reading, deleting, moderation (ban, kick, restrict, promote), join requests and invite
+//! links.
+//!
+//! Every iterator fetches pages as it goes, with Telegram's own offsets:
+//!
+//! ```no_run
+//! # async fn f(client: fleetgram_engine::Client) -> Result<(), fleetgram_engine::InvocationError> {
+//! let mut dialogs = client.iter_dialogs();
+//! while let Some(d) = dialogs.next().await? {
+//!     println!("{} unread in {}", d.raw.unread_count, d.chat_id);
+//! }
+//! let last_100 = client.iter_history("@fleet_demo_group").limit(100).collect().await?;
+//! let oldest_first = client.iter_history("me").reverse().collect().await?;
+//! let hits = client.search("@fleet_demo_group").query("hello").collect().await?;
+//! # Ok(()) }
+//! ```
+
+use crate::client::Client;
+use crate::error::InvocationError;
+use crate::messages::{messages_of, Message, PeerRef};
+use crate::peers::{marked, PeerKind};
+use fleetgram_tl::{enums, functions, types};
+use std::collections::VecDeque;
+
+/// Telegram's largest page for history and search.
+const PAGE: i32 = 100;
+
+/// A source of pages: each call gives the next page, or `None` at the end.
+pub trait Pages: Send {
+    /// What the pages hold.
+    type Item: Send;
+    /// The next page (`None`: there is no more).
+    fn page(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<Self::Item>>, InvocationError>> + Send;
+}
+
+/// A paginated iterator: items one by one, pages fetched when needed.
+pub struct Iter<S: Pages> {
+    src: S,
+    buf: VecDeque<S::Item>,
+    done: bool,
+    left: Option<usize>,
+}
+
+impl<S: Pages> Iter<S> {
+    fn new(src: S) -> Self {
+        Self {
+            src,
+            buf: VecDeque::new(),
+            done: false,
+            left: None,
+        }
+    }
+
+    /// At most `n` items.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.left = Some(n);
+        self
+    }
+
+    /// The next item; `None` at the end.
+    ///
+    /// # Errors
+    /// Fetching a page failed (the iterator can be polled again).
+    pub async fn next(&mut self) -> Result<Option<S::Item>, InvocationError> {
+        if self.left == Some(0) {
+            return Ok(None);
+        }
+        while self.buf.is_empty() && !self.done {
+            match self.src.page().await? {
+                Some(items) if !items.is_empty() => self.buf.extend(items),
+                _ => self.done = true,
+            }
+        }
+        let item = self.buf.pop_front();
+        if item.is_some() {
+            if let Some(l) = &mut self.left {
+                *l -= 1;
+            }
+        }
+        Ok(item)
+    }
+
+    /// Every (remaining) item.
+    ///
+    /// # Errors
+    /// Fetching a page failed.
+    pub async fn collect(mut self) -> Result<Vec<S::Item>, InvocationError> {
+        let mut out = Vec::new();
+        while let Some(x) = self.next().await? {
+            out.push(x);
+        }
+        Ok(out)
+    }
+}
+
+impl<S: Pages> Iter<S> {
+    fn source(&mut self) -> &mut S {
+        &mut self.src
+    }
+}
+
+/// One dialog (a chat in the chat list).
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    /// The marked id of the chat.
+    pub chat_id: i64,
+    /// The dialog as the server describes it (unread counts, read marks...).
+    pub raw: types::Dialog,
+    /// Its last message.
+    pub top: Option<Message>,
+}
+
+/// Pages of `messages.getDialogs`.
+pub struct DialogPages {
+    client: Client,
+    offset_date: i32,
+    offset_id: i32,
+    offset_peer: enums::InputPeer,
+    seen: std::collections::HashSet<i64>,
+    done: bool,
+}
+
+impl Pages for DialogPages {
+    type Item = Dialog;
+
+    async fn page(&mut self) -> Result<Option<Vec<Dialog>>, InvocationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let r = self
+            .client
+            .invoke(&functions::messages::GetDialogs {
+                exclude_pinned: false,
+                folder_id: None,
+                offset_date: self.offset_date,
+                offset_id: self.offset_id,
+                offset_peer: self.offset_peer.clone(),
+                limit: PAGE,
+                hash: 0,
+            })
+            .await?;
+        let (dialogs, messages, last) = match r {
+            enums::messages::Dialogs::Dialogs(d) => (d.dialogs, d.messages, true),
+            enums::messages::Dialogs::Slice(d) => {
+                let short = d.dialogs.len() < PAGE as usize;
+                (d.dialogs, d.messages, short)
+            }
+            enums::messages::Dialogs::NotModified(_) => (vec![], vec![], true),
+        };
+        self.done = last;
+        let messages: Vec<Message> = messages
+            .into_iter()
+            .map(|m| Message::new(self.client.clone(), m))
+            .collect();
+        let mut out = Vec::new();
+        for d in dialogs {
+            let enums::Dialog::Dialog(d) = d else {
+                continue; // folders
+            };
+            let chat_id = crate::messages::peer_id(&d.peer);
+            if !self.seen.insert(chat_id) {
+                continue;
+            }
+            let top = messages
+                .iter()
+                .find(|m| m.chat_id() == chat_id && m.id() == d.top_message)
+                .cloned();
+            out.push(Dialog {
+                chat_id,
+                raw: *d,
+                top,
+            });
+        }
+        // The next page starts after the last dialog of this one.
+        match out.last() {
+            Some(last) => {
+                self.offset_id = last.raw.top_message;
+                self.offset_date = last.top.as_ref().map_or(0, Message::date);
+                self.offset_peer = self
+                    .client
+                    .resolve_peer(&last.chat_id.to_string())
+                    .await
+                    .unwrap_or(enums::InputPeer::Empty);
+            }
+            None => self.done = true,
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Pages of a chat's history (`messages.getHistory`) or of a search (`messages.search`).
+pub struct HistoryPages {
+    client: Client,
+    chat: PeerRef,
+    peer: Option<enums::InputPeer>,
+    from: Option<PeerRef>,
+    query: Option<String>,
+    filter: enums::MessagesFilter,
+    offset_id: i32,
+    offset_date: i32,
+    min_id: i32,
+    max_id: i32,
+    reverse: bool,
+    done: bool,
+}
+
+impl HistoryPages {
+    fn search(&self) -> bool {
+        self.query.is_some()
+            || self.from.is_some()
+            || !matches!(self.filter, enums::MessagesFilter::InputMessagesFilterEmpty)
+    }
+}
+
+impl Pages for HistoryPages {
+    type Item = Message;
+
+    async fn page(&mut self) -> Result<Option<Vec<Message>>, InvocationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let peer = match &self.peer {
+            Some(p) => p.clone(),
+            None => {
+                let p = match &self.chat {
+                    PeerRef::Input(p) => p.clone(),
+                    PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
+                };
+                self.peer = Some(p.clone());
+                p
+            }
+        };
+        // Oldest first: ask for the page above the offset (a negative add_offset).
+        let (offset_id, add_offset) = if self.reverse {
+            (self.offset_id.max(self.min_id + 1).max(1), -PAGE)
+        } else {
+            (self.offset_id, 0)
+        };
+        let got = if self.search() {
+            let from_id = match &self.from {
+                Some(PeerRef::Input(p)) => Some(p.clone()),
+                Some(PeerRef::Reference(r)) => Some(self.client.resolve_peer(r).await?),
+                None => None,
+            };
+            self.client
+                .invoke(&functions::messages::Search {
+                    peer,
+                    q: self.query.clone().unwrap_or_default(),
+                    from_id,
+                    saved_peer_id: None,
+                    saved_reaction: None,
+                    top_msg_id: None,
+                    filter: self.filter.clone(),
+                    min_date: 0,
+                    max_date: 0,
+                    offset_id,
+                    add_offset,
+                    limit: PAGE,
+                    max_id: self.max_id,
+                    min_id: self.min_id,
+                    hash: 0,
+                })
+                .await?
+        } else {
+            self.client
+                .invoke(&functions::messages::GetHistory {
+                    peer,
+                    offset_id,
+                    offset_date: if self.reverse { 0 } else { self.offset_date },
+                    add_offset,
+                    limit: PAGE,
+                    max_id: self.max_id,
+                    min_id: self.min_id,
+                    hash: 0,
+                })
+                .await?
+        };
+        self.offset_date = 0;
+        let mut list: Vec<enums::Message> = messages_of(got)
+            .into_iter()
+            .filter(|m| !matches!(m, enums::Message::Empty(_)))
+            .collect();
+        if self.reverse {
+            // Only what is newer than the last one handed out, oldest first.
+            let after = self.offset_id.max(self.min_id + 1) - 1;
+            list.retain(|m| message_id(m) > after);
+            list.sort_by_key(message_id);
+            match list.last() {
+                Some(m) => self.offset_id = message_id(m) + 1,
+                None => self.done = true,
+            }
+        } else {
+            list.sort_by_key(|m| std::cmp::Reverse(message_id(m)));
+            if self.offset_id > 0 {
+                let before = self.offset_id;
+                list.retain(|m| message_id(m) < before);
+            }
+            match list.last() {
+                Some(m) => self.offset_id = message_id(m),
+                None => self.done = true,
+            }
+        }
+        Ok(Some(
+            list.into_iter()
+                .map(|m| Message::new(self.client.clone(), m))
+                .collect(),
+        ))
+    }
+}
+
+fn message_id(m: &enums::Message) -> i32 {
+    match m {
+        enums::Message::Message(m) => m.id,
+        enums::Message::Service(m) => m.id,
+        enums::Message::Empty(m) => m.id,
+    }
+}
+
+/// History and search options.
+impl Iter<HistoryPages> {
+    /// Oldest first.
+    pub fn reverse(mut self) -> Self {
+        self.source().reverse = true;
+        self
+    }
+
+    /// Starting before message `id` (after it, in reverse).
+    pub fn offset_id(mut self, id: i32) -> Self {
+        self.source().offset_id = id;
+        self
+    }
+
+    /// Starting before unix time `date`.
+    pub fn offset_date(mut self, date: i32) -> Self {
+        self.source().offset_date = date;
+        self
+    }
+
+    /// Only messages with an id above `id`.
+    pub fn min_id(mut self, id: i32) -> Self {
+        self.source().min_id = id;
+        self
+    }
+
+    /// Only messages with an id below `id`.
+    pub fn max_id(mut self, id: i32) -> Self {
+        self.source().max_id = id;
+        self
+    }
+
+    /// Only messages from this user.
+    pub fn from_user(mut self, user: impl Into<PeerRef>) -> Self {
+        self.source().from = Some(user.into());
+        self
+    }
+
+    /// Only messages containing `q`.
+    pub fn query(mut self, q: &str) -> Self {
+        self.source().query = Some(q.to_string());
+        self
+    }
+
+    /// Only messages of a kind (`inputMessagesFilterPhotos`, `...Document`, `...Url`...).
+    pub fn filter(mut self, f: enums::MessagesFilter) -> Self {
+        self.source().filter = f;
+        self
+    }
+}
+
+/// Pages of `messages.searchGlobal`.
+pub struct GlobalSearchPages {
+    client: Client,
+    query: String,
+    filter: enums::MessagesFilter,
+    offset_rate: i32,
+    offset_peer: enums::InputPeer,
+    offset_id: i32,
+    done: bool,
+}
+
+impl Pages for GlobalSearchPages {
+    type Item = Message;
+
+    async fn page(&mut self) -> Result<Option<Vec<Message>>, InvocationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let r = self
+            .client
+            .invoke(&functions::messages::SearchGlobal {
+                broadcasts_only: false,
+                groups_only: false,
+                users_only: false,
+                folder_id: None,
+                community: None,
+                q: self.query.clone(),
+                filter: self.filter.clone(),
+                min_date: 0,
+                max_date: 0,
+                offset_rate: self.offset_rate,
+                offset_peer: self.offset_peer.clone(),
+                offset_id: self.offset_id,
+                limit: PAGE,
+            })
+            .await?;
+        if let enums::messages::Messages::Slice(s) = &r {
+            self.offset_rate = s.next_rate.unwrap_or(0);
+        }
+        let list: Vec<enums::Message> = messages_of(r);
+        match list.last() {
+            Some(m) if list.len() == PAGE as usize => {
+                let msg = Message::new(self.client.clone(), m.clone());
+                self.offset_id = msg.id();
+                self.offset_rate = self.offset_rate.max(0);
+                if self.offset_rate == 0 {
+                    self.offset_rate = msg.date();
+                }
+                self.offset_peer = self
+                    .client
+                    .resolve_peer(&msg.chat_id().to_string())
+                    .await
+                    .unwrap_or(enums::InputPeer::Empty);
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(
+            list.into_iter()
+                .map(|m| Message::new(self.client.clone(), m))
+                .collect(),
+        ))
+    }
+}
+
+/// Which members a participants iterator lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParticipantFilter {
+    /// Everyone, most recent first.
+    Recent,
+    /// Administrators (and the creator).
+    Admins,
+    /// Bots.
+    Bots,
+    /// Restricted members.
+    Restricted,
+    /// Banned users.
+    Banned,
+    /// Members whose name or username contains this.
+    Search(String),
+}
+
+/// One member of a chat.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    /// The member's user id.
+    pub user_id: i64,
+    /// The user, when the server sent it.
+    pub user: Option<enums::User>,
+    /// A supergroup's or channel's view of the member (rights, since when...).
+    pub channel: Option<enums::ChannelParticipant>,
+    /// A basic group's view of the member.
+    pub chat: Option<enums::ChatParticipant>,
+}
+
+fn channel_participant_user(p: &enums::ChannelParticipant) -> Option<i64> {
+    use enums::ChannelParticipant as P;
+    Some(match p {
+        P::ChannelParticipant(x) => x.user_id,
+        P::ChannelParticipantSelf(x) => x.user_id,
+        P::Creator(x) => x.user_id,
+        P::Admin(x) => x.user_id,
+        P::Banned(x) => match &x.peer {
+            enums::Peer::User(u) => u.user_id,
+            _ => return None,
+        },
+        P::Left(x) => match &x.peer {
+            enums::Peer::User(u) => u.user_id,
+            _ => return None,
+        },
+    })
+}
+
+fn user_id_of(u: &enums::User) -> i64 {
+    match u {
+        enums::User::Empty(u) => u.id,
+        enums::User::User(u) => u.id,
+    }
+}
+
+/// Pages of a chat's members.
+pub struct ParticipantPages {
+    client: Client,
+    chat: PeerRef,
+    filter: ParticipantFilter,
+    offset: i32,
+    done: bool,
+}
+
+impl Pages for ParticipantPages {
+    type Item = Participant;
+
+    async fn page(&mut self) -> Result<Option<Vec<Participant>>, InvocationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let peer = match &self.chat {
+            PeerRef::Input(p) => p.clone(),
+            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
+        };
+        match peer {
+            enums::InputPeer::Channel(c) => {
+                let filter: enums::ChannelParticipantsFilter = match &self.filter {
+                    ParticipantFilter::Recent => {
+                        enums::ChannelParticipantsFilter::ChannelParticipantsRecent
+                    }
+                    ParticipantFilter::Admins => {
+                        enums::ChannelParticipantsFilter::ChannelParticipantsAdmins
+                    }
+                    ParticipantFilter::Bots => {
+                        enums::ChannelParticipantsFilter::ChannelParticipantsBots
+                    }
+                    ParticipantFilter::Restricted => {
+                        types::ChannelParticipantsBanned { q: String::new() }.into()
+                    }
+                    ParticipantFilter::Banned => {
+                        types::ChannelParticipantsKicked { q: String::new() }.into()
+                    }
+                    ParticipantFilter::Search(q) => {
+                        types::ChannelParticipantsSearch { q: q.clone() }.into()
+                    }
+                };
+                let r = self
+                    .client
+                    .invoke(&functions::channels::GetParticipants {
+                        channel: types::InputChannel {
+                            channel_id: c.channel_id,
+                            access_hash: c.access_hash,
+                        }
+                        .into(),
+                        filter,
+                        offset: self.offset,
+                        limit: 200,
+                        hash: 0,
+                    })
+                    .await?;
+                let enums::channels::ChannelParticipants::ChannelParticipants(r) = r else {
+                    self.done = true;
+                    return Ok(None);
+                };
+                let n = r.participants.len() as i32;
+                self.offset += n;
+                if n == 0 || self.offset >= r.count {
+                    self.done = true;
+                }
+                Ok(Some(
+                    r.participants
+                        .into_iter()
+                        .filter_map(|p| {
+                            let id = channel_participant_user(&p)?;
+                            Some(Participant {
+                                user_id: id,
+                                user: r.users.iter().find(|u| user_id_of(u) == id).cloned(),
+                                channel: Some(p),
+                                chat: None,
+                            })
+                        })
+                        .collect(),
+                ))
+            }
+            enums::InputPeer::Chat(c) => {
+                self.done = true;
+                let enums::messages::ChatFull::ChatFull(full) = self
+                    .client
+                    .invoke(&functions::messages::GetFullChat { chat_id: c.chat_id })
+                    .await?;
+                let enums::ChatFull::ChatFull(cf) = full.full_chat else {
+                    return Ok(Some(vec![]));
+                };
+                let enums::ChatParticipants::ChatParticipants(ps) = cf.participants else {
+                    return Ok(Some(vec![]));
+                };
+                let users = full.users;
+                Ok(Some(
+                    ps.participants
+                        .into_iter()
+                        .map(|p| {
+                            let id = match &p {
+                                enums::ChatParticipant::ChatParticipant(x) => x.user_id,
+                                enums::ChatParticipant::Creator(x) => x.user_id,
+                                enums::ChatParticipant::Admin(x) => x.user_id,
+                            };
+                            (id, p)
+                        })
+                        .filter(|(id, p)| {
+                            let user = users.iter().find(|u| user_id_of(u) == *id);
+                            match &self.filter {
+                                ParticipantFilter::Recent => true,
+                                ParticipantFilter::Admins => !matches!(
+                                    p,
+                                    enums::ChatParticipant::ChatParticipant(_)
+                                ),
+                                ParticipantFilter::Bots => matches!(
+                                    user,
+                                    Some(enums::User::User(u)) if u.bot
+                                ),
+                                ParticipantFilter::Restricted | ParticipantFilter::Banned => false,
+                                ParticipantFilter::Search(q) => {
+                                    let q = q.to_lowercase();
+                                    matches!(user, Some(enums::User::User(u)) if
+                                        [&u.first_name, &u.last_name, &u.username]
+                                            .iter()
+                                            .any(|f| f.as_deref().is_some_and(|s| s.to_lowercase().contains(&q))))
+                                }
+                            }
+                        })
+                        .map(|(id, p)| Participant {
+                            user_id: id,
+                            user: users.iter().find(|u| user_id_of(u) == id).cloned(),
+                            channel: None,
+                            chat: Some(p),
+                        })
+                        .collect(),
+                ))
+            }
+            _ => Err(InvocationError::BadRequest(
+                "members are listed for groups and channels only".into(),
+            )),
+        }
+    }
+}
+
+impl Iter<ParticipantPages> {
+    /// Only these members.
+    pub fn filter(mut self, f: ParticipantFilter) -> Self {
+        self.source().filter = f;
+        self
+    }
+}
+
+/// A pending request to join a chat.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// Who asks.
+    pub user_id: i64,
+    /// When.
+    pub date: i32,
+    /// What they wrote.
+    pub about: Option<String>,
+    /// The user, when the server sent it.
+    pub user: Option<enums::User>,
+}
+
+/// Pages of `messages.getChatInviteImporters` (pending join requests).
+pub struct JoinRequestPages {
+    client: Client,
+    chat: PeerRef,
+    offset_date: i32,
+    offset_user: enums::InputUser,
+    done: bool,
+}
+
+impl Pages for JoinRequestPages {
+    type Item = JoinRequest;
+
+    async fn page(&mut self) -> Result<Option<Vec<JoinRequest>>, InvocationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (offset_date, offset_user) = (self.offset_date, self.offset_user.clone());
+        let enums::messages::ChatInviteImporters::ChatInviteImporters(r) = self
+            .client
+            .with_peer_ref(&self.chat, |peer| {
+                let client = self.client.clone();
+                let offset_user = offset_user.clone();
+                async move {
+                    client
+                        .invoke(&functions::messages::GetChatInviteImporters {
+                            requested: true,
+                            subscription_expired: false,
+                            peer,
+                            link: None,
+                            q: None,
+                            offset_date,
+                            offset_user,
+                            limit: PAGE,
+                        })
+                        .await
+                }
+            })
+            .await?;
+        if r.importers.len() < PAGE as usize {
+            self.done = true;
+        }
+        let out: Vec<JoinRequest> = r
+            .importers
+            .into_iter()
+            .map(|i| {
+                let enums::ChatInviteImporter::ChatInviteImporter(i) = i;
+                JoinRequest {
+                    user_id: i.user_id,
+                    date: i.date,
+                    about: i.about,
+                    user: r.users.iter().find(|u| user_id_of(u) == i.user_id).cloned(),
+                }
+            })
+            .collect();
+        if let Some(last) = out.last() {
+            self.offset_date = last.date;
+            self.offset_user = match self.client.cached_peer(last.user_id) {
+                Some(p) => types::InputUser {
+                    user_id: p.id,
+                    access_hash: p.access_hash,
+                }
+                .into(),
+                None => enums::InputUser::Empty,
+            };
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Options of a new invite link.
+#[derive(Debug, Clone, Default)]
+pub struct InviteOptions {
+    /// Unix time it stops working.
+    pub expire_date: Option<i32>,
+    /// How many may join with it.
+    pub usage_limit: Option<i32>,
+    /// Joining needs an admin's approval (a join request).
+    pub request_needed: bool,
+    /// Its name, for the admins.
+    pub title: Option<String>,
+}
+
+fn input_channel(p: &enums::InputPeer) -> Option<enums::InputChannel> {
+    match p {
+        enums::InputPeer::Channel(c) => Some(
+            types::InputChannel {
+                channel_id: c.channel_id,
+                access_hash: c.access_hash,
+            }
+            .into(),
+        ),
+        enums::InputPeer::ChannelFromMessage(c) => Some(
+            types::InputChannelFromMessage {
+                peer: c.peer.clone(),
+                msg_id: c.msg_id,
+                channel_id: c.channel_id,
+            }
+            .into(),
+        ),
+        _ => None,
+    }
+}
+
+fn input_user(p: enums::InputPeer) -> Result<enums::InputUser, InvocationError> {
+    match p {
+        enums::InputPeer::User(u) => Ok(types::InputUser {
+            user_id: u.user_id,
+            access_hash: u.access_hash,
+        }
+        .into()),
+        enums::InputPeer::UserFromMessage(u) => Ok(types::InputUserFromMessage {
+            peer: u.peer,
+            msg_id: u.msg_id,
+            user_id: u.user_id,
+        }
+        .into()),
+        enums::InputPeer::InputPeerSelf => Ok(enums::InputUser::InputUserSelf),
+        _ => Err(InvocationError::BadRequest("not a user".into())),
+    }
+}
+
+/// The link's hash from `https://t.me/+HASH`, `https://t.me/joinchat/HASH` or a bare hash.
+pub fn invite_hash(link: &str) -> &str {
+    let l = link
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_start_matches("t.me/")
+        .trim_start_matches("telegram.me/");
+    l.strip_prefix("joinchat/")
+        .or_else(|| l.strip_prefix('+'))
+        .unwrap_or(l)
+}
+
+impl Client {
+    /// The chat list, newest first.
+    pub fn iter_dialogs(&self) -> Iter<DialogPages> {
+        Iter::new(DialogPages {
+            client: self.clone(),
+            offset_date: 0,
+            offset_id: 0,
+            offset_peer: enums::InputPeer::Empty,
+            seen: Default::default(),
+            done: false,
+        })
+    }
+
+    /// A chat's messages, newest first (see the options on [`Iter`]: `reverse`, offsets,
+    /// min/max id, `from_user`).
+    pub fn iter_history(&self, chat: impl Into<PeerRef>) -> Iter<HistoryPages> {
+        Iter::new(HistoryPages {
+            client: self.clone(),
+            chat: chat.into(),
+            peer: None,
+            from: None,
+            query: None,
+            filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+            offset_id: 0,
+            offset_date: 0,
+            min_id: 0,
+            max_id: 0,
+            reverse: false,
+            done: false,
+        })
+    }
+
+    /// A search in one chat: set `query`, `filter` and/or `from_user` on the iterator.
+    pub fn search(&self, chat: impl Into<PeerRef>) -> Iter<HistoryPages> {
+        let mut it = self.iter_history(chat);
+        it.source().query = Some(String::new());
+        it
+    }
+
+    /// A search over every chat.
+    pub fn search_global(&self, query: &str) -> Iter<GlobalSearchPages> {
+        Iter::new(GlobalSearchPages {
+            client: self.clone(),
+            query: query.into(),
+            filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+            offset_rate: 0,
+            offset_peer: enums::InputPeer::Empty,
+            offset_id: 0,
+            done: false,
+        })
+    }
+
+    /// The members of a group or channel (all, or those a filter picks).
+    pub fn iter_participants(&self, chat: impl Into<PeerRef>) -> Iter<ParticipantPages> {
+        Iter::new(ParticipantPages {
+            client: self.clone(),
+            chat: chat.into(),
+            filter: ParticipantFilter::Recent,
+            offset: 0,
+            done: false,
+        })
+    }
+
+    /// The pending join requests of a group or channel this account administers.
+    pub fn iter_join_requests(&self, chat: impl Into<PeerRef>) -> Iter<JoinRequestPages> {
+        Iter::new(JoinRequestPages {
+            client: self.clone(),
+            chat: chat.into(),
+            offset_date: 0,
+            offset_user: enums::InputUser::Empty,
+            done: false,
+        })
+    }
+
+    /// Marks everything in `chat` read.
+    ///
+    /// # Errors
+    /// The peer cannot be resolved; the call failed.
+    pub async fn mark_read(&self, chat: impl Into<PeerRef>) -> Result<(), InvocationError> {
+        self.with_peer_ref(&chat.into(), |peer| {
+            let client = self.clone();
+            async move {
+                match input_channel(&peer) {
+                    Some(channel) => client
+                        .invoke(&functions::channels::ReadHistory { channel, max_id: 0 })
+                        .await
+                        .map(|_| ()),
+                    None => client
+                        .invoke(&functions::messages::ReadHistory { peer, max_id: 0 })
+                        .await
+                        .map(|_| ()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Marks the mentions of this account in `chat` read.
+    ///
+    /// # Errors
+    /// The peer cannot be resolved; the call failed.
+    pub async fn clear_mentions(&self, chat: impl Into<PeerRef>) -> Result<(), InvocationError> {
+        self.with_peer_ref(&chat.into(), |peer| {
+            let client = self.clone();
+            async move {
+                client
+                    .invoke(&functions::messages::ReadMentions {
+                        peer,
+                        top_msg_id: None,
+                    })
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await
+    }
+
+    /// Deletes a dialog: a private chat's or group's history (`revoke`: for the other side
+    /// too), or leaves a channel / supergroup.
+    ///
+    /// # Errors
+    /// The peer cannot be resolved; the call failed.
+    pub async fn delete_dialog(
+        &self,
+        chat: impl Into<PeerRef>,
+        revoke: bool,
+    ) -> Result<(), InvocationError> {
+        self.with_peer_ref(&chat.into(), |peer| {
+            let client = self.clone();
+            async move {
+                if let Some(channel) = input_channel(&peer) {
+                    return client
+                        .invoke(&functions::channels::LeaveChannel { channel })
+                        .await
+                        .map(|_| ());
+                }
+                // The server deletes in batches; repeat until nothing is left.
+                loop {
+                    let enums::messages::AffectedHistory::AffectedHistory(a) = client
+                        .invoke(&functions::messages::DeleteHistory {
+                            just_clear: false,
+                            revoke,
+                            peer: peer.clone(),
+                            max_id: 0,
+                            min_date: None,
+                            max_date: None,
+                        })
+                        .await?;
+                    if a.offset <= 0 {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Bans `user` from a group or channel until unix time `until` (0: for ever).
+    ///
+    /// # Errors
+    /// `CHAT_ADMIN_REQUIRED`, `USER_ADMIN_INVALID`...
+    pub async fn ban(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+        until: i32,
+    ) -> Result<(), InvocationError> {
+        self.restrict(
+            chat,
+            user,
+            types::ChatBannedRights {
+                view_messages: true,
+                until_date: until,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Lifts every restriction of `user` in a supergroup or channel (and lets a banned user
+    /// join again).
+    ///
+    /// # Errors
+    /// As [`Client::ban`].
+    pub async fn unban(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+    ) -> Result<(), InvocationError> {
+        self.restrict(chat, user, types::ChatBannedRights::default())
+            .await
+    }
+
+    /// Removes `user` from a group or channel without banning them.
+    ///
+    /// # Errors
+    /// As [`Client::ban`].
+    pub async fn kick(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+    ) -> Result<(), InvocationError> {
+        let (chat, user) = (chat.into(), user.into());
+        let peer = self.resolve_ref(&chat).await?;
+        if let enums::InputPeer::Chat(c) = peer {
+            let u = input_user(self.resolve_ref(&user).await?)?;
+            return self
+                .invoke(&functions::messages::DeleteChatUser {
+                    revoke_history: false,
+                    chat_id: c.chat_id,
+                    user_id: u,
+                })
+                .await
+                .map(|_| ());
+        }
+        // Telegram's way: a ban, lifted at once.
+        self.ban(chat.clone(), user.clone(), 0).await?;
+        self.unban(chat, user).await
+    }
+
+    /// Sets what `user` may not do in a supergroup (`rights` with `until_date`; a basic
+    /// group only bans, by removing the user).
+    ///
+    /// # Errors
+    /// As [`Client::ban`].
+    pub async fn restrict(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+        rights: types::ChatBannedRights,
+    ) -> Result<(), InvocationError> {
+        let peer = self.resolve_ref(&chat.into()).await?;
+        let participant = self.resolve_ref(&user.into()).await?;
+        match (input_channel(&peer), peer) {
+            (Some(channel), _) => self
+                .invoke(&functions::channels::EditBanned {
+                    channel,
+                    participant,
+                    banned_rights: rights.into(),
+                })
+                .await
+                .map(|_| ()),
+            (None, enums::InputPeer::Chat(c)) if rights.view_messages => self
+                .invoke(&functions::messages::DeleteChatUser {
+                    revoke_history: false,
+                    chat_id: c.chat_id,
+                    user_id: input_user(participant)?,
+                })
+                .await
+                .map(|_| ()),
+            _ => Err(InvocationError::BadRequest(
+                "restrictions apply to supergroups and channels (a basic group can only remove)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Makes `user` an admin of a supergroup or channel with `rights` (and a `rank`).
+    ///
+    /// # Errors
+    /// `CHAT_ADMIN_REQUIRED`, `RIGHT_FORBIDDEN`, `ADMIN_RANK_INVALID`...
+    pub async fn promote(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+        rights: types::ChatAdminRights,
+        rank: Option<&str>,
+    ) -> Result<(), InvocationError> {
+        let peer = self.resolve_ref(&chat.into()).await?;
+        let channel = input_channel(&peer).ok_or_else(|| {
+            InvocationError::BadRequest(
+                "admins with rights exist in supergroups and channels".into(),
+            )
+        })?;
+        let user_id = input_user(self.resolve_ref(&user.into()).await?)?;
+        self.invoke(&functions::channels::EditAdmin {
+            channel,
+            user_id,
+            admin_rights: rights.into(),
+            rank: rank.map(str::to_string),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Approves (or declines) `user`'s request to join `chat`.
+    ///
+    /// # Errors
+    /// `HIDE_REQUESTER_MISSING` (no such request), `CHAT_ADMIN_REQUIRED`...
+    pub async fn answer_join_request(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+        approve: bool,
+    ) -> Result<(), InvocationError> {
+        let peer = self.resolve_ref(&chat.into()).await?;
+        let user_id = input_user(self.resolve_ref(&user.into()).await?)?;
+        self.invoke(&functions::messages::HideChatJoinRequest {
+            approved: approve,
+            peer,
+            user_id,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// A new invite link of `chat`.
+    ///
+    /// # Errors
+    /// `CHAT_ADMIN_REQUIRED`...
+    pub async fn export_invite_link(
+        &self,
+        chat: impl Into<PeerRef>,
+        opts: &InviteOptions,
+    ) -> Result<types::ChatInviteExported, InvocationError> {
+        let peer = self.resolve_ref(&chat.into()).await?;
+        let r = self
+            .invoke(&functions::messages::ExportChatInvite {
+                legacy_revoke_permanent: false,
+                request_needed: opts.request_needed,
+                peer,
+                expire_date: opts.expire_date,
+                usage_limit: opts.usage_limit,
+                title: opts.title.clone(),
+                subscription_pricing: None,
+            })
+            .await?;
+        match r {
+            enums::ExportedChatInvite::ChatInviteExported(x) => Ok(*x),
+            enums::ExportedChatInvite::ChatInvitePublicJoinRequests => {
+                Err(InvocationError::Decode {
+                    method: "messages.exportChatInvite".into(),
+                    reason: "no link in the answer".into(),
+                })
+            }
+        }
+    }
+
+    /// Joins a chat through an invite link (`https://t.me/+HASH` or the hash); with a link
+    /// that needs approval this sends a join request (`INVITE_REQUEST_SENT`).
+    ///
+    /// # Errors
+    /// `INVITE_HASH_EXPIRED`, `INVITE_REQUEST_SENT`, `USER_ALREADY_PARTICIPANT`...
+    pub async fn join_by_invite(&self, link: &str) -> Result<(), InvocationError> {
+        self.invoke(&functions::messages::ImportChatInvite {
+            hash: invite_hash(link).to_string(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn resolve_ref(&self, r: &PeerRef) -> Result<enums::InputPeer, InvocationError> {
+        match r {
+            PeerRef::Input(p) => Ok(p.clone()),
+            PeerRef::Reference(s) => self.resolve_peer(s).await,
+        }
+    }
+}
+
+/// The marked id of a channel (`-100…id`), a group (`-id`) or a user.
+pub fn marked_id(kind: PeerKind, id: i64) -> i64 {
+    marked(kind, id)
+}

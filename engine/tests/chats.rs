@@ -1,0 +1,407 @@
+//! The chat API against the local DC: dialog, history, search and member iterators with
+//! Telegram's offsets; reading, deleting, moderation, join requests and invite links.
+
+mod support;
+
+use fleetgram_engine::chats::{InviteOptions, ParticipantFilter};
+use fleetgram_engine::messages::InputMessage;
+use fleetgram_engine::Client;
+use fleetgram_tl::{enums, functions, types};
+use support::*;
+
+/// A new supergroup of `owner`; its marked id.
+async fn supergroup(owner: &Client, title: &str) -> i64 {
+    let u = owner
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: false,
+            megagroup: true,
+            for_import: false,
+            forum: false,
+            title: title.into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let chats = match u {
+        enums::Updates::Updates(u) => u.chats,
+        enums::Updates::Combined(u) => u.chats,
+        other => panic!("{other:?}"),
+    };
+    let id = chats
+        .iter()
+        .find_map(|c| match c {
+            enums::Chat::Channel(c) => Some(c.id),
+            _ => None,
+        })
+        .unwrap();
+    -1_000_000_000_000 - id
+}
+
+#[tokio::test]
+async fn dialogs_and_history_page_through_everything_in_order() {
+    let dc = start().await;
+    let alice = user(&dc, "+15550030001", Some("alice_chats")).await;
+    let me = alice.state().user_id.unwrap();
+    // 130 private chats (more than one page of 100), the newest last.
+    let mut others = Vec::new();
+    for i in 0..130 {
+        let u = dc
+            .control()
+            .create_user(&format!("+1555003{i:04}"), &format!("U{i}"), "", 1);
+        dc.control()
+            .send_message(u, me, &format!("hello {i}"))
+            .unwrap();
+        others.push(u);
+    }
+    let group = supergroup(&alice, "Dialog group").await;
+    alice.send_message(group, "in the group").await.unwrap();
+    let dialogs = alice.iter_dialogs().collect().await.unwrap();
+    let ids: Vec<i64> = dialogs.iter().map(|d| d.chat_id).collect();
+    assert_eq!(ids.len(), 131, "every dialog once");
+    assert!(ids.contains(&group));
+    let dates: Vec<i32> = dialogs
+        .iter()
+        .map(|d| d.top.as_ref().unwrap().date())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    let last = dialogs.iter().find(|d| d.chat_id == others[129]).unwrap();
+    assert_eq!(last.raw.unread_count, 1);
+    assert_eq!(last.top.as_ref().unwrap().text(), "hello 129");
+    assert_eq!(
+        alice.iter_dialogs().limit(5).collect().await.unwrap().len(),
+        5
+    );
+
+    // Mark read.
+    alice.mark_read(others[129]).await.unwrap();
+    let d = alice.iter_dialogs().collect().await.unwrap();
+    assert_eq!(
+        d.iter()
+            .find(|d| d.chat_id == others[129])
+            .unwrap()
+            .raw
+            .unread_count,
+        0
+    );
+
+    // 250 messages in one chat: newest first, oldest first, windows.
+    let bob = others[0];
+    for i in 0..250 {
+        dc.control()
+            .send_message(bob, me, &format!("m{i}"))
+            .unwrap();
+    }
+    let all = alice.iter_history(bob).collect().await.unwrap();
+    assert_eq!(all.len(), 251);
+    assert!(
+        all.windows(2).all(|w| w[0].id() > w[1].id()),
+        "newest first"
+    );
+    assert_eq!(all[0].text(), "m249");
+    let rev = alice.iter_history(bob).reverse().collect().await.unwrap();
+    assert_eq!(rev.len(), 251);
+    assert!(
+        rev.windows(2).all(|w| w[0].id() < w[1].id()),
+        "oldest first"
+    );
+    assert_eq!(rev[0].text(), "hello 0");
+    let mid = all[100].id();
+    let below = alice
+        .iter_history(bob)
+        .offset_id(mid)
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(below.len(), 150);
+    assert!(below.iter().all(|m| m.id() < mid));
+    let window = alice
+        .iter_history(bob)
+        .min_id(all[20].id())
+        .max_id(all[10].id())
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 9);
+    let after = alice
+        .iter_history(bob)
+        .reverse()
+        .offset_id(mid)
+        .limit(3)
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|m| m.id()).collect::<Vec<_>>(),
+        vec![mid, mid + 1, mid + 2]
+            .into_iter()
+            .map(|x| x.min(all[0].id()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        alice
+            .iter_history(bob)
+            .limit(7)
+            .collect()
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
+
+    // Delete a dialog (for both sides).
+    alice.delete_dialog(bob, true).await.unwrap();
+    assert!(alice.iter_history(bob).collect().await.unwrap().is_empty());
+    alice.clear_mentions(group).await.unwrap();
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn search_members_moderation_join_requests_and_invite_links() {
+    let dc = start().await;
+    let alice = user(&dc, "+15550031001", Some("alice_mod")).await;
+    let bob = user(&dc, "+15550031002", Some("bob_mod")).await;
+    let carol = user(&dc, "+15550031003", Some("carol_mod")).await;
+    let dave = user(&dc, "+15550031004", Some("dave_mod")).await;
+    let helper = bot(&dc, "helper_mod_bot").await;
+    let group = supergroup(&alice, "Moderated").await;
+
+    // Open link for bob and the bot, a request link for carol and dave.
+    let open = alice
+        .export_invite_link(group, &InviteOptions::default())
+        .await
+        .unwrap();
+    bob.join_by_invite(&open.link).await.unwrap();
+    let asking = alice
+        .export_invite_link(
+            group,
+            &InviteOptions {
+                request_needed: true,
+                title: Some("ask".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(asking.request_needed);
+    for u in [&carol, &dave] {
+        let e = u.join_by_invite(&asking.link).await.unwrap_err();
+        assert!(e.is("INVITE_REQUEST_SENT"), "{e}");
+    }
+    let requests = alice.iter_join_requests(group).collect().await.unwrap();
+    let carol_id = carol.state().user_id.unwrap();
+    let dave_id = dave.state().user_id.unwrap();
+    let mut asked: Vec<i64> = requests.iter().map(|r| r.user_id).collect();
+    asked.sort_unstable();
+    let mut want = vec![carol_id, dave_id];
+    want.sort_unstable();
+    assert_eq!(asked, want);
+    alice
+        .answer_join_request(group, carol_id, true)
+        .await
+        .unwrap();
+    alice
+        .answer_join_request(group, dave_id, false)
+        .await
+        .unwrap();
+    assert!(alice
+        .iter_join_requests(group)
+        .collect()
+        .await
+        .unwrap()
+        .is_empty());
+    alice.resolve_peer("@helper_mod_bot").await.unwrap();
+    alice
+        .invoke(&functions::channels::InviteToChannel {
+            channel: match alice.resolve_peer(&group.to_string()).await.unwrap() {
+                enums::InputPeer::Channel(c) => types::InputChannel {
+                    channel_id: c.channel_id,
+                    access_hash: c.access_hash,
+                }
+                .into(),
+                other => panic!("{other:?}"),
+            },
+            users: vec![match alice.resolve_peer("@helper_mod_bot").await.unwrap() {
+                enums::InputPeer::User(u) => types::InputUser {
+                    user_id: u.user_id,
+                    access_hash: u.access_hash,
+                }
+                .into(),
+                other => panic!("{other:?}"),
+            }],
+        })
+        .await
+        .unwrap();
+    let ids = |v: Vec<fleetgram_engine::chats::Participant>| {
+        let mut x: Vec<i64> = v.into_iter().map(|p| p.user_id).collect();
+        x.sort_unstable();
+        x
+    };
+    let bob_id = bob.state().user_id.unwrap();
+    let alice_id = alice.state().user_id.unwrap();
+    let bot_id = helper.state().user_id.unwrap();
+    let mut everyone = vec![alice_id, bob_id, carol_id, bot_id];
+    everyone.sort_unstable();
+    assert_eq!(
+        ids(alice.iter_participants(group).collect().await.unwrap()),
+        everyone
+    );
+    assert_eq!(
+        ids(alice
+            .iter_participants(group)
+            .filter(ParticipantFilter::Bots)
+            .collect()
+            .await
+            .unwrap()),
+        vec![bot_id]
+    );
+    assert_eq!(
+        ids(alice
+            .iter_participants(group)
+            .filter(ParticipantFilter::Search("carol_mod".into()))
+            .collect()
+            .await
+            .unwrap()),
+        vec![carol_id]
+    );
+
+    // Promote, restrict, ban, unban, kick.
+    alice
+        .promote(
+            group,
+            "@bob_mod",
+            types::ChatAdminRights {
+                delete_messages: true,
+                ban_users: true,
+                ..Default::default()
+            },
+            Some("mod"),
+        )
+        .await
+        .unwrap();
+    let mut admins = vec![alice_id, bob_id];
+    admins.sort_unstable();
+    assert_eq!(
+        ids(alice
+            .iter_participants(group)
+            .filter(ParticipantFilter::Admins)
+            .collect()
+            .await
+            .unwrap()),
+        admins
+    );
+    alice
+        .restrict(
+            group,
+            "@carol_mod",
+            types::ChatBannedRights {
+                send_messages: true,
+                until_date: 0,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(alice
+            .iter_participants(group)
+            .filter(ParticipantFilter::Restricted)
+            .collect()
+            .await
+            .unwrap()),
+        vec![carol_id]
+    );
+    // Carol learns the group (and its access hash) from her chat list.
+    assert!(carol
+        .iter_dialogs()
+        .collect()
+        .await
+        .unwrap()
+        .iter()
+        .any(|d| d.chat_id == group));
+    let e = carol.send_message(group, "may I?").await.unwrap_err();
+    assert!(
+        e.is("CHAT_WRITE_FORBIDDEN") || e.is("USER_BANNED_IN_CHANNEL"),
+        "{e}"
+    );
+    alice.unban(group, "@carol_mod").await.unwrap();
+    carol
+        .send_message(group, "thanks, needle https://x.y")
+        .await
+        .unwrap();
+    alice.ban(group, "@carol_mod", 0).await.unwrap();
+    assert_eq!(
+        ids(alice
+            .iter_participants(group)
+            .filter(ParticipantFilter::Banned)
+            .collect()
+            .await
+            .unwrap()),
+        vec![carol_id]
+    );
+    alice.kick(group, "@helper_mod_bot").await.unwrap();
+    let mut left = vec![alice_id, bob_id];
+    left.sort_unstable();
+    assert_eq!(
+        ids(alice.iter_participants(group).collect().await.unwrap()),
+        left
+    );
+    assert!(
+        alice
+            .iter_participants(group)
+            .filter(ParticipantFilter::Banned)
+            .collect()
+            .await
+            .unwrap()
+            .len()
+            == 1,
+        "a kick is not a ban"
+    );
+
+    // Search: in the supergroup, in a private chat, with filters, and globally.
+    for i in 0..5 {
+        bob.send_message(group, format!("needle {i}"))
+            .await
+            .unwrap();
+        bob.send_message(group, format!("hay {i}")).await.unwrap();
+    }
+    let hits = alice.search(group).query("needle").collect().await.unwrap();
+    assert_eq!(hits.len(), 6, "five from bob and carol's");
+    assert!(hits.windows(2).all(|w| w[0].id() > w[1].id()));
+    let from_bob = alice
+        .search(group)
+        .query("needle")
+        .from_user("@bob_mod")
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(from_bob.len(), 5);
+    let urls = alice
+        .search(group)
+        .filter(enums::MessagesFilter::InputMessagesFilterUrl)
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(urls.len(), 1);
+    assert_eq!(urls[0].text(), "thanks, needle https://x.y");
+    alice
+        .send_message("@bob_mod", InputMessage::text("a needle in private"))
+        .await
+        .unwrap();
+    let private = alice
+        .search("@bob_mod")
+        .query("needle")
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(private.len(), 1);
+    let global = bob.search_global("needle").collect().await.unwrap();
+    assert!(global.len() >= 6, "{}", global.len());
+    dc.shutdown().await;
+}

@@ -10,8 +10,10 @@
 //! ```
 
 pub mod auth;
+pub mod bots;
 pub mod chats;
 mod client;
+pub mod dispatch;
 pub mod error;
 pub mod fleet;
 pub mod keyboard;

@@ -1202,7 +1202,7 @@ impl UpdateStream {
 }
 
 /// The kind of an update, for filtering (what scripts subscribe to).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UpdateKind {
     /// A new message (private, group, channel, business).
     NewMessage,

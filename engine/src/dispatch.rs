@@ -1,0 +1,719 @@
+//! The dispatcher: handlers chosen by composable filters, middleware before them, and
+//! finite-state machines for multi-step conversations (state kept in memory or in the
+//! session store, so in sled).
+//!
+//! ```no_run
+//! # async fn f(client: fleetgram_engine::Client) -> Result<(), fleetgram_engine::InvocationError> {
+//! use fleetgram_engine::dispatch::{Dispatcher, Filter as F};
+//! use fleetgram_engine::updates::UpdateKind;
+//! let mut d = Dispatcher::new();
+//! d.middleware(|e| async move { e.sender_id() != Some(666) }); // drop a pest
+//! d.on(UpdateKind::NewMessage, F::command("start") & F::private(), |e| async move {
+//!     e.reply("Hi! What is your name?").await?;
+//!     e.fsm().set("ask_name", serde_json::json!({}))?;
+//!     Ok(())
+//! });
+//! d.on(UpdateKind::NewMessage, F::state("ask_name") & F::incoming(), |e| async move {
+//!     e.reply(&format!("Nice to meet you, {}", e.text())).await?;
+//!     e.fsm().finish()?;
+//!     Ok(())
+//! });
+//! d.run(&client).await
+//! # }
+//! ```
+//!
+//! Each update goes to the first handler whose kind and filter match (handlers are tried in
+//! the order they were added), after every middleware let it through. Handlers run one after
+//! another in update order, and an update is acknowledged (committed) once its handler
+//! returned: at-least-once, in order. The filter tree tells which update kinds it can match,
+//! so an update wakes only the handlers that care.
+
+use crate::client::Client;
+use crate::error::InvocationError;
+use crate::messages::{InputMessage, Message};
+use crate::store::SessionStore;
+use crate::updates::{Delivered, UpdateKind};
+use fleetgram_tl::enums;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+/// What a handler may fail with (logged; the update still counts as handled).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type HandlerFn = Arc<dyn Fn(Event) -> BoxFut<Result<(), HandlerError>> + Send + Sync>;
+type MiddlewareFn = Arc<dyn Fn(Event) -> BoxFut<bool> + Send + Sync>;
+
+/// An update as handlers see it.
+#[derive(Clone)]
+pub struct Event {
+    /// The update.
+    pub update: Arc<Delivered>,
+    /// Its message, for message updates.
+    pub message: Option<Message>,
+    /// The account.
+    pub client: Client,
+    /// The conversation state of (chat, sender) when the update arrived.
+    pub state: Option<String>,
+    fsm: Option<Arc<dyn FsmStorage>>,
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("kind", &self.kind())
+            .field("chat_id", &self.chat_id())
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+fn peer_marked(p: &enums::Peer) -> i64 {
+    crate::messages::peer_id(p)
+}
+
+impl Event {
+    /// Wraps a delivered update (`fsm`: where conversation states are kept).
+    pub fn new(client: Client, update: Arc<Delivered>, fsm: Option<Arc<dyn FsmStorage>>) -> Self {
+        let message = update
+            .message()
+            .cloned()
+            .map(|m| Message::new(client.clone(), m));
+        let mut e = Self {
+            update,
+            message,
+            client,
+            state: None,
+            fsm,
+        };
+        if let Some(f) = &e.fsm {
+            e.state = f.get(&e.fsm_key()).ok().flatten().map(|(s, _)| s);
+        }
+        e
+    }
+
+    /// The kind of update.
+    pub fn kind(&self) -> UpdateKind {
+        self.update.kind()
+    }
+
+    /// The text of its message (or a callback's data as text, an inline query's query).
+    pub fn text(&self) -> String {
+        if let Some(m) = &self.message {
+            return m.text().to_string();
+        }
+        match &self.update.update {
+            enums::Update::BotCallbackQuery(q) => q
+                .data
+                .as_deref()
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .unwrap_or_default(),
+            enums::Update::BotInlineQuery(q) => q.query.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The marked id of the chat it happened in.
+    pub fn chat_id(&self) -> Option<i64> {
+        if let Some(m) = &self.message {
+            return Some(m.chat_id());
+        }
+        use enums::Update as U;
+        match &self.update.update {
+            U::BotCallbackQuery(q) => Some(peer_marked(&q.peer)),
+            U::UserTyping(u) => Some(u.user_id),
+            U::ChatUserTyping(u) => Some(crate::peers::marked(
+                crate::peers::PeerKind::Chat,
+                u.chat_id,
+            )),
+            U::ChannelParticipant(u) => Some(crate::peers::marked(
+                crate::peers::PeerKind::Channel,
+                u.channel_id,
+            )),
+            U::BotChatInviteRequester(u) => Some(peer_marked(&u.peer)),
+            U::BotMessageReaction(u) => Some(peer_marked(&u.peer)),
+            U::BotStopped(u) => Some(u.user_id),
+            _ => None,
+        }
+    }
+
+    /// The marked id of who caused it.
+    pub fn sender_id(&self) -> Option<i64> {
+        if let Some(m) = &self.message {
+            return m.sender_id();
+        }
+        use enums::Update as U;
+        match &self.update.update {
+            U::BotCallbackQuery(q) => Some(q.user_id),
+            U::BotInlineQuery(q) => Some(q.user_id),
+            U::UserTyping(u) => Some(u.user_id),
+            U::UserStatus(u) => Some(u.user_id),
+            U::ChannelParticipant(u) => Some(u.user_id),
+            U::BotChatInviteRequester(u) => Some(u.user_id),
+            U::BotStopped(u) => Some(u.user_id),
+            U::BotShippingQuery(q) => Some(q.user_id),
+            U::BotPrecheckoutQuery(q) => Some(q.user_id),
+            U::BotMessageReaction(u) => Some(peer_marked(&u.actor)),
+            _ => None,
+        }
+    }
+
+    /// Whether this account sent its message.
+    pub fn outgoing(&self) -> bool {
+        self.message.as_ref().is_some_and(Message::outgoing)
+    }
+
+    /// Replies in its chat (to its message, when it has one).
+    ///
+    /// # Errors
+    /// No chat to reply in; as [`Client::send_message`].
+    pub async fn reply(&self, m: impl Into<InputMessage>) -> Result<Message, InvocationError> {
+        match (&self.message, self.chat_id()) {
+            (Some(msg), _) => msg.reply(m).await,
+            (None, Some(chat)) => self.client.send_message(chat, m).await,
+            (None, None) => Err(InvocationError::BadRequest(format!(
+                "a {:?} update has no chat to reply in",
+                self.kind()
+            ))),
+        }
+    }
+
+    fn fsm_key(&self) -> String {
+        format!(
+            "{}:{}",
+            self.chat_id().unwrap_or(0),
+            self.sender_id().unwrap_or(0)
+        )
+    }
+
+    /// The conversation state of (chat, sender).
+    pub fn fsm(&self) -> Fsm {
+        Fsm {
+            key: self.fsm_key(),
+            storage: self.fsm.clone(),
+        }
+    }
+}
+
+/// Where conversation states live: a state name and its data per (chat, user) key.
+pub trait FsmStorage: Send + Sync {
+    /// The state and data of `key`.
+    ///
+    /// # Errors
+    /// The storage failed.
+    fn get(&self, key: &str) -> Result<Option<(String, serde_json::Value)>, InvocationError>;
+    /// Sets (or, with `None`, clears) the state of `key`.
+    ///
+    /// # Errors
+    /// The storage failed.
+    fn set(
+        &self,
+        key: &str,
+        value: Option<(String, serde_json::Value)>,
+    ) -> Result<(), InvocationError>;
+}
+
+/// States in memory (lost on restart).
+#[derive(Debug, Default)]
+pub struct MemoryFsm(Mutex<HashMap<String, (String, serde_json::Value)>>);
+
+impl FsmStorage for MemoryFsm {
+    fn get(&self, key: &str) -> Result<Option<(String, serde_json::Value)>, InvocationError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned())
+    }
+
+    fn set(
+        &self,
+        key: &str,
+        value: Option<(String, serde_json::Value)>,
+    ) -> Result<(), InvocationError> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match value {
+            Some(v) => m.insert(key.to_string(), v),
+            None => m.remove(key),
+        };
+        Ok(())
+    }
+}
+
+/// States in the session store (sled with [`crate::store::SledStore`]), per account: they
+/// survive restarts.
+pub struct StoreFsm {
+    store: Arc<dyn SessionStore>,
+    space: String,
+}
+
+impl StoreFsm {
+    /// The states of `account` in `store`.
+    pub fn new(store: Arc<dyn SessionStore>, account: &str) -> Self {
+        Self {
+            store,
+            space: format!("fsm/{account}"),
+        }
+    }
+}
+
+impl FsmStorage for StoreFsm {
+    fn get(&self, key: &str) -> Result<Option<(String, serde_json::Value)>, InvocationError> {
+        let v = self
+            .store
+            .kv_get(&self.space, key)
+            .map_err(|e| InvocationError::BadRequest(format!("state store: {e}")))?;
+        Ok(v.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    fn set(
+        &self,
+        key: &str,
+        value: Option<(String, serde_json::Value)>,
+    ) -> Result<(), InvocationError> {
+        let bytes = value
+            .map(|v| serde_json::to_vec(&v))
+            .transpose()
+            .map_err(|e| InvocationError::BadRequest(format!("state store: {e}")))?;
+        self.store
+            .kv_set(&self.space, key, bytes.as_deref())
+            .map_err(|e| InvocationError::BadRequest(format!("state store: {e}")))
+    }
+}
+
+/// The conversation state of one (chat, user).
+pub struct Fsm {
+    key: String,
+    storage: Option<Arc<dyn FsmStorage>>,
+}
+
+impl Fsm {
+    fn storage(&self) -> Result<&Arc<dyn FsmStorage>, InvocationError> {
+        self.storage.as_ref().ok_or_else(|| {
+            InvocationError::BadRequest(
+                "the dispatcher has no state storage (Dispatcher::with_fsm)".into(),
+            )
+        })
+    }
+
+    /// The current state and its data.
+    ///
+    /// # Errors
+    /// No storage; the storage failed.
+    pub fn get(&self) -> Result<Option<(String, serde_json::Value)>, InvocationError> {
+        self.storage()?.get(&self.key)
+    }
+
+    /// The current state's data (`null` when there is none).
+    ///
+    /// # Errors
+    /// As [`Fsm::get`].
+    pub fn data(&self) -> Result<serde_json::Value, InvocationError> {
+        Ok(self.get()?.map(|(_, d)| d).unwrap_or_default())
+    }
+
+    /// Moves to `state` with `data`.
+    ///
+    /// # Errors
+    /// As [`Fsm::get`].
+    pub fn set(&self, state: &str, data: serde_json::Value) -> Result<(), InvocationError> {
+        self.storage()?
+            .set(&self.key, Some((state.to_string(), data)))
+    }
+
+    /// Ends the conversation (no state).
+    ///
+    /// # Errors
+    /// As [`Fsm::get`].
+    pub fn finish(&self) -> Result<(), InvocationError> {
+        self.storage()?.set(&self.key, None)
+    }
+}
+
+/// Which updates a handler wants; combine with `&`, `|` and `!`.
+#[derive(Clone)]
+pub enum Filter {
+    /// Everything.
+    All,
+    /// Updates of this kind.
+    Kind(UpdateKind),
+    /// A bot command (`/start`, `/start@this_bot`, with or without arguments).
+    Command(String),
+    /// Text containing this (case-insensitive).
+    TextContains(String),
+    /// Text matching this pattern.
+    Regex(regex::Regex),
+    /// In a private chat.
+    Private,
+    /// In a group or supergroup.
+    Group,
+    /// In a broadcast channel.
+    Channel,
+    /// From one of these users (marked ids).
+    FromUsers(HashSet<i64>),
+    /// In one of these chats (marked ids).
+    InChats(HashSet<i64>),
+    /// A message with media.
+    HasMedia,
+    /// A message someone else sent.
+    Incoming,
+    /// A message this account sent.
+    Outgoing,
+    /// The conversation is in this state (`None`: in no state).
+    State(Option<String>),
+    /// Any function of the event.
+    Custom(Arc<dyn Fn(&Event) -> bool + Send + Sync>),
+    /// Both.
+    And(Box<Filter>, Box<Filter>),
+    /// Either.
+    Or(Box<Filter>, Box<Filter>),
+    /// Not this.
+    Not(Box<Filter>),
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::All => write!(f, "all"),
+            Self::Kind(k) => write!(f, "kind({k:?})"),
+            Self::Command(c) => write!(f, "command({c:?})"),
+            Self::TextContains(t) => write!(f, "text_contains({t:?})"),
+            Self::Regex(r) => write!(f, "regex({:?})", r.as_str()),
+            Self::Private => write!(f, "private"),
+            Self::Group => write!(f, "group"),
+            Self::Channel => write!(f, "channel"),
+            Self::FromUsers(u) => write!(f, "from_users({u:?})"),
+            Self::InChats(c) => write!(f, "chats({c:?})"),
+            Self::HasMedia => write!(f, "has_media"),
+            Self::Incoming => write!(f, "incoming"),
+            Self::Outgoing => write!(f, "outgoing"),
+            Self::State(s) => write!(f, "state({s:?})"),
+            Self::Custom(_) => write!(f, "custom"),
+            Self::And(a, b) => write!(f, "({a:?} & {b:?})"),
+            Self::Or(a, b) => write!(f, "({a:?} | {b:?})"),
+            Self::Not(a) => write!(f, "!{a:?}"),
+        }
+    }
+}
+
+impl std::ops::BitAnd for Filter {
+    type Output = Filter;
+    fn bitand(self, rhs: Filter) -> Filter {
+        Filter::And(Box::new(self), Box::new(rhs))
+    }
+}
+
+impl std::ops::BitOr for Filter {
+    type Output = Filter;
+    fn bitor(self, rhs: Filter) -> Filter {
+        Filter::Or(Box::new(self), Box::new(rhs))
+    }
+}
+
+impl std::ops::Not for Filter {
+    type Output = Filter;
+    fn not(self) -> Filter {
+        Filter::Not(Box::new(self))
+    }
+}
+
+/// The update kinds that carry a message.
+const MESSAGE_KINDS: [UpdateKind; 2] = [UpdateKind::NewMessage, UpdateKind::MessageEdited];
+
+impl Filter {
+    /// `/name` commands.
+    pub fn command(name: &str) -> Self {
+        Self::Command(name.trim_start_matches('/').to_string())
+    }
+
+    /// Text containing `s`.
+    pub fn text_contains(s: &str) -> Self {
+        Self::TextContains(s.to_lowercase())
+    }
+
+    /// Text matching `pattern`.
+    ///
+    /// # Errors
+    /// The pattern is not a valid regular expression.
+    pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
+        regex::Regex::new(pattern).map(Self::Regex)
+    }
+
+    /// In a private chat.
+    pub fn private() -> Self {
+        Self::Private
+    }
+
+    /// In a group.
+    pub fn group() -> Self {
+        Self::Group
+    }
+
+    /// In a channel.
+    pub fn channel() -> Self {
+        Self::Channel
+    }
+
+    /// From these users.
+    pub fn from_users(ids: impl IntoIterator<Item = i64>) -> Self {
+        Self::FromUsers(ids.into_iter().collect())
+    }
+
+    /// In these chats.
+    pub fn chats(ids: impl IntoIterator<Item = i64>) -> Self {
+        Self::InChats(ids.into_iter().collect())
+    }
+
+    /// With media.
+    pub fn has_media() -> Self {
+        Self::HasMedia
+    }
+
+    /// Sent by someone else.
+    pub fn incoming() -> Self {
+        Self::Incoming
+    }
+
+    /// Sent by this account.
+    pub fn outgoing() -> Self {
+        Self::Outgoing
+    }
+
+    /// In conversation state `s`.
+    pub fn state(s: &str) -> Self {
+        Self::State(Some(s.to_string()))
+    }
+
+    /// In no conversation state.
+    pub fn no_state() -> Self {
+        Self::State(None)
+    }
+
+    /// Any function.
+    pub fn custom(f: impl Fn(&Event) -> bool + Send + Sync + 'static) -> Self {
+        Self::Custom(Arc::new(f))
+    }
+
+    /// Whether `e` passes.
+    pub fn matches(&self, e: &Event) -> bool {
+        match self {
+            Self::All => true,
+            Self::Kind(k) => e.kind() == *k,
+            Self::Command(name) => e.message.as_ref().is_some_and(|m| {
+                let t = m.text();
+                let Some(first) = t.split_whitespace().next() else {
+                    return false;
+                };
+                let Some(cmd) = first.strip_prefix('/') else {
+                    return false;
+                };
+                let cmd = cmd.split('@').next().unwrap_or("");
+                cmd.eq_ignore_ascii_case(name)
+            }),
+            Self::TextContains(s) => e.text().to_lowercase().contains(s.as_str()),
+            Self::Regex(r) => r.is_match(&e.text()),
+            Self::Private => e.chat_id().is_some_and(|c| c > 0),
+            Self::Group => match e.chat_id() {
+                Some(c) if c < 0 => !is_broadcast(e, c),
+                _ => false,
+            },
+            Self::Channel => e.chat_id().is_some_and(|c| c < 0 && is_broadcast(e, c)),
+            Self::FromUsers(ids) => e.sender_id().is_some_and(|s| ids.contains(&s)),
+            Self::InChats(ids) => e.chat_id().is_some_and(|c| ids.contains(&c)),
+            Self::HasMedia => e.message.as_ref().is_some_and(|m| m.media().is_some()),
+            Self::Incoming => e.message.as_ref().is_some_and(|m| !m.outgoing()),
+            Self::Outgoing => e.outgoing(),
+            Self::State(s) => e.state == *s,
+            Self::Custom(f) => f(e),
+            Self::And(a, b) => a.matches(e) && b.matches(e),
+            Self::Or(a, b) => a.matches(e) || b.matches(e),
+            Self::Not(a) => !a.matches(e),
+        }
+    }
+
+    /// The update kinds this filter can match (`None`: any).
+    pub fn kinds(&self) -> Option<BTreeSet<UpdateKind>> {
+        match self {
+            Self::Kind(k) => Some([*k].into()),
+            Self::Command(_)
+            | Self::Regex(_)
+            | Self::HasMedia
+            | Self::Incoming
+            | Self::Outgoing => Some(MESSAGE_KINDS.into()),
+            Self::TextContains(_) => Some(
+                MESSAGE_KINDS
+                    .into_iter()
+                    .chain([UpdateKind::CallbackQuery, UpdateKind::InlineQuery])
+                    .collect(),
+            ),
+            Self::And(a, b) => match (a.kinds(), b.kinds()) {
+                (Some(x), Some(y)) => Some(x.intersection(&y).copied().collect()),
+                (x, y) => x.or(y),
+            },
+            Self::Or(a, b) => match (a.kinds(), b.kinds()) {
+                (Some(x), Some(y)) => Some(x.union(&y).copied().collect()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Whether chat `c` of the event is a broadcast channel (from the update's chats).
+fn is_broadcast(e: &Event, c: i64) -> bool {
+    let (kind, id) = crate::peers::unmark(c);
+    kind == crate::peers::PeerKind::Channel
+        && e.update
+            .chats
+            .iter()
+            .any(|x| matches!(x, enums::Chat::Channel(ch) if ch.id == id && ch.broadcast))
+}
+
+struct Handler {
+    kinds: Option<BTreeSet<UpdateKind>>,
+    filter: Filter,
+    f: HandlerFn,
+}
+
+/// Handlers, middleware and the conversation state storage of one account.
+#[derive(Default)]
+pub struct Dispatcher {
+    handlers: Vec<Handler>,
+    /// Kind -> indexes of the handlers that may want it.
+    by_kind: HashMap<UpdateKind, Vec<usize>>,
+    any_kind: Vec<usize>,
+    middleware: Vec<MiddlewareFn>,
+    fsm: Option<Arc<dyn FsmStorage>>,
+}
+
+impl Dispatcher {
+    /// No handlers yet; conversation states in memory.
+    pub fn new() -> Self {
+        Self {
+            fsm: Some(Arc::new(MemoryFsm::default())),
+            ..Self::default()
+        }
+    }
+
+    /// Keeps conversation states in `storage` (e.g. [`StoreFsm`] for sled).
+    pub fn with_fsm(mut self, storage: Arc<dyn FsmStorage>) -> Self {
+        self.fsm = Some(storage);
+        self
+    }
+
+    /// Runs `f` for updates of `kind` that pass `filter`.
+    pub fn on<F, Fut>(&mut self, kind: UpdateKind, filter: Filter, f: F) -> &mut Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.add(Filter::Kind(kind) & filter, f)
+    }
+
+    /// Runs `f` for updates (of any kind the filter allows) that pass `filter`.
+    pub fn add<F, Fut>(&mut self, filter: Filter, f: F) -> &mut Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let kinds = filter.kinds();
+        let i = self.handlers.len();
+        match &kinds {
+            Some(ks) => {
+                for k in ks {
+                    self.by_kind.entry(*k).or_default().push(i);
+                }
+            }
+            None => self.any_kind.push(i),
+        }
+        self.handlers.push(Handler {
+            kinds,
+            filter,
+            f: Arc::new(move |e| Box::pin(f(e))),
+        });
+        self
+    }
+
+    /// Runs `f` before the handlers; `false` drops the update.
+    pub fn middleware<F, Fut>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.middleware.push(Arc::new(move |e| Box::pin(f(e))));
+        self
+    }
+
+    /// The kinds some handler wants (`None`: some handler wants any kind).
+    pub fn kinds(&self) -> Option<BTreeSet<UpdateKind>> {
+        if !self.any_kind.is_empty() {
+            return None;
+        }
+        Some(self.by_kind.keys().copied().collect())
+    }
+
+    /// Hands one update to the middleware and the first matching handler; whether a
+    /// handler ran.
+    pub async fn dispatch(&self, client: &Client, update: Arc<Delivered>) -> bool {
+        let kind = update.kind();
+        // The candidates, in the order they were added.
+        let mut candidates: Vec<usize> = self
+            .by_kind
+            .get(&kind)
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .chain(self.any_kind.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_else(|| self.any_kind.clone());
+        if candidates.is_empty() {
+            return false;
+        }
+        candidates.sort_unstable();
+        let event = Event::new(client.clone(), update, self.fsm.clone());
+        for m in &self.middleware {
+            if !m(event.clone()).await {
+                return false;
+            }
+        }
+        for i in candidates {
+            let h = &self.handlers[i];
+            debug_assert!(h.kinds.as_ref().is_none_or(|k| k.contains(&kind)));
+            if h.filter.matches(&event) {
+                if let Err(e) = (h.f)(event.clone()).await {
+                    tracing::warn!(kind = ?kind, filter = ?h.filter, error = %e, "handler failed");
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Follows the account's updates and dispatches each (acknowledging it after its
+    /// handler), until the client is gone.
+    ///
+    /// # Errors
+    /// The update stream could not be opened.
+    pub async fn run(&self, client: &Client) -> Result<(), InvocationError> {
+        let mut updates = client.updates().await?;
+        while let Some(d) = updates.next().await {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "update stream");
+                    continue;
+                }
+            };
+            let d = Arc::new(d);
+            self.dispatch(client, d.clone()).await;
+            if let Err(e) = updates.ack(&d) {
+                tracing::error!(error = %e, "cannot commit the update state");
+            }
+        }
+        Ok(())
+    }
+}

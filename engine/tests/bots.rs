@@ -1,0 +1,426 @@
+//! Bot helpers and the dispatcher against the local DC: callback and inline answers,
+//! commands, polls, payments; filters, middleware and a conversation kept in sled across a
+//! restart.
+
+mod support;
+
+use fleetgram_engine::bots::{CallbackAnswer, InlineResult};
+use fleetgram_engine::dispatch::{Dispatcher, Event, Filter as F, StoreFsm};
+use fleetgram_engine::keyboard::{self, Button};
+use fleetgram_engine::messages::{InputMessage, Message};
+use fleetgram_engine::store::{SessionStore, SledStore};
+use fleetgram_engine::updates::UpdateKind;
+use fleetgram_engine::Client;
+use fleetgram_tl::{enums, functions, types};
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+
+#[tokio::test]
+async fn bot_helpers_answer_queries_set_commands_and_run_polls() {
+    let dc = start_with(fleetgram_localdc::Config {
+        bot_timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let bot = bot(&dc, "helpers_test_bot").await;
+    let user = user(&dc, "+15550040001", None).await;
+    let bot_id = bot.state().user_id.unwrap();
+    let user_id = user.state().user_id.unwrap();
+    let mut bot_updates = bot.updates().await.unwrap();
+    let mut user_updates = user.updates().await.unwrap();
+
+    bot.set_commands(&[("start", "Start"), ("help", "Help")])
+        .await
+        .unwrap();
+    assert_eq!(
+        bot.commands().await.unwrap(),
+        vec![
+            ("start".into(), "Start".into()),
+            ("help".into(), "Help".into())
+        ]
+    );
+
+    // A callback answered through the helper.
+    user.send_message("@helpers_test_bot", "/start")
+        .await
+        .unwrap();
+    let start = Message::new(bot.clone(), next_incoming(&mut bot_updates).await);
+    start
+        .reply(
+            InputMessage::text("press")
+                .reply_markup(keyboard::inline(vec![vec![Button::callback("A", b"a")]])),
+        )
+        .await
+        .unwrap();
+    let press = Message::new(user.clone(), next_incoming(&mut user_updates).await);
+    let b2 = bot.clone();
+    let answering = tokio::spawn(async move {
+        let q = next_matching(&mut bot_updates, |d| match &d.update {
+            enums::Update::BotCallbackQuery(q) => Some(q.query_id),
+            _ => None,
+        })
+        .await;
+        b2.answer_callback(q, CallbackAnswer::text("done").alert())
+            .await
+            .unwrap();
+        bot_updates
+    });
+    let a = press.click(0, 0).await.unwrap().unwrap();
+    assert_eq!((a.message.as_deref(), a.alert), (Some("done"), true));
+    let mut bot_updates = answering.await.unwrap();
+
+    // An inline query answered with two articles.
+    let bot_input = match user.resolve_peer("@helpers_test_bot").await.unwrap() {
+        enums::InputPeer::User(u) => types::InputUser {
+            user_id: u.user_id,
+            access_hash: u.access_hash,
+        },
+        other => panic!("{other:?}"),
+    };
+    let u2 = user.clone();
+    let asking = tokio::spawn(async move {
+        u2.invoke(&functions::messages::GetInlineBotResults {
+            bot: bot_input.into(),
+            peer: enums::InputPeer::InputPeerSelf,
+            geo_point: None,
+            query: "cats".into(),
+            offset: String::new(),
+        })
+        .await
+        .unwrap()
+    });
+    let (qid, query) = next_matching(&mut bot_updates, |d| match &d.update {
+        enums::Update::BotInlineQuery(q) => Some((q.query_id, q.query.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(query, "cats");
+    bot.answer_inline(
+        qid,
+        vec![
+            InlineResult::article("1", "Tabby", "a tabby").description("striped"),
+            InlineResult::article(
+                "2",
+                "Siamese",
+                InputMessage::html("<b>a siamese</b>").unwrap(),
+            ),
+        ],
+        0,
+        None,
+    )
+    .await
+    .unwrap();
+    let enums::messages::BotResults::BotResults(r) = asking.await.unwrap();
+    let titles: Vec<String> = r
+        .results
+        .iter()
+        .filter_map(|x| match x {
+            enums::BotInlineResult::BotInlineResult(x) => x.title.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(titles, vec!["Tabby", "Siamese"]);
+
+    // A poll: the user votes, the bot hears of it.
+    let poll = bot
+        .send_poll(user_id, "Best pet?", &["cat", "dog"], None)
+        .await
+        .unwrap();
+    assert!(matches!(poll.media(), Some(enums::MessageMedia::Poll(_))));
+    let got = Message::new(user.clone(), next_incoming(&mut user_updates).await);
+    user.vote(bot_id, got.id(), &[1]).await.unwrap();
+    let options = next_matching(&mut bot_updates, |d| match &d.update {
+        enums::Update::MessagePollVote(v) => Some(v.options.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(options, vec![vec![1u8]]);
+
+    // Payments: shipping options, then a pre-checkout refusal.
+    let q = dc
+        .control()
+        .inject_shipping_query(bot_id, user_id, b"order-1")
+        .unwrap();
+    bot.answer_shipping(
+        q,
+        Ok(vec![types::ShippingOption {
+            id: "post".into(),
+            title: "Post".into(),
+            prices: vec![types::LabeledPrice {
+                label: "Post".into(),
+                amount: 500,
+            }
+            .into()],
+        }]),
+    )
+    .await
+    .unwrap();
+    assert!(dc.control().payment_answered(q));
+    let q = dc
+        .control()
+        .inject_precheckout_query(bot_id, user_id, b"order-1", "EUR", 1500)
+        .unwrap();
+    bot.answer_precheckout(q, Err("sold out".into()))
+        .await
+        .unwrap();
+    assert!(dc.control().payment_answered(q));
+    dc.shutdown().await;
+}
+
+/// A sign-up conversation: /start asks the name, then the age, then confirms; `/cancel`
+/// ends it at any step; a middleware drops one user.
+fn signup(d: &mut Dispatcher, blocked: i64) {
+    d.middleware(move |e: Event| async move { e.sender_id() != Some(blocked) });
+    d.on(
+        UpdateKind::NewMessage,
+        F::command("cancel"),
+        |e| async move {
+            e.fsm().finish()?;
+            e.reply("cancelled").await?;
+            Ok(())
+        },
+    );
+    d.on(
+        UpdateKind::NewMessage,
+        F::command("start") & F::private() & F::no_state(),
+        |e| async move {
+            e.fsm().set("name", serde_json::json!({}))?;
+            e.reply("name?").await?;
+            Ok(())
+        },
+    );
+    d.on(
+        UpdateKind::NewMessage,
+        F::state("name") & F::incoming(),
+        |e| async move {
+            e.fsm()
+                .set("age", serde_json::json!({ "name": e.text() }))?;
+            e.reply("age?").await?;
+            Ok(())
+        },
+    );
+    d.on(
+        UpdateKind::NewMessage,
+        F::state("age") & F::regex(r"^\d+$").unwrap(),
+        |e| async move {
+            let name = e.fsm().data()?["name"].as_str().unwrap_or("").to_string();
+            e.fsm().finish()?;
+            e.reply(format!("{name} is {}", e.text())).await?;
+            Ok(())
+        },
+    );
+    d.on(UpdateKind::NewMessage, F::state("age"), |e| async move {
+        e.reply("a number, please").await?;
+        Ok(())
+    });
+    d.on(
+        UpdateKind::NewMessage,
+        F::text_contains("ping") & !F::has_media() & (F::private() | F::group()),
+        |e| async move {
+            e.reply("pong").await?;
+            Ok(())
+        },
+    );
+}
+
+async fn expect_reply(updates: &mut fleetgram_engine::updates::UpdateStream, want: &str) {
+    let m = next_incoming(updates).await;
+    let enums::Message::Message(m) = m else {
+        panic!()
+    };
+    assert_eq!(m.message, want);
+}
+
+async fn say(user: &Client, text: &str) {
+    user.send_message("@fsm_test_bot", text).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_dispatcher_runs_a_conversation_kept_in_sled_across_a_restart() {
+    let dc = start().await;
+    let (_, token) = dc.control().create_bot("fsm", "fsm_test_bot", 1);
+    let dir = std::env::temp_dir().join(format!("fleetgram-fsm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store: Arc<dyn SessionStore> = Arc::new(SledStore::open(&dir).unwrap());
+    let bot = Client::new(config(&dc), store.clone(), "fsm").unwrap();
+    bot.bot_sign_in(&token).await.unwrap();
+    let user = user(&dc, "+15550040002", None).await;
+    let pest = user_on(&dc, "+15550040003").await;
+    let mut user_updates = user.updates().await.unwrap();
+
+    let mut d = Dispatcher::new().with_fsm(Arc::new(StoreFsm::new(store.clone(), "fsm")));
+    signup(&mut d, pest.state().user_id.unwrap());
+    assert_eq!(
+        d.kinds(),
+        Some([UpdateKind::NewMessage].into()),
+        "only messages wake it"
+    );
+    let d = Arc::new(d);
+    let (b, dd) = (bot.clone(), d.clone());
+    let running = tokio::spawn(async move { dd.run(&b).await });
+
+    say(&user, "/start").await;
+    expect_reply(&mut user_updates, "name?").await;
+    say(&user, "Ada").await;
+    expect_reply(&mut user_updates, "age?").await;
+    say(&user, "ping").await;
+    expect_reply(&mut user_updates, "a number, please").await;
+
+    // The bot stops mid-conversation and starts again: the state was kept.
+    running.abort();
+    let _ = running.await;
+    let (b, dd) = (bot.clone(), d.clone());
+    let running = tokio::spawn(async move { dd.run(&b).await });
+    say(&user, "36").await;
+    expect_reply(&mut user_updates, "Ada is 36").await;
+    say(&user, "ping").await;
+    expect_reply(&mut user_updates, "pong").await;
+    say(&user, "/start").await;
+    expect_reply(&mut user_updates, "name?").await;
+    say(&user, "/cancel").await;
+    expect_reply(&mut user_updates, "cancelled").await;
+
+    // The middleware drops the pest: nothing comes back.
+    let mut pest_updates = pest.updates().await.unwrap();
+    pest.send_message("@fsm_test_bot", "ping").await.unwrap();
+    say(&user, "ping").await;
+    expect_reply(&mut user_updates, "pong").await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), async {
+            next_incoming(&mut pest_updates).await
+        })
+        .await
+        .is_err(),
+        "the pest got an answer"
+    );
+    running.abort();
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn user_on(dc: &fleetgram_localdc::LocalDc, phone: &str) -> Client {
+    user(dc, phone, None).await
+}
+
+/// A TL object from its JSON form (through the dynamic codec).
+fn tl<T: fleetgram_tl::Deserializable>(j: serde_json::Value) -> T {
+    let schema = fleetgram_tl::dynamic::schema();
+    let obj = schema.object_from_json(&j).unwrap();
+    T::from_bytes(&schema.encode(&obj).unwrap()).unwrap()
+}
+
+/// A synthetic new message from `from` in chat `peer` (`out`: sent by this account).
+fn synthetic(
+    peer: serde_json::Value,
+    from: i64,
+    out: bool,
+    text: &str,
+    broadcast: bool,
+) -> Arc<fleetgram_engine::updates::Delivered> {
+    let chats: Vec<enums::Chat> = match peer["_"].as_str() {
+        Some("peerChannel") => vec![tl(serde_json::json!({
+            "_": "channel", "id": peer["channel_id"], "broadcast": broadcast,
+            "megagroup": !broadcast, "title": "c", "photo": {"_": "chatPhotoEmpty"}, "date": 0
+        }))],
+        _ => vec![],
+    };
+    let update: enums::Update = tl(serde_json::json!({
+        "_": "updateNewMessage", "pts": 0, "pts_count": 0,
+        "message": {
+            "_": "message", "out": out, "id": 1, "from_id": {"_": "peerUser", "user_id": from},
+            "peer_id": peer, "message": text, "date": 1
+        }
+    }));
+    Arc::new(fleetgram_engine::updates::Delivered::synthetic(
+        update,
+        vec![],
+        chats,
+    ))
+}
+
+#[tokio::test]
+async fn every_filter_and_its_combinations_pick_the_right_updates() {
+    let dc = start().await;
+    let c = client(&dc, "filters");
+    let event = |u| Event::new(c.clone(), u, None);
+    let private = event(synthetic(
+        serde_json::json!({"_": "peerUser", "user_id": 5}),
+        5,
+        false,
+        "/start@bot x",
+        false,
+    ));
+    let mine = event(synthetic(
+        serde_json::json!({"_": "peerUser", "user_id": 5}),
+        9,
+        true,
+        "Hello World",
+        false,
+    ));
+    let group = event(synthetic(
+        serde_json::json!({"_": "peerChat", "chat_id": 7}),
+        6,
+        false,
+        "order 66",
+        false,
+    ));
+    let channel = event(synthetic(
+        serde_json::json!({"_": "peerChannel", "channel_id": 8}),
+        6,
+        false,
+        "news",
+        true,
+    ));
+    let supergroup = event(synthetic(
+        serde_json::json!({"_": "peerChannel", "channel_id": 9}),
+        6,
+        false,
+        "chat",
+        false,
+    ));
+    let all = [&private, &mine, &group, &channel, &supergroup];
+    let pick = |f: F| -> Vec<usize> {
+        all.iter()
+            .enumerate()
+            .filter(|(_, e)| f.matches(e))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    assert_eq!(pick(F::command("start")), vec![0]);
+    assert_eq!(pick(F::text_contains("world")), vec![1]);
+    assert_eq!(pick(F::regex(r"\d+$").unwrap()), vec![2]);
+    assert_eq!(pick(F::private()), vec![0, 1]);
+    assert_eq!(pick(F::group()), vec![2, 4]);
+    assert_eq!(pick(F::channel()), vec![3]);
+    assert_eq!(pick(F::from_users([6])), vec![2, 3, 4]);
+    assert_eq!(pick(F::chats([-7, -1_000_000_000_009])), vec![2, 4]);
+    assert_eq!(pick(F::incoming()), vec![0, 2, 3, 4]);
+    assert_eq!(pick(F::outgoing()), vec![1]);
+    assert_eq!(pick(F::has_media()), Vec::<usize>::new());
+    assert_eq!(pick(F::custom(|e| e.text().len() == 4)), vec![3, 4]);
+    assert_eq!(
+        pick(F::group() & !F::channel() & F::text_contains("66")),
+        vec![2]
+    );
+    assert_eq!(pick(F::outgoing() | F::channel()), vec![1, 3]);
+    assert_eq!(pick(!(F::private() | F::group())), vec![3]);
+    // Which kinds a tree can match.
+    assert_eq!(
+        F::command("x").kinds(),
+        Some([UpdateKind::NewMessage, UpdateKind::MessageEdited].into())
+    );
+    assert_eq!(
+        (F::Kind(UpdateKind::CallbackQuery) & F::private()).kinds(),
+        Some([UpdateKind::CallbackQuery].into())
+    );
+    assert_eq!(
+        (F::Kind(UpdateKind::CallbackQuery) | F::private()).kinds(),
+        None
+    );
+    assert_eq!(
+        (F::Kind(UpdateKind::CallbackQuery) & F::command("x")).kinds(),
+        Some(Default::default())
+    );
+    dc.shutdown().await;
+}

@@ -3,4 +3,5 @@
 //! demo's accounts, chats and traffic.
 
 pub mod local;
+pub mod operator;
 pub mod run;

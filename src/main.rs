@@ -73,6 +73,14 @@ struct RunArgs {
     /// Do not follow changes of the accounts file.
     #[arg(long)]
     no_watch: bool,
+    /// Serve the operator view (status page, JSON API, Prometheus metrics) on PORT or
+    /// HOST:PORT (a bare port binds loopback); overrides `http.listen`.
+    #[arg(long, value_name = "ADDR", value_parser = parse_http)]
+    http: Option<std::net::SocketAddr>,
+}
+
+fn parse_http(s: &str) -> Result<std::net::SocketAddr, String> {
+    fleetgram_engine::fleet::config::parse_listen(s)
 }
 
 #[derive(Subcommand)]
@@ -244,6 +252,7 @@ fn run_fleet(args: RunArgs) -> Result<(), String> {
     let opts = fleetgram::run::RunOptions {
         localdc_info: args.localdc_info,
         watch_config: !args.no_watch,
+        http: args.http,
     };
     rt.block_on(fleetgram::run::run_until(
         &args.file,
@@ -351,8 +360,64 @@ fn login(name: &str, path: &std::path::Path) -> Result<(), String> {
     })
 }
 
+/// The live status from a running host's operator view, if one is up.
+fn live_status(config: &FleetConfig) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let info = std::fs::read_to_string(fleetgram::run::http_file(config)).ok()?;
+    let info: serde_json::Value = serde_json::from_str(&info).ok()?;
+    let addr: std::net::SocketAddr = info["addr"].as_str()?.parse().ok()?;
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET /api/status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then_some(())?;
+    serde_json::from_str(body).ok()
+}
+
 fn accounts(path: &std::path::Path) -> Result<(), String> {
     let config = load_config(path)?;
+    if let Some(live) = live_status(&config) {
+        println!(
+            "{:<16} {:<5} {:<12} {:>4} {:>16} {:>8} {:>6} {:>6} {:<}",
+            "ACCOUNT", "KIND", "STATE", "DC", "USER", "UPDATES", "QUEUE", "FLOODS", "SCRIPTS"
+        );
+        for a in live["accounts"].as_array().into_iter().flatten() {
+            let user = match (a["username"].as_str(), a["user_id"].as_i64()) {
+                (Some(u), _) => format!("@{u}"),
+                (None, Some(id)) => id.to_string(),
+                _ => String::new(),
+            };
+            let scripts: Vec<String> = a["scripts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str())
+                .map(|s| s.rsplit('/').next().unwrap_or(s).to_string())
+                .collect();
+            println!(
+                "{:<16} {:<5} {:<12} {:>4} {:>16} {:>8} {:>6} {:>6} {}",
+                a["name"].as_str().unwrap_or(""),
+                a["kind"].as_str().unwrap_or(""),
+                a["state"].as_str().unwrap_or(""),
+                a["dc"].as_i64().map(|d| d.to_string()).unwrap_or_default(),
+                user,
+                a["updates"],
+                a["queue_depth"],
+                a["flood_waits"],
+                scripts.join(",")
+            );
+        }
+        println!("(live, from the running host's operator view)");
+        return Ok(());
+    }
     let store = open_store(&config).map_err(|e| {
         format!("{e}\n(a host is probably running; its live status is in its logs)")
     })?;

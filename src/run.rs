@@ -19,6 +19,8 @@ pub struct RunOptions {
     pub localdc_info: Option<PathBuf>,
     /// Follow changes of the configuration file.
     pub watch_config: bool,
+    /// Serve the operator view here (overrides `http.listen`).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// Credentials for the real Telegram inside `run`: no one to type a code, so user accounts
@@ -73,7 +75,15 @@ pub struct Host {
     pub local: Option<Arc<LocalNetwork>>,
     /// The store.
     pub store: Arc<SledStore>,
+    /// Where the operator view listens, when it runs.
+    pub http: Option<std::net::SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    http_file: Option<PathBuf>,
+}
+
+/// Where a running host says its operator view listens (what `fleetgram accounts` reads).
+pub fn http_file(config: &FleetConfig) -> PathBuf {
+    config.store.join("http.json")
 }
 
 impl Host {
@@ -138,12 +148,59 @@ impl Host {
                 local::traffic(n, f, c).await;
             }));
         }
+        // The operator view.
+        let listen = opts.http.or_else(|| config.http.as_ref().map(|h| h.listen));
+        let mut http = None;
+        let mut http_path = None;
+        if let Some(listen) = listen {
+            let token = config
+                .http
+                .as_ref()
+                .and_then(|h| h.token.clone())
+                .or_else(|| {
+                    std::env::var("FLEETGRAM_HTTP_TOKEN")
+                        .ok()
+                        .filter(|t| t.len() >= 16)
+                });
+            let local_dcs = local
+                .as_ref()
+                .map(|n| {
+                    n.dc.info()
+                        .dcs
+                        .iter()
+                        .map(|d| (d.id, d.addr.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let view =
+                crate::operator::View::new(fleet.handle(), scripts.clone(), local_dcs, token);
+            let (addr, t) = crate::operator::serve(listen, view)
+                .await
+                .map_err(|e| format!("operator view on {listen}: {e}"))?;
+            tasks.extend(t);
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "the operator view listens beyond this machine");
+            }
+            tracing::info!(url = %format!("http://{addr}/"), "operator view");
+            let path = http_file(&config);
+            if let Err(e) = std::fs::write(
+                &path,
+                serde_json::json!({ "addr": addr.to_string(), "pid": std::process::id() })
+                    .to_string(),
+            ) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the operator view's address");
+            }
+            http = Some(addr);
+            http_path = Some(path);
+        }
         Ok(Host {
             fleet,
             scripts,
             local,
             store,
+            http,
             tasks,
+            http_file: http_path,
         })
     }
 
@@ -157,6 +214,9 @@ impl Host {
     pub async fn shutdown(self) {
         for t in &self.tasks {
             t.abort();
+        }
+        if let Some(p) = &self.http_file {
+            let _ = std::fs::remove_file(p);
         }
         self.fleet.shutdown().await;
         if let Err(e) = self.store.flush() {

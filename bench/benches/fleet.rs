@@ -37,6 +37,67 @@ impl HandlerFactory for NoScripts {
     }
 }
 
+fn cpu_ms() -> f64 {
+    // utime + stime of this process, in clock ticks (100 Hz on Linux).
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) * 10.0
+}
+
+fn get(addr: std::net::SocketAddr, path: &str) -> usize {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out.len()
+}
+
+/// Issue 11: what serving the status page and the metrics once a second costs the host, for
+/// this fleet: process CPU while serving against the same time idle.
+async fn operator_cost(fleet: &fleetgram_engine::fleet::FleetHandle, scripts: &ScriptHost, n: usize) {
+    let view = fleetgram::operator::View::new(fleet.clone(), scripts.clone(), vec![], None);
+    let t = Instant::now();
+    let page = view.page().len();
+    let metrics = view.metrics().len();
+    let render = t.elapsed();
+    let (addr, tasks) = fleetgram::operator::serve("127.0.0.1:0".parse().unwrap(), view)
+        .await
+        .unwrap();
+    const SECS: u64 = 20;
+    let c0 = cpu_ms();
+    tokio::time::sleep(Duration::from_secs(SECS)).await;
+    let idle = cpu_ms() - c0;
+    let c0 = cpu_ms();
+    let t0 = Instant::now();
+    for i in 0..SECS {
+        let (a, b) = tokio::task::spawn_blocking(move || (get(addr, "/"), get(addr, "/metrics")))
+            .await
+            .unwrap();
+        assert!(a > page / 2 && b > metrics / 2);
+        let next = Duration::from_secs(i + 1);
+        if let Some(wait) = next.checked_sub(t0.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    let serving = cpu_ms() - c0;
+    for t in tasks {
+        t.abort();
+    }
+    let per_s = (serving - idle).max(0.0) / SECS as f64;
+    println!(
+        "operator view at {n} accounts: page {} KiB + metrics {} KiB rendered in {:.2} ms; serving both once a second costs {:.2}% of a core (host CPU {:.0} ms/s serving vs {:.0} ms/s idle; target < 1%)",
+        page / 1024,
+        metrics / 1024,
+        render.as_secs_f64() * 1000.0,
+        per_s / 10.0,
+        serving / SECS as f64,
+        idle / SECS as f64
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--dc-child") {
         return dc_child();
@@ -105,8 +166,9 @@ fn main() {
     rt.block_on(async {
         let rss0 = rss_kib(std::process::id());
         let store: Arc<dyn SessionStore> = Arc::new(SledStore::open(dir.join("sessions")).unwrap());
+        let scripts = ScriptHost::new(Limits::default(), false);
         let factory: Arc<dyn HandlerFactory> = if with_script {
-            Arc::new(ScriptHost::new(Limits::default(), false))
+            Arc::new(scripts.clone())
         } else {
             Arc::new(NoScripts)
         };
@@ -158,6 +220,7 @@ fn main() {
             (host.saturating_sub(rss0)) as f64 / n as f64,
             dc as f64 / 1024.0
         );
+        operator_cost(&h, &scripts, n).await;
         fleet.shutdown().await;
     });
     drop(child.stdin.take());

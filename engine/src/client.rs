@@ -247,6 +247,12 @@ impl Client {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The pacing budget: methods with a spacing learned from FLOOD_WAITs, as (method,
+    /// spacing, time until the next call may go).
+    pub fn pacing(&self) -> Vec<(String, Duration, Duration)> {
+        self.0.pacer.budget()
+    }
+
     /// The spacing the pacer learned for `method` from FLOOD_WAITs (zero if none).
     pub fn learned_spacing(&self, method: &str) -> Duration {
         self.0.pacer.spacing(method)
@@ -416,6 +422,7 @@ impl Client {
             }
             let err = match self.send_once(target, method, body.clone()).await {
                 Ok(bytes) => {
+                    crate::metrics::global().call(method, "ok");
                     self.0.config.retry.on_success(method);
                     self.learn_peers(method, &bytes);
                     if target == self.home_dc() && crate::updates::answer_carries_updates(&bytes) {
@@ -430,6 +437,7 @@ impl Client {
                 }
                 Err(e) => e,
             };
+            crate::metrics::global().call(method, err.kind_name());
             if let InvocationError::Rpc {
                 code: 303,
                 name,
@@ -454,6 +462,9 @@ impl Client {
                 }
             }
             if let Some(wait) = crate::policy::flood_wait(&err) {
+                crate::metrics::global()
+                    .flood_wait_seconds
+                    .fetch_add(wait.as_secs(), std::sync::atomic::Ordering::Relaxed);
                 self.0
                     .flood_waits
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -71,6 +71,20 @@ impl InvocationError {
         }
     }
 
+    /// A short name of the error for counting: the RPC error's name, or the kind.
+    pub fn kind_name(&self) -> &str {
+        match self {
+            Self::Rpc { name, .. } => name,
+            Self::FloodWait { .. } => "FLOOD_WAIT",
+            Self::Io { .. } => "io",
+            Self::Timeout { .. } => "timeout",
+            Self::Decode { .. } => "decode",
+            Self::BadRequest(_) => "bad_request",
+            Self::Dropped => "dropped",
+            Self::Store(_) => "store",
+        }
+    }
+
     /// Whether this is the RPC error `name` (without trailing number), e.g. `"PHONE_CODE_INVALID"`.
     pub fn is(&self, name: &str) -> bool {
         matches!(self, InvocationError::Rpc { name: n, .. } if n == name)

@@ -19,6 +19,7 @@ pub mod fleet;
 pub mod keyboard;
 pub mod media;
 pub mod messages;
+pub mod metrics;
 mod net;
 mod pacing;
 pub mod peers;

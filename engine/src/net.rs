@@ -546,6 +546,9 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
         };
         failures = 0;
         if reconnected {
+            crate::metrics::global()
+                .reconnects
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // Pushes sent while the connection was down are gone: the update stream
             // catches up by fetching the differences.
             t.updates.push_back(Notice::NewSession);

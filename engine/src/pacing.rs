@@ -70,6 +70,25 @@ impl Pacer {
     }
 
     /// The learned spacing of `method`.
+    /// Methods with a learned spacing, and when each may be called next (zero: now).
+    pub fn budget(&self) -> Vec<(String, Duration, Duration)> {
+        let now = Instant::now();
+        let m = self.methods.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m
+            .iter()
+            .filter(|(_, e)| !e.spacing.is_zero() || e.next_at > now)
+            .map(|(k, e)| {
+                (
+                    k.clone(),
+                    e.spacing,
+                    e.next_at.saturating_duration_since(now),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn spacing(&self, method: &str) -> Duration {
         let m = self.methods.lock().unwrap_or_else(|e| e.into_inner());
         m.get(method).map(|e| e.spacing).unwrap_or_default()

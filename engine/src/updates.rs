@@ -560,6 +560,9 @@ impl UpdateStream {
     pub async fn next(&mut self) -> Option<Result<Delivered, InvocationError>> {
         loop {
             if let Some(d) = self.queue.pop_front() {
+                crate::metrics::global()
+                    .updates_received
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.unacked.insert(d.number, (d.state, d.channel, false));
                 return Some(Ok(d));
             }

@@ -44,6 +44,8 @@ pub struct ScriptStats {
     pub jobs_run: AtomicU64,
     /// The last error, `file:line: message`.
     pub last_error: Mutex<Option<String>>,
+    /// Handler durations.
+    pub latency: fleetgram_engine::metrics::Histogram,
 }
 
 /// A script as the host keeps it: the current version and its bookkeeping.
@@ -79,10 +81,29 @@ pub struct ScriptStatus {
     pub handled: u64,
     /// Failed handler runs.
     pub errors: u64,
+    /// Schedule runs.
+    pub jobs_run: u64,
     /// Mean handler time.
     pub mean_latency: Duration,
     /// The last error.
     pub last_error: Option<String>,
+}
+
+/// What the operator view shows of a schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduleStatus {
+    /// The account.
+    pub account: String,
+    /// The script file.
+    pub file: String,
+    /// The schedule's key (what `run now` names).
+    pub key: String,
+    /// `cron EXPR (ZONE)` or `every Ns`.
+    pub timing: String,
+    /// Unix time of the last run.
+    pub last_run: Option<i64>,
+    /// Unix time of the next run.
+    pub next_run: i64,
 }
 
 /// Loads a script file (by extension).
@@ -177,10 +198,12 @@ impl Script {
             }
             let start = Instant::now();
             let r = vm.clone().run_handler(i, ev.clone()).await;
+            let took = start.elapsed();
             self.stats.handled.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .busy_ns
-                .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+            self.stats.latency.observe(took);
             if let Err(e) = r {
                 self.record_error(&e);
             }
@@ -230,11 +253,70 @@ impl Script {
             jobs: vm.jobs().len(),
             handled,
             errors: self.stats.errors.load(Ordering::Relaxed),
+            jobs_run: self.stats.jobs_run.load(Ordering::Relaxed),
             mean_latency: Duration::from_nanos(
                 self.stats.busy_ns.load(Ordering::Relaxed) / handled.max(1),
             ),
             last_error: self.stats.last_error.lock().expect("not poisoned").clone(),
         }
+    }
+
+    /// The schedules of the current version: what, when it last ran and when it runs next.
+    pub fn schedules(&self) -> Vec<ScheduleStatus> {
+        let vm = self.vm();
+        let space = self.sched_space();
+        let now = Utc::now();
+        vm.jobs()
+            .iter()
+            .map(|spec| {
+                let last = self
+                    .ctx
+                    .account
+                    .store
+                    .kv_get(&space, &spec.key)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+                ScheduleStatus {
+                    account: self.ctx.account.name.clone(),
+                    file: self.path.display().to_string(),
+                    key: spec.key.clone(),
+                    timing: match &spec.timing {
+                        Timing::Cron { expr, tz, .. } => format!("cron {expr} ({tz})"),
+                        Timing::Every(d) => format!("every {}s", d.as_secs()),
+                    },
+                    last_run: last.map(|t| t.timestamp()),
+                    next_run: next_due(&spec.timing, last, now).timestamp(),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs schedule `key` now, once (its regular runs stay as they are).
+    ///
+    /// # Errors
+    /// No such schedule; the job's own error.
+    pub async fn run_job_now(&self, key: &str) -> Result<(), String> {
+        let vm = self.vm();
+        let index = vm
+            .jobs()
+            .iter()
+            .position(|j| j.key == key)
+            .ok_or_else(|| format!("{} has no schedule {key:?}", self.path.display()))?;
+        let run = JobRun::new(&format!(
+            "{}/{}/manual/{}",
+            self.sched_space(),
+            key,
+            Utc::now().timestamp_millis()
+        ));
+        let r = JOB_RUN.scope(run, vm.run_job(index)).await;
+        self.stats.jobs_run.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = &r {
+            self.record_error(e);
+        }
+        r.map_err(|e| e.to_string())
     }
 
     fn start_jobs(self: &Arc<Self>) {
@@ -532,6 +614,36 @@ impl ScriptHost {
             .filter_map(Weak::upgrade)
             .map(|s| s.status())
             .collect()
+    }
+
+    /// Every loaded script.
+    pub fn scripts(&self) -> Vec<Arc<Script>> {
+        self.0
+            .all
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|s| !s.stopped.load(Ordering::SeqCst))
+            .collect()
+    }
+
+    /// Every schedule of every script.
+    pub fn schedules(&self) -> Vec<ScheduleStatus> {
+        self.scripts().iter().flat_map(|s| s.schedules()).collect()
+    }
+
+    /// Runs schedule `key` of `account`'s scripts now (operator action).
+    ///
+    /// # Errors
+    /// No such schedule; the job's own error.
+    pub async fn run_now(&self, account: &str, key: &str) -> Result<(), String> {
+        let script = self
+            .scripts()
+            .into_iter()
+            .find(|s| s.ctx.account.name == account && s.vm().jobs().iter().any(|j| j.key == key))
+            .ok_or_else(|| format!("account {account:?} has no schedule {key:?}"))?;
+        script.run_job_now(key).await
     }
 
     /// Reloads every script now (operator action).

@@ -18,5 +18,5 @@ pub mod rhai;
 pub mod vm;
 
 pub use api::{ApiError, ScriptCtx};
-pub use host::{AccountScripts, Script, ScriptHost, ScriptStatus};
+pub use host::{AccountScripts, ScheduleStatus, Script, ScriptHost, ScriptStatus};
 pub use vm::{Limits, ScriptError};

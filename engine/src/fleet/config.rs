@@ -288,8 +288,31 @@ struct RawFile {
     #[serde(default)]
     local: LocalConfig,
     #[serde(default)]
-    http: Option<String>,
+    http: Option<serde_yaml::Value>,
     accounts: Vec<AccountConfig>,
+}
+
+/// The operator view (`http:`): where it listens and the token its actions need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// The address (a bare port means `127.0.0.1:PORT`).
+    pub listen: std::net::SocketAddr,
+    /// The bearer token of operator actions (none: actions are refused).
+    pub token: Option<String>,
+}
+
+/// Parses an operator-view address: `PORT`, `HOST:PORT` (a bare port binds loopback).
+pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    let s = s
+        .strip_prefix("localhost:")
+        .map_or(s.to_string(), |p| format!("127.0.0.1:{p}"));
+    s.parse().map_err(|_| {
+        format!("{s:?} is not an address (expected PORT or HOST:PORT, e.g. 127.0.0.1:9900)")
+    })
 }
 
 /// A script resolved to a file.
@@ -342,8 +365,8 @@ pub struct FleetConfig {
     pub script_dirs: Vec<PathBuf>,
     /// Local DC settings.
     pub local: LocalConfig,
-    /// Operator view address.
-    pub http: Option<String>,
+    /// The operator view.
+    pub http: Option<HttpConfig>,
     /// Accounts in file order.
     pub accounts: Vec<Account>,
 }
@@ -535,6 +558,60 @@ impl FleetConfig {
             .store
             .map(|s| if s.is_absolute() { s } else { base.join(s) })
             .unwrap_or_else(|| base.join("fleetgram-data"));
+        let http = match &raw.http {
+            None | Some(serde_yaml::Value::Null) => None,
+            Some(v) => {
+                let (listen, token) = match v {
+                    serde_yaml::Value::String(s) => (s.clone(), None),
+                    serde_yaml::Value::Number(n) => (n.to_string(), None),
+                    serde_yaml::Value::Mapping(m) => {
+                        for k in m.keys() {
+                            let k = k.as_str().unwrap_or("");
+                            if k != "listen" && k != "token" {
+                                return Err(at(
+                                    "http:",
+                                    format!("http.{k}"),
+                                    "unknown key (expected listen, token)".into(),
+                                ));
+                            }
+                        }
+                        let listen = match m.get("listen") {
+                            Some(serde_yaml::Value::String(s)) => s.clone(),
+                            Some(serde_yaml::Value::Number(n)) => n.to_string(),
+                            _ => {
+                                return Err(at(
+                                    "http:",
+                                    "http.listen".into(),
+                                    "required: PORT or HOST:PORT".into(),
+                                ))
+                            }
+                        };
+                        let token = match m.get("token") {
+                            None | Some(serde_yaml::Value::Null) => None,
+                            Some(serde_yaml::Value::String(t)) if t.len() >= 16 => Some(t.clone()),
+                            Some(_) => {
+                                return Err(at(
+                                    "token:",
+                                    "http.token".into(),
+                                    "must be a string of at least 16 characters (use ${VAR} to keep it out of the file)".into(),
+                                ))
+                            }
+                        };
+                        (listen, token)
+                    }
+                    _ => {
+                        return Err(at(
+                            "http:",
+                            "http".into(),
+                            "expected an address or { listen, token }".into(),
+                        ))
+                    }
+                };
+                let listen =
+                    parse_listen(&listen).map_err(|e| at("http:", "http.listen".into(), e))?;
+                Some(HttpConfig { listen, token })
+            }
+        };
         Ok(FleetConfig {
             file: path.to_path_buf(),
             store,
@@ -544,7 +621,7 @@ impl FleetConfig {
             api_hash,
             script_dirs: raw.script_dirs.iter().map(|d| base.join(d)).collect(),
             local: raw.local,
-            http: raw.http,
+            http,
             accounts,
         })
     }
@@ -661,6 +738,7 @@ const KEYS: &[&str] = &[
     "enabled",
     "interval_ms",
     "http",
+    "listen",
     "accounts",
     "name",
     "kind",

@@ -1,0 +1,816 @@
+//! The operator view of a running host (`fleetgram run --http ADDR` or `http:` in
+//! accounts.yaml): a live status page, the same data as JSON, Prometheus metrics, and
+//! operator actions.
+//!
+//! ```text
+//! GET  /                 the status page (server-rendered; it refreshes itself every second)
+//! GET  /api/status       the same data as JSON
+//! GET  /metrics          Prometheus text format
+//! POST /api/accounts/NAME/pause | /resume
+//! POST /api/scripts/reload
+//! POST /api/schedules/run?account=NAME&key=KEY
+//! ```
+//!
+//! Actions need `Authorization: Bearer TOKEN` (`http.token`); without a configured token they
+//! are refused. Phone numbers are masked; bot tokens, session strings and keys are never
+//! part of any answer.
+
+use fleetgram_engine::fleet::{AccountState, AccountStatus, FleetHandle};
+use fleetgram_scripting::ScriptHost;
+use serde_json::{json, Value as Json};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Samples kept for the charts (one a second: five minutes).
+const SAMPLES: usize = 300;
+/// Largest request accepted.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// What the operator view reads from.
+pub struct View {
+    fleet: FleetHandle,
+    scripts: ScriptHost,
+    local_dcs: Vec<(i32, String)>,
+    token: Option<String>,
+    started: Instant,
+    /// (unix time, total updates, total calls), one a second.
+    samples: Mutex<VecDeque<(u64, u64, u64)>>,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `+15550001234` -> `+155******34`.
+pub fn mask_phone(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let keep_head = 4.min(chars.len() - 2);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < keep_head || i >= chars.len() - 2 {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+fn state_name(s: &AccountState) -> (&'static str, Option<String>) {
+    match s {
+        AccountState::Starting => ("starting", None),
+        AccountState::Running => ("running", None),
+        AccountState::Backoff { error, attempt } => {
+            ("backoff", Some(format!("attempt {attempt}: {error}")))
+        }
+        AccountState::Quarantined { reason } => ("quarantined", Some(reason.clone())),
+        AccountState::NeedsLogin => ("needs login", None),
+        AccountState::Paused => ("paused", None),
+        AccountState::Stopped => ("stopped", None),
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl View {
+    /// The view of a host.
+    pub fn new(
+        fleet: FleetHandle,
+        scripts: ScriptHost,
+        local_dcs: Vec<(i32, String)>,
+        token: Option<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            fleet,
+            scripts,
+            local_dcs,
+            token,
+            started: Instant::now(),
+            samples: Mutex::new(VecDeque::with_capacity(SAMPLES)),
+        })
+    }
+
+    /// Takes one sample for the charts (the server does it every second).
+    pub fn sample(&self) {
+        let updates: u64 = self.fleet.status().iter().map(|s| s.updates).sum();
+        let calls = fleetgram_engine::metrics::global()
+            .calls_total
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if s.len() == SAMPLES {
+            s.pop_front();
+        }
+        s.push_back((now_unix(), updates, calls));
+    }
+
+    /// Per-second rates (updates, calls) over the kept samples.
+    fn rates(&self) -> (Vec<f64>, Vec<f64>) {
+        let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut u = Vec::with_capacity(s.len());
+        let mut c = Vec::with_capacity(s.len());
+        for (a, b) in s.iter().zip(s.iter().skip(1)) {
+            let dt = (b.0.saturating_sub(a.0)).max(1) as f64;
+            u.push(b.1.saturating_sub(a.1) as f64 / dt);
+            c.push(b.2.saturating_sub(a.2) as f64 / dt);
+        }
+        (u, c)
+    }
+
+    fn account_json(&self, s: &AccountStatus) -> Json {
+        let (state, reason) = state_name(&s.state);
+        let config = self.fleet.config();
+        let phone = config
+            .account(&s.name)
+            .and_then(|a| a.config.phone.as_deref())
+            .map(mask_phone);
+        let pacing: Vec<Json> = self
+            .fleet
+            .client(&s.name)
+            .map(|c| {
+                c.pacing()
+                    .into_iter()
+                    .map(|(m, spacing, wait)| {
+                        json!({"method": m, "spacing_ms": spacing.as_millis() as u64, "wait_ms": wait.as_millis() as u64})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "name": s.name,
+            "kind": format!("{:?}", s.kind).to_lowercase(),
+            "state": state,
+            "reason": reason,
+            "dc": s.dc,
+            "proxy": s.proxy,
+            "user_id": s.user_id,
+            "username": s.username,
+            "phone": phone,
+            "last_update": s.last_update.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()),
+            "updates": s.updates,
+            "queue_depth": s.queue_depth,
+            "flood_waits": s.flood_waits,
+            "pacing": pacing,
+            "restarts": s.restarts,
+            "pools": s.pools,
+            "scripts": s.scripts,
+        })
+    }
+
+    /// Everything the page shows, as JSON.
+    pub fn status(&self) -> Json {
+        let accounts: Vec<Json> = self
+            .fleet
+            .status()
+            .iter()
+            .map(|s| self.account_json(s))
+            .collect();
+        let scripts: Vec<Json> = self
+            .scripts
+            .status()
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "account": s.account,
+                    "file": s.file,
+                    "language": s.language,
+                    "generation": s.generation,
+                    "handlers": s.handlers,
+                    "jobs": s.jobs,
+                    "handled": s.handled,
+                    "errors": s.errors,
+                    "jobs_run": s.jobs_run,
+                    "mean_latency_ms": s.mean_latency.as_secs_f64() * 1000.0,
+                    "last_error": s.last_error,
+                })
+            })
+            .collect();
+        let schedules: Vec<Json> = self
+            .scripts
+            .schedules()
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "account": s.account, "file": s.file, "key": s.key, "timing": s.timing,
+                    "last_run": s.last_run, "next_run": s.next_run,
+                })
+            })
+            .collect();
+        let (u, c) = self.rates();
+        let m = fleetgram_engine::metrics::global();
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": self.started.elapsed().as_secs(),
+            "network": format!("{:?}", self.fleet.config().network).to_lowercase(),
+            "local_dc": self.local_dcs.iter().map(|(id, a)| json!({"id": id, "addr": a})).collect::<Vec<_>>(),
+            "accounts": accounts,
+            "scripts": scripts,
+            "schedules": schedules,
+            "rates": { "updates_per_s": u, "calls_per_s": c },
+            "totals": {
+                "updates_received": m.updates_received.load(std::sync::atomic::Ordering::Relaxed),
+                "calls": m.calls_total.load(std::sync::atomic::Ordering::Relaxed),
+                "flood_wait_seconds": m.flood_wait_seconds.load(std::sync::atomic::Ordering::Relaxed),
+                "reconnects": m.reconnects.load(std::sync::atomic::Ordering::Relaxed),
+            },
+        })
+    }
+
+    /// Prometheus text format.
+    pub fn metrics(&self) -> String {
+        let m = fleetgram_engine::metrics::global();
+        let mut o = String::with_capacity(16 * 1024);
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(o, "# HELP fleetgram_updates_received_total Updates handed out by the accounts' update streams.\n# TYPE fleetgram_updates_received_total counter\nfleetgram_updates_received_total {}", load(&m.updates_received));
+        let handled: u64 = self.scripts.status().iter().map(|s| s.handled).sum();
+        let _ = writeln!(o, "# HELP fleetgram_updates_dispatched_total Script handler runs.\n# TYPE fleetgram_updates_dispatched_total counter\nfleetgram_updates_dispatched_total {handled}");
+        let _ = writeln!(o, "# HELP fleetgram_rpc_calls_total RPC answers by method and outcome (ok or the error).\n# TYPE fleetgram_rpc_calls_total counter");
+        for ((method, outcome), n) in m.calls() {
+            let _ = writeln!(
+                o,
+                "fleetgram_rpc_calls_total{{method=\"{}\",result=\"{}\"}} {n}",
+                label(&method),
+                label(&outcome)
+            );
+        }
+        let _ = writeln!(o, "# HELP fleetgram_flood_wait_seconds_total Seconds of FLOOD_WAIT received.\n# TYPE fleetgram_flood_wait_seconds_total counter\nfleetgram_flood_wait_seconds_total {}", load(&m.flood_wait_seconds));
+        let _ = writeln!(o, "# HELP fleetgram_reconnects_total Connections re-established.\n# TYPE fleetgram_reconnects_total counter\nfleetgram_reconnects_total {}", load(&m.reconnects));
+        let status = self.fleet.status();
+        let _ = writeln!(o, "# HELP fleetgram_account_up Whether the account is running.\n# TYPE fleetgram_account_up gauge");
+        for s in &status {
+            let _ = writeln!(
+                o,
+                "fleetgram_account_up{{account=\"{}\",state=\"{}\"}} {}",
+                label(&s.name),
+                state_name(&s.state).0,
+                u8::from(s.state == AccountState::Running)
+            );
+        }
+        let _ = writeln!(o, "# HELP fleetgram_update_queue_depth Updates queued or being handled.\n# TYPE fleetgram_update_queue_depth gauge");
+        for s in &status {
+            let _ = writeln!(
+                o,
+                "fleetgram_update_queue_depth{{account=\"{}\"}} {}",
+                label(&s.name),
+                s.queue_depth
+            );
+        }
+        let _ = writeln!(o, "# HELP fleetgram_account_flood_waits_total FLOOD_WAITs an account received.\n# TYPE fleetgram_account_flood_waits_total counter");
+        for s in &status {
+            let _ = writeln!(
+                o,
+                "fleetgram_account_flood_waits_total{{account=\"{}\"}} {}",
+                label(&s.name),
+                s.flood_waits
+            );
+        }
+        let _ = writeln!(o, "# HELP fleetgram_handler_duration_seconds Script handler durations.\n# TYPE fleetgram_handler_duration_seconds histogram");
+        for s in self.scripts.scripts() {
+            let st = s.status();
+            let labels = format!(
+                "account=\"{}\",script=\"{}\"",
+                label(&st.account),
+                label(&st.file)
+            );
+            let h = &s.stats.latency;
+            for (le, n) in h.cumulative() {
+                let _ = writeln!(
+                    o,
+                    "fleetgram_handler_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                o,
+                "fleetgram_handler_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count()
+            );
+            let _ = writeln!(
+                o,
+                "fleetgram_handler_duration_seconds_sum{{{labels}}} {}",
+                h.sum()
+            );
+            let _ = writeln!(
+                o,
+                "fleetgram_handler_duration_seconds_count{{{labels}}} {}",
+                h.count()
+            );
+        }
+        o
+    }
+
+    /// The status page.
+    pub fn page(&self) -> String {
+        let st = self.status();
+        let mut o = String::with_capacity(32 * 1024);
+        o.push_str(PAGE_HEAD);
+        let _ = write!(
+            o,
+            "<main id=\"main\"><h1>fleetgram <small>{} · up {} s · network {}</small></h1>",
+            escape(st["version"].as_str().unwrap_or("")),
+            st["uptime_s"],
+            escape(st["network"].as_str().unwrap_or(""))
+        );
+        if let Some(dcs) = st["local_dc"].as_array().filter(|d| !d.is_empty()) {
+            o.push_str("<p class=dc>Local DC: ");
+            for d in dcs {
+                let _ = write!(
+                    o,
+                    "<span>DC {} {}</span> ",
+                    d["id"],
+                    escape(d["addr"].as_str().unwrap_or(""))
+                );
+            }
+            o.push_str("</p>");
+        }
+        let (u, c) = (
+            st["rates"]["updates_per_s"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            st["rates"]["calls_per_s"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        o.push_str("<section class=charts>");
+        chart(&mut o, "updates/s", &u);
+        chart(&mut o, "calls/s", &c);
+        o.push_str("</section>");
+        let now = now_unix();
+        o.push_str("<h2>Accounts</h2><table id=accounts><tr><th>account</th><th>kind</th><th>state</th><th>DC</th><th>proxy</th><th>user</th><th>last update</th><th>updates</th><th>queue</th><th>FLOOD_WAITs</th><th>pacing</th><th></th></tr>");
+        for a in st["accounts"].as_array().into_iter().flatten() {
+            let name = a["name"].as_str().unwrap_or("");
+            let state = a["state"].as_str().unwrap_or("");
+            let user = match (
+                a["username"].as_str(),
+                a["user_id"].as_i64(),
+                a["phone"].as_str(),
+            ) {
+                (Some(u), _, _) => format!("@{u}"),
+                (None, Some(id), Some(p)) => format!("{id} ({p})"),
+                (None, Some(id), None) => id.to_string(),
+                (None, None, Some(p)) => p.to_string(),
+                _ => String::new(),
+            };
+            let last = a["last_update"]
+                .as_u64()
+                .map(|t| format!("{} s ago", now.saturating_sub(t)))
+                .unwrap_or_else(|| "—".into());
+            let pacing: Vec<String> = a["pacing"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    format!(
+                        "{} every {} ms",
+                        p["method"].as_str().unwrap_or(""),
+                        p["spacing_ms"]
+                    )
+                })
+                .collect();
+            let action = if state == "paused" { "resume" } else { "pause" };
+            let _ = write!(
+                o,
+                "<tr data-account=\"{n}\" class=\"{cls}\"><td>{n}</td><td>{}</td><td class=state title=\"{r}\">{s}{rs}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=updates>{}</td><td>{}</td><td>{}</td><td>{}</td><td><button data-action=\"/api/accounts/{n}/{action}\">{action}</button></td></tr>",
+                escape(a["kind"].as_str().unwrap_or("")),
+                a["dc"].as_i64().map(|d| d.to_string()).unwrap_or_default(),
+                escape(a["proxy"].as_str().unwrap_or("")),
+                escape(&user),
+                last,
+                a["updates"],
+                a["queue_depth"],
+                a["flood_waits"],
+                escape(&pacing.join(", ")),
+                n = escape(name),
+                cls = escape(&state.replace(' ', "-")),
+                s = escape(state),
+                r = escape(a["reason"].as_str().unwrap_or("")),
+                rs = a["reason"].as_str().map(|r| format!(": {}", escape(r))).unwrap_or_default(),
+            );
+        }
+        o.push_str("</table><h2>Scripts <button data-action=\"/api/scripts/reload\">reload all</button></h2><table id=scripts><tr><th>account</th><th>file</th><th>language</th><th>generation</th><th>handlers</th><th>jobs</th><th>handled</th><th>errors</th><th>mean latency</th><th>last error</th></tr>");
+        for s in st["scripts"].as_array().into_iter().flatten() {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} ms</td><td class=err>{}</td></tr>",
+                escape(s["account"].as_str().unwrap_or("")),
+                escape(s["file"].as_str().unwrap_or("")),
+                escape(s["language"].as_str().unwrap_or("")),
+                s["generation"],
+                s["handlers"],
+                s["jobs"],
+                s["handled"],
+                s["errors"],
+                s["mean_latency_ms"].as_f64().unwrap_or(0.0),
+                escape(s["last_error"].as_str().unwrap_or("")),
+            );
+        }
+        o.push_str("</table><h2>Schedules</h2><table id=schedules><tr><th>account</th><th>file</th><th>schedule</th><th>when</th><th>last run</th><th>next run</th><th></th></tr>");
+        for s in st["schedules"].as_array().into_iter().flatten() {
+            let ago = |t: Option<u64>| match t {
+                Some(t) if t <= now => format!("{} s ago", now - t),
+                Some(t) => format!("in {} s", t - now),
+                None => "never".into(),
+            };
+            let (acc, key) = (
+                s["account"].as_str().unwrap_or(""),
+                s["key"].as_str().unwrap_or(""),
+            );
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><button data-action=\"/api/schedules/run?account={}&amp;key={}\">run now</button></td></tr>",
+                escape(acc),
+                escape(s["file"].as_str().unwrap_or("")),
+                escape(key),
+                escape(s["timing"].as_str().unwrap_or("")),
+                ago(s["last_run"].as_u64()),
+                ago(s["next_run"].as_u64()),
+                percent(acc),
+                percent(key),
+            );
+        }
+        o.push_str("</table></main>");
+        o.push_str(PAGE_TAIL);
+        o
+    }
+
+    /// Checks an action's bearer token.
+    fn authorized(&self, header: Option<&str>) -> Result<(), (u16, &'static str)> {
+        let Some(token) = &self.token else {
+            return Err((
+                403,
+                "operator actions are disabled: set http.token in accounts.yaml",
+            ));
+        };
+        let given = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(()),
+            Some(_) => Err((401, "wrong token")),
+            None => Err((401, "an action needs Authorization: Bearer TOKEN")),
+        }
+    }
+
+    /// Handles one request: (status, content type, body).
+    pub async fn handle(
+        &self,
+        method: &str,
+        target: &str,
+        auth: Option<&str>,
+    ) -> (u16, &'static str, String) {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let param = |k: &str| -> Option<String> {
+            query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(a, _)| *a == k)
+                .map(|(_, v)| unpercent(v))
+        };
+        const JSON: &str = "application/json";
+        match (method, path) {
+            ("GET", "/") => (200, "text/html; charset=utf-8", self.page()),
+            ("GET", "/api/status") => (200, JSON, self.status().to_string()),
+            ("GET", "/metrics") => (200, "text/plain; version=0.0.4", self.metrics()),
+            ("POST", _) => {
+                if let Err((code, why)) = self.authorized(auth) {
+                    return (code, JSON, json!({ "error": why }).to_string());
+                }
+                let ok = |v: Json| (200, JSON, v.to_string());
+                let bad = |code: u16, e: String| (code, JSON, json!({ "error": e }).to_string());
+                let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+                match parts.as_slice() {
+                    ["api", "accounts", name, act @ ("pause" | "resume")] => {
+                        let name = unpercent(name);
+                        if self.fleet.set_paused(&name, *act == "pause") {
+                            ok(json!({ "account": name, "done": act }))
+                        } else {
+                            bad(404, format!("no account {name:?}"))
+                        }
+                    }
+                    ["api", "scripts", "reload"] => {
+                        let r = self.scripts.reload_all().await;
+                        let errors: Vec<String> = r
+                            .into_iter()
+                            .filter_map(|x| x.err().map(|e| e.to_string()))
+                            .collect();
+                        ok(json!({ "reloaded": true, "errors": errors }))
+                    }
+                    ["api", "schedules", "run"] => {
+                        let (Some(account), Some(key)) = (param("account"), param("key")) else {
+                            return bad(400, "give account= and key=".into());
+                        };
+                        match self.scripts.run_now(&account, &key).await {
+                            Ok(()) => ok(json!({ "account": account, "key": key, "ran": true })),
+                            Err(e) => bad(400, e),
+                        }
+                    }
+                    _ => bad(404, format!("no action {path}")),
+                }
+            }
+            ("GET", _) => (
+                404,
+                JSON,
+                json!({ "error": format!("no page {path}") }).to_string(),
+            ),
+            _ => (
+                405,
+                JSON,
+                json!({ "error": format!("{method} is not allowed") }).to_string(),
+            ),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn percent(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            o.push(b as char);
+        } else {
+            let _ = write!(o, "%{b:02X}");
+        }
+    }
+    o
+}
+
+fn unpercent(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A small inline SVG line chart of `values`.
+fn chart(o: &mut String, title: &str, values: &[Json]) {
+    let v: Vec<f64> = values.iter().filter_map(Json::as_f64).collect();
+    let max = v.iter().copied().fold(1.0f64, f64::max);
+    let (w, h) = (300.0, 60.0);
+    let step = w / (SAMPLES as f64 - 1.0);
+    let offset = w - step * (v.len().saturating_sub(1)) as f64;
+    let points: Vec<String> = v
+        .iter()
+        .enumerate()
+        .map(|(i, y)| {
+            format!(
+                "{:.1},{:.1}",
+                offset + i as f64 * step,
+                h - y / max * (h - 4.0) - 2.0
+            )
+        })
+        .collect();
+    let last = v.last().copied().unwrap_or(0.0);
+    let _ = write!(
+        o,
+        "<figure><figcaption>{} <b>{:.1}</b> (max {:.1})</figcaption><svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=img aria-label=\"{}\"><polyline fill=none stroke=currentColor stroke-width=1.5 points=\"{}\"/></svg></figure>",
+        escape(title),
+        last,
+        max,
+        escape(title),
+        points.join(" ")
+    );
+}
+
+const PAGE_HEAD: &str = r#"<!doctype html><html lang=en><head><meta charset=utf-8><title>fleetgram</title>
+<meta name=viewport content="width=device-width,initial-scale=1">
+<style>
+body{font:14px system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
+h1 small{font-weight:normal;color:#666;font-size:60%}
+table{border-collapse:collapse;margin-bottom:1.5em;background:#fff}
+th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;white-space:nowrap}
+th{background:#eee}
+tr.running td.state{color:#070}
+tr.quarantined td.state,tr.backoff td.state{color:#b00}
+tr.paused td.state{color:#a60}
+td.err{color:#b00;white-space:normal;max-width:40em}
+.charts{display:flex;gap:2em}
+figure{margin:0}
+svg{background:#fff;border:1px solid #ddd;color:#36c}
+.dc span{background:#eee;padding:.1em .4em;border-radius:3px}
+</style></head><body>
+"#;
+
+const PAGE_TAIL: &str = r#"<script>
+// Live refresh: fetch the page again every second and swap the main part in.
+async function refresh() {
+  try {
+    const r = await fetch(location.pathname, {cache: "no-store"});
+    const t = await r.text();
+    const doc = new DOMParser().parseFromString(t, "text/html");
+    const next = doc.getElementById("main");
+    if (next) document.getElementById("main").replaceWith(next);
+  } catch (e) {}
+}
+setInterval(refresh, 1000);
+// Operator actions need the bearer token (asked once, kept for this tab).
+document.addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-action]");
+  if (!b) return;
+  let token = sessionStorage.getItem("fleetgram-token");
+  if (!token) { token = prompt("Operator token"); if (!token) return; sessionStorage.setItem("fleetgram-token", token); }
+  const r = await fetch(b.dataset.action, {method: "POST", headers: {Authorization: "Bearer " + token}});
+  if (r.status === 401) sessionStorage.removeItem("fleetgram-token");
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) alert(body.error || r.status);
+  refresh();
+});
+</script></body></html>
+"#;
+
+/// Serves the view on `listen` until the returned task is aborted; the bound address.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn serve(
+    listen: SocketAddr,
+    view: Arc<View>,
+) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let sampler = {
+        let view = view.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                view.sample();
+            }
+        })
+    };
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let view = view.clone();
+            tokio::spawn(async move {
+                if let Err(e) = connection(sock, view).await {
+                    tracing::debug!(error = %e, "operator connection");
+                }
+            });
+        }
+    });
+    Ok((addr, vec![sampler, server]))
+}
+
+/// Serves requests on one connection (keep-alive) until the client closes it.
+async fn connection(mut sock: tokio::net::TcpStream, view: Arc<View>) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        // Read the head.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if buf.len() > MAX_REQUEST {
+                return respond(&mut sock, 431, "text/plain", "request too large", false).await;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(30), sock.read(&mut chunk))
+                .await
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let request = lines.next().unwrap_or("");
+        let mut parts = request.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let mut length = 0usize;
+        let mut auth = None;
+        let mut close = false;
+        for l in lines {
+            let Some((k, v)) = l.split_once(':') else {
+                continue;
+            };
+            let v = v.trim();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = v.parse().unwrap_or(0),
+                "authorization" => auth = Some(v.to_string()),
+                "connection" => close = v.eq_ignore_ascii_case("close"),
+                _ => {}
+            }
+        }
+        if length > MAX_REQUEST {
+            return respond(&mut sock, 413, "text/plain", "body too large", false).await;
+        }
+        while buf.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf.drain(..head_end + length);
+        let (code, ctype, body) = view.handle(method, target, auth.as_deref()).await;
+        respond(&mut sock, code, ctype, &body, !close).await?;
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+async fn respond(
+    sock: &mut tokio::net::TcpStream,
+    code: u16,
+    ctype: &str,
+    body: &str,
+    keep_alive: bool,
+) -> std::io::Result<()> {
+    let reason = match code {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: {}\r\n{}\r\n",
+        body.len(),
+        if keep_alive { "keep-alive" } else { "close" },
+        if code == 401 { "WWW-Authenticate: Bearer\r\n" } else { "" },
+    );
+    sock.write_all(head.as_bytes()).await?;
+    sock.write_all(body.as_bytes()).await?;
+    sock.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_masked_and_paths_decoded() {
+        assert_eq!(mask_phone("+15550001234"), "+155******34");
+        assert_eq!(mask_phone("+1234"), "*****");
+        assert_eq!(unpercent("a%20b+c%2Fd"), "a b c/d");
+        assert_eq!(unpercent("100%"), "100%");
+        assert_eq!(percent("every 30s/x"), "every%2030s%2Fx");
+    }
+}

@@ -18,7 +18,7 @@
 use fleetgram_engine::fleet::{AccountState, AccountStatus, FleetHandle};
 use fleetgram_scripting::ScriptHost;
 use serde_json::{json, Value as Json};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,15 @@ pub struct View {
     started: Instant,
     /// (unix time, total updates, total calls), one a second.
     samples: Mutex<VecDeque<(u64, u64, u64)>>,
+    /// The last status snapshot of the fleet: a page and the metrics fetched together (and
+    /// the sampler) share one.
+    snapshot: Mutex<Option<(Instant, Arc<Vec<AccountStatus>>)>>,
+    /// Masked phone numbers by account (the configuration changes rarely).
+    phones: Mutex<(Instant, Arc<HashMap<String, String>>)>,
 }
+
+/// How long a status snapshot is reused.
+const SNAPSHOT_TTL: Duration = Duration::from_millis(300);
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -81,8 +89,11 @@ fn state_name(s: &AccountState) -> (&'static str, Option<String>) {
     }
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+fn escape_into(out: &mut String, s: &str) {
+    if !s.contains(['<', '>', '&', '"', '\'']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '<' => out.push_str("&lt;"),
@@ -93,6 +104,11 @@ fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
     out
 }
 
@@ -111,12 +127,44 @@ impl View {
             token,
             started: Instant::now(),
             samples: Mutex::new(VecDeque::with_capacity(SAMPLES)),
+            snapshot: Mutex::new(None),
+            phones: Mutex::new((Instant::now(), Arc::new(HashMap::new()))),
         })
+    }
+
+    /// The fleet's status (a snapshot at most [`SNAPSHOT_TTL`] old).
+    fn fleet_status(&self) -> Arc<Vec<AccountStatus>> {
+        let mut s = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        match &*s {
+            Some((at, v)) if at.elapsed() < SNAPSHOT_TTL => v.clone(),
+            _ => {
+                let v = Arc::new(self.fleet.status());
+                *s = Some((Instant::now(), v.clone()));
+                v
+            }
+        }
+    }
+
+    /// Masked phone numbers by account name (refreshed every few seconds).
+    fn phones(&self) -> Arc<HashMap<String, String>> {
+        let mut p = self.phones.lock().unwrap_or_else(|e| e.into_inner());
+        if p.1.is_empty() || p.0.elapsed() > Duration::from_secs(5) {
+            let map = self.fleet.with_config(|c| {
+                c.accounts
+                    .iter()
+                    .filter_map(|a| {
+                        Some((a.name().to_string(), mask_phone(a.config.phone.as_deref()?)))
+                    })
+                    .collect()
+            });
+            *p = (Instant::now(), Arc::new(map));
+        }
+        p.1.clone()
     }
 
     /// Takes one sample for the charts (the server does it every second).
     pub fn sample(&self) {
-        let updates: u64 = self.fleet.status().iter().map(|s| s.updates).sum();
+        let updates: u64 = self.fleet_status().iter().map(|s| s.updates).sum();
         let calls = fleetgram_engine::metrics::global()
             .calls_total
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -140,13 +188,9 @@ impl View {
         (u, c)
     }
 
-    fn account_json(&self, s: &AccountStatus) -> Json {
+    fn account_json(&self, s: &AccountStatus, phones: &HashMap<String, String>) -> Json {
         let (state, reason) = state_name(&s.state);
-        let config = self.fleet.config();
-        let phone = config
-            .account(&s.name)
-            .and_then(|a| a.config.phone.as_deref())
-            .map(mask_phone);
+        let phone = phones.get(&s.name).cloned();
         let pacing: Vec<Json> = self
             .fleet
             .client(&s.name)
@@ -182,11 +226,14 @@ impl View {
 
     /// Everything the page shows, as JSON.
     pub fn status(&self) -> Json {
-        let accounts: Vec<Json> = self
+        let phones = self.phones();
+        let network = self
             .fleet
-            .status()
+            .with_config(|c| format!("{:?}", c.network).to_lowercase());
+        let accounts: Vec<Json> = self
+            .fleet_status()
             .iter()
-            .map(|s| self.account_json(s))
+            .map(|s| self.account_json(s, &phones))
             .collect();
         let scripts: Vec<Json> = self
             .scripts
@@ -224,7 +271,7 @@ impl View {
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_s": self.started.elapsed().as_secs(),
-            "network": format!("{:?}", self.fleet.config().network).to_lowercase(),
+            "network": network,
             "local_dc": self.local_dcs.iter().map(|(id, a)| json!({"id": id, "addr": a})).collect::<Vec<_>>(),
             "accounts": accounts,
             "scripts": scripts,
@@ -258,35 +305,35 @@ impl View {
         }
         let _ = writeln!(o, "# HELP fleetgram_flood_wait_seconds_total Seconds of FLOOD_WAIT received.\n# TYPE fleetgram_flood_wait_seconds_total counter\nfleetgram_flood_wait_seconds_total {}", load(&m.flood_wait_seconds));
         let _ = writeln!(o, "# HELP fleetgram_reconnects_total Connections re-established.\n# TYPE fleetgram_reconnects_total counter\nfleetgram_reconnects_total {}", load(&m.reconnects));
-        let status = self.fleet.status();
-        let _ = writeln!(o, "# HELP fleetgram_account_up Whether the account is running.\n# TYPE fleetgram_account_up gauge");
-        for s in &status {
+        let status = self.fleet_status();
+        let mut up = String::with_capacity(status.len() * 64);
+        let mut queue = String::with_capacity(status.len() * 48);
+        let mut floods = String::with_capacity(status.len() * 56);
+        for s in status.iter() {
+            let name = label(&s.name);
             let _ = writeln!(
-                o,
-                "fleetgram_account_up{{account=\"{}\",state=\"{}\"}} {}",
-                label(&s.name),
+                up,
+                "fleetgram_account_up{{account=\"{name}\",state=\"{}\"}} {}",
                 state_name(&s.state).0,
                 u8::from(s.state == AccountState::Running)
             );
-        }
-        let _ = writeln!(o, "# HELP fleetgram_update_queue_depth Updates queued or being handled.\n# TYPE fleetgram_update_queue_depth gauge");
-        for s in &status {
             let _ = writeln!(
-                o,
-                "fleetgram_update_queue_depth{{account=\"{}\"}} {}",
-                label(&s.name),
+                queue,
+                "fleetgram_update_queue_depth{{account=\"{name}\"}} {}",
                 s.queue_depth
             );
-        }
-        let _ = writeln!(o, "# HELP fleetgram_account_flood_waits_total FLOOD_WAITs an account received.\n# TYPE fleetgram_account_flood_waits_total counter");
-        for s in &status {
             let _ = writeln!(
-                o,
-                "fleetgram_account_flood_waits_total{{account=\"{}\"}} {}",
-                label(&s.name),
+                floods,
+                "fleetgram_account_flood_waits_total{{account=\"{name}\"}} {}",
                 s.flood_waits
             );
         }
+        o.push_str("# HELP fleetgram_account_up Whether the account is running.\n# TYPE fleetgram_account_up gauge\n");
+        o.push_str(&up);
+        o.push_str("# HELP fleetgram_update_queue_depth Updates queued or being handled.\n# TYPE fleetgram_update_queue_depth gauge\n");
+        o.push_str(&queue);
+        o.push_str("# HELP fleetgram_account_flood_waits_total FLOOD_WAITs an account received.\n# TYPE fleetgram_account_flood_waits_total counter\n");
+        o.push_str(&floods);
         let _ = writeln!(o, "# HELP fleetgram_handler_duration_seconds Script handler durations.\n# TYPE fleetgram_handler_duration_seconds histogram");
         for s in self.scripts.scripts() {
             let st = s.status();
@@ -321,135 +368,155 @@ impl View {
         o
     }
 
-    /// The status page.
+    /// The status page, rendered straight from the fleet's state (no JSON in between: it is
+    /// what a browser asks for every second).
     pub fn page(&self) -> String {
-        let st = self.status();
-        let mut o = String::with_capacity(32 * 1024);
+        let status = self.fleet_status();
+        let phones = self.phones();
+        let network = self
+            .fleet
+            .with_config(|c| format!("{:?}", c.network).to_lowercase());
+        let mut o = String::with_capacity(64 * 1024 + status.len() * 320);
         o.push_str(PAGE_HEAD);
         let _ = write!(
             o,
             "<main id=\"main\"><h1>fleetgram <small>{} · up {} s · network {}</small></h1>",
-            escape(st["version"].as_str().unwrap_or("")),
-            st["uptime_s"],
-            escape(st["network"].as_str().unwrap_or(""))
+            env!("CARGO_PKG_VERSION"),
+            self.started.elapsed().as_secs(),
+            network
         );
-        if let Some(dcs) = st["local_dc"].as_array().filter(|d| !d.is_empty()) {
+        if !self.local_dcs.is_empty() {
             o.push_str("<p class=dc>Local DC: ");
-            for d in dcs {
-                let _ = write!(
-                    o,
-                    "<span>DC {} {}</span> ",
-                    d["id"],
-                    escape(d["addr"].as_str().unwrap_or(""))
-                );
+            for (id, addr) in &self.local_dcs {
+                let _ = write!(o, "<span>DC {id} ");
+                escape_into(&mut o, addr);
+                o.push_str("</span> ");
             }
             o.push_str("</p>");
         }
-        let (u, c) = (
-            st["rates"]["updates_per_s"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-            st["rates"]["calls_per_s"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let (u, c) = self.rates();
         o.push_str("<section class=charts>");
         chart(&mut o, "updates/s", &u);
         chart(&mut o, "calls/s", &c);
         o.push_str("</section>");
         let now = now_unix();
         o.push_str("<h2>Accounts</h2><table id=accounts><tr><th>account</th><th>kind</th><th>state</th><th>DC</th><th>proxy</th><th>user</th><th>last update</th><th>updates</th><th>queue</th><th>FLOOD_WAITs</th><th>pacing</th><th></th></tr>");
-        for a in st["accounts"].as_array().into_iter().flatten() {
-            let name = a["name"].as_str().unwrap_or("");
-            let state = a["state"].as_str().unwrap_or("");
-            let user = match (
-                a["username"].as_str(),
-                a["user_id"].as_i64(),
-                a["phone"].as_str(),
-            ) {
-                (Some(u), _, _) => format!("@{u}"),
-                (None, Some(id), Some(p)) => format!("{id} ({p})"),
-                (None, Some(id), None) => id.to_string(),
-                (None, None, Some(p)) => p.to_string(),
-                _ => String::new(),
-            };
-            let last = a["last_update"]
-                .as_u64()
-                .map(|t| format!("{} s ago", now.saturating_sub(t)))
-                .unwrap_or_else(|| "—".into());
-            let pacing: Vec<String> = a["pacing"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    format!(
-                        "{} every {} ms",
-                        p["method"].as_str().unwrap_or(""),
-                        p["spacing_ms"]
-                    )
-                })
-                .collect();
-            let action = if state == "paused" { "resume" } else { "pause" };
+        for a in status.iter() {
+            let (state, reason) = state_name(&a.state);
+            o.push_str("<tr data-account=\"");
+            escape_into(&mut o, &a.name);
+            o.push_str("\" class=\"");
+            o.push_str(&state.replace(' ', "-"));
+            o.push_str("\"><td>");
+            escape_into(&mut o, &a.name);
             let _ = write!(
                 o,
-                "<tr data-account=\"{n}\" class=\"{cls}\"><td>{n}</td><td>{}</td><td class=state title=\"{r}\">{s}{rs}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=updates>{}</td><td>{}</td><td>{}</td><td>{}</td><td><button data-action=\"/api/accounts/{n}/{action}\">{action}</button></td></tr>",
-                escape(a["kind"].as_str().unwrap_or("")),
-                a["dc"].as_i64().map(|d| d.to_string()).unwrap_or_default(),
-                escape(a["proxy"].as_str().unwrap_or("")),
-                escape(&user),
-                last,
-                a["updates"],
-                a["queue_depth"],
-                a["flood_waits"],
-                escape(&pacing.join(", ")),
-                n = escape(name),
-                cls = escape(&state.replace(' ', "-")),
-                s = escape(state),
-                r = escape(a["reason"].as_str().unwrap_or("")),
-                rs = a["reason"].as_str().map(|r| format!(": {}", escape(r))).unwrap_or_default(),
+                "</td><td>{}</td><td class=state>{state}",
+                if a.kind == fleetgram_engine::fleet::config::AccountKind::Bot {
+                    "bot"
+                } else {
+                    "user"
+                }
             );
+            if let Some(r) = &reason {
+                o.push_str(": ");
+                escape_into(&mut o, r);
+            }
+            o.push_str("</td><td>");
+            if let Some(dc) = a.dc {
+                let _ = write!(o, "{dc}");
+            }
+            o.push_str("</td><td>");
+            escape_into(&mut o, a.proxy.as_deref().unwrap_or(""));
+            o.push_str("</td><td>");
+            match (&a.username, a.user_id) {
+                (Some(u), _) => {
+                    o.push('@');
+                    escape_into(&mut o, u);
+                }
+                (None, Some(id)) => {
+                    let _ = write!(o, "{id}");
+                    if let Some(p) = phones.get(a.name.as_str()) {
+                        let _ = write!(o, " ({p})");
+                    }
+                }
+                (None, None) => {
+                    if let Some(p) = phones.get(a.name.as_str()) {
+                        o.push_str(p);
+                    }
+                }
+            }
+            o.push_str("</td><td>");
+            match a
+                .last_update
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            {
+                Some(t) => {
+                    let _ = write!(o, "{} s ago", now.saturating_sub(t.as_secs()));
+                }
+                None => o.push('—'),
+            }
+            let _ = write!(
+                o,
+                "</td><td class=updates>{}</td><td>{}</td><td>{}</td><td>",
+                a.updates, a.queue_depth, a.flood_waits
+            );
+            if let Some(c) = self.fleet.client(&a.name) {
+                for (i, (m, spacing, _)) in c.pacing().iter().enumerate() {
+                    if i > 0 {
+                        o.push_str(", ");
+                    }
+                    escape_into(&mut o, m);
+                    let _ = write!(o, " every {} ms", spacing.as_millis());
+                }
+            }
+            let action = if state == "paused" { "resume" } else { "pause" };
+            o.push_str("</td><td><button data-action=\"/api/accounts/");
+            o.push_str(&percent(&a.name));
+            let _ = write!(o, "/{action}\">{action}</button></td></tr>");
         }
         o.push_str("</table><h2>Scripts <button data-action=\"/api/scripts/reload\">reload all</button></h2><table id=scripts><tr><th>account</th><th>file</th><th>language</th><th>generation</th><th>handlers</th><th>jobs</th><th>handled</th><th>errors</th><th>mean latency</th><th>last error</th></tr>");
-        for s in st["scripts"].as_array().into_iter().flatten() {
+        for s in self.scripts.status() {
+            o.push_str("<tr><td>");
+            escape_into(&mut o, &s.account);
+            o.push_str("</td><td>");
+            escape_into(&mut o, &s.file);
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} ms</td><td class=err>{}</td></tr>",
-                escape(s["account"].as_str().unwrap_or("")),
-                escape(s["file"].as_str().unwrap_or("")),
-                escape(s["language"].as_str().unwrap_or("")),
-                s["generation"],
-                s["handlers"],
-                s["jobs"],
-                s["handled"],
-                s["errors"],
-                s["mean_latency_ms"].as_f64().unwrap_or(0.0),
-                escape(s["last_error"].as_str().unwrap_or("")),
+                "</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} ms</td><td class=err>",
+                s.language,
+                s.generation,
+                s.handlers,
+                s.jobs,
+                s.handled,
+                s.errors,
+                s.mean_latency.as_secs_f64() * 1000.0
             );
+            escape_into(&mut o, s.last_error.as_deref().unwrap_or(""));
+            o.push_str("</td></tr>");
         }
         o.push_str("</table><h2>Schedules</h2><table id=schedules><tr><th>account</th><th>file</th><th>schedule</th><th>when</th><th>last run</th><th>next run</th><th></th></tr>");
-        for s in st["schedules"].as_array().into_iter().flatten() {
-            let ago = |t: Option<u64>| match t {
-                Some(t) if t <= now => format!("{} s ago", now - t),
-                Some(t) => format!("in {} s", t - now),
-                None => "never".into(),
-            };
-            let (acc, key) = (
-                s["account"].as_str().unwrap_or(""),
-                s["key"].as_str().unwrap_or(""),
-            );
+        let when = |t: Option<i64>| match t {
+            Some(t) if t as u64 <= now => format!("{} s ago", now - t as u64),
+            Some(t) => format!("in {} s", t as u64 - now),
+            None => "never".into(),
+        };
+        for s in self.scripts.schedules() {
+            o.push_str("<tr><td>");
+            escape_into(&mut o, &s.account);
+            o.push_str("</td><td>");
+            escape_into(&mut o, &s.file);
+            o.push_str("</td><td>");
+            escape_into(&mut o, &s.key);
+            o.push_str("</td><td>");
+            escape_into(&mut o, &s.timing);
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><button data-action=\"/api/schedules/run?account={}&amp;key={}\">run now</button></td></tr>",
-                escape(acc),
-                escape(s["file"].as_str().unwrap_or("")),
-                escape(key),
-                escape(s["timing"].as_str().unwrap_or("")),
-                ago(s["last_run"].as_u64()),
-                ago(s["next_run"].as_u64()),
-                percent(acc),
-                percent(key),
+                "</td><td>{}</td><td>{}</td><td><button data-action=\"/api/schedules/run?account={}&amp;key={}\">run now</button></td></tr>",
+                when(s.last_run),
+                when(Some(s.next_run)),
+                percent(&s.account),
+                percent(&s.key),
             );
         }
         o.push_str("</table></main>");
@@ -499,6 +566,8 @@ impl View {
                 if let Err((code, why)) = self.authorized(auth) {
                     return (code, JSON, json!({ "error": why }).to_string());
                 }
+                // What the action changes shows at once.
+                *self.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 let ok = |v: Json| (200, JSON, v.to_string());
                 let bad = |code: u16, e: String| (code, JSON, json!({ "error": e }).to_string());
                 let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -549,10 +618,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn label(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['\\', '"', '\n']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n"),
+    )
 }
 
 fn percent(s: &str) -> String {
@@ -600,8 +674,7 @@ fn unpercent(s: &str) -> String {
 }
 
 /// A small inline SVG line chart of `values`.
-fn chart(o: &mut String, title: &str, values: &[Json]) {
-    let v: Vec<f64> = values.iter().filter_map(Json::as_f64).collect();
+fn chart(o: &mut String, title: &str, v: &[f64]) {
     let max = v.iter().copied().fold(1.0f64, f64::max);
     let (w, h) = (300.0, 60.0);
     let step = w / (SAMPLES as f64 - 1.0);

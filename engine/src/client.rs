@@ -272,6 +272,16 @@ impl Client {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The account's user id, once logged in (cheaper than `state().user_id`).
+    pub fn user_id(&self) -> Option<i64> {
+        self.lock_state().user_id
+    }
+
+    /// Whether the account is a bot.
+    pub fn is_bot(&self) -> bool {
+        self.lock_state().bot
+    }
+
     /// The account's home DC.
     pub fn home_dc(&self) -> i32 {
         self.lock_state().home_dc

@@ -262,7 +262,7 @@ impl Message {
             enums::Message::Message(m) => m.from_id.as_ref().map(peer_id).or_else(|| {
                 matches!(m.peer_id, enums::Peer::User(_)).then(|| {
                     if m.out {
-                        self.client.state().user_id.unwrap_or(0)
+                        self.client.user_id().unwrap_or(0)
                     } else {
                         peer_id(&m.peer_id)
                     }
@@ -565,9 +565,7 @@ impl Client {
                             access_hash: p.access_hash,
                         }
                         .into(),
-                        _ if Some(m.user_id) == self.state().user_id => {
-                            enums::InputUser::InputUserSelf
-                        }
+                        _ if Some(m.user_id) == self.user_id() => enums::InputUser::InputUserSelf,
                         _ => {
                             return Err(InvocationError::BadRequest(format!(
                                 "cannot mention user {}: not seen by this account yet",
@@ -607,7 +605,7 @@ impl Client {
                 ..Default::default()
             })
         });
-        let me = self.state().user_id;
+        let me = self.user_id();
         let raw = self
             .with_peer_ref(&chat, |peer| {
                 let client = self.clone();

@@ -318,7 +318,7 @@ impl Client {
         match parse_reference(reference)? {
             Reference::Me => Ok(enums::InputPeer::InputPeerSelf),
             Reference::Id(id) => {
-                if Some(id) == self.state().user_id {
+                if Some(id) == self.user_id() {
                     return Ok(enums::InputPeer::InputPeerSelf);
                 }
                 match self.cached_peer(id) {

@@ -709,7 +709,7 @@ impl UpdateStream {
     }
 
     async fn handle_raw(&mut self, raw: RawUpdate) -> Result<(), InvocationError> {
-        let me = self.client.state().user_id;
+        let me = self.client.user_id();
         let before_open = self.queued_before_open > 0;
         self.queued_before_open = self.queued_before_open.saturating_sub(1);
         let updates = match raw {
@@ -920,7 +920,7 @@ impl UpdateStream {
             access_hash: peer.access_hash,
         }
         .into();
-        let bot = self.client.state().bot;
+        let bot = self.client.is_bot();
         let mut pts = match self.channel_local.get(&ch) {
             Some(p) => *p,
             None => return Ok(()),

@@ -794,7 +794,7 @@ impl ScriptCtx {
             })?;
         let mut account = self.account.clone();
         account.name = name.to_string();
-        account.user_id = client.state().user_id.unwrap_or_default();
+        account.user_id = client.user_id().unwrap_or_default();
         account.client = client;
         Ok(ScriptCtx {
             account,

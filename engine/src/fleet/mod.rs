@@ -379,23 +379,19 @@ impl FleetHandle {
 
     /// The status of every account, in file order.
     pub fn status(&self) -> Vec<AccountStatus> {
-        let order: Vec<String> = self
+        let order: HashMap<String, usize> = self
             .0
             .config
             .read()
             .expect("not poisoned")
             .accounts
             .iter()
-            .map(|a| a.name().to_string())
+            .enumerate()
+            .map(|(i, a)| (a.name().to_string(), i))
             .collect();
         let slots = self.0.slots.read().expect("not poisoned");
         let mut out: Vec<AccountStatus> = slots.values().map(|s| s.snapshot()).collect();
-        out.sort_by_key(|s| {
-            order
-                .iter()
-                .position(|n| *n == s.name)
-                .unwrap_or(usize::MAX)
-        });
+        out.sort_by_key(|s| order.get(&s.name).copied().unwrap_or(usize::MAX));
         out
     }
 
@@ -468,6 +464,11 @@ impl FleetHandle {
             }
             None => false,
         }
+    }
+
+    /// Runs `f` on the configuration in force (without copying it).
+    pub fn with_config<T>(&self, f: impl FnOnce(&FleetConfig) -> T) -> T {
+        f(&self.0.config.read().expect("not poisoned"))
     }
 
     /// The configuration in force.

@@ -102,6 +102,12 @@ impl From<String> for InputMessage {
     }
 }
 
+impl From<&String> for InputMessage {
+    fn from(s: &String) -> Self {
+        Self::text(s.as_str())
+    }
+}
+
 impl InputMessage {
     /// Plain text.
     pub fn text(text: impl Into<String>) -> Self {

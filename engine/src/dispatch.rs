@@ -23,10 +23,14 @@
 //! ```
 //!
 //! Each update goes to the first handler whose kind and filter match (handlers are tried in
-//! the order they were added), after every middleware let it through. Handlers run one after
-//! another in update order, and an update is acknowledged (committed) once its handler
-//! returned: at-least-once, in order. The filter tree tells which update kinds it can match,
-//! so an update wakes only the handlers that care.
+//! the order they were added), after every middleware let it through. Chats are handled
+//! concurrently, each chat's updates in order, and an update is acknowledged (committed) once
+//! its handler returned: at-least-once. The filter tree tells which update kinds it can
+//! match, so an update wakes only the handlers that care.
+//!
+//! A handler can hold a conversation: `e.conversation()?` then `send`, `get_response`,
+//! `get_edit`, `wait_click`, each with a timeout (the conversation sees its chat's updates
+//! before the handlers do, so waiting inside a handler does not block them).
 
 use crate::client::Client;
 use crate::error::InvocationError;
@@ -58,6 +62,7 @@ pub struct Event {
     /// The conversation state of (chat, sender) when the update arrived.
     pub state: Option<String>,
     fsm: Option<Arc<dyn FsmStorage>>,
+    waiters: Waiters,
 }
 
 impl std::fmt::Debug for Event {
@@ -74,6 +79,190 @@ fn peer_marked(p: &enums::Peer) -> i64 {
     crate::messages::peer_id(p)
 }
 
+/// The marked id of the chat an update happened in.
+pub fn chat_of(d: &Delivered) -> Option<i64> {
+    use enums::Update as U;
+    if let Some(m) = d.message() {
+        let m = match m {
+            enums::Message::Message(m) => peer_marked(&m.peer_id),
+            enums::Message::Service(m) => peer_marked(&m.peer_id),
+            enums::Message::Empty(m) => m.peer_id.as_ref().map(peer_marked)?,
+        };
+        return Some(m);
+    }
+    match &d.update {
+        U::BotCallbackQuery(q) => Some(peer_marked(&q.peer)),
+        U::UserTyping(u) => Some(u.user_id),
+        U::ChatUserTyping(u) => Some(crate::peers::marked(
+            crate::peers::PeerKind::Chat,
+            u.chat_id,
+        )),
+        U::ChannelParticipant(u) => Some(crate::peers::marked(
+            crate::peers::PeerKind::Channel,
+            u.channel_id,
+        )),
+        U::BotChatInviteRequester(u) => Some(peer_marked(&u.peer)),
+        U::BotMessageReaction(u) => Some(peer_marked(&u.peer)),
+        U::BotStopped(u) => Some(u.user_id),
+        _ => None,
+    }
+}
+
+/// A conversation waiting for updates of one chat.
+struct Waiter {
+    id: u64,
+    chat: i64,
+    tx: tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>,
+}
+
+/// The conversations waiting, shared by a dispatcher and its events.
+#[derive(Clone, Default)]
+struct Waiters(Arc<Mutex<Vec<Waiter>>>);
+
+impl Waiters {
+    /// Gives `d` to the conversations of its chat.
+    fn offer(&self, d: &Arc<Delivered>) {
+        let Some(chat) = chat_of(d) else { return };
+        let list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for w in list.iter().filter(|w| w.chat == chat) {
+            let _ = w.tx.send(d.clone());
+        }
+    }
+}
+
+/// Why waiting in a conversation ended without an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    /// Nothing came in time.
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The dispatcher stopped.
+    #[error("the dispatcher stopped")]
+    Closed,
+}
+
+/// A conversation with one chat (from [`Event::conversation`] or
+/// [`Dispatcher::conversation`]): send, then wait for the answer, an edit or a button press.
+/// It sees the chat's updates from the moment it is made until it is dropped; the handlers
+/// still get them too.
+pub struct Conversation {
+    client: Client,
+    chat: i64,
+    id: u64,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Arc<Delivered>>,
+    waiters: Waiters,
+}
+
+impl Conversation {
+    fn new(client: Client, chat: i64, waiters: Waiters) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        waiters
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Waiter { id, chat, tx });
+        Self {
+            client,
+            chat,
+            id,
+            rx,
+            waiters,
+        }
+    }
+
+    /// The chat.
+    pub fn chat_id(&self) -> i64 {
+        self.chat
+    }
+
+    /// Sends a message to the chat.
+    ///
+    /// # Errors
+    /// As [`Client::send_message`].
+    pub async fn send(&self, m: impl Into<InputMessage>) -> Result<Message, InvocationError> {
+        self.client.send_message(self.chat, m).await
+    }
+
+    async fn wait<T>(
+        &mut self,
+        timeout: std::time::Duration,
+        mut pick: impl FnMut(&Arc<Delivered>) -> Option<T>,
+    ) -> Result<T, WaitError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Err(_) => return Err(WaitError::Timeout(timeout)),
+                Ok(None) => return Err(WaitError::Closed),
+                Ok(Some(d)) => {
+                    if let Some(t) = pick(&d) {
+                        return Ok(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next new message someone else sends in the chat.
+    ///
+    /// # Errors
+    /// Nothing came within `timeout`.
+    pub async fn get_response(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<Message, WaitError> {
+        let client = self.client.clone();
+        self.wait(timeout, |d| match (d.kind(), d.message()) {
+            (UpdateKind::NewMessage, Some(m @ enums::Message::Message(x))) if !x.out => {
+                Some(Message::new(client.clone(), m.clone()))
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next edit of a message in the chat.
+    ///
+    /// # Errors
+    /// Nothing came within `timeout`.
+    pub async fn get_edit(&mut self, timeout: std::time::Duration) -> Result<Message, WaitError> {
+        let client = self.client.clone();
+        self.wait(timeout, |d| match (d.kind(), d.message()) {
+            (UpdateKind::MessageEdited, Some(m)) => Some(Message::new(client.clone(), m.clone())),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next press of an inline button in the chat: (query id, the button's data, who).
+    ///
+    /// # Errors
+    /// Nothing came within `timeout`.
+    pub async fn wait_click(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<(i64, Vec<u8>, i64), WaitError> {
+        self.wait(timeout, |d| match &d.update {
+            enums::Update::BotCallbackQuery(q) => {
+                Some((q.query_id, q.data.clone().unwrap_or_default(), q.user_id))
+            }
+            _ => None,
+        })
+        .await
+    }
+}
+
+impl Drop for Conversation {
+    fn drop(&mut self) {
+        self.waiters
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| w.id != self.id);
+    }
+}
+
 impl Event {
     /// Wraps a delivered update (`fsm`: where conversation states are kept).
     pub fn new(client: Client, update: Arc<Delivered>, fsm: Option<Arc<dyn FsmStorage>>) -> Self {
@@ -87,6 +276,7 @@ impl Event {
             client,
             state: None,
             fsm,
+            waiters: Waiters::default(),
         };
         if let Some(f) = &e.fsm {
             e.state = f.get(&e.fsm_key()).ok().flatten().map(|(s, _)| s);
@@ -117,26 +307,23 @@ impl Event {
 
     /// The marked id of the chat it happened in.
     pub fn chat_id(&self) -> Option<i64> {
-        if let Some(m) = &self.message {
-            return Some(m.chat_id());
-        }
-        use enums::Update as U;
-        match &self.update.update {
-            U::BotCallbackQuery(q) => Some(peer_marked(&q.peer)),
-            U::UserTyping(u) => Some(u.user_id),
-            U::ChatUserTyping(u) => Some(crate::peers::marked(
-                crate::peers::PeerKind::Chat,
-                u.chat_id,
-            )),
-            U::ChannelParticipant(u) => Some(crate::peers::marked(
-                crate::peers::PeerKind::Channel,
-                u.channel_id,
-            )),
-            U::BotChatInviteRequester(u) => Some(peer_marked(&u.peer)),
-            U::BotMessageReaction(u) => Some(peer_marked(&u.peer)),
-            U::BotStopped(u) => Some(u.user_id),
-            _ => None,
-        }
+        chat_of(&self.update)
+    }
+
+    /// A conversation in this update's chat: wait for the next message, edit or button
+    /// press there (while the dispatcher runs).
+    ///
+    /// # Errors
+    /// The update has no chat.
+    pub fn conversation(&self) -> Result<Conversation, InvocationError> {
+        let chat = self.chat_id().ok_or_else(|| {
+            InvocationError::BadRequest(format!("a {:?} update has no chat", self.kind()))
+        })?;
+        Ok(Conversation::new(
+            self.client.clone(),
+            chat,
+            self.waiters.clone(),
+        ))
     }
 
     /// The marked id of who caused it.
@@ -572,6 +759,7 @@ fn is_broadcast(e: &Event, c: i64) -> bool {
             .any(|x| matches!(x, enums::Chat::Channel(ch) if ch.id == id && ch.broadcast))
 }
 
+#[derive(Clone)]
 struct Handler {
     kinds: Option<BTreeSet<UpdateKind>>,
     filter: Filter,
@@ -579,7 +767,7 @@ struct Handler {
 }
 
 /// Handlers, middleware and the conversation state storage of one account.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Dispatcher {
     handlers: Vec<Handler>,
     /// Kind -> indexes of the handlers that may want it.
@@ -587,6 +775,7 @@ pub struct Dispatcher {
     any_kind: Vec<usize>,
     middleware: Vec<MiddlewareFn>,
     fsm: Option<Arc<dyn FsmStorage>>,
+    waiters: Waiters,
 }
 
 impl Dispatcher {
@@ -674,7 +863,8 @@ impl Dispatcher {
             return false;
         }
         candidates.sort_unstable();
-        let event = Event::new(client.clone(), update, self.fsm.clone());
+        let mut event = Event::new(client.clone(), update, self.fsm.clone());
+        event.waiters = self.waiters.clone();
         for m in &self.middleware {
             if !m(event.clone()).await {
                 return false;
@@ -693,26 +883,48 @@ impl Dispatcher {
         false
     }
 
-    /// Follows the account's updates and dispatches each (acknowledging it after its
-    /// handler), until the client is gone.
+    /// A conversation with `chat` (fed while [`Dispatcher::run`] runs).
+    pub fn conversation(&self, client: &Client, chat: i64) -> Conversation {
+        Conversation::new(client.clone(), chat, self.waiters.clone())
+    }
+
+    /// Follows the account's updates and dispatches each, until the client is gone. Chats
+    /// are handled concurrently, each chat's updates in order; an update is acknowledged
+    /// once its handler returned (the state commits up to the last update whose predecessors
+    /// are all handled). Conversations waiting on a chat get its updates first.
     ///
     /// # Errors
     /// The update stream could not be opened.
     pub async fn run(&self, client: &Client) -> Result<(), InvocationError> {
+        let shared = Arc::new(self.clone());
         let mut updates = client.updates().await?;
+        let acker = updates.acker();
+        let mut workers: HashMap<i64, tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>> =
+            HashMap::new();
         while let Some(d) = updates.next().await {
             let d = match d {
-                Ok(d) => d,
+                Ok(d) => Arc::new(d),
                 Err(e) => {
                     tracing::warn!(error = %e, "update stream");
                     continue;
                 }
             };
-            let d = Arc::new(d);
-            self.dispatch(client, d.clone()).await;
-            if let Err(e) = updates.ack(&d) {
-                tracing::error!(error = %e, "cannot commit the update state");
-            }
+            self.waiters.offer(&d);
+            let chat = chat_of(&d).unwrap_or(0);
+            let tx = workers.entry(chat).or_insert_with(|| {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Arc<Delivered>>();
+                let (shared, client, acker) = (shared.clone(), client.clone(), acker.clone());
+                tokio::spawn(async move {
+                    while let Some(d) = rx.recv().await {
+                        shared.dispatch(&client, d.clone()).await;
+                        if let Err(e) = acker.ack(&d) {
+                            tracing::error!(error = %e, "cannot commit the update state");
+                        }
+                    }
+                });
+                tx
+            });
+            let _ = tx.send(d);
         }
         Ok(())
     }

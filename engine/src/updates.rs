@@ -30,6 +30,7 @@ use crate::error::InvocationError;
 use crate::store::UpdateState;
 use fleetgram_tl::{enums, functions, types, Deserializable};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a pts gap may stay open before the difference is fetched.
@@ -65,8 +66,8 @@ pub struct UpdateStream {
     /// The state of the last update handed out (or queued).
     local: UpdateState,
     queue: VecDeque<Delivered>,
-    /// Delivered but unacknowledged: number -> (state after it, channel pts, handled).
-    unacked: BTreeMap<u64, Unacked>,
+    /// Delivered but unacknowledged, shared with the [`Acker`]s.
+    acks: Arc<Mutex<Acks>>,
     /// Per channel: pts of the last update handed out.
     channel_local: std::collections::HashMap<i64, i32>,
     /// Per channel: updates held while a gap is open, and since when.
@@ -79,8 +80,6 @@ pub struct UpdateStream {
     /// Containers held while a seq gap is open.
     pending_seq: Vec<Batch>,
     gap_since: Option<tokio::time::Instant>,
-    /// A commit was written lazily since the last durable one.
-    dirty: bool,
     /// Consecutive differences that left the held updates unconfirmed.
     stale_rounds: u32,
     stats: StreamStats,
@@ -99,9 +98,64 @@ pub struct StreamStats {
     pub duplicates: u64,
 }
 
+/// Acknowledgements not committed yet.
+#[derive(Debug, Default)]
+struct Acks {
+    /// Delivered but unacknowledged: number -> (state after it, channel pts, handled).
+    unacked: BTreeMap<u64, Unacked>,
+    /// A commit was written lazily since the last durable one.
+    dirty: bool,
+}
+
+/// Acknowledges updates of a stream from anywhere (handlers running in other tasks): the
+/// state is committed up to the last update whose predecessors are all acknowledged.
+#[derive(Debug, Clone)]
+pub struct Acker {
+    acks: Arc<Mutex<Acks>>,
+    client: Client,
+}
+
+impl Acker {
+    /// Marks an update as handled; commits the state up to the last update whose
+    /// predecessors are all handled.
+    ///
+    /// # Errors
+    /// The store failed (the acknowledgement is kept and retried with the next one).
+    pub fn ack(&self, d: &Delivered) -> Result<(), crate::store::StoreError> {
+        let mut a = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = a.unacked.get_mut(&d.number) {
+            e.2 = true;
+        }
+        let mut commit = None;
+        let mut channels: Vec<(i64, i32)> = Vec::new();
+        while let Some(entry) = a.unacked.first_entry() {
+            if !entry.get().2 {
+                break;
+            }
+            let (st, ch, _) = entry.remove();
+            commit = Some(st);
+            channels.extend(ch);
+        }
+        match commit {
+            Some(st) => {
+                a.dirty = true;
+                self.client.update_state_lazy(|acc| {
+                    acc.updates = Some(st);
+                    for (ch, pts) in channels {
+                        let e = acc.channels.entry(ch).or_insert(pts);
+                        *e = (*e).max(pts);
+                    }
+                })
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 impl Drop for UpdateStream {
     fn drop(&mut self) {
-        if self.dirty {
+        let dirty = self.acks.lock().map(|a| a.dirty).unwrap_or(true);
+        if dirty {
             // Make the acknowledged state durable when the consumer stops.
             let _ = self.client.update_state(|_| {});
         }
@@ -521,7 +575,7 @@ impl Client {
             client: self.clone(),
             local: committed.unwrap_or_default(),
             queue: VecDeque::new(),
-            unacked: BTreeMap::new(),
+            acks: Default::default(),
             channel_local: self.state().channels.into_iter().collect(),
             channel_pending: std::collections::HashMap::new(),
             next_number: 1,
@@ -529,7 +583,6 @@ impl Client {
             pending_qts: Vec::new(),
             pending_seq: Vec::new(),
             gap_since: None,
-            dirty: false,
             stale_rounds: 0,
             stats: StreamStats::default(),
             queued_before_open: self.queued_raw_updates(),
@@ -563,7 +616,11 @@ impl UpdateStream {
                 crate::metrics::global()
                     .updates_received
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.unacked.insert(d.number, (d.state, d.channel, false));
+                self.acks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unacked
+                    .insert(d.number, (d.state, d.channel, false));
                 return Some(Ok(d));
             }
             // The earliest open gap, common or per channel.
@@ -617,31 +674,14 @@ impl UpdateStream {
     /// # Errors
     /// The store failed (the acknowledgement is kept and retried with the next one).
     pub fn ack(&mut self, d: &Delivered) -> Result<(), crate::store::StoreError> {
-        if let Some(e) = self.unacked.get_mut(&d.number) {
-            e.2 = true;
-        }
-        let mut commit = None;
-        let mut channels: Vec<(i64, i32)> = Vec::new();
-        while let Some(entry) = self.unacked.first_entry() {
-            if !entry.get().2 {
-                break;
-            }
-            let (st, ch, _) = entry.remove();
-            commit = Some(st);
-            channels.extend(ch);
-        }
-        match commit {
-            Some(st) => {
-                self.dirty = true;
-                self.client.update_state_lazy(|a| {
-                    a.updates = Some(st);
-                    for (ch, pts) in channels {
-                        let e = a.channels.entry(ch).or_insert(pts);
-                        *e = (*e).max(pts);
-                    }
-                })
-            }
-            None => Ok(()),
+        self.acker().ack(d)
+    }
+
+    /// A handle that acknowledges this stream's updates from other tasks.
+    pub fn acker(&self) -> Acker {
+        Acker {
+            acks: self.acks.clone(),
+            client: self.client.clone(),
         }
     }
 
@@ -651,7 +691,7 @@ impl UpdateStream {
     /// # Errors
     /// The store failed.
     pub fn flush(&mut self) -> Result<(), crate::store::StoreError> {
-        self.dirty = false;
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).dirty = false;
         self.client.update_state(|_| {})
     }
 
@@ -1156,10 +1196,20 @@ impl UpdateStream {
             self.local = state;
             if let Some(last) = self.queue.back_mut() {
                 last.state = state;
-            } else if let Some(mut last) = self.unacked.last_entry() {
+            } else if !self
+                .acks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unacked
+                .is_empty()
+            {
+                let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+                let only = acks.unacked.len() == 1;
+                let mut last = acks.unacked.last_entry().expect("not empty");
                 last.get_mut().0 = state;
-                if last.get().2 && self.unacked.len() == 1 {
-                    self.unacked.clear();
+                if last.get().2 && only {
+                    acks.unacked.clear();
+                    drop(acks);
                     self.client.update_state(|a| a.updates = Some(state))?;
                 }
             } else {

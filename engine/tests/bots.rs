@@ -424,3 +424,72 @@ async fn every_filter_and_its_combinations_pick_the_right_updates() {
     );
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_handler_holds_a_conversation_while_other_chats_go_on() {
+    use fleetgram_engine::dispatch::WaitError;
+    let dc = start_with(fleetgram_localdc::Config {
+        bot_timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let bot = bot(&dc, "conv_test_bot").await;
+    let ada = user(&dc, "+15550040011", None).await;
+    let bob = user(&dc, "+15550040012", None).await;
+    let mut ada_updates = ada.updates().await.unwrap();
+    let mut bob_updates = bob.updates().await.unwrap();
+    let mut d = Dispatcher::new();
+    d.on(UpdateKind::NewMessage, F::command("quiz"), |e| async move {
+        let mut conv = e.conversation()?;
+        conv.send(
+            InputMessage::text("2+2?").reply_markup(keyboard::inline(vec![vec![
+                Button::callback("4", b"4"),
+                Button::callback("5", b"5"),
+            ]])),
+        )
+        .await?;
+        let (query, data, _) = conv.wait_click(Duration::from_secs(10)).await?;
+        e.client
+            .answer_callback(query, CallbackAnswer::text("noted"))
+            .await?;
+        conv.send(format!("you pressed {}", String::from_utf8_lossy(&data)))
+            .await?;
+        conv.send("your name?").await?;
+        let name = conv.get_response(Duration::from_secs(10)).await?;
+        conv.send(format!("hi {}", name.text())).await?;
+        match conv.get_response(Duration::from_millis(300)).await {
+            Err(WaitError::Timeout(_)) => {
+                conv.send("timed out").await?;
+            }
+            other => panic!("{other:?}"),
+        }
+        Ok(())
+    });
+    d.on(
+        UpdateKind::NewMessage,
+        F::text_contains("ping"),
+        |e| async move {
+            e.reply("pong").await?;
+            Ok(())
+        },
+    );
+    let running = tokio::spawn({
+        let bot = bot.clone();
+        async move { d.run(&bot).await }
+    });
+    ada.send_message("@conv_test_bot", "/quiz").await.unwrap();
+    let q = Message::new(ada.clone(), next_incoming(&mut ada_updates).await);
+    assert_eq!(q.text(), "2+2?");
+    // While ada's conversation waits, bob is answered.
+    bob.send_message("@conv_test_bot", "ping").await.unwrap();
+    expect_reply(&mut bob_updates, "pong").await;
+    let answer = q.click(0, 0).await.unwrap().unwrap();
+    assert_eq!(answer.message.as_deref(), Some("noted"));
+    expect_reply(&mut ada_updates, "you pressed 4").await;
+    expect_reply(&mut ada_updates, "your name?").await;
+    ada.send_message("@conv_test_bot", "Ada").await.unwrap();
+    expect_reply(&mut ada_updates, "hi Ada").await;
+    expect_reply(&mut ada_updates, "timed out").await;
+    running.abort();
+    dc.shutdown().await;
+}

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod error;
 pub mod fleet;
 pub mod keyboard;
+pub mod links;
 pub mod media;
 pub mod messages;
 pub mod metrics;

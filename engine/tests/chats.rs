@@ -405,3 +405,94 @@ async fn search_members_moderation_join_requests_and_invite_links() {
     assert!(global.len() >= 6, "{}", global.len());
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn message_links_export_and_resolve_and_the_typing_guard_shows_and_cancels() {
+    use fleetgram_engine::links::{parse_message_link, ChatAction};
+    let dc = start().await;
+    let alice = user(&dc, "+15550032001", Some("alice_links")).await;
+    let bob = user(&dc, "+15550032002", Some("bob_links")).await;
+    // A public supergroup and a private one.
+    let public = supergroup(&alice, "Public").await;
+    let enums::InputPeer::Channel(c) = alice.resolve_peer(&public.to_string()).await.unwrap()
+    else {
+        panic!()
+    };
+    alice
+        .invoke(&functions::channels::UpdateUsername {
+            channel: types::InputChannel {
+                channel_id: c.channel_id,
+                access_hash: c.access_hash,
+            }
+            .into(),
+            username: "links_public".into(),
+        })
+        .await
+        .unwrap();
+    let private = supergroup(&alice, "Private").await;
+    let m1 = alice.send_message(public, "in public").await.unwrap();
+    let m2 = alice.send_message(private, "in private").await.unwrap();
+    let l1 = alice
+        .export_message_link(public, m1.id(), false)
+        .await
+        .unwrap();
+    assert_eq!(l1, format!("https://t.me/links_public/{}", m1.id()));
+    let l2 = alice
+        .export_message_link(private, m2.id(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        l2,
+        format!(
+            "https://t.me/c/{}/{}?thread={}",
+            -1_000_000_000_000 - private,
+            m2.id(),
+            m2.id()
+        )
+    );
+    assert_eq!(parse_message_link(&l2).unwrap().thread, Some(m2.id()));
+    assert_eq!(
+        alice.message_from_link(&l1).await.unwrap().text(),
+        "in public"
+    );
+    assert_eq!(
+        alice.message_from_link(&l2).await.unwrap().text(),
+        "in private"
+    );
+    // Bob (not a member) resolves the public one by its username.
+    assert_eq!(
+        bob.message_from_link(&l1).await.unwrap().text(),
+        "in public"
+    );
+    let e = alice
+        .export_message_link("@bob_links", 1, false)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("channels and supergroups only"),
+        "{e}"
+    );
+
+    // The typing guard: bob sees alice typing, then the cancel when the guard drops.
+    let mut bob_updates = bob.updates().await.unwrap();
+    let guard = alice
+        .typing("@bob_links", ChatAction::Typing)
+        .await
+        .unwrap();
+    let action = |d: &fleetgram_engine::updates::Delivered| match &d.update {
+        enums::Update::UserTyping(u) => Some(u.action.clone()),
+        _ => None,
+    };
+    assert_eq!(
+        next_matching(&mut bob_updates, action).await,
+        enums::SendMessageAction::SendMessageTypingAction
+    );
+    guard.set(ChatAction::UploadDocument(50));
+    drop(guard);
+    // (The progress may or may not show before the cancel.)
+    next_matching(&mut bob_updates, |d| {
+        action(d).filter(|a| *a == enums::SendMessageAction::SendMessageCancelAction)
+    })
+    .await;
+    dc.shutdown().await;
+}

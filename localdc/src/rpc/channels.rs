@@ -1932,6 +1932,41 @@ fn notify_request(
     }
 }
 
+/// `channels.exportMessageLink`: `https://t.me/USERNAME/ID` for a public channel,
+/// `https://t.me/c/CHANNEL/ID` for a private one (members only); `?thread=ID` with `thread`.
+pub(crate) fn export_message_link(
+    ctx: &Ctx<'_>,
+    req: functions::channels::ExportMessageLink,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let id = resolve(&state, me, &req.channel)?;
+    let ch = channel(&state, id);
+    if ch.username.is_none() && !ch.members.contains_key(&me) {
+        return Err(RpcErr::bad_request("CHANNEL_PRIVATE"));
+    }
+    if !state
+        .boxes
+        .get(&channel_box(id))
+        .is_some_and(|b| b.messages.contains_key(&req.id))
+    {
+        return Err(RpcErr::bad_request("MSG_ID_INVALID"));
+    }
+    let base = match &ch.username {
+        Some(u) => format!("https://t.me/{u}/{}", req.id),
+        None => format!("https://t.me/c/{id}/{}", req.id),
+    };
+    let link = if req.thread {
+        format!("{base}?thread={}", req.id)
+    } else {
+        base
+    };
+    let html = format!("<a href=\"{link}\">{link}</a>");
+    ok(enums::ExportedMessageLink::from(
+        types::ExportedMessageLink { link, html },
+    ))
+}
+
 /// `messages.getChatInviteImporters` with `requested`: the pending join requests, newest
 /// first, after (`offset_date`, `offset_user`); without `requested`: who joined through
 /// invite links (not kept here: none).

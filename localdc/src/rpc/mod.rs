@@ -312,6 +312,7 @@ fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
         functions::messages::DeleteHistory => messages::delete_history,
         functions::messages::ReadMentions => messages::read_mentions,
         functions::messages::GetChatInviteImporters => channels::get_join_requests,
+        functions::channels::ExportMessageLink => channels::export_message_link,
         functions::messages::UpdatePinnedMessage => messages::update_pinned_message,
         functions::messages::Search => messages::search,
         functions::messages::SearchGlobal => messages::search_global,

@@ -471,6 +471,26 @@ impl FsmStorage for StoreFsm {
     }
 }
 
+/// A typed conversation state (derive it with `#[derive(FsmState)]` on an enum): stored as
+/// the variant's name and its fields as JSON.
+pub trait FsmState: Sized {
+    /// The variant's name.
+    fn state_name(&self) -> &'static str;
+    /// Every variant's name.
+    fn state_names() -> &'static [&'static str];
+    /// The variant's fields.
+    fn state_data(&self) -> serde_json::Value;
+    /// The state stored as `name` with `data` (`None`: not one of this type's).
+    fn from_state(name: &str, data: &serde_json::Value) -> Option<Self>;
+}
+
+pub use fleetgram_derive::FsmState;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use serde_json;
+}
+
 /// The conversation state of one (chat, user).
 pub struct Fsm {
     key: String,
@@ -509,6 +529,22 @@ impl Fsm {
     pub fn set(&self, state: &str, data: serde_json::Value) -> Result<(), InvocationError> {
         self.storage()?
             .set(&self.key, Some((state.to_string(), data)))
+    }
+
+    /// Moves to the typed state `s`.
+    ///
+    /// # Errors
+    /// As [`Fsm::get`].
+    pub fn set_state<S: FsmState>(&self, s: &S) -> Result<(), InvocationError> {
+        self.set(s.state_name(), s.state_data())
+    }
+
+    /// The current state as `S` (`None`: no state, or one that is not an `S`).
+    ///
+    /// # Errors
+    /// As [`Fsm::get`].
+    pub fn state<S: FsmState>(&self) -> Result<Option<S>, InvocationError> {
+        Ok(self.get()?.and_then(|(n, d)| S::from_state(&n, &d)))
     }
 
     /// Ends the conversation (no state).
@@ -672,6 +708,11 @@ impl Filter {
     /// In conversation state `s`.
     pub fn state(s: &str) -> Self {
         Self::State(Some(s.to_string()))
+    }
+
+    /// In the variant of typed state `s` (whatever its fields hold).
+    pub fn in_state<S: FsmState>(s: &S) -> Self {
+        Self::State(Some(s.state_name().to_string()))
     }
 
     /// In no conversation state.

@@ -493,3 +493,67 @@ async fn a_handler_holds_a_conversation_while_other_chats_go_on() {
     running.abort();
     dc.shutdown().await;
 }
+
+#[derive(fleetgram_engine::dispatch::FsmState, Debug, PartialEq)]
+enum SignUp {
+    AskName,
+    AskAge { name: String },
+    Confirm(String, u32),
+}
+
+#[tokio::test]
+async fn derived_states_are_kept_in_sled_and_matched_by_filters() {
+    use fleetgram_engine::dispatch::FsmState;
+    assert_eq!(SignUp::state_names(), &["AskName", "AskAge", "Confirm"]);
+    assert_eq!(SignUp::AskAge { name: "x".into() }.state_name(), "AskAge");
+    let dc = start().await;
+    let c = client(&dc, "fsm-derive");
+    let dir = std::env::temp_dir().join(format!("fleetgram-fsm-derive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store: Arc<dyn SessionStore> = Arc::new(SledStore::open(&dir).unwrap());
+    let fsm: Arc<dyn fleetgram_engine::dispatch::FsmStorage> =
+        Arc::new(StoreFsm::new(store.clone(), "bot"));
+    let update = || {
+        synthetic(
+            serde_json::json!({"_": "peerUser", "user_id": 5}),
+            5,
+            false,
+            "hi",
+            false,
+        )
+    };
+    let e = Event::new(c.clone(), update(), Some(fsm.clone()));
+    assert_eq!(e.fsm().state::<SignUp>().unwrap(), None);
+    for s in [
+        SignUp::AskName,
+        SignUp::AskAge { name: "Ada".into() },
+        SignUp::Confirm("Ada".into(), 36),
+    ] {
+        e.fsm().set_state(&s).unwrap();
+        // A later update in the same chat, from the same user, sees it.
+        let later = Event::new(c.clone(), update(), Some(fsm.clone()));
+        assert_eq!(later.fsm().state::<SignUp>().unwrap().as_ref(), Some(&s));
+        assert!(F::in_state(&s).matches(&later));
+        assert!(!F::no_state().matches(&later));
+    }
+    assert!(
+        F::in_state(&SignUp::Confirm(String::new(), 0)).matches(&Event::new(
+            c.clone(),
+            update(),
+            Some(fsm.clone())
+        ))
+    );
+    // Kept in sled: a new storage over the same database reads it back.
+    drop(e);
+    let again: Arc<dyn fleetgram_engine::dispatch::FsmStorage> =
+        Arc::new(StoreFsm::new(store, "bot"));
+    let e = Event::new(c.clone(), update(), Some(again));
+    assert_eq!(
+        e.fsm().state::<SignUp>().unwrap(),
+        Some(SignUp::Confirm("Ada".into(), 36))
+    );
+    e.fsm().finish().unwrap();
+    assert_eq!(e.fsm().state::<SignUp>().unwrap(), None);
+    dc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -26,6 +26,7 @@ mod pacing;
 pub mod peers;
 pub mod policy;
 pub mod store;
+mod store_extra;
 pub mod text;
 pub mod updates;
 

@@ -155,6 +155,10 @@ impl AccountState {
     }
 }
 
+#[cfg(feature = "sqlite")]
+pub use crate::store_extra::SqliteStore;
+pub use crate::store_extra::StringSession;
+
 /// Where accounts are kept.
 pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// The stored state of `account`, if any.
@@ -270,6 +274,15 @@ impl SessionStore for MemoryStore {
     fn delete(&self, account: &str) -> Result<(), StoreError> {
         let mut m = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         m.remove(account);
+        // Its peers go with it (as in every other backend).
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(a, _), _| a != account);
+        self.usernames
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(a, _), _| a != account);
         Ok(())
     }
 

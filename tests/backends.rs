@@ -194,7 +194,8 @@ async fn a_client_logs_in_on_every_backend_and_the_session_survives() {
     let dc = dc().await;
     let (_, token) = dc.control().create_bot("B", "backends_bot", 1);
     let dir = fresh_dir("backends-live");
-    let stores: Vec<(&str, Box<dyn Fn() -> Arc<dyn SessionStore>>)> = vec![
+    type Opener = Box<dyn Fn() -> Arc<dyn SessionStore>>;
+    let stores: Vec<(&str, Opener)> = vec![
         (
             "sled",
             Box::new({

@@ -721,6 +721,90 @@ impl Pages for JoinRequestPages {
     }
 }
 
+/// Pages of `photos.getUserPhotos` (a user's profile photos, newest first).
+pub struct ProfilePhotoPages {
+    client: Client,
+    user: PeerRef,
+    offset: i32,
+    done: bool,
+}
+
+impl Pages for ProfilePhotoPages {
+    type Item = enums::Photo;
+
+    async fn page(&mut self) -> Result<Option<Vec<enums::Photo>>, InvocationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let user = input_user(match &self.user {
+            PeerRef::Input(p) => p.clone(),
+            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
+        })?;
+        let r = self
+            .client
+            .invoke(&functions::photos::GetUserPhotos {
+                user_id: user,
+                offset: self.offset,
+                max_id: 0,
+                limit: PAGE,
+            })
+            .await?;
+        let (photos, total) = match r {
+            enums::photos::Photos::Photos(p) => {
+                self.done = true;
+                let n = p.photos.len() as i32;
+                (p.photos, n)
+            }
+            enums::photos::Photos::Slice(p) => (p.photos, p.count),
+        };
+        self.offset += photos.len() as i32;
+        if photos.is_empty() || self.offset >= total {
+            self.done = true;
+        }
+        Ok(Some(photos))
+    }
+}
+
+/// Pages of an inline query's results (`messages.getInlineBotResults`, following the
+/// bot's `next_offset`).
+pub struct InlineResultPages {
+    client: Client,
+    bot: PeerRef,
+    peer: PeerRef,
+    query: String,
+    offset: Option<String>,
+}
+
+impl Pages for InlineResultPages {
+    type Item = enums::BotInlineResult;
+
+    async fn page(&mut self) -> Result<Option<Vec<enums::BotInlineResult>>, InvocationError> {
+        let Some(offset) = self.offset.take() else {
+            return Ok(None);
+        };
+        let bot = input_user(match &self.bot {
+            PeerRef::Input(p) => p.clone(),
+            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
+        })?;
+        let peer = match &self.peer {
+            PeerRef::Input(p) => p.clone(),
+            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
+        };
+        let enums::messages::BotResults::BotResults(r) = self
+            .client
+            .invoke(&functions::messages::GetInlineBotResults {
+                bot,
+                peer,
+                geo_point: None,
+                query: self.query.clone(),
+                offset,
+            })
+            .await?;
+        self.offset = r.next_offset.filter(|o| !o.is_empty());
+        Ok(Some(r.results))
+    }
+}
+
 /// Options of a new invite link.
 #[derive(Debug, Clone, Default)]
 pub struct InviteOptions {
@@ -847,6 +931,54 @@ impl Client {
             offset: 0,
             done: false,
         })
+    }
+
+    /// A user's profile photos, newest first.
+    pub fn iter_profile_photos(&self, user: impl Into<PeerRef>) -> Iter<ProfilePhotoPages> {
+        Iter::new(ProfilePhotoPages {
+            client: self.clone(),
+            user: user.into(),
+            offset: 0,
+            done: false,
+        })
+    }
+
+    /// The results of inline query `query` to `bot` from chat `peer`, page after page as
+    /// the bot gives them.
+    pub fn iter_inline_results(
+        &self,
+        bot: impl Into<PeerRef>,
+        peer: impl Into<PeerRef>,
+        query: &str,
+    ) -> Iter<InlineResultPages> {
+        Iter::new(InlineResultPages {
+            client: self.clone(),
+            bot: bot.into(),
+            peer: peer.into(),
+            query: query.into(),
+            offset: Some(String::new()),
+        })
+    }
+
+    /// Sets a new profile photo (an uploaded JPEG); the photo.
+    ///
+    /// # Errors
+    /// `PHOTO_INVALID`...
+    pub async fn upload_profile_photo(
+        &self,
+        file: enums::InputFile,
+    ) -> Result<enums::Photo, InvocationError> {
+        let enums::photos::Photo::Photo(p) = self
+            .invoke(&functions::photos::UploadProfilePhoto {
+                fallback: false,
+                bot: None,
+                file: Some(file),
+                video: None,
+                video_start_ts: None,
+                video_emoji_markup: None,
+            })
+            .await?;
+        Ok(p.photo)
     }
 
     /// The pending join requests of a group or channel this account administers.

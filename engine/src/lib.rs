@@ -29,6 +29,7 @@ pub mod store;
 mod store_extra;
 pub mod text;
 pub mod updates;
+pub mod webview;
 
 pub use client::{Client, Config, ConnectError, DeviceInfo, RawUpdate};
 pub use error::InvocationError;

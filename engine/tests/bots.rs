@@ -557,3 +557,125 @@ async fn derived_states_are_kept_in_sled_and_matched_by_filters() {
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn inline_results_page_profile_photos_iterate_and_web_views_stay_open() {
+    let dc = start_with(fleetgram_localdc::Config {
+        bot_timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let bot = bot(&dc, "pages_test_bot").await;
+    let user = user(&dc, "+15550040021", Some("pages_user")).await;
+    let mut bot_updates = bot.updates().await.unwrap();
+    // The bot answers with pages of three results, 8 in all.
+    let b = bot.clone();
+    let answering = tokio::spawn(async move {
+        loop {
+            let (id, offset) = next_matching(&mut bot_updates, |d| match &d.update {
+                enums::Update::BotInlineQuery(q) => Some((q.query_id, q.offset.clone())),
+                _ => None,
+            })
+            .await;
+            let from: usize = offset.parse().unwrap_or(0);
+            let results = (from..(from + 3).min(8))
+                .map(|i| InlineResult::article(&i.to_string(), &format!("r{i}"), "x"))
+                .collect();
+            let next = (from + 3 < 8).then(|| (from + 3).to_string());
+            b.answer_inline(id, results, 0, next.as_deref())
+                .await
+                .unwrap();
+        }
+    });
+    let all = user
+        .iter_inline_results("@pages_test_bot", "me", "q")
+        .collect()
+        .await
+        .unwrap();
+    let titles: Vec<String> = all
+        .iter()
+        .filter_map(|r| match r {
+            enums::BotInlineResult::BotInlineResult(x) => x.title.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(titles, (0..8).map(|i| format!("r{i}")).collect::<Vec<_>>());
+    answering.abort();
+
+    // Profile photos, newest first, past one page.
+    for i in 0..3u8 {
+        let f = user.upload_bytes(&[i; 2000], "p.jpg").await.unwrap();
+        user.upload_profile_photo(f).await.unwrap();
+    }
+    let photos = bot
+        .iter_profile_photos("@pages_user")
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(photos.len(), 3);
+    let first = match &photos[0] {
+        enums::Photo::Photo(p) => p.clone(),
+        other => panic!("{other:?}"),
+    };
+    let loc = fleetgram_engine::media::FileRef {
+        location: types::InputPhotoFileLocation {
+            id: first.id,
+            access_hash: first.access_hash,
+            file_reference: first.file_reference.clone(),
+            thumb_size: "x".into(),
+        }
+        .into(),
+        size: 2000,
+        name: None,
+        dc: first.dc_id,
+        origin: None,
+    };
+    assert_eq!(
+        bot.download_file(&loc).await.unwrap(),
+        vec![2u8; 2000],
+        "the newest first"
+    );
+    assert_eq!(
+        bot.iter_profile_photos("@pages_user")
+            .limit(2)
+            .collect()
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A mini app opened from the chat stays open while its session lives.
+    let view = user
+        .open_web_view_every(
+            "@pages_test_bot",
+            "@pages_test_bot",
+            None,
+            Some("s1"),
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap();
+    assert!(view.url().contains("tgWebAppData="), "{}", view.url());
+    assert!(view.url().contains("start_param%3Ds1"), "{}", view.url());
+    let q = view.query_id().expect("a query id");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(view.prolonged() >= 2, "{}", view.prolonged());
+    assert!(dc.control().web_view_prolongs(q).unwrap() >= 2);
+    let n = dc.control().web_view_prolongs(q).unwrap();
+    drop(view);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        dc.control().web_view_prolongs(q).unwrap() <= n + 1,
+        "no prolonging after drop"
+    );
+    let app = user
+        .open_app("@pages_test_bot", "@pages_test_bot", "shop", None)
+        .await
+        .unwrap();
+    assert!(app
+        .url()
+        .starts_with("https://webapp.localdc.invalid/shop#tgWebAppData="));
+    assert_eq!(app.query_id(), None);
+    dc.shutdown().await;
+}

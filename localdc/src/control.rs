@@ -113,6 +113,17 @@ impl Control {
             .set_delay(method, delay);
     }
 
+    /// How many times the mini-app view `query_id` was prolonged (`None`: no such view).
+    pub fn web_view_prolongs(&self, query_id: i64) -> Option<u32> {
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .web_views
+            .get(&query_id)
+            .map(|v| v.3)
+    }
+
     /// Loses the next `n` pushes to `user` (the update state moves on as if they were sent:
     /// the client has to notice the gap and fetch the difference).
     pub fn lose_pushes(&self, user: i64, n: usize) {

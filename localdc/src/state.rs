@@ -310,6 +310,10 @@ pub(crate) struct State {
     pub polls: HashMap<i64, crate::rpc::react::PollState>,
     /// Inline queries and what the bots answered, by query id.
     pub inline: HashMap<i64, crate::rpc::bots::InlineAnswer>,
+    /// Profile photos per user (file ids, newest first).
+    pub profile_photos: HashMap<i64, Vec<i64>>,
+    /// Open mini-app views: query id -> (user, bot, expiry, times prolonged).
+    pub web_views: HashMap<i64, (i64, i64, i32, u32)>,
     /// Bot commands by bot.
     pub bot_commands: HashMap<i64, Vec<enums::BotCommand>>,
     /// Injected payment queries waiting for their bot: query id -> bot.
@@ -365,6 +369,8 @@ impl State {
             reactions: HashMap::new(),
             polls: HashMap::new(),
             inline: HashMap::new(),
+            profile_photos: HashMap::new(),
+            web_views: HashMap::new(),
             bot_commands: HashMap::new(),
             payment_queries: HashMap::new(),
             payment_answers: Default::default(),

@@ -9,6 +9,7 @@
 //! tree "msgs"   user_id ++ msg_id (BE) -> one stored message
 //! tree "log"    user_id ++ pts (BE)    -> one update of the user's pts sequence (TL bytes)
 //! tree "qlog"   user_id ++ qts (BE)    -> one update of the user's qts sequence (TL bytes)
+//! tree "profile_photos" user_id        -> the user's profile photos (file ids, newest first)
 //! tree "chats"  chat_id                -> a basic group
 //! tree "channels" channel_id           -> a channel: profile, members, bans, invites, requests
 //! tree "meta"   "access_secret"        -> the key of access hashes (so they stay valid)
@@ -40,6 +41,7 @@ pub(crate) struct Store {
     msgs: sled::Tree,
     log: sled::Tree,
     qlog: sled::Tree,
+    profile_photos: sled::Tree,
     chats: sled::Tree,
     channels: sled::Tree,
     sched: sled::Tree,
@@ -134,6 +136,7 @@ impl Store {
             msgs: db.open_tree("msgs").map_err(err)?,
             log: db.open_tree("log").map_err(err)?,
             qlog: db.open_tree("qlog").map_err(err)?,
+            profile_photos: db.open_tree("profile_photos").map_err(err)?,
             chats: db.open_tree("chats").map_err(err)?,
             channels: db.open_tree("channels").map_err(err)?,
             meta: db.open_tree("meta").map_err(err)?,
@@ -403,6 +406,11 @@ impl Store {
         ser::i32(&mut b, &e.pts_count);
         e.update.serialize(&mut b);
         self.write(&self.log, &key2(user, e.pts), &b);
+    }
+
+    pub fn put_profile_photos(&self, user: i64, ids: &[i64]) {
+        let b: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+        self.write(&self.profile_photos, &user.to_be_bytes(), &b);
     }
 
     pub fn put_qts(&self, user: i64, qts: i32, update: &enums::Update) {
@@ -778,6 +786,19 @@ impl Store {
                 pts_count,
                 update,
             });
+        }
+        for kv in self.profile_photos.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let user = i64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("profile_photos", "key length".into()))?,
+            );
+            let ids = v
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
+            state.profile_photos.insert(user, ids);
         }
         for kv in self.qlog.iter() {
             let (k, v) = kv.map_err(db)?;

@@ -463,3 +463,166 @@ fn answer_payment(ctx: &Ctx<'_>, query_id: i64, empty: bool) -> RpcResult {
         None => Err(RpcErr::bad_request("QUERY_ID_INVALID")),
     }
 }
+
+/// How long a mini-app view lives without `messages.prolongWebView` (Telegram's clients
+/// prolong every 60 s).
+const WEB_VIEW_TTL: i32 = 90;
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A mini app's URL with `tgWebAppData` signed as Telegram signs it (the bot checks it with
+/// its token: HMAC-SHA256 keyed by HMAC-SHA256("WebAppData", token)).
+fn web_app_url(
+    state: &State,
+    base: &str,
+    bot: i64,
+    user: i64,
+    query_id: Option<i64>,
+    start: Option<&str>,
+) -> String {
+    let token = state
+        .bot_tokens
+        .iter()
+        .find(|(_, id)| **id == bot)
+        .map(|(t, _)| t.clone())
+        .unwrap_or_default();
+    let u = state.users.get(&user);
+    let user_json = serde_json::json!({
+        "id": user,
+        "first_name": u.map(|u| u.first_name.clone()).unwrap_or_default(),
+        "username": u.and_then(|u| u.username.clone()),
+    })
+    .to_string();
+    let mut fields: Vec<(String, String)> = vec![
+        ("auth_date".into(), super::now().to_string()),
+        ("user".into(), user_json),
+    ];
+    if let Some(q) = query_id {
+        fields.push(("query_id".into(), q.to_string()));
+    }
+    if let Some(s) = start {
+        fields.push(("start_param".into(), s.to_string()));
+    }
+    fields.sort();
+    let check: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let secret = hmac_sha256(b"WebAppData", token.as_bytes());
+    let hash: String = hmac_sha256(&secret, check.join("\n").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let data: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .chain([format!("hash={hash}")])
+        .collect();
+    format!(
+        "{base}#tgWebAppData={}&tgWebAppVersion=8.0&tgWebAppPlatform=unknown",
+        url_encode(&data.join("&"))
+    )
+}
+
+/// `messages.requestWebView`: opens a bot's mini app from a chat (a query id to prolong).
+pub(crate) fn request_web_view(
+    ctx: &Ctx<'_>,
+    req: functions::messages::RequestWebView,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let bot = super::channels::user_from_input(&state, me, &req.bot)?;
+    if !state.users.get(&bot).is_some_and(|u| u.bot) {
+        return Err(RpcErr::bad_request("BOT_INVALID"));
+    }
+    let query_id: i64 = state.rng.gen();
+    state
+        .web_views
+        .insert(query_id, (me, bot, super::now() + WEB_VIEW_TTL, 0));
+    let base = req
+        .url
+        .unwrap_or_else(|| "https://webapp.localdc.invalid/".into());
+    let url = web_app_url(
+        &state,
+        &base,
+        bot,
+        me,
+        Some(query_id),
+        req.start_param.as_deref(),
+    );
+    ok(enums::WebViewResult::from(types::WebViewResultUrl {
+        fullsize: false,
+        fullscreen: req.fullscreen,
+        same_origin: false,
+        query_id: Some(query_id),
+        url,
+    }))
+}
+
+/// `messages.requestAppWebView`: opens a bot's named mini app (no query id).
+pub(crate) fn request_app_web_view(
+    ctx: &Ctx<'_>,
+    req: functions::messages::RequestAppWebView,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let enums::InputBotApp::ShortName(app) = &req.app else {
+        return Err(RpcErr::bad_request("BOT_APP_INVALID"));
+    };
+    let bot = super::channels::user_from_input(&state, me, &app.bot_id)?;
+    if !state.users.get(&bot).is_some_and(|u| u.bot) || app.short_name.is_empty() {
+        return Err(RpcErr::bad_request("BOT_APP_INVALID"));
+    }
+    let base = format!("https://webapp.localdc.invalid/{}", app.short_name);
+    let url = web_app_url(&state, &base, bot, me, None, req.start_param.as_deref());
+    ok(enums::WebViewResult::from(types::WebViewResultUrl {
+        fullsize: false,
+        fullscreen: req.fullscreen,
+        same_origin: false,
+        query_id: None,
+        url,
+    }))
+}
+
+/// `messages.prolongWebView`: keeps an open view alive (`QUERY_ID_INVALID` once it expired).
+pub(crate) fn prolong_web_view(
+    ctx: &Ctx<'_>,
+    req: functions::messages::ProlongWebView,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let bot = super::channels::user_from_input(&state, me, &req.bot)?;
+    let now = super::now();
+    match state.web_views.get_mut(&req.query_id) {
+        Some((user, b, expiry, n)) if *user == me && *b == bot && *expiry >= now => {
+            *expiry = now + WEB_VIEW_TTL;
+            *n += 1;
+            ok(true)
+        }
+        _ => Err(RpcErr::bad_request("QUERY_ID_INVALID")),
+    }
+}

@@ -514,3 +514,95 @@ pub(crate) fn send_media(ctx: &Ctx<'_>, req: functions::messages::SendMedia) -> 
     };
     super::messages::send_with_media(ctx, send, Some(media))
 }
+
+/// A stored photo as a `Photo`.
+fn photo_tl(state: &State, id: i64) -> Option<enums::Photo> {
+    match state.media_tl(id)? {
+        enums::MessageMedia::Photo(p) => p.photo,
+        _ => None,
+    }
+}
+
+/// `photos.uploadProfilePhoto`: a new profile photo (first in the list).
+pub(crate) fn upload_profile_photo(
+    ctx: &Ctx<'_>,
+    req: functions::photos::UploadProfilePhoto,
+) -> RpcResult {
+    let me = super::require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let Some(file) = &req.file else {
+        return Err(RpcErr::bad_request("PHOTO_FILE_MISSING"));
+    };
+    let (data, _) = take_upload(&mut state, me, file)?;
+    if data.is_empty() {
+        return Err(RpcErr::bad_request("PHOTO_INVALID"));
+    }
+    let id = state.new_file(me, true, "image/jpeg".into(), vec![], data, None);
+    state.profile_photos.entry(me).or_default().insert(0, id);
+    let list = state.profile_photos[&me].clone();
+    if let Some(store) = &state.store {
+        store.put_profile_photos(me, &list);
+    }
+    state.mark_user(me);
+    let photo = photo_tl(&state, id).ok_or_else(|| RpcErr::bad_request("PHOTO_INVALID"))?;
+    ok(enums::photos::Photo::from(types::photos::Photo {
+        photo,
+        users: vec![state.user_tl(me, me, now())],
+    }))
+}
+
+/// `photos.getUserPhotos`: a user's profile photos, newest first, from `offset`.
+pub(crate) fn get_user_photos(ctx: &Ctx<'_>, req: functions::photos::GetUserPhotos) -> RpcResult {
+    let me = super::require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let user = super::channels::user_from_input(&state, me, &req.user_id)?;
+    let all = state.profile_photos.get(&user).cloned().unwrap_or_default();
+    let mut list: Vec<i64> = all.clone();
+    if req.max_id > 0 {
+        if let Some(i) = list.iter().position(|p| *p == req.max_id) {
+            list.drain(..=i);
+        }
+    }
+    let offset = usize::try_from(req.offset).unwrap_or(0);
+    let limit = req.limit.clamp(1, 100) as usize;
+    let page: Vec<enums::Photo> = list
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .filter_map(|id| photo_tl(&state, *id))
+        .collect();
+    let users = vec![state.user_tl(me, user, now())];
+    if page.len() < all.len() {
+        return ok(enums::photos::Photos::from(types::photos::PhotosSlice {
+            count: all.len() as i32,
+            photos: page,
+            users,
+        }));
+    }
+    ok(enums::photos::Photos::from(types::photos::Photos {
+        photos: page,
+        users,
+    }))
+}
+
+/// `photos.deletePhotos`: removes some of one's own profile photos; the ids removed.
+pub(crate) fn delete_photos(ctx: &Ctx<'_>, req: functions::photos::DeletePhotos) -> RpcResult {
+    let me = super::require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let mut removed = Vec::new();
+    for p in &req.id {
+        let enums::InputPhoto::InputPhoto(p) = p else {
+            continue;
+        };
+        let list = state.profile_photos.entry(me).or_default();
+        if let Some(i) = list.iter().position(|x| *x == p.id) {
+            list.remove(i);
+            removed.push(p.id);
+        }
+    }
+    let list = state.profile_photos.get(&me).cloned().unwrap_or_default();
+    if let Some(store) = &state.store {
+        store.put_profile_photos(me, &list);
+    }
+    ok(removed)
+}

@@ -298,13 +298,147 @@ impl<'a> Cursor<'a> {
 // ---------------------------------------------------------------------------------------
 // HTML
 
-/// An open tag: its name, where it started (input byte, UTF-16, text byte), its style.
+/// An open tag: its name, where it started (input position, UTF-16, text byte), its style.
 struct OpenTag {
     name: String,
-    at: usize,
+    at: (usize, usize),
     start: usize,
     start_byte: usize,
     style: Option<Style>,
+}
+
+/// Builds text and entities from HTML tags and text, whichever tokenizer found them (the
+/// built-in one, or html5ever's behind the `html5ever` feature): the same rules, the same
+/// errors.
+#[derive(Default)]
+struct HtmlBuilder {
+    out: Out,
+    open: Vec<OpenTag>,
+}
+
+fn error(at: (usize, usize), message: impl Into<String>) -> FormatError {
+    FormatError {
+        line: at.0,
+        column: at.1,
+        message: message.into(),
+    }
+}
+
+impl HtmlBuilder {
+    #[cfg_attr(not(feature = "html5ever"), allow(dead_code))]
+    fn text(&mut self, t: &str) {
+        for c in t.chars() {
+            self.out.push(c);
+        }
+    }
+
+    fn end_tag(&mut self, name: &str, at: (usize, usize)) -> Result<(), FormatError> {
+        let Some(top) = self.open.pop() else {
+            return Err(error(at, format!("</{name}> closes nothing")));
+        };
+        if top.name != name {
+            return Err(error(
+                at,
+                format!("</{name}> found where </{}> was expected", top.name),
+            ));
+        }
+        if let Some(style) = top.style {
+            self.out.close(top.start, top.start_byte, style);
+        }
+        Ok(())
+    }
+
+    fn start_tag(
+        &mut self,
+        name: &str,
+        attrs: &[(String, String)],
+        self_closing: bool,
+        at: (usize, usize),
+    ) -> Result<(), FormatError> {
+        if self_closing {
+            return Err(error(
+                at,
+                format!("<{name}/> cannot be empty: close it with </{name}>"),
+            ));
+        }
+        let attr = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let style = match name {
+            "b" | "strong" => Some(Style::Bold),
+            "i" | "em" => Some(Style::Italic),
+            "u" | "ins" => Some(Style::Underline),
+            "s" | "strike" | "del" => Some(Style::Strike),
+            "tg-spoiler" => Some(Style::Spoiler),
+            "span" => match attr("class") {
+                Some("tg-spoiler") => Some(Style::Spoiler),
+                _ => {
+                    return Err(error(
+                        at,
+                        "<span> needs class=\"tg-spoiler\" (the only span Telegram has)",
+                    ))
+                }
+            },
+            "code" => {
+                let in_pre = self.open.last().is_some_and(|t| t.name == "pre");
+                let lang = attr("class").and_then(|v| v.strip_prefix("language-"));
+                match (in_pre, lang) {
+                    // <pre><code class="language-x">: the pre gets the language.
+                    (true, Some(lang)) => {
+                        if let Some(Style::Pre(l)) =
+                            self.open.last_mut().and_then(|t| t.style.as_mut())
+                        {
+                            *l = lang.to_string();
+                        }
+                        None
+                    }
+                    (true, None) => None,
+                    (false, _) => Some(Style::Code),
+                }
+            }
+            "pre" => Some(Style::Pre(attr("language").unwrap_or("").to_string())),
+            "a" => {
+                let href = attr("href")
+                    .ok_or_else(|| error(at, "<a> without href (write <a href=\"URL\">)"))?;
+                Some(link_style(href))
+            }
+            "blockquote" => Some(Style::Quote(
+                attr("expandable").is_some() || attr("collapsed").is_some(),
+            )),
+            "tg-emoji" => {
+                let id =
+                    attr("emoji-id").ok_or_else(|| error(at, "<tg-emoji> without emoji-id"))?;
+                let id = id
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| error(at, format!("emoji-id {id:?} is not a number")))?;
+                Some(Style::Emoji(id))
+            }
+            other => {
+                return Err(error(
+                    at,
+                    format!(
+                        "unsupported tag <{other}> (Telegram has b, strong, i, em, u, ins, s, \
+                         strike, del, tg-spoiler, span class=\"tg-spoiler\", code, pre, a, \
+                         blockquote, tg-emoji)"
+                    ),
+                ))
+            }
+        };
+        self.open.push(OpenTag {
+            name: name.to_string(),
+            at,
+            start: self.out.len16,
+            start_byte: self.out.text.len(),
+            style,
+        });
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(String, Vec<enums::MessageEntity>), FormatError> {
+        if let Some(t) = self.open.pop() {
+            return Err(error(t.at, format!("<{}> is never closed", t.name)));
+        }
+        Ok(self.out.finish())
+    }
 }
 
 /// Parses the Bot API's HTML.
@@ -313,8 +447,11 @@ struct OpenTag {
 /// Unknown or mismatched tags, unclosed tags, a link without `href`, a bad `emoji-id`.
 pub fn parse_html(input: &str) -> Result<(String, Vec<enums::MessageEntity>), FormatError> {
     let mut c = Cursor::new(input);
-    let mut out = Out::default();
-    let mut open: Vec<OpenTag> = Vec::new();
+    let mut b = HtmlBuilder::default();
+    let pos = |c: &Cursor<'_>, at: usize| {
+        let e = c.error_at(at, "");
+        (e.line, e.column)
+    };
     while let Some(ch) = c.peek() {
         match ch {
             '<' if matches!(c.peek_at(1), Some(n) if n.is_ascii_alphabetic() || n == '/') => {
@@ -326,112 +463,109 @@ pub fn parse_html(input: &str) -> Result<(String, Vec<enums::MessageEntity>), Fo
                     if !c.eat(">") {
                         return Err(c.error_at(at, format!("malformed end tag </{name}")));
                     }
-                    let Some(top) = open.pop() else {
-                        return Err(c.error_at(at, format!("</{name}> closes nothing")));
-                    };
-                    if top.name != name {
-                        return Err(c.error_at(
-                            at,
-                            format!("</{name}> found where </{}> was expected", top.name),
-                        ));
-                    }
-                    if let Some(style) = top.style {
-                        out.close(top.start, top.start_byte, style);
-                    }
+                    b.end_tag(&name, pos(&c, at))?;
                     continue;
                 }
                 let name = tag_name(&mut c);
-                let attrs = attributes(&mut c, at, &name)?;
-                let attr = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-                let style =
-                    match name.as_str() {
-                        "b" | "strong" => Some(Style::Bold),
-                        "i" | "em" => Some(Style::Italic),
-                        "u" | "ins" => Some(Style::Underline),
-                        "s" | "strike" | "del" => Some(Style::Strike),
-                        "tg-spoiler" => Some(Style::Spoiler),
-                        "span" => match attr("class") {
-                            Some("tg-spoiler") => Some(Style::Spoiler),
-                            _ => return Err(c.error_at(
-                                at,
-                                "<span> needs class=\"tg-spoiler\" (the only span Telegram has)",
-                            )),
-                        },
-                        "code" => {
-                            let in_pre = open.last().is_some_and(|t| t.name == "pre");
-                            let lang = attr("class").and_then(|v| v.strip_prefix("language-"));
-                            match (in_pre, lang) {
-                                // <pre><code class="language-x">: the pre gets the language.
-                                (true, Some(lang)) => {
-                                    if let Some(Style::Pre(l)) =
-                                        open.last_mut().and_then(|t| t.style.as_mut())
-                                    {
-                                        *l = lang.to_string();
-                                    }
-                                    None
-                                }
-                                (true, None) => None,
-                                (false, _) => Some(Style::Code),
-                            }
-                        }
-                        "pre" => Some(Style::Pre(attr("language").unwrap_or("").to_string())),
-                        "a" => {
-                            let href = attr("href").ok_or_else(|| {
-                                c.error_at(at, "<a> without href (write <a href=\"URL\">)")
-                            })?;
-                            Some(link_style(href))
-                        }
-                        "blockquote" => Some(Style::Quote(
-                            attr("expandable").is_some() || attr("collapsed").is_some(),
-                        )),
-                        "tg-emoji" => {
-                            let id = attr("emoji-id")
-                                .ok_or_else(|| c.error_at(at, "<tg-emoji> without emoji-id"))?;
-                            let id = id.trim().parse::<i64>().map_err(|_| {
-                                c.error_at(at, format!("emoji-id {id:?} is not a number"))
-                            })?;
-                            Some(Style::Emoji(id))
-                        }
-                        other => {
-                            return Err(c.error_at(
-                                at,
-                                format!(
-                            "unsupported tag <{other}> (Telegram has b, strong, i, em, u, ins, s, \
-                                 strike, del, tg-spoiler, span class=\"tg-spoiler\", code, pre, a, \
-                                 blockquote, tg-emoji)"
-                        ),
-                            ))
-                        }
-                    };
-                open.push(OpenTag {
-                    name,
-                    at,
-                    start: out.len16,
-                    start_byte: out.text.len(),
-                    style,
-                });
+                let (attrs, self_closing) = attributes(&mut c, at, &name)?;
+                b.start_tag(&name, &attrs, self_closing, pos(&c, at))?;
             }
             '&' => {
                 let at = c.pos;
                 c.bump();
                 match char_reference(&mut c) {
-                    Some(r) => out.push(r),
+                    Some(r) => b.out.push(r),
                     None => {
                         c.pos = at + 1;
-                        out.push('&');
+                        b.out.push('&');
                     }
                 }
             }
             _ => {
                 c.bump();
-                out.push(ch);
+                b.out.push(ch);
             }
         }
     }
-    if let Some(t) = open.pop() {
-        return Err(c.error_at(t.at, format!("<{}> is never closed", t.name)));
+    b.finish()
+}
+
+/// Parses the Bot API's HTML with html5ever's spec-compliant tokenizer (character
+/// references, attribute syntax and text as browsers read them), building entities with the
+/// same rules as [`parse_html`]. Errors name the line (html5ever does not give columns).
+///
+/// # Errors
+/// As [`parse_html`].
+#[cfg(feature = "html5ever")]
+pub fn parse_html5(input: &str) -> Result<(String, Vec<enums::MessageEntity>), FormatError> {
+    use html5ever::tokenizer::{
+        BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+    };
+    use std::cell::RefCell;
+
+    struct Sink {
+        b: RefCell<HtmlBuilder>,
+        err: RefCell<Option<FormatError>>,
     }
-    Ok(out.finish())
+
+    impl TokenSink for Sink {
+        type Handle = ();
+        fn process_token(&self, token: Token, line: u64) -> TokenSinkResult<()> {
+            if self.err.borrow().is_some() {
+                return TokenSinkResult::Continue;
+            }
+            let at = (line as usize, 1);
+            let r = match token {
+                Token::TagToken(Tag {
+                    kind,
+                    name,
+                    self_closing,
+                    attrs,
+                }) => {
+                    let name = name.to_string();
+                    match kind {
+                        TagKind::StartTag => {
+                            let attrs: Vec<(String, String)> = attrs
+                                .iter()
+                                .map(|a| (a.name.local.to_string(), a.value.to_string()))
+                                .collect();
+                            self.b
+                                .borrow_mut()
+                                .start_tag(&name, &attrs, self_closing, at)
+                        }
+                        TagKind::EndTag => self.b.borrow_mut().end_tag(&name, at),
+                    }
+                }
+                Token::CharacterTokens(t) => {
+                    self.b.borrow_mut().text(&t);
+                    Ok(())
+                }
+                Token::NullCharacterToken => {
+                    self.b.borrow_mut().text("\0");
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = r {
+                *self.err.borrow_mut() = Some(e);
+            }
+            TokenSinkResult::Continue
+        }
+    }
+
+    let sink = Sink {
+        b: RefCell::new(HtmlBuilder::default()),
+        err: RefCell::new(None),
+    };
+    let tok = Tokenizer::new(sink, TokenizerOpts::default());
+    let queue = BufferQueue::default();
+    queue.push_back(input.into());
+    let _ = tok.feed(&queue);
+    tok.end();
+    if let Some(e) = tok.sink.err.take() {
+        return Err(e);
+    }
+    tok.sink.b.into_inner().finish()
 }
 
 fn link_style(href: &str) -> Style {
@@ -463,23 +597,20 @@ fn tag_name(c: &mut Cursor<'_>) -> String {
     name
 }
 
-/// Reads a start tag's attributes up to and including `>`.
+/// Reads a start tag's attributes up to and including `>`, and whether it ended with `/>`.
 fn attributes(
     c: &mut Cursor<'_>,
     at: usize,
     tag: &str,
-) -> Result<Vec<(String, String)>, FormatError> {
+) -> Result<(Vec<(String, String)>, bool), FormatError> {
     let mut attrs = Vec::new();
     loop {
         skip_ws(c);
         if c.eat(">") {
-            return Ok(attrs);
+            return Ok((attrs, false));
         }
         if c.eat("/>") {
-            return Err(c.error_at(
-                at,
-                format!("<{tag}/> cannot be empty: close it with </{tag}>"),
-            ));
+            return Ok((attrs, true));
         }
         let name = tag_name(c);
         if name.is_empty() {
@@ -1199,25 +1330,41 @@ mod tests {
             .collect()
     }
 
+    type Parser = fn(&str) -> Result<(String, Vec<enums::MessageEntity>), FormatError>;
+
+    /// The HTML parsers: the built-in one and, with the feature, html5ever's.
+    fn html_parsers() -> Vec<(&'static str, Parser)> {
+        #[allow(unused_mut)]
+        let mut v: Vec<(&'static str, Parser)> = vec![("built-in", parse_html)];
+        #[cfg(feature = "html5ever")]
+        v.push(("html5ever", parse_html5));
+        v
+    }
+
     #[test]
     fn html_basic_nesting_and_utf16() {
-        let r =
-            parse_html("<b>hi <i>😀 there</i></b> &amp; <a href=\"https://x.y/?a=1&amp;b\">l</a>")
-                .unwrap();
-        assert_eq!(r.0, "hi 😀 there & l");
-        assert_eq!(
-            ents(&r),
-            vec![
-                (0, 11, "Bold".into()),
-                (3, 8, "Italic".into()),
-                (14, 1, "Link(\"https://x.y/?a=1&b\")".into()),
-            ]
-        );
+        for (name, parse_html) in html_parsers() {
+            let r = parse_html(
+                "<b>hi <i>😀 there</i></b> &amp; <a href=\"https://x.y/?a=1&amp;b\">l</a>",
+            )
+            .unwrap();
+            assert_eq!(r.0, "hi 😀 there & l");
+            assert_eq!(
+                ents(&r),
+                vec![
+                    (0, 11, "Bold".into()),
+                    (3, 8, "Italic".into()),
+                    (14, 1, "Link(\"https://x.y/?a=1&b\")".into()),
+                ],
+                "{name}"
+            );
+        }
     }
 
     #[test]
     fn html_every_tag() {
-        let r = parse_html(concat!(
+        for (name, parse_html) in html_parsers() {
+            let r = parse_html(concat!(
             "<strong>a</strong><em>b</em><ins>c</ins><del>d</del><span class=\"tg-spoiler\">e</span>",
             "<code>f</code><pre language=\"rust\">g</pre><pre><code class=\"language-py\">h</code></pre>",
             "<a href=\"tg://user?id=42\">i</a><tg-emoji emoji-id=\"5368324170671202286\">👍</tg-emoji>",
@@ -1225,26 +1372,28 @@ mod tests {
             "&lt;&gt;&quot;&#65;&#x42;&unknown;"
         ))
         .unwrap();
-        assert_eq!(r.0, "abcdefgh👍jklm<>\"AB&unknown;".replace('👍', "i👍"));
-        assert_eq!(
-            ents(&r),
-            vec![
-                (0, 1, "Bold".into()),
-                (1, 1, "Italic".into()),
-                (2, 1, "Underline".into()),
-                (3, 1, "Strike".into()),
-                (4, 1, "Spoiler".into()),
-                (5, 1, "Code".into()),
-                (6, 1, "Pre(\"rust\")".into()),
-                (7, 1, "Pre(\"py\")".into()),
-                (8, 1, "Mention(42)".into()),
-                (9, 2, "Emoji(5368324170671202286)".into()),
-                (11, 1, "Quote(true)".into()),
-                (12, 1, "Underline".into()),
-                (13, 1, "Strike".into()),
-                (14, 1, "Spoiler".into()),
-            ]
-        );
+            assert_eq!(r.0, "abcdefgh👍jklm<>\"AB&unknown;".replace('👍', "i👍"));
+            assert_eq!(
+                ents(&r),
+                vec![
+                    (0, 1, "Bold".into()),
+                    (1, 1, "Italic".into()),
+                    (2, 1, "Underline".into()),
+                    (3, 1, "Strike".into()),
+                    (4, 1, "Spoiler".into()),
+                    (5, 1, "Code".into()),
+                    (6, 1, "Pre(\"rust\")".into()),
+                    (7, 1, "Pre(\"py\")".into()),
+                    (8, 1, "Mention(42)".into()),
+                    (9, 2, "Emoji(5368324170671202286)".into()),
+                    (11, 1, "Quote(true)".into()),
+                    (12, 1, "Underline".into()),
+                    (13, 1, "Strike".into()),
+                    (14, 1, "Spoiler".into()),
+                ],
+                "{name}"
+            );
+        }
     }
 
     #[test]
@@ -1253,6 +1402,23 @@ mod tests {
         assert_eq!(ents(&r), vec![(0, 4, "Bold".into())]);
         let r = parse_markdown("**bold **next").unwrap();
         assert_eq!(ents(&r), vec![(0, 4, "Bold".into())]);
+    }
+
+    /// html5ever reads character references as browsers do (all of HTML's named ones, and
+    /// the legacy forms without `;`); the built-in parser knows the Bot API's five.
+    #[cfg(feature = "html5ever")]
+    #[test]
+    fn html5ever_reads_references_as_browsers_do() {
+        assert_eq!(
+            parse_html5("a &lt b &copy; c &eacute;").unwrap().0,
+            "a < b © c é"
+        );
+        assert_eq!(
+            parse_html("a &lt b &copy; c").unwrap().0,
+            "a &lt b &copy; c"
+        );
+        let e = parse_html5("x\n<b>y").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (2, "<b> is never closed"));
     }
 
     #[test]
@@ -1449,6 +1615,13 @@ mod tests {
                 .unwrap_or_else(|e| panic!("round {round}: {e}\n{text:?}\n{marked}"));
             assert_eq!(back.0, text, "round {round}: {marked}");
             assert_eq!(back.1, want, "round {round}: {marked}");
+            if !markdown {
+                for (name, p) in html_parsers() {
+                    let again = p(&marked)
+                        .unwrap_or_else(|e| panic!("{name} round {round}: {e}\n{marked}"));
+                    assert_eq!(again, back, "{name} round {round}: {marked}");
+                }
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod bots;
 pub mod chats;
 mod client;
 pub mod dispatch;
+pub mod doh;
 pub mod error;
 pub mod fleet;
 pub mod keyboard;

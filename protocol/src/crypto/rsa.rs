@@ -86,6 +86,12 @@ impl RsaPublicKey {
         to_256(&m.modpow(&self.e, &self.n))
     }
 
+    /// Textbook RSA with the public exponent: `data^e mod n`, 256 bytes big-endian (what
+    /// Telegram's signed special configuration is opened with).
+    pub fn raw_public(&self, data: &[u8]) -> [u8; 256] {
+        self.raw(&BigUint::from_bytes_be(data))
+    }
+
     /// RSA_PAD encryption of `data` (at most 144 bytes). `random` must hold 224 bytes:
     /// `random[..192 - data.len()]` pads the data, `random[192..224]` is the temp key. Should the
     /// result exceed the modulus, the temp key is incremented (as a big-endian number) and
@@ -333,6 +339,15 @@ impl RsaPrivateKey {
     }
 
     /// `c^d mod n` with the CRT.
+    /// Textbook RSA with the private exponent: `data^d mod n` (the inverse of
+    /// [`RsaPublicKey::raw_public`]; what signs a special configuration).
+    ///
+    /// # Errors
+    /// `data` is not below the modulus.
+    pub fn raw_private(&self, data: &[u8]) -> Result<[u8; 256], RsaError> {
+        self.raw_decrypt(data)
+    }
+
     fn raw_decrypt(&self, c: &[u8]) -> Result<[u8; 256], RsaError> {
         let c = BigUint::from_bytes_be(c);
         if c >= self.public.n {

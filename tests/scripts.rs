@@ -2,8 +2,6 @@
 //! answers within 500 ms, and every update is handled exactly once, by the old or the new
 //! version), and a broken edit keeps the old version running.
 
-use fleetgram::run::{Host, RunOptions};
-use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::Client;
 use fleetgram_tl::{enums, functions};
 use std::collections::HashMap;
@@ -44,24 +42,8 @@ async fn hot_reload_under_traffic_is_fast_and_loses_nothing() {
     );
     let path = dir.join("accounts.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let config = FleetConfig::load(&path).unwrap();
-    let host = Host::start(config.clone(), &RunOptions::default())
-        .await
-        .unwrap();
+    let (host, config) = common::start_host(&path).await;
     let net = host.local.clone().unwrap();
-    let fleet = host.handle();
-    let start = Instant::now();
-    while !fleet
-        .status()
-        .iter()
-        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "fleet did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let person = net.person(&config, "+15559990001").await.unwrap();
     let bot = person.resolve_peer("@reload_test_bot").await.unwrap();
 
@@ -175,23 +157,7 @@ async fn scripts_download_and_upload_files_in_both_languages() {
     );
     let path = dir.join("accounts.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let config = FleetConfig::load(&path).unwrap();
-    let host = Host::start(config.clone(), &RunOptions::default())
-        .await
-        .unwrap();
-    let fleet = host.handle();
-    let start = Instant::now();
-    while !fleet
-        .status()
-        .iter()
-        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "fleet did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (host, config) = common::start_host(&path).await;
     let person = host
         .local
         .clone()
@@ -315,23 +281,7 @@ async fn scripts_send_html_and_markdown_in_both_languages() {
     );
     let path = dir.join("accounts.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let config = FleetConfig::load(&path).unwrap();
-    let host = Host::start(config.clone(), &RunOptions::default())
-        .await
-        .unwrap();
-    let fleet = host.handle();
-    let start = Instant::now();
-    while !fleet
-        .status()
-        .iter()
-        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "fleet did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (host, config) = common::start_host(&path).await;
     let person = host
         .local
         .clone()

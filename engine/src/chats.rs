@@ -225,10 +225,7 @@ impl Pages for HistoryPages {
         let peer = match &self.peer {
             Some(p) => p.clone(),
             None => {
-                let p = match &self.chat {
-                    PeerRef::Input(p) => p.clone(),
-                    PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
-                };
+                let p = self.client.resolve_peer_ref(&self.chat).await?;
                 self.peer = Some(p.clone());
                 p
             }
@@ -505,10 +502,7 @@ impl Pages for ParticipantPages {
         if self.done {
             return Ok(None);
         }
-        let peer = match &self.chat {
-            PeerRef::Input(p) => p.clone(),
-            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
-        };
+        let peer = self.client.resolve_peer_ref(&self.chat).await?;
         match peer {
             enums::InputPeer::Channel(c) => {
                 let filter: enums::ChannelParticipantsFilter = match &self.filter {
@@ -736,10 +730,7 @@ impl Pages for ProfilePhotoPages {
         if self.done {
             return Ok(None);
         }
-        let user = input_user(match &self.user {
-            PeerRef::Input(p) => p.clone(),
-            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
-        })?;
+        let user = input_user(self.client.resolve_peer_ref(&self.user).await?)?;
         let r = self
             .client
             .invoke(&functions::photos::GetUserPhotos {
@@ -782,14 +773,8 @@ impl Pages for InlineResultPages {
         let Some(offset) = self.offset.take() else {
             return Ok(None);
         };
-        let bot = input_user(match &self.bot {
-            PeerRef::Input(p) => p.clone(),
-            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
-        })?;
-        let peer = match &self.peer {
-            PeerRef::Input(p) => p.clone(),
-            PeerRef::Reference(r) => self.client.resolve_peer(r).await?,
-        };
+        let bot = input_user(self.client.resolve_peer_ref(&self.bot).await?)?;
+        let peer = self.client.resolve_peer_ref(&self.peer).await?;
         let enums::messages::BotResults::BotResults(r) = self
             .client
             .invoke(&functions::messages::GetInlineBotResults {
@@ -1270,10 +1255,7 @@ impl Client {
     }
 
     async fn resolve_ref(&self, r: &PeerRef) -> Result<enums::InputPeer, InvocationError> {
-        match r {
-            PeerRef::Input(p) => Ok(p.clone()),
-            PeerRef::Reference(s) => self.resolve_peer(s).await,
-        }
+        self.resolve_peer_ref(r).await
     }
 }
 

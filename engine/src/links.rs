@@ -211,10 +211,7 @@ impl Client {
         chat: impl Into<PeerRef>,
         action: ChatAction,
     ) -> Result<TypingGuard, InvocationError> {
-        let peer = match chat.into() {
-            PeerRef::Input(p) => p,
-            PeerRef::Reference(r) => self.resolve_peer(&r).await?,
-        };
+        let peer = self.resolve_peer_ref(&chat.into()).await?;
         let set = |client: Client, peer: enums::InputPeer, action: enums::SendMessageAction| async move {
             client
                 .invoke(&functions::messages::SetTyping {

@@ -774,10 +774,7 @@ impl Client {
         from: impl Into<PeerRef>,
         ids: &[i32],
     ) -> Result<Vec<Message>, InvocationError> {
-        let from_peer = match from.into() {
-            PeerRef::Input(p) => p,
-            PeerRef::Reference(r) => self.resolve_peer(&r).await?,
-        };
+        let from_peer = self.resolve_peer_ref(&from.into()).await?;
         let random_ids: Vec<i64> = ids.iter().map(|_| rand::random()).collect();
         let ids = ids.to_vec();
         let updates = self

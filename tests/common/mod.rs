@@ -87,3 +87,36 @@ pub fn fresh_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Starts the host of the accounts file at `path` and waits until every account runs.
+pub async fn start_host(
+    path: &std::path::Path,
+) -> (
+    fleetgram::run::Host,
+    fleetgram_engine::fleet::config::FleetConfig,
+) {
+    let config = fleetgram_engine::fleet::config::FleetConfig::load(path).unwrap();
+    let host = fleetgram::run::Host::start(config.clone(), &fleetgram::run::RunOptions::default())
+        .await
+        .unwrap();
+    wait_running(&host).await;
+    (host, config)
+}
+
+/// Waits (at most 30 s) until every account of `host` runs.
+pub async fn wait_running(host: &fleetgram::run::Host) {
+    let fleet = host.handle();
+    let start = std::time::Instant::now();
+    while !fleet
+        .status()
+        .iter()
+        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "fleet did not start: {:?}",
+            fleet.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

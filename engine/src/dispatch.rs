@@ -643,6 +643,10 @@ impl std::ops::Not for Filter {
     }
 }
 
+/// How long a chat's worker waits for its next update before it ends (a new one starts
+/// with the chat's next update).
+const WORKER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The update kinds that carry a message.
 const MESSAGE_KINDS: [UpdateKind; 2] = [UpdateKind::NewMessage, UpdateKind::MessageEdited];
 
@@ -817,6 +821,8 @@ pub struct Dispatcher {
     middleware: Vec<MiddlewareFn>,
     fsm: Option<Arc<dyn FsmStorage>>,
     waiters: Waiters,
+    /// How long a chat's worker waits before it ends (`None`: [`WORKER_IDLE`]).
+    idle: Option<std::time::Duration>,
 }
 
 impl Dispatcher {
@@ -826,6 +832,13 @@ impl Dispatcher {
             fsm: Some(Arc::new(MemoryFsm::default())),
             ..Self::default()
         }
+    }
+
+    /// How long a chat's worker (the task handling one chat's updates in order) waits for
+    /// the next update before it ends; the chat's next update starts a new one.
+    pub fn worker_idle(mut self, d: std::time::Duration) -> Self {
+        self.idle = Some(d);
+        self
     }
 
     /// Keeps conversation states in `storage` (e.g. [`StoreFsm`] for sled).
@@ -942,6 +955,8 @@ impl Dispatcher {
         let acker = updates.acker();
         let mut workers: HashMap<i64, tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>> =
             HashMap::new();
+        let idle = self.idle.unwrap_or(WORKER_IDLE);
+        let mut seen = 0u64;
         while let Some(d) = updates.next().await {
             let d = match d {
                 Ok(d) => Arc::new(d),
@@ -952,20 +967,48 @@ impl Dispatcher {
             };
             self.waiters.offer(&d);
             let chat = chat_of(&d).unwrap_or(0);
-            let tx = workers.entry(chat).or_insert_with(|| {
+            let spawn = || {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Arc<Delivered>>();
                 let (shared, client, acker) = (shared.clone(), client.clone(), acker.clone());
                 tokio::spawn(async move {
-                    while let Some(d) = rx.recv().await {
-                        shared.dispatch(&client, d.clone()).await;
-                        if let Err(e) = acker.ack(&d) {
-                            tracing::error!(error = %e, "cannot commit the update state");
+                    let handle = |d: Arc<Delivered>| {
+                        let (shared, client, acker) = (&shared, &client, &acker);
+                        async move {
+                            shared.dispatch(client, d.clone()).await;
+                            if let Err(e) = acker.ack(&d) {
+                                tracing::error!(error = %e, "cannot commit the update state");
+                            }
+                        }
+                    };
+                    loop {
+                        match tokio::time::timeout(idle, rx.recv()).await {
+                            Ok(Some(d)) => handle(d).await,
+                            Ok(None) => return,
+                            Err(_) => {
+                                // Idle: close (new sends fail and make a new worker), then
+                                // handle what was already sent.
+                                rx.close();
+                                while let Ok(d) = rx.try_recv() {
+                                    handle(d).await;
+                                }
+                                return;
+                            }
                         }
                     }
                 });
                 tx
-            });
-            let _ = tx.send(d);
+            };
+            seen += 1;
+            if seen % 1024 == 0 {
+                workers.retain(|_, tx| !tx.is_closed());
+            }
+            let tx = workers.entry(chat).or_insert_with(spawn);
+            if let Err(back) = tx.send(d) {
+                // The chat's worker went idle and closed: a new one takes it.
+                let tx = spawn();
+                let _ = tx.send(back.0);
+                workers.insert(chat, tx);
+            }
         }
         Ok(())
     }

@@ -679,3 +679,40 @@ async fn inline_results_page_profile_photos_iterate_and_web_views_stay_open() {
     assert_eq!(app.query_id(), None);
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_chat_workers_end_and_a_new_one_takes_the_next_update() {
+    let dc = start().await;
+    let bot = bot(&dc, "idle_test_bot").await;
+    let user = user(&dc, "+15550040031", None).await;
+    let mut user_updates = user.updates().await.unwrap();
+    let mut d = Dispatcher::new().worker_idle(Duration::from_millis(100));
+    d.on(UpdateKind::NewMessage, F::incoming(), |e| async move {
+        e.reply(format!("got {}", e.text())).await?;
+        Ok(())
+    });
+    let running = tokio::spawn({
+        let bot = bot.clone();
+        async move { d.run(&bot).await }
+    });
+    for i in 0..4 {
+        user.send_message("@idle_test_bot", format!("m{i}"))
+            .await
+            .unwrap();
+        expect_reply(&mut user_updates, &format!("got m{i}")).await;
+        // Longer than the worker's idle time: the next message finds it gone.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A burst right after a pause: handled in order by the new worker.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    for i in 0..5 {
+        user.send_message("@idle_test_bot", format!("b{i}"))
+            .await
+            .unwrap();
+    }
+    for i in 0..5 {
+        expect_reply(&mut user_updates, &format!("got b{i}")).await;
+    }
+    running.abort();
+    dc.shutdown().await;
+}

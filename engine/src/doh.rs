@@ -340,6 +340,17 @@ fn http_body(raw: &[u8]) -> Result<Vec<u8>, String> {
 /// `tapv3.stel.com` (the test DCs).
 pub const SPECIAL_CONFIG_NAME: &str = "apv3.stel.com";
 
+/// Telegram's public key for the special configuration (published with its clients).
+pub const SPECIAL_CONFIG_KEY_PEM: &str = "-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEAyr+18Rex2ohtVy8sroGPBwXD3DOoKCSpjDqYoXgCqB7ioln4eDCF
+fOBUlfXUEvM/fnKCpF46VkAftlb4VuPDeQSS/ZxZYEGqHaywlroVnXHIjgqoxiAd
+192xRGreuXIaUKmkwlM9JID9WS2jUsTpzQ91L8MEPLJ/4zrBwZua8W5fECwCCh2c
+9G5IzzBm+otMS/YKwmR1olzRCyEkyAEjXWqBI9Ftv5eG8m0VkBzOG655WIYdyV0H
+fDK/NWcvGqa0w/nriMD6mDjKOryamw0OP9QuYgMN0C9xMW9y8SmP4h92OAWodTYg
+Y1hZCxdv6cs5UnW9+PWvS+WIbkh+GaWYxwIDAQAB
+-----END RSA PUBLIC KEY-----
+";
+
 /// An access point of a special configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessPoint {
@@ -467,6 +478,23 @@ pub struct Fallback {
     pub key: RsaPublicKey,
 }
 
+impl Fallback {
+    /// Telegram's own fallback: the TXT records of [`SPECIAL_CONFIG_NAME`] (over DNS-over-HTTPS
+    /// at Google and Cloudflare) opened with [`SPECIAL_CONFIG_KEY_PEM`].
+    pub fn telegram() -> Self {
+        let resolver = DohResolver::new(vec![
+            "https://dns.google/resolve".into(),
+            "https://mozilla.cloudflare-dns.com/dns-query".into(),
+        ])
+        .expect("valid endpoints");
+        Self {
+            resolver: Arc::new(resolver),
+            name: SPECIAL_CONFIG_NAME.into(),
+            key: RsaPublicKey::from_pem(SPECIAL_CONFIG_KEY_PEM).expect("a valid key"),
+        }
+    }
+}
+
 /// A DC table from host names (`"host:port"` per DC), resolved over DoH.
 ///
 /// # Errors
@@ -519,4 +547,38 @@ pub async fn reachable_config(
         return Err(DohError::Config("no access points".into()));
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telegrams_key_and_fallback_are_well_formed() {
+        let k = RsaPublicKey::from_pem(SPECIAL_CONFIG_KEY_PEM).unwrap();
+        assert_eq!(k.n.bits(), 2048);
+        assert_eq!(k.e, 65537u32.into());
+        let f = Fallback::telegram();
+        assert_eq!(f.name, "apv3.stel.com");
+        assert_eq!(f.resolver.endpoints.len(), 2);
+        assert_eq!(f.resolver.endpoints[1].host, "mozilla.cloudflare-dns.com");
+        assert_eq!(f.resolver.endpoints[1].path, "/dns-query");
+        // Junk around the base64 is ignored; a wrong size is refused clearly.
+        let e = decode_special_config("not a config", &k).unwrap_err();
+        assert!(e.to_string().contains("expected 256"), "{e}");
+    }
+
+    #[test]
+    fn http_bodies_by_length_chunks_or_to_the_end() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
+        assert_eq!(http_body(r).unwrap(), b"abc");
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1;x=y\r\nc\r\n0\r\n\r\n";
+        assert_eq!(http_body(r).unwrap(), b"abc");
+        let r = b"HTTP/1.1 200 OK\r\n\r\nall";
+        assert_eq!(http_body(r).unwrap(), b"all");
+        assert_eq!(
+            http_body(b"HTTP/1.1 503 Busy\r\n\r\n").unwrap_err(),
+            "HTTP 503"
+        );
+    }
 }

@@ -464,6 +464,24 @@ async fn message_links_export_and_resolve_and_the_typing_guard_shows_and_cancels
         bob.message_from_link(&l1).await.unwrap().text(),
         "in public"
     );
+    // Pins in a supergroup: the owner pins and unpins; an outsider may not.
+    let pinned = |c: &fleetgram_engine::Client, id: i32| {
+        let c = c.clone();
+        async move {
+            let m = c.get_messages(public, &[id]).await.unwrap();
+            matches!(&m[0].raw, enums::Message::Message(x) if x.pinned)
+        }
+    };
+    m1.pin(true).await.unwrap();
+    assert!(pinned(&alice, m1.id()).await);
+    let theirs = bob.message_from_link(&l1).await.unwrap();
+    assert!(theirs
+        .pin(true)
+        .await
+        .unwrap_err()
+        .is("CHAT_ADMIN_REQUIRED"));
+    alice.unpin_all(public).await.unwrap();
+    assert!(!pinned(&alice, m1.id()).await);
     let e = alice
         .export_message_link("@bob_links", 1, false)
         .await

@@ -1228,6 +1228,52 @@ pub(crate) fn delete_messages(
     ))
 }
 
+/// `messages.updatePinnedMessage` in a channel or supergroup: admins with `pin_messages`
+/// (in a supergroup also members when the group allows it); one update in the channel's pts
+/// sequence for everyone.
+pub(crate) fn pin(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    id: i64,
+    msg: i32,
+    pinned: bool,
+) -> RpcResult {
+    require_read(state, me, id)?;
+    let ch = channel(state, id);
+    // A supergroup's members may pin (no default restrictions here) unless restricted.
+    let member_may = ch.megagroup
+        && ch.members.get(&me).is_some_and(|m| {
+            !m.restricted
+                .as_ref()
+                .is_some_and(|b| b.active(now()) && b.rights.pin_messages)
+        });
+    if !member_may {
+        require_right(ch, me, |r| {
+            r.pin_messages || (!ch.megagroup && r.edit_messages)
+        })?;
+    }
+    let bx = channel_box(id);
+    let m = state
+        .boxes
+        .get_mut(&bx)
+        .and_then(|b| b.messages.get_mut(&msg))
+        .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
+    m.pinned = pinned;
+    state.mark_message(bx, msg);
+    let (_, update) = push_pts_update(ctx, state, id, 1, |pts| {
+        types::UpdatePinnedChannelMessages {
+            pinned,
+            channel_id: id,
+            messages: vec![msg],
+            pts,
+            pts_count: 1,
+        }
+        .into()
+    });
+    answer(state, me, id, vec![update], &[])
+}
+
 /// `channels.readHistory`.
 pub(crate) fn read_history(ctx: &Ctx<'_>, req: functions::channels::ReadHistory) -> RpcResult {
     let me = require_user(ctx)?;

@@ -665,6 +665,9 @@ pub(crate) fn update_pinned_message(
     if let enums::InputPeer::Chat(c) = &req.peer {
         return pin_in_chat(ctx, &mut state, me, c.chat_id, req.id, !req.unpin);
     }
+    if let Some(id) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        return super::channels::pin(ctx, &mut state, me, id, req.id, !req.unpin);
+    }
     let peer = resolve_user(&state, me, &req.peer)?;
     let twin = {
         let m = state
@@ -741,6 +744,36 @@ pub(crate) fn unpin_all_messages(
     req: functions::messages::UnpinAllMessages,
 ) -> RpcResult {
     let me = require_user(ctx)?;
+    {
+        let mut state = ctx.shared.state.lock().expect("not poisoned");
+        if let Some(id) = super::channels::resolve_peer(&state, me, &req.peer)? {
+            let pinned: Vec<i32> = state
+                .boxes
+                .get(&crate::state::channel_box(id))
+                .map(|b| {
+                    b.messages
+                        .values()
+                        .filter(|m| m.pinned)
+                        .map(|m| m.id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for m in &pinned {
+                super::channels::pin(ctx, &mut state, me, id, *m, false)?;
+            }
+            let pts = state
+                .updates
+                .get(&crate::state::channel_box(id))
+                .map_or(0, |s| s.pts);
+            return ok(enums::messages::AffectedHistory::from(
+                types::messages::AffectedHistory {
+                    pts,
+                    pts_count: pinned.len() as i32,
+                    offset: 0,
+                },
+            ));
+        }
+    }
     let pinned: Vec<i32> = {
         let state = ctx.shared.state.lock().expect("not poisoned");
         let (peer, chat) = match &req.peer {

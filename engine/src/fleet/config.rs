@@ -569,7 +569,7 @@ impl FleetConfig {
                             let k = k.as_str().unwrap_or("");
                             if k != "listen" && k != "token" {
                                 return Err(at(
-                                    "http:",
+                                    &format!("{k}:"),
                                     format!("http.{k}"),
                                     "unknown key (expected listen, token)".into(),
                                 ));
@@ -936,6 +936,25 @@ mod tests {
     }
 
     const GOOD: &str = "network: telegram\napi_id: 42\napi_hash: ${API_HASH}\naccounts:\n  - name: a\n    kind: bot\n    token: \"123:abc\"\n  - name: b\n    kind: user\n    phone: \"+1555\"\n    proxy: socks5://u:p@127.0.0.1:1080\n    transport: obfuscated-intermediate\n";
+
+    #[test]
+    fn the_operator_view_is_configured_with_a_port_or_listen_and_token() {
+        let with = |http: &str| parse(&format!("{GOOD}http: {http}\n"));
+        let c = with("9900").unwrap();
+        assert_eq!(c.http.unwrap().listen, "127.0.0.1:9900".parse().unwrap());
+        let c = with("{ listen: \"0.0.0.0:80\", token: \"0123456789abcdef\" }").unwrap();
+        let h = c.http.unwrap();
+        assert_eq!(
+            (h.listen.port(), h.token.as_deref()),
+            (80, Some("0123456789abcdef"))
+        );
+        let e = with("{ listen: 80, token: short }").unwrap_err();
+        assert_eq!(e.path, "http.token");
+        let e = with("{ listen: 80, tokn: x }").unwrap_err();
+        assert_eq!((e.path.as_str(), e.line), ("http.tokn", 13));
+        let e = with("nowhere").unwrap_err();
+        assert!(e.message.contains("is not an address"), "{e}");
+    }
 
     #[test]
     fn a_good_file_with_env_and_proxies() {

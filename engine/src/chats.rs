@@ -18,8 +18,8 @@
 
 use crate::client::Client;
 use crate::error::InvocationError;
-use crate::messages::{messages_of, Message, PeerRef};
-use crate::peers::{marked, PeerKind};
+use crate::messages::{message_id, messages_of, Message, PeerRef};
+use crate::peers::{input_channel, marked, PeerKind};
 use fleetgram_tl::{enums, functions, types};
 use std::collections::VecDeque;
 
@@ -305,14 +305,6 @@ impl Pages for HistoryPages {
                 .map(|m| Message::new(self.client.clone(), m))
                 .collect(),
         ))
-    }
-}
-
-fn message_id(m: &enums::Message) -> i32 {
-    match m {
-        enums::Message::Message(m) => m.id,
-        enums::Message::Service(m) => m.id,
-        enums::Message::Empty(m) => m.id,
     }
 }
 
@@ -803,43 +795,9 @@ pub struct InviteOptions {
     pub title: Option<String>,
 }
 
-fn input_channel(p: &enums::InputPeer) -> Option<enums::InputChannel> {
-    match p {
-        enums::InputPeer::Channel(c) => Some(
-            types::InputChannel {
-                channel_id: c.channel_id,
-                access_hash: c.access_hash,
-            }
-            .into(),
-        ),
-        enums::InputPeer::ChannelFromMessage(c) => Some(
-            types::InputChannelFromMessage {
-                peer: c.peer.clone(),
-                msg_id: c.msg_id,
-                channel_id: c.channel_id,
-            }
-            .into(),
-        ),
-        _ => None,
-    }
-}
-
+/// The `InputUser` of a peer that must be a user.
 fn input_user(p: enums::InputPeer) -> Result<enums::InputUser, InvocationError> {
-    match p {
-        enums::InputPeer::User(u) => Ok(types::InputUser {
-            user_id: u.user_id,
-            access_hash: u.access_hash,
-        }
-        .into()),
-        enums::InputPeer::UserFromMessage(u) => Ok(types::InputUserFromMessage {
-            peer: u.peer,
-            msg_id: u.msg_id,
-            user_id: u.user_id,
-        }
-        .into()),
-        enums::InputPeer::InputPeerSelf => Ok(enums::InputUser::InputUserSelf),
-        _ => Err(InvocationError::BadRequest("not a user".into())),
-    }
+    crate::peers::input_user(&p).ok_or_else(|| InvocationError::BadRequest("not a user".into()))
 }
 
 /// The link's hash from `https://t.me/+HASH`, `https://t.me/joinchat/HASH` or a bare hash.
@@ -1106,9 +1064,9 @@ impl Client {
         user: impl Into<PeerRef>,
     ) -> Result<(), InvocationError> {
         let (chat, user) = (chat.into(), user.into());
-        let peer = self.resolve_ref(&chat).await?;
+        let peer = self.resolve_peer_ref(&chat).await?;
         if let enums::InputPeer::Chat(c) = peer {
-            let u = input_user(self.resolve_ref(&user).await?)?;
+            let u = input_user(self.resolve_peer_ref(&user).await?)?;
             return self
                 .invoke(&functions::messages::DeleteChatUser {
                     revoke_history: false,
@@ -1134,8 +1092,8 @@ impl Client {
         user: impl Into<PeerRef>,
         rights: types::ChatBannedRights,
     ) -> Result<(), InvocationError> {
-        let peer = self.resolve_ref(&chat.into()).await?;
-        let participant = self.resolve_ref(&user.into()).await?;
+        let peer = self.resolve_peer_ref(&chat.into()).await?;
+        let participant = self.resolve_peer_ref(&user.into()).await?;
         match (input_channel(&peer), peer) {
             (Some(channel), _) => self
                 .invoke(&functions::channels::EditBanned {
@@ -1171,13 +1129,13 @@ impl Client {
         rights: types::ChatAdminRights,
         rank: Option<&str>,
     ) -> Result<(), InvocationError> {
-        let peer = self.resolve_ref(&chat.into()).await?;
+        let peer = self.resolve_peer_ref(&chat.into()).await?;
         let channel = input_channel(&peer).ok_or_else(|| {
             InvocationError::BadRequest(
                 "admins with rights exist in supergroups and channels".into(),
             )
         })?;
-        let user_id = input_user(self.resolve_ref(&user.into()).await?)?;
+        let user_id = input_user(self.resolve_peer_ref(&user.into()).await?)?;
         self.invoke(&functions::channels::EditAdmin {
             channel,
             user_id,
@@ -1198,8 +1156,8 @@ impl Client {
         user: impl Into<PeerRef>,
         approve: bool,
     ) -> Result<(), InvocationError> {
-        let peer = self.resolve_ref(&chat.into()).await?;
-        let user_id = input_user(self.resolve_ref(&user.into()).await?)?;
+        let peer = self.resolve_peer_ref(&chat.into()).await?;
+        let user_id = input_user(self.resolve_peer_ref(&user.into()).await?)?;
         self.invoke(&functions::messages::HideChatJoinRequest {
             approved: approve,
             peer,
@@ -1218,7 +1176,7 @@ impl Client {
         chat: impl Into<PeerRef>,
         opts: &InviteOptions,
     ) -> Result<types::ChatInviteExported, InvocationError> {
-        let peer = self.resolve_ref(&chat.into()).await?;
+        let peer = self.resolve_peer_ref(&chat.into()).await?;
         let r = self
             .invoke(&functions::messages::ExportChatInvite {
                 legacy_revoke_permanent: false,
@@ -1252,10 +1210,6 @@ impl Client {
         })
         .await
         .map(|_| ())
-    }
-
-    async fn resolve_ref(&self, r: &PeerRef) -> Result<enums::InputPeer, InvocationError> {
-        self.resolve_peer_ref(r).await
     }
 }
 

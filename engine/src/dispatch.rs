@@ -59,8 +59,9 @@ pub struct Event {
     pub message: Option<Message>,
     /// The account.
     pub client: Client,
-    /// The conversation state of (chat, sender) when the update arrived.
-    pub state: Option<String>,
+    /// The conversation state of (chat, sender) when the update arrived, read from the
+    /// storage the first time a filter or handler asks.
+    state: Arc<std::sync::OnceLock<Option<String>>>,
     fsm: Option<Arc<dyn FsmStorage>>,
     waiters: Waiters,
 }
@@ -70,7 +71,7 @@ impl std::fmt::Debug for Event {
         f.debug_struct("Event")
             .field("kind", &self.kind())
             .field("chat_id", &self.chat_id())
-            .field("state", &self.state)
+            .field("state", &self.state.get())
             .finish()
     }
 }
@@ -270,18 +271,24 @@ impl Event {
             .message()
             .cloned()
             .map(|m| Message::new(client.clone(), m));
-        let mut e = Self {
+        Self {
             update,
             message,
             client,
-            state: None,
+            state: Arc::default(),
             fsm,
             waiters: Waiters::default(),
-        };
-        if let Some(f) = &e.fsm {
-            e.state = f.get(&e.fsm_key()).ok().flatten().map(|(s, _)| s);
         }
-        e
+    }
+
+    /// The conversation state of (chat, sender) when the update was first asked about.
+    pub fn state(&self) -> Option<&str> {
+        self.state
+            .get_or_init(|| {
+                let f = self.fsm.as_ref()?;
+                f.get(&self.fsm_key()).ok().flatten().map(|(s, _)| s)
+            })
+            .as_deref()
     }
 
     /// The kind of update.
@@ -758,7 +765,7 @@ impl Filter {
             Self::HasMedia => e.message.as_ref().is_some_and(|m| m.media().is_some()),
             Self::Incoming => e.message.as_ref().is_some_and(|m| !m.outgoing()),
             Self::Outgoing => e.outgoing(),
-            Self::State(s) => e.state == *s,
+            Self::State(s) => e.state() == s.as_deref(),
             Self::Custom(f) => f(e),
             Self::And(a, b) => a.matches(e) && b.matches(e),
             Self::Or(a, b) => a.matches(e) || b.matches(e),

@@ -170,19 +170,7 @@ impl DohResolver {
     /// Every endpoint failed, or the name has no TXT record.
     pub async fn resolve_txt(&self, name: &str) -> Result<Vec<String>, DohError> {
         let v = self.query(name, TYPE_TXT).await?;
-        Ok(v.into_iter()
-            .map(|d| {
-                // JSON DoH gives TXT data quoted ("a" "b" for several strings).
-                d.split('"')
-                    .enumerate()
-                    .filter(|(i, _)| i % 2 == 1)
-                    .map(|(_, s)| s)
-                    .collect::<String>()
-                    .chars()
-                    .collect::<String>()
-            })
-            .map(|s| if s.is_empty() { String::new() } else { s })
-            .collect())
+        Ok(v.into_iter().map(|d| txt_strings(&d)).collect())
     }
 
     /// Records of one type, from the cache while their TTL lasts.
@@ -285,6 +273,19 @@ impl DohResolver {
             .collect::<Vec<_>>();
         Ok((answers, if ttl == u64::MAX { 60 } else { ttl }))
     }
+}
+
+/// A TXT record's text from JSON DoH data: Cloudflare quotes each string (`"a" "b"`), Google
+/// gives the text bare.
+fn txt_strings(d: &str) -> String {
+    if !d.contains('"') {
+        return d.to_string();
+    }
+    d.split('"')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect()
 }
 
 /// The body of an HTTP/1.1 response (`Content-Length`, chunked, or to the end).
@@ -566,6 +567,13 @@ mod tests {
         // Junk around the base64 is ignored; a wrong size is refused clearly.
         let e = decode_special_config("not a config", &k).unwrap_err();
         assert!(e.to_string().contains("expected 256"), "{e}");
+    }
+
+    #[test]
+    fn txt_data_quoted_or_bare() {
+        assert_eq!(txt_strings("\"ab\" \"cd\""), "abcd");
+        assert_eq!(txt_strings("abcd"), "abcd");
+        assert_eq!(txt_strings("\"\""), "");
     }
 
     #[test]

@@ -126,7 +126,6 @@ impl ChatAction {
 /// about five) until dropped, then cancels it.
 pub struct TypingGuard {
     action: tokio::sync::watch::Sender<Option<ChatAction>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl TypingGuard {
@@ -140,7 +139,6 @@ impl Drop for TypingGuard {
     fn drop(&mut self) {
         // The task sends the cancel action and ends.
         self.action.send_replace(None);
-        let _ = &self.task;
     }
 }
 
@@ -162,18 +160,11 @@ impl Client {
         self.with_peer_ref(&chat.into(), |peer| {
             let client = self.clone();
             async move {
-                let channel: enums::InputChannel = match peer {
-                    enums::InputPeer::Channel(c) => types::InputChannel {
-                        channel_id: c.channel_id,
-                        access_hash: c.access_hash,
-                    }
-                    .into(),
-                    _ => {
-                        return Err(InvocationError::BadRequest(
-                            "message links exist for channels and supergroups only".into(),
-                        ))
-                    }
-                };
+                let channel = crate::peers::input_channel(&peer).ok_or_else(|| {
+                    InvocationError::BadRequest(
+                        "message links exist for channels and supergroups only".into(),
+                    )
+                })?;
                 let enums::ExportedMessageLink::ExportedMessageLink(l) = client
                     .invoke(&functions::channels::ExportMessageLink {
                         grouped: false,
@@ -225,7 +216,7 @@ impl Client {
         set(self.clone(), peer.clone(), action.tl()).await?;
         let (tx, mut rx) = tokio::sync::watch::channel(Some(action));
         let client = self.clone();
-        let task = tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 match tokio::time::timeout(REPEAT, rx.changed()).await {
                     // Dropped (or the guard is gone): cancel and stop.
@@ -245,7 +236,7 @@ impl Client {
             )
             .await;
         });
-        Ok(TypingGuard { action: tx, task })
+        Ok(TypingGuard { action: tx })
     }
 }
 

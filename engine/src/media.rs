@@ -496,7 +496,7 @@ impl Client {
         file: &FileRef,
         t: &Transfer,
     ) -> Result<Vec<u8>, InvocationError> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
         self.download_into(file, t, |offset, bytes| {
             if out.len() < offset + bytes.len() {
                 out.resize(offset + bytes.len(), 0);

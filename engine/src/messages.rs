@@ -246,11 +246,7 @@ impl Message {
 
     /// Its id (within its chat).
     pub fn id(&self) -> i32 {
-        match &self.raw {
-            enums::Message::Message(m) => m.id,
-            enums::Message::Service(m) => m.id,
-            enums::Message::Empty(m) => m.id,
-        }
+        message_id(&self.raw)
     }
 
     /// The marked id of its chat (users positive, groups `-id`, channels `-100…id`).
@@ -521,7 +517,7 @@ pub(crate) fn message_in(
         .cloned()
 }
 
-fn message_id(m: &enums::Message) -> i32 {
+pub(crate) fn message_id(m: &enums::Message) -> i32 {
     match m {
         enums::Message::Message(m) => m.id,
         enums::Message::Service(m) => m.id,
@@ -738,20 +734,13 @@ impl Client {
             let client = self.clone();
             let ids = ids.clone();
             async move {
-                let affected = match peer {
-                    enums::InputPeer::Channel(c) => {
+                let affected = match crate::peers::input_channel(&peer) {
+                    Some(channel) => {
                         client
-                            .invoke(&functions::channels::DeleteMessages {
-                                channel: types::InputChannel {
-                                    channel_id: c.channel_id,
-                                    access_hash: c.access_hash,
-                                }
-                                .into(),
-                                id: ids,
-                            })
+                            .invoke(&functions::channels::DeleteMessages { channel, id: ids })
                             .await?
                     }
-                    _ => {
+                    None => {
                         client
                             .invoke(&functions::messages::DeleteMessages { revoke, id: ids })
                             .await?
@@ -940,20 +929,13 @@ impl Client {
                 let client = self.clone();
                 let input = input.clone();
                 async move {
-                    match peer {
-                        enums::InputPeer::Channel(c) => {
+                    match crate::peers::input_channel(&peer) {
+                        Some(channel) => {
                             client
-                                .invoke(&functions::channels::GetMessages {
-                                    channel: types::InputChannel {
-                                        channel_id: c.channel_id,
-                                        access_hash: c.access_hash,
-                                    }
-                                    .into(),
-                                    id: input,
-                                })
+                                .invoke(&functions::channels::GetMessages { channel, id: input })
                                 .await
                         }
-                        _ => {
+                        None => {
                             client
                                 .invoke(&functions::messages::GetMessages { id: input })
                                 .await
@@ -1012,14 +994,10 @@ impl Client {
                     .map(PeerInfo::Chat)
                     .ok_or_else(missing)
             }
-            enums::InputPeer::Channel(c) => {
+            enums::InputPeer::Channel(_) => {
                 let chats = self
                     .invoke(&functions::channels::GetChannels {
-                        id: vec![types::InputChannel {
-                            channel_id: c.channel_id,
-                            access_hash: c.access_hash,
-                        }
-                        .into()],
+                        id: crate::peers::input_channel(&peer).into_iter().collect(),
                     })
                     .await?;
                 chats_of(chats)

@@ -10,7 +10,8 @@ use std::time::Duration;
 /// The counters of this process.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    calls: Mutex<HashMap<(String, String), u64>>,
+    /// Method -> outcome -> count (looked up by `&str`: no allocation once a pair is known).
+    calls: Mutex<HashMap<String, HashMap<String, u64>>>,
     /// Calls answered (any outcome), all methods.
     pub calls_total: AtomicU64,
     /// Seconds of FLOOD_WAIT received.
@@ -33,10 +34,14 @@ impl Metrics {
     pub fn call(&self, method: &str, outcome: &str) {
         self.calls_total.fetch_add(1, Ordering::Relaxed);
         let mut m = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        match m.get_mut(&(method.to_string(), outcome.to_string())) {
+        let by_outcome = match m.get_mut(method) {
+            Some(o) => o,
+            None => m.entry(method.to_string()).or_default(),
+        };
+        match by_outcome.get_mut(outcome) {
             Some(n) => *n += 1,
             None => {
-                m.insert((method.to_string(), outcome.to_string()), 1);
+                by_outcome.insert(outcome.to_string(), 1);
             }
         }
     }
@@ -44,7 +49,10 @@ impl Metrics {
     /// Calls by (method, outcome).
     pub fn calls(&self) -> Vec<((String, String), u64)> {
         let m = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut v: Vec<_> = m
+            .iter()
+            .flat_map(|(method, o)| o.iter().map(|(out, n)| ((method.clone(), out.clone()), *n)))
+            .collect();
         v.sort();
         v
     }

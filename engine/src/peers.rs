@@ -71,6 +71,51 @@ impl PeerEntry {
     }
 }
 
+/// The `InputChannel` of a channel or supergroup peer (`None` for users and basic groups).
+pub fn input_channel(p: &enums::InputPeer) -> Option<enums::InputChannel> {
+    match p {
+        enums::InputPeer::Channel(c) => Some(
+            types::InputChannel {
+                channel_id: c.channel_id,
+                access_hash: c.access_hash,
+            }
+            .into(),
+        ),
+        enums::InputPeer::ChannelFromMessage(c) => Some(
+            types::InputChannelFromMessage {
+                peer: c.peer.clone(),
+                msg_id: c.msg_id,
+                channel_id: c.channel_id,
+            }
+            .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The `InputUser` of a user peer (`None` for chats).
+pub fn input_user(p: &enums::InputPeer) -> Option<enums::InputUser> {
+    match p {
+        enums::InputPeer::InputPeerSelf => Some(enums::InputUser::InputUserSelf),
+        enums::InputPeer::User(u) => Some(
+            types::InputUser {
+                user_id: u.user_id,
+                access_hash: u.access_hash,
+            }
+            .into(),
+        ),
+        enums::InputPeer::UserFromMessage(u) => Some(
+            types::InputUserFromMessage {
+                peer: u.peer.clone(),
+                msg_id: u.msg_id,
+                user_id: u.user_id,
+            }
+            .into(),
+        ),
+        _ => None,
+    }
+}
+
 /// The marked id of a peer.
 pub fn marked(kind: PeerKind, id: i64) -> i64 {
     match kind {

@@ -63,15 +63,10 @@ impl Drop for WebViewSession {
 
 fn input_user(p: enums::InputPeer) -> Result<enums::InputUser, InvocationError> {
     match p {
-        enums::InputPeer::User(u) => Ok(types::InputUser {
-            user_id: u.user_id,
-            access_hash: u.access_hash,
-        }
-        .into()),
-        _ => Err(InvocationError::BadRequest(
-            "a mini app belongs to a bot".into(),
-        )),
+        enums::InputPeer::User(_) => crate::peers::input_user(&p),
+        _ => None,
     }
+    .ok_or_else(|| InvocationError::BadRequest("a mini app belongs to a bot".into()))
 }
 
 fn url_of(r: enums::WebViewResult) -> (String, Option<i64>) {

@@ -155,38 +155,13 @@ fn typed_to_json<T: Serializable>(v: &T, ty: &str) -> ApiResult {
 const PEER_TYPES: &[&str] = &["InputPeer", "InputUser", "InputChannel"];
 
 fn input_user(p: &enums::InputPeer) -> ApiResult<enums::InputUser> {
-    Ok(match p {
-        enums::InputPeer::InputPeerSelf => enums::InputUser::InputUserSelf,
-        enums::InputPeer::User(u) => types::InputUser {
-            user_id: u.user_id,
-            access_hash: u.access_hash,
-        }
-        .into(),
-        enums::InputPeer::UserFromMessage(u) => types::InputUserFromMessage {
-            peer: u.peer.clone(),
-            msg_id: u.msg_id,
-            user_id: u.user_id,
-        }
-        .into(),
-        _ => return Err(ApiError::Bad("expected a user, got a chat".into())),
-    })
+    fleetgram_engine::peers::input_user(p)
+        .ok_or_else(|| ApiError::Bad("expected a user, got a chat".into()))
 }
 
 fn input_channel(p: &enums::InputPeer) -> ApiResult<enums::InputChannel> {
-    Ok(match p {
-        enums::InputPeer::Channel(c) => types::InputChannel {
-            channel_id: c.channel_id,
-            access_hash: c.access_hash,
-        }
-        .into(),
-        enums::InputPeer::ChannelFromMessage(c) => types::InputChannelFromMessage {
-            peer: c.peer.clone(),
-            msg_id: c.msg_id,
-            channel_id: c.channel_id,
-        }
-        .into(),
-        _ => return Err(ApiError::Bad("expected a channel or supergroup".into())),
-    })
+    fleetgram_engine::peers::input_channel(p)
+        .ok_or_else(|| ApiError::Bad("expected a channel or supergroup".into()))
 }
 
 /// A peer reference as scripts write it: `"@name"`, `"me"`, a (marked) id, or a message's

@@ -89,7 +89,13 @@ async fn status_metrics_and_actions_with_their_token() {
                 .unwrap();
         assert_eq!(code, 200);
         let j: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if j["scripts"][0]["handled"].as_u64() >= Some(1) {
+        // The account rows are a snapshot up to 300 ms old; the script counters are live.
+        let ticker_seen = j["accounts"].as_array().is_some_and(|a| {
+            a.iter().any(|a| {
+                a["name"] == "ticker" && a["state"] == "running" && a["updates"].as_u64() >= Some(1)
+            })
+        });
+        if j["scripts"][0]["handled"].as_u64() >= Some(1) && ticker_seen {
             break j;
         }
         assert!(t.elapsed() < Duration::from_secs(20), "{j}");

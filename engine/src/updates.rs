@@ -262,8 +262,59 @@ pub(crate) fn answer_carries_updates(bytes: &[u8]) -> bool {
         types::UpdateShortSentMessage::CONSTRUCTOR_ID,
         types::messages::InvitedUsers::CONSTRUCTOR_ID,
         types::messages::ChatInviteJoinResultOk::CONSTRUCTOR_ID,
+        types::messages::AffectedMessages::CONSTRUCTOR_ID,
     ]
     .contains(&id)
+}
+
+/// The update a `messages.affectedMessages` answer stands for, made from the request when
+/// the request says everything it holds: deleted messages (in a chat or a channel) and read
+/// message contents. Telegram does not send it to the calling session, so without this the
+/// next update would open a gap and cost a difference.
+fn affected_update(request: &[u8], pts: i32, pts_count: i32) -> Option<enums::Update> {
+    use fleetgram_tl::Identifiable;
+    if pts_count == 0 {
+        return None; // nothing changed
+    }
+    let rid = u32::from_le_bytes(request.get(..4)?.try_into().ok()?);
+    Some(
+        if rid == functions::messages::DeleteMessages::CONSTRUCTOR_ID {
+            let r = functions::messages::DeleteMessages::from_bytes(request).ok()?;
+            types::UpdateDeleteMessages {
+                messages: r.id,
+                pts,
+                pts_count,
+            }
+            .into()
+        } else if rid == functions::messages::ReadMessageContents::CONSTRUCTOR_ID {
+            let r = functions::messages::ReadMessageContents::from_bytes(request).ok()?;
+            types::UpdateReadMessagesContents {
+                messages: r.id,
+                pts,
+                pts_count,
+                date: None,
+            }
+            .into()
+        } else if rid == functions::channels::DeleteMessages::CONSTRUCTOR_ID {
+            let r = functions::channels::DeleteMessages::from_bytes(request).ok()?;
+            let channel_id = match r.channel {
+                enums::InputChannel::InputChannel(c) => c.channel_id,
+                enums::InputChannel::FromMessage(c) => c.channel_id,
+                enums::InputChannel::Empty => return None,
+            };
+            types::UpdateDeleteChannelMessages {
+                channel_id,
+                messages: r.id,
+                pts,
+                pts_count,
+            }
+            .into()
+        } else {
+            // `readHistory` and the like: the answer does not say what the update holds (the
+            // count still unread); a later gap fetches the real one.
+            return None;
+        },
+    )
 }
 
 /// The updates in the answer to one of the account's own calls. `updateShortSentMessage`
@@ -286,6 +337,12 @@ pub(crate) fn answer_updates(
             enums::messages::ChatInviteJoinResult::Ok(r) => Some(r.updates),
             _ => None,
         };
+    }
+    if id == types::messages::AffectedMessages::CONSTRUCTOR_ID {
+        let enums::messages::AffectedMessages::AffectedMessages(a) =
+            enums::messages::AffectedMessages::from_bytes(answer).ok()?;
+        return affected_update(request, a.pts, a.pts_count)
+            .map(|update| types::UpdateShort { update, date: 0 }.into());
     }
     let updates = enums::Updates::from_bytes(answer).ok()?;
     let enums::Updates::UpdateShortSentMessage(sent) = updates else {

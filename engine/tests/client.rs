@@ -1559,3 +1559,94 @@ async fn containers_are_held_for_a_seq_gap_and_own_answers_count_in_the_sequence
     assert_eq!(s.stats().differences, before.differences + 1);
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn own_deletes_are_delivered_from_the_answer_without_a_difference() {
+    let dc = start().await;
+    let c = client(&dc, Arc::new(MemoryStore::new()), "del");
+    login_user(&dc, &c, "+15550009401").await;
+    let mut s = c.updates().await.unwrap();
+    let created = c
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: true,
+            megagroup: false,
+            for_import: false,
+            forum: false,
+            title: "del".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = created else {
+        panic!("{created:?}")
+    };
+    let enums::Chat::Channel(ch) = &u.chats[0] else {
+        panic!()
+    };
+    let peer: enums::InputPeer = types::InputPeerChannel {
+        channel_id: ch.id,
+        access_hash: ch.access_hash.unwrap(),
+    }
+    .into();
+    post(&c, &peer, "in the channel").await;
+    post(&c, &enums::InputPeer::InputPeerSelf, "to myself").await;
+    // Both arrive (from the answers), with their ids.
+    let (mut chan_id, mut own_id) = (None, None);
+    while chan_id.is_none() || own_id.is_none() {
+        let d = next_of(&mut s).await;
+        match &d.update {
+            enums::Update::NewChannelMessage(u) => {
+                if let enums::Message::Message(m) = &u.message {
+                    chan_id = Some(m.id);
+                }
+            }
+            enums::Update::NewMessage(u) => {
+                if let enums::Message::Message(m) = &u.message {
+                    own_id = Some(m.id);
+                }
+            }
+            _ => {}
+        }
+    }
+    let before = s.stats();
+
+    c.invoke(&functions::messages::DeleteMessages {
+        revoke: true,
+        id: vec![own_id.unwrap()],
+    })
+    .await
+    .unwrap();
+    let d = next_of(&mut s).await;
+    assert!(
+        matches!(&d.update, enums::Update::DeleteMessages(u) if u.messages == [own_id.unwrap()]),
+        "{d:?}"
+    );
+    c.invoke(&functions::channels::DeleteMessages {
+        channel: types::InputChannel {
+            channel_id: ch.id,
+            access_hash: ch.access_hash.unwrap(),
+        }
+        .into(),
+        id: vec![chan_id.unwrap()],
+    })
+    .await
+    .unwrap();
+    let d = next_of(&mut s).await;
+    assert!(
+        matches!(&d.update, enums::Update::DeleteChannelMessages(u)
+            if u.channel_id == ch.id && u.messages == [chan_id.unwrap()]),
+        "{d:?}"
+    );
+    // The sequences go on without a gap.
+    post(&c, &enums::InputPeer::InputPeerSelf, "after").await;
+    let d = next_of(&mut s).await;
+    assert_eq!(text_of(&d).as_deref(), Some("after"));
+    assert_eq!(s.stats().differences, before.differences, "{:?}", s.stats());
+    let server = c.invoke(&functions::updates::GetState {}).await.unwrap();
+    let enums::updates::State::State(server) = server;
+    assert_eq!(s.local_state().pts, server.pts);
+    dc.shutdown().await;
+}

@@ -204,6 +204,8 @@ pub struct HistoryPages {
     min_id: i32,
     max_id: i32,
     reverse: bool,
+    /// The reply thread (a post's comments) to list instead of the whole chat.
+    thread: Option<i32>,
     done: bool,
 }
 
@@ -249,11 +251,25 @@ impl Pages for HistoryPages {
                     from_id,
                     saved_peer_id: None,
                     saved_reaction: None,
-                    top_msg_id: None,
+                    top_msg_id: self.thread,
                     filter: self.filter.clone(),
                     min_date: 0,
                     max_date: 0,
                     offset_id,
+                    add_offset,
+                    limit: PAGE,
+                    max_id: self.max_id,
+                    min_id: self.min_id,
+                    hash: 0,
+                })
+                .await?
+        } else if let Some(msg_id) = self.thread {
+            self.client
+                .invoke(&functions::messages::GetReplies {
+                    peer,
+                    msg_id,
+                    offset_id,
+                    offset_date: if self.reverse { 0 } else { self.offset_date },
                     add_offset,
                     limit: PAGE,
                     max_id: self.max_id,
@@ -841,8 +857,24 @@ impl Client {
             min_id: 0,
             max_id: 0,
             reverse: false,
+            thread: None,
             done: false,
         })
+    }
+
+    /// The replies in a thread, newest first (the same options as [`Client::iter_history`]):
+    /// a channel post's comments (`chat` the channel, `msg_id` the post; they live in its
+    /// discussion group), or the thread a supergroup message starts.
+    ///
+    /// ```no_run
+    /// # async fn f(client: fleetgram_engine::Client) -> Result<(), fleetgram_engine::InvocationError> {
+    /// let comments = client.iter_replies("@fleet_news", 42).reverse().collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn iter_replies(&self, chat: impl Into<PeerRef>, msg_id: i32) -> Iter<HistoryPages> {
+        let mut it = self.iter_history(chat);
+        it.source().thread = Some(msg_id);
+        it
     }
 
     /// A search in one chat: set `query`, `filter` and/or `from_user` on the iterator.

@@ -179,7 +179,8 @@ impl Client {
         .await
     }
 
-    /// The message a link points at (the chat resolved as the link names it).
+    /// The message a link points at (the chat resolved as the link names it). A
+    /// `?comment=` link gives the comment, found in the post's discussion group.
     ///
     /// # Errors
     /// Not a message link; the chat cannot be resolved; the message does not exist.
@@ -187,10 +188,72 @@ impl Client {
         let l = parse_message_link(link).ok_or_else(|| {
             InvocationError::BadRequest(format!("{link:?} is not a message link"))
         })?;
-        let mut found = self.get_messages(l.chat.as_str(), &[l.id]).await?;
+        let (mut found, id) = match l.comment {
+            Some(comment) => {
+                // The comment lives in the discussion group, beside the post's forward.
+                let start = self.discussion_message(l.chat.as_str(), l.id).await?;
+                (self.get_messages(&start, &[comment]).await?, comment)
+            }
+            None => (self.get_messages(l.chat.as_str(), &[l.id]).await?, l.id),
+        };
         found.pop().ok_or_else(|| {
-            InvocationError::BadRequest(format!("{link}: message {} does not exist", l.id))
+            InvocationError::BadRequest(format!("{link}: message {id} does not exist"))
         })
+    }
+
+    /// The message that starts the thread of message `msg_id` of `chat`: for a channel post,
+    /// its automatic forward in the channel's discussion group (reply to it to comment,
+    /// [`Client::iter_replies`] lists the comments).
+    ///
+    /// # Errors
+    /// `MSG_ID_INVALID` (no such message, or the post has no comments)...
+    pub async fn discussion_message(
+        &self,
+        chat: impl Into<PeerRef>,
+        msg_id: i32,
+    ) -> Result<Message, InvocationError> {
+        self.with_peer_ref(&chat.into(), |peer| {
+            let client = self.clone();
+            async move {
+                let enums::messages::DiscussionMessage::DiscussionMessage(d) = client
+                    .invoke(&functions::messages::GetDiscussionMessage { peer, msg_id })
+                    .await?;
+                // The thread's first message is the last one listed.
+                let m = d.messages.into_iter().last().ok_or_else(|| {
+                    InvocationError::BadRequest(format!("message {msg_id} starts no thread"))
+                })?;
+                Ok(Message::new(client, m))
+            }
+        })
+        .await
+    }
+
+    /// Makes `group` (a supergroup) the discussion group of broadcast channel `channel`
+    /// (its posts are forwarded there and open their comment threads); `None` unlinks.
+    ///
+    /// # Errors
+    /// `BROADCAST_ID_INVALID`, `MEGAGROUP_ID_INVALID`, `LINK_NOT_MODIFIED`,
+    /// `CHAT_ADMIN_REQUIRED`...
+    pub async fn set_discussion_group(
+        &self,
+        channel: impl Into<PeerRef>,
+        group: Option<PeerRef>,
+    ) -> Result<(), InvocationError> {
+        let not_channel =
+            |what: &str| InvocationError::BadRequest(format!("{what} is not a channel"));
+        let broadcast = self.resolve_peer_ref(&channel.into()).await?;
+        let broadcast =
+            crate::peers::input_channel(&broadcast).ok_or_else(|| not_channel("the channel"))?;
+        let group = match group {
+            Some(g) => {
+                let g = self.resolve_peer_ref(&g).await?;
+                crate::peers::input_channel(&g).ok_or_else(|| not_channel("the group"))?
+            }
+            None => enums::InputChannel::Empty,
+        };
+        self.invoke(&functions::channels::SetDiscussionGroup { broadcast, group })
+            .await?;
+        Ok(())
     }
 
     /// Shows `action` in `chat` until the returned guard is dropped.

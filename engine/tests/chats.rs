@@ -514,3 +514,211 @@ async fn message_links_export_and_resolve_and_the_typing_guard_shows_and_cancels
     .await;
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn discussion_groups_carry_comments_and_comment_links() {
+    use fleetgram_engine::links::parse_message_link;
+    let dc = start().await;
+    let alice = user(&dc, "+15550036001", Some("alice_news")).await;
+    let bob = user(&dc, "+15550036002", Some("bob_news")).await;
+    // A public broadcast channel and a private supergroup as its discussion group.
+    let created = alice
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: true,
+            megagroup: false,
+            for_import: false,
+            forum: false,
+            title: "News".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = created else {
+        panic!()
+    };
+    let enums::Chat::Channel(news) = &u.chats[0] else {
+        panic!()
+    };
+    let news_input = types::InputChannel {
+        channel_id: news.id,
+        access_hash: news.access_hash.unwrap(),
+    };
+    alice
+        .invoke(&functions::channels::UpdateUsername {
+            channel: news_input.clone().into(),
+            username: "links_news".into(),
+        })
+        .await
+        .unwrap();
+    let news_id = -1_000_000_000_000 - news.id;
+    let group = supergroup(&alice, "News chat").await;
+    let group_raw = -1_000_000_000_000 - group;
+    // Bob may not link chats he does not administer.
+    assert!(bob
+        .set_discussion_group("@links_news", Some(group.into()))
+        .await
+        .is_err());
+    alice
+        .set_discussion_group(news_id, Some(group.into()))
+        .await
+        .unwrap();
+    let err = alice
+        .set_discussion_group(news_id, Some(group.into()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("LINK_NOT_MODIFIED"), "{err}");
+    let enums::messages::ChatFull::ChatFull(full) = alice
+        .invoke(&functions::channels::GetFullChannel {
+            channel: news_input.clone().into(),
+        })
+        .await
+        .unwrap();
+    let enums::ChatFull::ChannelFull(full) = full.full_chat else {
+        panic!()
+    };
+    assert_eq!(full.linked_chat_id, Some(group_raw));
+
+    // A post goes on into the group, from the channel, pinned, opening its comments.
+    let post = alice.send_message(news_id, "post one").await.unwrap();
+    let copy = alice
+        .iter_history(group)
+        .collect()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.text() == "post one")
+        .expect("the post is forwarded into the group");
+    let enums::Message::Message(raw) = &copy.raw else {
+        panic!()
+    };
+    assert!(raw.pinned && !raw.out);
+    assert_eq!(
+        raw.from_id,
+        Some(
+            types::PeerChannel {
+                channel_id: news.id
+            }
+            .into()
+        )
+    );
+    let enums::MessageFwdHeader::MessageFwdHeader(fwd) = raw.fwd_from.clone().unwrap();
+    assert_eq!(fwd.channel_post, Some(post.id()));
+
+    // Bob, a member of neither, comments; Alice comments; Bob answers Alice.
+    let start = bob
+        .discussion_message("@links_news", post.id())
+        .await
+        .unwrap();
+    assert_eq!((start.chat_id(), start.id()), (group, copy.id()));
+    let c1 = start.reply("first comment").await.unwrap();
+    let c2 = alice
+        .discussion_message(news_id, post.id())
+        .await
+        .unwrap()
+        .reply("second comment")
+        .await
+        .unwrap();
+    let theirs = bob.get_messages(group, &[c2.id()]).await.unwrap();
+    let c3 = theirs[0].reply("third, to the second").await.unwrap();
+    let enums::Message::Message(r3) = &c3.raw else {
+        panic!()
+    };
+    let enums::MessageReplyHeader::MessageReplyHeader(h) = r3.reply_to.clone().unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (h.reply_to_msg_id, h.reply_to_top_id),
+        (Some(c2.id()), Some(copy.id()))
+    );
+    // Outside the thread: a member's ordinary message is no comment, and a non-member may
+    // not write in the group.
+    alice.send_message(group, "chatter").await.unwrap();
+    assert!(bob.send_message(group, "not a comment").await.is_err());
+
+    // The post counts its comments and names the group.
+    let seen = bob.get_messages("@links_news", &[post.id()]).await.unwrap();
+    let enums::Message::Message(p) = &seen[0].raw else {
+        panic!()
+    };
+    let enums::MessageReplies::MessageReplies(replies) = p.replies.clone().unwrap();
+    assert!(replies.comments);
+    assert_eq!(replies.replies, 3);
+    assert_eq!(replies.channel_id, Some(group_raw));
+    assert_eq!(replies.max_id, Some(c3.id()));
+    // The comments, oldest first, and newest first in pages.
+    let texts = |v: Vec<fleetgram_engine::messages::Message>| {
+        v.iter().map(|m| m.text().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        texts(
+            bob.iter_replies("@links_news", post.id())
+                .reverse()
+                .collect()
+                .await
+                .unwrap()
+        ),
+        ["first comment", "second comment", "third, to the second"]
+    );
+    assert_eq!(
+        texts(
+            alice
+                .iter_replies(news_id, post.id())
+                .limit(2)
+                .collect()
+                .await
+                .unwrap()
+        ),
+        ["third, to the second", "second comment"]
+    );
+
+    // A comment's link opens the post with the comment; it resolves back to the comment.
+    let link = alice
+        .export_message_link(group, c1.id(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        link,
+        format!("https://t.me/links_news/{}?comment={}", post.id(), c1.id())
+    );
+    let parsed = parse_message_link(&link).unwrap();
+    assert_eq!((parsed.id, parsed.comment), (post.id(), Some(c1.id())));
+    assert_eq!(
+        bob.message_from_link(&link).await.unwrap().text(),
+        "first comment"
+    );
+    // A reply thread of the group itself: the thread link names its first message.
+    let root = alice.send_message(group, "root").await.unwrap();
+    let answer = root.reply("answer").await.unwrap();
+    assert_eq!(
+        alice
+            .export_message_link(group, answer.id(), true)
+            .await
+            .unwrap(),
+        format!(
+            "https://t.me/c/{group_raw}/{}?thread={}",
+            answer.id(),
+            root.id()
+        )
+    );
+
+    // An edit of the post reaches its forward; unlinked, new posts stay in the channel.
+    post.edit("post one, edited").await.unwrap();
+    let again = alice.get_messages(group, &[copy.id()]).await.unwrap();
+    assert_eq!(again[0].text(), "post one, edited");
+    alice.set_discussion_group(news_id, None).await.unwrap();
+    let lonely = alice.send_message(news_id, "post two").await.unwrap();
+    let enums::Message::Message(l) = &lonely.raw else {
+        panic!()
+    };
+    assert!(l.replies.is_none());
+    assert!(alice
+        .discussion_message(news_id, lonely.id())
+        .await
+        .is_err());
+    assert!(!texts(alice.iter_history(group).collect().await.unwrap())
+        .contains(&"post two".to_string()));
+    dc.shutdown().await;
+}

@@ -77,6 +77,9 @@ pub(crate) struct StoredMessage {
     pub reply_markup: Option<enums::ReplyMarkup>,
     /// Photo or document (its file reference is refreshed whenever it is shown).
     pub media: Option<enums::MessageMedia>,
+    /// In a discussion group: the automatic forward of post `.1` of channel `.0` (the top
+    /// of that post's comment thread).
+    pub discussion: Option<(i64, i32)>,
 }
 
 /// A stored file (photo or document), its bytes on the DC it was uploaded to.
@@ -141,6 +144,9 @@ pub(crate) struct Channel {
     pub invites: Vec<Invite>,
     /// Pending join requests: user -> (date, invite hash).
     pub requests: std::collections::BTreeMap<i64, (i32, String)>,
+    /// The linked chat: a broadcast channel's discussion group, or the channel a
+    /// discussion group belongs to.
+    pub linked: Option<i64>,
 }
 
 /// A channel member.

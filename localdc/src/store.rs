@@ -301,6 +301,12 @@ impl Store {
         if let Some(x) = &m.media {
             x.serialize(&mut b);
         }
+        // Added later: records written before end here.
+        ser::bool(&mut b, &m.discussion.is_some());
+        if let Some((channel, post)) = m.discussion {
+            ser::i64(&mut b, &channel);
+            ser::i32(&mut b, &post);
+        }
         self.write(&self.msgs, &key2(user, id), &b);
     }
 
@@ -374,6 +380,10 @@ impl Store {
             ser::i64(&mut b, u);
             ser::i32(&mut b, date);
             ser::string(&mut b, hash);
+        }
+        ser::bool(&mut b, &c.linked.is_some());
+        if let Some(l) = c.linked {
+            ser::i64(&mut b, &l);
         }
         self.write(&self.channels, &id.to_be_bytes(), &b);
     }
@@ -643,7 +653,13 @@ impl Store {
                 } else {
                     None
                 };
+                let discussion = if r.remaining() > 0 && r.bool()? {
+                    Some((r.i64()?, r.i32()?))
+                } else {
+                    None
+                };
                 Ok(StoredMessage {
+                    discussion,
                     reply_markup,
                     media,
                     fwd_from,
@@ -899,6 +915,10 @@ fn read_channel(v: &[u8]) -> Result<Channel, DeserializeError> {
         let u = r.i64()?;
         c.requests.insert(u, (r.i32()?, r.string()?));
     }
+    // Added later: records written before end here.
+    if r.remaining() > 0 && r.bool()? {
+        c.linked = Some(r.i64()?);
+    }
     Ok(c)
 }
 
@@ -908,4 +928,62 @@ fn split_key(k: &[u8]) -> Option<(i64, i32)> {
         i64::from_be_bytes(k[..8].try_into().ok()?),
         i32::from_be_bytes(k[8..].try_into().ok()?),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("fleetgram-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn discussion_links_survive_and_older_records_still_load() {
+        let dir = temp("discussion");
+        let store = Store::open(&dir).unwrap();
+        let channel = Channel {
+            title: "News".into(),
+            linked: Some(77),
+            ..Channel::default()
+        };
+        store.put_channel(5, Some(&channel));
+        let copy = StoredMessage {
+            id: 3,
+            text: "post".into(),
+            discussion: Some((5, 9)),
+            ..StoredMessage::default()
+        };
+        store.put_message(channel_box(77), Some(&copy), 3);
+        // Records written before the link fields existed end where they used to.
+        let mut old = Vec::new();
+        store.put_channel(6, Some(&Channel::default()));
+        let full = store.channels.get(6i64.to_be_bytes()).unwrap().unwrap();
+        old.extend_from_slice(&full[..full.len() - 4]);
+        store.write(&store.channels, &6i64.to_be_bytes(), &old);
+        let plain = StoredMessage {
+            id: 4,
+            ..StoredMessage::default()
+        };
+        store.put_message(channel_box(77), Some(&plain), 4);
+        let full = store.msgs.get(key2(channel_box(77), 4)).unwrap().unwrap();
+        store.write(
+            &store.msgs,
+            &key2(channel_box(77), 4),
+            &full[..full.len() - 4],
+        );
+
+        let mut state = State::new(None);
+        store.load(&mut state).unwrap();
+        assert_eq!(state.channels[&5].linked, Some(77));
+        assert_eq!(state.channels[&6].linked, None);
+        let b = &state.boxes[&channel_box(77)];
+        assert_eq!(b.messages[&3].discussion, Some((5, 9)));
+        assert_eq!(b.messages[&4].discussion, None);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -6,7 +6,9 @@
 //! users' boxes, so they are stored and trimmed the same way.
 
 use super::{now, ok, require_user, Ctx, RpcErr, RpcResult};
-use crate::state::{channel_box, Admin, Banned, Channel, Invite, Member, State, StoredMessage};
+use crate::state::{
+    channel_box, Admin, Banned, Channel, Invite, Member, State, StoredMessage, UserBox,
+};
 use fleetgram_tl::{enums, functions, types};
 
 /// Messages a user may fetch per `getChannelDifference` (bots get more, as on Telegram).
@@ -151,6 +153,7 @@ pub(crate) fn channel_tl(state: &State, viewer: i64, id: i64) -> enums::Chat {
             .filter(|b| b.active(now))
             .map(|b| b.rights.clone().into()),
         participants_count: Some(ch.members.len() as i32),
+        has_link: ch.linked.is_some(),
         ..blank_channel()
     }
     .into()
@@ -163,11 +166,39 @@ pub(crate) fn message_tl(state: &State, id: i64, m: &StoredMessage, viewer: i64)
     match State::message_tl(m) {
         enums::Message::Message(mut x) => {
             x.peer_id = peer;
-            x.out = m.from == viewer;
+            x.out = m.from == viewer && m.discussion.is_none();
             x.post = post;
             if post {
                 x.from_id = None;
             }
+            if let Some((c, p)) = m.discussion {
+                // The automatic forward of a channel post: from the channel itself.
+                let from: enums::Peer = types::PeerChannel { channel_id: c }.into();
+                x.from_id = Some(from.clone());
+                x.fwd_from = Some(
+                    types::MessageFwdHeader {
+                        from_id: Some(from.clone()),
+                        date: m.date,
+                        channel_post: Some(p),
+                        saved_from_peer: Some(from),
+                        saved_from_msg_id: Some(p),
+                        ..Default::default()
+                    }
+                    .into(),
+                );
+            }
+            if let (Some(r), Some(b)) = (m.reply_to, state.boxes.get(&channel_box(id))) {
+                let top = top_of(b, r);
+                x.reply_to = Some(
+                    types::MessageReplyHeader {
+                        reply_to_msg_id: Some(r),
+                        reply_to_top_id: (top != r).then_some(top),
+                        ..Default::default()
+                    }
+                    .into(),
+                );
+            }
+            x.replies = replies_tl(state, id, m);
             enums::Message::Message(x)
         }
         enums::Message::Service(mut x) => {
@@ -178,6 +209,93 @@ pub(crate) fn message_tl(state: &State, id: i64, m: &StoredMessage, viewer: i64)
         }
         other => other,
     }
+}
+
+/// The top of the reply thread message `id` of box `b` is in (itself when it replies to
+/// nothing).
+fn top_of(b: &UserBox, mut id: i32) -> i32 {
+    for _ in 0..64 {
+        match b.messages.get(&id).and_then(|m| m.reply_to) {
+            Some(r) => id = r,
+            None => break,
+        }
+    }
+    id
+}
+
+/// The messages of group `group` in the thread that message `top` starts, oldest first.
+fn thread_of(state: &State, group: i64, top: i32) -> Vec<&StoredMessage> {
+    let Some(b) = state.boxes.get(&channel_box(group)) else {
+        return vec![];
+    };
+    b.messages
+        .range(top + 1..)
+        .map(|(_, m)| m)
+        .filter(|m| m.reply_to.is_some_and(|r| top_of(b, r) == top))
+        .collect()
+}
+
+/// The automatic forward of post `post` of broadcast channel `id` in its discussion group:
+/// (group, id of the copy there).
+fn discussion_copy(state: &State, id: i64, post: i32) -> Option<(i64, i32)> {
+    let group = state.channels.get(&id)?.linked?;
+    let copy = state
+        .boxes
+        .get(&channel_box(id))?
+        .messages
+        .get(&post)?
+        .twin?;
+    state
+        .boxes
+        .get(&channel_box(group))?
+        .messages
+        .get(&copy)
+        .filter(|m| m.discussion == Some((id, post)))
+        .map(|_| (group, copy))
+}
+
+/// The `replies` of a message: a post's comments (in its discussion group) or the replies
+/// to the thread a discussion-group message starts.
+fn replies_tl(state: &State, id: i64, m: &StoredMessage) -> Option<enums::MessageReplies> {
+    let ch = channel(state, id);
+    let (group, top, comments) = if !ch.megagroup {
+        ch.linked?;
+        let (group, copy) = discussion_copy(state, id, m.id)?;
+        (group, copy, true)
+    } else if m.discussion.is_some() {
+        (id, m.id, false)
+    } else {
+        return None;
+    };
+    let thread = thread_of(state, group, top);
+    let mut recent: Vec<enums::Peer> = Vec::new();
+    for r in thread.iter().rev() {
+        let p: enums::Peer = types::PeerUser { user_id: r.from }.into();
+        if recent.len() < 3 && !recent.contains(&p) {
+            recent.push(p);
+        }
+    }
+    Some(
+        types::MessageReplies {
+            comments,
+            replies: thread.len() as i32,
+            replies_pts: state.updates.get(&channel_box(group)).map_or(0, |s| s.pts),
+            recent_repliers: (comments && !recent.is_empty()).then_some(recent),
+            channel_id: comments.then_some(group),
+            max_id: thread.last().map(|r| r.id),
+            read_max_id: None,
+        }
+        .into(),
+    )
+}
+
+/// The chats that go with channel `id`'s messages: the channel and its linked chat.
+fn chats_tl(state: &State, viewer: i64, id: i64) -> Vec<enums::Chat> {
+    let mut chats = vec![channel_tl(state, viewer, id)];
+    if let Some(l) = state.channels.get(&id).and_then(|c| c.linked) {
+        chats.push(channel_tl(state, viewer, l));
+    }
+    chats
 }
 
 /// The participant object of `user` in `ch`.
@@ -311,7 +429,7 @@ fn push_to(
         let body = types::Updates {
             updates: vec![update.clone()],
             users: users_tl(state, u, user_ids.iter().copied()),
-            chats: vec![channel_tl(state, u, id)],
+            chats: chats_tl(state, u, id),
             date,
             seq: 0,
         };
@@ -330,7 +448,7 @@ fn updates_for(
     types::Updates {
         updates: list,
         users: users_tl(state, me, user_ids.iter().copied().chain([me])),
-        chats: vec![channel_tl(state, me, id)],
+        chats: chats_tl(state, me, id),
         date: now(),
         seq: 0,
     }
@@ -375,6 +493,8 @@ pub(crate) struct ChannelPost {
     pub fwd_from: Option<(i64, i32)>,
     pub reply_markup: Option<enums::ReplyMarkup>,
     pub media: Option<enums::MessageMedia>,
+    /// The automatic forward of (channel, post) into its discussion group.
+    pub discussion: Option<(i64, i32)>,
 }
 
 impl ChannelPost {
@@ -389,8 +509,30 @@ impl ChannelPost {
             fwd_from: None,
             reply_markup: None,
             media: None,
+            discussion: None,
         }
     }
+}
+
+/// Whether `me`, not a member of discussion group `id`, may still send a comment replying to
+/// `reply_to` there: the thread is a post's comments and `me` may read the channel.
+fn may_comment(state: &State, me: i64, id: i64, reply_to: Option<i32>) -> bool {
+    let ch = channel(state, id);
+    let now = now();
+    let (Some(r), Some(linked), Some(b)) = (reply_to, ch.linked, state.boxes.get(&channel_box(id)))
+    else {
+        return false;
+    };
+    ch.megagroup
+        && !ch.members.contains_key(&me)
+        && !is_kicked(ch, me, now)
+        && state
+            .channels
+            .get(&linked)
+            .is_some_and(|c| can_read(c, me, now))
+        && b.messages
+            .get(&top_of(b, r))
+            .is_some_and(|t| t.discussion.is_some_and(|(c, _)| c == linked))
 }
 
 /// Checks that `me` may post a normal message into `id`.
@@ -436,7 +578,7 @@ pub(crate) fn post(
     let b = state.boxes.entry(bx).or_default();
     let msg_id = b.next_id.max(1);
     b.next_id = msg_id + 1;
-    let m = StoredMessage {
+    let mut m = StoredMessage {
         id: msg_id,
         peer: id,
         out: false,
@@ -450,17 +592,49 @@ pub(crate) fn post(
         twin: None,
         random_id: post.random_id,
         fwd_from: post.fwd_from,
-        pinned: false,
+        // Telegram pins the automatic forwards in a discussion group.
+        pinned: post.discussion.is_some(),
         chat: None,
         action: post.action,
         reply_markup: post.reply_markup,
         media: post.media,
+        discussion: post.discussion,
     };
     if let Some(r) = m.random_id {
         b.sender_random_ids.insert((me, r), msg_id);
     }
     b.messages.insert(msg_id, m.clone());
     state.mark_message(bx, msg_id);
+    if let Some(group) = channel(state, id)
+        .linked
+        .filter(|g| !channel(state, id).megagroup && state.channels.contains_key(g))
+        .filter(|_| m.action.is_none())
+    {
+        // A broadcast channel's post goes on into its discussion group, where it opens the
+        // post's comment thread.
+        let copy = ChannelPost {
+            text: m.text.clone(),
+            entities: m.entities.clone(),
+            reply_to: None,
+            silent: true,
+            random_id: None,
+            action: None,
+            fwd_from: None,
+            reply_markup: None,
+            media: m.media.clone(),
+            discussion: Some((id, m.id)),
+        };
+        let (c, _) = self::post(ctx, state, me, group, copy)?;
+        m.twin = Some(c.id);
+        if let Some(stored) = state
+            .boxes
+            .get_mut(&bx)
+            .and_then(|b| b.messages.get_mut(&m.id))
+        {
+            stored.twin = Some(c.id);
+        }
+        state.mark_message(bx, m.id);
+    }
     let generic = message_tl(state, id, &m, 0);
     let pts = state.push_update(bx, 1, |pts| {
         types::UpdateNewChannelMessage {
@@ -766,12 +940,13 @@ pub(crate) fn get_full_channel(
         pts: state.updates.get(&channel_box(id)).map_or(0, |s| s.pts),
         requests_pending: (admin && !requests.is_empty()).then_some(requests.len() as i32),
         recent_requesters: (admin && !requests.is_empty()).then_some(requests),
+        linked_chat_id: ch.linked,
         ..blank_full()
     };
     let users = users_tl(&state, me, ch.members.keys().copied().take(200).chain([me]));
     ok(enums::messages::ChatFull::from(types::messages::ChatFull {
         full_chat: full.into(),
-        chats: vec![channel_tl(&state, me, id)],
+        chats: chats_tl(&state, me, id),
         users,
     }))
 }
@@ -1353,18 +1528,32 @@ pub(crate) fn channel_messages(
                 })
                 .collect(),
             topics: vec![],
-            chats: vec![channel_tl(state, me, id)],
+            chats: chats_tl(state, me, id),
             users,
         },
     ))
 }
 
-/// `channels.getMessages`.
+/// `channels.getMessages` (a discussion group's messages by id: also for whoever reads its
+/// channel, as comments are).
 pub(crate) fn get_messages(ctx: &Ctx<'_>, req: functions::channels::GetMessages) -> RpcResult {
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
     let id = resolve(&state, me, &req.channel)?;
-    require_read(&state, me, id)?;
+    require_read(&state, me, id).or_else(|e| {
+        let ch = channel(&state, id);
+        let through_channel = ch.megagroup
+            && !is_kicked(ch, me, now())
+            && ch
+                .linked
+                .and_then(|c| state.channels.get(&c))
+                .is_some_and(|c| can_read(c, me, now()));
+        if through_channel {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
     if req.id.len() > 200 {
         return Err(RpcErr::bad_request("LIMIT_INVALID"));
     }
@@ -1425,7 +1614,9 @@ pub(crate) fn send(
     id: i64,
     p: ChannelPost,
 ) -> RpcResult {
-    check_can_post(state, me, id)?;
+    if !may_comment(state, me, id, p.reply_to) {
+        check_can_post(state, me, id)?;
+    }
     let bx = channel_box(id);
     let random_id = p.random_id.unwrap_or_default();
     if let Some(&mid) = state
@@ -1534,7 +1725,8 @@ pub(crate) fn edit(
         .get_mut(&bx)
         .and_then(|b| b.messages.get_mut(&req.id))
         .ok_or_else(|| RpcErr::bad_request("MESSAGE_ID_INVALID"))?;
-    if m.from != me && !can_edit_all {
+    if (m.from != me && !can_edit_all) || m.discussion.is_some() {
+        // (An automatic forward is the channel's: it changes with the post.)
         return Err(RpcErr::new(403, "MESSAGE_AUTHOR_REQUIRED"));
     }
     if m.action.is_some() {
@@ -1551,8 +1743,35 @@ pub(crate) fn edit(
     m.entities = entities;
     m.edit_date = Some(now());
     let m = m.clone();
+    let pts = push_edit(ctx, state, id, &m);
+    // The post's automatic forward in the discussion group follows the edit.
+    if let Some((group, copy)) = discussion_copy(state, id, m.id) {
+        let c = state
+            .boxes
+            .get_mut(&channel_box(group))
+            .and_then(|b| b.messages.get_mut(&copy))
+            .expect("found");
+        c.text = m.text.clone();
+        c.entities = m.entities.clone();
+        c.edit_date = m.edit_date;
+        let c = c.clone();
+        push_edit(ctx, state, group, &c);
+    }
+    let mine: enums::Update = types::UpdateEditChannelMessage {
+        message: message_tl(state, id, &m, me),
+        pts,
+        pts_count: 1,
+    }
+    .into();
+    answer(state, me, id, vec![mine], &[])
+}
+
+/// Stores edited message `m` of channel `id`, appends the edit to the channel's pts
+/// sequence and pushes it to the members. Returns its pts.
+fn push_edit(ctx: &Ctx<'_>, state: &mut State, id: i64, m: &StoredMessage) -> i32 {
+    let bx = channel_box(id);
     state.mark_message(bx, m.id);
-    let generic = message_tl(state, id, &m, 0);
+    let generic = message_tl(state, id, m, 0);
     let pts = state.push_update(bx, 1, |pts| {
         types::UpdateEditChannelMessage {
             message: generic,
@@ -1564,20 +1783,14 @@ pub(crate) fn edit(
     let members: Vec<i64> = channel(state, id).members.keys().copied().collect();
     for u in members {
         let update: enums::Update = types::UpdateEditChannelMessage {
-            message: message_tl(state, id, &m, u),
+            message: message_tl(state, id, m, u),
             pts,
             pts_count: 1,
         }
         .into();
         push_to(ctx, state, id, [u], &update, &[m.from]);
     }
-    let mine: enums::Update = types::UpdateEditChannelMessage {
-        message: message_tl(state, id, &m, me),
-        pts,
-        pts_count: 1,
-    }
-    .into();
-    answer(state, me, id, vec![mine], &[])
+    pts
 }
 
 fn valid_username(name: &str) -> bool {
@@ -1998,14 +2211,29 @@ pub(crate) fn export_message_link(
     {
         return Err(RpcErr::bad_request("MSG_ID_INVALID"));
     }
-    let base = match &ch.username {
-        Some(u) => format!("https://t.me/{u}/{}", req.id),
-        None => format!("https://t.me/c/{id}/{}", req.id),
-    };
-    let link = if req.thread {
-        format!("{base}?thread={}", req.id)
-    } else {
-        base
+    let b = &state.boxes[&channel_box(id)];
+    let top = top_of(b, req.id);
+    let post_of_thread = b.messages.get(&top).and_then(|t| t.discussion);
+    let link = match post_of_thread {
+        // A comment: the link opens the channel post with the comment shown.
+        Some((c, post)) if top != req.id && state.channels.contains_key(&c) => {
+            let base = match &channel(&state, c).username {
+                Some(u) => format!("https://t.me/{u}/{post}"),
+                None => format!("https://t.me/c/{c}/{post}"),
+            };
+            format!("{base}?comment={}", req.id)
+        }
+        _ => {
+            let base = match &ch.username {
+                Some(u) => format!("https://t.me/{u}/{}", req.id),
+                None => format!("https://t.me/c/{id}/{}", req.id),
+            };
+            if req.thread {
+                format!("{base}?thread={top}")
+            } else {
+                base
+            }
+        }
     };
     let html = format!("<a href=\"{link}\">{link}</a>");
     ok(enums::ExportedMessageLink::from(
@@ -2313,4 +2541,161 @@ fn blank_invite() -> types::ChatInvite {
         subscription_form_id: None,
         bot_verification: None,
     }
+}
+
+/// `channels.setDiscussionGroup`: links broadcast channel `broadcast` and supergroup `group`
+/// (`inputChannelEmpty`: unlinks). Each side may be linked to one chat at a time.
+pub(crate) fn set_discussion_group(
+    ctx: &Ctx<'_>,
+    req: functions::channels::SetDiscussionGroup,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let b = resolve(&state, me, &req.broadcast)
+        .map_err(|_| RpcErr::bad_request("BROADCAST_ID_INVALID"))?;
+    if channel(&state, b).megagroup {
+        return Err(RpcErr::bad_request("BROADCAST_ID_INVALID"));
+    }
+    require_right(channel(&state, b), me, |r| r.change_info)?;
+    let group = match &req.group {
+        enums::InputChannel::Empty => None,
+        g => {
+            let g =
+                resolve(&state, me, g).map_err(|_| RpcErr::bad_request("MEGAGROUP_ID_INVALID"))?;
+            if !channel(&state, g).megagroup {
+                return Err(RpcErr::bad_request("MEGAGROUP_ID_INVALID"));
+            }
+            require_right(channel(&state, g), me, |r| r.pin_messages)?;
+            Some(g)
+        }
+    };
+    if channel(&state, b).linked == group {
+        return Err(RpcErr::bad_request("LINK_NOT_MODIFIED"));
+    }
+    // Undo the links this replaces, on both sides.
+    let old_group = channel(&state, b).linked;
+    let old_channel = group.and_then(|g| channel(&state, g).linked);
+    let mut touched = vec![b];
+    for other in old_group.into_iter().chain(old_channel) {
+        if let Some(c) = state.channels.get_mut(&other) {
+            c.linked = None;
+            touched.push(other);
+        }
+    }
+    state.channels.get_mut(&b).expect("resolved").linked = group;
+    if let Some(g) = group {
+        state.channels.get_mut(&g).expect("resolved").linked = Some(b);
+        touched.push(g);
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    for &c in &touched {
+        state.mark_channel(c);
+        let members: Vec<i64> = channel(&state, c).members.keys().copied().collect();
+        let update: enums::Update = types::UpdateChannel { channel_id: c }.into();
+        push_to(ctx, &state, c, members, &update, &[]);
+    }
+    ok(true)
+}
+
+/// `channels.getGroupsForDiscussion`: the supergroups `me` administers.
+pub(crate) fn get_groups_for_discussion(
+    ctx: &Ctx<'_>,
+    _req: functions::channels::GetGroupsForDiscussion,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let mut ids: Vec<i64> = state
+        .channels
+        .iter()
+        .filter(|(_, c)| c.megagroup && c.members.contains_key(&me) && rights_of(c, me).is_some())
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort_unstable();
+    ok(enums::messages::Chats::from(types::messages::Chats {
+        chats: ids.iter().map(|&id| channel_tl(&state, me, id)).collect(),
+    }))
+}
+
+/// The thread message `msg_id` of `peer` opens: (group, top message). For a broadcast
+/// channel's post, its comments in the discussion group; in a supergroup, the thread the
+/// message is in. Checks that `me` may read it.
+fn thread_at(
+    state: &State,
+    me: i64,
+    peer: &enums::InputPeer,
+    msg_id: i32,
+) -> Result<(i64, i32), RpcErr> {
+    let id =
+        resolve_peer(state, me, peer)?.ok_or_else(|| RpcErr::bad_request("PEER_ID_INVALID"))?;
+    require_read(state, me, id)?;
+    let exists = |c: i64, m: i32| {
+        state
+            .boxes
+            .get(&channel_box(c))
+            .is_some_and(|b| b.messages.contains_key(&m))
+    };
+    if !exists(id, msg_id) {
+        return Err(RpcErr::bad_request("MSG_ID_INVALID"));
+    }
+    if channel(state, id).megagroup {
+        let top = top_of(&state.boxes[&channel_box(id)], msg_id);
+        return Ok((id, top));
+    }
+    // A post: its comments, readable by whoever reads the channel.
+    discussion_copy(state, id, msg_id).ok_or_else(|| RpcErr::bad_request("MSG_ID_INVALID"))
+}
+
+/// `messages.getDiscussionMessage`: the message that starts the thread (for a channel post,
+/// its automatic forward in the discussion group) with the thread's read state.
+pub(crate) fn get_discussion_message(
+    ctx: &Ctx<'_>,
+    req: functions::messages::GetDiscussionMessage,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let (group, top) = thread_at(&state, me, &req.peer, req.msg_id)?;
+    let start = &state.boxes[&channel_box(group)].messages[&top];
+    let thread = thread_of(&state, group, top);
+    let read = state.read.get(&(me, channel_box(group))).map_or(0, |r| r.0);
+    let unread = thread
+        .iter()
+        .filter(|m| m.id > read && m.from != me)
+        .count();
+    let mut message = message_tl(&state, group, start, me);
+    state.refresh_media(&mut message, me);
+    ok(enums::messages::DiscussionMessage::from(
+        types::messages::DiscussionMessage {
+            messages: vec![message],
+            max_id: thread.last().map(|m| m.id),
+            read_inbox_max_id: Some(read.min(thread.last().map_or(top, |m| m.id))),
+            read_outbox_max_id: thread.iter().rev().find(|m| m.from == me).map(|m| m.id),
+            unread_count: unread as i32,
+            chats: chats_tl(&state, me, group),
+            users: users_tl(&state, me, [start.from, me]),
+        },
+    ))
+}
+
+/// `messages.getReplies`: the messages of a thread (a post's comments), newest first, with
+/// Telegram's offsets.
+pub(crate) fn get_replies(ctx: &Ctx<'_>, req: functions::messages::GetReplies) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    let (group, top) = thread_at(&state, me, &req.peer, req.msg_id)?;
+    let all: Vec<&StoredMessage> = thread_of(&state, group, top)
+        .into_iter()
+        .rev()
+        .filter(|m| {
+            (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
+        })
+        .collect();
+    let (found, count) = super::messages::page(
+        &all,
+        req.offset_id,
+        req.offset_date,
+        req.add_offset,
+        req.limit,
+    );
+    channel_messages(&state, me, group, found, count)
 }

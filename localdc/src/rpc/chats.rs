@@ -95,6 +95,7 @@ pub(crate) fn post_chat(
             action: post.action.clone(),
             reply_markup: post.reply_markup.clone(),
             media: post.media.clone(),
+            discussion: None,
         };
         let msg = State::message_tl(&m);
         let pts = state.push_update(u, 1, |pts| {

@@ -127,6 +127,7 @@ pub(crate) fn post_private(
         action: None,
         reply_markup: post.reply_markup,
         media: post.media,
+        discussion: None,
     };
     if target != me {
         // The recipient's copy.
@@ -274,6 +275,7 @@ pub(crate) fn send_with_media(
             fwd_from: None,
             reply_markup: markup,
             media,
+            discussion: None,
         };
         return super::channels::send(ctx, &mut state, me, channel, post);
     }
@@ -551,6 +553,7 @@ pub(crate) fn forward_messages(
                 fwd_from,
                 reply_markup: None,
                 media: src.media.clone(),
+                discussion: None,
             };
             list.extend(super::channels::forward_into(
                 ctx, &mut state, me, ch, post,

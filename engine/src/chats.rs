@@ -206,6 +206,8 @@ pub struct HistoryPages {
     reverse: bool,
     /// The reply thread (a post's comments) to list instead of the whole chat.
     thread: Option<i32>,
+    /// Only the account's unread mentions.
+    unread_mentions: bool,
     done: bool,
 }
 
@@ -261,6 +263,18 @@ impl Pages for HistoryPages {
                     max_id: self.max_id,
                     min_id: self.min_id,
                     hash: 0,
+                })
+                .await?
+        } else if self.unread_mentions {
+            self.client
+                .invoke(&functions::messages::GetUnreadMentions {
+                    peer,
+                    top_msg_id: self.thread,
+                    offset_id,
+                    add_offset,
+                    limit: PAGE,
+                    max_id: self.max_id,
+                    min_id: self.min_id,
                 })
                 .await?
         } else if let Some(msg_id) = self.thread {
@@ -858,8 +872,17 @@ impl Client {
             max_id: 0,
             reverse: false,
             thread: None,
+            unread_mentions: false,
             done: false,
         })
+    }
+
+    /// The messages of `chat` that mention this account and are not read yet, newest first
+    /// (`clear_mentions` reads them all).
+    pub fn iter_unread_mentions(&self, chat: impl Into<PeerRef>) -> Iter<HistoryPages> {
+        let mut it = self.iter_history(chat);
+        it.source().unread_mentions = true;
+        it
     }
 
     /// The replies in a thread, newest first (the same options as [`Client::iter_history`]):
@@ -990,7 +1013,8 @@ impl Client {
         .await
     }
 
-    /// Marks the mentions of this account in `chat` read.
+    /// Marks the mentions of this account in `chat` read (repeating the call while Telegram
+    /// says there is more).
     ///
     /// # Errors
     /// The peer cannot be resolved; the call failed.
@@ -998,13 +1022,18 @@ impl Client {
         self.with_peer_ref(&chat.into(), |peer| {
             let client = self.clone();
             async move {
-                client
-                    .invoke(&functions::messages::ReadMentions {
-                        peer,
-                        top_msg_id: None,
-                    })
-                    .await
-                    .map(|_| ())
+                for _ in 0..1000 {
+                    let enums::messages::AffectedHistory::AffectedHistory(a) = client
+                        .invoke(&functions::messages::ReadMentions {
+                            peer: peer.clone(),
+                            top_msg_id: None,
+                        })
+                        .await?;
+                    if a.offset <= 0 {
+                        break;
+                    }
+                }
+                Ok(())
             }
         })
         .await

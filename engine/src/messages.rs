@@ -249,6 +249,16 @@ impl Message {
         message_id(&self.raw)
     }
 
+    /// Whether it mentions this account (by username, by name, or as a reply to its
+    /// message).
+    pub fn mentioned(&self) -> bool {
+        match &self.raw {
+            enums::Message::Message(m) => m.mentioned,
+            enums::Message::Service(m) => m.mentioned,
+            enums::Message::Empty(_) => false,
+        }
+    }
+
     /// The marked id of its chat (users positive, groups `-id`, channels `-100…id`).
     pub fn chat_id(&self) -> i64 {
         match &self.raw {

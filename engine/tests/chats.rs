@@ -722,3 +722,119 @@ async fn discussion_groups_carry_comments_and_comment_links() {
         .contains(&"post two".to_string()));
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn mentions_are_counted_listed_and_read() {
+    let dc = start().await;
+    let alice = user(&dc, "+15550037001", Some("alice_ment")).await;
+    let bob = user(&dc, "+15550037002", Some("bob_ment")).await;
+    let group = supergroup(&alice, "Mentions").await;
+    let link = alice
+        .export_invite_link(group, &InviteOptions::default())
+        .await
+        .unwrap();
+    bob.join_by_invite(&link.link).await.unwrap();
+    let his = bob.send_message(group, "my message").await.unwrap();
+    let named = alice.send_message(group, "hello @bob_ment").await.unwrap();
+    let plain = alice.send_message(group, "plain").await.unwrap();
+    alice
+        .send_message(group, "mail x@bob_ment.example")
+        .await
+        .unwrap();
+    let answer = alice
+        .send_message(group, InputMessage::text("answer").reply_to(his.id()))
+        .await
+        .unwrap();
+    alice
+        .send_message(group, "@alice_ment myself")
+        .await
+        .unwrap();
+    // A basic group with both.
+    let enums::InputPeer::User(b) = alice.resolve_peer("@bob_ment").await.unwrap() else {
+        panic!()
+    };
+    let enums::messages::InvitedUsers::InvitedUsers(created) = alice
+        .invoke(&functions::messages::CreateChat {
+            users: vec![types::InputUser {
+                user_id: b.user_id,
+                access_hash: b.access_hash,
+            }
+            .into()],
+            title: "Basic".into(),
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = &created.updates else {
+        panic!()
+    };
+    let basic = -match &u.chats[0] {
+        enums::Chat::Chat(c) => c.id,
+        other => panic!("{other:?}"),
+    };
+    alice.send_message(basic, "hey @BOB_MENT").await.unwrap();
+    alice.send_message(basic, "no one").await.unwrap();
+
+    let counts = |c: fleetgram_engine::Client| async move {
+        let d = c.iter_dialogs().collect().await.unwrap();
+        let of = |id: i64| {
+            d.iter()
+                .find(|x| x.chat_id == id)
+                .map(|x| x.raw.unread_mentions_count)
+        };
+        (of(group), of(basic))
+    };
+    assert_eq!(counts(bob.clone()).await, (Some(2), Some(1)));
+    assert_eq!(counts(alice.clone()).await, (Some(0), Some(0)));
+    let texts = |v: &[fleetgram_engine::messages::Message]| {
+        v.iter().map(|m| m.text().to_string()).collect::<Vec<_>>()
+    };
+    let unread = bob.iter_unread_mentions(group).collect().await.unwrap();
+    assert_eq!(texts(&unread), ["answer", "hello @bob_ment"]);
+    assert!(unread.iter().all(|m| m.mentioned()));
+    let seen = bob
+        .get_messages(group, &[named.id(), plain.id()])
+        .await
+        .unwrap();
+    assert!(seen[0].mentioned() && !seen[1].mentioned());
+    assert!(!named.mentioned(), "not a mention of its sender");
+    assert_eq!(
+        texts(&bob.iter_unread_mentions(basic).collect().await.unwrap()),
+        ["hey @BOB_MENT"]
+    );
+
+    // One read by viewing it, the rest cleared.
+    let enums::InputPeer::Channel(c) = bob.resolve_peer(&group.to_string()).await.unwrap() else {
+        panic!()
+    };
+    bob.invoke(&functions::channels::ReadMessageContents {
+        channel: types::InputChannel {
+            channel_id: c.channel_id,
+            access_hash: c.access_hash,
+        }
+        .into(),
+        id: vec![answer.id()],
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        texts(&bob.iter_unread_mentions(group).collect().await.unwrap()),
+        ["hello @bob_ment"]
+    );
+    bob.clear_mentions(group).await.unwrap();
+    bob.clear_mentions(basic).await.unwrap();
+    assert_eq!(counts(bob.clone()).await, (Some(0), Some(0)));
+    assert!(bob
+        .iter_unread_mentions(basic)
+        .collect()
+        .await
+        .unwrap()
+        .is_empty());
+    // Still a mention, no longer unread.
+    let again = bob.get_messages(group, &[named.id()]).await.unwrap();
+    let enums::Message::Message(raw) = &again[0].raw else {
+        panic!()
+    };
+    assert!(raw.mentioned && !raw.media_unread);
+    dc.shutdown().await;
+}

@@ -80,6 +80,11 @@ pub(crate) struct StoredMessage {
     /// In a discussion group: the automatic forward of post `.1` of channel `.0` (the top
     /// of that post's comment thread).
     pub discussion: Option<(i64, i32)>,
+    /// A basic-group copy that mentions its owner (channel messages keep theirs in
+    /// `State::channel_mentions`).
+    pub mentioned: bool,
+    /// ... and the owner has not read the mention yet.
+    pub unread_mention: bool,
 }
 
 /// A stored file (photo or document), its bytes on the DC it was uploaded to.
@@ -318,6 +323,8 @@ pub(crate) struct State {
     pub inline: HashMap<i64, crate::rpc::bots::InlineAnswer>,
     /// Profile photos per user (file ids, newest first).
     pub profile_photos: HashMap<i64, Vec<i64>>,
+    /// Unread mentions in channels: (user, channel) -> message ids.
+    pub channel_mentions: HashMap<(i64, i64), std::collections::BTreeSet<i32>>,
     /// Open mini-app views: query id -> (user, bot, expiry, times prolonged).
     pub web_views: HashMap<i64, (i64, i64, i32, u32)>,
     /// Bot commands by bot.
@@ -376,6 +383,7 @@ impl State {
             polls: HashMap::new(),
             inline: HashMap::new(),
             profile_photos: HashMap::new(),
+            channel_mentions: HashMap::new(),
             web_views: HashMap::new(),
             bot_commands: HashMap::new(),
             payment_queries: HashMap::new(),
@@ -497,6 +505,56 @@ impl State {
     }
 
     /// Persists group `id`.
+    /// Persists `user`'s unread mentions in channel `channel`.
+    pub fn mark_channel_mentions(&self, user: i64, channel: i64) {
+        if let Some(store) = &self.store {
+            store.put_channel_mentions(user, channel, self.channel_mentions.get(&(user, channel)));
+        }
+    }
+
+    /// The users a group message mentions: by `@username` in its text (Telegram finds them
+    /// itself), by a mention-name entity, or by replying to their message; never its sender.
+    /// `bx`: the box the message and what it replies to are in.
+    pub fn mentioned_users(&self, bx: i64, m: &StoredMessage) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut rest = m.text.as_str();
+        while let Some(i) = rest.find('@') {
+            let after = &rest[i + 1..];
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            // An '@' inside a word (an e-mail address) is no mention.
+            let in_word = rest[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if !in_word && end >= 3 {
+                if let Some(&u) = self.by_username.get(&after[..end].to_ascii_lowercase()) {
+                    if self.users.contains_key(&u) {
+                        out.push(u);
+                    }
+                }
+            }
+            rest = &after[end..];
+        }
+        for e in &m.entities {
+            if let enums::MessageEntity::MentionName(x) = e {
+                out.push(x.user_id);
+            }
+        }
+        let replied = m
+            .reply_to
+            .and_then(|r| self.boxes.get(&bx)?.messages.get(&r))
+            .filter(|r| r.discussion.is_none() && r.action.is_none());
+        if let Some(r) = replied {
+            out.push(r.from);
+        }
+        out.retain(|&u| u != m.from);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     pub fn mark_chat(&self, id: i64) {
         if let Some(store) = &self.store {
             store.put_chat(id, self.chats.get(&id));
@@ -645,8 +703,8 @@ impl State {
         }
         types::Message {
             out: m.out,
-            mentioned: false,
-            media_unread: false,
+            mentioned: m.mentioned,
+            media_unread: m.unread_mention,
             silent: m.silent,
             post: false,
             from_scheduled: false,

@@ -10,6 +10,7 @@
 //! tree "log"    user_id ++ pts (BE)    -> one update of the user's pts sequence (TL bytes)
 //! tree "qlog"   user_id ++ qts (BE)    -> one update of the user's qts sequence (TL bytes)
 //! tree "profile_photos" user_id        -> the user's profile photos (file ids, newest first)
+//! tree "mentions" user_id ++ channel_id -> the user's unread mentions in the channel
 //! tree "chats"  chat_id                -> a basic group
 //! tree "channels" channel_id           -> a channel: profile, members, bans, invites, requests
 //! tree "meta"   "access_secret"        -> the key of access hashes (so they stay valid)
@@ -42,6 +43,7 @@ pub(crate) struct Store {
     log: sled::Tree,
     qlog: sled::Tree,
     profile_photos: sled::Tree,
+    mentions: sled::Tree,
     chats: sled::Tree,
     channels: sled::Tree,
     sched: sled::Tree,
@@ -137,6 +139,7 @@ impl Store {
             log: db.open_tree("log").map_err(err)?,
             qlog: db.open_tree("qlog").map_err(err)?,
             profile_photos: db.open_tree("profile_photos").map_err(err)?,
+            mentions: db.open_tree("mentions").map_err(err)?,
             chats: db.open_tree("chats").map_err(err)?,
             channels: db.open_tree("channels").map_err(err)?,
             meta: db.open_tree("meta").map_err(err)?,
@@ -307,6 +310,8 @@ impl Store {
             ser::i64(&mut b, &channel);
             ser::i32(&mut b, &post);
         }
+        ser::bool(&mut b, &m.mentioned);
+        ser::bool(&mut b, &m.unread_mention);
         self.write(&self.msgs, &key2(user, id), &b);
     }
 
@@ -416,6 +421,24 @@ impl Store {
         ser::i32(&mut b, &e.pts_count);
         e.update.serialize(&mut b);
         self.write(&self.log, &key2(user, e.pts), &b);
+    }
+
+    pub fn put_channel_mentions(
+        &self,
+        user: i64,
+        channel: i64,
+        ids: Option<&std::collections::BTreeSet<i32>>,
+    ) {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&user.to_be_bytes());
+        k[8..].copy_from_slice(&channel.to_be_bytes());
+        match ids.filter(|s| !s.is_empty()) {
+            Some(ids) => {
+                let b: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+                self.write(&self.mentions, &k, &b);
+            }
+            None => self.delete(&self.mentions, &k),
+        }
     }
 
     pub fn put_profile_photos(&self, user: i64, ids: &[i64]) {
@@ -658,8 +681,15 @@ impl Store {
                 } else {
                     None
                 };
+                let (mentioned, unread_mention) = if r.remaining() > 0 {
+                    (r.bool()?, r.bool()?)
+                } else {
+                    (false, false)
+                };
                 Ok(StoredMessage {
                     discussion,
+                    mentioned,
+                    unread_mention,
                     reply_markup,
                     media,
                     fwd_from,
@@ -815,6 +845,20 @@ impl Store {
                 .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
             state.profile_photos.insert(user, ids);
+        }
+        for kv in self.mentions.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let k: [u8; 16] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("mentions", "key length".into()))?;
+            let user = i64::from_be_bytes(k[..8].try_into().expect("8 bytes"));
+            let channel = i64::from_be_bytes(k[8..].try_into().expect("8 bytes"));
+            let ids = v
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            state.channel_mentions.insert((user, channel), ids);
         }
         for kv in self.qlog.iter() {
             let (k, v) = kv.map_err(db)?;
@@ -973,7 +1017,7 @@ mod tests {
         store.write(
             &store.msgs,
             &key2(channel_box(77), 4),
-            &full[..full.len() - 4],
+            &full[..full.len() - 12],
         );
 
         let mut state = State::new(None);

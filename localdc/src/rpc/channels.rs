@@ -199,6 +199,15 @@ pub(crate) fn message_tl(state: &State, id: i64, m: &StoredMessage, viewer: i64)
                 );
             }
             x.replies = replies_tl(state, id, m);
+            if viewer != 0 {
+                x.media_unread = state
+                    .channel_mentions
+                    .get(&(viewer, id))
+                    .is_some_and(|s| s.contains(&m.id));
+                x.mentioned = x.media_unread
+                    || (m.discussion.is_none()
+                        && state.mentioned_users(channel_box(id), m).contains(&viewer));
+            }
             enums::Message::Message(x)
         }
         enums::Message::Service(mut x) => {
@@ -599,12 +608,26 @@ pub(crate) fn post(
         reply_markup: post.reply_markup,
         media: post.media,
         discussion: post.discussion,
+        ..StoredMessage::default()
     };
     if let Some(r) = m.random_id {
         b.sender_random_ids.insert((me, r), msg_id);
     }
     b.messages.insert(msg_id, m.clone());
     state.mark_message(bx, msg_id);
+    if m.action.is_none() && m.discussion.is_none() {
+        // Mentioned members get an unread mention.
+        for u in state.mentioned_users(bx, &m) {
+            if channel(state, id).members.contains_key(&u) {
+                state
+                    .channel_mentions
+                    .entry((u, id))
+                    .or_default()
+                    .insert(m.id);
+                state.mark_channel_mentions(u, id);
+            }
+        }
+    }
     if let Some(group) = channel(state, id)
         .linked
         .filter(|g| !channel(state, id).megagroup && state.channels.contains_key(g))
@@ -2698,4 +2721,76 @@ pub(crate) fn get_replies(ctx: &Ctx<'_>, req: functions::messages::GetReplies) -
         req.limit,
     );
     channel_messages(&state, me, group, found, count)
+}
+
+/// Marks `me`'s unread mentions in channel `id` read (`ids`, or all of them) and tells
+/// `me`'s other sessions. Returns the ids that were unread.
+pub(crate) fn read_mentions(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    me: i64,
+    id: i64,
+    ids: Option<&[i32]>,
+) -> Vec<i32> {
+    let Some(set) = state.channel_mentions.get_mut(&(me, id)) else {
+        return vec![];
+    };
+    let read: Vec<i32> = match ids {
+        Some(ids) => ids.iter().copied().filter(|i| set.remove(i)).collect(),
+        None => std::mem::take(set).into_iter().collect(),
+    };
+    if set.is_empty() {
+        state.channel_mentions.remove(&(me, id));
+    }
+    if !read.is_empty() {
+        state.mark_channel_mentions(me, id);
+        let update: enums::Update = types::UpdateChannelReadMessagesContents {
+            channel_id: id,
+            top_msg_id: None,
+            saved_peer_id: None,
+            messages: read.clone(),
+        }
+        .into();
+        push_to(ctx, state, id, [me], &update, &[]);
+    }
+    read
+}
+
+/// `channels.readMessageContents`: the mentions among `id` are read.
+pub(crate) fn read_message_contents(
+    ctx: &Ctx<'_>,
+    req: functions::channels::ReadMessageContents,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let id = resolve(&state, me, &req.channel)?;
+    require_read(&state, me, id)?;
+    read_mentions(ctx, &mut state, me, id, Some(&req.id));
+    ok(true)
+}
+
+/// `messages.getUnreadMentions` in a channel: `me`'s unread mentions, newest first.
+pub(crate) fn unread_mentions(
+    state: &State,
+    me: i64,
+    id: i64,
+    req: &functions::messages::GetUnreadMentions,
+) -> RpcResult {
+    require_read(state, me, id)?;
+    let b = state.boxes.get(&channel_box(id));
+    let all: Vec<&StoredMessage> = state
+        .channel_mentions
+        .get(&(me, id))
+        .map(|s| {
+            s.iter()
+                .rev()
+                .filter(|&&m| {
+                    (req.max_id <= 0 || m < req.max_id) && (req.min_id <= 0 || m > req.min_id)
+                })
+                .filter_map(|m| b?.messages.get(m))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (found, count) = super::messages::page(&all, req.offset_id, 0, req.add_offset, req.limit);
+    channel_messages(state, me, id, found, count)
 }

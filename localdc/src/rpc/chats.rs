@@ -62,6 +62,19 @@ pub(crate) fn post_chat(
     };
     let gid = state.new_gid();
     let date = now();
+    // Who it mentions, judged on the sender's side (where `reply_to` points).
+    let mentioned = if post.action.is_some() {
+        Vec::new()
+    } else {
+        let probe = StoredMessage {
+            from: me,
+            text: post.text.clone(),
+            entities: post.entities.clone(),
+            reply_to: post.reply_to,
+            ..StoredMessage::default()
+        };
+        state.mentioned_users(me, &probe)
+    };
     let mut mine = None;
     for u in members {
         let reply_to = reply_gid
@@ -96,6 +109,8 @@ pub(crate) fn post_chat(
             reply_markup: post.reply_markup.clone(),
             media: post.media.clone(),
             discussion: None,
+            mentioned: mentioned.contains(&u),
+            unread_mention: mentioned.contains(&u),
         };
         let msg = State::message_tl(&m);
         let pts = state.push_update(u, 1, |pts| {
@@ -125,8 +140,8 @@ pub(crate) fn post_chat(
             } else {
                 types::UpdateShortChatMessage {
                     out: m.out,
-                    mentioned: false,
-                    media_unread: false,
+                    mentioned: m.mentioned,
+                    media_unread: m.unread_mention,
                     silent: m.silent,
                     id,
                     from_id: me,

@@ -127,7 +127,7 @@ pub(crate) fn post_private(
         action: None,
         reply_markup: post.reply_markup,
         media: post.media,
-        discussion: None,
+        ..StoredMessage::default()
     };
     if target != me {
         // The recipient's copy.
@@ -1887,7 +1887,7 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
         let (inbox, outbox) = state.read.get(&(me, *key)).copied().unwrap_or_default();
         let channel =
             (*key <= crate::state::channel_box(0)).then(|| crate::state::channel_box(0) - key);
-        let (peer, unread): (enums::Peer, i32) = match (channel, m.chat) {
+        let (peer, unread, mentions): (enums::Peer, i32, i32) = match (channel, m.chat) {
             (Some(id), _) => {
                 chats.push(super::channels::channel_tl(&state, me, id));
                 messages.push(super::channels::message_tl(&state, id, m, me));
@@ -1896,7 +1896,12 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
                     .get(key)
                     .map_or(0, |b| b.messages.range(inbox + 1..).count())
                     as i32;
-                (types::PeerChannel { channel_id: id }.into(), unread)
+                let mentions = state.channel_mentions.get(&(me, id)).map_or(0, |s| s.len());
+                (
+                    types::PeerChannel { channel_id: id }.into(),
+                    unread,
+                    mentions as i32,
+                )
             }
             (None, chat) => {
                 if let Some((c, _)) = chat {
@@ -1915,7 +1920,8 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
                     Some((c, _)) => types::PeerChat { chat_id: c }.into(),
                     None => types::PeerUser { user_id: m.peer }.into(),
                 };
-                (peer, unread)
+                let mentions = chat.map_or(0, |(c, _)| chat_mentions(&state, me, c).len());
+                (peer, unread, mentions as i32)
             }
         };
         dialogs.push(
@@ -1928,7 +1934,7 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
                 read_inbox_max_id: inbox,
                 read_outbox_max_id: outbox,
                 unread_count: unread,
-                unread_mentions_count: 0,
+                unread_mentions_count: mentions,
                 unread_reactions_count: 0,
                 unread_poll_votes_count: 0,
                 notify_settings: types::PeerNotifySettings::default().into(),
@@ -2020,25 +2026,135 @@ pub(crate) fn delete_history(ctx: &Ctx<'_>, req: functions::messages::DeleteHist
     ))
 }
 
-/// `messages.readMentions`: this DC does not count unread mentions (dialogs report none), so
-/// there is nothing to mark; the answer says so with the current pts.
+/// `messages.readMentions`: every unread mention in the chat is read (`updateReadMessagesContents`
+/// in a group, `updateChannelReadMessagesContents` in a channel).
 pub(crate) fn read_mentions(ctx: &Ctx<'_>, req: functions::messages::ReadMentions) -> RpcResult {
     let me = require_user(ctx)?;
-    let state = ctx.shared.state.lock().expect("not poisoned");
-    if super::channels::resolve_peer(&state, me, &req.peer)?.is_none() {
-        if let enums::InputPeer::Chat(c) = &req.peer {
-            super::chats::member_chat(&state, me, c.chat_id)?;
-        } else {
-            resolve_user(&state, me, &req.peer)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let unchanged = |state: &State| {
+        ok(enums::messages::AffectedHistory::from(
+            types::messages::AffectedHistory {
+                pts: state.updates.get(&me).map_or(0, |s| s.pts),
+                pts_count: 0,
+                offset: 0,
+            },
+        ))
+    };
+    if let Some(id) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        super::channels::require_read(&state, me, id)?;
+        super::channels::read_mentions(ctx, &mut state, me, id, None);
+        return unchanged(&state);
+    }
+    let enums::InputPeer::Chat(c) = &req.peer else {
+        // Private chats have no mentions.
+        resolve_user(&state, me, &req.peer)?;
+        return unchanged(&state);
+    };
+    super::chats::member_chat(&state, me, c.chat_id)?;
+    let ids = chat_mentions(&state, me, c.chat_id);
+    read_own_contents(ctx, &mut state, me, &ids).map_or_else(
+        || unchanged(&state),
+        |pts| {
+            ok(enums::messages::AffectedHistory::from(
+                types::messages::AffectedHistory {
+                    pts,
+                    pts_count: 1,
+                    offset: 0,
+                },
+            ))
+        },
+    )
+}
+
+/// `me`'s unread mentions in basic group `chat`, newest first.
+fn chat_mentions(state: &State, me: i64, chat: i64) -> Vec<i32> {
+    state.boxes.get(&me).map_or_else(Vec::new, |b| {
+        b.messages
+            .values()
+            .rev()
+            .filter(|m| m.unread_mention && m.chat.is_some_and(|(c, _)| c == chat))
+            .map(|m| m.id)
+            .collect()
+    })
+}
+
+/// Marks the unread mentions among `ids` (in `me`'s own box) read; `Some(pts)` of the
+/// `updateReadMessagesContents` when there were any.
+fn read_own_contents(ctx: &Ctx<'_>, state: &mut State, me: i64, ids: &[i32]) -> Option<i32> {
+    let mut read = Vec::new();
+    for id in ids {
+        if let Some(m) = state
+            .boxes
+            .get_mut(&me)
+            .and_then(|b| b.messages.get_mut(id))
+            .filter(|m| m.unread_mention)
+        {
+            m.unread_mention = false;
+            read.push(*id);
         }
     }
-    ok(enums::messages::AffectedHistory::from(
-        types::messages::AffectedHistory {
-            pts: state.updates.get(&me).map_or(0, |s| s.pts),
-            pts_count: 0,
-            offset: 0,
-        },
+    if read.is_empty() {
+        return None;
+    }
+    for id in &read {
+        state.mark_message(me, *id);
+    }
+    Some(push_short(ctx, state, me, |pts| {
+        types::UpdateReadMessagesContents {
+            messages: read.clone(),
+            pts,
+            pts_count: 1,
+            date: None,
+        }
+        .into()
+    }))
+}
+
+/// `messages.readMessageContents` (private chats and groups): the mentions among `id` are
+/// read.
+pub(crate) fn read_message_contents(
+    ctx: &Ctx<'_>,
+    req: functions::messages::ReadMessageContents,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let mut state = ctx.shared.state.lock().expect("not poisoned");
+    let (pts, pts_count) = match read_own_contents(ctx, &mut state, me, &req.id) {
+        Some(pts) => (pts, 1),
+        None => (state.updates.get(&me).map_or(0, |s| s.pts), 0),
+    };
+    ok(enums::messages::AffectedMessages::from(
+        types::messages::AffectedMessages { pts, pts_count },
     ))
+}
+
+/// `messages.getUnreadMentions`: the unread mentions of a group or channel, newest first.
+pub(crate) fn get_unread_mentions(
+    ctx: &Ctx<'_>,
+    req: functions::messages::GetUnreadMentions,
+) -> RpcResult {
+    let me = require_user(ctx)?;
+    let state = ctx.shared.state.lock().expect("not poisoned");
+    if let Some(id) = super::channels::resolve_peer(&state, me, &req.peer)? {
+        return super::channels::unread_mentions(&state, me, id, &req);
+    }
+    let ids = match &req.peer {
+        enums::InputPeer::Chat(c) => {
+            super::chats::member_chat(&state, me, c.chat_id)?;
+            chat_mentions(&state, me, c.chat_id)
+        }
+        other => {
+            resolve_user(&state, me, other)?;
+            Vec::new()
+        }
+    };
+    let b = &state.boxes[&me];
+    let all: Vec<&StoredMessage> = ids
+        .iter()
+        .filter(|&&m| (req.max_id <= 0 || m < req.max_id) && (req.min_id <= 0 || m > req.min_id))
+        .filter_map(|m| b.messages.get(m))
+        .collect();
+    let (found, count) = page(&all, req.offset_id, 0, req.add_offset, req.limit);
+    messages_answer(&state, me, found, count)
 }
 
 /// The channel an invite or join-request call is about (basic groups get theirs by migrating

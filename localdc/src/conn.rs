@@ -457,7 +457,20 @@ impl Conn {
                         without_updates: Default::default(),
                         deferred: Default::default(),
                     };
-                    let result = rpc::handle(&ctx, msg_id, &body).map_err(|e| (e.code, e.message));
+                    // A bug in a handler answers this call with an internal error; the DC
+                    // and the connection carry on (the state lock is un-poisoned).
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        rpc::handle(&ctx, msg_id, &body)
+                    }))
+                    .unwrap_or_else(|_| {
+                        tracing::error!(
+                            method = fleetgram_tl::name_of(body_id(&body)).unwrap_or("?"),
+                            "a local DC handler panicked; answering INTERNAL_SERVER_ERROR"
+                        );
+                        self.shared.state.clear_poison();
+                        Err(rpc::RpcErr::new(500, "INTERNAL_SERVER_ERROR"))
+                    })
+                    .map_err(|e| (e.code, e.message));
                     // What the answer reports must survive a crash of the DC.
                     self.shared.sync_store();
                     if ctx.without_updates.get() {
@@ -679,4 +692,10 @@ pub(crate) fn flush(slot: &mut Slot, now: i64) {
             break;
         }
     }
+}
+
+/// The constructor id a request body starts with.
+fn body_id(body: &[u8]) -> u32 {
+    body.get(..4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }

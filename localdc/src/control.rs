@@ -104,6 +104,16 @@ impl Control {
             .force_error(method, code, message, times);
     }
 
+    /// Makes the handler of the next `times` calls of `method` panic (while holding the
+    /// DC's state): the DC must answer them `INTERNAL_SERVER_ERROR` and serve the next calls.
+    pub fn crash_handler(&self, method: &str, times: usize) {
+        self.shared
+            .faults
+            .lock()
+            .expect("not poisoned")
+            .crash(method, times);
+    }
+
     /// Holds answers to `method` back by `delay` (`None` removes it).
     pub fn set_delay(&self, method: &str, delay: Option<std::time::Duration>) {
         self.shared

@@ -20,6 +20,8 @@ pub(crate) struct Faults {
     flood: HashMap<String, FloodLimit>,
     hits: HashMap<(i64, String), VecDeque<i64>>,
     forced: HashMap<String, VecDeque<(i32, String)>>,
+    /// Handler crashes to inject, per method.
+    crashes: HashMap<String, usize>,
     delays: HashMap<String, Duration>,
     /// Account -> how many of its next pushes are lost.
     lost_pushes: HashMap<i64, usize>,
@@ -43,6 +45,22 @@ impl Faults {
         for _ in 0..times {
             q.push_back((code, message.to_string()));
         }
+    }
+
+    pub fn crash(&mut self, method: &str, times: usize) {
+        *self.crashes.entry(method.to_string()).or_default() += times;
+    }
+
+    /// Whether this call of `method` must crash its handler (taken from the budget).
+    pub fn take_crash(&mut self, method: &str) -> bool {
+        let Some(left) = self.crashes.get_mut(method) else {
+            return false;
+        };
+        *left -= 1;
+        if *left == 0 {
+            self.crashes.remove(method);
+        }
+        true
     }
 
     pub fn lose_pushes(&mut self, user: i64, n: usize) {

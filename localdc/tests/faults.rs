@@ -63,6 +63,19 @@ async fn flood_limits_forced_errors_and_delays() {
         assert_eq!((err.code, err.name.as_str()), (500, "RPC_CALL_FAIL"));
     }
     assert!(c.invoke(&functions::help::GetConfig {}).await.is_ok());
+    // A handler that crashes (holding the DC's state) answers an internal error; the
+    // connection, the state and the other calls carry on.
+    control.crash_handler("help.getConfig", 1);
+    let err = c.invoke(&functions::help::GetConfig {}).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.name.as_str()),
+        (500, "INTERNAL_SERVER_ERROR")
+    );
+    assert!(c.invoke(&functions::help::GetConfig {}).await.is_ok());
+    assert!(other
+        .invoke(&functions::help::GetNearestDc {})
+        .await
+        .is_ok());
     // A delay holds the answer back without blocking other calls on the connection.
     control.set_delay("help.getConfig", Some(Duration::from_millis(400)));
     let t = Instant::now();

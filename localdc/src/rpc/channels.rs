@@ -221,12 +221,12 @@ pub(crate) fn message_tl(state: &State, id: i64, m: &StoredMessage, viewer: i64)
 }
 
 /// The top of the reply thread message `id` of box `b` is in (itself when it replies to
-/// nothing).
+/// nothing, or to a message that is gone).
 fn top_of(b: &UserBox, mut id: i32) -> i32 {
     for _ in 0..64 {
         match b.messages.get(&id).and_then(|m| m.reply_to) {
-            Some(r) => id = r,
-            None => break,
+            Some(r) if b.messages.contains_key(&r) => id = r,
+            _ => break,
         }
     }
     id

@@ -268,6 +268,12 @@ fn route_checked(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
             return Err(RpcErr::new(code, message));
         }
         ctx.delay.set(faults.delay_for(method));
+        if faults.take_crash(method) {
+            drop(faults);
+            // An injected handler bug, in the worst place: while the state is locked.
+            let _state = ctx.shared.state.lock();
+            panic!("injected crash in the handler of {method}");
+        }
     }
     dispatch(ctx, body)
 }

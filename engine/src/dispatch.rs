@@ -981,7 +981,12 @@ impl Dispatcher {
                     let handle = |d: Arc<Delivered>| {
                         let (shared, client, acker) = (&shared, &client, &acker);
                         async move {
-                            shared.dispatch(client, d.clone()).await;
+                            let handled =
+                                crate::unwind::catch_panic(shared.dispatch(client, d.clone()));
+                            if let Err(panic) = handled.await {
+                                // Handled, badly: acknowledged like a failed handler.
+                                tracing::error!(%panic, kind = ?d.kind(), "a handler panicked");
+                            }
                             if let Err(e) = acker.ack(&d) {
                                 tracing::error!(error = %e, "cannot commit the update state");
                             }

@@ -716,3 +716,44 @@ async fn idle_chat_workers_end_and_a_new_one_takes_the_next_update() {
     running.abort();
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_panicking_handler_is_contained_and_its_update_acknowledged() {
+    let dc = start().await;
+    let bot = bot(&dc, "panic_test_bot").await;
+    let user = user(&dc, "+15550040041", None).await;
+    let mut user_updates = user.updates().await.unwrap();
+    let mut d = Dispatcher::new();
+    d.on(UpdateKind::NewMessage, F::incoming(), |e| async move {
+        if e.text() == "boom" {
+            let empty: Vec<u8> = Vec::new();
+            let _ = empty[1]; // a bug in the handler
+        }
+        e.reply(format!("got {}", e.text())).await?;
+        Ok(())
+    });
+    let running = tokio::spawn({
+        let bot = bot.clone();
+        async move { d.run(&bot).await }
+    });
+    // The same chat goes on after the panic, in order.
+    for text in ["a", "boom", "b", "c"] {
+        user.send_message("@panic_test_bot", text).await.unwrap();
+    }
+    for text in ["a", "b", "c"] {
+        expect_reply(&mut user_updates, &format!("got {text}")).await;
+    }
+    // The panicked update counts as handled: the committed state moves past it, so a
+    // restarted bot does not get it again.
+    running.abort();
+    let mut s = bot.updates().await.unwrap();
+    while let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_millis(700), s.next()).await {
+        let text = match d.message() {
+            Some(enums::Message::Message(m)) => m.message.clone(),
+            _ => String::new(),
+        };
+        assert!(text != "boom" && text != "a", "redelivered {text:?}");
+        s.ack(&d).unwrap();
+    }
+    dc.shutdown().await;
+}

@@ -536,7 +536,10 @@ async fn supervise(fleet: FleetHandle, slot: Arc<Slot>) {
         }
         slot.set_state(AccountState::Starting);
         let end = tokio::select! {
-            end = run_account(&fleet, &slot) => end,
+            end = crate::unwind::catch_panic(run_account(&fleet, &slot)) => end.unwrap_or_else(|panic| {
+                // A bug: the account restarts like after any other failure.
+                End::Retry(format!("internal error (please report): {panic}"))
+            }),
             _ = stop.wait_for(|s| *s) => End::Stopped,
         };
         if let Some(c) = slot.client.lock().expect("not poisoned").take() {
@@ -815,8 +818,12 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
     let spawn = |d: Arc<Delivered>, chat: Option<i64>, h: &Arc<dyn Handlers>| {
         let fut = h.handle(d.clone());
         let tx = done_tx.clone();
+        let name = name.clone();
         tokio::spawn(async move {
-            fut.await;
+            if let Err(panic) = crate::unwind::catch_panic(fut).await {
+                // Handled, badly: acknowledged like a handler error, so the chat goes on.
+                tracing::error!(account = %name, %panic, kind = ?d.kind(), "a handler panicked (please report)");
+            }
             let _ = tx.send((chat, d));
         });
     };

@@ -1,0 +1,121 @@
+//! The fleet supervisor contains bugs: a handler that panics has its update acknowledged
+//! and its chat goes on; an account whose task panics is restarted like after any failure.
+
+mod support;
+
+use fleetgram_engine::fleet::config::FleetConfig;
+use fleetgram_engine::fleet::{
+    AccountHandle, AccountState, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
+};
+use fleetgram_engine::store::{MemoryStore, SessionStore};
+use fleetgram_engine::updates::{Delivered, UpdateKind};
+use fleetgram_protocol::crypto::rsa::RsaPublicKey;
+use fleetgram_tl::enums;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Handlers that note each message's text, and panic on "boom".
+struct Noting(Arc<Mutex<Vec<String>>>);
+
+impl Handlers for Noting {
+    fn wants(&self, kind: UpdateKind) -> bool {
+        kind == UpdateKind::NewMessage
+    }
+    fn handle(&self, update: Arc<Delivered>) -> BoxFuture<'static, ()> {
+        let seen = self.0.clone();
+        Box::pin(async move {
+            let Some(enums::Message::Message(m)) = update.message() else {
+                return;
+            };
+            if m.message == "boom" {
+                panic!("a handler bug");
+            }
+            seen.lock().unwrap().push(m.message.clone());
+        })
+    }
+    fn stop(&self) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Attaches [`Noting`]; the first attach panics (a bug in the account's start-up).
+struct Factory {
+    seen: Arc<Mutex<Vec<String>>>,
+    attaches: AtomicUsize,
+}
+
+impl HandlerFactory for Factory {
+    fn attach(&self, _: AccountHandle) -> BoxFuture<'static, Result<Arc<dyn Handlers>, String>> {
+        let first = self.attaches.fetch_add(1, Ordering::SeqCst) == 0;
+        let seen = self.seen.clone();
+        Box::pin(async move {
+            assert!(!first, "a start-up bug");
+            Ok(Arc::new(Noting(seen)) as Arc<dyn Handlers>)
+        })
+    }
+}
+
+struct Token(String);
+
+impl Credentials for Token {
+    fn login_code(&self, _: &str, _: &str) -> BoxFuture<'static, Option<String>> {
+        Box::pin(async { None })
+    }
+    fn bot_token(&self, _: &str) -> Option<String> {
+        Some(self.0.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_in_handlers_and_account_tasks_are_contained() {
+    let dc = start().await;
+    let (_, token) = dc.control().create_bot("Panic", "fleet_panic_bot", 1);
+    let info = dc.info();
+    let config = FleetConfig::parse(
+        std::path::Path::new("/tmp/accounts.yaml"),
+        "network: local\naccounts:\n  - { name: b, kind: bot, username: fleet_panic_bot }\n",
+        &|_| None,
+    )
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let fleet = Fleet::start(
+        config,
+        DcTable {
+            dcs: info.dcs.iter().map(|d| (d.id, d.addr)).collect(),
+            default_dc: 1,
+            rsa_keys: vec![RsaPublicKey::from_pem(&info.rsa_pem).unwrap()],
+        },
+        Arc::new(MemoryStore::new()) as Arc<dyn SessionStore>,
+        Arc::new(Factory {
+            seen: seen.clone(),
+            attaches: AtomicUsize::new(0),
+        }),
+        Arc::new(Token(token)),
+    );
+    let h = fleet.handle();
+    // The first start panics; the supervisor restarts the account (after its backoff).
+    let t = Instant::now();
+    while h.status()[0].state != AccountState::Running {
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", h.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.status()[0].restarts, 1);
+
+    let person = user(&dc, "+15550041001", None).await;
+    for text in ["a", "boom", "b", "c"] {
+        person.send_message("@fleet_panic_bot", text).await.unwrap();
+    }
+    let t = Instant::now();
+    while seen.lock().unwrap().len() < 3 {
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", seen.lock());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), ["a", "b", "c"]);
+    let s = &h.status()[0];
+    assert_eq!((s.state.clone(), s.restarts), (AccountState::Running, 1));
+    assert_eq!(s.updates, 4, "every update counted, the panicked one too");
+    fleet.shutdown().await;
+    dc.shutdown().await;
+}

@@ -11,33 +11,7 @@ use support::*;
 
 /// A new supergroup of `owner`; its marked id.
 async fn supergroup(owner: &Client, title: &str) -> i64 {
-    let u = owner
-        .invoke(&functions::channels::CreateChannel {
-            broadcast: false,
-            megagroup: true,
-            for_import: false,
-            forum: false,
-            title: title.into(),
-            about: String::new(),
-            geo_point: None,
-            address: None,
-            ttl_period: None,
-        })
-        .await
-        .unwrap();
-    let chats = match u {
-        enums::Updates::Updates(u) => u.chats,
-        enums::Updates::Combined(u) => u.chats,
-        other => panic!("{other:?}"),
-    };
-    let id = chats
-        .iter()
-        .find_map(|c| match c {
-            enums::Chat::Channel(c) => Some(c.id),
-            _ => None,
-        })
-        .unwrap();
-    -1_000_000_000_000 - id
+    -1_000_000_000_000 - new_channel(owner, title, true).await.channel_id
 }
 
 #[tokio::test]
@@ -522,30 +496,7 @@ async fn discussion_groups_carry_comments_and_comment_links() {
     let alice = user(&dc, "+15550036001", Some("alice_news")).await;
     let bob = user(&dc, "+15550036002", Some("bob_news")).await;
     // A public broadcast channel and a private supergroup as its discussion group.
-    let created = alice
-        .invoke(&functions::channels::CreateChannel {
-            broadcast: true,
-            megagroup: false,
-            for_import: false,
-            forum: false,
-            title: "News".into(),
-            about: String::new(),
-            geo_point: None,
-            address: None,
-            ttl_period: None,
-        })
-        .await
-        .unwrap();
-    let enums::Updates::Updates(u) = created else {
-        panic!()
-    };
-    let enums::Chat::Channel(news) = &u.chats[0] else {
-        panic!()
-    };
-    let news_input = types::InputChannel {
-        channel_id: news.id,
-        access_hash: news.access_hash.unwrap(),
-    };
+    let news_input = new_channel(&alice, "News", false).await;
     alice
         .invoke(&functions::channels::UpdateUsername {
             channel: news_input.clone().into(),
@@ -553,7 +504,7 @@ async fn discussion_groups_carry_comments_and_comment_links() {
         })
         .await
         .unwrap();
-    let news_id = -1_000_000_000_000 - news.id;
+    let news_id = -1_000_000_000_000 - news_input.channel_id;
     let group = supergroup(&alice, "News chat").await;
     let group_raw = -1_000_000_000_000 - group;
     // Bob may not link chats he does not administer.
@@ -599,7 +550,7 @@ async fn discussion_groups_carry_comments_and_comment_links() {
         raw.from_id,
         Some(
             types::PeerChannel {
-                channel_id: news.id
+                channel_id: news_input.channel_id
             }
             .into()
         )

@@ -1,5 +1,7 @@
 //! The engine's client against the embedded local DC on loopback.
 
+mod support;
+
 use fleetgram_engine::auth::SignInError;
 use fleetgram_engine::policy::NoRetries;
 use fleetgram_engine::store::{AccountState, MemoryStore, SessionStore, SledStore};
@@ -1285,36 +1287,10 @@ async fn channel_updates_are_caught_up_per_channel_after_a_restart() {
     let c = client(&dc, store.clone(), "rx");
     login_user(&dc, &c, "+15550008002").await;
     // The owner makes a supergroup and adds rx.
-    let created = owner
-        .invoke(&functions::channels::CreateChannel {
-            broadcast: false,
-            megagroup: true,
-            for_import: false,
-            forum: false,
-            title: "chan".into(),
-            about: String::new(),
-            geo_point: None,
-            address: None,
-            ttl_period: None,
-        })
-        .await
-        .unwrap();
-    let enums::Updates::Updates(u) = created else {
-        panic!()
-    };
-    let enums::Chat::Channel(ch) = &u.chats[0] else {
-        panic!()
-    };
-    let channel: enums::InputChannel = types::InputChannel {
-        channel_id: ch.id,
-        access_hash: ch.access_hash.unwrap(),
-    }
-    .into();
-    let peer: enums::InputPeer = types::InputPeerChannel {
-        channel_id: ch.id,
-        access_hash: ch.access_hash.unwrap(),
-    }
-    .into();
+    let input = support::new_channel(&owner, "chan", true).await;
+    let peer = support::channel_peer(&input);
+    let ch_id = input.channel_id;
+    let channel: enums::InputChannel = input.into();
     let enums::contacts::ImportedContacts::ImportedContacts(imp) = owner
         .invoke(&functions::contacts::ImportContacts {
             contacts: vec![types::InputPhoneContact {
@@ -1356,7 +1332,7 @@ async fn channel_updates_are_caught_up_per_channel_after_a_restart() {
     }
     let c = client(&dc, store.clone(), "rx");
     assert!(
-        c.state().channels.contains_key(&ch.id),
+        c.state().channels.contains_key(&ch_id),
         "the channel's pts was committed"
     );
     let mut s = c.updates().await.unwrap();
@@ -1566,31 +1542,8 @@ async fn own_deletes_are_delivered_from_the_answer_without_a_difference() {
     let c = client(&dc, Arc::new(MemoryStore::new()), "del");
     login_user(&dc, &c, "+15550009401").await;
     let mut s = c.updates().await.unwrap();
-    let created = c
-        .invoke(&functions::channels::CreateChannel {
-            broadcast: true,
-            megagroup: false,
-            for_import: false,
-            forum: false,
-            title: "del".into(),
-            about: String::new(),
-            geo_point: None,
-            address: None,
-            ttl_period: None,
-        })
-        .await
-        .unwrap();
-    let enums::Updates::Updates(u) = created else {
-        panic!("{created:?}")
-    };
-    let enums::Chat::Channel(ch) = &u.chats[0] else {
-        panic!()
-    };
-    let peer: enums::InputPeer = types::InputPeerChannel {
-        channel_id: ch.id,
-        access_hash: ch.access_hash.unwrap(),
-    }
-    .into();
+    let ch = support::new_channel(&c, "del", false).await;
+    let peer = support::channel_peer(&ch);
     post(&c, &peer, "in the channel").await;
     post(&c, &enums::InputPeer::InputPeerSelf, "to myself").await;
     // Both arrive (from the answers), with their ids.
@@ -1626,8 +1579,8 @@ async fn own_deletes_are_delivered_from_the_answer_without_a_difference() {
     );
     c.invoke(&functions::channels::DeleteMessages {
         channel: types::InputChannel {
-            channel_id: ch.id,
-            access_hash: ch.access_hash.unwrap(),
+            channel_id: ch.channel_id,
+            access_hash: ch.access_hash,
         }
         .into(),
         id: vec![chan_id.unwrap()],
@@ -1637,7 +1590,7 @@ async fn own_deletes_are_delivered_from_the_answer_without_a_difference() {
     let d = next_of(&mut s).await;
     assert!(
         matches!(&d.update, enums::Update::DeleteChannelMessages(u)
-            if u.channel_id == ch.id && u.messages == [chan_id.unwrap()]),
+            if u.channel_id == ch.channel_id && u.messages == [chan_id.unwrap()]),
         "{d:?}"
     );
     // The sequences go on without a gap.

@@ -6,6 +6,7 @@ use fleetgram_engine::updates::{Delivered, UpdateStream};
 use fleetgram_engine::{Client, Config};
 use fleetgram_localdc::{Config as DcConfig, LocalDc};
 use fleetgram_protocol::crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use fleetgram_tl::{enums, functions, types};
 use rand::RngCore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,4 +99,46 @@ pub async fn next_incoming(s: &mut UpdateStream) -> fleetgram_tl::enums::Message
         _ => None,
     })
     .await
+}
+
+/// A new channel of `owner` (a supergroup with `megagroup`, else a broadcast channel).
+pub async fn new_channel(owner: &Client, title: &str, megagroup: bool) -> types::InputChannel {
+    let created = owner
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: !megagroup,
+            megagroup,
+            for_import: false,
+            forum: false,
+            title: title.into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let chats = match created {
+        enums::Updates::Updates(u) => u.chats,
+        enums::Updates::Combined(u) => u.chats,
+        other => panic!("{other:?}"),
+    };
+    chats
+        .into_iter()
+        .find_map(|c| match c {
+            enums::Chat::Channel(c) => Some(types::InputChannel {
+                channel_id: c.id,
+                access_hash: c.access_hash.unwrap(),
+            }),
+            _ => None,
+        })
+        .expect("the new channel")
+}
+
+/// The `InputPeer` of a channel.
+pub fn channel_peer(c: &types::InputChannel) -> enums::InputPeer {
+    types::InputPeerChannel {
+        channel_id: c.channel_id,
+        access_hash: c.access_hash,
+    }
+    .into()
 }

@@ -380,14 +380,28 @@ impl SledStore {
         };
         std::fs::create_dir_all(&path).map_err(|e| io(e.to_string()))?;
         restrict(&path, 0o700);
-        let db = sled::open(&path).map_err(|e| {
-            let s = e.to_string();
-            if s.contains("lock") || s.contains("WouldBlock") || s.contains("temporarily") {
-                StoreError::Locked { path: path.clone() }
-            } else {
-                io(s)
+        let open = || {
+            sled::open(&path).map_err(|e| {
+                let s = e.to_string();
+                if s.contains("lock") || s.contains("WouldBlock") || s.contains("temporarily") {
+                    StoreError::Locked { path: path.clone() }
+                } else {
+                    io(s)
+                }
+            })
+        };
+        // A database closed a moment ago (in this process) is unlocked when sled's flusher
+        // thread ends, shortly after the drop: wait a little before calling it in use.
+        let mut tries = 0;
+        let db = loop {
+            match open() {
+                Err(StoreError::Locked { .. }) if tries < 40 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
             }
-        })?;
+        };
         restrict_tree(&path);
         let tree = |name: &str| db.open_tree(name).map_err(|e| io(e.to_string()));
         let accounts = tree("accounts")?;

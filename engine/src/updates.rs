@@ -74,7 +74,8 @@ pub struct UpdateStream {
     channel_pending: std::collections::HashMap<i64, Held>,
     next_number: u64,
     /// Updates held while a gap is open, with pts after them.
-    pending: Vec<(i32, i32, Delivered)>,
+    /// (`None`: a place in the sequence with nothing to deliver, an own action's update.)
+    pending: Vec<(i32, i32, Option<Delivered>)>,
     /// qts updates held while a gap is open, with their qts.
     pending_qts: Vec<(i32, Delivered)>,
     /// Containers held while a seq gap is open.
@@ -263,6 +264,7 @@ pub(crate) fn answer_carries_updates(bytes: &[u8]) -> bool {
         types::messages::InvitedUsers::CONSTRUCTOR_ID,
         types::messages::ChatInviteJoinResultOk::CONSTRUCTOR_ID,
         types::messages::AffectedMessages::CONSTRUCTOR_ID,
+        types::messages::AffectedHistory::CONSTRUCTOR_ID,
     ]
     .contains(&id)
 }
@@ -315,6 +317,48 @@ fn affected_update(request: &[u8], pts: i32, pts_count: i32) -> Option<enums::Up
             return None;
         },
     )
+}
+
+/// The place in the account's common pts sequence that the answer to one of its own calls
+/// takes without saying what its updates hold (`readHistory`, `readMentions`,
+/// `deleteHistory`, `unpinAllMessages`, `readReactions` outside channels): the stream steps
+/// over it, as Telegram does not send those updates to the session that caused them.
+/// Without this the next update would open a gap (a wait, then a difference).
+fn answer_pts_only(request: &[u8], answer: &[u8]) -> Option<(i32, i32)> {
+    use fleetgram_tl::Identifiable;
+    let id = u32::from_le_bytes(answer.get(..4)?.try_into().ok()?);
+    let (pts, count) = if id == types::messages::AffectedMessages::CONSTRUCTOR_ID {
+        let enums::messages::AffectedMessages::AffectedMessages(a) =
+            enums::messages::AffectedMessages::from_bytes(answer).ok()?;
+        (a.pts, a.pts_count)
+    } else if id == types::messages::AffectedHistory::CONSTRUCTOR_ID {
+        let enums::messages::AffectedHistory::AffectedHistory(a) =
+            enums::messages::AffectedHistory::from_bytes(answer).ok()?;
+        (a.pts, a.pts_count)
+    } else {
+        return None;
+    };
+    let rid = u32::from_le_bytes(request.get(..4)?.try_into().ok()?);
+    use functions::messages as m;
+    let peer = if rid == m::ReadHistory::CONSTRUCTOR_ID {
+        m::ReadHistory::from_bytes(request).ok()?.peer
+    } else if rid == m::ReadMentions::CONSTRUCTOR_ID {
+        m::ReadMentions::from_bytes(request).ok()?.peer
+    } else if rid == m::DeleteHistory::CONSTRUCTOR_ID {
+        m::DeleteHistory::from_bytes(request).ok()?.peer
+    } else if rid == m::UnpinAllMessages::CONSTRUCTOR_ID {
+        m::UnpinAllMessages::from_bytes(request).ok()?.peer
+    } else if rid == m::ReadReactions::CONSTRUCTOR_ID {
+        m::ReadReactions::from_bytes(request).ok()?.peer
+    } else {
+        return None;
+    };
+    // In a channel the numbers are the channel's own sequence.
+    let channel = matches!(
+        peer,
+        enums::InputPeer::Channel(_) | enums::InputPeer::ChannelFromMessage(_)
+    );
+    (count > 0 && !channel).then_some((pts, count))
 }
 
 /// The updates in the answer to one of the account's own calls. `updateShortSentMessage`
@@ -831,7 +875,13 @@ impl UpdateStream {
             },
             RawUpdate::Answer { request, bytes } => match answer_updates(&request, &bytes, me) {
                 Some(u) => u,
-                None => return Ok(()),
+                None => {
+                    if let Some((pts, count)) = answer_pts_only(&request, &bytes) {
+                        self.pending.push((pts, count, None));
+                        self.apply_pending();
+                    }
+                    return Ok(());
+                }
             },
         };
         // A short update naming someone this account has never seen carries no access
@@ -919,7 +969,10 @@ impl UpdateStream {
             match common_pts(&u) {
                 // Not in a sequence: delivered as it comes.
                 None => self.push(u, users.clone(), chats.clone()),
-                Some((pts, count)) => self.pending.push((pts, count, held(u, &users, &chats))),
+                Some((pts, count)) => {
+                    self.pending
+                        .push((pts, count, Some(held(u, &users, &chats))));
+                }
             }
         }
         if date > self.local.date {
@@ -1144,7 +1197,9 @@ impl UpdateStream {
                 continue; // Already have it.
             }
             self.local.pts = pts;
-            self.push(d.update, d.users, d.chats);
+            if let Some(d) = d {
+                self.push(d.update, d.users, d.chats);
+            }
         }
         self.pending_qts.sort_by_key(|(qts, _)| *qts);
         while let Some((qts, _)) = self.pending_qts.first() {

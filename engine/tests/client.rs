@@ -1537,7 +1537,7 @@ async fn containers_are_held_for_a_seq_gap_and_own_answers_count_in_the_sequence
 }
 
 #[tokio::test]
-async fn own_deletes_are_delivered_from_the_answer_without_a_difference() {
+async fn own_deletes_and_reads_keep_the_sequence_without_a_difference() {
     let dc = start().await;
     let c = client(&dc, Arc::new(MemoryStore::new()), "del");
     login_user(&dc, &c, "+15550009401").await;
@@ -1597,6 +1597,31 @@ async fn own_deletes_are_delivered_from_the_answer_without_a_difference() {
     post(&c, &enums::InputPeer::InputPeerSelf, "after").await;
     let d = next_of(&mut s).await;
     assert_eq!(text_of(&d).as_deref(), Some("after"));
+    assert_eq!(s.stats().differences, before.differences, "{:?}", s.stats());
+    // Reading a chat moves the sequence without telling this session what changed: the
+    // stream steps over it, so the next message is no gap either.
+    let me = c.state().user_id.unwrap();
+    let friend = dc.control().create_user("+15550009402", "Friend", "", 1);
+    dc.control().send_message(friend, me, "hi").unwrap();
+    assert_eq!(text_of(&next_of(&mut s).await).as_deref(), Some("hi"));
+    // (A stranger's first message costs a difference: the short update has no access hash.)
+    let before = s.stats();
+    let enums::InputPeer::User(f) = c.resolve_peer(&friend.to_string()).await.unwrap() else {
+        panic!()
+    };
+    let affected = c
+        .invoke(&functions::messages::ReadHistory {
+            peer: enums::InputPeer::User(f),
+            max_id: 0,
+        })
+        .await
+        .unwrap();
+    let enums::messages::AffectedMessages::AffectedMessages(a) = affected;
+    assert_eq!(a.pts_count, 1);
+    let sent = Instant::now();
+    dc.control().send_message(friend, me, "next").unwrap();
+    assert_eq!(text_of(&next_of(&mut s).await).as_deref(), Some("next"));
+    assert!(sent.elapsed() < Duration::from_millis(300), "held as a gap");
     assert_eq!(s.stats().differences, before.differences, "{:?}", s.stats());
     let server = c.invoke(&functions::updates::GetState {}).await.unwrap();
     let enums::updates::State::State(server) = server;

@@ -2,7 +2,8 @@
 //!
 //! 1. update throughput into a Rust consumer: N messages are queued for an account while its
 //!    client is stopped, then a fresh client catches up through `getDifference` and the
-//!    consumer receives (and acknowledges) every one; then the same number arrives live.
+//!    consumer receives (and acknowledges) every one; then the same number arrives live
+//!    (the DC in this process, then in a child process).
 //! 2. idle memory: RSS growth per connected, authorized client at N clients.
 //! 3. login CPU time per account (handshake + bot sign-in).
 //!
@@ -171,6 +172,46 @@ fn main() {
         cfg.extra_rsa_keys =
             vec![RsaPublicKey::from_pem(info["rsa"]["pem"].as_str().unwrap()).unwrap()];
         cfg.ping_interval = Duration::from_secs(600);
+
+        // Live again, with the DC (and the producer) in the child process: this process
+        // only receives, checks and acknowledges.
+        let sender = control_call(
+            &url,
+            &serde_json::json!({"op": "create_user", "phone": "+19990000101", "first_name": "S"}),
+        )["id"]
+            .as_i64()
+            .unwrap();
+        control_call(
+            &url,
+            &serde_json::json!({"op": "create_user", "phone": "+19990000102", "first_name": "R"}),
+        );
+        let mut rx_cfg = cfg.clone();
+        rx_cfg.update_backlog = 16_384;
+        let c = Client::new(rx_cfg, Arc::new(MemoryStore::new()), "rx").unwrap();
+        let t = c.request_login_code("+19990000102").await.unwrap();
+        let me = c.sign_in(&t, "12345").await.unwrap().id;
+        let mut s = c.updates().await.unwrap();
+        let producer = {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || {
+                control_call(
+                    &url,
+                    &serde_json::json!({"op": "send_message", "from": sender, "to": me, "text": "c", "count": updates}),
+                )
+            })
+        };
+        let t0 = Instant::now();
+        consume(&mut s, updates).await;
+        let el = t0.elapsed();
+        producer.await.unwrap();
+        println!(
+            "live, DC in a child process: {updates} updates in {:.3} s = {:.0} updates/s",
+            el.as_secs_f64(),
+            updates as f64 / el.as_secs_f64()
+        );
+        drop(s);
+        drop(c);
+
         let tokens: Vec<String> = (0..clients)
             .map(|i| {
                 let r = control_call(

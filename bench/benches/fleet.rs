@@ -58,7 +58,11 @@ fn get(addr: std::net::SocketAddr, path: &str) -> usize {
 
 /// Issue 11: what serving the status page and the metrics once a second costs the host, for
 /// this fleet: process CPU while serving against the same time idle.
-async fn operator_cost(fleet: &fleetgram_engine::fleet::FleetHandle, scripts: &ScriptHost, n: usize) {
+async fn operator_cost(
+    fleet: &fleetgram_engine::fleet::FleetHandle,
+    scripts: &ScriptHost,
+    n: usize,
+) {
     let view = fleetgram::operator::View::new(fleet.clone(), scripts.clone(), vec![], None);
     // The host's own share: curl fetches in a child process.
     let (mut page, mut metrics) = (0, 0);
@@ -103,7 +107,9 @@ async fn operator_cost(fleet: &fleetgram_engine::fleet::FleetHandle, scripts: &S
         "for i in $(seq {SECS}); do curl -s -o /dev/null http://{addr}/; curl -s -o /dev/null http://{addr}/metrics; sleep 1; done"
     );
     let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("sh").args(["-c", &script]).status()
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .status()
     })
     .await
     .unwrap()

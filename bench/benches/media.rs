@@ -32,7 +32,8 @@ fn main() {
         })
         .collect();
     let mut cfg = Config::with_dcs(1, "bench", dcs, 1);
-    cfg.extra_rsa_keys = vec![RsaPublicKey::from_pem(info["rsa"]["pem"].as_str().unwrap()).unwrap()];
+    cfg.extra_rsa_keys =
+        vec![RsaPublicKey::from_pem(info["rsa"]["pem"].as_str().unwrap()).unwrap()];
     cfg.request_timeout = Duration::from_secs(120);
     let phone = "+15550077001";
     control_call(

@@ -8,7 +8,7 @@
 //! | `create_user` | `phone`, `first_name`, `last_name`?, `dc`? | `{"id"}` |
 //! | `create_bot` | `first_name`, `username`, `dc`? | `{"id", "token"}` |
 //! | `login_code` | `phone` | `{"code"}` (null if none was sent) |
-//! | `send_message` | `from`, `to`, `text` | `{"id"}` |
+//! | `send_message` | `from`, `to`, `text`, `count`? (a burst: `text0`, `text1`...) | `{"id"}` (the last) |
 //! | `edit_message` | `user`, `peer`, `id`, `text` | `{}` |
 //! | `delete_messages` | `user`, `ids`, `revoke`? | `{}` |
 //! | `inject_update` | `user`, `update` (an `Updates` object in the TL JSON mapping) | `{}` |
@@ -92,9 +92,11 @@ async fn handle_conn(control: Control, mut stream: TcpStream) {
     }
     let body = &buf[head_end..head_end + content_length];
     let (status, answer) = match serde_json::from_slice::<Value>(body) {
-        Ok(v) => match run(&control, &v) {
-            Ok(a) => (200, a),
-            Err(e) => (400, json!({"error": e})),
+        // An operation may take a while (a burst of messages): off the runtime's workers.
+        Ok(v) => match tokio::task::spawn_blocking(move || run(&control, &v)).await {
+            Ok(Ok(a)) => (200, a),
+            Ok(Err(e)) => (400, json!({"error": e})),
+            Err(_) => (500, json!({"error": "the operation failed inside the DC"})),
         },
         Err(e) => (400, json!({"error": format!("invalid JSON: {e}")})),
     };
@@ -163,9 +165,20 @@ fn run(c: &Control, v: &Value) -> Result<Value, String> {
         }
         "login_code" => Ok(json!({"code": c.login_code(str_arg(v, "phone")?)})),
         "send_message" => {
-            let id = c
-                .send_message(int_arg(v, "from")?, int_arg(v, "to")?, str_arg(v, "text")?)
-                .map_err(|e| e.0)?;
+            let (from, to, text) = (int_arg(v, "from")?, int_arg(v, "to")?, str_arg(v, "text")?);
+            let count = opt_int(v, "count", 1)?;
+            if !(1..=10_000_000).contains(&count) {
+                return Err(format!("count must be 1 to 10000000, not {count}"));
+            }
+            let mut id = 0;
+            for i in 0..count {
+                let t = if count == 1 {
+                    text.to_string()
+                } else {
+                    format!("{text}{i}")
+                };
+                id = c.send_message(from, to, &t).map_err(|e| e.0)?;
+            }
             Ok(json!({"id": id}))
         }
         "edit_message" => {

@@ -123,6 +123,40 @@ async fn control_over_http() {
     )
     .await;
     assert_eq!(st, 200);
+    // A burst: numbered texts, the last id answered; a count out of range is refused.
+    let (st, burst) = post(
+        ctl,
+        &json!({"op": "send_message", "from": a_id, "to": b_id, "text": "n", "count": 3})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(st, 200, "{burst}");
+    assert_eq!(burst["id"].as_i64(), sent["id"].as_i64().map(|i| i + 3));
+    let mut texts = Vec::new();
+    while texts.len() < 3 {
+        match c.session.poll_event() {
+            Some(Event::Update(body)) => {
+                if let Ok(enums::Updates::UpdateShortMessage(m)) = enums::Updates::from_bytes(&body)
+                {
+                    texts.push(m.message);
+                }
+            }
+            Some(_) => {}
+            None => {
+                let p = c.wire.recv().await.unwrap();
+                c.session.handle_incoming(&p, support::now_ms()).unwrap();
+            }
+        }
+    }
+    assert_eq!(texts, ["n0", "n1", "n2"]);
+    let (st, e) = post(
+        ctl,
+        &json!({"op": "send_message", "from": a_id, "to": b_id, "text": "n", "count": 0})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().contains("count"), "{e}");
     // Inject a raw update (TL JSON mapping).
     let upd = json!({"op": "inject_update", "user": b_id, "update": {"_": "updateShort", "update": {"_": "updateUserStatus", "user_id": a_id, "status": {"_": "userStatusOnline", "expires": 1}}, "date": 1}});
     assert_eq!(post(ctl, &upd.to_string()).await.0, 200);

@@ -588,6 +588,8 @@ pub enum Filter {
     InChats(HashSet<i64>),
     /// A message with media.
     HasMedia,
+    /// A message that mentions this account.
+    Mentioned,
     /// A message someone else sent.
     Incoming,
     /// A message this account sent.
@@ -618,6 +620,7 @@ impl std::fmt::Debug for Filter {
             Self::FromUsers(u) => write!(f, "from_users({u:?})"),
             Self::InChats(c) => write!(f, "chats({c:?})"),
             Self::HasMedia => write!(f, "has_media"),
+            Self::Mentioned => write!(f, "mentioned"),
             Self::Incoming => write!(f, "incoming"),
             Self::Outgoing => write!(f, "outgoing"),
             Self::State(s) => write!(f, "state({s:?})"),
@@ -706,6 +709,11 @@ impl Filter {
         Self::HasMedia
     }
 
+    /// Mentioning this account (`@username`, by name, or a reply to its message).
+    pub fn mentioned() -> Self {
+        Self::Mentioned
+    }
+
     /// Sent by someone else.
     pub fn incoming() -> Self {
         Self::Incoming
@@ -763,6 +771,7 @@ impl Filter {
             Self::FromUsers(ids) => e.sender_id().is_some_and(|s| ids.contains(&s)),
             Self::InChats(ids) => e.chat_id().is_some_and(|c| ids.contains(&c)),
             Self::HasMedia => e.message.as_ref().is_some_and(|m| m.media().is_some()),
+            Self::Mentioned => e.message.as_ref().is_some_and(Message::mentioned),
             Self::Incoming => e.message.as_ref().is_some_and(|m| !m.outgoing()),
             Self::Outgoing => e.outgoing(),
             Self::State(s) => e.state() == s.as_deref(),
@@ -780,6 +789,7 @@ impl Filter {
             Self::Command(_)
             | Self::Regex(_)
             | Self::HasMedia
+            | Self::Mentioned
             | Self::Incoming
             | Self::Outgoing => Some(MESSAGE_KINDS.into()),
             Self::TextContains(_) => Some(

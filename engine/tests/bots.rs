@@ -329,7 +329,7 @@ fn synthetic(
         "_": "updateNewMessage", "pts": 0, "pts_count": 0,
         "message": {
             "_": "message", "out": out, "id": 1, "from_id": {"_": "peerUser", "user_id": from},
-            "peer_id": peer, "message": text, "date": 1
+            "peer_id": peer, "message": text, "date": 1, "mentioned": text.contains('@')
         }
     }));
     Arc::new(fleetgram_engine::updates::Delivered::synthetic(
@@ -398,6 +398,7 @@ async fn every_filter_and_its_combinations_pick_the_right_updates() {
     assert_eq!(pick(F::incoming()), vec![0, 2, 3, 4]);
     assert_eq!(pick(F::outgoing()), vec![1]);
     assert_eq!(pick(F::has_media()), Vec::<usize>::new());
+    assert_eq!(pick(F::mentioned()), vec![0]);
     assert_eq!(pick(F::custom(|e| e.text().len() == 4)), vec![3, 4]);
     assert_eq!(
         pick(F::group() & !F::channel() & F::text_contains("66")),

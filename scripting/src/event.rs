@@ -3,7 +3,7 @@
 //!
 //! | kind          | fields                                                                  |
 //! |---------------|-------------------------------------------------------------------------|
-//! | message, edited | id, chat_id, sender_id, text, out, date, reply_to, has_media, chat_type, buttons, service |
+//! | message, edited | id, chat_id, sender_id, text, out, date, reply_to, mentioned, has_media, chat_type, buttons, service |
 //! | deleted       | chat_id (channels only), ids                                            |
 //! | callback      | query_id, user_id, chat_id, msg_id, data                                |
 //! | join_request  | chat_id, user_id, date, about (bots) / pending, recent (admins)         |
@@ -159,6 +159,7 @@ pub fn message_json(m: &enums::Message) -> Json {
                 "out": m.out,
                 "date": m.date,
                 "reply_to": reply_to,
+                "mentioned": m.mentioned,
                 "has_media": m.media.is_some(),
                 "chat_type": chat_type,
                 "buttons": buttons(&m.reply_markup),
@@ -180,6 +181,7 @@ pub fn message_json(m: &enums::Message) -> Json {
                 "text": "",
                 "out": m.out,
                 "date": m.date,
+                "mentioned": m.mentioned,
                 "has_media": false,
                 "chat_type": chat_type,
                 "buttons": [],
@@ -305,6 +307,8 @@ pub struct Light {
     pub out: Option<bool>,
     /// Has media.
     pub has_media: bool,
+    /// Mentions this account.
+    pub mentioned: bool,
 }
 
 fn chat_type(p: &enums::Peer, post: bool) -> &'static str {
@@ -329,6 +333,7 @@ pub fn light_of(d: &Delivered) -> Light {
             }),
             out: Some(m.out),
             has_media: m.media.is_some(),
+            mentioned: m.mentioned,
         },
         Some(enums::Message::Service(m)) => Light {
             chat_type: chat_type(&m.peer_id, m.post),
@@ -376,6 +381,7 @@ fn light_of_json(j: &Json) -> Light {
         sender_id: j.get("sender_id").and_then(Json::as_i64),
         out: j.get("out").and_then(Json::as_bool),
         has_media: j.get("has_media").and_then(Json::as_bool).unwrap_or(false),
+        mentioned: j.get("mentioned").and_then(Json::as_bool).unwrap_or(false),
     }
 }
 
@@ -451,5 +457,38 @@ impl EventData {
                 Arc::new(j)
             })
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_json;
+    use fleetgram_tl::{enums, Deserializable};
+    use serde_json::json;
+
+    fn message(fields: serde_json::Value) -> enums::Message {
+        let schema = fleetgram_tl::dynamic::schema();
+        let obj = schema.object_from_json(&fields).unwrap();
+        enums::Message::from_bytes(&schema.encode(&obj).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn message_events_carry_their_fields() {
+        let m = message(json!({"_": "message", "mentioned": true, "id": 7,
+            "from_id": {"_": "peerUser", "user_id": 5}, "peer_id": {"_": "peerChannel", "channel_id": 9},
+            "date": 100, "message": "hi @me",
+            "reply_to": {"_": "messageReplyHeader", "reply_to_msg_id": 3}}));
+        let j = message_json(&m);
+        assert_eq!(j["mentioned"], true);
+        assert_eq!(j["reply_to"], 3);
+        assert_eq!(j["sender_id"], 5);
+        assert_eq!(j["chat_type"], "supergroup");
+        assert_eq!(j["text"], "hi @me");
+        let plain = message(json!({"_": "message", "id": 8,
+            "peer_id": {"_": "peerUser", "user_id": 5}, "date": 100, "message": "x"}));
+        assert_eq!(message_json(&plain)["mentioned"], false);
+        let mentioned = crate::filter::Filter::Mentioned;
+        assert!(mentioned.matches(&j, None));
+        assert!(!mentioned.matches(&message_json(&plain), None));
     }
 }

@@ -37,6 +37,8 @@ pub enum Filter {
     Outgoing,
     /// Messages with media.
     HasMedia,
+    /// Messages that mention this account (`@username`, by name, or a reply to its message).
+    Mentioned,
     /// A script function.
     Func(FilterFn),
     /// Both.
@@ -62,6 +64,7 @@ impl fmt::Debug for Filter {
             Filter::Incoming => write!(f, "incoming"),
             Filter::Outgoing => write!(f, "outgoing"),
             Filter::HasMedia => write!(f, "has_media"),
+            Filter::Mentioned => write!(f, "mentioned"),
             Filter::Func(_) => write!(f, "function"),
             Filter::And(a, b) => write!(f, "({a:?} & {b:?})"),
             Filter::Or(a, b) => write!(f, "({a:?} | {b:?})"),
@@ -121,6 +124,7 @@ impl Filter {
             Filter::Incoming => l.out == Some(false),
             Filter::Outgoing => l.out == Some(true),
             Filter::HasMedia => l.has_media,
+            Filter::Mentioned => l.mentioned,
             Filter::Func(f) => f(ev.fields()),
             Filter::And(a, b) => {
                 a.matches_event(ev, bot_username) && b.matches_event(ev, bot_username)

@@ -664,6 +664,7 @@ impl LuaVm {
             ("incoming", Filter::Incoming),
             ("outgoing", Filter::Outgoing),
             ("has_media", Filter::HasMedia),
+            ("mentioned", Filter::Mentioned),
             ("all", Filter::All),
         ] {
             raw.set(name, LuaFilter(f))?;

@@ -51,6 +51,7 @@ end
 private, group, channel = raw.private, raw.group, raw.channel
 private_chat = private
 incoming, outgoing, has_media, all = raw.incoming, raw.outgoing, raw.has_media, raw.all
+mentioned = raw.mentioned
 command, text_contains, regex = raw.command, raw.text_contains, raw.regex
 from_users, chats, filter = raw.from_users, raw.chats, raw.filter
 

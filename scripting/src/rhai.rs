@@ -650,7 +650,7 @@ fn register(
 
 /// The filters that are values rather than constructors.
 /// (`private` is a Rhai keyword: Rhai scripts write `private_chat`, which Lua has too.)
-fn base_filters() -> [(&'static str, Filter); 7] {
+fn base_filters() -> [(&'static str, Filter); 8] {
     [
         ("private_chat", Filter::Private),
         ("group", Filter::Group),
@@ -658,6 +658,7 @@ fn base_filters() -> [(&'static str, Filter); 7] {
         ("incoming", Filter::Incoming),
         ("outgoing", Filter::Outgoing),
         ("has_media", Filter::HasMedia),
+        ("mentioned", Filter::Mentioned),
         ("all", Filter::All),
     ]
 }

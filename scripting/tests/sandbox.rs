@@ -385,3 +385,39 @@ async fn same_api_logs_the_same_in_both_languages() {
     );
     assert_eq!(outputs[0], outputs[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mentioned_filter_and_field_in_both_languages() {
+    for (name, src) in [
+        (
+            "mention.lua",
+            "on(\"message\", mentioned & incoming, function(m)\n  log.info(\"mention\", m.text, m.mentioned)\nend)\n",
+        ),
+        (
+            "mention.rhai",
+            "on(\"message\", mentioned & incoming, |m| {\n    log::info(`mention ${m.text} ${m.mentioned}`);\n});\n",
+        ),
+    ] {
+        let d = dir(&name.replace('.', "-"));
+        let path = write(&d, name, src);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let script = Script::start(&path, ctx(log.clone()), limits())
+            .await
+            .unwrap();
+        let mut ev = (*message("plain")).clone();
+        ev["mentioned"] = json!(false);
+        script
+            .dispatch(UpdateKind::NewMessage, &Arc::new(ev.clone()))
+            .await;
+        ev["text"] = json!("hey @test_bot");
+        ev["mentioned"] = json!(true);
+        script.dispatch(UpdateKind::NewMessage, &Arc::new(ev)).await;
+        let lines = log.lock().unwrap().clone();
+        let hits: Vec<&String> = lines.iter().filter(|l| l.contains("mention")).collect();
+        assert_eq!(hits.len(), 1, "{name}: {lines:?}");
+        assert!(
+            hits[0].contains("mention hey @test_bot true"),
+            "{name}: {lines:?}"
+        );
+    }
+}

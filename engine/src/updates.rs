@@ -319,12 +319,13 @@ fn affected_update(request: &[u8], pts: i32, pts_count: i32) -> Option<enums::Up
     )
 }
 
-/// The place in the account's common pts sequence that the answer to one of its own calls
-/// takes without saying what its updates hold (`readHistory`, `readMentions`,
-/// `deleteHistory`, `unpinAllMessages`, `readReactions` outside channels): the stream steps
-/// over it, as Telegram does not send those updates to the session that caused them.
-/// Without this the next update would open a gap (a wait, then a difference).
-fn answer_pts_only(request: &[u8], answer: &[u8]) -> Option<(i32, i32)> {
+/// The place in a pts sequence (the account's common one, or with `Some(channel)` a
+/// channel's) that the answer to one of its own calls takes without saying what its updates
+/// hold (`readHistory`, `readMentions`, `deleteHistory`, `unpinAllMessages`,
+/// `readReactions`): the stream steps over it, as Telegram does not send those updates to
+/// the session that caused them. Without this the next update would open a gap (a wait,
+/// then a difference).
+fn answer_pts_only(request: &[u8], answer: &[u8]) -> Option<(Option<i64>, i32, i32)> {
     use fleetgram_tl::Identifiable;
     let id = u32::from_le_bytes(answer.get(..4)?.try_into().ok()?);
     let (pts, count) = if id == types::messages::AffectedMessages::CONSTRUCTOR_ID {
@@ -354,11 +355,12 @@ fn answer_pts_only(request: &[u8], answer: &[u8]) -> Option<(i32, i32)> {
         return None;
     };
     // In a channel the numbers are the channel's own sequence.
-    let channel = matches!(
-        peer,
-        enums::InputPeer::Channel(_) | enums::InputPeer::ChannelFromMessage(_)
-    );
-    (count > 0 && !channel).then_some((pts, count))
+    let channel = match peer {
+        enums::InputPeer::Channel(c) => Some(c.channel_id),
+        enums::InputPeer::ChannelFromMessage(c) => Some(c.channel_id),
+        _ => None,
+    };
+    (count > 0).then_some((channel, pts, count))
 }
 
 /// The updates in the answer to one of the account's own calls. `updateShortSentMessage`
@@ -876,9 +878,20 @@ impl UpdateStream {
             RawUpdate::Answer { request, bytes } => match answer_updates(&request, &bytes, me) {
                 Some(u) => u,
                 None => {
-                    if let Some((pts, count)) = answer_pts_only(&request, &bytes) {
-                        self.pending.push((pts, count, None));
-                        self.apply_pending();
+                    match answer_pts_only(&request, &bytes) {
+                        Some((None, pts, count)) => {
+                            self.pending.push((pts, count, None));
+                            self.apply_pending();
+                        }
+                        // In a channel: only when it continues the channel's sequence as
+                        // followed here (otherwise a later gap fetches its difference).
+                        Some((Some(ch), pts, count))
+                            if self.channel_local.get(&ch) == Some(&(pts - count)) =>
+                        {
+                            self.channel_local.insert(ch, pts);
+                            self.apply_channel_pending(ch);
+                        }
+                        _ => {}
                     }
                     return Ok(());
                 }

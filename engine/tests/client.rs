@@ -1593,6 +1593,19 @@ async fn own_deletes_and_reads_keep_the_sequence_without_a_difference() {
             if u.channel_id == ch.channel_id && u.messages == [chan_id.unwrap()]),
         "{d:?}"
     );
+    // Unpinning everything in the channel moves its sequence without saying how: stepped
+    // over too.
+    let pinned = c.send_message(peer.clone(), "to pin").await.unwrap();
+    pinned.pin(true).await.unwrap();
+    c.unpin_all(peer.clone()).await.unwrap();
+    post(&c, &peer, "after unpinning").await;
+    loop {
+        let d = next_of(&mut s).await;
+        if channel_text_of(&d).as_deref() == Some("after unpinning") {
+            break;
+        }
+    }
+    assert_eq!(s.stats().channel_differences, before.channel_differences);
     // The sequences go on without a gap.
     post(&c, &enums::InputPeer::InputPeerSelf, "after").await;
     let d = next_of(&mut s).await;

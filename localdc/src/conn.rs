@@ -625,14 +625,24 @@ fn sequence_pushes(shared: &Shared, users: &[i64], pushes: Vec<rpc::Push>) -> Ve
     users
         .iter()
         .flat_map(|&user| {
-            let bodies: Vec<Vec<u8>> = pushes
+            // A push that shares the answer's seq keeps it; the others take new ones.
+            let (fixed, bodies): (Vec<&rpc::Push>, Vec<&rpc::Push>) = pushes
                 .iter()
                 .filter(|p| p.user == user)
-                .map(|p| p.body.clone())
-                .collect();
-            rpc::stamp_seq(shared, user, bodies)
+                .partition(|p| p.seq.is_some());
+            let fixed: Vec<Vec<u8>> = fixed
                 .into_iter()
-                .map(move |body| rpc::Push { user, body })
+                .map(|p| rpc::with_seq(p.body.clone(), p.seq.unwrap_or(0)))
+                .collect();
+            let bodies = bodies.into_iter().map(|p| p.body.clone()).collect();
+            fixed
+                .into_iter()
+                .chain(rpc::stamp_seq(shared, user, bodies))
+                .map(move |body| rpc::Push {
+                    user,
+                    body,
+                    seq: None,
+                })
         })
         .collect()
 }

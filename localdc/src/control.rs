@@ -305,6 +305,7 @@ impl Control {
             vec![rpc::Push {
                 user,
                 body: updates.to_vec(),
+                seq: None,
             }],
             crate::conn::now_ms(),
         );
@@ -337,7 +338,11 @@ impl Control {
         crate::conn::deliver(
             &self.shared,
             (0, 0),
-            vec![rpc::Push { user, body }],
+            vec![rpc::Push {
+                user,
+                body,
+                seq: None,
+            }],
             crate::conn::now_ms(),
         );
     }
@@ -458,6 +463,7 @@ impl Control {
         let pushes = updates
             .iter()
             .map(|u| rpc::Push {
+                seq: None,
                 user,
                 body: u.clone(),
             })

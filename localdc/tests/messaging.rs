@@ -1551,3 +1551,77 @@ async fn updates_produced_together_are_combined_with_a_seq_range() {
     assert_eq!(after.seq, before.seq + 3);
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_callers_other_sessions_share_the_answers_seq_and_channel_updates_take_none() {
+    let (dc, key) = start().await;
+    let control = dc.control();
+    // One account, two sessions (two keys).
+    let mut a1 = login(&dc, &control, &key, "15552009911").await;
+    let mut a2 = login(&dc, &control, &key, "15552009911").await;
+    let enums::updates::State::State(before) =
+        a1.invoke(&functions::updates::GetState {}).await.unwrap();
+    // A basic group: the answer is an `updates` container, and so is the push to the other
+    // session; both have the same, next seq.
+    let enums::messages::InvitedUsers::InvitedUsers(created) = a1
+        .invoke(&functions::messages::CreateChat {
+            users: vec![],
+            title: "Solo".into(),
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(answer) = &created.updates else {
+        panic!()
+    };
+    assert_eq!(answer.seq, before.seq + 1);
+    let enums::Updates::Updates(pushed) = next_update(&mut a2).await else {
+        panic!()
+    };
+    assert_eq!(pushed.seq, answer.seq);
+    let enums::Chat::Chat(chat) = &answer.chats[0] else {
+        panic!()
+    };
+    let edited = a1
+        .invoke(&functions::messages::EditChatTitle {
+            chat_id: chat.id,
+            title: "Solo 2".into(),
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(answer2) = &edited else {
+        panic!("{edited:?}")
+    };
+    assert_eq!(
+        answer2.seq,
+        before.seq + 2,
+        "no seq lost to the other session"
+    );
+    let enums::Updates::Updates(pushed2) = next_update(&mut a2).await else {
+        panic!()
+    };
+    assert_eq!(pushed2.seq, answer2.seq);
+    // A channel's updates are outside the seq sequence: seq 0, and the sequence stays put.
+    let created = a1
+        .invoke(&functions::channels::CreateChannel {
+            broadcast: true,
+            megagroup: false,
+            for_import: false,
+            forum: false,
+            title: "Outside".into(),
+            about: String::new(),
+            geo_point: None,
+            address: None,
+            ttl_period: None,
+        })
+        .await
+        .unwrap();
+    let enums::Updates::Updates(u) = &created else {
+        panic!()
+    };
+    assert_eq!(u.seq, 0);
+    let enums::updates::State::State(after) =
+        a1.invoke(&functions::updates::GetState {}).await.unwrap();
+    assert_eq!(after.seq, before.seq + 2);
+    dc.shutdown().await;
+}

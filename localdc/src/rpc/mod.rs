@@ -57,12 +57,16 @@ pub(crate) type Deferred =
 pub(crate) struct Push {
     pub user: i64,
     pub body: Vec<u8>,
+    /// The seq this `updates` container shares with the answer to the call that made it
+    /// (the caller's other sessions get the same update at the same place in the sequence).
+    pub seq: Option<i32>,
 }
 
 impl Ctx<'_> {
     /// Queues `update` for `user`'s sessions (but not the one making this call).
     pub fn push(&self, user: i64, update: &impl Serializable) {
         self.pushes.borrow_mut().push(Push {
+            seq: None,
             user,
             body: update.to_bytes(),
         });
@@ -176,12 +180,14 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
         if id_of(&b) != UPDATES_ID {
             return Ok(u.clone());
         }
-        Ok(enums::Updates::from_bytes(
-            &stamp_seq(ctx.shared, user, vec![b]).remove(0),
-        )?)
+        let stamped = stamp_seq(ctx.shared, user, vec![b]).remove(0);
+        share_seq(ctx, user, &stamped);
+        Ok(enums::Updates::from_bytes(&stamped)?)
     };
     if id == UPDATES_ID {
-        return Ok(stamp_seq(ctx.shared, user, vec![result]).remove(0));
+        let stamped = stamp_seq(ctx.shared, user, vec![result]).remove(0);
+        share_seq(ctx, user, &stamped);
+        return Ok(stamped);
     }
     if id == joined {
         let enums::messages::ChatInviteJoinResult::Ok(mut r) =
@@ -198,26 +204,89 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
     Ok(enums::messages::InvitedUsers::InvitedUsers(iu).to_bytes())
 }
 
+/// Gives the caller's other sessions the seq of the answer (`stamped`) for the `updates`
+/// containers this call pushes to them: the same updates, the same place in the sequence.
+fn share_seq(ctx: &Ctx<'_>, user: i64, stamped: &[u8]) {
+    let seq = match enums::Updates::from_bytes(stamped) {
+        Ok(enums::Updates::Updates(u)) => u.seq,
+        Ok(enums::Updates::Combined(u)) => u.seq,
+        _ => 0,
+    };
+    if seq == 0 {
+        return;
+    }
+    for p in ctx.pushes.borrow_mut().iter_mut() {
+        if p.user == user && id_of(&p.body) == UPDATES_ID && !channel_only(&p.body) {
+            p.seq = Some(seq);
+        }
+    }
+}
+
+/// Whether `body` is an `updates` container of updates outside the seq sequence only.
+fn channel_only(body: &[u8]) -> bool {
+    matches!(enums::Updates::from_bytes(body), Ok(enums::Updates::Updates(u)) if u.updates.iter().all(outside_seq))
+}
+
+/// `body` (an `updates` container) with seq `seq`.
+pub(crate) fn with_seq(body: Vec<u8>, seq: i32) -> Vec<u8> {
+    match enums::Updates::from_bytes(&body) {
+        Ok(enums::Updates::Updates(mut u)) => {
+            u.seq = seq;
+            enums::Updates::Updates(u).to_bytes()
+        }
+        _ => body,
+    }
+}
+
 /// The constructor id of `updates`.
 pub(crate) const UPDATES_ID: u32 = 0x74ae4240;
 
+/// Whether an update lives outside the account's seq sequence: a channel's (its own pts,
+/// or about the channel itself) or the id of a sent message. Containers holding only such
+/// updates keep seq 0, as Telegram sends them.
+fn outside_seq(u: &enums::Update) -> bool {
+    use enums::Update as U;
+    matches!(
+        u,
+        U::NewChannelMessage(_)
+            | U::EditChannelMessage(_)
+            | U::DeleteChannelMessages(_)
+            | U::PinnedChannelMessages(_)
+            | U::Channel(_)
+            | U::ChannelTooLong(_)
+            | U::ReadChannelInbox(_)
+            | U::ReadChannelOutbox(_)
+            | U::ChannelReadMessagesContents(_)
+            | U::ChannelMessageViews(_)
+            | U::ChannelAvailableMessages(_)
+            | U::ChannelUserTyping(_)
+            | U::MessageID(_)
+    )
+}
+
 /// Gives `updates` containers of one account their seq (`seq_start..seq`): one container
 /// gets the next seq; several produced together are merged into one `updatesCombined`
-/// spanning as many seq values. Other bodies pass through.
+/// spanning as many seq values. Containers of channel updates only keep seq 0; other bodies
+/// pass through.
 pub(crate) fn stamp_seq(shared: &Shared, user: i64, bodies: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let first = bodies.iter().position(|b| id_of(b) == UPDATES_ID);
-    let Some(first) = first else { return bodies };
+    if !bodies.iter().any(|b| id_of(b) == UPDATES_ID) {
+        return bodies;
+    }
     let mut parts: Vec<types::Updates> = Vec::new();
     let mut rest: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut first = None;
     for (i, b) in bodies.into_iter().enumerate() {
         match (id_of(&b) == UPDATES_ID).then(|| enums::Updates::from_bytes(&b)) {
-            Some(Ok(enums::Updates::Updates(u))) => parts.push(*u),
+            Some(Ok(enums::Updates::Updates(u))) if !u.updates.iter().all(outside_seq) => {
+                first.get_or_insert(i);
+                parts.push(*u)
+            }
             _ => rest.push((i, b)),
         }
     }
-    if parts.is_empty() {
+    let Some(first) = first else {
         return rest.into_iter().map(|(_, b)| b).collect();
-    }
+    };
     let (start, end) = shared
         .state
         .lock()

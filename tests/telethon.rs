@@ -173,6 +173,8 @@ fn telethon_channels_files_and_bot_buttons() {
     for step in [
         "channel created, posted to and read by a subscriber",
         "supergroup created; the invited member's message arrived",
+        "comments: B commented on a post, A listed them",
+        "mentions counted and read",
         "member banned by the admin",
         "5 MiB uploaded and downloaded, hash checked",
         "inline button pressed; the bot's answer arrived",

@@ -3,7 +3,8 @@
 usage: telethon_channels.py INFO_JSON PHONE_A PHONE_B BOT_TOKEN BOT_USERNAME
 
 A creates a broadcast channel and a supergroup and posts; B joins the channel and is invited
-to the supergroup, writes there, and is banned by A; A sends B a 5 MiB file that B downloads
+to the supergroup, writes there, comments on a post once the supergroup is the channel's
+discussion group, is mentioned there, and is banned by A; A sends B a 5 MiB file that B downloads
 with its hash checked; a Telethon bot answers /start with an inline button, and A presses it
 and gets the bot's answer. Prints one line per step and "OK" at the end; any failure raises.
 """
@@ -87,6 +88,30 @@ async def main():
     ev = await wait(in_group, "B's message in the supergroup")
     assert ev.message.message == "hi group", ev.message
     print("supergroup created; the invited member's message arrived", flush=True)
+
+    # Comments: the supergroup becomes the channel's discussion group; B comments on a post
+    # (Telethon's comment_to), A lists the comments, and the post counts them.
+    await a(functions.channels.SetDiscussionGroupRequest(channel, group))
+    post = await a.send_message(channel, "discuss me")
+    b_post = (await b.get_messages(b_channel, ids=[post.id]))[0]
+    await b.send_message(b_channel, "a comment", comment_to=b_post)
+    comments = [m.message async for m in a.iter_messages(channel, reply_to=post.id)]
+    assert comments == ["a comment"], comments
+    post = (await a.get_messages(channel, ids=[post.id]))[0]
+    assert post.replies and post.replies.comments and post.replies.replies == 1, post.replies
+    print("comments: B commented on a post, A listed them", flush=True)
+
+    # Mentions: A mentions B in the group; B's dialog counts it until B reads the mentions.
+    await a.send_message(group, "hey @tg_interop_bob")
+
+    async def mentions():
+        dialogs = await b.get_dialogs()
+        return next(d.unread_mentions_count for d in dialogs if d.entity.id == b_group.id)
+
+    assert await mentions() == 1
+    await b(functions.messages.ReadMentionsRequest(b_group))
+    assert await mentions() == 0
+    print("mentions counted and read", flush=True)
 
     # A bans B; B can no longer write there.
     await a.edit_permissions(group, bob, view_messages=False)

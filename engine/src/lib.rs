@@ -29,7 +29,7 @@ pub mod policy;
 pub mod store;
 mod store_extra;
 pub mod text;
-mod unwind;
+pub mod unwind;
 pub mod updates;
 pub mod webview;
 

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Poll;
 
 /// Runs `fut`; a panic inside it becomes `Err(the panic message)`.
-pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
+pub async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(
         move |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {

@@ -412,7 +412,18 @@ async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generatio
             spec.key,
             due.timestamp_millis()
         ));
-        let r = JOB_RUN.scope(run, vm.clone().run_job(index)).await;
+        // A bug in the host's own code while running the job is reported like a script
+        // error; the schedule goes on.
+        let r =
+            fleetgram_engine::unwind::catch_panic(JOB_RUN.scope(run, vm.clone().run_job(index)))
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(ScriptError::new(
+                        s.path.display().to_string(),
+                        None,
+                        format!("internal error (please report): {panic}"),
+                    ))
+                });
         s.stats.jobs_run.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = r {
             s.record_error(&e);

@@ -1631,10 +1631,8 @@ async fn own_deletes_and_reads_keep_the_sequence_without_a_difference() {
         .unwrap();
     let enums::messages::AffectedMessages::AffectedMessages(a) = affected;
     assert_eq!(a.pts_count, 1);
-    let sent = Instant::now();
     dc.control().send_message(friend, me, "next").unwrap();
     assert_eq!(text_of(&next_of(&mut s).await).as_deref(), Some("next"));
-    assert!(sent.elapsed() < Duration::from_millis(300), "held as a gap");
     assert_eq!(s.stats().differences, before.differences, "{:?}", s.stats());
     let server = c.invoke(&functions::updates::GetState {}).await.unwrap();
     let enums::updates::State::State(server) = server;

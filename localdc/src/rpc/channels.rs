@@ -1606,27 +1606,46 @@ pub(crate) fn history(
 ) -> RpcResult {
     let state = ctx.shared.state.lock().expect("not poisoned");
     require_read(&state, me, id)?;
-    let all: Vec<&StoredMessage> = state
+    let newest_first = state
         .boxes
         .get(&channel_box(id))
-        .map(|b| {
-            b.messages
-                .values()
-                .rev()
-                .filter(|m| {
-                    (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let (found, count) = super::messages::page(
-        &all,
-        req.offset_id,
-        req.offset_date,
-        req.add_offset,
-        req.limit,
-    );
-    channel_messages(&state, me, id, found, count)
+        .into_iter()
+        .flat_map(|b| b.messages.values().rev());
+    let window = Window {
+        offset_id: req.offset_id,
+        offset_date: req.offset_date,
+        add_offset: req.add_offset,
+        limit: req.limit,
+        max_id: req.max_id,
+        min_id: req.min_id,
+    };
+    page_answer(&state, me, id, newest_first, &window)
+}
+
+/// Telegram's paging arguments of a list of messages (`getHistory`, `getReplies`...).
+struct Window {
+    offset_id: i32,
+    offset_date: i32,
+    add_offset: i32,
+    limit: i32,
+    max_id: i32,
+    min_id: i32,
+}
+
+/// The page `w` of channel `id`'s messages `newest_first`, as `messages.channelMessages`.
+fn page_answer<'a>(
+    state: &'a State,
+    me: i64,
+    id: i64,
+    newest_first: impl Iterator<Item = &'a StoredMessage>,
+    w: &Window,
+) -> RpcResult {
+    let all: Vec<&StoredMessage> = newest_first
+        .filter(|m| (w.max_id <= 0 || m.id < w.max_id) && (w.min_id <= 0 || m.id > w.min_id))
+        .collect();
+    let (found, count) =
+        super::messages::page(&all, w.offset_id, w.offset_date, w.add_offset, w.limit);
+    channel_messages(state, me, id, found, count)
 }
 
 /// `messages.sendMessage` into a channel.
@@ -2706,21 +2725,16 @@ pub(crate) fn get_replies(ctx: &Ctx<'_>, req: functions::messages::GetReplies) -
     let me = require_user(ctx)?;
     let state = ctx.shared.state.lock().expect("not poisoned");
     let (group, top) = thread_at(&state, me, &req.peer, req.msg_id)?;
-    let all: Vec<&StoredMessage> = thread_of(&state, group, top)
-        .into_iter()
-        .rev()
-        .filter(|m| {
-            (req.max_id <= 0 || m.id < req.max_id) && (req.min_id <= 0 || m.id > req.min_id)
-        })
-        .collect();
-    let (found, count) = super::messages::page(
-        &all,
-        req.offset_id,
-        req.offset_date,
-        req.add_offset,
-        req.limit,
-    );
-    channel_messages(&state, me, group, found, count)
+    let window = Window {
+        offset_id: req.offset_id,
+        offset_date: req.offset_date,
+        add_offset: req.add_offset,
+        limit: req.limit,
+        max_id: req.max_id,
+        min_id: req.min_id,
+    };
+    let thread = thread_of(&state, group, top);
+    page_answer(&state, me, group, thread.into_iter().rev(), &window)
 }
 
 /// Marks `me`'s unread mentions in channel `id` read (`ids`, or all of them) and tells
@@ -2778,19 +2792,19 @@ pub(crate) fn unread_mentions(
 ) -> RpcResult {
     require_read(state, me, id)?;
     let b = state.boxes.get(&channel_box(id));
-    let all: Vec<&StoredMessage> = state
+    let newest_first = state
         .channel_mentions
         .get(&(me, id))
-        .map(|s| {
-            s.iter()
-                .rev()
-                .filter(|&&m| {
-                    (req.max_id <= 0 || m < req.max_id) && (req.min_id <= 0 || m > req.min_id)
-                })
-                .filter_map(|m| b?.messages.get(m))
-                .collect()
-        })
-        .unwrap_or_default();
-    let (found, count) = super::messages::page(&all, req.offset_id, 0, req.add_offset, req.limit);
-    channel_messages(state, me, id, found, count)
+        .into_iter()
+        .flat_map(|s| s.iter().rev())
+        .filter_map(|m| b?.messages.get(m));
+    let window = Window {
+        offset_id: req.offset_id,
+        offset_date: 0,
+        add_offset: req.add_offset,
+        limit: req.limit,
+        max_id: req.max_id,
+        min_id: req.min_id,
+    };
+    page_answer(state, me, id, newest_first, &window)
 }

@@ -630,9 +630,17 @@ fn sequence_pushes(shared: &Shared, users: &[i64], pushes: Vec<rpc::Push>) -> Ve
                 .iter()
                 .filter(|p| p.user == user)
                 .partition(|p| p.seq.is_some());
-            let fixed: Vec<Vec<u8>> = fixed
+            // (Calls answered together each have their own seq: one container per seq.)
+            let mut by_seq: std::collections::BTreeMap<i32, Vec<Vec<u8>>> = Default::default();
+            for p in fixed {
+                by_seq
+                    .entry(p.seq.unwrap_or(0))
+                    .or_default()
+                    .push(p.body.clone());
+            }
+            let fixed: Vec<Vec<u8>> = by_seq
                 .into_iter()
-                .map(|p| rpc::with_seq(p.body.clone(), p.seq.unwrap_or(0)))
+                .map(|(seq, bodies)| rpc::with_seq(bodies, seq))
                 .collect();
             let bodies = bodies.into_iter().map(|p| p.body.clone()).collect();
             fixed

@@ -227,14 +227,30 @@ fn channel_only(body: &[u8]) -> bool {
     matches!(enums::Updates::from_bytes(body), Ok(enums::Updates::Updates(u)) if u.updates.iter().all(outside_seq))
 }
 
-/// `body` (an `updates` container) with seq `seq`.
-pub(crate) fn with_seq(body: Vec<u8>, seq: i32) -> Vec<u8> {
-    match enums::Updates::from_bytes(&body) {
-        Ok(enums::Updates::Updates(mut u)) => {
-            u.seq = seq;
-            enums::Updates::Updates(u).to_bytes()
+/// `bodies` (`updates` containers) as one container with seq `seq` (one place in the
+/// sequence holds one container).
+pub(crate) fn with_seq(bodies: Vec<Vec<u8>>, seq: i32) -> Vec<u8> {
+    let mut merged: Option<types::Updates> = None;
+    for b in &bodies {
+        let Ok(enums::Updates::Updates(u)) = enums::Updates::from_bytes(b) else {
+            continue;
+        };
+        match &mut merged {
+            None => merged = Some(*u),
+            Some(m) => {
+                m.updates.extend(u.updates);
+                m.users.extend(u.users);
+                m.chats.extend(u.chats);
+                m.date = m.date.max(u.date);
+            }
         }
-        _ => body,
+    }
+    match merged {
+        Some(mut m) => {
+            m.seq = seq;
+            enums::Updates::from(m).to_bytes()
+        }
+        None => bodies.into_iter().next().unwrap_or_default(),
     }
 }
 

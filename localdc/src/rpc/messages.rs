@@ -1911,17 +1911,19 @@ pub(crate) fn get_dialogs(ctx: &Ctx<'_>, req: functions::messages::GetDialogs) -
                 let mut x = State::message_tl(m);
                 state.refresh_media(&mut x, me);
                 messages.push(x);
-                let unread = state.boxes[&me]
-                    .messages
-                    .values()
-                    .filter(|x| dialog_key(x) == *key && !x.out && x.id > inbox)
-                    .count() as i32;
+                // Unread messages and unread mentions, in one pass over the box.
+                let (mut unread, mut mentions) = (0, 0);
+                for x in state.boxes[&me].messages.values() {
+                    if dialog_key(x) == *key && !x.out {
+                        unread += i32::from(x.id > inbox);
+                        mentions += i32::from(x.unread_mention);
+                    }
+                }
                 let peer = match chat {
                     Some((c, _)) => types::PeerChat { chat_id: c }.into(),
                     None => types::PeerUser { user_id: m.peer }.into(),
                 };
-                let mentions = chat.map_or(0, |(c, _)| chat_mentions(&state, me, c).len());
-                (peer, unread, mentions as i32)
+                (peer, unread, mentions)
             }
         };
         dialogs.push(

@@ -178,6 +178,33 @@ async fn fleetgram_run_accounts_example_yaml() {
         .unwrap();
     assert_eq!(a.message.as_deref(), Some("pong"));
 
+    // Hot reload with the README's own (relative) command: echo.lua saved the way editors
+    // save (a new file renamed over the old one) answers with the new code.
+    let echo = dir.join("scripts/echo.lua");
+    let edited = std::fs::read_to_string(&echo)
+        .unwrap()
+        .replace("msg:reply(msg.text)", "msg:reply(\"edited: \" .. msg.text)");
+    assert!(edited.contains("edited: "));
+    std::fs::write(dir.join("scripts/.echo.lua.swp"), &edited).unwrap();
+    std::fs::rename(dir.join("scripts/.echo.lua.swp"), &echo).unwrap();
+    eventually("echo.lua reloaded", 20, async || {
+        std::fs::read_to_string(dir.join("host.log"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("script reloaded") && l.contains("echo.lua"))
+    })
+    .await;
+    say(&carol, "@fleet_echo_bot", "after the edit")
+        .await
+        .unwrap();
+    eventually("the edited echo answered", 30, async || {
+        history(&carol, "@fleet_echo_bot", 5)
+            .await
+            .iter()
+            .any(|(out, t)| !out && t == "edited: after the edit")
+    })
+    .await;
+
     // The scheduled poster fills the channel (every 15 s).
     eventually("a scheduled post in the channel", 40, async || {
         !history(&carol, "@fleet_demo_channel", 10).await.is_empty()

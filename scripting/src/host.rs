@@ -57,6 +57,8 @@ pub struct Script {
     vm: RwLock<Arc<dyn Vm>>,
     generation: AtomicU64,
     stopped: AtomicBool,
+    /// The file was deleted (the script is unloaded until it is back).
+    removed: AtomicBool,
     wake: tokio::sync::watch::Sender<u64>,
     /// Counters.
     pub stats: ScriptStats,
@@ -148,11 +150,31 @@ impl Script {
             vm: RwLock::new(vm),
             generation: AtomicU64::new(1),
             stopped: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
             wake: tokio::sync::watch::channel(1).0,
             stats: ScriptStats::default(),
         });
         script.start_jobs();
         Ok(script)
+    }
+
+    /// A script whose file did not load: no handlers until its file is saved and loads
+    /// (generation 0), its error as the last error.
+    pub fn failed(path: &Path, ctx: ScriptCtx, limits: Limits, error: &ScriptError) -> Arc<Script> {
+        let script = Arc::new(Script {
+            path: path.to_path_buf(),
+            ctx,
+            limits,
+            vm: RwLock::new(Arc::new(Unloaded::failed(path))),
+            generation: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
+            wake: tokio::sync::watch::channel(0).0,
+            stats: ScriptStats::default(),
+        });
+        script.stats.errors.fetch_add(1, Ordering::Relaxed);
+        *script.stats.last_error.lock().expect("not poisoned") = Some(error.to_string());
+        script
     }
 
     /// The current version.
@@ -218,6 +240,9 @@ impl Script {
         match load_vm(&self.path, self.ctx.clone(), self.limits).await {
             Ok(vm) => {
                 *self.vm.write().expect("not poisoned") = vm;
+                if self.removed.swap(false, Ordering::SeqCst) {
+                    self.stopped.store(false, Ordering::SeqCst);
+                }
                 let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 self.wake.send_replace(g);
                 self.start_jobs();
@@ -514,27 +539,46 @@ struct HostInner {
 }
 
 impl HostInner {
+    /// Watches the directories of `script`'s files (as named and, through symlinks, where
+    /// they really are) and lists the script once.
     fn watch(&self, script: &Arc<Script>) {
         let mut watched = self.watched.lock().expect("not poisoned");
-        for f in script.vm().files() {
-            let dir = f.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let list = watched.entry(dir.clone()).or_default();
-            if list.is_empty() {
-                if let Some(w) = self.watcher.lock().expect("not poisoned").as_mut() {
-                    use notify::Watcher;
-                    if let Err(e) = w.watch(&dir, notify::RecursiveMode::NonRecursive) {
-                        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch scripts for changes");
+        for f in script
+            .vm()
+            .files()
+            .iter()
+            .chain(std::iter::once(&script.path))
+        {
+            for key in file_keys(f) {
+                let dir = key.parent().unwrap_or(Path::new("/")).to_path_buf();
+                let list = watched.entry(dir.clone()).or_default();
+                if list.is_empty() {
+                    if let Some(w) = self.watcher.lock().expect("not poisoned").as_mut() {
+                        use notify::Watcher;
+                        if let Err(e) = w.watch(&dir, notify::RecursiveMode::NonRecursive) {
+                            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch scripts for changes");
+                        }
                     }
                 }
-            }
-            if !list.iter().any(|w| w.as_ptr() == Arc::as_ptr(script)) {
-                list.push(Arc::downgrade(script));
+                if !list.iter().any(|w| w.as_ptr() == Arc::as_ptr(script)) {
+                    list.push(Arc::downgrade(script));
+                }
             }
         }
+        drop(watched);
+        let mut all = self.all.lock().expect("not poisoned");
+        all.retain(|w| w.strong_count() > 0);
+        if !all.iter().any(|w| w.as_ptr() == Arc::as_ptr(script)) {
+            all.push(Arc::downgrade(script));
+        }
+    }
+
+    /// Takes a script off the status list (it stays watched).
+    fn unlist(&self, script: &Arc<Script>) {
         self.all
             .lock()
             .expect("not poisoned")
-            .push(Arc::downgrade(script));
+            .retain(|w| w.strong_count() > 0 && w.as_ptr() != Arc::as_ptr(script));
     }
 
     fn forget(&self, scripts: &[Arc<Script>]) {
@@ -551,18 +595,65 @@ impl HostInner {
         });
     }
 
-    /// Scripts that consist of `path`.
+    /// Scripts that consist of `path` (an absolute path, as the watcher reports it).
     fn affected(&self, path: &Path) -> Vec<Arc<Script>> {
         let watched = self.watched.lock().expect("not poisoned");
-        let dir = path.parent().unwrap_or(Path::new("."));
-        watched
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let mut out: Vec<Arc<Script>> = Vec::new();
+        for s in watched
             .get(dir)
             .into_iter()
             .flatten()
             .filter_map(Weak::upgrade)
-            .filter(|s| s.vm().files().iter().any(|f| f == path))
-            .collect()
+        {
+            let mine = s
+                .vm()
+                .files()
+                .iter()
+                .chain(std::iter::once(&s.path))
+                .any(|f| file_keys(f).iter().any(|k| k == path));
+            if mine && !out.iter().any(|x| Arc::ptr_eq(x, &s)) {
+                out.push(s);
+            }
+        }
+        out
     }
+}
+
+/// The absolute forms of a script file by which change events can name it: the path as
+/// given (made absolute against the working directory, `.` and `..` folded) and, when it
+/// exists, its canonical path (symlinks followed).
+pub fn file_keys(f: &Path) -> Vec<PathBuf> {
+    let mut keys = vec![absolute(f)];
+    if let Ok(c) = std::fs::canonicalize(f) {
+        if c != keys[0] {
+            keys.push(c);
+        }
+    }
+    keys
+}
+
+/// `f` made absolute against the working directory, with `.` and `..` folded (no file
+/// system access: a symlink stays as named).
+pub fn absolute(f: &Path) -> PathBuf {
+    let joined = if f.is_absolute() {
+        f.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(f)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Loads scripts for the fleet (the [`HandlerFactory`] the binary hands to the host).
@@ -702,14 +793,14 @@ impl ScriptHost {
                 },
                 log_sink: sink,
             };
-            match Script::start(&spec.path, ctx, self.0.limits).await {
+            match Script::start(&spec.path, ctx.clone(), self.0.limits).await {
                 Ok(s) => {
                     tracing::info!(account = %account.name, script = %spec.path.display(), language = s.vm().language(), handlers = s.vm().handlers().len(), jobs = s.vm().jobs().len(), "script loaded");
                     self.0.watch(&s);
                     scripts.push(s);
                 }
                 Err(e) => {
-                    tracing::error!(account = %account.name, error = %e, "script failed to load");
+                    tracing::error!(account = %account.name, error = %e, "script failed to load; saving the file loads it");
                     if let Some(sink) = &self.0.log_sink {
                         sink(
                             &account.name,
@@ -717,6 +808,10 @@ impl ScriptHost {
                             &format!("error: {e}"),
                         );
                     }
+                    // Listed and watched all the same: fixing and saving the file loads it.
+                    let s = Script::failed(&spec.path, ctx, self.0.limits, &e);
+                    self.0.watch(&s);
+                    scripts.push(s);
                 }
             }
         }
@@ -763,13 +858,17 @@ async fn reload_loop(host: Weak<HostInner>, mut rx: tokio::sync::mpsc::Unbounded
         drop(h);
         for s in scripts {
             if !s.path.exists() {
-                tracing::info!(script = %s.path.display(), "script removed; unloading");
+                if s.removed.swap(true, Ordering::SeqCst) {
+                    continue;
+                }
+                tracing::info!(script = %s.path.display(), "script removed; unloading (saving it again loads it)");
                 s.stop();
                 if let Some(h) = host.upgrade() {
-                    h.forget(std::slice::from_ref(&s));
+                    h.unlist(&s);
                 }
-                // Handlers go with it: no version left to dispatch to.
-                *s.vm.write().expect("not poisoned") = Arc::new(Unloaded);
+                // Handlers go with it: no version left to dispatch to. The script stays
+                // watched, so a file put back in its place is loaded.
+                *s.vm.write().expect("not poisoned") = Arc::new(Unloaded::removed(&s.path));
                 continue;
             }
             if s.reload().await.is_ok() {
@@ -781,12 +880,35 @@ async fn reload_loop(host: Weak<HostInner>, mut rx: tokio::sync::mpsc::Unbounded
     }
 }
 
-/// What a removed script becomes: no handlers, no jobs.
-struct Unloaded;
+/// What a removed script, or one that has not loaded yet, is: no handlers, no jobs, and
+/// its file (so that saving it loads it).
+struct Unloaded {
+    language: &'static str,
+    file: PathBuf,
+}
+
+impl Unloaded {
+    fn removed(path: &Path) -> Unloaded {
+        Unloaded {
+            language: "removed",
+            file: path.to_path_buf(),
+        }
+    }
+
+    fn failed(path: &Path) -> Unloaded {
+        Unloaded {
+            language: match path.extension().and_then(|e| e.to_str()) {
+                Some("rhai") => "rhai",
+                _ => "lua",
+            },
+            file: path.to_path_buf(),
+        }
+    }
+}
 
 impl Vm for Unloaded {
     fn language(&self) -> &'static str {
-        "removed"
+        self.language
     }
     fn handlers(&self) -> &[crate::vm::HandlerSpec] {
         &[]
@@ -795,7 +917,7 @@ impl Vm for Unloaded {
         &[]
     }
     fn files(&self) -> Vec<PathBuf> {
-        vec![]
+        vec![self.file.clone()]
     }
     fn run_handler(
         self: Arc<Self>,

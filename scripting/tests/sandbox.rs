@@ -3,78 +3,15 @@
 //! carry on; syntax errors, runtime errors, wrong argument types to `call` and unknown
 //! methods name the script file and line.
 
-use fleetgram_engine::fleet::config::FleetConfig;
-use fleetgram_engine::fleet::{
-    AccountHandle, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
-};
-use fleetgram_engine::store::{MemoryStore, SessionStore};
 use fleetgram_engine::updates::UpdateKind;
-use fleetgram_engine::Client;
-use fleetgram_scripting::{Limits, Script, ScriptCtx};
+use fleetgram_scripting::{Limits, Script};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-struct NoScripts;
-impl HandlerFactory for NoScripts {
-    fn attach(&self, _: AccountHandle) -> BoxFuture<'static, Result<Arc<dyn Handlers>, String>> {
-        Box::pin(async { Err("none".to_string()) })
-    }
-}
-struct NoCreds;
-impl Credentials for NoCreds {
-    fn login_code(&self, _: &str, _: &str) -> BoxFuture<'static, Option<String>> {
-        Box::pin(async { None })
-    }
-}
-
-/// A script context on an account that never connects (nothing here reaches a DC).
-fn ctx(log: Arc<Mutex<Vec<String>>>) -> ScriptCtx {
-    let config = FleetConfig::parse(
-        Path::new("/tmp/accounts.yaml"),
-        "network: local\naccounts:\n  - { name: test, kind: bot, username: test_bot, enabled: false }\n",
-        &|_| None,
-    )
-    .unwrap();
-    let account = config.accounts[0].clone();
-    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
-    let dcs = [(1, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
-    let client = Client::new(
-        fleetgram_engine::Config::with_dcs(1, "x", dcs, 1),
-        store.clone(),
-        "test",
-    )
-    .unwrap();
-    let fleet = Fleet::start(
-        config,
-        DcTable {
-            dcs: Default::default(),
-            default_dc: 1,
-            rsa_keys: vec![],
-        },
-        store.clone(),
-        Arc::new(NoScripts),
-        Arc::new(NoCreds),
-    );
-    ScriptCtx {
-        account: AccountHandle {
-            name: "test".into(),
-            kind: fleetgram_engine::fleet::config::AccountKind::Bot,
-            client,
-            user_id: 1,
-            username: Some("test_bot".into()),
-            account,
-            fleet: fleet.handle(),
-            store,
-        },
-        script: "t".into(),
-        settings: json!({"limit": 3}),
-        log_sink: Some(Arc::new(move |level: &str, line: &str| {
-            log.lock().unwrap().push(format!("{level}: {line}"))
-        })),
-    }
-}
+mod support;
+use support::ctx;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -108,6 +108,36 @@ impl Filter {
         self.matches_event(&e, bot_username)
     }
 
+    /// Whether an event passes as far as the host can tell without running script code:
+    /// `None` when it depends on a script function (which runs on the script's thread).
+    pub fn host_verdict(
+        &self,
+        ev: &crate::event::EventData,
+        bot_username: Option<&str>,
+    ) -> Option<bool> {
+        match self {
+            Filter::Func(_) => None,
+            Filter::And(a, b) => match (
+                a.host_verdict(ev, bot_username),
+                b.host_verdict(ev, bot_username),
+            ) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Filter::Or(a, b) => match (
+                a.host_verdict(ev, bot_username),
+                b.host_verdict(ev, bot_username),
+            ) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Filter::Not(a) => a.host_verdict(ev, bot_username).map(|v| !v),
+            leaf => Some(leaf.matches_event(ev, bot_username)),
+        }
+    }
+
     /// Whether an event passes (functions see its script-visible fields).
     pub fn matches_event(&self, ev: &crate::event::EventData, bot_username: Option<&str>) -> bool {
         let l = &ev.light;

@@ -7,7 +7,7 @@
 //! handled once, by the old or the new version. Schedules of a replaced version stop after
 //! their current run; the new version's start from the persisted last runs.
 
-use crate::api::{JobRun, ScriptCtx, JOB_RUN};
+use crate::api::{JobRun, ScriptCtx};
 use crate::event::EventData;
 use crate::lua::LuaVm;
 use crate::rhai::RhaiVm;
@@ -20,13 +20,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where every script's log lines also go: `(account, script, line)`.
 pub type HostLogSink = Arc<dyn Fn(&str, &str, &str) + Send + Sync>;
 
 /// How long after a missed scheduled time its run still fires (once).
 pub const GRACE: Duration = Duration::from_secs(600);
+
+/// How much longer than a handler's time limit the host waits for its script's thread.
+const STUCK_GRACE: Duration = Duration::from_secs(5);
 
 /// How long file events are collected before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(80);
@@ -118,12 +121,8 @@ pub async fn load_vm(
     limits: Limits,
 ) -> Result<Arc<dyn Vm>, ScriptError> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("lua") => Ok(LuaVm::load(path, ctx, limits).await? as Arc<dyn Vm>),
-        Some("rhai") => {
-            let path = path.to_path_buf();
-            tokio::task::block_in_place(|| RhaiVm::load(&path, ctx, limits))
-                .map(|v| v as Arc<dyn Vm>)
-        }
+        Some("lua") => Ok(LuaVm::start(path, ctx, limits).await? as Arc<dyn Vm>),
+        Some("rhai") => Ok(RhaiVm::start(path, ctx, limits).await? as Arc<dyn Vm>),
         _ => Err(ScriptError::new(
             path.display().to_string(),
             None,
@@ -209,27 +208,75 @@ impl Script {
             .await;
     }
 
-    /// Runs the handlers of the current version that want this event, in order.
+    /// Runs the handlers of the current version that want this event, in order, on the
+    /// script's thread. The host checks the filters it can; it waits no longer than the
+    /// handlers' time limits (plus a grace), and not at all for a script whose thread is
+    /// stuck past its limit (inside a library call): such a script is reported, its
+    /// updates are passed over, and the account goes on.
     pub async fn dispatch_event(&self, ev: &Arc<EventData>) {
         let vm = self.vm();
         let me = self.ctx.account.username.as_deref();
         let kind = ev.kind;
+        let mut wanted = Vec::new();
         for (i, h) in vm.handlers().iter().enumerate() {
-            if (h.kind != kind && h.kind != UpdateKind::Raw) || !h.filter.matches_event(ev, me) {
+            if h.kind != kind && h.kind != UpdateKind::Raw {
                 continue;
             }
-            let start = Instant::now();
-            let r = vm.clone().run_handler(i, ev.clone()).await;
-            let took = start.elapsed();
+            match h.filter.host_verdict(ev, me) {
+                Some(false) => {}
+                Some(true) => wanted.push((i, false)),
+                None => wanted.push((i, true)),
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        if let Some(busy) = vm.busy_for().filter(|b| *b > self.limits.timeout) {
+            self.record_error(&self.stuck(busy));
+            return;
+        }
+        let bound = self.limits.timeout * wanted.len() as u32 + STUCK_GRACE;
+        let outcomes = match tokio::time::timeout(
+            bound,
+            vm.clone()
+                .run_handlers(wanted, ev.clone(), me.map(str::to_string)),
+        )
+        .await
+        {
+            Ok(o) => o,
+            Err(_) => {
+                let busy = vm.busy_for().unwrap_or(bound);
+                self.record_error(&self.stuck(busy));
+                return;
+            }
+        };
+        for o in outcomes {
             self.stats.handled.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .busy_ns
-                .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-            self.stats.latency.observe(took);
-            if let Err(e) = r {
+                .fetch_add(o.took.as_nanos() as u64, Ordering::Relaxed);
+            self.stats.latency.observe(o.took);
+            if let Err(e) = o.result {
                 self.record_error(&e);
             }
         }
+    }
+
+    fn stuck(&self, busy: Duration) -> ScriptError {
+        ScriptError::new(
+            self.path.display().to_string(),
+            None,
+            format!(
+                "stuck: the script has been running one piece of code for {}s, past its {}s limit (inside a library call?); its updates are passed over until it returns or is reloaded",
+                busy.as_secs(),
+                self.limits.timeout.as_secs()
+            ),
+        )
+    }
+
+    /// How long the script has been stuck in one piece of code past its time limit.
+    pub fn stuck_for(&self) -> Option<Duration> {
+        self.vm().busy_for().filter(|b| *b > self.limits.timeout)
     }
 
     /// Loads the file again; swaps the new version in only if it loads.
@@ -336,7 +383,7 @@ impl Script {
             key,
             Utc::now().timestamp_millis()
         ));
-        let r = JOB_RUN.scope(run, vm.run_job(index)).await;
+        let r = vm.run_job(index, run).await;
         self.stats.jobs_run.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &r {
             self.record_error(e);
@@ -439,16 +486,15 @@ async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generatio
         ));
         // A bug in the host's own code while running the job is reported like a script
         // error; the schedule goes on.
-        let r =
-            fleetgram_engine::unwind::catch_panic(JOB_RUN.scope(run, vm.clone().run_job(index)))
-                .await
-                .unwrap_or_else(|panic| {
-                    Err(ScriptError::new(
-                        s.path.display().to_string(),
-                        None,
-                        format!("internal error (please report): {panic}"),
-                    ))
-                });
+        let r = fleetgram_engine::unwind::catch_panic(vm.clone().run_job(index, run))
+            .await
+            .unwrap_or_else(|panic| {
+                Err(ScriptError::new(
+                    s.path.display().to_string(),
+                    None,
+                    format!("internal error (please report): {panic}"),
+                ))
+            });
         s.stats.jobs_run.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = r {
             s.record_error(&e);
@@ -919,14 +965,19 @@ impl Vm for Unloaded {
     fn files(&self) -> Vec<PathBuf> {
         vec![self.file.clone()]
     }
-    fn run_handler(
+    fn run_handlers(
+        self: Arc<Self>,
+        _: Vec<(usize, bool)>,
+        _: Arc<EventData>,
+        _: Option<String>,
+    ) -> BoxFuture<'static, Vec<crate::vm::Outcome>> {
+        Box::pin(async { Vec::new() })
+    }
+    fn run_job(
         self: Arc<Self>,
         _: usize,
-        _: Arc<EventData>,
+        _: JobRun,
     ) -> BoxFuture<'static, Result<(), ScriptError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn run_job(self: Arc<Self>, _: usize) -> BoxFuture<'static, Result<(), ScriptError>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -13,9 +13,12 @@ pub mod api;
 pub mod event;
 pub mod filter;
 pub mod host;
+pub mod lpattern;
 pub mod lua;
+pub mod lua_sandbox;
 pub mod rhai;
 pub mod vm;
+pub mod worker;
 
 pub use api::{ApiError, ScriptCtx};
 pub use host::{AccountScripts, ScheduleStatus, Script, ScriptHost, ScriptStatus};

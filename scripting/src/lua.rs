@@ -1,17 +1,20 @@
 //! Lua 5.4 scripts (mlua, async): a sandboxed state per script, the API registered as
 //! globals, handlers run as coroutines so calls suspend instead of blocking.
 //!
-//! Sandbox: only `table`, `string` (no `dump`), `math`, `utf8`, `coroutine`, `os.time`,
-//! `os.clock`, `os.date`, `os.difftime`; `load` accepts text only; `require` loads `.lua`
-//! files next to the script (in the same sandbox). Each handler runs under an instruction
-//! budget and a wall-clock timeout (a count hook on its coroutine), each state under a
-//! memory limit.
+//! Every script runs on a thread of its own ([`crate::worker`]). Sandbox: only `table`,
+//! `string` (no `dump`), `math`, `utf8`, `coroutine`, `os.time`, `os.clock`, `os.date`,
+//! `os.difftime`; `load` accepts text only; `require` loads `.lua` files next to the script
+//! (in the same sandbox). All script code (the top level, filter functions, handlers, jobs
+//! and the coroutines they make) runs under an instruction budget, a wall-clock timeout and
+//! a memory limit that it cannot catch its way past ([`crate::lua_sandbox`]).
 
-use crate::api::{ApiError, ScriptCtx};
+use crate::api::{ApiError, JobRun, ScriptCtx, JOB_RUN};
 use crate::filter::Filter;
+use crate::lua_sandbox::{self, Budgeted, Run};
 use crate::vm::{
-    parse_cron, parse_duration, HandlerSpec, JobSpec, Limits, ScriptError, Timing, Vm,
+    parse_cron, parse_duration, HandlerSpec, JobSpec, Limits, Outcome, ScriptError, Timing, Vm,
 };
+use crate::worker::Worker;
 use fleetgram_engine::fleet::BoxFuture;
 use mlua::{
     Function, IntoLuaMulti, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, UserData,
@@ -20,7 +23,7 @@ use mlua::{
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const PRELUDE: &str = include_str!("prelude.lua");
 
@@ -101,6 +104,7 @@ pub struct LuaVm {
     job_fns: Vec<RegistryKey>,
     run: RegistryKey,
     limits: Limits,
+    worker: Worker,
 }
 
 fn api_result(lua: &Lua, r: Result<Json, ApiError>, at: &str) -> mlua::Result<(bool, Value)> {
@@ -146,12 +150,23 @@ pub fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
 /// Lua -> JSON: a table with keys 1..n is an array, an empty table an empty array, other
 /// tables objects with string keys (keys starting with `__` are the host's and left out);
 /// integral floats become integers.
+/// The largest file `require` reads.
+const MAX_MODULE: u64 = 16 << 20;
+
+/// Tables nested deeper than this (or containing themselves) are refused.
+pub const MAX_DEPTH: usize = 64;
+
 pub fn from_lua(lua: &Lua, v: Value) -> mlua::Result<Json> {
     let _ = lua;
-    from_lua_at(v, "")
+    from_lua_at(v, "", &mut Vec::new())
 }
 
-fn from_lua_at(v: Value, path: &str) -> mlua::Result<Json> {
+/// `open`: the tables being converted, outermost first (a table met again is a cycle).
+fn from_lua_at(
+    v: Value,
+    path: &str,
+    open: &mut Vec<*const std::ffi::c_void>,
+) -> mlua::Result<Json> {
     let at = |p: &str| {
         if p.is_empty() {
             String::new()
@@ -171,6 +186,48 @@ fn from_lua_at(v: Value, path: &str) -> mlua::Result<Json> {
             })?,
         Value::String(s) => Json::String(s.to_string_lossy()),
         Value::Table(t) => {
+            let ptr = t.to_pointer();
+            if open.contains(&ptr) {
+                return Err(mlua::Error::runtime(format!(
+                    "{}a table that contains itself cannot be converted",
+                    at(path)
+                )));
+            }
+            if open.len() >= MAX_DEPTH {
+                return Err(mlua::Error::runtime(format!(
+                    "{}tables nested more than {MAX_DEPTH} deep cannot be converted",
+                    at(path)
+                )));
+            }
+            open.push(ptr);
+            let r = table_to_json(&t, path, open);
+            open.pop();
+            r?
+        }
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "{}a {} cannot be passed to Telegram (expected a table, string, number or boolean)",
+                at(path),
+                other.type_name()
+            )))
+        }
+    })
+}
+
+fn table_to_json(
+    t: &Table,
+    path: &str,
+    open: &mut Vec<*const std::ffi::c_void>,
+) -> mlua::Result<Json> {
+    let at = |p: &str| {
+        if p.is_empty() {
+            String::new()
+        } else {
+            format!("{p}: ")
+        }
+    };
+    Ok({
+        {
             let len = t.raw_len();
             let (mut ints, mut strs) = (0usize, 0usize);
             let mut object = serde_json::Map::new();
@@ -189,7 +246,7 @@ fn from_lua_at(v: Value, path: &str) -> mlua::Result<Json> {
                         } else {
                             format!("{path}.{key}")
                         };
-                        object.insert(key, from_lua_at(v, &p)?);
+                        object.insert(key, from_lua_at(v, &p, open)?);
                     }
                     other => {
                         return Err(mlua::Error::runtime(format!(
@@ -203,7 +260,7 @@ fn from_lua_at(v: Value, path: &str) -> mlua::Result<Json> {
             if strs == 0 {
                 let mut a = Vec::with_capacity(len);
                 for i in 1..=len {
-                    a.push(from_lua_at(t.raw_get(i)?, &format!("{path}[{i}]"))?);
+                    a.push(from_lua_at(t.raw_get(i)?, &format!("{path}[{i}]"), open)?);
                 }
                 Json::Array(a)
             } else if ints > 0 {
@@ -214,13 +271,6 @@ fn from_lua_at(v: Value, path: &str) -> mlua::Result<Json> {
             } else {
                 Json::Object(object)
             }
-        }
-        other => {
-            return Err(mlua::Error::runtime(format!(
-                "{}a {} cannot be passed to Telegram (expected a table, string, number or boolean)",
-                at(path),
-                other.type_name()
-            )))
         }
     })
 }
@@ -283,10 +333,13 @@ impl LuaVm {
     ///
     /// # Errors
     /// A syntax or runtime error of the top level, with file and line.
-    pub async fn load(
+    ///
+    /// Runs on `worker`'s thread (see [`LuaVm::start`]), where all its code runs.
+    async fn load(
         path: &Path,
         ctx: ScriptCtx,
         limits: Limits,
+        worker: Worker,
     ) -> Result<Arc<LuaVm>, ScriptError> {
         let file = path.display().to_string();
         let err = |e: mlua::Error| script_error(&file, &e);
@@ -298,16 +351,19 @@ impl LuaVm {
             | StdLib::UTF8
             | StdLib::COROUTINE
             | StdLib::OS;
-        // SAFETY: the debug library is loaded only to take `debug.sethook` for the sandbox's
-        // budget hook; the global `debug` is removed before any script code runs.
-        let lua = unsafe { Lua::unsafe_new_with(libs | StdLib::DEBUG, LuaOptions::new()) };
-        lua.set_memory_limit(limits.memory).map_err(err)?;
+        let lua = Lua::new_with(libs, LuaOptions::new()).map_err(err)?;
+        // The budget hook stops a run at `limits.memory` with its line; the state's own
+        // limit, a quarter higher, stops allocations that jump past it.
+        lua.set_memory_limit(limits.memory + limits.memory / 4)
+            .map_err(err)?;
+        lua_sandbox::install(&lua).map_err(err)?;
         let registered = Arc::new(Mutex::new(Registered {
             handlers: vec![],
             jobs: vec![],
         }));
         let files = Arc::new(Mutex::new(vec![path.to_path_buf()]));
         let raw = Self::register(&lua, &ctx, &file, &registered, &files, path).map_err(err)?;
+        lua_sandbox::harden(&lua, &raw).map_err(err)?;
         let events = Arc::new(Events::default());
         let ev = events.clone();
         let event_raw = lua
@@ -320,16 +376,6 @@ impl LuaVm {
             })
             .map_err(err)?;
         raw.set("event_raw", event_raw).map_err(err)?;
-        let started = Instant::now();
-        raw.set(
-            "wall",
-            lua.create_function(move |_, ()| Ok(started.elapsed().as_secs_f64()))
-                .map_err(err)?,
-        )
-        .map_err(err)?;
-        raw.set("max_ops", limits.max_ops).map_err(err)?;
-        raw.set("timeout", limits.timeout.as_secs_f64())
-            .map_err(err)?;
         let prelude: Table = lua
             .load(PRELUDE)
             .set_name("=prelude")
@@ -345,7 +391,12 @@ impl LuaVm {
             .set_name(format!("@{file}"))
             .into_function()
             .map_err(err)?;
-        tokio::time::timeout(limits.timeout, run.call_async::<()>((chunk, Value::Nil)))
+        let budget = Run::new(limits.max_ops, limits.timeout, limits.memory);
+        let top = Budgeted {
+            run: budget,
+            fut: Box::pin(run.call_async::<()>((chunk, Value::Nil))),
+        };
+        tokio::time::timeout(limits.timeout, top)
             .await
             .map_err(|_| {
                 ScriptError::new(
@@ -377,7 +428,28 @@ impl LuaVm {
             job_fns,
             run: run_key,
             limits,
+            worker,
         }))
+    }
+
+    /// Starts a worker thread for the script and loads it there.
+    ///
+    /// # Errors
+    /// The script's own error, or no thread could be started.
+    pub async fn start(
+        path: &Path,
+        ctx: ScriptCtx,
+        limits: Limits,
+    ) -> Result<Arc<LuaVm>, ScriptError> {
+        let file = path.display().to_string();
+        let worker = Worker::spawn(&ctx.script)
+            .map_err(|e| ScriptError::new(&file, None, format!("cannot start a thread: {e}")))?;
+        let path = path.to_path_buf();
+        let w = worker.clone();
+        worker
+            .run(move || Box::pin(async move { LuaVm::load(&path, ctx, limits, w).await }))
+            .await
+            .unwrap_or_else(|_| Err(ScriptError::new(&file, None, "the script's thread ended")))
     }
 
     /// Registers the raw API functions (the prelude wraps them).
@@ -391,9 +463,7 @@ impl LuaVm {
     ) -> mlua::Result<Table> {
         let raw = lua.create_table()?;
         let g = lua.globals();
-        // Keep sethook for the prelude; drop what the sandbox does not allow.
-        let debug: Table = g.get("debug")?;
-        raw.set("sethook", debug.get::<Function>("sethook")?)?;
+        // Drop what the sandbox does not allow.
         let os: Table = g.get("os")?;
         let safe_os = lua.create_table()?;
         for f in ["time", "clock", "date", "difftime"] {
@@ -707,12 +777,32 @@ impl LuaVm {
                     || !name
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                    || name.split('.').any(str::is_empty)
                 {
                     return Err(mlua::Error::runtime(format!(
                         "require: invalid module name {name:?}"
                     )));
                 }
+                // Reading and compiling a file is work the budget pays for.
+                lua_sandbox::charge(10_000).map_err(mlua::Error::runtime)?;
                 let p = dir.join(format!("{}.lua", name.replace('.', "/")));
+                if let (Ok(real), Ok(home)) =
+                    (std::fs::canonicalize(&p), std::fs::canonicalize(&dir))
+                {
+                    if !real.starts_with(&home) {
+                        return Err(mlua::Error::runtime(format!(
+                            "require {name:?}: {} is outside the script's directory",
+                            p.display()
+                        )));
+                    }
+                }
+                if std::fs::metadata(&p).is_ok_and(|m| m.len() > MAX_MODULE) {
+                    return Err(mlua::Error::runtime(format!(
+                        "require {name:?}: {} is larger than {} MiB",
+                        p.display(),
+                        MAX_MODULE >> 20
+                    )));
+                }
                 let src = std::fs::read_to_string(&p).map_err(|e| {
                     mlua::Error::runtime(format!("require {name:?}: {} ({e})", p.display()))
                 })?;
@@ -723,12 +813,13 @@ impl LuaVm {
         Ok(raw)
     }
 
-    /// Runs handler `index` (with `event`) or, without an event, job `index`.
-    fn run(
+    /// Runs handler `index` (with `event`) or, without an event, job `index`, on this
+    /// (the worker's) thread, under a budget of its own.
+    async fn run_here(
         self: Arc<Self>,
         index: usize,
         event: Option<Arc<crate::event::EventData>>,
-    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+    ) -> Result<(), ScriptError> {
         let id = event.as_ref().map(|e| {
             let id = self
                 .events
@@ -764,37 +855,76 @@ impl LuaVm {
             Ok((run, (handler, t).into_lua_multi(&self.lua)?))
         })();
         let limits = self.limits;
-        let file = self.file.clone();
-        let events = self.events.clone();
-        let lua = self.lua.clone();
-        Box::pin(async move {
-            let r = async {
-                let (run, args) = prepared.map_err(|e| script_error(&file, &e))?;
-                match tokio::time::timeout(limits.timeout, run.call_async::<()>(args)).await {
-                    Ok(Err(e)) => {
-                        let e = script_error(&file, &e);
-                        if e.message.contains("memory") {
-                            // Free what the failed handler left behind before the next
-                            // handler needs memory.
-                            let _ = lua.gc_collect();
-                            let _ = lua.gc_collect();
-                        }
-                        Err(e)
+        let file = &self.file;
+        let r = async {
+            let (run, args) = prepared.map_err(|e| script_error(file, &e))?;
+            let budget = Run::new(limits.max_ops, limits.timeout, limits.memory);
+            let call = Budgeted {
+                run: budget,
+                fut: Box::pin(run.call_async::<()>(args)),
+            };
+            match tokio::time::timeout(limits.timeout, call).await {
+                Ok(Err(e)) => {
+                    let e = script_error(file, &e);
+                    if e.message.contains("memory") {
+                        // Free what the failed handler left behind before the next
+                        // handler needs memory.
+                        let _ = self.lua.gc_collect();
+                        let _ = self.lua.gc_collect();
                     }
-                    Ok(r) => r.map_err(|e| script_error(&file, &e)),
-                    Err(_) => Err(ScriptError::new(
-                        &file,
-                        None,
-                        format!("handler timed out after {:?}", limits.timeout),
-                    )),
+                    Err(e)
+                }
+                Ok(Ok(())) => Ok(()),
+                Err(_) => Err(ScriptError::new(
+                    file,
+                    None,
+                    format!("handler timed out after {:?}", limits.timeout),
+                )),
+            }
+        }
+        .await;
+        if let Some(id) = id {
+            self.events.live.lock().expect("not poisoned").remove(&id);
+        }
+        r
+    }
+
+    /// Runs the handlers `indices` that want `event` (evaluating filters that are script
+    /// functions here, under a budget), in order, on this thread.
+    async fn handlers_here(
+        self: Arc<Self>,
+        indices: Vec<(usize, bool)>,
+        event: Arc<crate::event::EventData>,
+        me: Option<String>,
+    ) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(indices.len());
+        for (index, check) in indices {
+            let start = Instant::now();
+            let filter = &self.handlers[index].filter;
+            if check {
+                let budget = Run::new(self.limits.max_ops, self.limits.timeout, self.limits.memory);
+                let ok =
+                    lua_sandbox::within(&budget, || filter.matches_event(&event, me.as_deref()));
+                if let Some(why) = budget.killed() {
+                    out.push(Outcome {
+                        index,
+                        took: start.elapsed(),
+                        result: Err(ScriptError::parse(&self.file, &format!("filter: {why}"))),
+                    });
+                    continue;
+                }
+                if !ok {
+                    continue;
                 }
             }
-            .await;
-            if let Some(id) = id {
-                events.live.lock().expect("not poisoned").remove(&id);
-            }
-            r
-        })
+            let result = self.clone().run_here(index, Some(event.clone())).await;
+            out.push(Outcome {
+                index,
+                took: start.elapsed(),
+                result,
+            });
+        }
+        out
     }
 }
 
@@ -895,15 +1025,42 @@ impl Vm for LuaVm {
         self.files.lock().expect("not poisoned").clone()
     }
 
-    fn run_handler(
+    fn run_handlers(
         self: Arc<Self>,
-        index: usize,
+        indices: Vec<(usize, bool)>,
         event: Arc<crate::event::EventData>,
-    ) -> BoxFuture<'static, Result<(), ScriptError>> {
-        self.run(index, Some(event))
+        me: Option<String>,
+    ) -> BoxFuture<'static, Vec<Outcome>> {
+        let first = indices.first().map_or(0, |i| i.0);
+        let file = self.file.clone();
+        let worker = self.worker.clone();
+        let w = worker.run(move || Box::pin(self.handlers_here(indices, event, me)));
+        Box::pin(async move {
+            w.await.unwrap_or_else(|_| {
+                vec![Outcome {
+                    index: first,
+                    took: Duration::ZERO,
+                    result: Err(ScriptError::new(file, None, "the script's thread ended")),
+                }]
+            })
+        })
     }
 
-    fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>> {
-        self.run(index, None)
+    fn run_job(
+        self: Arc<Self>,
+        index: usize,
+        run: JobRun,
+    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+        let file = self.file.clone();
+        let worker = self.worker.clone();
+        let w = worker.run(move || Box::pin(JOB_RUN.scope(run, self.run_here(index, None))));
+        Box::pin(async move {
+            w.await
+                .unwrap_or_else(|_| Err(ScriptError::new(file, None, "the script's thread ended")))
+        })
+    }
+
+    fn busy_for(&self) -> Option<Duration> {
+        self.worker.busy_for()
     }
 }

@@ -2,10 +2,22 @@
 -- Raw functions return (true, value) or (false, error table); the wrappers raise the error
 -- table (fields: kind, code, name, value, method, message) so `pcall` can inspect it.
 local raw = ...
-local sethook, rawload = raw.sethook, raw.load
-local wall, max_ops, timeout = raw.wall, raw.max_ops, raw.timeout
+local rawload = raw.load
 local setmetatable, error, type, tostring, pcall = setmetatable, error, type, tostring, pcall
-local running = coroutine.running
+
+-- A run stopped by its budget (instructions, time, memory) cannot be caught: whatever
+-- catches errors re-raises once the run is stopped (raw.check raises its reason).
+local check = raw.check
+local rawpcall, rawxpcall = pcall, xpcall
+local co_resume, co_close = coroutine.resume, coroutine.close
+local function pass(...)
+  check()
+  return ...
+end
+_G.pcall = function(...) return pass(rawpcall(...)) end
+_G.xpcall = function(...) return pass(rawxpcall(...)) end
+coroutine.resume = function(...) return pass(co_resume(...)) end
+coroutine.close = function(...) return pass(co_close(...)) end
 
 local errmt = { __tostring = function(e) return e.message end }
 local function unwrap(ok, v)
@@ -93,14 +105,21 @@ local eventmt = {
   end,
 }
 
-local loaded = {}
+local loaded, loading = {}, {}
 function require(name)
   local m = loaded[name]
   if m ~= nil then return m end
+  if loading[name] then
+    error(("require %q: a module that requires itself (a cycle)"):format(tostring(name)), 2)
+  end
   local src, chunkname = raw.find_module(name)
   local f, err = rawload(src, chunkname, "t", _ENV)
   if not f then error(err, 2) end
-  m = f(name)
+  loading[name] = true
+  local ok, r = pcall(f, name)
+  loading[name] = nil
+  if not ok then error(r, 0) end
+  m = r
   if m == nil then m = true end
   loaded[name] = m
   return m
@@ -109,20 +128,10 @@ function load(chunk, name, _, env)
   return rawload(chunk, name, "t", env or _ENV)
 end
 
--- Runs a handler (or the top level, or a job) under its budget: a count hook on the
--- running coroutine counts instructions and checks the wall clock.
-local limit_msg = "instruction limit exceeded (" .. max_ops .. " instructions); endless loop?"
+-- Runs a handler (or the top level, or a job); its budget is counted by the host's hook.
 local function run(f, ev)
-  local co = running()
-  local ops, t0 = 0, wall()
-  sethook(co, function()
-    ops = ops + 10000
-    if ops > max_ops then error(limit_msg, 2) end
-    if wall() - t0 > timeout then error(("handler timed out after %gs"):format(timeout), 2) end
-  end, "", 10000)
   if ev ~= nil then setmetatable(ev, eventmt) end
   local ok, err = pcall(f, ev)
-  sethook(co)
   if not ok then
     -- API errors are tables with a message; others are rethrown as they are.
     if type(err) == "table" then error(tostring(err), 0) end

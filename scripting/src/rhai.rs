@@ -1,17 +1,18 @@
 //! Rhai scripts: the same API as Lua (`on`, `call`, `send`, `msg.reply`, `kv::get`,
 //! `log::info`, `fleet::account(name).call(...)`, filters combined with `&`, `|`, `!`).
 //!
-//! Rhai is synchronous: handlers run inline, and an API call blocks the handler's worker
-//! thread (`block_in_place`) while other tasks move on; the host runs a multi-threaded
-//! runtime. Sandbox: no file access (only `import` of `.rhai` files next to the script),
+//! Rhai is synchronous: a script's top level, filters, handlers and jobs run one at a time
+//! on the script's own thread ([`crate::worker`]), where an API call blocks that thread
+//! only. Sandbox: no file access (only `import` of `.rhai` files next to the script),
 //! operation limit per handler, a wall-clock deadline checked on progress, size limits on
 //! strings, arrays and maps.
 
-use crate::api::{ApiError, ScriptCtx};
+use crate::api::{ApiError, JobRun, ScriptCtx, JOB_RUN};
 use crate::filter::Filter;
 use crate::vm::{
-    parse_cron, parse_duration, HandlerSpec, JobSpec, Limits, ScriptError, Timing, Vm,
+    parse_cron, parse_duration, HandlerSpec, JobSpec, Limits, Outcome, ScriptError, Timing, Vm,
 };
+use crate::worker::Worker;
 use fleetgram_engine::fleet::BoxFuture;
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position, Scope, AST};
 use serde_json::{json, Value as Json};
@@ -46,9 +47,9 @@ pub fn from_rhai(v: &Dynamic) -> Result<Json, String> {
     rhai::serde::from_dynamic(v).map_err(|e| format!("{e} (a Rhai {} value)", v.type_name()))
 }
 
-/// Runs `fut` to completion from synchronous Rhai code.
+/// Runs `fut` to completion from synchronous Rhai code (on the script's thread).
 fn block<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
+    crate::worker::block_on(fut)
 }
 
 fn at(ctx: &NativeCallContext, file: &str) -> String {
@@ -122,6 +123,7 @@ pub struct RhaiVm {
     jobs: Vec<JobSpec>,
     job_fns: Vec<(FnPtr, Option<u32>)>,
     limits: Limits,
+    worker: Worker,
 }
 
 /// Where script-defined filter functions find their engine and AST.
@@ -154,7 +156,14 @@ impl RhaiVm {
     ///
     /// # Errors
     /// A syntax or runtime error with file and line.
-    pub fn load(path: &Path, ctx: ScriptCtx, limits: Limits) -> Result<Arc<RhaiVm>, ScriptError> {
+    ///
+    /// Runs on `worker`'s thread (see [`RhaiVm::start`]).
+    fn load(
+        path: &Path,
+        ctx: ScriptCtx,
+        limits: Limits,
+        worker: Worker,
+    ) -> Result<Arc<RhaiVm>, ScriptError> {
         let file = path.display().to_string();
         let source = std::fs::read_to_string(path)
             .map_err(|e| ScriptError::new(&file, None, format!("cannot read: {e}")))?;
@@ -225,7 +234,58 @@ impl RhaiVm {
             jobs,
             job_fns,
             limits,
+            worker,
         }))
+    }
+
+    /// Starts a worker thread for the script and loads it there.
+    ///
+    /// # Errors
+    /// The script's own error, or no thread could be started.
+    pub async fn start(
+        path: &Path,
+        ctx: ScriptCtx,
+        limits: Limits,
+    ) -> Result<Arc<RhaiVm>, ScriptError> {
+        let file = path.display().to_string();
+        let worker = Worker::spawn(&ctx.script)
+            .map_err(|e| ScriptError::new(&file, None, format!("cannot start a thread: {e}")))?;
+        let path = path.to_path_buf();
+        let w = worker.clone();
+        worker
+            .run(move || Box::pin(async move { RhaiVm::load(&path, ctx, limits, w) }))
+            .await
+            .unwrap_or_else(|_| Err(ScriptError::new(&file, None, "the script's thread ended")))
+    }
+
+    /// Runs the handlers `indices` that want `event`, in order, on this thread.
+    fn handlers_here(
+        &self,
+        indices: Vec<(usize, bool)>,
+        event: &crate::event::EventData,
+        me: Option<&str>,
+    ) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(indices.len());
+        let mut full = None;
+        for (index, check) in indices {
+            let start = Instant::now();
+            if check {
+                DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
+                let ok = self.handlers[index].filter.matches_event(event, me);
+                DEADLINE.with(|d| d.set(None));
+                if !ok {
+                    continue;
+                }
+            }
+            let ev = full.get_or_insert_with(|| event.full());
+            let result = self.run(&self.handler_fns[index], Some(ev));
+            out.push(Outcome {
+                index,
+                took: start.elapsed(),
+                result,
+            });
+        }
+        out
     }
 
     fn run(
@@ -695,15 +755,46 @@ impl Vm for RhaiVm {
         f
     }
 
-    fn run_handler(
+    fn run_handlers(
         self: Arc<Self>,
-        index: usize,
+        indices: Vec<(usize, bool)>,
         event: Arc<crate::event::EventData>,
-    ) -> BoxFuture<'static, Result<(), ScriptError>> {
-        Box::pin(async move { self.run(&self.handler_fns[index], Some(&event.full())) })
+        me: Option<String>,
+    ) -> BoxFuture<'static, Vec<Outcome>> {
+        let first = indices.first().map_or(0, |i| i.0);
+        let file = self.file.clone();
+        let worker = self.worker.clone();
+        let w = worker.run(move || {
+            Box::pin(async move { self.handlers_here(indices, &event, me.as_deref()) })
+        });
+        Box::pin(async move {
+            w.await.unwrap_or_else(|_| {
+                vec![Outcome {
+                    index: first,
+                    took: std::time::Duration::ZERO,
+                    result: Err(ScriptError::new(file, None, "the script's thread ended")),
+                }]
+            })
+        })
     }
 
-    fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>> {
-        Box::pin(async move { self.run(&self.job_fns[index], None) })
+    fn run_job(
+        self: Arc<Self>,
+        index: usize,
+        run: JobRun,
+    ) -> BoxFuture<'static, Result<(), ScriptError>> {
+        let file = self.file.clone();
+        let worker = self.worker.clone();
+        let w = worker.run(move || {
+            Box::pin(JOB_RUN.scope(run, async move { self.run(&self.job_fns[index], None) }))
+        });
+        Box::pin(async move {
+            w.await
+                .unwrap_or_else(|_| Err(ScriptError::new(file, None, "the script's thread ended")))
+        })
+    }
+
+    fn busy_for(&self) -> Option<std::time::Duration> {
+        self.worker.busy_for()
     }
 }

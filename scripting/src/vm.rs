@@ -181,14 +181,37 @@ pub trait Vm: Send + Sync + 'static {
     fn jobs(&self) -> &[JobSpec];
     /// The files it consists of (the script and what it required/imported).
     fn files(&self) -> Vec<PathBuf>;
-    /// Runs handler `index` on `event`.
-    fn run_handler(
+    /// Runs, in order, those of the handlers `indices` whose filter matches `event` (the
+    /// host has checked the filters it can; filters that are script functions are checked
+    /// here, under the script's budget). `me` is the account's username (for commands).
+    /// Each index comes with whether its filter still has to be checked here.
+    fn run_handlers(
+        self: Arc<Self>,
+        indices: Vec<(usize, bool)>,
+        event: Arc<crate::event::EventData>,
+        me: Option<String>,
+    ) -> BoxFuture<'static, Vec<Outcome>>;
+    /// Runs job `index` as `run` (what its sends derive their random_ids from).
+    fn run_job(
         self: Arc<Self>,
         index: usize,
-        event: Arc<crate::event::EventData>,
+        run: crate::api::JobRun,
     ) -> BoxFuture<'static, Result<(), ScriptError>>;
-    /// Runs job `index`.
-    fn run_job(self: Arc<Self>, index: usize) -> BoxFuture<'static, Result<(), ScriptError>>;
+    /// How long the script's thread has been inside one piece of script code, if it is.
+    fn busy_for(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// What running one handler came to.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The handler.
+    pub index: usize,
+    /// How long it took (with its filter).
+    pub took: Duration,
+    /// Its result.
+    pub result: Result<(), ScriptError>,
 }
 
 #[cfg(test)]

@@ -1,0 +1,199 @@
+//! Script workers: every loaded version of a script runs on an OS thread of its own, so that
+//! no script code, however long it runs (even inside a library call out of reach of the
+//! instruction hook), holds one of the runtime's workers: the operator view, the local DC,
+//! schedules and every other account go on. The thread drives its jobs with the runtime's
+//! handle (timers, sockets and spawned tasks stay the runtime's), several at a time for
+//! Lua, whose handlers suspend on API calls.
+//!
+//! A watchdog question, [`Worker::busy_for`], tells how long the thread has been inside one
+//! poll of script code: the host reports a script stuck past its time limit, and callers
+//! stop waiting for it (see `host.rs`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A future that stays on its worker thread.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+type Job = Box<dyn FnOnce() -> LocalBoxFuture<'static, ()> + Send>;
+
+/// Stack of a script thread: Lua's C calls and Rhai's evaluation are recursive.
+const STACK: usize = 8 << 20;
+
+struct State {
+    /// When the poll that is running began (ms after `epoch`, plus one), 0 when idle.
+    busy_since: AtomicU64,
+    epoch: Instant,
+}
+
+/// A script's thread (cheap to clone: the thread ends when the last clone is dropped and
+/// its jobs have finished).
+#[derive(Clone)]
+pub struct Worker {
+    tx: tokio::sync::mpsc::UnboundedSender<Job>,
+    state: Arc<State>,
+}
+
+/// The worker is gone (its thread ended or could not start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerGone;
+
+impl Worker {
+    /// Starts a worker thread named `name`; must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn spawn(name: &str) -> std::io::Result<Worker> {
+        let handle = tokio::runtime::Handle::current();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let state = Arc::new(State {
+            busy_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let st = state.clone();
+        std::thread::Builder::new()
+            .name(format!("script {name}"))
+            .stack_size(STACK)
+            .spawn(move || {
+                let _enter = handle.enter();
+                let local = tokio::task::LocalSet::new();
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handle.block_on(local.run_until(async {
+                        while let Some(job) = rx.recv().await {
+                            tokio::task::spawn_local(Tracked {
+                                fut: job(),
+                                state: st.clone(),
+                            });
+                        }
+                    }));
+                    // No more jobs can come: let the running ones finish.
+                    handle.block_on(local);
+                }));
+                if run.is_err() {
+                    // The runtime shutting down under a running script ends up here.
+                    tracing::debug!("a script thread ended with a panic");
+                }
+            })?;
+        Ok(Worker { tx, state })
+    }
+
+    /// Runs `job` on the worker thread and waits for its result (`Err` when the worker is
+    /// gone or dropped the job).
+    pub fn run<T, F>(&self, job: F) -> impl Future<Output = Result<T, WorkerGone>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce() -> LocalBoxFuture<'static, T> + Send + 'static,
+    {
+        let (otx, orx) = tokio::sync::oneshot::channel();
+        let sent = self
+            .tx
+            .send(Box::new(move || {
+                Box::pin(async move {
+                    let _ = otx.send(job().await);
+                })
+            }))
+            .is_ok();
+        async move {
+            if !sent {
+                return Err(WorkerGone);
+            }
+            orx.await.map_err(|_| WorkerGone)
+        }
+    }
+
+    /// How long the thread has been inside one poll of script code, if it is.
+    pub fn busy_for(&self) -> Option<Duration> {
+        match self.state.busy_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => {
+                let now = self.state.epoch.elapsed().as_millis() as u64 + 1;
+                Some(Duration::from_millis(now.saturating_sub(since)))
+            }
+        }
+    }
+}
+
+/// Notes when each poll of a job begins and ends.
+struct Tracked {
+    fut: LocalBoxFuture<'static, ()>,
+    state: Arc<State>,
+}
+
+impl Future for Tracked {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let since = self.state.epoch.elapsed().as_millis() as u64 + 1;
+        self.state.busy_since.store(since, Ordering::Relaxed);
+        let r = self.fut.as_mut().poll(cx);
+        self.state.busy_since.store(0, Ordering::Relaxed);
+        r
+    }
+}
+
+/// Runs a future to completion on this thread, parking it in between (for synchronous
+/// script code, Rhai's, that calls the async API on a worker thread).
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn jobs_run_off_the_runtime_and_a_stuck_one_is_seen() {
+        let w = Worker::spawn("test").unwrap();
+        let main = std::thread::current().id();
+        let id = w
+            .run(|| Box::pin(async { std::thread::current().id() }))
+            .await
+            .unwrap();
+        assert_ne!(id, main);
+        // A job that blocks its thread (as a long library call would) does not block the
+        // runtime: this task goes on and sees the worker busy.
+        let stuck = w.run(|| {
+            Box::pin(async {
+                std::thread::sleep(Duration::from_millis(400));
+            })
+        });
+        let waiter = tokio::spawn(stuck);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let busy = w.busy_for().expect("busy");
+        assert!(busy >= Duration::from_millis(100), "{busy:?}");
+        waiter.await.unwrap().unwrap();
+        assert_eq!(w.busy_for(), None);
+        // Several async jobs interleave on the one thread.
+        let a = w.run(|| {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                1
+            })
+        });
+        let b = w.run(|| Box::pin(async { 2 }));
+        assert_eq!(b.await.unwrap(), 2);
+        assert_eq!(a.await.unwrap(), 1);
+        assert_eq!(block_on(async { 3 }), 3);
+    }
+}

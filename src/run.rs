@@ -158,9 +158,15 @@ impl Host {
                 .as_ref()
                 .and_then(|h| h.token.clone())
                 .or_else(|| {
-                    std::env::var("FLEETGRAM_HTTP_TOKEN")
-                        .ok()
-                        .filter(|t| t.len() >= 16)
+                    let t = std::env::var("FLEETGRAM_HTTP_TOKEN").ok()?;
+                    if t.len() < 16 {
+                        tracing::warn!(
+                            length = t.len(),
+                            "FLEETGRAM_HTTP_TOKEN is shorter than 16 characters and is ignored: the operator view's actions (pause, resume, reload, run now) are disabled; use a longer token"
+                        );
+                        return None;
+                    }
+                    Some(t)
                 });
             let local_dcs = local
                 .as_ref()

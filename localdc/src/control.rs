@@ -17,15 +17,16 @@ pub struct Control {
 }
 
 impl Control {
-    /// Creates a user with `phone` living on DC `home_dc`; returns its id.
+    /// Creates a user with `phone` living on DC `home_dc`; returns its id. A phone that
+    /// already has a user gives that user's id (a phone number is one account, as on
+    /// Telegram), and nothing is created.
     pub fn create_user(&self, phone: &str, first_name: &str, last_name: &str, home_dc: i32) -> i64 {
-        self.shared.state.lock().expect("not poisoned").create_user(
-            Some(phone),
-            first_name,
-            last_name,
-            false,
-            home_dc,
-        )
+        let mut state = self.shared.state.lock().expect("not poisoned");
+        let normalized = crate::state::State::normalize_phone(phone);
+        if let Some(&id) = state.by_phone.get(&normalized) {
+            return id;
+        }
+        state.create_user(Some(phone), first_name, last_name, false, home_dc)
     }
 
     /// Creates a bot (`@username`) living on DC `home_dc`; returns its id and its token

@@ -131,6 +131,9 @@ impl Store {
             source,
         };
         let db = sled::open(&path).map_err(err)?;
+        // The DC's auth keys and its users' data are secrets: only the owner may read them
+        // (sled creates its files with the umask's mode).
+        restrict_tree(dir);
         Ok(Self {
             keys: db.open_tree("keys").map_err(err)?,
             users: db.open_tree("users").map_err(err)?,
@@ -972,6 +975,29 @@ fn split_key(k: &[u8]) -> Option<(i64, i32)> {
         i64::from_be_bytes(k[..8].try_into().ok()?),
         i32::from_be_bytes(k[8..].try_into().ok()?),
     ))
+}
+
+/// Makes `dir` 0700 and everything under it 0700 (folders) or 0600 (files).
+fn restrict_tree(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |p: &Path, mode: u32| {
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        };
+        set(dir, 0o700);
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                restrict_tree(&p);
+            } else {
+                set(&p, 0o600);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

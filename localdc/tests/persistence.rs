@@ -314,3 +314,40 @@ async fn channels_survive_a_restart() {
     dc.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_state_is_readable_by_its_owner_only_and_a_phone_is_one_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("localdc-private-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dc = LocalDc::start(config(&dir)).await.unwrap();
+    let control = dc.control();
+    let alice = control.create_user("+1 555 600 0009", "Alice", "", 1);
+    // The same phone again is the same user, not a second one.
+    assert_eq!(
+        control.create_user("15556000009", "Alice again", "", 2),
+        alice
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            }
+            out.push(p);
+        }
+    }
+    let mut all = Vec::new();
+    walk(&dir, &mut all);
+    assert!(!all.is_empty());
+    for p in all {
+        let m = mode(&p);
+        assert_eq!(m & 0o077, 0, "{} is {m:o}", p.display());
+    }
+    drop(dc);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -452,6 +452,10 @@ fn next_due(timing: &Timing, last: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
 
 async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generation: u64) {
     let spec = vm.jobs()[index].clone();
+    // The last run made here, in case the store could not record it (a full or read-only
+    // disk): the schedule goes by it instead of running again at once.
+    let mut ran: Option<DateTime<Utc>> = None;
+    let mut failures = 0u32;
     loop {
         let Some(s) = script.upgrade() else { return };
         if s.generation() != generation || s.stopped.load(Ordering::SeqCst) {
@@ -459,13 +463,14 @@ async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generatio
         }
         let space = s.sched_space();
         let store = s.ctx.account.store.clone();
-        let last = store
+        let stored = store
             .kv_get(&space, &spec.key)
             .ok()
             .flatten()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|t| t.parse::<i64>().ok())
             .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+        let last = stored.max(ran);
         let due = next_due(&spec.timing, last, Utc::now());
         let mut wake = s.wake.subscribe();
         drop(s);
@@ -501,12 +506,33 @@ async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generatio
         }
         // Committed after the run: a crash before this re-runs the same due time, whose
         // sends carry the same random_ids (no duplicate posts).
-        if let Err(e) = store.kv_set(
+        ran = Some(due);
+        match store.kv_set(
             &space,
             &spec.key,
             Some(due.timestamp_millis().to_string().as_bytes()),
         ) {
-            tracing::error!(error = %e, "recording a job's run failed");
+            Ok(()) => failures = 0,
+            Err(e) => {
+                // Back off (2 s, 4 s, ... 64 s) so a failing store is reported, not hammered.
+                failures += 1;
+                let backoff = Duration::from_secs(1 << failures.min(6));
+                s.record_error(&ScriptError::new(
+                    s.path.display().to_string(),
+                    None,
+                    format!(
+                        "cannot record the run of schedule {:?} in the store ({e}); next try in {}s",
+                        spec.key,
+                        backoff.as_secs()
+                    ),
+                ));
+                let mut wake = s.wake.subscribe();
+                drop(s);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = wake.changed() => {}
+                }
+            }
         }
     }
 }

@@ -292,3 +292,113 @@ on("message", |m| { log::info(`alive ${m.text}`); });
         "{e}"
     );
 }
+
+/// A store on a full disk: reads work, every write fails.
+#[derive(Debug)]
+struct FullDisk(fleetgram_engine::store::MemoryStore);
+
+fn full() -> fleetgram_engine::store::StoreError {
+    fleetgram_engine::store::StoreError::Io {
+        path: "/full".into(),
+        reason: "No space left on device (os error 28)".into(),
+    }
+}
+
+impl fleetgram_engine::store::SessionStore for FullDisk {
+    fn load(
+        &self,
+        a: &str,
+    ) -> Result<Option<fleetgram_engine::store::AccountState>, fleetgram_engine::store::StoreError>
+    {
+        self.0.load(a)
+    }
+    fn save(
+        &self,
+        _: &str,
+        _: &fleetgram_engine::store::AccountState,
+    ) -> Result<(), fleetgram_engine::store::StoreError> {
+        Err(full())
+    }
+    fn delete(&self, _: &str) -> Result<(), fleetgram_engine::store::StoreError> {
+        Err(full())
+    }
+    fn save_peers(
+        &self,
+        _: &str,
+        _: &[fleetgram_engine::peers::PeerEntry],
+    ) -> Result<(), fleetgram_engine::store::StoreError> {
+        Err(full())
+    }
+    fn load_peer(
+        &self,
+        a: &str,
+        id: i64,
+    ) -> Result<Option<fleetgram_engine::peers::PeerEntry>, fleetgram_engine::store::StoreError>
+    {
+        self.0.load_peer(a, id)
+    }
+    fn peer_by_username(
+        &self,
+        a: &str,
+        u: &str,
+    ) -> Result<Option<fleetgram_engine::peers::PeerEntry>, fleetgram_engine::store::StoreError>
+    {
+        self.0.peer_by_username(a, u)
+    }
+    fn delete_peer(&self, _: &str, _: i64) -> Result<(), fleetgram_engine::store::StoreError> {
+        Err(full())
+    }
+    fn kv_get(
+        &self,
+        s: &str,
+        k: &str,
+    ) -> Result<Option<Vec<u8>>, fleetgram_engine::store::StoreError> {
+        self.0.kv_get(s, k)
+    }
+    fn kv_update(
+        &self,
+        _: &str,
+        _: &str,
+        _: &mut fleetgram_engine::store::KvUpdate<'_>,
+    ) -> Result<Option<Vec<u8>>, fleetgram_engine::store::StoreError> {
+        Err(full())
+    }
+    fn kv_keys(
+        &self,
+        s: &str,
+        p: &str,
+    ) -> Result<Vec<String>, fleetgram_engine::store::StoreError> {
+        self.0.kv_keys(s, p)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_schedule_backs_off_when_the_store_cannot_be_written() {
+    let d = dir("fulldisk");
+    let path = d.join("tick.lua");
+    std::fs::write(
+        &path,
+        "every(\"50ms\", function() log.info(\"tick\") end)\n",
+    )
+    .unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::new(FullDisk(fleetgram_engine::store::MemoryStore::new()));
+    let s = Script::start(&path, support::ctx_with_store(log.clone(), store), limits())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ticks = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| *l == "info: tick")
+        .count();
+    // Before: the job ran again at once after every failed commit (~790 times a second).
+    assert!((1..=3).contains(&ticks), "{ticks} runs in 1.5 s");
+    let e = last_error(&s);
+    assert!(
+        e.contains("cannot record the run") && e.contains("No space left"),
+        "{e}"
+    );
+    s.stop();
+}

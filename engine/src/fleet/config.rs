@@ -371,18 +371,39 @@ pub struct FleetConfig {
     pub accounts: Vec<Account>,
 }
 
+/// The largest fleet file read.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
 impl FleetConfig {
     /// Reads and checks `path`.
     ///
     /// # Errors
     /// The first problem found, with file, line, column and key path.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let fail = |message: String| ConfigError {
             file: path.display().to_string(),
             line: 0,
             column: 0,
             path: String::new(),
-            message: format!("cannot read: {e}"),
+            message,
+        };
+        // Read at most one byte past the limit (a device such as /dev/zero never ends).
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| fail(format!("cannot read: {e}")))?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(fail(format!(
+                "the file is larger than {} MiB; a fleet file that big is a mistake (is this the right file?)",
+                MAX_CONFIG_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         Self::parse(path, &text, &|k| std::env::var(k).ok())
     }
@@ -397,6 +418,8 @@ impl FleetConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
+        // Editors on some systems start UTF-8 files with a byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let expanded = expand_env(&file, text, env)?;
         let raw: RawFile = serde_yaml::from_str(&expanded).map_err(|e| yaml_error(&file, &e))?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -936,6 +959,33 @@ mod tests {
     }
 
     const GOOD: &str = "network: telegram\napi_id: 42\napi_hash: ${API_HASH}\naccounts:\n  - name: a\n    kind: bot\n    token: \"123:abc\"\n  - name: b\n    kind: user\n    phone: \"+1555\"\n    proxy: socks5://u:p@127.0.0.1:1080\n    transport: obfuscated-intermediate\n";
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_huge_or_endless_files_are_refused() {
+        let c = parse(&format!("\u{feff}{GOOD}")).unwrap();
+        assert_eq!(c.accounts.len(), 2);
+        let dir = std::env::temp_dir().join(format!("fleetgram-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.yaml");
+        let mut text = GOOD.to_string();
+        text.push_str(&format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES as usize)));
+        std::fs::write(&big, text).unwrap();
+        let e = FleetConfig::load(&big).unwrap_err();
+        assert!(e.to_string().contains("larger than 4 MiB"), "{e}");
+        #[cfg(unix)]
+        {
+            let e = FleetConfig::load(Path::new("/dev/zero")).unwrap_err();
+            assert!(e.to_string().contains("larger than 4 MiB"), "{e}");
+        }
+        let bom = dir.join("bom.yaml");
+        std::fs::write(
+            &bom,
+            "\u{feff}network: local\naccounts:\n  - { name: a, kind: bot, username: a_bot }\n",
+        )
+        .unwrap();
+        assert_eq!(FleetConfig::load(&bom).unwrap().accounts.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_operator_view_is_configured_with_a_port_or_listen_and_token() {

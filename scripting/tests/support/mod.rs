@@ -29,9 +29,13 @@ impl Credentials for NoCreds {
 /// The first account of the fleet file `yaml` (read as if it were at `path`), on a DC that
 /// is never reached.
 pub fn account(path: &Path, yaml: &str) -> AccountHandle {
+    account_with_store(path, yaml, Arc::new(MemoryStore::new()))
+}
+
+/// [`account`] on `store`.
+pub fn account_with_store(path: &Path, yaml: &str, store: Arc<dyn SessionStore>) -> AccountHandle {
     let config = FleetConfig::parse(path, yaml, &|_| None).unwrap();
     let account = config.accounts[0].clone();
-    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
     let dcs = [(1, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
     let client = Client::new(
         fleetgram_engine::Config::with_dcs(1, "x", dcs, 1),
@@ -65,10 +69,16 @@ pub fn account(path: &Path, yaml: &str) -> AccountHandle {
 /// A script context on an account that never connects (nothing here reaches a DC); log
 /// lines go to `log`.
 pub fn ctx(log: Arc<Mutex<Vec<String>>>) -> ScriptCtx {
+    ctx_with_store(log, Arc::new(MemoryStore::new()))
+}
+
+/// [`ctx`] on `store`.
+pub fn ctx_with_store(log: Arc<Mutex<Vec<String>>>, store: Arc<dyn SessionStore>) -> ScriptCtx {
     ScriptCtx {
-        account: account(
+        account: account_with_store(
             Path::new("/tmp/accounts.yaml"),
             "network: local\naccounts:\n  - { name: test, kind: bot, username: test_bot, enabled: false }\n",
+            store,
         ),
         script: "t".into(),
         settings: json!({"limit": 3}),

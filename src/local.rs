@@ -95,7 +95,9 @@ impl LocalNetwork {
             data_dir: Some(config.store.join("localdc")),
             login_code: Some(local.login_code.clone()),
             rsa_key: None,
-            control_addr: None,
+            // The control API (inject updates and faults, as the README shows for
+            // `fleetgram localdc`), on loopback, its URL in the info file.
+            control_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             ..DcConfig::default()
         })
         .await

@@ -756,7 +756,17 @@ pub async fn serve(
     listen: SocketAddr,
     view: Arc<View>,
 ) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    serve_on(tokio::net::TcpListener::bind(listen).await?, view)
+}
+
+/// [`serve`] on a bound listener.
+///
+/// # Errors
+/// The listener has no address.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    view: Arc<View>,
+) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
     let addr = listener.local_addr()?;
     let sampler = {
         let view = view.clone();

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long stopping may take: handlers get their time limit to finish, commits a little
+/// more; then the host exits all the same.
+pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(40);
+
 /// Options of `run` besides the file.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -98,6 +102,18 @@ impl Host {
         std::fs::create_dir_all(&config.store)
             .map_err(|e| format!("{}: {e}", config.store.display()))?;
         let store = Arc::new(SledStore::open(sessions_path(&config)).map_err(|e| e.to_string())?);
+        // Everything that can fail is checked before anything shared (the local DC's info
+        // file, the operator view's address file) is written: the operator view's port is
+        // taken first.
+        let listen = opts.http.or_else(|| config.http.as_ref().map(|h| h.listen));
+        let listener = match listen {
+            Some(listen) => Some(
+                tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| format!("operator view on {listen}: {e}"))?,
+            ),
+            None => None,
+        };
         let (local, table, credentials): (
             Option<Arc<LocalNetwork>>,
             DcTable,
@@ -149,10 +165,9 @@ impl Host {
             }));
         }
         // The operator view.
-        let listen = opts.http.or_else(|| config.http.as_ref().map(|h| h.listen));
         let mut http = None;
         let mut http_path = None;
-        if let Some(listen) = listen {
+        if let Some(listener) = listener {
             let token = config
                 .http
                 .as_ref()
@@ -180,9 +195,8 @@ impl Host {
                 .unwrap_or_default();
             let view =
                 crate::operator::View::new(fleet.handle(), scripts.clone(), local_dcs, token);
-            let (addr, t) = crate::operator::serve(listen, view)
-                .await
-                .map_err(|e| format!("operator view on {listen}: {e}"))?;
+            let (addr, t) = crate::operator::serve_on(listener, view)
+                .map_err(|e| format!("operator view: {e}"))?;
             tasks.extend(t);
             if !addr.ip().is_loopback() {
                 tracing::warn!(%addr, "the operator view listens beyond this machine");
@@ -224,7 +238,15 @@ impl Host {
         if let Some(p) = &self.http_file {
             let _ = std::fs::remove_file(p);
         }
-        self.fleet.shutdown().await;
+        if tokio::time::timeout(SHUTDOWN_BOUND, self.fleet.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                seconds = SHUTDOWN_BOUND.as_secs(),
+                "accounts did not stop in time (a handler still running, or the store cannot be written); exiting anyway: what was not committed is fetched again at the next start"
+            );
+        }
         if let Err(e) = self.store.flush() {
             tracing::error!(error = %e, "flushing the store failed");
         }
@@ -247,12 +269,13 @@ pub async fn run_until(
     stop: impl Future<Output = ()>,
 ) -> Result<(), String> {
     let config = FleetConfig::load(config_path).map_err(|e| e.to_string())?;
+    let first = config.clone();
     let host = Host::start(config, &opts).await?;
     let progress = tokio::spawn(show_startup(host.handle()));
     let watch = opts.watch_config.then(|| {
         let fleet = host.handle();
         let path = config_path.to_path_buf();
-        tokio::spawn(watch_config(path, fleet))
+        tokio::spawn(watch_config(path, fleet, first))
     });
     stop.await;
     progress.abort();
@@ -318,10 +341,10 @@ async fn show_startup(fleet: FleetHandle) {
 }
 
 /// Applies changes of the configuration file; a broken edit is reported and ignored.
-async fn watch_config(path: PathBuf, fleet: FleetHandle) {
+async fn watch_config(path: PathBuf, fleet: FleetHandle, first: FleetConfig) {
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut last = mtime(&path);
-    let applier = ConfigApplier { fleet };
+    let applier = ConfigApplier { fleet, first };
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = mtime(&path);
@@ -340,13 +363,46 @@ async fn watch_config(path: PathBuf, fleet: FleetHandle) {
 
 struct ConfigApplier {
     fleet: FleetHandle,
+    /// The configuration the host started with.
+    first: FleetConfig,
 }
 
 impl ConfigApplier {
     async fn apply(&self, new: FleetConfig) {
+        for key in restart_only_changes(&self.first, &new) {
+            tracing::warn!(
+                key,
+                "configuration change not applied to the running host: `{key}` takes effect after a restart"
+            );
+        }
         let (started, stopped, restarted) = self.fleet.apply(new).await;
         tracing::info!(?started, ?stopped, ?restarted, "configuration reloaded");
     }
+}
+
+/// The keys of the fleet file that changed between `old` and `new` and that a running host
+/// cannot apply (the accounts can be).
+pub fn restart_only_changes(old: &FleetConfig, new: &FleetConfig) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if old.store != new.store {
+        out.push("store");
+    }
+    if old.network != new.network {
+        out.push("network");
+    }
+    if (old.api_id, &old.api_hash) != (new.api_id, &new.api_hash) {
+        out.push("api_id/api_hash");
+    }
+    if old.local != new.local {
+        out.push("local");
+    }
+    if old.http != new.http {
+        out.push("http");
+    }
+    if old.log != new.log {
+        out.push("log");
+    }
+    out
 }
 
 /// Resolves on Ctrl-C or SIGTERM; a second signal exits the process at once.

@@ -3,16 +3,13 @@
 //! echo bot gets its answer, late ones after the restart) and no scheduled post is
 //! duplicated. At the end a SIGTERM stops it cleanly.
 
-use fleetgram_engine::store::MemoryStore;
 use fleetgram_engine::Client;
-use fleetgram_protocol::crypto::rsa::RsaPublicKey;
 mod common;
 
-use common::{fresh_dir, history_all, send_text};
+use common::{fresh_dir, history_all, person, send_text, wait_for_file};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Two consecutive free ports.
@@ -49,35 +46,6 @@ fn start(config: &Path, info: &Path, log: &Path) -> Child {
         .stderr(out)
         .spawn()
         .unwrap()
-}
-
-fn wait_for_file(path: &Path) {
-    let end = Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(Instant::now() < end, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-async fn person(info: &Path, phone: &str) -> Client {
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(info).unwrap()).unwrap();
-    let dcs = j["dcs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let addr = format!("{}:{}", d["host"].as_str().unwrap(), d["port"]);
-            (d["id"].as_i64().unwrap() as i32, addr.parse().unwrap())
-        })
-        .collect();
-    let mut c = fleetgram_engine::Config::with_dcs(1, "x", dcs, 1);
-    c.extra_rsa_keys = vec![RsaPublicKey::from_pem(j["rsa"]["pem"].as_str().unwrap()).unwrap()];
-    c.request_timeout = Duration::from_secs(5);
-    let client = Client::new(c, Arc::new(MemoryStore::new()), phone).unwrap();
-    let t = client.request_login_code(phone).await.unwrap();
-    client.sign_in(&t, "12345").await.unwrap();
-    client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

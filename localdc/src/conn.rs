@@ -116,8 +116,12 @@ pub(crate) async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (mut rd, wr) = stream.into_split();
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let mut chunk = vec![0u8; 64 * 1024];
+    let limits = shared.conn_limits;
+    let mut buf: Vec<u8> = Vec::new();
+    // The read buffer starts small (an idle connection costs little) and grows while
+    // reads fill it.
+    let mut chunk = vec![0u8; 2048];
+    let hello_by = tokio::time::Instant::now() + limits.hello;
     // 1. Which transport?
     let (kind, mut dec, enc) = loop {
         match detect(&buf) {
@@ -148,9 +152,14 @@ pub(crate) async fn serve(
             }
         }
         let n = tokio::select! {
-            r = tokio::time::timeout(std::time::Duration::from_secs(30), rd.read(&mut chunk)) => match r {
+            r = tokio::time::timeout_at(hello_by, rd.read(&mut chunk)) => match r {
                 Ok(Ok(n)) if n > 0 => n,
-                _ => return,
+                Ok(_) => return,
+                Err(_) => {
+                    tracing::debug!(%peer, "no transport header in time; closing");
+                    shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
             },
             _ = shutdown.changed() => return,
         };
@@ -169,6 +178,8 @@ pub(crate) async fn serve(
         enc,
         rx,
         tx.backlog.clone(),
+        tx.overloaded.clone(),
+        limits.write_stall,
     ));
     let mut conn = Conn {
         shared,
@@ -180,10 +191,16 @@ pub(crate) async fn serve(
     };
     let mut framer = Framer::new(kind, Role::Server).with_max_frame(MAX_FRAME);
     let mut drops = conn.shared.drops.subscribe();
+    // When the connection is closed for want of data: `idle` after the last complete
+    // frame, `frame` after a frame began.
+    let mut last_frame = tokio::time::Instant::now();
+    let mut frame_began: Option<tokio::time::Instant> = None;
     'outer: loop {
         loop {
             match framer.decode(&buf) {
                 Ok(Some(d)) => {
+                    last_frame = tokio::time::Instant::now();
+                    frame_began = None;
                     if let Frame::Payload { range, quick_ack } = d.frame {
                         let payload = buf[range].to_vec();
                         if !conn.handle_payload(&payload, quick_ack) {
@@ -200,11 +217,25 @@ pub(crate) async fn serve(
                 }
             }
         }
+        if buf.is_empty() {
+            frame_began = None;
+        } else if frame_began.is_none() {
+            frame_began = Some(tokio::time::Instant::now());
+        }
+        let give_up = match frame_began {
+            Some(t) => t + limits.frame,
+            None => last_frame + limits.idle,
+        };
         let n = tokio::select! {
             r = rd.read(&mut chunk) => match r {
                 Ok(n) if n > 0 => n,
                 _ => break,
             },
+            _ = tokio::time::sleep_until(give_up) => {
+                tracing::debug!(%peer, partial = frame_began.is_some(), "connection idle too long; closing");
+                conn.shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
             _ = shutdown.changed() => break,
             _ = drops.changed() => {
                 tracing::debug!(%peer, "connection dropped on request");
@@ -223,6 +254,12 @@ pub(crate) async fn serve(
         if let Some(d) = &mut dec {
             d.apply(&mut buf[start..]);
         }
+        if n == chunk.len() && chunk.len() < 64 * 1024 {
+            chunk.resize(chunk.len() * 2, 0);
+        }
+        if buf.capacity() > 256 * 1024 && buf.len() < 16 * 1024 {
+            buf.shrink_to(16 * 1024);
+        }
     }
     conn.detach();
     drop(conn);
@@ -235,6 +272,8 @@ async fn write_loop(
     mut enc: Option<Encryptor>,
     mut rx: mpsc::UnboundedReceiver<Out>,
     backlog: Arc<AtomicUsize>,
+    overloaded: Arc<tokio::sync::Notify>,
+    write_stall: std::time::Duration,
 ) {
     let mut out = Vec::with_capacity(8192);
     while let Some(first) = rx.recv().await {
@@ -267,8 +306,15 @@ async fn write_loop(
         if let Some(e) = &mut enc {
             e.apply(&mut out);
         }
-        if wr.write_all(&out).await.is_err() || close {
-            break;
+        // A client that reads nothing for `write_stall` while answers wait is closed (the
+        // reading side is told, and drops the connection).
+        match tokio::time::timeout(write_stall, wr.write_all(&out)).await {
+            Ok(Ok(())) if !close => {}
+            Ok(_) => break,
+            Err(_) => {
+                overloaded.notify_one();
+                break;
+            }
         }
         backlog.fetch_sub(queued, Ordering::Relaxed);
     }

@@ -66,6 +66,33 @@ pub struct Config {
     /// Channels with more members than this push new posts only to their admins; the
     /// others poll `updates.getChannelDifference` (as Telegram does with big channels).
     pub channel_push_limit: usize,
+    /// How long a connection may take over each step before it is closed.
+    pub conn_limits: ConnLimits,
+}
+
+/// Time limits of a connection, for every state it can be in: no client holds a
+/// connection (and its buffers) by sending nothing, one byte at a time, or never reading.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// From accept to a recognized transport header.
+    pub hello: std::time::Duration,
+    /// Without a complete frame from the client.
+    pub idle: std::time::Duration,
+    /// To receive the rest of a frame once it has begun.
+    pub frame: std::time::Duration,
+    /// Without the client reading anything while answers wait for it.
+    pub write_stall: std::time::Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            hello: std::time::Duration::from_secs(10),
+            idle: std::time::Duration::from_secs(300),
+            frame: std::time::Duration::from_secs(30),
+            write_stall: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for Config {
@@ -82,6 +109,7 @@ impl Default for Config {
             bot_timeout: std::time::Duration::from_secs(10),
             file_reference_ttl: std::time::Duration::from_secs(3600),
             channel_push_limit: 100_000,
+            conn_limits: ConnLimits::default(),
         }
     }
 }
@@ -166,6 +194,8 @@ pub(crate) struct Shared {
     pub(crate) bot_queries: std::sync::Mutex<std::collections::HashMap<i64, BotQuery>>,
     /// How long a user waits for a bot's answer to a callback query.
     pub(crate) bot_timeout: std::time::Duration,
+    /// Connection time limits.
+    pub(crate) conn_limits: ConnLimits,
 }
 
 impl Shared {
@@ -190,6 +220,8 @@ pub struct Stats {
     pub overloaded: std::sync::atomic::AtomicU64,
     /// Connections refused with -404 (garbage, unknown key, failed decryption).
     pub refused: std::sync::atomic::AtomicU64,
+    /// Connections closed by a time limit ([`ConnLimits`]).
+    pub timed_out: std::sync::atomic::AtomicU64,
 }
 
 /// A running local DC.
@@ -265,6 +297,7 @@ impl LocalDc {
             user_sessions: Default::default(),
             bot_queries: Default::default(),
             bot_timeout: config.bot_timeout,
+            conn_limits: config.conn_limits,
         });
         shared
             .auth_keys

@@ -440,3 +440,146 @@ async fn quick_acks_are_sent_when_asked() {
     }
     dc.shutdown().await;
 }
+
+/// Whether the DC closes `s` within `within` (EOF or a reset on read).
+async fn closed_within(s: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut b = [0u8; 64];
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(end, s.read(&mut b)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn silent_slow_and_unread_connections_are_closed_in_every_state() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let limits = fleetgram_localdc::ConnLimits {
+        hello: Duration::from_millis(400),
+        idle: Duration::from_millis(2500),
+        frame: Duration::from_millis(400),
+        write_stall: Duration::from_millis(500),
+    };
+    let dc = LocalDc::start(Config {
+        rsa_key: Some(test_key()),
+        conn_limits: limits,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key = RsaPublicKey::from_pem(&dc.info().rsa_pem).unwrap();
+    let addr = dc.info().dcs[0].addr;
+    let stats = || {
+        dc.control()
+            .stats()
+            .timed_out
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let long = Duration::from_secs(4);
+    // Nothing at all, then one byte of a transport header: closed after `hello`.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut one_byte = tokio::net::TcpStream::connect(addr).await.unwrap();
+    one_byte.write_all(&[0xee]).await.unwrap();
+    // A header dripped a byte at a time does not buy more time than `hello` in all.
+    let mut drip = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let dripper = tokio::spawn(async move {
+        for b in [0xee, 0xee, 0xee] {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if drip.write_all(&[b]).await.is_err() {
+                break;
+            }
+        }
+        closed_within(&mut drip, long).await
+    });
+    let t = tokio::time::Instant::now();
+    assert!(closed_within(&mut silent, long).await);
+    assert!(closed_within(&mut one_byte, long).await);
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(dripper.await.unwrap());
+    // A transport header and then nothing: closed after `idle`.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(&[0xee; 4]).await.unwrap();
+    let t = tokio::time::Instant::now();
+    assert!(closed_within(&mut idle, long).await);
+    assert!(
+        t.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        t.elapsed()
+    );
+    // Half a frame: closed after `frame`.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half.write_all(&[0xee; 4]).await.unwrap();
+    half.write_all(&100u32.to_le_bytes()).await.unwrap();
+    half.write_all(&[0; 10]).await.unwrap();
+    let t = tokio::time::Instant::now();
+    assert!(closed_within(&mut half, long).await);
+    assert!(
+        t.elapsed() < Duration::from_millis(750),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(stats(), 5);
+    // A client that asks and never reads, below the byte limit: closed after
+    // `write_stall`.
+    // Enough answers to fill the socket buffers (at most 4 MiB here) and leave a few MiB
+    // waiting, below the 8 MiB that closes a connection at once.
+    let mut probe = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
+    let size = probe
+        .call(fleetgram_tl::Serializable::to_bytes(
+            &functions::help::GetConfig {},
+        ))
+        .await
+        .unwrap()
+        .len();
+    let n = (6 << 20) / size;
+    let mut wire = support::Wire::connect_small(addr, Kind::Intermediate).await;
+    let (_, session) = Client::handshake(&mut wire, 1, &key, None).await;
+    let mut lazy = Client {
+        wire,
+        session,
+        stash: Default::default(),
+    };
+    for _ in 0..n {
+        lazy.session.enqueue(fleetgram_tl::Serializable::to_bytes(
+            &functions::help::GetConfig {},
+        ));
+    }
+    while let Some(p) = lazy.session.poll_transmit(support::now_ms(), &[0; 32]) {
+        if !lazy.wire.try_send(&p).await {
+            break;
+        }
+    }
+    let t = tokio::time::Instant::now();
+    while dc
+        .control()
+        .stats()
+        .overloaded
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+        && t.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let closed = tokio::time::timeout(Duration::from_secs(10), lazy.wire.drain_to_eof()).await;
+    assert!(closed.is_ok(), "the connection stayed open");
+    assert_eq!(
+        dc.control()
+            .stats()
+            .overloaded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // A well-behaved client is served throughout.
+    let mut good = Client::connect(addr, 1, &key, Kind::Abridged, false, None).await;
+    assert!(good.invoke(&functions::help::GetNearestDc {}).await.is_ok());
+    dc.shutdown().await;
+}

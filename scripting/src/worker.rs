@@ -24,9 +24,20 @@ type Job = Box<dyn FnOnce() -> LocalBoxFuture<'static, ()> + Send>;
 /// Stack of a script thread: Lua's C calls and Rhai's evaluation are recursive.
 const STACK: usize = 8 << 20;
 
+/// How long an idle worker thread keeps looking for the next job before it sleeps: jobs
+/// come in quick succession under load, and waking a sleeping thread costs far more than
+/// a short handler (tens of microseconds on a virtual machine).
+const IDLE_SPIN: Duration = Duration::from_micros(100);
+
+/// How long a caller looks for the result before it sleeps, when the worker's jobs are
+/// usually that quick.
+const RESULT_SPIN: Duration = Duration::from_micros(100);
+
 struct State {
     /// When the poll that is running began (ms after `epoch`, plus one), 0 when idle.
     busy_since: AtomicU64,
+    /// How long the jobs took, from being sent to their result (a moving average, ns).
+    typical_ns: AtomicU64,
     epoch: Instant,
 }
 
@@ -52,6 +63,7 @@ impl Worker {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let state = Arc::new(State {
             busy_since: AtomicU64::new(0),
+            typical_ns: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
         });
         let st = state.clone();
@@ -63,7 +75,7 @@ impl Worker {
                 let local = tokio::task::LocalSet::new();
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     handle.block_on(local.run_until(async {
-                        while let Some(job) = rx.recv().await {
+                        while let Some(job) = next_job(&mut rx).await {
                             tokio::task::spawn_local(Tracked {
                                 fut: job(),
                                 state: st.clone(),
@@ -88,18 +100,50 @@ impl Worker {
         T: Send + 'static,
         F: FnOnce() -> LocalBoxFuture<'static, T> + Send + 'static,
     {
-        let (otx, orx) = tokio::sync::oneshot::channel();
+        let (otx, mut orx) = tokio::sync::oneshot::channel();
+        let sent_at = Instant::now();
+        let state = self.state.clone();
         let sent = self
             .tx
             .send(Box::new(move || {
                 Box::pin(async move {
-                    let _ = otx.send(job().await);
+                    let v = job().await;
+                    let took = sent_at.elapsed().as_nanos() as u64;
+                    let old = state.typical_ns.load(Ordering::Relaxed);
+                    let avg = if old == u64::MAX {
+                        took
+                    } else {
+                        old - old / 8 + took / 8
+                    };
+                    state.typical_ns.store(avg, Ordering::Relaxed);
+                    let _ = otx.send(v);
                 })
             }))
             .is_ok();
+        let quick =
+            self.state.typical_ns.load(Ordering::Relaxed) < RESULT_SPIN.as_nanos() as u64 * 3 / 4;
         async move {
             if !sent {
                 return Err(WorkerGone);
+            }
+            if quick {
+                // The result usually comes within microseconds: look for it before
+                // sleeping.
+                let until = Instant::now() + RESULT_SPIN;
+                loop {
+                    match orx.try_recv() {
+                        Ok(v) => return Ok(v),
+                        Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                            return Err(WorkerGone)
+                        }
+                        Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+                            if Instant::now() < until =>
+                        {
+                            std::hint::spin_loop()
+                        }
+                        Err(tokio::sync::oneshot::error::TryRecvError::Empty) => break,
+                    }
+                }
             }
             orx.await.map_err(|_| WorkerGone)
         }
@@ -113,6 +157,23 @@ impl Worker {
                 let now = self.state.epoch.elapsed().as_millis() as u64 + 1;
                 Some(Duration::from_millis(now.saturating_sub(since)))
             }
+        }
+    }
+}
+
+/// The next job: looked for for a moment (letting the thread's other jobs run) before the
+/// thread sleeps; `None` when no more can come.
+async fn next_job(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Job>) -> Option<Job> {
+    use tokio::sync::mpsc::error::TryRecvError;
+    let until = Instant::now() + IDLE_SPIN;
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) if Instant::now() < until => {
+                tokio::task::yield_now().await;
+            }
+            Err(TryRecvError::Empty) => return rx.recv().await,
         }
     }
 }

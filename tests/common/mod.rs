@@ -120,3 +120,46 @@ pub async fn wait_running(host: &fleetgram::run::Host) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Waits (at most 30 s) for a file to appear.
+pub fn wait_for_file(path: &std::path::Path) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < end,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A person on the local DC described by the info file, logged in with code 12345.
+pub async fn person(info: &std::path::Path, phone: &str) -> Client {
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(info).unwrap()).unwrap();
+    let dcs = j["dcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let addr = format!("{}:{}", d["host"].as_str().unwrap(), d["port"]);
+            (d["id"].as_i64().unwrap() as i32, addr.parse().unwrap())
+        })
+        .collect();
+    let mut c = fleetgram_engine::Config::with_dcs(1, "x", dcs, 1);
+    c.extra_rsa_keys = vec![fleetgram_protocol::crypto::rsa::RsaPublicKey::from_pem(
+        j["rsa"]["pem"].as_str().unwrap(),
+    )
+    .unwrap()];
+    c.request_timeout = std::time::Duration::from_secs(5);
+    let client = Client::new(
+        c,
+        std::sync::Arc::new(fleetgram_engine::store::MemoryStore::new()),
+        phone,
+    )
+    .unwrap();
+    let t = client.request_login_code(phone).await.unwrap();
+    client.sign_in(&t, "12345").await.unwrap();
+    client
+}

@@ -371,6 +371,38 @@ pub struct FleetConfig {
     pub accounts: Vec<Account>,
 }
 
+/// The deepest nesting of `[`/`{` a fleet file may have (a fleet file needs a few; a
+/// hundred thousand made the YAML parser take half a minute).
+pub const MAX_NESTING: usize = 64;
+
+/// Where flow collections (`[`, `{`) of `text` first nest deeper than [`MAX_NESTING`]
+/// (quotes and comments skipped), if they do.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (c, ch) in line.char_indices() {
+            match (quote, ch) {
+                (Some(q), _) if ch == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(ch),
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some((n + 1, c + 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = ch;
+        }
+    }
+    None
+}
+
 /// The largest fleet file read.
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -420,6 +452,15 @@ impl FleetConfig {
         let file = path.display().to_string();
         // Editors on some systems start UTF-8 files with a byte-order mark.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some((line, column)) = too_deep(text) {
+            return Err(ConfigError {
+                file,
+                line,
+                column,
+                path: String::new(),
+                message: format!("brackets nested more than {MAX_NESTING} deep"),
+            });
+        }
         let expanded = expand_env(&file, text, env)?;
         let raw: RawFile = serde_yaml::from_str(&expanded).map_err(|e| yaml_error(&file, &e))?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -465,7 +506,15 @@ impl FleetConfig {
         for (i, a) in raw.accounts.iter().enumerate() {
             let key = format!("accounts[{i}]");
             let name_at = |field: &str, m: String| {
-                at(&format!("name: {}", a.name), format!("{key}.{field}"), m)
+                let (line, column) = locate_in_item(text, "accounts", i, field)
+                    .unwrap_or_else(|| locate(text, &format!("name: {}", a.name)));
+                ConfigError {
+                    file: file.clone(),
+                    line,
+                    column,
+                    path: format!("{key}.{field}"),
+                    message: m,
+                }
             };
             if a.name.trim().is_empty()
                 || !a
@@ -479,7 +528,8 @@ impl FleetConfig {
                 ));
             }
             if let Some(first) = seen.insert(a.name.clone(), i) {
-                let (line, column) = locate_nth(text, &format!("name: {}", a.name), 1);
+                let (line, column) = locate_in_item(text, "accounts", i, "name")
+                    .unwrap_or_else(|| locate_nth(text, &format!("name: {}", a.name), 1));
                 return Err(ConfigError {
                     file: file.clone(),
                     line,
@@ -722,6 +772,57 @@ fn locate(text: &str, needle: &str) -> (usize, usize) {
     locate_nth(text, needle, 0)
 }
 
+/// Where `field` of item `index` of the top-level list `list` is written (1-based line and
+/// column), or the item itself when it has no such field; `None` when the list is not
+/// written as a block list.
+fn locate_in_item(text: &str, list: &str, index: usize, field: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let code = |l: &str| l[..comment_start(l).unwrap_or(l.len())].to_string();
+    let start = lines
+        .iter()
+        .position(|l| code(l).trim_end().starts_with(&format!("{list}:")))?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    // Items: lines starting with `-` at the indentation of the first one.
+    let mut items = Vec::new();
+    let mut item_indent = None;
+    let mut end = lines.len();
+    for (n, l) in lines.iter().enumerate().skip(start + 1) {
+        let c = code(l);
+        if c.trim().is_empty() {
+            continue;
+        }
+        let d = indent(&c);
+        if d == 0 && !c.trim_start().starts_with('-') {
+            end = n;
+            break;
+        }
+        if c.trim_start().starts_with('-') && item_indent.is_none_or(|i| i == d) {
+            item_indent = Some(d);
+            items.push(n);
+        } else if item_indent.is_some_and(|i| d < i) {
+            end = n;
+            break;
+        }
+    }
+    let first = *items.get(index)?;
+    let last = items.get(index + 1).copied().unwrap_or(end);
+    for (n, l) in lines.iter().enumerate().take(last).skip(first) {
+        let c = code(l);
+        let bytes = c.as_bytes();
+        let mut from = 0;
+        while let Some(k) = c[from..].find(&format!("{field}:")) {
+            let at = from + k;
+            // The key itself, not the end of a longer one (`first_name:` for `name:`).
+            let before = at.checked_sub(1).map(|b| bytes[b]);
+            if before.is_none_or(|b| !(b.is_ascii_alphanumeric() || b == b'_')) {
+                return Some((n + 1, at + 1));
+            }
+            from = at + 1;
+        }
+    }
+    Some((first + 1, indent(lines[first]) + 1))
+}
+
 fn locate_nth(text: &str, needle: &str, nth: usize) -> (usize, usize) {
     let mut found = 0;
     for (n, line) in text.lines().enumerate() {
@@ -961,6 +1062,49 @@ mod tests {
     const GOOD: &str = "network: telegram\napi_id: 42\napi_hash: ${API_HASH}\naccounts:\n  - name: a\n    kind: bot\n    token: \"123:abc\"\n  - name: b\n    kind: user\n    phone: \"+1555\"\n    proxy: socks5://u:p@127.0.0.1:1080\n    transport: obfuscated-intermediate\n";
 
     #[test]
+    fn deep_nesting_is_refused_at_once() {
+        let deep = format!(
+            "network: local\nx: {}{}\naccounts: []\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let t = std::time::Instant::now();
+        let e = parse(&deep).unwrap_err();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!((e.line, e.column), (2, 68), "{e}");
+        assert!(e.message.contains("nested more than 64"), "{e}");
+        // Brackets in quotes and comments do not count.
+        let quoted = format!("network: local # {}\napi_hash: \"{}\"\naccounts:\n  - {{ name: a, kind: bot, username: a_bot }}\n", "[".repeat(100), "{".repeat(100));
+        assert!(parse(&quoted).is_ok());
+    }
+
+    #[test]
+    fn account_errors_point_at_their_own_account() {
+        let text = "network: local\naccounts:\n  - name: alpha\n    kind: bot\n    username: alpha_bot\n  # a comment\n  - name: \"\"\n    kind: bot\n  - { name: gamma, kind: user }\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.path.as_str()),
+            (7, 5, "accounts[1].name"),
+            "{e}"
+        );
+        let e =
+            parse(&text.replace("name: \"\"", "name: beta\n    username: beta_bot")).unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.path.as_str()),
+            (10, 3, "accounts[2].phone"),
+            "{e}"
+        );
+        assert!(e.line > 0 && e.column > 0, "{e}");
+        let dup = "network: local\naccounts:\n  - { name: a, kind: bot, username: a_bot }\n  - name: \"a\"\n    kind: bot\n";
+        let e = parse(dup).unwrap_err();
+        assert_eq!((e.line, e.column), (4, 5), "{e}");
+    }
+
+    #[test]
     fn a_byte_order_mark_is_skipped_and_huge_or_endless_files_are_refused() {
         let c = parse(&format!("\u{feff}{GOOD}")).unwrap();
         assert_eq!(c.accounts.len(), 2);
@@ -1072,7 +1216,7 @@ mod tests {
         assert_eq!(e.path, "api_id", "{e}");
         let e = parse(&GOOD.replace("socks5://u:p@127.0.0.1:1080", "http://x")).unwrap_err();
         assert_eq!(e.path, "accounts[1].proxy", "{e}");
-        assert_eq!(e.line, 8, "{e}");
+        assert_eq!((e.line, e.column), (11, 5), "{e}");
         let e = parse(&GOOD.replace("token: \"123:abc\"", "token: \"nope\"")).unwrap_err();
         assert!(e.message.contains("ID:SECRET"), "{e}");
         let e = parse(&GOOD.replace("    phone: \"+1555\"\n", "")).unwrap_err();

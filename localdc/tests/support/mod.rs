@@ -40,7 +40,21 @@ pub struct Wire {
 
 impl Wire {
     pub async fn connect(addr: SocketAddr, kind: Kind, obfuscated: bool) -> Wire {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        Self::over(stream, kind, obfuscated).await
+    }
+
+    /// A plain connection whose receive buffer is small (a client that stops reading
+    /// fills it quickly).
+    #[allow(dead_code)] // used by some test binaries only
+    pub async fn connect_small(addr: SocketAddr, kind: Kind) -> Wire {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        Self::over(stream, kind, false).await
+    }
+
+    async fn over(mut stream: TcpStream, kind: Kind, obfuscated: bool) -> Wire {
         let (enc, dec) = if obfuscated {
             let (header, obf) = client_header(kind, None, None, &mut |b: &mut [u8]| {
                 rand::thread_rng().fill_bytes(b)

@@ -1,0 +1,173 @@
+//! The host (`fleetgram run`, the release door users use) with a hostile script: one bot's
+//! handler and schedule spin forever, catching the limit with `pcall` and backtracking in a
+//! string pattern. The other accounts keep answering, the embedded local DC serves its
+//! control API, a second host whose operator port is taken fails before it touches the
+//! first one's info file, and one Ctrl-C (SIGINT, as from a terminal) stops the host.
+
+mod common;
+
+use common::{fresh_dir, history_all, person, send_text, wait_for_file};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HOG: &str = r#"
+-- Every way to spin: a loop that catches the limit, a pattern that backtracks for ages.
+every("1s", function()
+  while true do pcall(function() while true do end end) end
+end)
+on("message", function(m)
+  while true do
+    pcall(function() string.find(("a"):rep(40), ("a-"):rep(40) .. "b") end)
+  end
+end)
+"#;
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_script_freezes_nothing_and_one_signal_stops_the_host() {
+    let dir = fresh_dir("hostile-host");
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    std::fs::write(dir.join("hog.lua"), HOG).unwrap();
+    let info = dir.join("localdc.json");
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    drop(http);
+    let config = dir.join("accounts.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"network: local
+store: data
+script_dirs: [{scripts}]
+http: {http_port}
+local:
+  base_port: 0
+  info_file: localdc.json
+  people: [{{ name: pat, phone: "+15558870001" }}]
+  traffic: {{ enabled: false }}
+accounts:
+  - {{ name: echo, kind: bot, username: hostile_echo_bot, scripts: [echo.lua] }}
+  - {{ name: hog, kind: bot, username: hostile_hog_bot, scripts: [hog.lua] }}
+"#,
+            scripts = scripts.display(),
+        ),
+    )
+    .unwrap();
+    let log = dir.join("host.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["run", "accounts.yaml"])
+        .current_dir(&dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_file(&info);
+    let info_text = std::fs::read_to_string(&info).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&info_text).unwrap();
+    // The embedded DC's control API answers on loopback.
+    let control = j["control"].as_str().expect("a control URL");
+    assert!(control.contains("127.0.0.1"), "{control}");
+
+    let pat = person(&info, "+15558870001").await;
+    let hog = pat.resolve_peer("@hostile_hog_bot").await.unwrap();
+    let echo = pat.resolve_peer("@hostile_echo_bot").await.unwrap();
+    // Wait for the fleet (the echo bot answers), then set the hog spinning.
+    let start = Instant::now();
+    loop {
+        let _ = send_text(&pat, &echo, "ping").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if history_all(&pat, &echo)
+            .await
+            .iter()
+            .any(|(out, t)| !out && t == "ping")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the echo bot never answered"
+        );
+    }
+    for i in 0..4 {
+        send_text(&pat, &hog, &format!("spin {i}")).await.unwrap();
+    }
+    // The first spin is stopped by the budget (the others queue behind it).
+    let t = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("instruction limit exceeded")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the hog was never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // While the hog spins (its handlers and its schedule), the echo bot answers at once.
+    for i in 0..5 {
+        let text = format!("still there {i}?");
+        let t = Instant::now();
+        send_text(&pat, &echo, &text).await.unwrap();
+        loop {
+            if history_all(&pat, &echo)
+                .await
+                .iter()
+                .any(|(out, x)| !out && *x == text)
+            {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "the echo bot did not answer {text:?} while the hog spun"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // A second host on the same operator port fails, and leaves the first one's info file
+    // as it was.
+    let second = dir.join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::write(
+        second.join("accounts.yaml"),
+        format!(
+            "network: local\nstore: data\nhttp: {http_port}\nlocal:\n  base_port: 0\n  info_file: ../localdc.json\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: other, kind: bot, username: hostile_other_bot }}\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["run", "accounts.yaml"])
+        .current_dir(&second)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("operator view"), "{err}");
+    assert_eq!(std::fs::read_to_string(&info).unwrap(), info_text);
+
+    // One Ctrl-C stops the host while the hog still spins.
+    let t = Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(45) {
+            let _ = child.kill();
+            panic!(
+                "the host did not stop within 45 s of one signal:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("stopped"), "{log}");
+    eprintln!("stopped {:?} after the signal", t.elapsed());
+}

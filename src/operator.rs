@@ -29,6 +29,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const SAMPLES: usize = 300;
 /// Largest request accepted.
 const MAX_REQUEST: usize = 64 * 1024;
+/// Most connections served at once (more are told 503 and closed).
+const MAX_CONNECTIONS: usize = 256;
+/// How long a request may take to arrive whole once its first byte came.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// How long an idle keep-alive connection waits for its next request.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// What the operator view reads from.
 pub struct View {
@@ -44,6 +50,8 @@ pub struct View {
     snapshot: Mutex<Option<(Instant, Arc<Vec<AccountStatus>>)>>,
     /// Masked phone numbers by account (the configuration changes rarely).
     phones: Mutex<(Instant, Arc<HashMap<String, String>>)>,
+    /// Host names served besides IP addresses and `localhost`.
+    allowed_hosts: Vec<String>,
 }
 
 /// How long a status snapshot is reused.
@@ -120,6 +128,17 @@ impl View {
         local_dcs: Vec<(i32, String)>,
         token: Option<String>,
     ) -> Arc<Self> {
+        Self::with_hosts(fleet, scripts, local_dcs, token, vec![])
+    }
+
+    /// [`View::new`] also answering to the host names `allowed_hosts`.
+    pub fn with_hosts(
+        fleet: FleetHandle,
+        scripts: ScriptHost,
+        local_dcs: Vec<(i32, String)>,
+        token: Option<String>,
+        allowed_hosts: Vec<String>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             fleet,
             scripts,
@@ -129,7 +148,32 @@ impl View {
             samples: Mutex::new(VecDeque::with_capacity(SAMPLES)),
             snapshot: Mutex::new(None),
             phones: Mutex::new((Instant::now(), Arc::new(HashMap::new()))),
+            allowed_hosts,
         })
+    }
+
+    /// Whether a request's `Host` may be served: an IP address, `localhost`, or a configured
+    /// name (a page a browser loaded from any other name is refused: DNS rebinding).
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        let name = match host.strip_prefix('[') {
+            Some(v6) => {
+                return v6
+                    .split(']')
+                    .next()
+                    .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+            }
+            None => host.rsplit_once(':').map_or(host.as_str(), |(n, port)| {
+                if port.chars().all(|c| c.is_ascii_digit()) {
+                    n
+                } else {
+                    host.as_str()
+                }
+            }),
+        };
+        name.parse::<std::net::IpAddr>().is_ok()
+            || name == "localhost"
+            || self.allowed_hosts.iter().any(|h| h == name)
     }
 
     /// The fleet's status (a snapshot at most [`SNAPSHOT_TTL`] old).
@@ -779,8 +823,31 @@ pub fn serve_on(
         })
     };
     let server = tokio::spawn(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let mut backoff = Duration::from_millis(10);
         loop {
-            let Ok((sock, _)) = listener.accept().await else {
+            let mut sock = match listener.accept().await {
+                Ok((sock, _)) => {
+                    backoff = Duration::from_millis(10);
+                    sock
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "operator view: accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                // Full: say so and close, without holding a task for it.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        respond(&mut sock, 503, "text/plain", "too many connections", false),
+                    )
+                    .await;
+                });
                 continue;
             };
             let view = view.clone();
@@ -788,6 +855,7 @@ pub fn serve_on(
                 if let Err(e) = connection(sock, view).await {
                     tracing::debug!(error = %e, "operator connection");
                 }
+                drop(slot);
             });
         }
     });
@@ -797,8 +865,13 @@ pub fn serve_on(
 /// Serves requests on one connection (keep-alive) until the client closes it.
 async fn connection(mut sock: tokio::net::TcpStream, view: Arc<View>) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(4096);
+    let timed_out = || std::io::Error::from(std::io::ErrorKind::TimedOut);
     loop {
-        // Read the head.
+        // Read the head: an idle keep-alive connection waits at most KEEP_ALIVE for its next
+        // request, and a request, once begun, must be whole (head and body) within
+        // REQUEST_DEADLINE however slowly it trickles in.
+        let mut deadline =
+            (!buf.is_empty()).then(|| tokio::time::Instant::now() + REQUEST_DEADLINE);
         let head_end = loop {
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -807,14 +880,17 @@ async fn connection(mut sock: tokio::net::TcpStream, view: Arc<View>) -> std::io
                 return respond(&mut sock, 431, "text/plain", "request too large", false).await;
             }
             let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(30), sock.read(&mut chunk))
+            let until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + KEEP_ALIVE);
+            let n = tokio::time::timeout_at(until, sock.read(&mut chunk))
                 .await
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+                .map_err(|_| timed_out())??;
             if n == 0 {
                 return Ok(());
             }
             buf.extend_from_slice(&chunk[..n]);
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + REQUEST_DEADLINE);
         };
+        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + REQUEST_DEADLINE);
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         let mut lines = head.split("\r\n");
         let request = lines.next().unwrap_or("");
@@ -823,6 +899,7 @@ async fn connection(mut sock: tokio::net::TcpStream, view: Arc<View>) -> std::io
         let mut length = 0usize;
         let mut auth = None;
         let mut close = false;
+        let mut host = None;
         for l in lines {
             let Some((k, v)) = l.split_once(':') else {
                 continue;
@@ -832,6 +909,7 @@ async fn connection(mut sock: tokio::net::TcpStream, view: Arc<View>) -> std::io
                 "content-length" => length = v.parse().unwrap_or(0),
                 "authorization" => auth = Some(v.to_string()),
                 "connection" => close = v.eq_ignore_ascii_case("close"),
+                "host" => host = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -840,13 +918,27 @@ async fn connection(mut sock: tokio::net::TcpStream, view: Arc<View>) -> std::io
         }
         while buf.len() < head_end + length {
             let mut chunk = [0u8; 4096];
-            let n = sock.read(&mut chunk).await?;
+            let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+                .await
+                .map_err(|_| timed_out())??;
             if n == 0 {
                 return Ok(());
             }
             buf.extend_from_slice(&chunk[..n]);
         }
         buf.drain(..head_end + length);
+        if let Some(h) = host.as_deref().filter(|h| !view.host_allowed(h)) {
+            tracing::warn!(host = %h, "operator view: request for another host name refused (DNS rebinding?)");
+            respond(
+                &mut sock,
+                421,
+                "text/plain",
+                "this host name is not served here (add it to http.allowed_hosts)",
+                false,
+            )
+            .await?;
+            return Ok(());
+        }
         let (code, ctype, body) = view.handle(method, target, auth.as_deref()).await;
         respond(&mut sock, code, ctype, &body, !close).await?;
         if close {
@@ -870,11 +962,13 @@ async fn respond(
         404 => "Not Found",
         405 => "Method Not Allowed",
         413 => "Payload Too Large",
+        421 => "Misdirected Request",
+        503 => "Service Unavailable",
         431 => "Request Header Fields Too Large",
         _ => "Error",
     };
     let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: {}\r\n{}\r\n",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nContent-Security-Policy: frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\nConnection: {}\r\n{}\r\n",
         body.len(),
         if keep_alive { "keep-alive" } else { "close" },
         if code == 401 { "WWW-Authenticate: Bearer\r\n" } else { "" },

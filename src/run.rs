@@ -193,8 +193,17 @@ impl Host {
                         .collect()
                 })
                 .unwrap_or_default();
-            let view =
-                crate::operator::View::new(fleet.handle(), scripts.clone(), local_dcs, token);
+            let view = crate::operator::View::with_hosts(
+                fleet.handle(),
+                scripts.clone(),
+                local_dcs,
+                token,
+                config
+                    .http
+                    .as_ref()
+                    .map(|h| h.allowed_hosts.clone())
+                    .unwrap_or_default(),
+            );
             let (addr, t) = crate::operator::serve_on(listener, view)
                 .map_err(|e| format!("operator view: {e}"))?;
             tasks.extend(t);

@@ -250,3 +250,74 @@ async fn status_metrics_and_actions_with_their_token() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&dir2);
 }
+
+/// Sends `raw` and reads the answer until the server closes (at most `wait`).
+fn raw_exchange(addr: SocketAddr, raw: &str, wait: Duration) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.write_all(raw.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_refuses_other_host_names_framing_slow_requests_and_floods() {
+    let dir = fresh_dir("operator-guard");
+    let (host, _) = start(&dir, false).await;
+    let addr = host.http.expect("the operator view runs");
+    let port = addr.port();
+    tokio::task::spawn_blocking(move || {
+        let get = |h: &str| {
+            raw_exchange(
+                addr,
+                &format!("GET /api/status HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n"),
+                Duration::from_secs(5),
+            )
+        };
+        // A page a browser loaded from another name (DNS rebinding) gets nothing.
+        let evil = get(&format!("rebind.attacker.example:{port}"));
+        assert!(evil.starts_with("HTTP/1.1 421"), "{evil}");
+        assert!(!evil.contains("accounts"), "{evil}");
+        for ok in [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            "[::1]".to_string(),
+        ] {
+            let r = get(&ok);
+            assert!(r.starts_with("HTTP/1.1 200"), "{ok}: {r}");
+            // Never framed by another page.
+            assert!(r.contains("X-Frame-Options: DENY"), "{r}");
+            assert!(r.contains("frame-ancestors 'none'"), "{r}");
+        }
+        // A request that trickles in is cut off at its deadline (10 s), not kept open.
+        let t = Instant::now();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..25 {
+            std::thread::sleep(Duration::from_millis(500));
+            if s.write_all(b"X").is_err() {
+                break;
+            }
+        }
+        let _ = s.read_to_end(&mut out);
+        assert!(t.elapsed() < Duration::from_secs(16), "{:?}", t.elapsed());
+        // Connections beyond the cap are told so and closed; the view stays up.
+        let held: Vec<std::net::TcpStream> = (0..256)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let over = get(&format!("127.0.0.1:{port}"));
+        assert!(over.starts_with("HTTP/1.1 503"), "{over}");
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        let again = get(&format!("127.0.0.1:{port}"));
+        assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    })
+    .await
+    .unwrap();
+    host.shutdown().await;
+}

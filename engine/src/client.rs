@@ -40,8 +40,8 @@ impl Default for DeviceInfo {
     }
 }
 
-/// How a client connects.
-#[derive(Debug, Clone)]
+/// How a client connects (its `Debug` never shows the api_hash or the proxy's secrets).
+#[derive(Clone)]
 pub struct Config {
     /// The app's api_id.
     pub api_id: i32,
@@ -73,6 +73,25 @@ pub struct Config {
     /// Perfect forward secrecy: encrypt traffic with temporary keys of this lifetime, bound
     /// to the permanent key (`None`: the permanent key is used directly).
     pub pfs: Option<Duration>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("api_id", &self.api_id)
+            .field("api_hash", &"<redacted>")
+            .field("dcs", &self.dcs)
+            .field("default_dc", &self.default_dc)
+            .field("transport", &self.transport)
+            .field("proxy", &self.proxy)
+            .field("device", &self.device)
+            .field("ping_interval", &self.ping_interval)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("update_backlog", &self.update_backlog)
+            .field("pfs", &self.pfs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {

@@ -53,12 +53,25 @@ pub(crate) enum CallFailure {
 }
 
 /// A SOCKS5 proxy (RFC 1928), optionally with username/password authentication (RFC 1929).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` shows the user, never the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Socks5 {
     /// The proxy's address (`host:port`).
     pub addr: String,
     /// Username and password, if the proxy requires them.
     pub auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Socks5 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socks5")
+            .field("addr", &self.addr)
+            .field(
+                "auth",
+                &self.auth.as_ref().map(|(u, _)| format!("{u}:<redacted>")),
+            )
+            .finish()
+    }
 }
 
 /// How to reach the DCs.

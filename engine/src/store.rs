@@ -40,8 +40,8 @@ pub enum StoreError {
     },
 }
 
-/// What is known about one DC of an account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What is known about one DC of an account (its `Debug` never shows the key).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DcState {
     /// The permanent auth key (256 bytes), once created.
     #[serde(with = "opt_hex")]
@@ -52,6 +52,23 @@ pub struct DcState {
     pub time_offset: i32,
     /// Whether this key is authorized as the account (imported or signed in).
     pub authorized: bool,
+}
+
+impl std::fmt::Debug for DcState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DcState")
+            .field(
+                "auth_key",
+                &self
+                    .auth_key
+                    .as_ref()
+                    .map(|k| format!("<{} bytes, redacted>", k.len())),
+            )
+            .field("salt", &self.salt)
+            .field("time_offset", &self.time_offset)
+            .field("authorized", &self.authorized)
+            .finish()
+    }
 }
 
 /// The update state of an account (`updates.state`).

@@ -126,8 +126,9 @@ fn yes() -> bool {
     true
 }
 
-/// One account as written in the file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One account as written in the file (its `Debug` never shows the token, the password or
+/// the proxy's credentials).
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// Unique name (the store key, and what logs and scripts call it).
@@ -167,6 +168,30 @@ pub struct AccountConfig {
     /// Pools/tags ("any account of pool X").
     #[serde(default)]
     pub pools: Vec<String>,
+}
+
+fn redacted(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for AccountConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("phone", &self.phone)
+            .field("token", &redacted(&self.token))
+            .field("username", &self.username)
+            .field("first_name", &self.first_name)
+            .field("password", &redacted(&self.password))
+            .field("proxy", &redacted(&self.proxy))
+            .field("transport", &self.transport)
+            .field("flood", &self.flood)
+            .field("scripts", &self.scripts)
+            .field("enabled", &self.enabled)
+            .field("pools", &self.pools)
+            .finish()
+    }
 }
 
 /// A simulated person of the local demo (not a fleet account): chats, asks to join, presses
@@ -292,13 +317,27 @@ struct RawFile {
     accounts: Vec<AccountConfig>,
 }
 
-/// The operator view (`http:`): where it listens and the token its actions need.
-#[derive(Debug, Clone, PartialEq)]
+/// The operator view (`http:`): where it listens and the token its actions need (its
+/// `Debug` never shows the token).
+#[derive(Clone, PartialEq)]
 pub struct HttpConfig {
     /// The address (a bare port means `127.0.0.1:PORT`).
     pub listen: std::net::SocketAddr,
     /// The bearer token of operator actions (none: actions are refused).
     pub token: Option<String>,
+    /// Host names the view answers to besides IP addresses and `localhost` (a browser
+    /// page on another name is refused, which defeats DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("listen", &self.listen)
+            .field("token", &redacted(&self.token))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish()
+    }
 }
 
 /// Parses an operator-view address: `PORT`, `HOST:PORT` (a bare port binds loopback).
@@ -346,8 +385,8 @@ impl Account {
     }
 }
 
-/// A checked configuration.
-#[derive(Debug, Clone, PartialEq)]
+/// A checked configuration (its `Debug` never shows the api_hash or any secret).
+#[derive(Clone, PartialEq)]
 pub struct FleetConfig {
     /// The file it came from.
     pub file: PathBuf,
@@ -401,6 +440,23 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+impl std::fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field("file", &self.file)
+            .field("store", &self.store)
+            .field("log", &self.log)
+            .field("network", &self.network)
+            .field("api_id", &self.api_id)
+            .field("api_hash", &"<redacted>")
+            .field("script_dirs", &self.script_dirs)
+            .field("local", &self.local)
+            .field("http", &self.http)
+            .field("accounts", &self.accounts)
+            .finish()
+    }
 }
 
 /// The largest fleet file read.
@@ -634,20 +690,39 @@ impl FleetConfig {
         let http = match &raw.http {
             None | Some(serde_yaml::Value::Null) => None,
             Some(v) => {
-                let (listen, token) = match v {
-                    serde_yaml::Value::String(s) => (s.clone(), None),
-                    serde_yaml::Value::Number(n) => (n.to_string(), None),
+                let (listen, token, allowed_hosts) = match v {
+                    serde_yaml::Value::String(s) => (s.clone(), None, vec![]),
+                    serde_yaml::Value::Number(n) => (n.to_string(), None, vec![]),
                     serde_yaml::Value::Mapping(m) => {
                         for k in m.keys() {
                             let k = k.as_str().unwrap_or("");
-                            if k != "listen" && k != "token" {
+                            if !["listen", "token", "allowed_hosts"].contains(&k) {
                                 return Err(at(
                                     &format!("{k}:"),
                                     format!("http.{k}"),
-                                    "unknown key (expected listen, token)".into(),
+                                    "unknown key (expected listen, token, allowed_hosts)".into(),
                                 ));
                             }
                         }
+                        let allowed_hosts = match m.get("allowed_hosts") {
+                            None | Some(serde_yaml::Value::Null) => vec![],
+                            Some(serde_yaml::Value::Sequence(hosts))
+                                if hosts.iter().all(|h| h.as_str().is_some()) =>
+                            {
+                                hosts
+                                    .iter()
+                                    .filter_map(|h| h.as_str())
+                                    .map(|h| h.to_ascii_lowercase())
+                                    .collect()
+                            }
+                            Some(_) => {
+                                return Err(at(
+                                    "allowed_hosts:",
+                                    "http.allowed_hosts".into(),
+                                    "expected a list of host names".into(),
+                                ))
+                            }
+                        };
                         let listen = match m.get("listen") {
                             Some(serde_yaml::Value::String(s)) => s.clone(),
                             Some(serde_yaml::Value::Number(n)) => n.to_string(),
@@ -670,7 +745,7 @@ impl FleetConfig {
                                 ))
                             }
                         };
-                        (listen, token)
+                        (listen, token, allowed_hosts)
                     }
                     _ => {
                         return Err(at(
@@ -682,7 +757,11 @@ impl FleetConfig {
                 };
                 let listen =
                     parse_listen(&listen).map_err(|e| at("http:", "http.listen".into(), e))?;
-                Some(HttpConfig { listen, token })
+                Some(HttpConfig {
+                    listen,
+                    token,
+                    allowed_hosts,
+                })
             }
         };
         Ok(FleetConfig {
@@ -863,6 +942,7 @@ const KEYS: &[&str] = &[
     "interval_ms",
     "http",
     "listen",
+    "allowed_hosts",
     "accounts",
     "name",
     "kind",
@@ -1060,6 +1140,41 @@ mod tests {
     }
 
     const GOOD: &str = "network: telegram\napi_id: 42\napi_hash: ${API_HASH}\naccounts:\n  - name: a\n    kind: bot\n    token: \"123:abc\"\n  - name: b\n    kind: user\n    phone: \"+1555\"\n    proxy: socks5://u:p@127.0.0.1:1080\n    transport: obfuscated-intermediate\n";
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let text = format!("{GOOD}http: {{ listen: 9900, token: \"operator-secret-token-1\" }}\n")
+            .replace(
+                "token: \"123:abc\"",
+                "token: \"123:bot-secret\"\n    password: hunter2-secret",
+            )
+            .replace(
+                "socks5://u:p@127.0.0.1:1080",
+                "socks5://u:proxy-secret@127.0.0.1:1080",
+            );
+        let c = parse(&text).unwrap();
+        let shown = format!("{c:?} {:?}", c.accounts);
+        for secret in [
+            "abc123",
+            "bot-secret",
+            "hunter2-secret",
+            "proxy-secret",
+            "operator-secret-token-1",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("<redacted>"));
+        let state = crate::store::DcState {
+            auth_key: Some(vec![0xab; 256]),
+            ..Default::default()
+        };
+        assert!(!format!("{state:?}").contains("171"), "{state:?}");
+        let secret = fleetgram_protocol::transport::mtproxy::Secret::parse(
+            "dd00112233445566778899aabbccddeeff",
+        )
+        .unwrap();
+        assert!(!format!("{secret:?}").contains("17"), "{secret:?}");
+    }
 
     #[test]
     fn deep_nesting_is_refused_at_once() {

@@ -89,20 +89,23 @@ pub fn check_dh_params(p: &BigUint, g: u64) -> Result<(), DhError> {
 /// [`DhError::ValueOutOfRange`].
 pub fn check_dh_value(v: &BigUint, p: &BigUint) -> Result<(), DhError> {
     let one = BigUint::one();
+    if p.bits() != 2048 {
+        return Err(DhError::BadPrimeSize(p.bits()));
+    }
     if v <= &one || v >= &(p - &one) {
         return Err(DhError::ValueOutOfRange);
     }
-    if p.bits() >= 2048 {
-        let margin = BigUint::one() << (2048 - 64);
-        if v < &margin || v > &(p - &margin) {
-            return Err(DhError::ValueOutOfRange);
-        }
+    let margin = BigUint::one() << (2048 - 64);
+    if v < &margin || v > &(p - &margin) {
+        return Err(DhError::ValueOutOfRange);
     }
     Ok(())
 }
 
-/// Miller-Rabin with the first 20 primes as bases: plenty for checking values a server
-/// claims to be prime (a composite passes with probability below 4^-20).
+/// Miller-Rabin with the first 20 primes as bases and 32 more drawn from a hash of `n`
+/// itself: fixed bases alone can be beaten by a composite built for them (a server could
+/// send one), and bases that depend on the number cannot be known before the number is
+/// chosen (a composite passes with probability below 4^-32 per number tried).
 pub fn is_probable_prime(n: &BigUint) -> bool {
     const BASES: [u32; 20] = [
         2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71,
@@ -118,8 +121,25 @@ pub fn is_probable_prime(n: &BigUint) -> bool {
     let n1 = n - 1u32;
     let s = n1.trailing_zeros().unwrap_or(0);
     let d = &n1 >> s;
-    'outer: for a in BASES {
-        let mut x = BigUint::from(a).modpow(&d, n);
+    let two = BigUint::from(2u32);
+    let bytes = n.to_bytes_be();
+    let derived = (0u32..32).map(|i| {
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, b"fleetgram miller-rabin base");
+        sha2::Digest::update(&mut h, i.to_be_bytes());
+        sha2::Digest::update(&mut h, &bytes);
+        // A base in [2, n - 2].
+        let r = BigUint::from_bytes_be(&sha2::Digest::finalize(h));
+        let span = if n > &BigUint::from(4u32) {
+            n - 3u32
+        } else {
+            BigUint::one()
+        };
+        (r % span) + &two
+    });
+    let bases = BASES.iter().map(|&a| BigUint::from(a)).chain(derived);
+    'outer: for a in bases {
+        let mut x = a.modpow(&d, n);
         if x.is_one() || x == n1 {
             continue;
         }

@@ -201,7 +201,11 @@ pub fn decrypt_message(key: &AuthKey, sender: Side, data: &[u8]) -> Result<Vec<u
     let (k, iv) = derive_aes(key, &mk, sender);
     let mut plain = data[24..].to_vec();
     decrypt_ige(&mut plain, &k, &iv).map_err(|_| DecryptError::BadLength(data.len()))?;
-    if msg_key(key, sender, &plain) != mk {
+    // In constant time: how much of a forged msg_key matched must not show in the timing.
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        &msg_key(key, sender, &plain)[..],
+        &mk[..],
+    )) {
         return Err(DecryptError::MsgKeyMismatch);
     }
     Ok(plain)

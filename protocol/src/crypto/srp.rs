@@ -13,7 +13,7 @@
 //!
 //! All numbers are 256-byte big-endian on the wire. Randomness (`a`, `b`) is passed in.
 
-use super::dh::{check_dh_value, check_prime_and_generator, DhError};
+use super::dh::{check_dh_params, check_dh_value, DhError};
 use super::sha256;
 use num_bigint::BigUint;
 
@@ -85,7 +85,9 @@ impl SrpParams {
     /// # Errors
     /// [`SrpError::BadParams`].
     pub fn check(&self) -> Result<(), SrpError> {
-        check_prime_and_generator(&self.p(), self.g as u64)?;
+        // As for any DH exchange: 2^2047 < p < 2^2048, a safe prime, g a right generator
+        // (and so the full range check of g_a / g_b below always applies).
+        check_dh_params(&self.p(), self.g as u64)?;
         Ok(())
     }
 
@@ -125,25 +127,33 @@ impl SrpParams {
     ) -> Result<SrpProof, SrpError> {
         self.check()?;
         let p = self.p();
-        let g = BigUint::from(self.g);
         let g_b_n = BigUint::from_bytes_be(g_b);
         check_dh_value(&g_b_n, &p)?;
         let a_n = BigUint::from_bytes_be(a);
-        let g_a_n = g.modpow(&a_n, &p);
+        let g_a_n = BigUint::from(self.g).modpow(&a_n, &p);
         check_dh_value(&g_a_n, &p)?;
+        Ok(self.proof_unchecked(password, &g_b_n, &a_n))
+    }
+
+    /// The proof's arithmetic alone (what [`SrpParams::client_proof`] computes once the
+    /// parameters and values passed its checks).
+    fn proof_unchecked(&self, password: &[u8], g_b_n: &BigUint, a_n: &BigUint) -> SrpProof {
+        let p = self.p();
+        let g = BigUint::from(self.g);
+        let g_a_n = g.modpow(a_n, &p);
         let g_a = pad256(&g_a_n);
-        let g_b = pad256(&g_b_n);
+        let g_b = pad256(g_b_n);
         let x = BigUint::from_bytes_be(&password_hash(password, &self.salt1, &self.salt2));
         let v = g.modpow(&x, &p);
         let k_v = (self.k() * &v) % &p;
         let u = BigUint::from_bytes_be(&sha256(&[&g_a, &g_b]));
-        let t = ((&g_b_n % &p) + &p - &k_v) % &p;
+        let t = ((g_b_n % &p) + &p - &k_v) % &p;
         let s_a = t.modpow(&(a_n + u * x), &p);
         let k_a = sha256(&[&pad256(&s_a)]);
-        Ok(SrpProof {
+        SrpProof {
             a: g_a,
             m1: self.m1(&g_a, &g_b, &k_a),
-        })
+        }
     }
 
     /// Server: the public `g_b = (k*v + g^b) mod p` for the stored verifier and secret `b`.
@@ -181,6 +191,7 @@ impl SrpParams {
 mod tests {
     use super::*;
     use crate::test_util::{hex, vectors};
+    use num_traits::One;
 
     fn arr256(b: &[u8]) -> [u8; 256] {
         let mut out = [0u8; 256];
@@ -203,12 +214,52 @@ mod tests {
                 Some(p) => p.as_bytes().to_vec(),
                 None => h("password"),
             };
-            let proof = params
-                .client_proof(&password, &h("g_b"), &arr256(&h("a")))
-                .unwrap();
+            let a = arr256(&h("a"));
+            let proof = if params.p().bits() == 2048 {
+                params.client_proof(&password, &h("g_b"), &a).unwrap()
+            } else {
+                // The toy prime of the vectors checks the arithmetic only: its size is
+                // refused by the real entry point.
+                assert!(params.client_proof(&password, &h("g_b"), &a).is_err());
+                params.proof_unchecked(
+                    &password,
+                    &BigUint::from_bytes_be(&h("g_b")),
+                    &BigUint::from_bytes_be(&a),
+                )
+            };
             assert_eq!(proof.m1.to_vec(), h("expected_M1"));
             assert_eq!(proof.a.to_vec(), arr256(&h("expected_g_a")).to_vec());
         }
+    }
+
+    #[test]
+    fn a_small_prime_or_an_edge_g_b_is_refused() {
+        let a: [u8; 256] = std::array::from_fn(|i| (i * 13 + 5) as u8);
+        // A safe prime of 1,019 bits (2p+1 with p prime) would pass the primality checks
+        // alone; its size fails it.
+        let small = SrpParams {
+            salt1: vec![1],
+            salt2: vec![2],
+            g: 2,
+            p: (BigUint::from(2u32).pow(1019) - 1u32).to_bytes_be(),
+        };
+        assert!(
+            matches!(
+                small.client_proof(b"pw", &[7; 128], &a),
+                Err(SrpError::BadParams(DhError::BadPrimeSize(_)))
+            ),
+            "{:?}",
+            small.client_proof(b"pw", &[7; 128], &a)
+        );
+        let params = SrpParams {
+            salt1: vec![1],
+            salt2: vec![2],
+            g: 3,
+            p: super::super::dh::known_prime().to_bytes_be(),
+        };
+        // g_b below 2^(2048-64) (here 2^100) is refused, as in the handshake.
+        let low = (BigUint::one() << 100u32).to_bytes_be();
+        assert!(params.client_proof(b"pw", &low, &a).is_err());
     }
 
     #[test]

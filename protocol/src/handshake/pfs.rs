@@ -107,7 +107,13 @@ pub fn verify_bind(
         return Err(BindError::BadEncryption);
     }
     let len = i32::from_le_bytes(plain[28..32].try_into().expect("4"));
-    if len != 40 || plain.len() < 32 + 40 || sha1(&[&plain[..72]])[4..20] != msg_key {
+    if len != 40
+        || plain.len() < 32 + 40
+        || !bool::from(subtle::ConstantTimeEq::ct_eq(
+            &sha1(&[&plain[..72]])[4..20],
+            &msg_key[..],
+        ))
+    {
         return Err(BindError::BadEncryption);
     }
     if i64::from_le_bytes(plain[16..24].try_into().expect("8")) != msg_id {

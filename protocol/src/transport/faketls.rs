@@ -212,7 +212,10 @@ pub fn check_hello(hello: &[u8], secrets: &[[u8; 16]], now: i64) -> Result<Hello
     let mut time_error = None;
     for (i, secret) in secrets.iter().enumerate() {
         let mac = hmac(secret, &[&zeroed]);
-        if mac[..28] != client_random[..28] {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            &mac[..28],
+            &client_random[..28],
+        )) {
             continue;
         }
         let mut t = [0u8; 4];
@@ -297,7 +300,10 @@ pub fn check_answer(
     }
     let mut zeroed = buf[..total].to_vec();
     zeroed[11..43].fill(0);
-    if hmac(secret, &[client_random, &zeroed]) != buf[11..43] {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        &hmac(secret, &[client_random, &zeroed])[..],
+        &buf[11..43],
+    )) {
         return Err(FakeTlsError::BadHmac);
     }
     Ok(Some(total))

@@ -12,8 +12,8 @@
 use super::Kind;
 use base64::Engine as _;
 
-/// A parsed MTProxy secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed MTProxy secret (its `Debug` shows the kind, never the key).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
     /// A bare 16-byte secret.
     Plain([u8; 16]),
@@ -26,6 +26,21 @@ pub enum Secret {
         /// The TLS server name.
         domain: String,
     },
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Plain(_) => f.write_str("Secret::Plain(<redacted>)"),
+            Secret::Padded(_) => f.write_str("Secret::Padded(<redacted>)"),
+            Secret::FakeTls { domain, .. } => {
+                write!(
+                    f,
+                    "Secret::FakeTls {{ key: <redacted>, domain: {domain:?} }}"
+                )
+            }
+        }
+    }
 }
 
 impl Secret {

@@ -128,7 +128,7 @@ async fn a_script_sends_through_a_pool_and_fails_over_on_flood_wait() {
     .unwrap();
     let cfg = config(
         &dir,
-        "accounts:\n  - { name: driver, kind: bot, username: pool_driver_bot, scripts: [driver.lua] }\n  - { name: s1, kind: bot, username: pool_s1_bot, pools: [senders], flood: { sleep_threshold: 0 } }\n  - { name: s2, kind: bot, username: pool_s2_bot, pools: [senders], flood: { sleep_threshold: 0 } }\n",
+        "accounts:\n  - { name: driver, kind: bot, username: pool_driver_bot, scripts: [{ file: driver.lua, act_as: [\"pool:senders\"] }] }\n  - { name: s1, kind: bot, username: pool_s1_bot, pools: [senders], flood: { sleep_threshold: 0 } }\n  - { name: s2, kind: bot, username: pool_s2_bot, pools: [senders], flood: { sleep_threshold: 0 } }\n",
     );
     let host = Host::start(cfg.clone(), &RunOptions::default())
         .await

@@ -142,6 +142,9 @@ pub struct ScriptCtx {
     pub settings: Json,
     /// Lines of script log output go here as well as to tracing (tests read them).
     pub log_sink: Option<LogSink>,
+    /// What the script may do beyond its own account's ordinary calls (other accounts,
+    /// `auth.*` and `account.*` methods).
+    pub caps: fleetgram_engine::fleet::config::ScriptCaps,
 }
 
 fn typed_to_json<T: Serializable>(v: &T, ty: &str) -> ApiResult {
@@ -219,6 +222,12 @@ impl ScriptCtx {
     /// where the method expects `InputPeer`/`InputUser`/`InputChannel`; a missing
     /// `random_id` is filled in.
     pub async fn call(&self, method: &str, params: &Json) -> ApiResult {
+        if !self.caps.may_call(method) {
+            return Err(ApiError::Bad(format!(
+                "{method} is not allowed to this script: auth.* and account.* methods can hand over or change the account itself; allow them with `allow_methods: [{}]` on the script's entry in accounts.yaml",
+                method.split('.').next().unwrap_or(method)
+            )));
+        }
         let schema = dynamic::schema();
         let def = match schema.get(method) {
             Some(d) if d.category == Category::Function => d,
@@ -736,6 +745,11 @@ impl ScriptCtx {
     /// `name` with the most budget (fewest FLOOD_WAITs, shortest learned spacing), failing
     /// over to the next one on FLOOD_WAIT; the result names the `account` used.
     pub async fn pool_send(&self, pool: &str, peer: &Json, text: &str, opts: &Json) -> ApiResult {
+        if !self.caps.may_use_pool(pool) {
+            return Err(ApiError::Bad(format!(
+                "this script may not send through pool {pool:?}: add `act_as: [\"pool:{pool}\"]` to its entry in accounts.yaml"
+            )));
+        }
         let candidates = self.account.fleet.pool(pool, "messages.sendMessage");
         if candidates.is_empty() {
             return Err(ApiError::Bad(format!(
@@ -744,7 +758,7 @@ impl ScriptCtx {
         }
         let mut last = None;
         for (name, _) in candidates {
-            let ctx = self.other(&name)?;
+            let ctx = self.other_unchecked(&name)?;
             match ctx.send(peer, text, opts).await {
                 Ok(mut v) => {
                     v["account"] = json!(name);
@@ -763,6 +777,25 @@ impl ScriptCtx {
 
     /// `fleet.account(name)`: the same API acting as another account of the fleet.
     pub fn other(&self, name: &str) -> ApiResult<ScriptCtx> {
+        if name != self.account.name {
+            let pools = self.account.fleet.with_config(|c| {
+                c.accounts
+                    .iter()
+                    .find(|a| a.name() == name)
+                    .map(|a| a.config.pools.clone())
+                    .unwrap_or_default()
+            });
+            if !self.caps.may_act_as(name, &pools) {
+                return Err(ApiError::Bad(format!(
+                    "this script may not act as account {name:?}: add it to `act_as:` on the script's entry in accounts.yaml"
+                )));
+            }
+        }
+        self.other_unchecked(name)
+    }
+
+    /// [`ScriptCtx::other`] without the capability check (the caller made it).
+    fn other_unchecked(&self, name: &str) -> ApiResult<ScriptCtx> {
         let client =
             self.account.fleet.client(name).ok_or_else(|| {
                 ApiError::Bad(format!("no running account {name:?} in this fleet"))

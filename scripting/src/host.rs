@@ -864,6 +864,7 @@ impl ScriptHost {
                     spec.settings.clone()
                 },
                 log_sink: sink,
+                caps: spec.caps.clone(),
             };
             match Script::start(&spec.path, ctx.clone(), self.0.limits).await {
                 Ok(s) => {

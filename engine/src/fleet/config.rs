@@ -120,6 +120,14 @@ pub struct ScriptDetail {
     /// Set to false to keep it configured but not loaded.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Other accounts the script may act as (`fleet.account`, `fleet.pool`): names,
+    /// `pool:NAME`, or `"*"`. None by default: a script acts as its own account only.
+    #[serde(default)]
+    pub act_as: Vec<String>,
+    /// Method families (`auth`, `account`) or methods (`account.updateProfile`) the
+    /// script may call that are denied by default.
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -361,6 +369,52 @@ pub struct ScriptSpec {
     pub path: PathBuf,
     /// Its settings.
     pub settings: serde_json::Value,
+    /// What it may do beyond its own account's ordinary calls.
+    pub caps: ScriptCaps,
+}
+
+/// Method families no script may call unless its entry allows them: `auth.*` can export
+/// an authorization (portable access to the account), `account.*` changes the account
+/// itself (password, sessions, deletion).
+pub const DENIED_FAMILIES: &[&str] = &["auth", "account"];
+
+/// What a script may do beyond its own account's ordinary calls (`act_as`,
+/// `allow_methods` of its entry in accounts.yaml).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptCaps {
+    /// Accounts it may act as: names, `pool:NAME`, or `*`.
+    pub act_as: Vec<String>,
+    /// Denied families or methods it may call all the same.
+    pub allow_methods: Vec<String>,
+}
+
+impl ScriptCaps {
+    /// Whether the script may act as account `name` (of pools `pools`).
+    pub fn may_act_as(&self, name: &str, pools: &[String]) -> bool {
+        self.act_as.iter().any(|a| {
+            a == "*"
+                || a == name
+                || a.strip_prefix("pool:")
+                    .is_some_and(|p| pools.iter().any(|x| x == p))
+        })
+    }
+
+    /// Whether the script may send through pool `pool`.
+    pub fn may_use_pool(&self, pool: &str) -> bool {
+        self.act_as
+            .iter()
+            .any(|a| a == "*" || a.strip_prefix("pool:") == Some(pool))
+    }
+
+    /// Whether the script may call `method`.
+    pub fn may_call(&self, method: &str) -> bool {
+        let family = method.split_once('.').map_or("", |(f, _)| f);
+        !DENIED_FAMILIES.contains(&family)
+            || self
+                .allow_methods
+                .iter()
+                .any(|m| m == family || m == method)
+    }
 }
 
 /// One account, checked and resolved.
@@ -636,9 +690,22 @@ impl FleetConfig {
             };
             let mut scripts = Vec::new();
             for (j, s) in a.scripts.iter().enumerate() {
-                let (pattern, settings, enabled) = match s {
-                    ScriptEntry::Path(p) => (p.clone(), serde_json::Value::Null, true),
-                    ScriptEntry::Detailed(d) => (d.file.clone(), d.settings.clone(), d.enabled),
+                let (pattern, settings, enabled, caps) = match s {
+                    ScriptEntry::Path(p) => (
+                        p.clone(),
+                        serde_json::Value::Null,
+                        true,
+                        ScriptCaps::default(),
+                    ),
+                    ScriptEntry::Detailed(d) => (
+                        d.file.clone(),
+                        d.settings.clone(),
+                        d.enabled,
+                        ScriptCaps {
+                            act_as: d.act_as.clone(),
+                            allow_methods: d.allow_methods.clone(),
+                        },
+                    ),
                 };
                 if !enabled {
                     continue;
@@ -649,6 +716,7 @@ impl FleetConfig {
                     scripts.push(ScriptSpec {
                         path,
                         settings: settings.clone(),
+                        caps: caps.clone(),
                     });
                 }
             }
@@ -955,6 +1023,8 @@ const KEYS: &[&str] = &[
     "scripts",
     "file",
     "settings",
+    "act_as",
+    "allow_methods",
     "pools",
     "title",
     "owner",

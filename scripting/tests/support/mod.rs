@@ -85,5 +85,6 @@ pub fn ctx_with_store(log: Arc<Mutex<Vec<String>>>, store: Arc<dyn SessionStore>
         log_sink: Some(Arc::new(move |level: &str, line: &str| {
             log.lock().unwrap().push(format!("{level}: {line}"))
         })),
+        caps: Default::default(),
     }
 }

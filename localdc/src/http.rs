@@ -1,7 +1,12 @@
 //! The control API over HTTP on loopback, for tools and tests in other processes.
 //!
-//! One endpoint, `POST /control`, with a JSON body `{"op": NAME, ...arguments}`; the answer is
-//! JSON, `200` on success and `400` with `{"error": "..."}` otherwise. Operations:
+//! One endpoint, `POST /control/TOKEN` (the URL in the info file; TOKEN is random per start,
+//! so only who can read the info file can use the API), with `Content-Type:
+//! application/json` (a web page cannot send that without a preflight, which is never
+//! answered) and a `Host` that is an IP address or `localhost` (no DNS rebinding), and a JSON
+//! body `{"op": NAME, ...arguments}`; the answer is JSON, `200` on success and `400` with
+//! `{"error": "..."}` otherwise (`403` without the token, `415` without JSON, `421` for
+//! another host name). It is a test tool: keep it on loopback. Operations:
 //!
 //! | op | arguments | answer |
 //! |---|---|---|
@@ -84,11 +89,76 @@ async fn handle_conn(control: Control, mut stream: TcpStream) {
         };
         buf.extend_from_slice(&chunk[..n]);
     }
-    let request_line =
-        String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == b'\r').unwrap_or(0)])
-            .to_string();
-    if !request_line.starts_with("POST /control ") {
-        return respond(&mut stream, 404, &json!({"error": "use POST /control"})).await;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let request_line = head.lines().next().unwrap_or("").to_string();
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let Some(token) = target.strip_prefix("/control") else {
+        return respond(
+            &mut stream,
+            404,
+            &json!({"error": "use POST /control/TOKEN (the URL in the info file)"}),
+        )
+        .await;
+    };
+    if method != "POST" {
+        return respond(
+            &mut stream,
+            404,
+            &json!({"error": "use POST /control/TOKEN (the URL in the info file)"}),
+        )
+        .await;
+    }
+    let token = token.strip_prefix('/').unwrap_or("");
+    let expected = control.shared.control_token.as_bytes();
+    if token.len() != expected.len()
+        || token
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            != 0
+    {
+        return respond(
+            &mut stream,
+            403,
+            &json!({"error": "wrong or missing token: use the control URL of the info file"}),
+        )
+        .await;
+    }
+    if let Some(host) = header("host") {
+        let name = host.rsplit_once(':').map_or(host.as_str(), |(n, p)| {
+            if p.chars().all(|c| c.is_ascii_digit()) {
+                n
+            } else {
+                host.as_str()
+            }
+        });
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        if name.parse::<std::net::IpAddr>().is_err() && !name.eq_ignore_ascii_case("localhost") {
+            return respond(
+                &mut stream,
+                421,
+                &json!({"error": "this host name is not served here"}),
+            )
+            .await;
+        }
+    }
+    if !header("content-type")
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/json"))
+    {
+        return respond(
+            &mut stream,
+            415,
+            &json!({"error": "send Content-Type: application/json"}),
+        )
+        .await;
     }
     let body = &buf[head_end..head_end + content_length];
     let (status, answer) = match serde_json::from_slice::<Value>(body) {
@@ -107,7 +177,10 @@ async fn respond(stream: &mut TcpStream, status: u16, body: &Value) {
     let text = body.to_string();
     let reason = match status {
         200 => "OK",
+        403 => "Forbidden",
         404 => "Not Found",
+        415 => "Unsupported Media Type",
+        421 => "Misdirected Request",
         _ => "Bad Request",
     };
     let msg = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());

@@ -138,6 +138,9 @@ pub struct Info {
     pub fingerprint: i64,
     /// Where the JSON control API listens, if enabled.
     pub control: Option<SocketAddr>,
+    /// The secret part of the control API's URL (`/control/TOKEN`): only who can read the
+    /// info file can use the API.
+    pub control_token: String,
 }
 
 impl Info {
@@ -147,7 +150,7 @@ impl Info {
         serde_json::json!({
             "dcs": self.dcs.iter().map(|d| serde_json::json!({"id": d.id, "host": d.addr.ip().to_string(), "port": d.addr.port()})).collect::<Vec<_>>(),
             "rsa": {"pem": self.rsa_pem, "n": self.rsa_n, "e": self.rsa_e, "fingerprint": self.fingerprint},
-            "control": self.control.map(|a| format!("http://{a}/control")),
+            "control": self.control.map(|a| format!("http://{a}/control/{}", self.control_token)),
         })
     }
 }
@@ -186,6 +189,8 @@ pub(crate) struct Shared {
     /// Bumped to make every connection drop.
     pub(crate) drops: watch::Sender<u64>,
     pub(crate) control_addr: Option<SocketAddr>,
+    /// What the control API's URL must carry.
+    pub(crate) control_token: String,
     /// user -> sessions that acted for them (checked against each session's owner on use).
     pub(crate) user_sessions: std::sync::Mutex<
         std::collections::HashMap<i64, std::collections::HashSet<conn::SessionKey>>,
@@ -294,6 +299,12 @@ impl LocalDc {
             faults: Default::default(),
             drops: watch::channel(0).0,
             control_addr: config.control_addr,
+            control_token: {
+                use rand::RngCore;
+                let mut t = [0u8; 16];
+                rand::thread_rng().fill_bytes(&mut t);
+                t.iter().map(|b| format!("{b:02x}")).collect()
+            },
             user_sessions: Default::default(),
             bot_queries: Default::default(),
             bot_timeout: config.bot_timeout,
@@ -308,6 +319,9 @@ impl LocalDc {
         let mut tasks = Vec::new();
         let control_addr = match shared.control_addr {
             Some(addr) => {
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(%addr, "the local DC's control API listens beyond this machine: it creates users and reads login codes; it is a test tool, keep it on loopback");
+                }
                 let l = TcpListener::bind(addr)
                     .await
                     .map_err(|source| StartError::Bind { addr, source })?;
@@ -353,6 +367,7 @@ impl LocalDc {
             rsa_e: u64::try_from(&public.e).unwrap_or(65537),
             fingerprint: public.fingerprint(),
             control: self.control_addr,
+            control_token: self.shared.control_token.clone(),
         }
     }
 

@@ -12,9 +12,23 @@ use serde_json::{json, Value};
 use support::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn post(addr: std::net::SocketAddr, body: &str) -> (u16, Value) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("POST /control HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+/// `POST` of `body` to the control URL `url` (as the info file gives it).
+async fn post(url: &str, body: &str) -> (u16, Value) {
+    let (host, path) = url
+        .strip_prefix("http://")
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    raw(
+        host,
+        &format!("POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+    )
+    .await
+}
+
+/// Sends a whole request as written; (status, JSON answer).
+async fn raw(host: &str, req: &str) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
@@ -36,8 +50,59 @@ async fn control_over_http() {
     .await
     .unwrap();
     let info = dc.info();
-    let ctl = info.control.unwrap();
-    assert_eq!(info.to_json()["control"], format!("http://{ctl}/control"));
+    let addr = info.control.unwrap();
+    let url = info.to_json()["control"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("http://{addr}/control/{}", info.control_token));
+    assert_eq!(info.control_token.len(), 32);
+    let ctl = url.as_str();
+    // Only with the token of the info file, JSON, and an IP address or localhost as Host:
+    // a web page (no preflight for text/plain, a rebound name) or another local user who
+    // cannot read the info file gets nothing.
+    let host = addr.to_string();
+    let body = r#"{"op":"stats"}"#;
+    let req = |path: &str, h: &str, ctype: &str| {
+        format!("POST {path} HTTP/1.1\r\nHost: {h}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let path = format!("/control/{}", info.control_token);
+    assert_eq!(
+        raw(&host, &req("/control", &host, "application/json"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        raw(
+            &host,
+            &req(
+                "/control/0123456789abcdef0123456789abcdef",
+                &host,
+                "application/json"
+            )
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(raw(&host, &req(&path, &host, "text/plain")).await.0, 415);
+    assert_eq!(
+        raw(&host, &req(&path, "rebind.example:80", "application/json"))
+            .await
+            .0,
+        421
+    );
+    assert_eq!(
+        raw(
+            &host,
+            &req(
+                &path,
+                &format!("localhost:{}", addr.port()),
+                "application/json"
+            )
+        )
+        .await
+        .0,
+        200
+    );
     let key = RsaPublicKey::from_pem(&info.rsa_pem).unwrap();
     // Accounts.
     let (st, a) = post(

@@ -97,8 +97,15 @@ enum SessionCommand {
     Import {
         /// The account.
         account: String,
-        /// The session string (`-` reads stdin).
-        session: String,
+        /// The session string; `-` or nothing reads it from stdin (a string on the command
+        /// line is visible to other users in `ps`).
+        session: Option<String>,
+        /// Read the session string from this file.
+        #[arg(long, conflicts_with = "session")]
+        file: Option<std::path::PathBuf>,
+        /// Replace the account's existing session.
+        #[arg(long)]
+        force: bool,
         /// The accounts file.
         #[arg(long, short, default_value = "accounts.yaml")]
         config: std::path::PathBuf,
@@ -493,16 +500,52 @@ fn session(cmd: SessionCommand) -> Result<(), String> {
         SessionCommand::Import {
             account,
             session,
+            file,
+            force,
             config,
         } => {
             let config = load_config(&config)?;
-            account_config(&config, &account)?;
-            let session = arg_or_stdin(session)?;
+            let acc = account_config(&config, &account)?;
+            let session = match file {
+                Some(f) => {
+                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?
+                }
+                None => arg_or_stdin(session.unwrap_or_else(|| "-".into()))?,
+            };
             let st = fleetgram_engine::store::AccountState::from_session_string(session.trim())
                 .map_err(|e| e.to_string())?;
+            // The string must fit the account and the network it will be used on.
+            let is_bot = acc.config.kind == fleetgram_engine::fleet::config::AccountKind::Bot;
+            if st.bot != is_bot && st.user_id.is_some() {
+                return Err(format!(
+                    "the session is a {}'s, but {account} is configured as a {}",
+                    if st.bot { "bot" } else { "user" },
+                    if is_bot { "bot" } else { "user" }
+                ));
+            }
+            let dcs = match config.network {
+                fleetgram_engine::fleet::config::Network::Local => {
+                    i32::from(config.local.dcs.max(1))
+                }
+                fleetgram_engine::fleet::config::Network::Telegram => 5,
+            };
+            if !(1..=dcs).contains(&st.home_dc) {
+                return Err(format!(
+                    "the session's home DC is {}, but this network has DCs 1 to {dcs}",
+                    st.home_dc
+                ));
+            }
             let store = open_store(&config)?;
+            let existing = store.load(&account).map_err(|e| e.to_string())?;
+            if !force && existing.is_some_and(|e| e.dcs.values().any(|d| d.auth_key.is_some())) {
+                return Err(format!(
+                    "{account} already has a session; add --force to replace it (the old key is lost)"
+                ));
+            }
             store.save(&account, &st).map_err(|e| e.to_string())?;
-            eprintln!("stored the session of {account}");
+            eprintln!(
+                "stored the session of {account}; do not keep using the same string in another client at the same time (Telegram ends both with AUTH_KEY_DUPLICATED)"
+            );
             Ok(())
         }
     }

@@ -64,7 +64,7 @@ fn accounts_table_and_session_strings() {
     let path = d.join("accounts.yaml");
     std::fs::write(
         &path,
-        "network: telegram\napi_id: 1\napi_hash: x\nstore: data\naccounts:\n  - { name: alice, kind: user, phone: \"+15550001\" }\n  - { name: copy, kind: user, phone: \"+15550002\" }\n",
+        "network: telegram\napi_id: 1\napi_hash: x\nstore: data\naccounts:\n  - { name: alice, kind: user, phone: \"+15550001\" }\n  - { name: copy, kind: user, phone: \"+15550002\" }\n  - { name: other, kind: user, phone: \"+15550003\" }\n  - { name: robot, kind: bot, token: \"1:x\" }\n",
     )
     .unwrap();
     // A logged-in account in the store (as `login` would leave it).
@@ -111,4 +111,94 @@ fn accounts_table_and_session_strings() {
     let (code, _, err) = fleetgram(&["session", "import", "copy", "garbage", "--config", p]);
     assert_eq!(code, 2);
     assert!(err.contains("session string"), "{err}");
+    // An existing session is not replaced without --force.
+    let (code, _, err) = fleetgram(&["session", "import", "copy", &session, "--config", p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already has a session") && err.contains("--force"),
+        "{err}"
+    );
+    let (code, _, err) = fleetgram(&[
+        "session", "import", "copy", &session, "--force", "--config", p,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // A changed byte (a key byte, then the DC) is caught by the checksum.
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut raw = b64.decode(&session).unwrap();
+    raw[100] ^= 1;
+    let (code, _, err) = fleetgram(&[
+        "session",
+        "import",
+        "other",
+        &b64.encode(&raw),
+        "--config",
+        p,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("checksum"), "{err}");
+    let mut raw = b64.decode(&session).unwrap();
+    raw[1..5].copy_from_slice(&999i32.to_le_bytes());
+    let (code, _, err) = fleetgram(&[
+        "session",
+        "import",
+        "other",
+        &b64.encode(&raw),
+        "--config",
+        p,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("checksum"), "{err}");
+    // A user's session for a bot account is refused.
+    let (code, _, err) = fleetgram(&["session", "import", "robot", &session, "--config", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is configured as a bot"), "{err}");
+    // From a file, and from stdin (not on the command line, where `ps` shows it).
+    let file = d.join("session.txt");
+    std::fs::write(&file, format!("{session}\n")).unwrap();
+    let (code, _, err) = fleetgram(&[
+        "session",
+        "import",
+        "other",
+        "--file",
+        file.to_str().unwrap(),
+        "--config",
+        p,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["session", "import", "other", "--force", "--config", p])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(session.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A version-1 string (no checksum) of an older build still imports.
+    let mut v1 = b64.decode(&session).unwrap();
+    v1.truncate(v1.len() - 4);
+    v1[0] = 1;
+    let (code, _, err) = fleetgram(&[
+        "session",
+        "import",
+        "other",
+        &b64.encode(&v1),
+        "--force",
+        "--config",
+        p,
+    ]);
+    assert_eq!(code, 0, "{err}");
 }

@@ -118,20 +118,24 @@ impl AccountState {
         }
     }
 
-    const SESSION_VERSION: u8 = 1;
+    const SESSION_VERSION: u8 = 2;
 
-    /// A portable session string: version byte 1, home DC (i32 LE), auth key (256 bytes),
-    /// user id (i64 LE, 0 if unknown), bot flag (1 byte), base64url without padding.
+    /// A portable session string: version byte 2, home DC (i32 LE), auth key (256 bytes),
+    /// user id (i64 LE, 0 if unknown), bot flag (1 byte), then the first 4 bytes of the
+    /// SHA-256 of all that (a copy-paste slip or a flipped byte is caught), base64url
+    /// without padding. Version 1 (the same without the checksum) is still read.
     ///
     /// `None` if the account has no key for its home DC yet.
     pub fn to_session_string(&self) -> Option<String> {
         let key = self.dcs.get(&self.home_dc)?.auth_key.as_ref()?;
-        let mut b = Vec::with_capacity(270);
+        let mut b = Vec::with_capacity(274);
         b.push(Self::SESSION_VERSION);
         b.extend_from_slice(&self.home_dc.to_le_bytes());
         b.extend_from_slice(key);
         b.extend_from_slice(&self.user_id.unwrap_or(0).to_le_bytes());
         b.push(u8::from(self.bot));
+        let sum = <sha2::Sha256 as sha2::Digest>::digest(&b);
+        b.extend_from_slice(&sum[..4]);
         Some(URL_SAFE_NO_PAD.encode(b))
     }
 
@@ -147,13 +151,30 @@ impl AccountState {
         let b = URL_SAFE_NO_PAD
             .decode(s.trim())
             .map_err(|e| bad(format!("not base64url: {e}")))?;
+        const BODY: usize = 1 + 4 + 256 + 8 + 1;
         match b.first() {
-            Some(&Self::SESSION_VERSION) => {}
-            Some(v) => return Err(bad(format!("unknown version {v} (this build reads 1)"))),
+            Some(1) if b.len() == BODY => {}
+            Some(&Self::SESSION_VERSION) if b.len() == BODY + 4 => {
+                let sum = <sha2::Sha256 as sha2::Digest>::digest(&b[..BODY]);
+                if sum[..4] != b[BODY..] {
+                    return Err(bad(
+                        "its checksum does not match: it was changed or cut (copy it again)".into(),
+                    ));
+                }
+            }
+            Some(v @ (1 | 2)) => {
+                return Err(bad(format!(
+                    "{} bytes, expected {} (cut or padded?)",
+                    b.len(),
+                    if *v == 1 { BODY } else { BODY + 4 }
+                )))
+            }
+            Some(v) => {
+                return Err(bad(format!(
+                    "unknown version {v} (this build reads 1 and 2)"
+                )))
+            }
             None => return Err(bad("empty".into())),
-        }
-        if b.len() != 1 + 4 + 256 + 8 + 1 {
-            return Err(bad(format!("{} bytes, expected 270", b.len())));
         }
         let home_dc = i32::from_le_bytes(b[1..5].try_into().expect("4"));
         let user = i64::from_le_bytes(b[261..269].try_into().expect("8"));

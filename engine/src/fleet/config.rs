@@ -878,7 +878,25 @@ fn expand_env(
             };
             let var = &after[..j];
             match env(var) {
-                Some(v) => out.push_str(&v),
+                Some(v) => {
+                    let at = code.len() - rest.len() + i;
+                    let whole = rest[..i].trim_end().ends_with([':', '-', '[', '{', ','])
+                        && after[j + 1..]
+                            .trim_start()
+                            .chars()
+                            .next()
+                            .is_none_or(|c| matches!(c, ',' | ']' | '}'));
+                    let safe = substitute(&code[..at], &v, whole).ok_or_else(|| ConfigError {
+                        file: file.into(),
+                        line: n + 1,
+                        column: at + 1,
+                        path: String::new(),
+                        message: format!(
+                            "environment variable {var} holds characters that would change the file's structure here (a line break, a quote, ': ' or ' #'); put the reference in double quotes: \"${{{var}}}\""
+                        ),
+                    })?;
+                    out.push_str(&safe);
+                }
                 None => {
                     return Err(ConfigError {
                         file: file.into(),
@@ -895,6 +913,63 @@ fn expand_env(
         out.push_str(comment);
     }
     Ok(out)
+}
+
+/// How the value of a `${VAR}` goes into the text after `before` (the line up to the
+/// reference) so that it stays one scalar and can never change the file's structure: escaped
+/// inside quotes; as it is where it reads as a plain scalar (so numbers stay numbers); in
+/// double quotes where it makes up a whole value (`whole`); `None` when none of these fits.
+fn substitute(before: &str, v: &str, whole: bool) -> Option<String> {
+    let mut quote: Option<char> = None;
+    for c in before.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None => {}
+        }
+    }
+    let double_quoted = || {
+        let mut s = String::with_capacity(v.len() + 2);
+        for c in v.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '"' => s.push_str("\\\""),
+                '\n' => s.push_str("\\n"),
+                '\r' => s.push_str("\\r"),
+                '\t' => s.push_str("\\t"),
+                c if c.is_control() => s.push_str(&format!("\\u{:04x}", c as u32)),
+                c => s.push(c),
+            }
+        }
+        s
+    };
+    match quote {
+        Some('"') => Some(double_quoted()),
+        Some(_) if v.chars().any(char::is_control) => None,
+        Some(_) => Some(v.replace('\'', "''")),
+        None => {
+            let plain = !v.is_empty()
+                && !v
+                    .chars()
+                    .any(|c| c.is_control() || matches!(c, '"' | '\'' | '`'))
+                && !v.contains(": ")
+                && !v.contains(" #")
+                && !v.ends_with([':', ' '])
+                && !v.starts_with([
+                    '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '%', '@',
+                    ' ',
+                ])
+                && !v.contains([',', '[', ']', '{', '}']);
+            if plain {
+                Some(v.to_string())
+            } else if whole {
+                Some(format!("\"{}\"", double_quoted()))
+            } else {
+                None
+            }
+        }
+    }
 }
 
 /// Where a `#` comment starts in a YAML line (outside quotes).
@@ -1210,6 +1285,49 @@ mod tests {
     }
 
     const GOOD: &str = "network: telegram\napi_id: 42\napi_hash: ${API_HASH}\naccounts:\n  - name: a\n    kind: bot\n    token: \"123:abc\"\n  - name: b\n    kind: user\n    phone: \"+1555\"\n    proxy: socks5://u:p@127.0.0.1:1080\n    transport: obfuscated-intermediate\n";
+
+    #[test]
+    fn environment_values_never_change_the_structure() {
+        let hostile = "abc\nstore: /etc\naccounts: []";
+        let env = |k: &str| match k {
+            "H" => Some(hostile.to_string()),
+            "Q" => Some("say \"hi\" \\ bye".to_string()),
+            "ID" => Some("42".to_string()),
+            _ => None,
+        };
+        let parse_env = |t: &str| FleetConfig::parse(Path::new("/cfg/accounts.yaml"), t, &env);
+        let accounts = "accounts:\n  - { name: a, kind: bot, token: \"1:x\" }\n";
+        // A whole plain value: quoted, so it stays the value.
+        let c = parse_env(&format!(
+            "network: telegram\napi_id: ${{ID}}\napi_hash: ${{H}}\n{accounts}"
+        ))
+        .unwrap();
+        assert_eq!(c.api_hash, hostile);
+        assert_eq!(c.api_id, 42);
+        assert_eq!(c.store, Path::new("/cfg/fleetgram-data"));
+        assert_eq!(c.accounts.len(), 1);
+        // Inside double quotes: escaped.
+        let c = parse_env(&format!(
+            "network: telegram\napi_id: 1\napi_hash: \"${{Q}}\"\n{accounts}"
+        ))
+        .unwrap();
+        assert_eq!(c.api_hash, "say \"hi\" \\ bye");
+        let c = parse_env(&format!(
+            "network: telegram\napi_id: 1\napi_hash: \"${{H}}\"\n{accounts}"
+        ))
+        .unwrap();
+        assert_eq!(c.api_hash, hostile);
+        // Inside a larger plain value it cannot be made safe: a clear error.
+        let e = parse_env(&format!(
+            "network: telegram\napi_id: 1\napi_hash: x${{H}}\n{accounts}"
+        ))
+        .unwrap_err();
+        assert!(
+            e.message.contains("environment variable H") && e.message.contains("double quotes"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (3, 12), "{e}");
+    }
 
     #[test]
     fn debug_output_never_shows_secrets() {

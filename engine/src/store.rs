@@ -54,6 +54,15 @@ pub struct DcState {
     pub authorized: bool,
 }
 
+impl Drop for DcState {
+    /// The auth key's bytes are wiped when the state goes.
+    fn drop(&mut self) {
+        if let Some(k) = &mut self.auth_key {
+            zeroize::Zeroize::zeroize(k);
+        }
+    }
+}
+
 impl std::fmt::Debug for DcState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DcState")

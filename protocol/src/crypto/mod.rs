@@ -47,6 +47,13 @@ pub struct AuthKey {
     aux_hash: [u8; 8],
 }
 
+impl Drop for AuthKey {
+    /// The key's bytes are wiped when it goes (no copy left in freed memory).
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.data);
+    }
+}
+
 impl std::fmt::Debug for AuthKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.

@@ -402,3 +402,34 @@ async fn a_schedule_backs_off_when_the_store_cannot_be_written() {
     );
     s.stop();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_filter_function_runs_under_the_same_budget() {
+    let lua = r#"
+on("message", function(ev) while true do end end, function(m) log.info("never") end)
+on("message", function(m) log.info("alive", m.text) end)
+"#;
+    let (s, log) = start("filter.lua", lua, limits()).await;
+    let t = Instant::now();
+    s.dispatch(UpdateKind::NewMessage, &message("x")).await;
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let e = last_error(&s);
+    assert!(
+        e.contains("instruction limit exceeded") && e.contains("filter.lua:2"),
+        "{e}"
+    );
+    let lines = log.lock().unwrap().clone();
+    assert!(lines.iter().any(|l| l == "info: alive x"), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("never")), "{lines:?}");
+    let rhai = r#"
+on("message", |ev| { loop {} }, |m| { log::info("never"); });
+on("message", |m| { log::info(`alive ${m.text}`); });
+"#;
+    let (s, log) = start("filter.rhai", rhai, limits()).await;
+    let t = Instant::now();
+    s.dispatch(UpdateKind::NewMessage, &message("y")).await;
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let lines = log.lock().unwrap().clone();
+    assert!(lines.iter().any(|l| l == "info: alive y"), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("never")), "{lines:?}");
+}

@@ -161,19 +161,21 @@ pub fn from_lua(lua: &Lua, v: Value) -> mlua::Result<Json> {
     from_lua_at(v, "", &mut Vec::new())
 }
 
+/// `path: ` before a message about the value at `path` (nothing at the top).
+fn at(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
 /// `open`: the tables being converted, outermost first (a table met again is a cycle).
 fn from_lua_at(
     v: Value,
     path: &str,
     open: &mut Vec<*const std::ffi::c_void>,
 ) -> mlua::Result<Json> {
-    let at = |p: &str| {
-        if p.is_empty() {
-            String::new()
-        } else {
-            format!("{p}: ")
-        }
-    };
     Ok(match v {
         Value::Nil => Json::Null,
         Value::Boolean(b) => Json::Bool(b),
@@ -219,13 +221,6 @@ fn table_to_json(
     path: &str,
     open: &mut Vec<*const std::ffi::c_void>,
 ) -> mlua::Result<Json> {
-    let at = |p: &str| {
-        if p.is_empty() {
-            String::new()
-        } else {
-            format!("{p}: ")
-        }
-    };
     Ok({
         {
             let len = t.raw_len();
@@ -441,15 +436,11 @@ impl LuaVm {
         ctx: ScriptCtx,
         limits: Limits,
     ) -> Result<Arc<LuaVm>, ScriptError> {
-        let file = path.display().to_string();
-        let worker = Worker::spawn(&ctx.script)
-            .map_err(|e| ScriptError::new(&file, None, format!("cannot start a thread: {e}")))?;
-        let path = path.to_path_buf();
-        let w = worker.clone();
-        worker
-            .run(move || Box::pin(async move { LuaVm::load(&path, ctx, limits, w).await }))
-            .await
-            .unwrap_or_else(|_| Err(ScriptError::new(&file, None, "the script's thread ended")))
+        let name = ctx.script.clone();
+        crate::worker::load_on_worker(path, &name, move |path, w| {
+            Box::pin(async move { LuaVm::load(&path, ctx, limits, w).await })
+        })
+        .await
     }
 
     /// Registers the raw API functions (the prelude wraps them).

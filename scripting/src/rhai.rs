@@ -247,15 +247,11 @@ impl RhaiVm {
         ctx: ScriptCtx,
         limits: Limits,
     ) -> Result<Arc<RhaiVm>, ScriptError> {
-        let file = path.display().to_string();
-        let worker = Worker::spawn(&ctx.script)
-            .map_err(|e| ScriptError::new(&file, None, format!("cannot start a thread: {e}")))?;
-        let path = path.to_path_buf();
-        let w = worker.clone();
-        worker
-            .run(move || Box::pin(async move { RhaiVm::load(&path, ctx, limits, w) }))
-            .await
-            .unwrap_or_else(|_| Err(ScriptError::new(&file, None, "the script's thread ended")))
+        let name = ctx.script.clone();
+        crate::worker::load_on_worker(path, &name, move |path, w| {
+            Box::pin(async move { RhaiVm::load(&path, ctx, limits, w) })
+        })
+        .await
     }
 
     /// Runs the handlers `indices` that want `event`, in order, on this thread.

@@ -178,6 +178,31 @@ async fn next_job(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Job>) -> Option<
     }
 }
 
+/// Starts a worker thread for the script at `path` (named `name` in thread listings) and
+/// runs `load` there: every piece of the script's code runs on that thread from then on.
+///
+/// # Errors
+/// The script's own error, or no thread could be started.
+pub async fn load_on_worker<T: Send + 'static>(
+    path: &std::path::Path,
+    name: &str,
+    load: impl FnOnce(std::path::PathBuf, Worker) -> LocalBoxFuture<'static, Result<T, crate::ScriptError>>
+        + Send
+        + 'static,
+) -> Result<T, crate::ScriptError> {
+    let file = path.display().to_string();
+    let worker = Worker::spawn(name)
+        .map_err(|e| crate::ScriptError::new(&file, None, format!("cannot start a thread: {e}")))?;
+    let (path, w) = (path.to_path_buf(), worker.clone());
+    worker.run(move || load(path, w)).await.unwrap_or_else(|_| {
+        Err(crate::ScriptError::new(
+            &file,
+            None,
+            "the script's thread ended",
+        ))
+    })
+}
+
 /// Notes when each poll of a job begins and ends.
 struct Tracked {
     fut: LocalBoxFuture<'static, ()>,

@@ -7,44 +7,16 @@
 
 use fleetgram_engine::updates::UpdateKind;
 use fleetgram_scripting::{Limits, Script};
-use serde_json::{json, Value as Json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod support;
+use support::{last_error, limits, message};
 
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("hostile-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn limits() -> Limits {
-    Limits {
-        max_ops: 2_000_000,
-        timeout: Duration::from_secs(3),
-        memory: 16 << 20,
-    }
-}
-
-fn message(text: &str) -> Arc<Json> {
-    Arc::new(
-        json!({"kind": "message", "id": 1, "chat_id": 5, "sender_id": 5, "text": text,
-        "out": false, "chat_type": "private", "has_media": false, "buttons": []}),
-    )
-}
-
-fn last_error(s: &Script) -> String {
-    s.stats
-        .last_error
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap_or_default()
+    support::scratch("hostile", name)
 }
 
 async fn start(name: &str, source: &str, limits: Limits) -> (Arc<Script>, Arc<Mutex<Vec<String>>>) {

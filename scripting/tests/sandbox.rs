@@ -4,42 +4,22 @@
 //! methods name the script file and line.
 
 use fleetgram_engine::updates::UpdateKind;
-use fleetgram_scripting::{Limits, Script};
-use serde_json::{json, Value as Json};
+use fleetgram_scripting::Script;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 mod support;
-use support::ctx;
+use support::{ctx, last_error, limits, message};
+
+fn dir(name: &str) -> PathBuf {
+    support::scratch("sandbox", name)
+}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sandbox-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn limits() -> Limits {
-    Limits {
-        max_ops: 2_000_000,
-        timeout: Duration::from_secs(3),
-        memory: 16 << 20,
-    }
-}
-
-fn message(text: &str) -> Arc<Json> {
-    Arc::new(
-        json!({"kind": "message", "id": 1, "chat_id": 5, "sender_id": 5, "text": text,
-        "out": false, "chat_type": "private", "has_media": false, "buttons": []}),
-    )
 }
 
 /// Loads `source` as `name`, dispatches a message and returns the script and its log.
@@ -55,15 +35,6 @@ async fn run(name: &str, source: &str, text: &str) -> (Arc<Script>, Vec<String>)
         .await;
     let lines = log.lock().unwrap().clone();
     (script, lines)
-}
-
-fn last_error(s: &Script) -> String {
-    s.stats
-        .last_error
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,3 +88,39 @@ pub fn ctx_with_store(log: Arc<Mutex<Vec<String>>>, store: Arc<dyn SessionStore>
         caps: Default::default(),
     }
 }
+
+/// An empty scratch directory `PREFIX-NAME-PID` under the target directory.
+pub fn scratch(prefix: &str, name: &str) -> std::path::PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Small limits, so that the tests that hit them are quick.
+pub fn limits() -> fleetgram_scripting::Limits {
+    fleetgram_scripting::Limits {
+        max_ops: 2_000_000,
+        timeout: std::time::Duration::from_secs(3),
+        memory: 16 << 20,
+    }
+}
+
+/// A private incoming message event, as JSON.
+pub fn message(text: &str) -> Arc<serde_json::Value> {
+    Arc::new(
+        json!({"kind": "message", "id": 1, "chat_id": 5, "sender_id": 5, "text": text,
+        "out": false, "chat_type": "private", "has_media": false, "buttons": []}),
+    )
+}
+
+/// The script's last error (empty when none).
+pub fn last_error(s: &fleetgram_scripting::Script) -> String {
+    s.stats
+        .last_error
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_default()
+}

@@ -307,10 +307,14 @@ impl RhaiVm {
 
 /// A Rhai error as a script error (file, line, message; an API error's own message).
 fn rhai_error(file: &str, e: &EvalAltResult) -> ScriptError {
-    let inner = match e {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => inner.as_ref(),
-        other => other,
-    };
+    // The innermost error (a handler calling a function calling another...): where the
+    // script really failed.
+    let mut inner = e;
+    while let EvalAltResult::ErrorInFunctionCall(_, _, next, _)
+    | EvalAltResult::ErrorInModule(_, next, _) = inner
+    {
+        inner = next.as_ref();
+    }
     let line = inner
         .position()
         .line()
@@ -328,7 +332,14 @@ fn rhai_error(file: &str, e: &EvalAltResult) -> ScriptError {
             "operation limit exceeded; endless loop?".to_string()
         }
         EvalAltResult::ErrorTerminated(v, _) => v.to_string(),
-        other => other.to_string(),
+        // Rhai appends "(line L, position P)", which the report gives already.
+        other => {
+            let text = other.to_string();
+            match text.rfind(" (line ") {
+                Some(i) if text.ends_with(')') => text[..i].to_string(),
+                _ => text,
+            }
+        }
     };
     // An API error's message already says where; keep it as it is.
     if let Some(rest) = message.strip_prefix(file) {

@@ -405,3 +405,33 @@ on("message", |m| { log::info(`alive ${m.text}`); });
     assert!(lines.iter().any(|l| l == "info: alive y"), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains("never")), "{lines:?}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn rhai_errors_name_the_line_that_failed() {
+    let src = r#"
+fn helper(x) {
+    let y = x.nope();
+    y
+}
+on("message", text_contains("a"), |m| {
+    let z = 1;
+    helper(z);
+});
+on("message", text_contains("b"), |m| {
+    let arr = [1, 2];
+    let v = arr[5];
+});
+"#;
+    let (s, _) = start("lines.rhai", src, limits()).await;
+    // Inside a function the handler calls: the function's line, not the call's (or `on(`).
+    s.dispatch(UpdateKind::NewMessage, &message("a")).await;
+    let e = last_error(&s);
+    assert!(e.contains("lines.rhai:3: Function not found: nope"), "{e}");
+    assert!(!e.contains("(line "), "{e}");
+    s.dispatch(UpdateKind::NewMessage, &message("b")).await;
+    let e = last_error(&s);
+    assert!(
+        e.contains("lines.rhai:12: Array index 5 out of bounds"),
+        "{e}"
+    );
+}

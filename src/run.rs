@@ -439,3 +439,25 @@ async fn wait_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_a_running_host_cannot_apply_are_named() {
+        let parse =
+            |t: &str| FleetConfig::parse(Path::new("/f/accounts.yaml"), t, &|_| None).unwrap();
+        let base = "network: local\naccounts:\n  - { name: a, kind: bot, username: a_bot }\n";
+        let old = parse(base);
+        assert!(restart_only_changes(&old, &parse(base)).is_empty());
+        // Accounts can change at run time; the store and the local DC cannot.
+        let accounts_only = base.replace("a_bot", "b_bot");
+        assert!(restart_only_changes(&old, &parse(&accounts_only)).is_empty());
+        let moved = format!("store: elsewhere\nlocal: {{ dcs: 3 }}\n{base}");
+        assert_eq!(
+            restart_only_changes(&old, &parse(&moved)),
+            vec!["store", "local"]
+        );
+    }
+}

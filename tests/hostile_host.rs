@@ -59,6 +59,8 @@ accounts:
         .args(["run", "accounts.yaml"])
         .current_dir(&dir)
         .env("RUST_LOG", "info")
+        // Too short to guard the operator actions: said at start.
+        .env("FLEETGRAM_HTTP_TOKEN", "short")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -169,5 +171,9 @@ accounts:
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{status:?}\n{log}");
     assert!(log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("FLEETGRAM_HTTP_TOKEN is shorter than 16 characters"),
+        "{log}"
+    );
     eprintln!("stopped {:?} after the signal", t.elapsed());
 }

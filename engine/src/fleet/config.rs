@@ -575,7 +575,16 @@ impl FleetConfig {
         let raw: RawFile = serde_yaml::from_str(&expanded).map_err(|e| yaml_error(&file, &e))?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let at = |needle: &str, path: String, message: String| {
-            let (line, column) = locate(text, needle);
+            // Where the needle is; else where its top-level key is; else the file's start
+            // (a required key that is missing): never 0:0.
+            let top = path.split(['.', '[']).next().unwrap_or("");
+            let (line, column) = match locate(text, needle) {
+                (0, _) => match locate(text, &format!("{top}:")) {
+                    (0, _) => (1, 1),
+                    found => found,
+                },
+                found => found,
+            };
             ConfigError {
                 file: file.clone(),
                 line,
@@ -1362,6 +1371,18 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{secret:?}").contains("17"), "{secret:?}");
+    }
+
+    #[test]
+    fn errors_never_point_at_0_0() {
+        for (text, path) in [
+            ("network: telegram\naccounts: []\n", "api_id"),
+            ("network: telegram\napi_id: 5\naccounts: []\n", "api_hash"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.path, path, "{e}");
+            assert!(e.line > 0 && e.column > 0, "{e}");
+        }
     }
 
     #[test]

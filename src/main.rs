@@ -261,11 +261,14 @@ fn run_fleet(args: RunArgs) -> Result<(), String> {
         watch_config: !args.no_watch,
         http: args.http,
     };
-    rt.block_on(fleetgram::run::run_until(
+    let r = rt.block_on(fleetgram::run::run_until(
         &args.file,
         opts,
         fleetgram::run::shutdown_signal(),
-    ))
+    ));
+    // Whatever still runs (a blocking store call on a full disk) does not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    r
 }
 
 fn open_store(config: &FleetConfig) -> Result<Arc<SledStore>, String> {

@@ -247,7 +247,8 @@ impl Host {
         if let Some(p) = &self.http_file {
             let _ = std::fs::remove_file(p);
         }
-        if tokio::time::timeout(SHUTDOWN_BOUND, self.fleet.shutdown())
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_BOUND;
+        if tokio::time::timeout_at(deadline, self.fleet.shutdown())
             .await
             .is_err()
         {
@@ -256,8 +257,16 @@ impl Host {
                 "accounts did not stop in time (a handler still running, or the store cannot be written); exiting anyway: what was not committed is fetched again at the next start"
             );
         }
-        if let Err(e) = self.store.flush() {
-            tracing::error!(error = %e, "flushing the store failed");
+        // The store's final flush, off the runtime and within the same bound (a full disk
+        // must not hold the exit).
+        let store = self.store.clone();
+        let flush = tokio::task::spawn_blocking(move || store.flush());
+        match tokio::time::timeout_at(deadline + std::time::Duration::from_secs(5), flush).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "flushing the store failed"),
+            Ok(Err(_)) | Err(_) => {
+                tracing::error!("flushing the store did not finish; exiting anyway")
+            }
         }
         if let Some(net) = self.local {
             match Arc::try_unwrap(net) {

@@ -119,3 +119,155 @@ async fn panics_in_handlers_and_account_tasks_are_contained() {
     fleet.shutdown().await;
     dc.shutdown().await;
 }
+
+/// A store whose disk can fill up: reads work, and once full every write fails.
+#[derive(Debug, Default)]
+struct Disk {
+    inner: MemoryStore,
+    full: std::sync::atomic::AtomicBool,
+}
+
+impl Disk {
+    fn check(&self) -> Result<(), fleetgram_engine::store::StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(fleetgram_engine::store::StoreError::Io {
+                path: "/data".into(),
+                reason: "No space left on device (os error 28)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for Disk {
+    fn load(
+        &self,
+        a: &str,
+    ) -> Result<Option<fleetgram_engine::store::AccountState>, fleetgram_engine::store::StoreError>
+    {
+        self.inner.load(a)
+    }
+    fn save(
+        &self,
+        a: &str,
+        s: &fleetgram_engine::store::AccountState,
+    ) -> Result<(), fleetgram_engine::store::StoreError> {
+        self.check()?;
+        self.inner.save(a, s)
+    }
+    fn delete(&self, a: &str) -> Result<(), fleetgram_engine::store::StoreError> {
+        self.check()?;
+        self.inner.delete(a)
+    }
+    fn save_peers(
+        &self,
+        a: &str,
+        p: &[fleetgram_engine::peers::PeerEntry],
+    ) -> Result<(), fleetgram_engine::store::StoreError> {
+        self.check()?;
+        self.inner.save_peers(a, p)
+    }
+    fn load_peer(
+        &self,
+        a: &str,
+        id: i64,
+    ) -> Result<Option<fleetgram_engine::peers::PeerEntry>, fleetgram_engine::store::StoreError>
+    {
+        self.inner.load_peer(a, id)
+    }
+    fn peer_by_username(
+        &self,
+        a: &str,
+        u: &str,
+    ) -> Result<Option<fleetgram_engine::peers::PeerEntry>, fleetgram_engine::store::StoreError>
+    {
+        self.inner.peer_by_username(a, u)
+    }
+    fn delete_peer(&self, a: &str, id: i64) -> Result<(), fleetgram_engine::store::StoreError> {
+        self.check()?;
+        self.inner.delete_peer(a, id)
+    }
+    fn kv_get(
+        &self,
+        s: &str,
+        k: &str,
+    ) -> Result<Option<Vec<u8>>, fleetgram_engine::store::StoreError> {
+        self.inner.kv_get(s, k)
+    }
+    fn kv_update(
+        &self,
+        s: &str,
+        k: &str,
+        f: &mut fleetgram_engine::store::KvUpdate<'_>,
+    ) -> Result<Option<Vec<u8>>, fleetgram_engine::store::StoreError> {
+        self.check()?;
+        self.inner.kv_update(s, k, f)
+    }
+    fn kv_keys(
+        &self,
+        s: &str,
+        p: &str,
+    ) -> Result<Vec<String>, fleetgram_engine::store::StoreError> {
+        self.inner.kv_keys(s, p)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_shows_in_the_account_state_and_does_not_hold_the_stop() {
+    let dc = start().await;
+    let (_, token) = dc.control().create_bot("Disk", "fleet_disk_bot", 1);
+    let info = dc.info();
+    let config = FleetConfig::parse(
+        std::path::Path::new("/tmp/accounts.yaml"),
+        "network: local\naccounts:\n  - { name: d, kind: bot, username: fleet_disk_bot }\n",
+        &|_| None,
+    )
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let disk = Arc::new(Disk::default());
+    let fleet = Fleet::start(
+        config,
+        DcTable {
+            dcs: info.dcs.iter().map(|d| (d.id, d.addr)).collect(),
+            default_dc: 1,
+            rsa_keys: vec![RsaPublicKey::from_pem(&info.rsa_pem).unwrap()],
+        },
+        disk.clone() as Arc<dyn SessionStore>,
+        Arc::new(Factory {
+            seen: seen.clone(),
+            // No start-up bug this time.
+            attaches: AtomicUsize::new(1),
+        }),
+        Arc::new(Token(token)),
+    );
+    let h = fleet.handle();
+    let t = Instant::now();
+    while h.status()[0].state != AccountState::Running {
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", h.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The disk fills up; updates keep coming.
+    disk.full.store(true, Ordering::SeqCst);
+    let person = user(&dc, "+15550042001", None).await;
+    for text in ["one", "two", "three"] {
+        person.send_message("@fleet_disk_bot", text).await.unwrap();
+    }
+    // The account says why it cannot go on.
+    let t = Instant::now();
+    loop {
+        let st = h.status()[0].state.clone();
+        if let AccountState::Backoff { error, .. } = &st {
+            assert!(error.contains("No space left"), "{error}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "{st:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Stopping does not wait for a disk that stays full.
+    let t = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), fleet.shutdown())
+        .await
+        .expect("the fleet stopped");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    dc.shutdown().await;
+}

@@ -177,3 +177,107 @@ accounts:
     );
     eprintln!("stopped {:?} after the signal", t.elapsed());
 }
+
+/// CPU time (user + system) of process `pid`, in clock ticks.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_operator_view_waits_instead_of_spinning() {
+    let dir = fresh_dir("hostile-emfile");
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    drop(http);
+    std::fs::write(
+        dir.join("accounts.yaml"),
+        format!("network: local\nstore: data\nhttp: {http_port}\nlocal:\n  base_port: 0\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: b, kind: bot, username: emfile_bot }}\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+        .args(["run", "accounts.yaml"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{http_port}");
+    let get = |addr: &str| -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            s,
+            "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    let t = Instant::now();
+    while !get(&addr).is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the operator view never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Leave the host a handful of file descriptors, then knock with more connections than
+    // that: its accept fails (EMFILE) with connections waiting.
+    let pid = child.id();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = format!("--nofile={}:", open + 4);
+    assert!(Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &limit])
+        .status()
+        .unwrap()
+        .success());
+    let held: Vec<_> = (0..40)
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
+        .collect();
+    assert!(held.len() > 10);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_ticks(pid) - before;
+    // Spinning on accept burns a whole core (about 200 ticks in 2 s); waiting, almost none.
+    assert!(
+        used < 60,
+        "{used} ticks of CPU in 2 s while out of file descriptors"
+    );
+    // Descriptors back: it serves again.
+    drop(held);
+    assert!(Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--nofile=1024:"])
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    while !get(&addr).is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the operator view did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(45),
+            "the host did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -182,6 +182,15 @@ fn redacted(v: &Option<String>) -> Option<&'static str> {
     v.as_ref().map(|_| "<redacted>")
 }
 
+impl Drop for AccountConfig {
+    /// The token and password are wiped from memory when the last copy goes.
+    fn drop(&mut self) {
+        for secret in [&mut self.token, &mut self.password].into_iter().flatten() {
+            zeroize::Zeroize::zeroize(secret);
+        }
+    }
+}
+
 impl std::fmt::Debug for AccountConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccountConfig")

@@ -252,8 +252,12 @@ impl ServerSession {
                 continue;
             }
             let content = is_content_related(&m.body);
-            if content != (m.seqno % 2 == 1) {
-                self.bad_msg(&m, if content { 34 } else { 35 });
+            // As Telegram: a content-related message needs an odd seq_no (35: "odd
+            // expected, even received"), any other an even one (34: "even expected, odd
+            // received"); pings, http_wait and acks are answered whatever their parity
+            // (Pyrogram-family clients send pings with even seq_nos).
+            if content != (m.seqno % 2 == 1) && !parity_tolerated(&m.body) {
+                self.bad_msg(&m, if content { 35 } else { 34 });
                 continue;
             }
             if content {
@@ -466,5 +470,105 @@ impl ServerSession {
             &message,
             random,
         ))
+    }
+}
+
+/// Service messages Telegram answers whatever the parity of their seq_no.
+fn parity_tolerated(body: &[u8]) -> bool {
+    matches!(
+        super::constructor_of(body),
+        Some(
+            functions::Ping::CONSTRUCTOR_ID
+                | functions::PingDelayDisconnect::CONSTRUCTOR_ID
+                | types::HttpWait::CONSTRUCTOR_ID
+                | types::MsgsAck::CONSTRUCTOR_ID
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::decrypt_message;
+
+    const NOW_MS: i64 = 1_700_000_000_000;
+
+    /// What the server sends back for one message with `seqno`: the constructor ids in its
+    /// answer and, for a bad_msg_notification, its error code.
+    fn answer_to(body: Vec<u8>, seqno: i32) -> (Vec<u32>, Option<i32>) {
+        let key = AuthKey::from_bytes([7; 256]);
+        let salt = types::FutureSalt {
+            valid_since: (NOW_MS / 1000 - 10) as i32,
+            valid_until: (NOW_MS / 1000 + 3600) as i32,
+            salt: 42,
+        };
+        let mut s = ServerSession::new(key.clone(), 99, vec![salt]);
+        let msg_id = ((NOW_MS / 1000) << 32) + 4 * 1000;
+        let m = Message {
+            msg_id,
+            seqno,
+            body,
+        };
+        let sealed = super::super::seal(&key, Side::Client, 42, 99, &m, &[0; 32]);
+        s.handle_incoming(&sealed, NOW_MS).unwrap();
+        let mut ids = Vec::new();
+        let mut code = None;
+        while let Some(out) = s.poll_transmit(NOW_MS, &[0; 64]) {
+            let plain = decrypt_message(&key, Side::Server, &out).unwrap();
+            // Every constructor id that appears, read at 4-byte steps, is enough to tell
+            // pong from bad_msg_notification here.
+            for w in plain[32..].chunks_exact(4) {
+                let id = u32::from_le_bytes(w.try_into().unwrap());
+                if id == types::BadMsgNotification::CONSTRUCTOR_ID
+                    || id == types::Pong::CONSTRUCTOR_ID
+                {
+                    ids.push(id);
+                }
+            }
+            if let Some(i) = plain
+                .windows(4)
+                .position(|w| w == types::BadMsgNotification::CONSTRUCTOR_ID.to_le_bytes())
+            {
+                // bad_msg_id:long bad_msg_seqno:int error_code:int
+                let at = i + 4 + 8 + 4;
+                code = Some(i32::from_le_bytes(plain[at..at + 4].try_into().unwrap()));
+            }
+        }
+        (ids, code)
+    }
+
+    #[test]
+    fn seq_no_parity_as_telegram_checks_it() {
+        let ping = functions::Ping { ping_id: 5 }.to_bytes();
+        let delay = functions::PingDelayDisconnect {
+            ping_id: 6,
+            disconnect_delay: 75,
+        }
+        .to_bytes();
+        let nearest = fleetgram_tl::functions::help::GetNearestDc {}.to_bytes();
+        let ack = types::MsgsAck { msg_ids: vec![1] }.to_bytes();
+        let pong = types::Pong::CONSTRUCTOR_ID;
+        // (body, seq_no, pong expected, bad_msg code expected)
+        let table: Vec<(&Vec<u8>, i32, bool, Option<i32>)> = vec![
+            (&ping, 1, true, None),
+            // Pyrogram-family clients: a ping with an even seq_no is answered.
+            (&ping, 0, true, None),
+            (&ping, 2, true, None),
+            (&delay, 0, true, None),
+            (&delay, 1, true, None),
+            // A content-related call with an even seq_no: 35 (odd expected).
+            (&nearest, 2, false, Some(35)),
+            // An ack with an odd seq_no is tolerated; nothing is answered.
+            (&ack, 1, false, None),
+        ];
+        for (body, seqno, pong_expected, code_expected) in table {
+            let (ids, code) = answer_to(body.clone(), seqno);
+            assert_eq!(
+                ids.contains(&pong),
+                pong_expected,
+                "seqno {seqno}: {ids:x?}"
+            );
+            assert_eq!(code, code_expected, "seqno {seqno}");
+        }
     }
 }

@@ -444,6 +444,21 @@ proptest! {
     }
 
     #[test]
+    fn doubles_survive_text_to_bytes_to_text(bits in any::<u64>()) {
+        let v = f64::from_bits(bits);
+        prop_assume!(v.is_finite());
+        // As a script or `fleetgram tl encode` gives it: JSON text.
+        let text = format!(r#"{{"_":"mediaAreaCoordinates","x":0,"y":{},"w":0,"h":0,"rotation":0}}"#, serde_json::to_string(&v).unwrap());
+        let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let obj = schema().object_from_json(&j).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let bytes = schema().encode(&obj).unwrap();
+        // mediaAreaCoordinates#cfc9e002 flags:# x y w h rotation: y is at bytes 16..24.
+        prop_assert_eq!(f64::from_le_bytes(bytes[16..24].try_into().unwrap()).to_bits(), bits);
+        let back = json::object_to_json(&schema().decode(&bytes).unwrap());
+        prop_assert_eq!(back["y"].as_f64().unwrap().to_bits(), bits);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = schema().decode(&bytes);
         let _ = crate::reencode_boxed(&bytes);
@@ -465,4 +480,17 @@ fn every_constructor_round_trips_once() {
         assert_eq!(again, bytes, "{}", def.full_name());
         assert_eq!(schema().decode(&again).unwrap(), obj, "{}", def.full_name());
     }
+}
+
+#[test]
+fn a_json_double_is_the_nearest_one_exactly() {
+    // Was one unit in the last place off (c0557441e9f38e10).
+    let j: serde_json::Value = serde_json::from_str(
+        r#"{"_":"mediaAreaCoordinates","x":0,"y":6.379886323307499e-229,"w":0,"h":0,"rotation":0}"#,
+    )
+    .unwrap();
+    let bytes = schema()
+        .encode(&schema().object_from_json(&j).unwrap())
+        .unwrap();
+    assert_eq!(json::to_hex(&bytes[16..24]), "c1557441e9f38e10");
 }

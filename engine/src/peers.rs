@@ -48,6 +48,18 @@ pub struct PeerEntry {
 }
 
 impl PeerEntry {
+    /// The priority of its access hash (`../shared/spec/api/peers.md`, "Access hash"):
+    /// 3 full (or a basic group, which needs none), 2 min (usable through a message it was
+    /// seen in), 1 zero. A cached hash is never replaced by one of lower priority.
+    pub fn hash_rank(&self) -> u8 {
+        match (self.kind, self.min, self.access_hash) {
+            (PeerKind::Chat, _, _) => 3,
+            (_, _, 0) => 1,
+            (_, true, _) => 2,
+            (_, false, _) => 3,
+        }
+    }
+
     /// The Bot API style marked id (users positive, chats `-id`, channels `-100…id`).
     pub fn marked_id(&self) -> i64 {
         marked(self.kind, self.id)
@@ -308,8 +320,18 @@ impl Client {
             let mut cache = self.peer_cache();
             for p in peers {
                 let key = p.marked_id();
-                // A min hash never replaces a full one.
-                if p.min && cache.get(&key).is_some_and(|old| !old.min) {
+                // A hash of lower priority never replaces a cached one of higher priority
+                // (min over full, zero over either), whether the better one is in memory or
+                // only in the store.
+                if p.hash_rank() < 3 && !cache.contains_key(&key) {
+                    if let Ok(Some(stored)) = self.store().load_peer(self.account(), key) {
+                        cache.insert(key, stored);
+                    }
+                }
+                if cache
+                    .get(&key)
+                    .is_some_and(|old| old.hash_rank() > p.hash_rank())
+                {
                     continue;
                 }
                 let mut p = p;
@@ -499,6 +521,53 @@ mod tests {
             let e = parse_reference(s).unwrap_err();
             assert!(e.to_string().contains("is not a peer"), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn a_lower_access_hash_never_replaces_a_higher_one() {
+        use crate::store::{MemoryStore, SessionStore};
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let dcs = [(1, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
+        let client = Client::new(
+            crate::Config::with_dcs(1, "x", dcs, 1),
+            store.clone() as std::sync::Arc<dyn SessionStore>,
+            "a",
+        )
+        .unwrap();
+        let entry = |hash: i64, min: bool| PeerEntry {
+            kind: PeerKind::User,
+            id: 42,
+            access_hash: hash,
+            min,
+            username: None,
+            seen_in: None,
+        };
+        // (cached first, then offered) -> which one stays; full > min > zero.
+        let table = [
+            ((11, false), (22, true), 11),
+            ((11, false), (0, false), 11),
+            ((22, true), (0, true), 22),
+            ((22, true), (11, false), 11),
+            ((0, false), (22, true), 22),
+            ((11, false), (33, false), 33),
+        ];
+        for ((h1, m1), (h2, m2), kept) in table {
+            client.forget_peer(42);
+            let _ = store.delete_peer("a", 42);
+            client.remember_peers(vec![entry(h1, m1)]);
+            client.remember_peers(vec![entry(h2, m2)]);
+            assert_eq!(
+                client.cached_peer(42).unwrap().access_hash,
+                kept,
+                "{h1} then {h2}"
+            );
+        }
+        // The better hash only in the store (memory dropped, or a restart) still wins.
+        client.remember_peers(vec![entry(11, false)]);
+        client.peer_cache().remove(&42);
+        client.remember_peers(vec![entry(22, true)]);
+        assert_eq!(client.cached_peer(42).unwrap().access_hash, 11);
+        assert_eq!(store.load_peer("a", 42).unwrap().unwrap().access_hash, 11);
     }
 
     #[test]

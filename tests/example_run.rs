@@ -4,9 +4,10 @@
 //! poster fills the channel, and the moderation script deletes a banned word and bans the
 //! repeat offender. SIGTERM stops it cleanly.
 
+mod common;
+
 use fleetgram_engine::store::MemoryStore;
 use fleetgram_engine::Client;
-use fleetgram_protocol::crypto::rsa::RsaPublicKey;
 use fleetgram_tl::{enums, functions};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -104,17 +105,7 @@ async fn fleetgram_run_accounts_example_yaml() {
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
     assert_eq!(j["dcs"][0]["port"], 44301);
-    let dcs = j["dcs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let addr = format!("{}:{}", d["host"].as_str().unwrap(), d["port"]);
-            (d["id"].as_i64().unwrap() as i32, addr.parse().unwrap())
-        })
-        .collect();
-    let mut cfg = fleetgram_engine::Config::with_dcs(1, "x", dcs, 1);
-    cfg.extra_rsa_keys = vec![RsaPublicKey::from_pem(j["rsa"]["pem"].as_str().unwrap()).unwrap()];
+    let cfg = common::client_config(&info);
     // Carol (one of the demo's people) on a second device.
     let carol = Client::new(cfg, Arc::new(MemoryStore::new()), "carol").unwrap();
     let mut logged = false;

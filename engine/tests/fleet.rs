@@ -68,31 +68,46 @@ impl Credentials for Token {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn panics_in_handlers_and_account_tasks_are_contained() {
-    let dc = start().await;
-    let (_, token) = dc.control().create_bot("Panic", "fleet_panic_bot", 1);
+/// A fleet of one bot, `@username`, on `dc`, with `store` and `factory`.
+fn bot_fleet(
+    dc: &fleetgram_localdc::LocalDc,
+    username: &str,
+    store: Arc<dyn SessionStore>,
+    factory: Factory,
+) -> Fleet {
+    let (_, token) = dc.control().create_bot("Bot", username, 1);
     let info = dc.info();
     let config = FleetConfig::parse(
         std::path::Path::new("/tmp/accounts.yaml"),
-        "network: local\naccounts:\n  - { name: b, kind: bot, username: fleet_panic_bot }\n",
+        &format!("network: local\naccounts:\n  - {{ name: b, kind: bot, username: {username} }}\n"),
         &|_| None,
     )
     .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let fleet = Fleet::start(
+    Fleet::start(
         config,
         DcTable {
             dcs: info.dcs.iter().map(|d| (d.id, d.addr)).collect(),
             default_dc: 1,
             rsa_keys: vec![RsaPublicKey::from_pem(&info.rsa_pem).unwrap()],
         },
-        Arc::new(MemoryStore::new()) as Arc<dyn SessionStore>,
-        Arc::new(Factory {
+        store,
+        Arc::new(factory),
+        Arc::new(Token(token)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_in_handlers_and_account_tasks_are_contained() {
+    let dc = start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let fleet = bot_fleet(
+        &dc,
+        "fleet_panic_bot",
+        Arc::new(MemoryStore::new()),
+        Factory {
             seen: seen.clone(),
             attaches: AtomicUsize::new(0),
-        }),
-        Arc::new(Token(token)),
+        },
     );
     let h = fleet.handle();
     // The first start panics; the supervisor restarts the account (after its backoff).
@@ -215,30 +230,16 @@ impl SessionStore for Disk {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_shows_in_the_account_state_and_does_not_hold_the_stop() {
     let dc = start().await;
-    let (_, token) = dc.control().create_bot("Disk", "fleet_disk_bot", 1);
-    let info = dc.info();
-    let config = FleetConfig::parse(
-        std::path::Path::new("/tmp/accounts.yaml"),
-        "network: local\naccounts:\n  - { name: d, kind: bot, username: fleet_disk_bot }\n",
-        &|_| None,
-    )
-    .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
     let disk = Arc::new(Disk::default());
-    let fleet = Fleet::start(
-        config,
-        DcTable {
-            dcs: info.dcs.iter().map(|d| (d.id, d.addr)).collect(),
-            default_dc: 1,
-            rsa_keys: vec![RsaPublicKey::from_pem(&info.rsa_pem).unwrap()],
-        },
-        disk.clone() as Arc<dyn SessionStore>,
-        Arc::new(Factory {
-            seen: seen.clone(),
+    let fleet = bot_fleet(
+        &dc,
+        "fleet_disk_bot",
+        disk.clone(),
+        Factory {
+            seen: Arc::new(Mutex::new(Vec::new())),
             // No start-up bug this time.
             attaches: AtomicUsize::new(1),
-        }),
-        Arc::new(Token(token)),
+        },
     );
     let h = fleet.handle();
     let t = Instant::now();

@@ -134,8 +134,8 @@ pub fn wait_for_file(path: &std::path::Path) {
     }
 }
 
-/// A person on the local DC described by the info file, logged in with code 12345.
-pub async fn person(info: &std::path::Path, phone: &str) -> Client {
+/// A client configuration for the local DC described by the info file.
+pub fn client_config(info: &std::path::Path) -> fleetgram_engine::Config {
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(info).unwrap()).unwrap();
     let dcs = j["dcs"]
@@ -152,6 +152,12 @@ pub async fn person(info: &std::path::Path, phone: &str) -> Client {
         j["rsa"]["pem"].as_str().unwrap(),
     )
     .unwrap()];
+    c
+}
+
+/// A person on the local DC described by the info file, logged in with code 12345.
+pub async fn person(info: &std::path::Path, phone: &str) -> Client {
+    let mut c = client_config(info);
     c.request_timeout = std::time::Duration::from_secs(5);
     let client = Client::new(
         c,

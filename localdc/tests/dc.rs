@@ -346,24 +346,31 @@ async fn garbage_and_unknown_keys_are_refused_without_harming_others() {
     dc.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_disconnected() {
-    let (dc, key) = start().await;
-    let addr = dc.info().dcs[0].addr;
-    let mut lazy = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
-    // Ask for far more answers than the DC will buffer, and never read them.
-    let mut sent = 0usize;
-    for _ in 0..60_000 {
+/// Sends `n` `help.getConfig` calls and reads none of the answers; how many frames went out
+/// before the DC closed the connection.
+async fn ask_without_reading(lazy: &mut Client, n: usize) -> usize {
+    for _ in 0..n {
         lazy.session.enqueue(fleetgram_tl::Serializable::to_bytes(
             &functions::help::GetConfig {},
         ));
     }
+    let mut sent = 0;
     while let Some(p) = lazy.session.poll_transmit(support::now_ms(), &[0; 32]) {
         if !lazy.wire.try_send(&p).await {
             break; // the DC closed the connection
         }
         sent += 1;
     }
+    sent
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let mut lazy = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
+    // Ask for far more answers than the DC will buffer, and never read them.
+    let sent = ask_without_reading(&mut lazy, 60_000).await;
     assert!(sent > 0);
     // The DC closes it: draining what the kernel buffered ends in EOF (or a reset).
     let closed =
@@ -548,16 +555,7 @@ async fn silent_slow_and_unread_connections_are_closed_in_every_state() {
         session,
         stash: Default::default(),
     };
-    for _ in 0..n {
-        lazy.session.enqueue(fleetgram_tl::Serializable::to_bytes(
-            &functions::help::GetConfig {},
-        ));
-    }
-    while let Some(p) = lazy.session.poll_transmit(support::now_ms(), &[0; 32]) {
-        if !lazy.wire.try_send(&p).await {
-            break;
-        }
-    }
+    assert!(ask_without_reading(&mut lazy, n).await > 0);
     let t = tokio::time::Instant::now();
     while dc
         .control()

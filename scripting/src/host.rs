@@ -231,7 +231,7 @@ impl Script {
         if wanted.is_empty() {
             return;
         }
-        if let Some(busy) = vm.busy_for().filter(|b| *b > self.limits.timeout) {
+        if let Some(busy) = self.stuck_for() {
             self.record_error(&self.stuck(busy));
             return;
         }

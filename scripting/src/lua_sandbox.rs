@@ -472,7 +472,7 @@ fn add_text(
 }
 
 /// Replaces what could run long inside C: the pattern functions (by budgeted ones),
-/// `table.move` and `load` (charged by size), `setmetatable` (no `__gc`); returns the raw
+/// `table.move` and `load` (charged by size), `setmetatable` (no `__gc`); registers the raw
 /// `check` function the prelude's `pcall` wrappers call.
 ///
 /// # Errors

@@ -388,7 +388,23 @@ impl Client {
                 if Some(id) == self.user_id() {
                     return Ok(enums::InputPeer::InputPeerSelf);
                 }
-                match self.cached_peer(id) {
+                let cached = self.cached_peer(id);
+                if self.is_bot() && cached.as_ref().is_none_or(|p| p.min || p.access_hash == 0) {
+                    // Bots name a peer they hold only a min hash for (or none) with hash 0
+                    // (`../shared/spec/api/peers.md`, "Access hash"); the server checks that
+                    // the bot has met it.
+                    let (kind, bare) = unmark(id);
+                    return Ok(PeerEntry {
+                        kind,
+                        id: bare,
+                        access_hash: 0,
+                        min: false,
+                        username: None,
+                        seen_in: None,
+                    }
+                    .input_peer());
+                }
+                match cached {
                     Some(p) if !p.min => Ok(p.input_peer()),
                     Some(PeerEntry {
                         seen_in: Some((chat, msg_id)),

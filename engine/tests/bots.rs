@@ -758,3 +758,97 @@ async fn a_panicking_handler_is_contained_and_its_update_acknowledged() {
     }
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn bots_name_peers_they_met_with_access_hash_zero() {
+    // `../shared/spec/api/peers.md`, "Access hash": a bot with only a min hash (or none) uses 0.
+    let dc = start().await;
+    let bot = bot(&dc, "zero_hash_bot").await;
+    let met = user(&dc, "+15550040101", None).await;
+    let stranger = user(&dc, "+15550040102", None).await;
+    let mut met_updates = met.updates().await.unwrap();
+    let mut bot_updates = bot.updates().await.unwrap();
+    met.send_message("@zero_hash_bot", "hello").await.unwrap();
+    next_incoming(&mut bot_updates).await;
+    let met_id = met.state().user_id.unwrap();
+    let stranger_id = stranger.state().user_id.unwrap();
+
+    // The bot forgets the hash it was given; the id alone reaches a user it has met.
+    bot.forget_peer(met_id);
+    assert_eq!(
+        bot.resolve_peer(&met_id.to_string()).await.unwrap(),
+        types::InputPeerUser {
+            user_id: met_id,
+            access_hash: 0
+        }
+        .into()
+    );
+    bot.send_message(&met_id.to_string(), "zero").await.unwrap();
+    let got = next_incoming(&mut met_updates).await;
+    assert!(
+        matches!(&got, enums::Message::Message(m) if m.message == "zero"),
+        "{got:?}"
+    );
+
+    // A user it never met stays out of reach, and so does hash 0 from a user account.
+    let e = bot
+        .send_message(&stranger_id.to_string(), "spam")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("PEER_ID_INVALID"), "{e}");
+    let zero_from_user = stranger
+        .invoke(&functions::users::GetFullUser {
+            id: types::InputUser {
+                user_id: met_id,
+                access_hash: 0,
+            }
+            .into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        zero_from_user.to_string().contains("USER_ID_INVALID"),
+        "{zero_from_user}"
+    );
+
+    // A channel the bot was added to, named with hash 0.
+    let channel = new_channel(&met, "zero hash", true).await;
+    let bot_id = bot.state().user_id.unwrap();
+    let bot_input = match met.resolve_peer("@zero_hash_bot").await.unwrap() {
+        enums::InputPeer::User(u) => types::InputUser {
+            user_id: u.user_id,
+            access_hash: u.access_hash,
+        },
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(bot_input.user_id, bot_id);
+    met.invoke(&functions::channels::InviteToChannel {
+        channel: channel.clone().into(),
+        users: vec![bot_input.into()],
+    })
+    .await
+    .unwrap();
+    let marked = fleetgram_engine::peers::marked(
+        fleetgram_engine::peers::PeerKind::Channel,
+        channel.channel_id,
+    );
+    bot.forget_peer(marked);
+    bot.send_message(&marked.to_string(), "in the group")
+        .await
+        .unwrap();
+    // A channel it is not in: refused.
+    let other = new_channel(&stranger, "not met", true).await;
+    let other_marked = fleetgram_engine::peers::marked(
+        fleetgram_engine::peers::PeerKind::Channel,
+        other.channel_id,
+    );
+    let e = bot
+        .send_message(&other_marked.to_string(), "spam")
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("CHANNEL_INVALID") || e.to_string().contains("PEER_ID_INVALID"),
+        "{e}"
+    );
+    dc.shutdown().await;
+}

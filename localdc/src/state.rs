@@ -800,6 +800,37 @@ impl State {
         b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
+    /// Whether `given` is an access hash `viewer` may use for `target`: its own one, or, for a
+    /// bot, zero for a peer it has met (`../shared/spec/api/peers.md`, "Access hash": bots use
+    /// a zero hash when they have only a min one, or none).
+    pub fn hash_ok(&self, viewer: i64, target: i64, given: i64) -> bool {
+        if given == self.access_hash(viewer, target) {
+            return true;
+        }
+        given == 0 && self.users.get(&viewer).is_some_and(|u| u.bot) && self.met(viewer, target)
+    }
+
+    /// Whether `viewer` has met `target` (a user or a channel): a member of the channel, or a
+    /// user it shares a private chat, a group or a channel with.
+    pub fn met(&self, viewer: i64, target: i64) -> bool {
+        if let Some(ch) = self.channels.get(&target) {
+            return ch.members.contains_key(&viewer);
+        }
+        if !self.users.contains_key(&target) {
+            return false;
+        }
+        self.boxes.get(&viewer).is_some_and(|b| {
+            b.messages
+                .values()
+                .any(|m| m.peer == target || m.from == target)
+        }) || self.chats.values().any(|c| {
+            c.members.iter().any(|m| m.0 == viewer) && c.members.iter().any(|m| m.0 == target)
+        }) || self
+            .channels
+            .values()
+            .any(|c| c.members.contains_key(&viewer) && c.members.contains_key(&target))
+    }
+
     /// The access hash `viewer` uses for `target` (users and, later, channels): a keyed hash,
     /// so each viewer sees its own value and the DC can check it without storing it.
     pub fn access_hash(&self, viewer: i64, target: i64) -> i64 {

@@ -18,9 +18,7 @@ const BOT_DIFF_LIMIT: i32 = 100_000;
 /// The channel an `InputChannel` names, checking its access hash.
 pub(crate) fn resolve(state: &State, me: i64, c: &enums::InputChannel) -> Result<i64, RpcErr> {
     let id = match c {
-        enums::InputChannel::InputChannel(c)
-            if state.access_hash(me, c.channel_id) == c.access_hash =>
-        {
+        enums::InputChannel::InputChannel(c) if state.hash_ok(me, c.channel_id, c.access_hash) => {
             c.channel_id
         }
         enums::InputChannel::FromMessage(c) => c.channel_id,

@@ -237,9 +237,7 @@ fn service(action: enums::MessageAction) -> ChatPost {
 fn input_user(state: &State, me: i64, u: &enums::InputUser) -> Result<i64, RpcErr> {
     let id = match u {
         enums::InputUser::InputUserSelf => me,
-        enums::InputUser::InputUser(u) if state.access_hash(me, u.user_id) == u.access_hash => {
-            u.user_id
-        }
+        enums::InputUser::InputUser(u) if state.hash_ok(me, u.user_id, u.access_hash) => u.user_id,
         enums::InputUser::FromMessage(u) => u.user_id,
         _ => return Err(RpcErr::bad_request("USER_ID_INVALID")),
     };

@@ -11,7 +11,7 @@ pub(crate) fn resolve_user(state: &State, me: i64, peer: &enums::InputPeer) -> R
     let id = match peer {
         enums::InputPeer::InputPeerSelf => me,
         enums::InputPeer::User(u)
-            if u.user_id == me || state.access_hash(me, u.user_id) == u.access_hash =>
+            if u.user_id == me || state.hash_ok(me, u.user_id, u.access_hash) =>
         {
             u.user_id
         }

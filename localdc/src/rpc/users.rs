@@ -14,7 +14,7 @@ pub(crate) fn get_users(ctx: &Ctx<'_>, req: functions::users::GetUsers) -> RpcRe
         .iter()
         .filter_map(|u| match u {
             enums::InputUser::InputUserSelf => Some(me),
-            enums::InputUser::InputUser(u) if state.access_hash(me, u.user_id) == u.access_hash => {
+            enums::InputUser::InputUser(u) if state.hash_ok(me, u.user_id, u.access_hash) => {
                 Some(u.user_id)
             }
             enums::InputUser::FromMessage(u) => Some(u.user_id),
@@ -33,7 +33,7 @@ pub(crate) fn get_full_user(ctx: &Ctx<'_>, req: functions::users::GetFullUser) -
     let id = match &req.id {
         enums::InputUser::InputUserSelf => me,
         enums::InputUser::InputUser(u)
-            if u.user_id == me || state.access_hash(me, u.user_id) == u.access_hash =>
+            if u.user_id == me || state.hash_ok(me, u.user_id, u.access_hash) =>
         {
             u.user_id
         }

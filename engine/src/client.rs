@@ -61,6 +61,8 @@ pub struct Config {
     /// `initConnection` data.
     pub device: DeviceInfo,
     /// Interval of `ping_delay_disconnect`; a connection silent for twice this is replaced.
+    /// The default, 25 s, keeps a connection alive behind proxies (MTProxy among them) that
+    /// close one after 60 s without data from the DC.
     pub ping_interval: Duration,
     /// Most time for a TCP connect plus key creation.
     pub connect_timeout: Duration,
@@ -126,7 +128,7 @@ impl Config {
             transport: None,
             proxy: None,
             device: DeviceInfo::default(),
-            ping_interval: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(25),
             connect_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(60),
             retry: Arc::new(AutoSleep::default()),

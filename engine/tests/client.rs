@@ -1030,6 +1030,24 @@ async fn mtproxy(
     secret: fleetgram_engine::Secret,
     dcs: std::collections::HashMap<i32, std::net::SocketAddr>,
 ) -> std::net::SocketAddr {
+    mtproxy_with(secret, dcs, None, Default::default()).await
+}
+
+/// What [`mtproxy_with`] saw: connections accepted, and when data from the DC went through.
+#[derive(Default)]
+struct ProxyLog {
+    accepted: std::sync::atomic::AtomicUsize,
+    from_dc: std::sync::Mutex<Vec<std::time::Instant>>,
+}
+
+/// [`mtproxy`] that, like common MTProxy servers, closes a connection after `idle` without data
+/// from the DC, and counts the connections it accepted.
+async fn mtproxy_with(
+    secret: fleetgram_engine::Secret,
+    dcs: std::collections::HashMap<i32, std::net::SocketAddr>,
+    idle: Option<Duration>,
+    log: Arc<ProxyLog>,
+) -> std::net::SocketAddr {
     use fleetgram_protocol::transport::faketls;
     use fleetgram_protocol::transport::obfuscated::server_accept;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1037,6 +1055,8 @@ async fn mtproxy(
         client: tokio::net::TcpStream,
         secret: fleetgram_engine::Secret,
         dcs: std::collections::HashMap<i32, std::net::SocketAddr>,
+        idle: Option<Duration>,
+        log: Arc<ProxyLog>,
     ) -> Option<()> {
         let key = *secret.key();
         let tls = matches!(secret, fleetgram_engine::Secret::FakeTls { .. });
@@ -1106,10 +1126,15 @@ async fn mtproxy(
             let mut chunk = vec![0u8; 16 * 1024];
             let mut writer = faketls::RecordWriter::server();
             loop {
-                let k = dr.read(&mut chunk).await.ok()?;
+                let read = dr.read(&mut chunk);
+                let k = match idle {
+                    Some(idle) => tokio::time::timeout(idle, read).await.ok()?.ok()?,
+                    None => read.await.ok()?,
+                };
                 if k == 0 {
                     return Some(());
                 }
+                log.from_dc.lock().unwrap().push(std::time::Instant::now());
                 let mut data = chunk[..k].to_vec();
                 enc.apply(&mut data);
                 if tls {
@@ -1120,7 +1145,11 @@ async fn mtproxy(
                 cw.write_all(&data).await.ok()?;
             }
         };
-        tokio::join!(up, down);
+        // Either direction ending (the idle limit among them) closes the connection.
+        tokio::select! {
+            _ = up => {}
+            _ = down => {}
+        }
         Some(())
     }
     fn support_now_ms() -> i64 {
@@ -1133,7 +1162,9 @@ async fn mtproxy(
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(serve(s, secret.clone(), dcs.clone()));
+            log.accepted
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(serve(s, secret.clone(), dcs.clone(), idle, log.clone()));
         }
     });
     addr
@@ -1182,6 +1213,64 @@ async fn connects_through_mtproxy_with_plain_dd_and_ee_secrets() {
     cfg.request_timeout = Duration::from_secs(3);
     let bad = Client::new(cfg, Arc::new(MemoryStore::new()), "x").unwrap();
     assert!(bad.invoke(&functions::help::GetNearestDc {}).await.is_err());
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_account_keeps_its_connection_behind_a_proxy_that_drops_silent_ones() {
+    // Common MTProxy servers close a connection after 60 s without data from the DC. Scaled
+    // down fortyfold (the engine's default interval too), an idle account is never dropped:
+    // one connection for the whole idle time, and the DC is never silent for more than half
+    // the proxy's limit (the margin that network delays and a busy host eat into).
+    use fleetgram_engine::{Proxy, Secret};
+    use std::sync::atomic::Ordering::SeqCst;
+    const SCALE: u32 = 40;
+    let limit = Duration::from_secs(60) / SCALE;
+    let dc = start().await;
+    let dcs: std::collections::HashMap<i32, std::net::SocketAddr> =
+        dc.info().dcs.iter().map(|d| (d.id, d.addr)).collect();
+    let secret = Secret::parse("dd00112233445566778899aabbccddeeff").unwrap();
+    let log = Arc::new(ProxyLog::default());
+    let proxy = mtproxy_with(secret.clone(), dcs, Some(limit), log.clone()).await;
+    let mut cfg = config(&dc);
+    cfg.ping_interval /= SCALE;
+    cfg.proxy = Some(Proxy::MtProxy {
+        addr: proxy.to_string(),
+        secret,
+    });
+    let c = Client::new(cfg, Arc::new(MemoryStore::new()), "idle").unwrap();
+    dc.control().create_user("+15550009990", "Idle", "", 1);
+    let token = c.request_login_code("+15550009990").await.unwrap();
+    c.sign_in(&token, "12345").await.unwrap();
+    let connections = log.accepted.load(SeqCst);
+    let start = std::time::Instant::now();
+    // Idle for three of the proxy's limits (three minutes at full scale).
+    tokio::time::sleep(limit * 3).await;
+    let end = std::time::Instant::now();
+    assert_eq!(
+        log.accepted.load(SeqCst),
+        connections,
+        "the idle account was reconnected"
+    );
+    let mut marks: Vec<_> = log
+        .from_dc
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|t| (start..end).contains(t))
+        .collect();
+    marks.insert(0, start);
+    marks.push(end);
+    let longest = marks.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        longest <= limit / 2,
+        "the DC was silent for {longest:?} (x{SCALE}) behind a proxy that drops after {limit:?}"
+    );
+    c.invoke_raw("messages.sendMessage", send_raw("still here", 1))
+        .await
+        .unwrap();
+    assert_eq!(log.accepted.load(SeqCst), connections);
     dc.shutdown().await;
 }
 

@@ -139,6 +139,15 @@ struct LocalDcArgs {
     /// Do not serve the control API.
     #[arg(long)]
     no_control: bool,
+    /// Channels with more members than N push new posts only to their admins; the other
+    /// members must poll `updates.getChannelDifference`, as with Telegram's big channels.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    channel_push_limit: usize,
+    /// The `timeout` (seconds) of `updates.getChannelDifference` answers: when clients
+    /// should poll a channel again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    channel_poll_timeout: u64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -585,6 +594,8 @@ fn run_localdc(args: LocalDcArgs) -> Result<(), String> {
             login_code: args.login_code,
             rsa_key: None,
             control_addr: (!args.no_control).then_some(args.control),
+            channel_push_limit: args.channel_push_limit,
+            channel_poll_timeout: std::time::Duration::from_secs(args.channel_poll_timeout),
             ..Default::default()
         };
         let dc = fleetgram_localdc::LocalDc::start(config)

@@ -326,6 +326,8 @@ impl View {
                 "calls": m.calls_total.load(std::sync::atomic::Ordering::Relaxed),
                 "flood_wait_seconds": m.flood_wait_seconds.load(std::sync::atomic::Ordering::Relaxed),
                 "reconnects": m.reconnects.load(std::sync::atomic::Ordering::Relaxed),
+                "channel_polls": m.channel_polls.load(std::sync::atomic::Ordering::Relaxed),
+                "idle_differences": m.idle_differences.load(std::sync::atomic::Ordering::Relaxed),
             },
         })
     }
@@ -336,6 +338,8 @@ impl View {
         let mut o = String::with_capacity(16 * 1024);
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         let _ = writeln!(o, "# HELP fleetgram_updates_received_total Updates handed out by the accounts' update streams.\n# TYPE fleetgram_updates_received_total counter\nfleetgram_updates_received_total {}", load(&m.updates_received));
+        let _ = writeln!(o, "# HELP fleetgram_channel_polls_total getChannelDifference calls made because a polled channel's timeout ran out.\n# TYPE fleetgram_channel_polls_total counter\nfleetgram_channel_polls_total {}", load(&m.channel_polls));
+        let _ = writeln!(o, "# HELP fleetgram_idle_differences_total getDifference calls made because an account heard nothing for long.\n# TYPE fleetgram_idle_differences_total counter\nfleetgram_idle_differences_total {}", load(&m.idle_differences));
         let handled: u64 = self.scripts.status().iter().map(|s| s.handled).sum();
         let _ = writeln!(o, "# HELP fleetgram_updates_dispatched_total Script handler runs.\n# TYPE fleetgram_updates_dispatched_total counter\nfleetgram_updates_dispatched_total {handled}");
         let _ = writeln!(o, "# HELP fleetgram_rpc_calls_total RPC answers by method and outcome (ok or the error).\n# TYPE fleetgram_rpc_calls_total counter");

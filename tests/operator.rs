@@ -141,6 +141,8 @@ async fn status_metrics_and_actions_with_their_token() {
         .unwrap();
     for want in [
         "fleetgram_updates_received_total ",
+        "fleetgram_channel_polls_total ",
+        "fleetgram_idle_differences_total ",
         "fleetgram_updates_dispatched_total ",
         "fleetgram_rpc_calls_total{method=\"messages.sendMessage\",result=\"ok\"}",
         "fleetgram_flood_wait_seconds_total ",

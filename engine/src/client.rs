@@ -75,6 +75,14 @@ pub struct Config {
     /// Perfect forward secrecy: encrypt traffic with temporary keys of this lifetime, bound
     /// to the permanent key (`None`: the permanent key is used directly).
     pub pfs: Option<Duration>,
+    /// Telegram does not push every post of a big channel: the update stream polls
+    /// `updates.getChannelDifference` at the server's `timeout` for at most this many
+    /// channels (those named by [`Client::watch_channel`] first, then the others the account
+    /// is in); 0 turns polling off.
+    pub channel_poll_limit: usize,
+    /// Without any update for this long, the update stream fetches `updates.getDifference`
+    /// (Telegram's advice: an account that hears nothing may have stopped getting pushes).
+    pub idle_difference: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +100,8 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("update_backlog", &self.update_backlog)
             .field("pfs", &self.pfs)
+            .field("channel_poll_limit", &self.channel_poll_limit)
+            .field("idle_difference", &self.idle_difference)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +144,8 @@ impl Config {
             retry: Arc::new(AutoSleep::default()),
             update_backlog: 4096,
             pfs: None,
+            channel_poll_limit: 100,
+            idle_difference: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -168,6 +180,9 @@ struct Inner {
     flood_waits: std::sync::atomic::AtomicU64,
     updates_tx: mpsc::Sender<RawUpdate>,
     updates_rx: tokio::sync::Mutex<mpsc::Receiver<RawUpdate>>,
+    /// Channels polled first (bare ids), and a counter of changes to the list.
+    watched: Mutex<Vec<i64>>,
+    watched_version: std::sync::atomic::AtomicU64,
 }
 
 /// A server-initiated object, not yet interpreted.
@@ -243,12 +258,45 @@ impl Client {
             flood_waits: std::sync::atomic::AtomicU64::new(0),
             updates_tx,
             updates_rx: tokio::sync::Mutex::new(updates_rx),
+            watched: Mutex::new(Vec::new()),
+            watched_version: std::sync::atomic::AtomicU64::new(0),
         })))
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// Asks the update stream to poll channel `channel_id` (a bare id, or a marked
+    /// `-100…` one) first, within [`Config::channel_poll_limit`]: what a handler watches must
+    /// not be missed because Telegram stopped pushing it. Its pts is learned with
+    /// `channels.getFullChannel` when the stream does not know it yet.
+    pub fn watch_channel(&self, channel_id: i64) {
+        let id = match crate::peers::unmark(channel_id) {
+            (crate::peers::PeerKind::Channel, bare) if channel_id < 0 => bare,
+            _ => channel_id.abs(),
+        };
+        let mut w = self.0.watched.lock().unwrap_or_else(|e| e.into_inner());
+        if !w.contains(&id) {
+            w.push(id);
+            self.0
+                .watched_version
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The channels given to [`Client::watch_channel`] (bare ids), and the list's version.
+    pub(crate) fn watched_channels(&self) -> (Vec<i64>, u64) {
+        let w = self.0.watched.lock().unwrap_or_else(|e| e.into_inner());
+        (w.clone(), self.watched_version())
+    }
+
+    /// The version of the watch list (cheap: no lock, no copy).
+    pub(crate) fn watched_version(&self) -> u64 {
+        self.0
+            .watched_version
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn store(&self) -> &dyn SessionStore {

@@ -714,6 +714,28 @@ impl Filter {
         Self::Mentioned
     }
 
+    /// The channels (marked ids) this filter names in [`Filter::chats`] (not under a `!`):
+    /// the update stream polls them first, so a handler on a big channel that Telegram does
+    /// not push misses nothing.
+    pub fn channels_named(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        self.collect_channels(&mut out);
+        out
+    }
+
+    fn collect_channels(&self, out: &mut Vec<i64>) {
+        match self {
+            Self::InChats(ids) => out.extend(ids.iter().copied().filter(|id| {
+                matches!(crate::peers::unmark(*id).0, crate::peers::PeerKind::Channel)
+            })),
+            Self::And(a, b) | Self::Or(a, b) => {
+                a.collect_channels(out);
+                b.collect_channels(out);
+            }
+            _ => {}
+        }
+    }
+
     /// Sent by someone else.
     pub fn incoming() -> Self {
         Self::Incoming
@@ -968,6 +990,11 @@ impl Dispatcher {
     /// The update stream could not be opened.
     pub async fn run(&self, client: &Client) -> Result<(), InvocationError> {
         let shared = Arc::new(self.clone());
+        for h in &self.handlers {
+            for ch in h.filter.channels_named() {
+                client.watch_channel(ch);
+            }
+        }
         let mut updates = client.updates().await?;
         let acker = updates.acker();
         let mut workers: HashMap<i64, tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>> =

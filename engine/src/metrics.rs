@@ -20,6 +20,10 @@ pub struct Metrics {
     pub reconnects: AtomicU64,
     /// Updates handed out by update streams.
     pub updates_received: AtomicU64,
+    /// `updates.getChannelDifference` calls made because a channel's poll was due.
+    pub channel_polls: AtomicU64,
+    /// `updates.getDifference` calls made because nothing arrived for a long time.
+    pub idle_differences: AtomicU64,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();

@@ -36,6 +36,16 @@ use std::time::Duration;
 /// How long a pts gap may stay open before the difference is fetched.
 const GAP_WAIT: Duration = Duration::from_millis(500);
 
+/// A channel's next poll when the server's answer names no `timeout`.
+const POLL_DEFAULT: Duration = Duration::from_secs(60);
+
+/// The next poll after a failed one.
+const POLL_RETRY: Duration = Duration::from_secs(30);
+
+/// Space between the first polls of channels scheduled together (at start, after a new
+/// session): a few thousand channels must not become one burst of calls.
+const POLL_STAGGER: Duration = Duration::from_millis(20);
+
 /// One delivered update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
@@ -86,6 +96,51 @@ pub struct UpdateStream {
     stats: StreamStats,
     /// Raw notices queued before the stream opened (its catch-up covers their new sessions).
     queued_before_open: usize,
+    /// Channel polling: each polled channel's next `getChannelDifference`, ordered by time.
+    polls: Polls,
+    /// Channels met as a member (or watched) whose pts is still to be learned, and since
+    /// when. Learning waits [`GAP_WAIT`]: pushes of the channel already on their way set the
+    /// pts from themselves (a pts learned later would make them look old).
+    unknown_channels: std::collections::BTreeMap<i64, tokio::time::Instant>,
+    /// When anything last arrived; after `idle_difference` of silence, `getDifference`.
+    last_heard: tokio::time::Instant,
+}
+
+/// When each polled channel is due, ordered by time.
+#[derive(Debug, Default)]
+struct Polls {
+    due: std::collections::HashMap<i64, tokio::time::Instant>,
+    order: std::collections::BTreeSet<(tokio::time::Instant, i64)>,
+    /// (channels followed, watch-list version) the set was made for.
+    made_for: (usize, u64),
+}
+
+impl Polls {
+    fn set(&mut self, ch: i64, at: tokio::time::Instant) {
+        if let Some(old) = self.due.insert(ch, at) {
+            self.order.remove(&(old, ch));
+        }
+        self.order.insert((at, ch));
+    }
+
+    fn remove(&mut self, ch: i64) {
+        if let Some(old) = self.due.remove(&ch) {
+            self.order.remove(&(old, ch));
+        }
+    }
+
+    fn first(&self) -> Option<(tokio::time::Instant, i64)> {
+        self.order.first().copied()
+    }
+
+    /// Makes every polled channel due now, spaced by [`POLL_STAGGER`].
+    fn all_due(&mut self) {
+        let now = tokio::time::Instant::now();
+        let chans: Vec<i64> = self.order.iter().map(|(_, c)| *c).collect();
+        for (k, ch) in chans.into_iter().enumerate() {
+            self.set(ch, now + POLL_STAGGER * k as u32);
+        }
+    }
 }
 
 /// Counters of an update stream (for the operator view, and to see what recovery cost).
@@ -95,6 +150,10 @@ pub struct StreamStats {
     pub differences: u64,
     /// `updates.getChannelDifference` rounds.
     pub channel_differences: u64,
+    /// Channel polls (a `getChannelDifference` because the channel's timeout ran out).
+    pub channel_polls: u64,
+    /// `getDifference` calls because nothing arrived for `idle_difference`.
+    pub idle_differences: u64,
     /// Updates skipped because they were had already (pts, qts or channel pts).
     pub duplicates: u64,
 }
@@ -689,6 +748,9 @@ impl Client {
             stale_rounds: 0,
             stats: StreamStats::default(),
             queued_before_open: self.queued_raw_updates(),
+            polls: Polls::default(),
+            unknown_channels: Default::default(),
+            last_heard: tokio::time::Instant::now(),
         };
         match committed {
             None => {
@@ -699,11 +761,13 @@ impl Client {
             }
             Some(_) => s.get_difference().await?,
         }
-        // Catch every known channel up from its committed pts.
-        let channels: Vec<i64> = s.channel_local.keys().copied().collect();
-        for ch in channels {
-            s.get_channel_difference(ch).await?;
+        // Channels are not fetched one by one here (a self-inflicted flood with thousands of
+        // them): they are polled, spaced out, from the first `next`. An account that never
+        // followed a channel learns the ones it is in from its dialogs.
+        if self.config().channel_poll_limit > 0 && s.channel_local.is_empty() {
+            s.discover_channels().await?;
         }
+        s.schedule_polls();
         Ok(s)
     }
 }
@@ -726,6 +790,35 @@ impl UpdateStream {
                     .insert(d.number, (d.state, d.channel, false));
                 return Some(Ok(d));
             }
+            let learn_at = self.unknown_channels.values().min().map(|t| *t + GAP_WAIT);
+            // (Only once the pushes already received are handled: they come first.)
+            if learn_at.is_some_and(|t| t <= tokio::time::Instant::now())
+                && self.client.queued_raw_updates() == 0
+            {
+                self.learn_channel_pts().await;
+            }
+            if self.polls.made_for != (self.channel_local.len(), self.client.watched_version()) {
+                self.schedule_polls();
+            }
+            let now = tokio::time::Instant::now();
+            if let Some((due, ch)) = self.polls.first() {
+                if due <= now {
+                    self.poll_channel(ch).await;
+                    continue;
+                }
+            }
+            let idle = self.client.config().idle_difference;
+            if self.last_heard + idle <= now {
+                self.stats.idle_differences += 1;
+                crate::metrics::global()
+                    .idle_differences
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.last_heard = now;
+                if let Err(e) = self.get_difference().await {
+                    return Some(Err(e));
+                }
+                continue;
+            }
             // The earliest open gap, common or per channel.
             let channel_gap = self
                 .channel_pending
@@ -744,27 +837,34 @@ impl UpdateStream {
                 (Some(a), Some((b, _))) => Some(a.min(b)),
                 (a, b) => a.or(b.map(|x| x.0)),
             };
-            let raw = match gap {
-                Some(since) => {
-                    let deadline = since + GAP_WAIT;
-                    match tokio::time::timeout_at(deadline, self.client.next_raw_update()).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            if self
-                                .gap_since
-                                .is_some_and(|g| g + GAP_WAIT <= tokio::time::Instant::now())
-                            {
-                                if let Err(e) = self.get_difference().await {
-                                    return Some(Err(e));
-                                }
-                            }
-                            continue;
+            // Wait for a push, at most until a gap times out, a poll is due or the account
+            // has been silent for too long.
+            let mut deadline = self.last_heard + idle;
+            if let Some(since) = gap {
+                deadline = deadline.min(since + GAP_WAIT);
+            }
+            if let Some((due, _)) = self.polls.first() {
+                deadline = deadline.min(due);
+            }
+            if let Some(t) = learn_at {
+                deadline = deadline.min(t);
+            }
+            let raw = match tokio::time::timeout_at(deadline, self.client.next_raw_update()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if self
+                        .gap_since
+                        .is_some_and(|g| g + GAP_WAIT <= tokio::time::Instant::now())
+                    {
+                        if let Err(e) = self.get_difference().await {
+                            return Some(Err(e));
                         }
                     }
+                    continue;
                 }
-                None => self.client.next_raw_update().await,
             };
             let raw = raw?;
+            self.last_heard = tokio::time::Instant::now();
             if let Err(e) = self.handle_raw(raw).await {
                 return Some(Err(e));
             }
@@ -810,13 +910,24 @@ impl UpdateStream {
 
     /// Feeds the peer cache once per batch (not once per update of it).
     fn learn_peers<'a>(
-        &self,
+        &mut self,
         users: &[enums::User],
         chats: &[enums::Chat],
         messages: impl Iterator<Item = &'a enums::Message>,
     ) {
         if users.is_empty() && chats.is_empty() {
             return;
+        }
+        if self.client.config().channel_poll_limit > 0 {
+            for c in chats {
+                if let enums::Chat::Channel(c) = c {
+                    if !c.min && !c.left && !self.channel_local.contains_key(&c.id) {
+                        self.unknown_channels
+                            .entry(c.id)
+                            .or_insert_with(tokio::time::Instant::now);
+                    }
+                }
+            }
         }
         let mut found = Vec::new();
         crate::peers::collect_typed(users, chats, &mut found);
@@ -859,12 +970,10 @@ impl UpdateStream {
             // A session made before the stream opened: the catch-up covered it.
             RawUpdate::NewSession { .. } if before_open => return Ok(()),
             RawUpdate::NewSession { .. } => {
-                // Updates may have been missed: the common sequence and every channel's.
+                // Updates may have been missed: the common sequence now, the polled channels
+                // soon (spaced out).
                 self.get_difference().await?;
-                let channels: Vec<i64> = self.channel_local.keys().copied().collect();
-                for ch in channels {
-                    self.get_channel_difference(ch).await?;
-                }
+                self.polls.all_due();
                 return Ok(());
             }
             RawUpdate::Object { bytes, .. } => match enums::Updates::from_bytes(&bytes) {
@@ -1059,8 +1168,9 @@ impl UpdateStream {
         }
     }
 
-    /// Fetches channel `ch`'s updates since its local pts (slices looped to the end).
-    async fn get_channel_difference(&mut self, ch: i64) -> Result<(), InvocationError> {
+    /// Fetches channel `ch`'s updates since its local pts (slices looped to the end); the
+    /// server's `timeout` (when to ask again), if it named one.
+    async fn get_channel_difference(&mut self, ch: i64) -> Result<Option<i32>, InvocationError> {
         let held = self.channel_pending.remove(&ch);
         let Some(peer) = self
             .client
@@ -1076,7 +1186,7 @@ impl UpdateStream {
                     self.push_channel(d.update, d.users, d.chats, Some((ch, pts)));
                 }
             }
-            return Ok(());
+            return Ok(None);
         };
         let channel: enums::InputChannel = types::InputChannel {
             channel_id: ch,
@@ -1086,8 +1196,9 @@ impl UpdateStream {
         let bot = self.client.is_bot();
         let mut pts = match self.channel_local.get(&ch) {
             Some(p) => *p,
-            None => return Ok(()),
+            None => return Ok(None),
         };
+        let mut timeout: Option<i32>;
         loop {
             self.stats.channel_differences += 1;
             let diff = self
@@ -1106,10 +1217,11 @@ impl UpdateStream {
                     // No longer a member: forget the channel.
                     tracing::info!(channel = ch, error = %e, "no access to the channel any more");
                     self.channel_local.remove(&ch);
+                    self.polls.remove(ch);
                     self.client.update_state_lazy(|a| {
                         a.channels.remove(&ch);
                     })?;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Err(e) => return Err(e),
             };
@@ -1117,9 +1229,13 @@ impl UpdateStream {
             let base = pts;
             let (batch, users, chats, new_pts, last): (Vec<enums::Update>, _, _, i32, bool) =
                 match diff {
-                    CD::Empty(e) => (vec![], vec![], vec![], e.pts, true),
+                    CD::Empty(e) => {
+                        timeout = e.timeout;
+                        (vec![], vec![], vec![], e.pts, true)
+                    }
                     CD::TooLong(t) => {
                         let t = *t;
+                        timeout = t.timeout;
                         let dialog_pts = match &t.dialog {
                             enums::Dialog::Dialog(d) => d.pts.unwrap_or(pts),
                             _ => pts,
@@ -1148,6 +1264,7 @@ impl UpdateStream {
                     }
                     CD::ChannelDifference(d) => {
                         let d = *d;
+                        timeout = d.timeout;
                         let msgs = d.new_messages.into_iter().map(|m| {
                             enums::Update::NewChannelMessage(Box::new(
                                 types::UpdateNewChannelMessage {
@@ -1191,6 +1308,200 @@ impl UpdateStream {
                     );
                 }
             }
+        }
+        Ok(timeout)
+    }
+
+    /// Polls channel `ch` (its timeout ran out) and schedules the next poll at the server's
+    /// `timeout`. A failed poll is logged and tried again later: it never ends the stream.
+    async fn poll_channel(&mut self, ch: i64) {
+        self.stats.channel_polls += 1;
+        crate::metrics::global()
+            .channel_polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let next = match self.get_channel_difference(ch).await {
+            Ok(t) => t.map_or(POLL_DEFAULT, |t| Duration::from_secs(t.max(1) as u64)),
+            Err(e) => {
+                tracing::warn!(channel = ch, error = %e, "polling the channel failed");
+                POLL_RETRY
+            }
+        };
+        if self.channel_local.contains_key(&ch) {
+            self.polls.set(ch, tokio::time::Instant::now() + next);
+        }
+    }
+
+    /// Makes the set of polled channels: the watched ones first, then the others followed,
+    /// at most `channel_poll_limit`. Channels new to the set are due now, spaced out.
+    fn schedule_polls(&mut self) {
+        let limit = self.client.config().channel_poll_limit;
+        let (watched, version) = self.client.watched_channels();
+        self.polls.made_for = (self.channel_local.len(), version);
+        if limit == 0 {
+            self.polls = Polls {
+                made_for: self.polls.made_for,
+                ..Polls::default()
+            };
+            return;
+        }
+        for ch in &watched {
+            if !self.channel_local.contains_key(ch) {
+                self.unknown_channels
+                    .entry(*ch)
+                    .or_insert_with(tokio::time::Instant::now);
+            }
+        }
+        let mut want: Vec<i64> = watched
+            .iter()
+            .copied()
+            .filter(|c| self.channel_local.contains_key(c))
+            .take(limit)
+            .collect();
+        if want.len() < limit {
+            let mut rest: Vec<i64> = self
+                .channel_local
+                .keys()
+                .copied()
+                .filter(|c| !watched.contains(c))
+                .collect();
+            rest.sort_unstable();
+            rest.truncate(limit - want.len());
+            want.extend(rest);
+        }
+        let keep: std::collections::HashSet<i64> = want.iter().copied().collect();
+        let gone: Vec<i64> = self
+            .polls
+            .due
+            .keys()
+            .copied()
+            .filter(|c| !keep.contains(c))
+            .collect();
+        for ch in gone {
+            self.polls.remove(ch);
+        }
+        let now = tokio::time::Instant::now();
+        let mut k = 0;
+        for ch in want {
+            if !self.polls.due.contains_key(&ch) {
+                self.polls.set(ch, now + POLL_STAGGER * k);
+                k += 1;
+            }
+        }
+    }
+
+    /// Learns the pts of channels met as a member or watched (`channels.getFullChannel`),
+    /// so they can be polled from there on. Ones without an access hash, or that answer with
+    /// an error, are left out (and logged).
+    async fn learn_channel_pts(&mut self) {
+        let limit = self.client.config().channel_poll_limit;
+        let now = tokio::time::Instant::now();
+        let due: Vec<i64> = self
+            .unknown_channels
+            .iter()
+            .filter(|(_, t)| **t + GAP_WAIT <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        let chans: Vec<i64> = due
+            .into_iter()
+            .filter(|c| self.unknown_channels.remove(c).is_some())
+            .collect();
+        for ch in chans {
+            // Full: only watched channels still get in (they come first in the set).
+            if limit == 0
+                || (self.channel_local.len() >= limit
+                    && !self.client.watched_channels().0.contains(&ch))
+            {
+                continue;
+            }
+            if self.channel_local.contains_key(&ch) {
+                continue;
+            }
+            let marked = crate::peers::marked(crate::peers::PeerKind::Channel, ch);
+            let Ok(peer) = self.client.resolve_peer(&marked.to_string()).await else {
+                tracing::debug!(channel = ch, "no access hash to poll the channel with");
+                continue;
+            };
+            let Some(input) = crate::peers::input_channel(&peer) else {
+                continue;
+            };
+            match self
+                .client
+                .invoke(&functions::channels::GetFullChannel { channel: input })
+                .await
+            {
+                Ok(enums::messages::ChatFull::ChatFull(full)) => {
+                    if let enums::ChatFull::ChannelFull(f) = full.full_chat {
+                        if f.pts > 0 {
+                            self.channel_local.entry(ch).or_insert(f.pts);
+                        }
+                    }
+                }
+                Err(e) => tracing::info!(channel = ch, error = %e, "cannot poll the channel"),
+            }
+        }
+    }
+
+    /// Lists the channels the account is in from its dialogs (up to `channel_poll_limit`)
+    /// with their pts, for an account that follows none yet.
+    async fn discover_channels(&mut self) -> Result<(), InvocationError> {
+        let limit = self.client.config().channel_poll_limit;
+        let mut offset_peer = enums::InputPeer::Empty;
+        let (mut offset_id, mut offset_date) = (0, 0);
+        for _page in 0..limit.div_ceil(100).max(1) {
+            let answer = self
+                .client
+                .invoke(&functions::messages::GetDialogs {
+                    exclude_pinned: false,
+                    folder_id: None,
+                    offset_date,
+                    offset_id,
+                    offset_peer: offset_peer.clone(),
+                    limit: 100,
+                    hash: 0,
+                })
+                .await?;
+            use enums::messages::Dialogs as D;
+            let (dialogs, messages, chats, users, more) = match answer {
+                D::Dialogs(d) => (d.dialogs, d.messages, d.chats, d.users, false),
+                D::Slice(d) => (d.dialogs, d.messages, d.chats, d.users, true),
+                D::NotModified(_) => break,
+            };
+            self.learn_peers(&users, &chats, messages.iter());
+            let Some(last) = dialogs.last() else { break };
+            for d in &dialogs {
+                if let enums::Dialog::Dialog(d) = d {
+                    if let (enums::Peer::Channel(c), Some(pts)) = (&d.peer, d.pts) {
+                        if self.channel_local.len() < limit {
+                            self.channel_local.entry(c.channel_id).or_insert(pts);
+                            self.unknown_channels.remove(&c.channel_id);
+                        }
+                    }
+                }
+            }
+            if !more || self.channel_local.len() >= limit {
+                break;
+            }
+            // The next page starts after the last dialog's top message.
+            let enums::Dialog::Dialog(last) = last else {
+                break;
+            };
+            let marked = match &last.peer {
+                enums::Peer::User(u) => u.user_id,
+                enums::Peer::Chat(c) => -c.chat_id,
+                enums::Peer::Channel(c) => {
+                    crate::peers::marked(crate::peers::PeerKind::Channel, c.channel_id)
+                }
+            };
+            offset_peer = self.client.resolve_peer(&marked.to_string()).await?;
+            offset_id = last.top_message;
+            offset_date = messages
+                .iter()
+                .find_map(|m| match m {
+                    enums::Message::Message(m) if m.id == last.top_message => Some(m.date),
+                    enums::Message::Service(m) if m.id == last.top_message => Some(m.date),
+                    _ => None,
+                })
+                .unwrap_or(0);
         }
         Ok(())
     }

@@ -789,3 +789,201 @@ async fn mentions_are_counted_listed_and_read() {
     assert!(raw.mentioned && !raw.media_unread);
     dc.shutdown().await;
 }
+
+/// Logs `phone` in with `config` changed by `tune`.
+async fn user_tuned(
+    dc: &fleetgram_localdc::LocalDc,
+    phone: &str,
+    tune: impl FnOnce(&mut fleetgram_engine::Config),
+) -> Client {
+    dc.control().create_user(phone, "User", phone, 1);
+    let mut cfg = config(dc);
+    tune(&mut cfg);
+    let c = Client::new(
+        cfg,
+        std::sync::Arc::new(fleetgram_engine::store::MemoryStore::new()),
+        phone,
+    )
+    .unwrap();
+    let token = c.request_login_code(phone).await.unwrap();
+    c.sign_in(&token, "12345").await.unwrap();
+    c
+}
+
+#[tokio::test]
+async fn posts_of_a_big_channel_that_does_not_push_reach_members_by_polling() {
+    use fleetgram_engine::dispatch::{Dispatcher, Filter as F};
+    use fleetgram_engine::updates::UpdateKind;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    // Like Telegram's big channels: over 10 members, new posts are pushed to admins only,
+    // and the server asks to be polled again after 1 s.
+    let dc = start_with(fleetgram_localdc::Config {
+        channel_push_limit: 10,
+        channel_poll_timeout: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    let owner = user(&dc, "+15550034001", None).await;
+    let channel = new_channel(&owner, "Big news", false).await;
+    owner
+        .invoke(&functions::channels::UpdateUsername {
+            channel: channel.clone().into(),
+            username: "big_news_polled".into(),
+        })
+        .await
+        .unwrap();
+    let marked = -1_000_000_000_000 - channel.channel_id;
+    for i in 0..197 {
+        let u = dc
+            .control()
+            .create_user(&format!("+1555003{:04}", 5000 + i), "M", "", 1);
+        dc.control().join_channel(u, channel.channel_id).unwrap();
+    }
+    // A member whose handler names the channel (watched), and one that only follows the
+    // update stream: both join through the API. 200 members in all.
+    let watcher = user(&dc, "+15550034002", None).await;
+    let plain = user(&dc, "+15550034003", None).await;
+    let seen = Arc::new(Mutex::new(Vec::<(String, Instant)>::new()));
+    let mut d = Dispatcher::new();
+    let noted = seen.clone();
+    d.on(UpdateKind::NewMessage, F::chats([marked]), move |e| {
+        let noted = noted.clone();
+        async move {
+            noted.lock().unwrap().push((e.text(), Instant::now()));
+            Ok(())
+        }
+    });
+    let running = tokio::spawn({
+        let watcher = watcher.clone();
+        async move { d.run(&watcher).await }
+    });
+    let texts = |v: &[(String, Instant)]| {
+        v.iter()
+            .filter(|x| x.0 != "(polled)")
+            .map(|x| x.0.clone())
+            .collect::<Vec<_>>()
+    };
+    let polled = |v: &[(String, Instant)]| v.iter().any(|x| x.0 == "(polled)");
+    // The plain stream is read as it comes, like any consumer does.
+    let mut plain_updates = plain.updates().await.unwrap();
+    let plain_seen = Arc::new(Mutex::new(Vec::<(String, Instant)>::new()));
+    let reading = tokio::spawn({
+        let noted = plain_seen.clone();
+        async move {
+            while let Some(d) = plain_updates.next().await {
+                let d = d.unwrap();
+                if let Some(enums::Message::Message(m)) = d.message() {
+                    noted
+                        .lock()
+                        .unwrap()
+                        .push((m.message.clone(), Instant::now()));
+                }
+                plain_updates.ack(&d).unwrap();
+                if plain_updates.stats().channel_polls > 0 {
+                    noted
+                        .lock()
+                        .unwrap()
+                        .push(("(polled)".into(), Instant::now()));
+                }
+            }
+        }
+    });
+    for c in [&watcher, &plain] {
+        let enums::InputPeer::Channel(p) = c.resolve_peer("@big_news_polled").await.unwrap() else {
+            panic!("not a channel")
+        };
+        c.invoke(&functions::channels::JoinChannel {
+            channel: types::InputChannel {
+                channel_id: p.channel_id,
+                access_hash: p.access_hash,
+            }
+            .into(),
+        })
+        .await
+        .unwrap();
+        // And half of whatever is still pushed to them is lost on the way.
+        dc.control().drop_pushes(c.state().user_id.unwrap(), 0.5);
+    }
+    // A member follows the channel from when its stream has learned it (the join's answer
+    // carries no pts for a broadcast channel): post until both have one, then count.
+    let warm = Instant::now();
+    while seen.lock().unwrap().is_empty() || texts(&plain_seen.lock().unwrap()).is_empty() {
+        assert!(warm.elapsed() < Duration::from_secs(10), "never followed");
+        owner.send_message(marked, "warming up").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    seen.lock().unwrap().clear();
+    plain_seen.lock().unwrap().retain(|x| x.0 == "(polled)");
+    let mut posted = Vec::new();
+    for i in 0..20 {
+        let text = format!("post {i}");
+        owner.send_message(marked, text.as_str()).await.unwrap();
+        posted.push((text, Instant::now()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Both get every post, in order, once, each within the server's timeout (plus a poll's
+    // own time).
+    // The handler too, each post within the server's timeout (plus a poll's own time).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (seen.lock().unwrap().len() < posted.len()
+        || texts(&plain_seen.lock().unwrap()).len() < posted.len())
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // nothing twice
+    let handled = seen.lock().unwrap().clone();
+    let all = plain_seen.lock().unwrap().clone();
+    assert!(polled(&all));
+    let got: Vec<(String, Instant)> = all.into_iter().filter(|x| x.0 != "(polled)").collect();
+    assert_eq!(texts(&got), texts(&posted));
+    assert_eq!(texts(&handled), texts(&posted));
+    for ((text, sent), (_, at)) in posted.iter().zip(&got).chain(posted.iter().zip(&handled)) {
+        assert!(
+            at.duration_since(*sent) < Duration::from_millis(2500),
+            "{text} took {:?}",
+            at.duration_since(*sent)
+        );
+    }
+    assert!(
+        fleetgram_engine::metrics::global()
+            .channel_polls
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+    running.abort();
+    reading.abort();
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_account_that_hears_nothing_for_long_asks_for_the_difference() {
+    use std::time::Duration;
+    let dc = start().await;
+    let quiet = user_tuned(&dc, "+15550034101", |c| {
+        c.idle_difference = Duration::from_millis(400);
+        c.channel_poll_limit = 0;
+    })
+    .await;
+    let me = quiet.state().user_id.unwrap();
+    let mut updates = quiet.updates().await.unwrap();
+    // Every push to the account is lost: only asking finds the message.
+    dc.control().drop_pushes(me, 1.0);
+    let friend = dc.control().create_user("+15550034102", "F", "", 1);
+    dc.control()
+        .send_message(friend, me, "are you there?")
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(5), updates.next())
+        .await
+        .expect("found by the idle difference")
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(d.message(), Some(enums::Message::Message(m)) if m.message == "are you there?"),
+        "{d:?}"
+    );
+    assert!(updates.stats().idle_differences >= 1);
+    dc.shutdown().await;
+}

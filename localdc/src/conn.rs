@@ -711,10 +711,13 @@ fn deliver_sequenced(
 ) {
     for &user in users {
         // Pushes lost on purpose (fault injection): the state moved on, the client must notice.
-        let lose = {
+        let (lose, dropped) = {
             let mut f = shared.faults.lock().expect("not poisoned");
             let n = pushes.iter().filter(|p| p.user == user).count();
-            f.take_lost_pushes(user, n)
+            let lose = f.take_lost_pushes(user, n);
+            // The share dropped (one draw per push, for every session of the account).
+            let dropped: Vec<bool> = (0..n).map(|_| f.take_dropped(user)).collect();
+            (lose, dropped)
         };
         let keys: Vec<SessionKey> = shared
             .user_sessions
@@ -737,7 +740,13 @@ fn deliver_sequenced(
             if s.owner != Some(user) || s.conn.is_none() || s.without_updates {
                 continue; // logged out, or offline: the client catches up with getDifference
             }
-            for p in pushes.iter().filter(|p| p.user == user).skip(lose) {
+            for (p, _) in pushes
+                .iter()
+                .filter(|p| p.user == user)
+                .zip(&dropped)
+                .skip(lose)
+                .filter(|(_, d)| !**d)
+            {
                 s.session.send_update(p.body.clone());
             }
             flush(&mut s, now);

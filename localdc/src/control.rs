@@ -145,6 +145,43 @@ impl Control {
             .lose_pushes(user, n);
     }
 
+    /// Silently drops `share` (0 to 1, evenly spread) of the pushes to `user` from now on;
+    /// 0 ends it. Unlike [`Control::lose_pushes`] this models a network or server that loses
+    /// updates for good: the client only finds them by asking (differences, polling).
+    pub fn drop_pushes(&self, user: i64, share: f64) {
+        self.shared
+            .faults
+            .lock()
+            .expect("not poisoned")
+            .drop_pushes(user, share);
+    }
+
+    /// Channels with more members than `limit` push new posts to their admins only; the
+    /// others must poll `updates.getChannelDifference` (as Telegram does with big channels).
+    pub fn set_channel_push_limit(&self, limit: usize) {
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .channel_push_limit = limit;
+    }
+
+    /// (channel push limit, channel poll timeout in seconds) in force.
+    pub fn channel_settings(&self) -> (usize, i32) {
+        let s = self.shared.state.lock().expect("not poisoned");
+        (s.channel_push_limit, s.channel_poll_timeout)
+    }
+
+    /// The `timeout` (seconds) `updates.getChannelDifference` answers carry: when a client
+    /// should poll the channel again.
+    pub fn set_channel_poll_timeout(&self, seconds: i32) {
+        self.shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .channel_poll_timeout = seconds.max(1);
+    }
+
     /// Closes every client connection now (sessions and keys stay).
     pub fn drop_connections(&self) {
         self.shared.drops.send_modify(|g| *g += 1);
@@ -250,6 +287,29 @@ impl Control {
             Ok(enums::Updates::UpdateShortSentMessage(m)) => Ok(m.id),
             _ => Err(ControlError("unexpected answer".into())),
         }
+    }
+
+    /// Makes `user` join the public channel `channel` (as `channels.joinChannel`); for
+    /// filling a channel with members without a client each.
+    ///
+    /// # Errors
+    /// As the API (`CHANNEL_PRIVATE`, `USER_ALREADY_PARTICIPANT`...).
+    pub fn join_channel(&self, user: i64, channel: i64) -> Result<(), ControlError> {
+        let hash = self
+            .shared
+            .state
+            .lock()
+            .expect("not poisoned")
+            .access_hash(user, channel);
+        let req = functions::channels::JoinChannel {
+            channel: types::InputChannel {
+                channel_id: channel,
+                access_hash: hash,
+            }
+            .into(),
+        };
+        self.as_user(user, |ctx| rpc::channels::join_channel(ctx, req))
+            .map(|_| ())
     }
 
     /// Makes `user` edit its message `id` in the chat with `peer`.

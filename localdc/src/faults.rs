@@ -25,6 +25,8 @@ pub(crate) struct Faults {
     delays: HashMap<String, Duration>,
     /// Account -> how many of its next pushes are lost.
     lost_pushes: HashMap<i64, usize>,
+    /// Account -> (share of its pushes silently dropped, the running remainder).
+    dropped_share: HashMap<i64, (f64, f64)>,
     pub clock_skew_ms: i64,
 }
 
@@ -61,6 +63,29 @@ impl Faults {
             self.crashes.remove(method);
         }
         true
+    }
+
+    /// Drops `share` (0 to 1) of the pushes to `user` from now on, evenly: 0.25 drops one
+    /// in four (deterministic, so tests repeat). 0 ends it.
+    pub fn drop_pushes(&mut self, user: i64, share: f64) {
+        if share <= 0.0 {
+            self.dropped_share.remove(&user);
+        } else {
+            self.dropped_share.insert(user, (share.min(1.0), 0.0));
+        }
+    }
+
+    /// Whether this push to `user` is dropped by its share.
+    pub fn take_dropped(&mut self, user: i64) -> bool {
+        let Some((share, acc)) = self.dropped_share.get_mut(&user) else {
+            return false;
+        };
+        *acc += *share;
+        if *acc >= 1.0 - 1e-9 {
+            *acc -= 1.0;
+            return true;
+        }
+        false
     }
 
     pub fn lose_pushes(&mut self, user: i64, n: usize) {

@@ -321,6 +321,45 @@ fn run(c: &Control, v: &Value) -> Result<Value, String> {
             );
             Ok(empty)
         }
+        "join_channel" => {
+            c.join_channel(int_arg(v, "user")?, int_arg(v, "channel")?)
+                .map_err(|e| e.0)?;
+            Ok(empty)
+        }
+        "set_channel_push_limit" => {
+            let limit = int_arg(v, "limit")?;
+            if limit < 0 {
+                return Err(format!("limit must be 0 or more, not {limit}"));
+            }
+            c.set_channel_push_limit(limit as usize);
+            Ok(empty)
+        }
+        "set_channel_poll_timeout" => {
+            let s = int_arg(v, "seconds")?;
+            if !(1..=86_400).contains(&s) {
+                return Err(format!("seconds must be 1 to 86400, not {s}"));
+            }
+            c.set_channel_poll_timeout(s as i32);
+            Ok(empty)
+        }
+        "drop_pushes" => {
+            let share = arg(v, "share")?
+                .as_f64()
+                .ok_or("argument \"share\" must be a number")?;
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("share must be 0 to 1, not {share}"));
+            }
+            c.drop_pushes(int_arg(v, "user")?, share);
+            Ok(empty)
+        }
+        "lose_pushes" => {
+            let n = int_arg(v, "count")?;
+            if n < 0 {
+                return Err(format!("count must be 0 or more, not {n}"));
+            }
+            c.lose_pushes(int_arg(v, "user")?, n as usize);
+            Ok(empty)
+        }
         "drop_connections" => {
             c.drop_connections();
             Ok(empty)
@@ -344,6 +383,8 @@ fn run(c: &Control, v: &Value) -> Result<Value, String> {
                 "connections": s.connections.load(Ordering::Relaxed),
                 "refused": s.refused.load(Ordering::Relaxed),
                 "overloaded": s.overloaded.load(Ordering::Relaxed),
+                "channel_push_limit": c.channel_settings().0,
+                "channel_poll_timeout": c.channel_settings().1,
             }))
         }
         other => Err(format!("unknown op \"{other}\"")),

@@ -66,6 +66,9 @@ pub struct Config {
     /// Channels with more members than this push new posts only to their admins; the
     /// others poll `updates.getChannelDifference` (as Telegram does with big channels).
     pub channel_push_limit: usize,
+    /// The `timeout` that `updates.getChannelDifference` answers carry (when to poll again),
+    /// at least a second; Telegram's is commonly 30 s.
+    pub channel_poll_timeout: std::time::Duration,
     /// How long a connection may take over each step before it is closed.
     pub conn_limits: ConnLimits,
 }
@@ -109,6 +112,7 @@ impl Default for Config {
             bot_timeout: std::time::Duration::from_secs(10),
             file_reference_ttl: std::time::Duration::from_secs(3600),
             channel_push_limit: 100_000,
+            channel_poll_timeout: std::time::Duration::from_secs(30),
             conn_limits: ConnLimits::default(),
         }
     }
@@ -257,6 +261,7 @@ impl LocalDc {
             .as_secs()
             .clamp(1, i32::MAX as u64) as i32;
         state.channel_push_limit = config.channel_push_limit;
+        state.channel_poll_timeout = config.channel_poll_timeout.as_secs().clamp(1, 86_400) as i32;
         let mut loaded_keys = Vec::new();
         if let Some(dir) = &config.data_dir {
             let store = Arc::new(store::Store::open(dir)?);

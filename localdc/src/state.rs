@@ -315,6 +315,8 @@ pub(crate) struct State {
     pub file_ref_ttl: i32,
     /// Channels bigger than this push new posts to admins only.
     pub channel_push_limit: usize,
+    /// The `timeout` of `updates.getChannelDifference` answers, seconds.
+    pub channel_poll_timeout: i32,
     /// Reactions: (box, message id of the sender's copy) -> user -> reactions.
     pub reactions: HashMap<(i64, i32), std::collections::BTreeMap<i64, Vec<enums::Reaction>>>,
     /// Polls by id.
@@ -379,6 +381,7 @@ impl State {
             uploads: HashMap::new(),
             file_ref_ttl: 3600,
             channel_push_limit: 100_000,
+            channel_poll_timeout: 30,
             reactions: HashMap::new(),
             polls: HashMap::new(),
             inline: HashMap::new(),

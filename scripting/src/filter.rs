@@ -49,6 +49,33 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
+impl Filter {
+    /// The channels (marked `-100…` ids) this filter names in `chats` (not under a `not`):
+    /// the account polls them first, so a handler on a big channel that Telegram does not
+    /// push misses nothing.
+    pub fn channels_named(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        self.collect_channels(&mut out);
+        out
+    }
+
+    fn collect_channels(&self, out: &mut Vec<i64>) {
+        match self {
+            Filter::Chats(ids) => out.extend(ids.iter().copied().filter(|id| {
+                matches!(
+                    fleetgram_engine::peers::unmark(*id).0,
+                    fleetgram_engine::peers::PeerKind::Channel
+                )
+            })),
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.collect_channels(out);
+                b.collect_channels(out);
+            }
+            _ => {}
+        }
+    }
+}
+
 impl fmt::Debug for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -241,5 +268,17 @@ mod tests {
         let f = Filter::Func(Arc::new(|e: &Json| e["sender_id"] == 7));
         assert!(f.matches(&ev, None));
         assert_eq!(format!("{:?}", spam.negate()), "!text_contains(\"cheap\")");
+    }
+
+    #[test]
+    fn the_channels_a_filter_names_are_polled() {
+        let ch = -1_000_000_000_123;
+        let f = Filter::Chats(vec![ch, 5, -7])
+            .and(Filter::Incoming)
+            .or(Filter::Chats(vec![-1_000_000_000_456]))
+            .or(Filter::Chats(vec![-1_000_000_000_789]).negate());
+        // Users and basic groups are not polled; a channel under `not` is not watched.
+        assert_eq!(f.channels_named(), vec![ch, -1_000_000_000_456]);
+        assert!(Filter::All.channels_named().is_empty());
     }
 }

@@ -293,6 +293,7 @@ impl Script {
                 let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 self.wake.send_replace(g);
                 self.start_jobs();
+                self.watch_named_channels();
                 tracing::info!(account = %self.ctx.account.name, script = %self.ctx.script, generation = g, "script reloaded");
                 Ok(g)
             }
@@ -301,6 +302,16 @@ impl Script {
                 *self.stats.last_error.lock().expect("not poisoned") = Some(e.to_string());
                 self.ctx.log("error", &e.to_string());
                 Err(e)
+            }
+        }
+    }
+
+    /// Asks the account to poll the channels its handlers' filters name (Telegram does not
+    /// push every post of a big channel).
+    fn watch_named_channels(&self) {
+        for h in self.vm().handlers() {
+            for ch in h.filter.channels_named() {
+                self.ctx.account.client.watch_channel(ch);
             }
         }
     }
@@ -868,6 +879,7 @@ impl ScriptHost {
             };
             match Script::start(&spec.path, ctx.clone(), self.0.limits).await {
                 Ok(s) => {
+                    s.watch_named_channels();
                     tracing::info!(account = %account.name, script = %spec.path.display(), language = s.vm().language(), handlers = s.vm().handlers().len(), jobs = s.vm().jobs().len(), "script loaded");
                     self.0.watch(&s);
                     scripts.push(s);

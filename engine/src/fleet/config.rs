@@ -88,6 +88,26 @@ impl Default for FloodConfig {
     }
 }
 
+/// How an account follows updates Telegram does not push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdatesConfig {
+    /// At most this many channels are polled with `updates.getChannelDifference` at the
+    /// server's `timeout` (those the scripts' filters name first); 0 turns polling off.
+    pub channel_poll_limit: usize,
+    /// Without any update for this many seconds, `updates.getDifference` is fetched.
+    pub idle_difference: u64,
+}
+
+impl Default for UpdatesConfig {
+    fn default() -> Self {
+        Self {
+            channel_poll_limit: 100,
+            idle_difference: 15 * 60,
+        }
+    }
+}
+
 /// User or bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,6 +187,9 @@ pub struct AccountConfig {
     /// Overrides the global flood settings.
     #[serde(default)]
     pub flood: Option<FloodConfig>,
+    /// Overrides the global update settings.
+    #[serde(default)]
+    pub updates: Option<UpdatesConfig>,
     /// Scripts (files or globs) with their settings.
     #[serde(default)]
     pub scripts: Vec<ScriptEntry>,
@@ -204,6 +227,7 @@ impl std::fmt::Debug for AccountConfig {
             .field("proxy", &redacted(&self.proxy))
             .field("transport", &self.transport)
             .field("flood", &self.flood)
+            .field("updates", &self.updates)
             .field("scripts", &self.scripts)
             .field("enabled", &self.enabled)
             .field("pools", &self.pools)
@@ -326,6 +350,8 @@ struct RawFile {
     #[serde(default)]
     flood: FloodConfig,
     #[serde(default)]
+    updates: UpdatesConfig,
+    #[serde(default)]
     script_dirs: Vec<PathBuf>,
     #[serde(default)]
     local: LocalConfig,
@@ -437,6 +463,8 @@ pub struct Account {
     pub transport: Option<Transport>,
     /// The flood settings in force.
     pub flood: FloodConfig,
+    /// The update settings in force.
+    pub updates: UpdatesConfig,
     /// Its scripts, globs expanded.
     pub scripts: Vec<ScriptSpec>,
 }
@@ -743,6 +771,7 @@ impl FleetConfig {
                 proxy,
                 transport,
                 flood: a.flood.unwrap_or(raw.flood),
+                updates: a.updates.unwrap_or(raw.updates),
                 scripts,
             });
         }
@@ -1089,6 +1118,9 @@ const KEYS: &[&str] = &[
     "flood",
     "sleep_threshold",
     "transient_retries",
+    "updates",
+    "channel_poll_limit",
+    "idle_difference",
     "script_dirs",
     "local",
     "login_code",

@@ -600,6 +600,8 @@ fn client_config(fleet: &FleetHandle, account: &Account) -> ClientConfig {
         threshold: Duration::from_secs(account.flood.sleep_threshold),
         transient_retries: account.flood.transient_retries,
     });
+    c.channel_poll_limit = account.updates.channel_poll_limit;
+    c.idle_difference = Duration::from_secs(account.updates.idle_difference.max(1));
     c
 }
 

@@ -1929,7 +1929,7 @@ pub(crate) fn get_channel_difference(
             types::updates::ChannelDifferenceEmpty {
                 r#final: true,
                 pts: current,
-                timeout: Some(30),
+                timeout: Some(state.channel_poll_timeout),
             },
         ));
     }
@@ -1961,7 +1961,7 @@ pub(crate) fn get_channel_difference(
         return ok(enums::updates::ChannelDifference::from(
             types::updates::ChannelDifferenceTooLong {
                 r#final: true,
-                timeout: Some(30),
+                timeout: Some(state.channel_poll_timeout),
                 dialog: dialog.into(),
                 messages: latest
                     .iter()
@@ -2017,7 +2017,7 @@ pub(crate) fn get_channel_difference(
         types::updates::ChannelDifference {
             r#final: take == slice.len(),
             pts,
-            timeout: Some(30),
+            timeout: Some(state.channel_poll_timeout),
             new_messages,
             other_updates,
             chats: vec![channel_tl(&state, me, id)],

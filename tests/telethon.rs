@@ -8,19 +8,30 @@ use fleetgram_localdc::{Config, LocalDc};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TELETHON: &str = "telethon==1.45.0";
+const TELETHON: &str = "1.45.0";
 
 fn venv_python() -> PathBuf {
-    // Tests of this file run in parallel: one creates the virtualenv, the others wait.
+    venv_python_for(TELETHON)
+}
+
+/// A virtualenv under the target directory with Telethon `version` from PyPI (made once).
+fn venv_python_for(version: &str) -> PathBuf {
+    // Tests of this file run in parallel: one creates a virtualenv, the others wait.
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("telethon-venv");
+    let dir = if version == TELETHON {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("telethon-venv")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("telethon-{version}-venv"))
+    };
     let python = dir.join("bin").join("python");
     let ready = python.exists()
         && Command::new(&python)
             .args([
                 "-c",
-                "import telethon, sys; sys.exit(0 if telethon.__version__ == '1.45.0' else 1)",
+                &format!(
+                    "import telethon, sys; sys.exit(0 if telethon.__version__ == '{version}' else 1)"
+                ),
             ])
             .status()
             .is_ok_and(|s| s.success());
@@ -38,11 +49,11 @@ fn venv_python() -> PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                TELETHON,
+                &format!("telethon=={version}"),
             ])
             .status()
             .expect("pip runs");
-        assert!(status.success(), "pip install {TELETHON} failed");
+        assert!(status.success(), "pip install telethon=={version} failed");
     }
     python
 }
@@ -184,4 +195,64 @@ fn telethon_channels_files_and_bot_buttons() {
     assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
     rt.block_on(dc.shutdown());
     let _ = std::fs::remove_file(info_path);
+}
+
+#[test]
+fn older_telethon_releases_speak_their_own_layers() {
+    // Telethon 1.40.0 speaks layer 214 and 1.43.2 layer 224: the DC reads and answers each
+    // in its layer (login with 2FA, send, receive as a pushed event, edit, delete).
+    for (version, layer, n) in [("1.40.0", 214, 1), ("1.43.2", 224, 2)] {
+        let python = venv_python_for(version);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dc = rt
+            .block_on(LocalDc::start(Config {
+                login_code: Some("12345".into()),
+                ..Config::default()
+            }))
+            .unwrap();
+        let control = dc.control();
+        let (pa, pb) = (format!("1555310000{n}"), format!("1555320000{n}"));
+        control.create_user(&pa, "Alice", "", 1);
+        control.create_user(&pb, "Bob", "", 1);
+        let info_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "localdc-info-layer{layer}-{}.json",
+            std::process::id()
+        ));
+        std::fs::write(&info_path, dc.info().to_json().to_string()).unwrap();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/telethon_messaging.py");
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(&info_path)
+            .args([format!("+{pa}"), format!("+{pb}")])
+            .output()
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "telethon {version} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        for step in [
+            "signed in with the 2FA password",
+            "B received the message as a NewMessage event",
+            "B saw the edit",
+            "A read the history back",
+            "the message is deleted on both sides",
+        ] {
+            assert!(
+                stdout.contains(step),
+                "{version}: missing step {step:?}\n{stdout}"
+            );
+        }
+        assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+        // It really spoke its own layer.
+        assert!(
+            control.declared_layers().contains(&layer),
+            "{version}: layers declared {:?}",
+            control.declared_layers()
+        );
+        rt.block_on(dc.shutdown());
+        let _ = std::fs::remove_file(info_path);
+    }
 }

@@ -77,6 +77,8 @@ pub(crate) struct Slot {
     pub owner: Option<i64>,
     /// The session used `invokeWithoutUpdates`: no updates are pushed to it.
     pub without_updates: bool,
+    /// The API layer of the client (its answers and updates are converted to it).
+    pub layer: i32,
 }
 
 /// (auth key id, session id).
@@ -502,6 +504,7 @@ impl Conn {
                         delay: Default::default(),
                         without_updates: Default::default(),
                         deferred: Default::default(),
+                        layer: std::cell::Cell::new(guard.layer),
                     };
                     // A bug in a handler answers this call with an internal error; the DC
                     // and the connection carry on (the state lock is un-poisoned).
@@ -522,6 +525,7 @@ impl Conn {
                     if ctx.without_updates.get() {
                         guard.without_updates = true;
                     }
+                    guard.layer = ctx.layer.get();
                     if let Some(later) = ctx.deferred.take() {
                         // Answered when the bot answers (or the wait times out).
                         let slot = slot.clone();
@@ -624,11 +628,21 @@ impl Conn {
                 let mut session =
                     ServerSession::new(entry.key.clone(), session_id, entry.salts.clone());
                 session.set_clock_skew_ms(skew);
+                // A new session of a key speaks the layer the key last declared.
+                let layer = self
+                    .shared
+                    .key_layers
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&entry.bound_to.unwrap_or(key_id))
+                    .copied()
+                    .unwrap_or(fleetgram_tl::LAYER);
                 Arc::new(Mutex::new(Slot {
                     session,
                     conn: None,
                     owner: None,
                     without_updates: false,
+                    layer,
                 }))
             })
             .clone()
@@ -747,7 +761,13 @@ fn deliver_sequenced(
                 .skip(lose)
                 .filter(|(_, d)| !**d)
             {
-                s.session.send_update(p.body.clone());
+                if s.layer < fleetgram_tl::LAYER {
+                    if let Some(b) = crate::layers::push_out(s.layer, &p.body) {
+                        s.session.send_update(b);
+                    }
+                } else {
+                    s.session.send_update(p.body.clone());
+                }
             }
             flush(&mut s, now);
         }

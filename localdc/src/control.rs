@@ -166,6 +166,21 @@ impl Control {
             .channel_push_limit = limit;
     }
 
+    /// The API layers clients declared with `invokeWithLayer` (one per auth key), sorted.
+    pub fn declared_layers(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .shared
+            .key_layers
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// (channel push limit, channel poll timeout in seconds) in force.
     pub fn channel_settings(&self) -> (usize, i32) {
         let s = self.shared.state.lock().expect("not poisoned");

@@ -20,6 +20,7 @@ pub mod control;
 mod faults;
 mod http;
 mod keys;
+mod layers;
 mod rpc;
 mod state;
 mod store;
@@ -205,6 +206,8 @@ pub(crate) struct Shared {
     pub(crate) bot_timeout: std::time::Duration,
     /// Connection time limits.
     pub(crate) conn_limits: ConnLimits,
+    /// The API layer each (permanent) auth key last declared with `invokeWithLayer`.
+    pub(crate) key_layers: std::sync::Mutex<std::collections::HashMap<i64, i32>>,
 }
 
 impl Shared {
@@ -314,6 +317,7 @@ impl LocalDc {
             bot_queries: Default::default(),
             bot_timeout: config.bot_timeout,
             conn_limits: config.conn_limits,
+            key_layers: Default::default(),
         });
         shared
             .auth_keys

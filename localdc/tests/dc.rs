@@ -581,3 +581,91 @@ async fn silent_slow_and_unread_connections_are_closed_in_every_state() {
     assert!(good.invoke(&functions::help::GetNearestDc {}).await.is_ok());
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_client_is_answered_in_the_layer_it_declared() {
+    use fleetgram_tl::dynamic::{layers, schema};
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let old = layers::schema_for(214).unwrap().unwrap();
+    let wrap = |layer: i32, inner: &[u8]| {
+        let mut b = Vec::new();
+        fleetgram_tl::ser::u32(&mut b, 0xda9b0d0d); // invokeWithLayer
+        fleetgram_tl::ser::i32(&mut b, &layer);
+        b.extend_from_slice(inner);
+        b
+    };
+    let json = |s: &'static fleetgram_tl::dynamic::Schema, j: serde_json::Value| {
+        s.encode(&s.object_from_json(&j).unwrap()).unwrap()
+    };
+    let mut c = Client::connect(addr, 1, &key, Kind::Intermediate, false, None).await;
+    // Too old: refused with Telegram's error.
+    let e = c
+        .call(wrap(
+            199,
+            &json(schema(), serde_json::json!({"_": "help.getNearestDc"})),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.message().as_str()),
+        (400, "CONNECTION_LAYER_INVALID")
+    );
+    // Layer 214: a user comes back as 214's `user` (another id than 229's).
+    dc.control().create_user("15559900001", "Old", "Client", 1);
+    let sent = c
+        .call(wrap(
+            214,
+            &json(
+                old,
+                serde_json::json!({"_": "auth.sendCode", "phone_number": "15559900001",
+                "api_id": 1, "api_hash": "x", "settings": {"_": "codeSettings"}}),
+            ),
+        ))
+        .await
+        .unwrap();
+    let hash = match old.decode(&sent).unwrap().get("phone_code_hash") {
+        Some(fleetgram_tl::dynamic::Value::String(h)) => h.clone(),
+        other => panic!("{other:?}"),
+    };
+    let signed = c
+        .call(json(
+            old,
+            serde_json::json!({"_": "auth.signIn", "phone_number": "15559900001",
+            "phone_code_hash": hash, "phone_code": "12345"}),
+        ))
+        .await
+        .unwrap();
+    let auth = old.decode(&signed).unwrap();
+    let user = auth.get("user").and_then(|u| u.as_object()).unwrap();
+    assert_eq!(user.name, "user");
+    let user_id = |b: &[u8]| u32::from_le_bytes(b[..4].try_into().unwrap());
+    let bytes = old.encode(user).unwrap();
+    assert_eq!(user_id(&bytes), old.get("user").unwrap().id);
+    assert_ne!(
+        old.get("user").unwrap().id,
+        schema().get("user").unwrap().id
+    );
+    assert!(signed
+        .windows(4)
+        .any(|w| user_id(w) == old.get("user").unwrap().id));
+    assert!(!signed
+        .windows(4)
+        .any(|w| user_id(w) == schema().get("user").unwrap().id));
+    // The session keeps its layer without the wrapper; a method of 214 that 229 dropped is
+    // refused, not misread.
+    let e = c
+        .call(json(
+            old,
+            serde_json::json!({"_": "channels.getForumTopicsByID",
+            "channel": {"_": "inputChannelEmpty"}, "topics": [1]}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.message().as_str()),
+        (400, "INPUT_CONSTRUCTOR_INVALID")
+    );
+    assert_eq!(dc.control().declared_layers(), vec![214]);
+    dc.shutdown().await;
+}

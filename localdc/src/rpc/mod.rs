@@ -46,6 +46,8 @@ pub(crate) struct Ctx<'a> {
     /// Set by a handler whose answer comes later (a bot's answer to a query): the
     /// connection sends what this resolves to, without holding anything up meanwhile.
     pub deferred: std::cell::RefCell<Option<Deferred>>,
+    /// The API layer the client speaks (its session's, or what `invokeWithLayer` says).
+    pub layer: std::cell::Cell<i32>,
 }
 
 /// An answer that is not ready yet.
@@ -110,8 +112,30 @@ fn id_of(body: &[u8]) -> u32 {
         .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4")))
 }
 
-/// Handles one request body (`msg_id` is the request's message id).
+/// Handles one request body (`msg_id` is the request's message id), in the client's layer
+/// (see [`crate::layers`]).
 pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
+    let (layer, body) = unwrap(ctx, body)?;
+    let Some(client) = crate::layers::client_schema(layer)? else {
+        return answer(ctx, msg_id, body);
+    };
+    // An older layer: the request is read in it, the answer written in it.
+    let converted = crate::layers::request_in(layer, client, body)?;
+    let result = answer(ctx, msg_id, &converted);
+    let later = ctx.deferred.borrow_mut().take();
+    if let Some(later) = later {
+        let request = converted.clone();
+        *ctx.deferred.borrow_mut() = Some(Box::pin(async move {
+            let bytes = later.await?;
+            crate::layers::answer_out(layer, client, &request, &bytes)
+        }));
+    }
+    crate::layers::answer_out(layer, client, &converted, &result?)
+}
+
+/// Peels the wrappers (`invokeWithLayer`, `initConnection`...) off a request: the client's
+/// layer (declared here, or the one its key declared before) and the call inside.
+fn unwrap<'b>(ctx: &Ctx<'_>, body: &'b [u8]) -> Result<(i32, &'b [u8]), RpcErr> {
     let mut body = body;
     // Peel the wrappers; each may appear once, in any order.
     for _ in 0..8 {
@@ -119,7 +143,13 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
         match id_of(body) {
             functions::InvokeWithLayer::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
                 r.u32()?;
-                let _layer = r.i32()?;
+                let layer = r.i32()?;
+                ctx.layer.set(layer);
+                ctx.shared
+                    .key_layers
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(ctx.perm_key_id, layer);
                 body = r.rest();
             }
             functions::InvokeWithoutUpdates::<functions::help::GetConfig>::CONSTRUCTOR_ID => {
@@ -158,6 +188,11 @@ pub(crate) fn handle(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
             _ => break,
         }
     }
+    Ok((ctx.layer.get(), body))
+}
+
+/// Runs the call `body` (in the DC's layer) and makes its answer.
+fn answer(ctx: &Ctx<'_>, msg_id: i64, body: &[u8]) -> RpcResult {
     debug_assert_eq!(msg_id, ctx.msg_id);
     let result = route_checked(ctx, body)?;
     // An `updates` answer (bare, or inside `messages.invitedUsers` or
@@ -529,6 +564,7 @@ pub(crate) fn as_user<T>(
         delay: Default::default(),
         without_updates: Default::default(),
         deferred: Default::default(),
+        layer: std::cell::Cell::new(fleetgram_tl::LAYER),
     };
     let result = f(&ctx);
     shared.sync_store();

@@ -625,7 +625,7 @@ fn prefix(head: &str, mut e: CodecError) -> CodecError {
 }
 
 /// Parses a type written as in the schema (`InputPeer`, `Vector<long>`, `%Message`).
-fn parse_ty(s: &str) -> Result<Ty, CodecError> {
+pub(super) fn parse_ty(s: &str) -> Result<Ty, CodecError> {
     let text = format!("x#1 v:{s} = X;");
     fleetgram_tl_gen::parser::parse_file("type", &text)
         .ok()

@@ -17,6 +17,7 @@
 
 mod codec;
 pub mod json;
+pub mod layers;
 mod plan;
 
 use crate::schema_def::{Category, Definition};

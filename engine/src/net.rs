@@ -403,9 +403,10 @@ async fn create_key(
     keys: &[RsaPublicKey],
     temp_expires_in: Option<i32>,
 ) -> Result<handshake::Finished, String> {
-    let mut msg_id = (now_ms() / 1000) << 32;
+    // Plaintext msg_ids follow the same rule as the others: time with its fraction, rising.
+    let mut ids = fleetgram_protocol::session::msgid::MsgIdGen::new();
     let mut hop = async |wire: &mut Wire, body: &[u8]| -> Result<Vec<u8>, String> {
-        msg_id += 4;
+        let msg_id = ids.next(now_ms(), fleetgram_protocol::session::msgid::Parity::Client);
         wire.send(&plain::wrap(msg_id, body))
             .await
             .map_err(|e| e.to_string())?;
@@ -453,7 +454,9 @@ async fn probe(
         .await
         .map_err(|e| format!("connect to {addr}: {e}"))?;
     let (m1, _) = handshake::step1(&random(16).try_into().expect("16"));
-    w.send(&plain::wrap((now_ms() / 1000) << 32, &m1))
+    let msg_id = fleetgram_protocol::session::msgid::MsgIdGen::new()
+        .next(now_ms(), fleetgram_protocol::session::msgid::Parity::Client);
+    w.send(&plain::wrap(msg_id, &m1))
         .await
         .map_err(|e| e.to_string())?;
     let reply = w.recv().await.map_err(|e| e.to_string())?;
@@ -510,8 +513,23 @@ enum Exit {
     Closed,
     /// The connection died; reconnect.
     Lost(String),
-    /// The server does not know our key.
-    KeyLost,
+    /// The server answered -404 (it does not know our key, or a field was malformed);
+    /// `heard`: something was received and decrypted on this connection first.
+    KeyLost { heard: bool },
+    /// -429: transport flood (too many connections, or a session limit).
+    Flood,
+    /// -444: the DC says it is not the right one (for this key, or behind this proxy).
+    WrongDc,
+}
+
+/// What a transport error code means for the connection.
+fn transport_exit(code: i32, heard: bool) -> Option<Exit> {
+    match code {
+        -404 => Some(Exit::KeyLost { heard }),
+        -429 => Some(Exit::Flood),
+        -444 => Some(Exit::WrongDc),
+        _ => None,
+    }
 }
 
 struct Task {
@@ -535,6 +553,8 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
     };
     let mut failures = 0u32;
     let mut reconnected = false;
+    // -404s in a row without anything heard in between, and -429s in a row.
+    let (mut key_strikes, mut floods) = (0u32, 0u32);
     loop {
         let result = tokio::time::timeout(t.p.connect_timeout, t.open()).await;
         let wire = match result {
@@ -547,7 +567,15 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
                     Ok(Err(e)) => e,
                     _ => "connect timed out".into(),
                 };
+                if reason.contains("transport error -444") {
+                    // The DC says it is the wrong one: retrying cannot help.
+                    t.wrong_dc(&reason);
+                    return;
+                }
                 failures += 1;
+                if reason.contains("transport error -429") {
+                    failures = failures.max(4); // a flood signal: no fast retries
+                }
                 tracing::warn!(dc = t.p.dc, %reason, failures, "connection failed");
                 // New calls fail fast while the DC is unreachable; in-flight ones stay queued.
                 while let Ok(Cmd::Invoke(_, reply)) = t.rx.try_recv() {
@@ -570,10 +598,51 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
         match t.drive(wire).await {
             Exit::Closed => return,
             Exit::Lost(reason) => {
+                floods = 0;
                 tracing::info!(dc = t.p.dc, %reason, "connection lost, reconnecting");
                 tokio::time::sleep(backoff(1)).await;
             }
-            Exit::KeyLost if t.p.pfs.is_some() => {
+            Exit::Flood => {
+                // -429 is a flood signal: back off, more each time, never in a tight loop.
+                floods += 1;
+                let wait = backoff(floods + 3);
+                tracing::warn!(
+                    dc = t.p.dc,
+                    floods,
+                    ?wait,
+                    "transport flood (-429); backing off"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Exit::WrongDc => {
+                t.wrong_dc("transport error -444: the server says this is not the right DC");
+                return;
+            }
+            Exit::KeyLost { heard }
+                if t.p.pfs.is_none() && {
+                    // One -404 is not proof that the DC forgot the key (it also answers -404 to
+                    // a malformed packet): the key is dropped only when a fresh connection with a
+                    // fresh session gets -404 again before anything else.
+                    if heard {
+                        key_strikes = 0;
+                    }
+                    key_strikes += 1;
+                    key_strikes < 2
+                } =>
+            {
+                tracing::warn!(
+                    dc = t.p.dc,
+                    "the server answered -404; checking with a fresh connection and session before forgetting the key"
+                );
+                t.session = None;
+                for (_, reply) in t.waiting.drain() {
+                    let _ = reply.send(Err(CallFailure::Io(
+                        "the server answered -404 (call not executed); reconnecting".into(),
+                    )));
+                }
+                tokio::time::sleep(backoff(1)).await;
+            }
+            Exit::KeyLost { .. } if t.p.pfs.is_some() => {
                 // The server forgot the temporary key: make a new one; the permanent key
                 // and the login stay. Unanswered calls are failed (they were sent under a
                 // key the server no longer has, so they did not run).
@@ -589,8 +658,12 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
                     )));
                 }
             }
-            Exit::KeyLost => {
-                tracing::warn!(dc = t.p.dc, "auth key rejected by the server (-404)");
+            Exit::KeyLost { .. } => {
+                tracing::error!(
+                    dc = t.p.dc,
+                    "auth key rejected by the server (-404) again on a fresh connection and session: the DC no longer knows it"
+                );
+                key_strikes = 0;
                 t.session = None;
                 t.p.state.auth_key = None;
                 t.p.state.authorized = false;
@@ -601,6 +674,26 @@ async fn run(p: ConnParams, rx: mpsc::UnboundedReceiver<Cmd>) {
                     )));
                 }
             }
+        }
+    }
+}
+
+impl Task {
+    /// -444: fails the calls waiting and the ones to come; the connection task ends.
+    fn wrong_dc(&mut self, reason: &str) {
+        tracing::error!(dc = self.p.dc, %reason, "stopping this DC's connection");
+        let err = || {
+            CallFailure::Rpc(fleetgram_protocol::session::RpcError::new(
+                -444,
+                "TRANSPORT_DC_INVALID",
+            ))
+        };
+        for (_, reply) in self.waiting.drain() {
+            let _ = reply.send(Err(err()));
+        }
+        self.rx.close();
+        while let Ok(Cmd::Invoke(_, reply)) = self.rx.try_recv() {
+            let _ = reply.send(Err(err()));
         }
     }
 }
@@ -760,6 +853,7 @@ impl Task {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_rx = Instant::now();
         let mut last_salt = self.p.state.salt;
+        let mut heard = false;
         loop {
             {
                 let s = self.session.as_mut().expect("open");
@@ -799,12 +893,15 @@ impl Task {
                         match wire.next_buffered() {
                             Ok(Some(payload)) => {
                                 let s = self.session.as_mut().expect("open");
-                                if let Err(e) = s.handle_incoming(&payload, now_ms()) {
-                                    tracing::warn!(dc = self.p.dc, error = %e, "dropping undecodable message");
+                                match s.handle_incoming(&payload, now_ms()) {
+                                    Ok(()) => heard = true,
+                                    Err(e) => tracing::warn!(dc = self.p.dc, error = %e, "dropping undecodable message"),
                                 }
                             }
                             Ok(None) => break,
-                            Err(WireError::Transport(code)) if code.code() == -404 => return Exit::KeyLost,
+                            Err(WireError::Transport(code)) if transport_exit(code.code(), heard).is_some() => {
+                                return transport_exit(code.code(), heard).expect("checked");
+                            }
                             Err(e) => return Exit::Lost(e.to_string()),
                         }
                     }

@@ -1024,6 +1024,39 @@ impl UpdateStream {
             Pushed::Batch(b) => b,
         };
         let mut gaps = Vec::new();
+        if batch.seq != 0 && batch.seq_start <= self.local.seq {
+            // A container already applied (sent again): its updates without a pts would be
+            // delivered twice; the ones with a pts are checked as usual (the spec: ignore it).
+            let Batch {
+                updates,
+                users,
+                chats,
+                date,
+                ..
+            } = batch;
+            let sequenced: Vec<enums::Update> = updates
+                .into_iter()
+                .filter(|u| {
+                    channel_pts(u).is_some()
+                        || update_qts(u).is_some()
+                        || common_pts(u).is_some()
+                        || matches!(u, enums::Update::ChannelTooLong(_))
+                })
+                .collect();
+            if sequenced.is_empty() {
+                self.stats.duplicates += 1;
+                return Ok(());
+            }
+            let mut b = Batch::new(sequenced, date);
+            b.users = users;
+            b.chats = chats;
+            gaps = self.apply_batch(b);
+            self.apply_pending();
+            for ch in gaps {
+                self.get_channel_difference(ch).await?;
+            }
+            return Ok(());
+        }
         if batch.seq != 0 && batch.seq_start > self.local.seq + 1 {
             // A container is missing before this one: hold it until it comes (or the gap
             // times out and the difference is fetched).
@@ -1119,9 +1152,11 @@ impl UpdateStream {
         chats: Vec<enums::Chat>,
     ) {
         let local = *self.channel_local.entry(ch).or_insert(pts - count);
-        if pts <= local {
+        if pts - count < local {
+            // Already had (all or part of) it: `local_pts + pts_count > pts` means it was
+            // applied, and the spec says to ignore it.
             self.stats.duplicates += 1;
-            return; // already have it
+            return;
         }
         if pts - count > local {
             let d = Delivered {

@@ -1728,3 +1728,265 @@ async fn own_deletes_and_reads_keep_the_sequence_without_a_difference() {
     assert_eq!(s.local_state().pts, server.pts);
     dc.shutdown().await;
 }
+
+/// A relay in front of DC 1 speaking abridged framing. What it does to client payloads:
+/// `reject_next` answers the next encrypted one with -404 (a bad packet, as Telegram may);
+/// `reject_key` answers every payload under that auth key id with -404 (a DC that forgot
+/// the key); `code` answers every connection's first payload with that transport error.
+#[derive(Default)]
+struct Relay {
+    reject_next: std::sync::atomic::AtomicBool,
+    reject_key: std::sync::Mutex<Option<i64>>,
+    code: std::sync::Mutex<Option<i32>>,
+    accepted: std::sync::atomic::AtomicUsize,
+}
+
+async fn key_relay(dc: std::net::SocketAddr, r: Arc<Relay>) -> std::net::SocketAddr {
+    use fleetgram_protocol::transport::{Frame, Framer, Role};
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = l.accept().await {
+            r.accepted.fetch_add(1, SeqCst);
+            let r = r.clone();
+            tokio::spawn(async move {
+                let Ok(upstream) = tokio::net::TcpStream::connect(dc).await else {
+                    return;
+                };
+                let (mut cr, cw) = client.into_split();
+                let (mut ur, mut uw) = upstream.into_split();
+                let mut tag = [0u8; 1];
+                if cr.read_exact(&mut tag).await.is_err() || uw.write_all(&tag).await.is_err() {
+                    return;
+                }
+                let cw = Arc::new(tokio::sync::Mutex::new(cw));
+                let down = tokio::spawn({
+                    let cw = cw.clone();
+                    async move {
+                        let mut b = vec![0u8; 64 * 1024];
+                        while let Ok(n) = ur.read(&mut b).await {
+                            if n == 0 || cw.lock().await.write_all(&b[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                let mut framer = Framer::new(Kind::Abridged, Role::Server);
+                let mut buf = Vec::new();
+                let mut b = vec![0u8; 64 * 1024];
+                'conn: while let Ok(n) = cr.read(&mut b).await {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&b[..n]);
+                    while let Ok(Some(d)) = framer.decode(&buf) {
+                        let Frame::Payload { range, .. } = d.frame.clone() else {
+                            buf.drain(..d.consumed);
+                            continue;
+                        };
+                        let payload = buf[range].to_vec();
+                        buf.drain(..d.consumed);
+                        let key_id = i64::from_le_bytes(payload[..8].try_into().unwrap());
+                        let code = *r.code.lock().unwrap();
+                        let reject = code.or_else(|| {
+                            (key_id != 0
+                                && (r.reject_next.swap(false, SeqCst)
+                                    || *r.reject_key.lock().unwrap() == Some(key_id)))
+                            .then_some(-404)
+                        });
+                        if let Some(code) = reject {
+                            // Answer with the error and close, as Telegram does.
+                            down.abort();
+                            let mut out = Vec::new();
+                            Framer::new(Kind::Abridged, Role::Server).encode(
+                                &code.to_le_bytes(),
+                                false,
+                                &[],
+                                &mut out,
+                            );
+                            let mut cw = cw.lock().await;
+                            let _ = cw.write_all(&out).await;
+                            let _ = cw.shutdown().await;
+                            break 'conn;
+                        }
+                        let mut out = Vec::new();
+                        Framer::new(Kind::Abridged, Role::Client).encode(
+                            &payload,
+                            false,
+                            &[],
+                            &mut out,
+                        );
+                        // Abridged frames carry no per-connection state: re-encoded alike.
+                        if uw.write_all(&out).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    addr
+}
+
+fn relayed_config(dc: &LocalDc, addr: std::net::SocketAddr) -> Config {
+    let mut cfg = config(dc);
+    cfg.dcs.insert(1, addr);
+    cfg.transport = Some(Transport {
+        kind: Kind::Abridged,
+        obfuscated: false,
+    });
+    cfg
+}
+
+#[tokio::test]
+async fn one_404_never_loses_the_key_but_a_dc_that_forgot_it_is_believed() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dc = start().await;
+    let r = Arc::new(Relay::default());
+    let addr = key_relay(dc.info().dcs[0].addr, r.clone()).await;
+    let c = Client::new(relayed_config(&dc, addr), Arc::new(MemoryStore::new()), "k").unwrap();
+    login_user(&dc, &c, "+15550009881").await;
+    let key = c.state().dcs[&1].auth_key.clone().unwrap();
+    // One -404 (a bad packet): a fresh connection and session, the same key, still logged in.
+    r.reject_next.store(true, SeqCst);
+    let _ = c.invoke(&functions::help::GetNearestDc {}).await;
+    c.invoke_raw("messages.sendMessage", send_raw("still mine", 1))
+        .await
+        .unwrap();
+    assert_eq!(c.state().dcs[&1].auth_key.as_ref(), Some(&key));
+    assert!(c.is_authorized().await.unwrap());
+    // A DC that answers -404 to the key on every fresh connection has forgotten it: the key
+    // goes, the account is no longer authorized (the fleet quarantines it, with the reason).
+    let key_id =
+        fleetgram_protocol::crypto::AuthKey::from_bytes(key.as_slice().try_into().unwrap()).id();
+    *r.reject_key.lock().unwrap() = Some(key_id);
+    let mut errors = Vec::new();
+    for i in 0..3 {
+        if let Err(e) = c
+            .invoke_raw("messages.sendMessage", send_raw("gone?", 10 + i))
+            .await
+        {
+            errors.push(e.to_string());
+        }
+    }
+    assert!(
+        errors.iter().any(|e| e.contains("AUTH_KEY_UNREGISTERED")),
+        "{errors:?}"
+    );
+    assert_ne!(
+        c.state().dcs.get(&1).and_then(|d| d.auth_key.clone()),
+        Some(key)
+    );
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn transport_flood_backs_off_and_a_wrong_dc_stops() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dc = start().await;
+    let r = Arc::new(Relay::default());
+    let addr = key_relay(dc.info().dcs[0].addr, r.clone()).await;
+    // -429 on every connection: the client backs off instead of reconnecting every 0.2 s.
+    *r.code.lock().unwrap() = Some(-429);
+    let mut cfg = relayed_config(&dc, addr);
+    cfg.retry = Arc::new(NoRetries);
+    cfg.request_timeout = Duration::from_secs(4);
+    let c = Client::new(cfg.clone(), Arc::new(MemoryStore::new()), "f").unwrap();
+    let started = std::time::Instant::now();
+    let _ = c.invoke(&functions::help::GetNearestDc {}).await;
+    let tries = r.accepted.load(SeqCst);
+    assert!(
+        tries <= 6,
+        "{tries} connections in {:?} under -429",
+        started.elapsed()
+    );
+    drop(c);
+    // -444: the call fails with the reason, and the client stops trying.
+    *r.code.lock().unwrap() = Some(-444);
+    let before = r.accepted.load(SeqCst);
+    let c = Client::new(cfg, Arc::new(MemoryStore::new()), "w").unwrap();
+    let e = c
+        .invoke(&functions::help::GetNearestDc {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("-444") || e.to_string().contains("DC_INVALID"),
+        "{e}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        r.accepted.load(SeqCst) - before <= 2,
+        "kept reconnecting after -444"
+    );
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn overlapping_channel_updates_and_containers_seen_before_are_ignored() {
+    // `../shared/spec/api/updates.md`: an update with `local_pts + pts_count > pts` was
+    // applied already; a container with `seq_start <= local_seq` too.
+    let dc = start().await;
+    let c = client(&dc, Arc::new(MemoryStore::new()), "o");
+    login_user(&dc, &c, "+15550009871").await;
+    let me = c.state().user_id.unwrap();
+    let mut s = c.updates().await.unwrap();
+    let schema = fleetgram_tl::dynamic::schema();
+    // Exactly as given: the seq numbers are the test's.
+    let inject = |json: serde_json::Value| {
+        let obj = schema.object_from_json(&json).unwrap();
+        dc.control()
+            .inject_update_as_is(me, &schema.encode(&obj).unwrap())
+            .unwrap();
+    };
+    let post = |id: i32, text: &str, pts: i32, count: i32| {
+        serde_json::json!({
+            "_": "updates",
+            "updates": [{
+                "_": "updateNewChannelMessage",
+                "message": {"_": "message", "id": id, "date": 1, "message": text,
+                            "peer_id": {"_": "peerChannel", "channel_id": 777}},
+                "pts": pts, "pts_count": count
+            }],
+            "users": [], "chats": [], "date": 1, "seq": 0
+        })
+    };
+    let status = |seq: i32, online: bool| {
+        serde_json::json!({
+            "_": "updates",
+            "updates": [{"_": "updateUserStatus", "user_id": 5,
+                         "status": if online { serde_json::json!({"_": "userStatusOnline", "expires": 9}) }
+                                   else { serde_json::json!({"_": "userStatusRecently"}) }}],
+            "users": [], "chats": [], "date": 1, "seq": seq
+        })
+    };
+    inject(post(1, "a", 10, 1));
+    inject(post(2, "overlap", 11, 2));
+    let seq = s.local_state().seq;
+    inject(status(seq, false)); // seen before
+    inject(post(3, "b", 11, 1));
+    inject(status(seq + 1, true)); // new
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let d = tokio::time::timeout(Duration::from_secs(10), s.next())
+            .await
+            .expect("an update")
+            .unwrap()
+            .unwrap();
+        match &d.update {
+            enums::Update::NewChannelMessage(_) => got.push(channel_text_of(&d).unwrap()),
+            enums::Update::UserStatus(u) => got.push(format!("{:?}", u.status)),
+            _ => {}
+        }
+        s.ack(&d).unwrap();
+    }
+    assert_eq!(got[..2], ["a".to_string(), "b".to_string()]);
+    assert!(got[2].contains("Online"), "{got:?}");
+    // Nothing else comes.
+    if let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_millis(700), s.next()).await {
+        panic!("unexpected {d:?}");
+    }
+    dc.shutdown().await;
+}

@@ -672,6 +672,11 @@ pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push
     deliver_sequenced(shared, origin, &users, &pushes, now);
 }
 
+/// Sends one push to `user`'s sessions exactly as given (no seq stamped).
+pub(crate) fn deliver_as_is(shared: &Shared, user: i64, push: rpc::Push, now: i64) {
+    deliver_sequenced(shared, (0, 0), &[user], &[push], now);
+}
+
 /// Every account's `updates` containers take its next seq values (merged into one
 /// `updatesCombined` when a call produced several), whether or not it is online.
 fn sequence_pushes(shared: &Shared, users: &[i64], pushes: Vec<rpc::Push>) -> Vec<rpc::Push> {

@@ -531,6 +531,28 @@ impl Control {
         Ok(())
     }
 
+    /// Pushes an `Updates` object to every connected session of `user` exactly as given: its
+    /// `seq` is not stamped (a container sent again, or out of order, as a network may
+    /// deliver it; for tests of a client's seq handling).
+    ///
+    /// # Errors
+    /// Bytes that are not an `Updates` object.
+    pub fn inject_update_as_is(&self, user: i64, updates: &[u8]) -> Result<(), ControlError> {
+        enums::Updates::from_bytes(updates)
+            .map_err(|e| ControlError(format!("not an Updates object: {e}")))?;
+        let push = rpc::Push {
+            seq: None,
+            user,
+            body: updates.to_vec(),
+        };
+        crate::conn::deliver_as_is(&self.shared, user, push, crate::conn::now_ms());
+        Ok(())
+    }
+
+    /// Pushes several `Updates` objects to `user`'s sessions, sequenced as one call's pushes.
+    ///
+    /// # Errors
+    /// An item that is not an `Updates` object.
     pub fn inject_updates(&self, user: i64, updates: &[Vec<u8>]) -> Result<(), ControlError> {
         for (i, u) in updates.iter().enumerate() {
             enums::Updates::from_bytes(u)

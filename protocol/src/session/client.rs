@@ -6,9 +6,15 @@
 //!    (several messages and pending acks packed into a container) to frame and send.
 //! 3. [`Session::handle_incoming`] for every payload received.
 //! 4. [`Session::poll_event`] for results, updates and new-session notices.
-//! 5. [`Session::handle_timeout`] periodically: requests unanswered for too long are resent
-//!    with the same msg_id (the server answers a msg_id at most once), and after a reconnect
-//!    [`Session::resend_all`] does the same at once.
+//! 5. [`Session::handle_timeout`] periodically: a request the server has not acknowledged is
+//!    resent with the same msg_id inside a container (never alone: the spec forbids it; the
+//!    server answers a msg_id at most once); one it acknowledged is not resent but its state
+//!    is asked (`msgs_state_req`), and only a request the server says it never received goes
+//!    again, with a new msg_id. After a reconnect [`Session::resend_all`] does the same at
+//!    once.
+//!
+//! The rules of `../shared/spec/mtproto/service_messages*.md` it follows, each with its test,
+//! are listed in the crate's conformance table ([`crate::conformance`]).
 
 use super::msgid::{secs_of, MsgIdGen, Parity};
 use super::Outbox;
@@ -76,7 +82,31 @@ struct Pending {
     msg: Option<(i64, i32)>,
     sent_at: i64,
     attempts: u32,
+    /// The server acknowledged this msg_id (`msgs_ack`): it has the request; the body is not
+    /// sent again unless the server says it lost it.
+    acked: bool,
 }
+
+/// A service message waiting to be sent, and what to remember about it once it has an id.
+#[derive(Debug)]
+enum Service {
+    /// Sent as is.
+    Plain(Vec<u8>),
+    /// A `msgs_state_req` for these msg_ids (its answer names it by its msg_id).
+    StateReq(Vec<i64>),
+}
+
+/// How many of our own recent msg_ids are remembered (to check that a notice about one of
+/// them is about a message we really sent).
+const SENT_CAPACITY: usize = 4096;
+
+/// Requests up to this size may be sent again to have their answer resent; larger ones
+/// (upload parts) never are: their answer is asked for with `msg_resend_ans_req`.
+const SMALL_BODY: usize = 1024;
+
+/// A request older than this (by its msg_id) is resent with a new msg_id: the server refuses
+/// msg_ids over 300 s old.
+const REUSE_ID_SECS: i64 = 240;
 
 /// The client end of an encrypted MTProto session.
 #[derive(Debug)]
@@ -93,7 +123,12 @@ pub struct Session {
     pending: HashMap<RequestId, Pending>,
     by_msg: HashMap<i64, RequestId>,
     containers: HashMap<i64, Vec<i64>>,
-    service: VecDeque<Vec<u8>>,
+    service: VecDeque<Service>,
+    /// Our msgs_state_req by msg_id: the msg_ids each asked about.
+    state_reqs: HashMap<i64, Vec<i64>>,
+    /// Our recently sent msg_ids (requests, service messages, containers).
+    sent: HashSet<i64>,
+    sent_order: VecDeque<i64>,
     seen: HashSet<i64>,
     seen_order: VecDeque<i64>,
     events: VecDeque<Event>,
@@ -124,6 +159,9 @@ impl Session {
             by_msg: HashMap::new(),
             containers: HashMap::new(),
             service: VecDeque::new(),
+            state_reqs: HashMap::new(),
+            sent: HashSet::new(),
+            sent_order: VecDeque::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             events: VecDeque::new(),
@@ -197,6 +235,7 @@ impl Session {
                 msg: None,
                 sent_at: 0,
                 attempts: 0,
+                acked: false,
             },
         );
         self.push_queue(id);
@@ -221,6 +260,7 @@ impl Session {
                 msg: Some((msg_id, seqno)),
                 sent_at: 0,
                 attempts: 0,
+                acked: false,
             },
         );
         self.push_queue(id);
@@ -245,15 +285,36 @@ impl Session {
     /// The next encrypted payload to send, if any.
     pub fn poll_transmit(&mut self, now_ms: i64, random: &[u8]) -> Option<Vec<u8>> {
         self.pick_salt(now_ms);
+        if self.out.ids.ahead_ms(now_ms) > MAX_FUTURE_SECS * 1000 {
+            // The clock was corrected far backwards: our ids would stay ahead of what the
+            // server accepts for a long while. A new session starts the ids afresh.
+            self.restart_session(random);
+        }
         let mut messages = self.out.begin(Parity::Client, now_ms);
         let mut size: usize = messages.iter().map(|m| m.body.len()).sum();
         while messages.len() < self.config.max_container && size < self.config.max_payload {
-            let Some(body) = self.service.pop_front() else {
+            let Some(service) = self.service.pop_front() else {
                 break;
             };
+            let (body, asked) = match service {
+                Service::Plain(b) => (b, None),
+                Service::StateReq(ids) => (
+                    types::MsgsStateReq {
+                        msg_ids: ids.clone(),
+                    }
+                    .to_bytes(),
+                    Some(ids),
+                ),
+            };
             size += body.len();
-            messages.push(self.out.message(body, Parity::Client, now_ms));
+            let m = self.out.message(body, Parity::Client, now_ms);
+            if let Some(ids) = asked {
+                self.state_reqs.insert(m.msg_id, ids);
+            }
+            messages.push(m);
         }
+        // A message sent again with its msg_id goes inside a container, never alone.
+        let mut reused = false;
         while messages.len() < self.config.max_container && size < self.config.max_payload {
             let Some(id) = self.queue.pop_front() else {
                 break;
@@ -262,14 +323,25 @@ impl Session {
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
             };
+            if let Some((msg_id, _)) = p.msg {
+                let age = (now_ms + self.out.ids.offset_ms()) / 1000 - secs_of(msg_id);
+                if age > REUSE_ID_SECS {
+                    // Too old for the server to tell whether it had it: a new id.
+                    self.by_msg.remove(&msg_id);
+                    p.msg = None;
+                }
+            }
             let body = maybe_deflate(p.body.clone());
             let m = match p.msg {
                 // Resent with the same msg_id: the server answers it at most once.
-                Some((msg_id, seqno)) => Message {
-                    msg_id,
-                    seqno,
-                    body,
-                },
+                Some((msg_id, seqno)) => {
+                    reused = true;
+                    Message {
+                        msg_id,
+                        seqno,
+                        body,
+                    }
+                }
                 None => self.out.message(body, Parity::Client, now_ms),
             };
             let p = self.pending.get_mut(&id).expect("present");
@@ -279,10 +351,18 @@ impl Session {
             size += m.body.len();
             messages.push(m);
         }
-        let (message, inner) = self.out.finish(messages, Parity::Client, now_ms)?;
+        let (message, inner) = if reused && messages.len() == 1 {
+            self.out.container(messages, Parity::Client, now_ms)
+        } else {
+            self.out.finish(messages, Parity::Client, now_ms)?
+        };
         if let Some(inner) = inner {
+            for m in &inner {
+                self.note_sent(*m);
+            }
             self.containers.insert(message.msg_id, inner);
         }
+        self.note_sent(message.msg_id);
         Some(seal(
             &self.key,
             Side::Client,
@@ -293,16 +373,67 @@ impl Session {
         ))
     }
 
-    /// Requeues every unanswered request, keeping its msg_id (after a reconnect).
-    pub fn resend_all(&mut self) {
+    /// Remembers a msg_id we sent (bounded).
+    fn note_sent(&mut self, msg_id: i64) {
+        if self.sent.insert(msg_id) {
+            self.sent_order.push_back(msg_id);
+            if self.sent_order.len() > SENT_CAPACITY {
+                if let Some(old) = self.sent_order.pop_front() {
+                    self.sent.remove(&old);
+                    self.containers.remove(&old);
+                    self.state_reqs.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Whether `msg_id` is one we sent recently (a notice about anything else is ignored).
+    fn sent_recently(&self, msg_id: i64) -> bool {
+        self.sent.contains(&msg_id)
+    }
+
+    /// Starts a new session: a new id (from `random`), ids and seq_no from the start, every
+    /// unanswered request queued again with a new msg_id.
+    fn restart_session(&mut self, random: &[u8]) {
+        let mut id = [0u8; 8];
+        let n = random.len().min(8);
+        id[..n].copy_from_slice(&random[..n]);
+        self.session_id = i64::from_le_bytes(id) ^ self.session_id.rotate_left(17);
+        self.out.ids.restart();
+        self.out.reset_seq();
+        self.out.acks.clear();
+        self.by_msg.clear();
+        self.containers.clear();
+        self.state_reqs.clear();
         let mut ids: Vec<RequestId> = self.pending.keys().copied().collect();
         ids.sort();
         for id in ids {
+            if let Some(p) = self.pending.get_mut(&id) {
+                p.msg = None;
+                p.acked = false;
+            }
             self.push_queue(id);
         }
     }
 
-    /// Resends (same msg_id) requests unanswered for longer than the configured delay.
+    /// After a reconnect: requeues every request the server has not acknowledged (same
+    /// msg_id, inside a container) and asks the state of the acknowledged ones.
+    pub fn resend_all(&mut self) {
+        let mut ids: Vec<RequestId> = self.pending.keys().copied().collect();
+        ids.sort();
+        let mut ask = Vec::new();
+        for id in ids {
+            match self.pending.get(&id) {
+                Some(p) if p.acked => ask.extend(p.msg.map(|m| m.0)),
+                Some(_) => self.push_queue(id),
+                None => {}
+            }
+        }
+        self.ask_state(ask);
+    }
+
+    /// Requests unanswered for longer than the configured delay: the unacknowledged ones are
+    /// resent (same msg_id, in a container), the acknowledged ones have their state asked.
     pub fn handle_timeout(&mut self, now_ms: i64) {
         let mut late: Vec<RequestId> = self
             .pending
@@ -315,8 +446,25 @@ impl Session {
             .map(|(id, _)| *id)
             .collect();
         late.sort();
+        let mut ask = Vec::new();
         for id in late {
-            self.bump_attempt(id, false);
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            if p.acked {
+                p.sent_at = now_ms;
+                ask.extend(p.msg.map(|m| m.0));
+            } else {
+                self.bump_attempt(id, false);
+            }
+        }
+        self.ask_state(ask);
+    }
+
+    /// Queues `msgs_state_req` for `ids` (at most 8192 per message).
+    fn ask_state(&mut self, ids: Vec<i64>) {
+        for chunk in ids.chunks(8192) {
+            self.service.push_back(Service::StateReq(chunk.to_vec()));
         }
     }
 
@@ -355,6 +503,21 @@ impl Session {
             if let Some(&id) = self.by_msg.get(&m) {
                 self.bump_attempt(id, true);
             }
+        }
+    }
+
+    /// `msg_detailed_info` / `msg_new_detailed_info` about `answer_msg_id`: acknowledged when
+    /// it arrived (or is not wanted), otherwise asked for with `msg_resend_req`.
+    fn detailed_info(&mut self, answer_msg_id: i64, wanted: bool) {
+        if wanted && !self.seen.contains(&answer_msg_id) {
+            self.service.push_back(Service::Plain(
+                types::MsgResendReq {
+                    msg_ids: vec![answer_msg_id],
+                }
+                .to_bytes(),
+            ));
+        } else {
+            self.out.acks.push(answer_msg_id);
         }
     }
 
@@ -409,7 +572,12 @@ impl Session {
             return Err(SessionError::Duplicate(outer.msg_id));
         }
         let container = super::constructor_of(&outer.body) == Some(MsgContainer::CONSTRUCTOR_ID);
+        let outer_id = outer.msg_id;
         for m in unpack(outer)? {
+            // Inside a container: a server msg_id (odd), lower than the container's.
+            if container && (m.msg_id % 2 == 0 || m.msg_id >= outer_id) {
+                continue;
+            }
             if container && !self.remember(m.msg_id) {
                 continue; // a replayed inner message
             }
@@ -447,15 +615,29 @@ impl Session {
                     };
                 self.answer(r.req_msg_id, result);
             }
-            types::MsgsAck::CONSTRUCTOR_ID => {}
+            types::MsgsAck::CONSTRUCTOR_ID => {
+                let a = types::MsgsAck::from_bytes(&body)?;
+                for m in a.msg_ids {
+                    if let Some(p) = self.by_msg.get(&m).and_then(|id| self.pending.get_mut(id)) {
+                        p.acked = true;
+                    }
+                }
+            }
             types::BadServerSalt::CONSTRUCTOR_ID => {
                 let b = types::BadServerSalt::from_bytes(&body)?;
+                // Only about a message we really sent (else a replayed or forged notice).
+                if !self.sent_recently(b.bad_msg_id) {
+                    return Ok(());
+                }
                 self.salt = b.new_server_salt;
                 self.salts.clear();
                 self.resend_msg(b.bad_msg_id);
             }
             types::BadMsgNotification::CONSTRUCTOR_ID => {
                 let b = types::BadMsgNotification::from_bytes(&body)?;
+                if !self.sent_recently(b.bad_msg_id) {
+                    return Ok(());
+                }
                 match b.error_code {
                     16 | 17 => self.out.ids.correct_from(msg_id, now_ms),
                     // seq_no too low / too high: move our counter past the server's view.
@@ -468,6 +650,9 @@ impl Session {
             types::NewSessionCreated::CONSTRUCTOR_ID => {
                 let n = types::NewSessionCreated::from_bytes(&body)?;
                 self.salt = n.server_salt;
+                // Requests in flight are not sent again here: they may still arrive (a payload
+                // overtaken by a later one), and one the server never gets is resent by the
+                // timeout, in a container with its msg_id, answered at most once.
                 self.events.push_back(Event::NewSession {
                     first_msg_id: n.first_msg_id,
                 });
@@ -479,6 +664,10 @@ impl Session {
             types::FutureSalts::CONSTRUCTOR_ID => {
                 let f = types::FutureSalts::from_bytes(&body)?;
                 let req = f.req_msg_id;
+                // Only the answer to our own get_future_salts.
+                if !self.by_msg.contains_key(&req) {
+                    return Ok(());
+                }
                 self.add_future_salts(f.salts, now_ms);
                 self.answer(req, Ok(body));
             }
@@ -489,13 +678,13 @@ impl Session {
                     .iter()
                     .map(|m| if self.seen.contains(m) { 4 } else { 1 })
                     .collect();
-                self.service.push_back(
+                self.service.push_back(Service::Plain(
                     types::MsgsStateInfo {
                         req_msg_id: msg_id,
                         info,
                     }
                     .to_bytes(),
-                );
+                ));
             }
             types::MsgResendReq::CONSTRUCTOR_ID => {
                 let q = types::MsgResendReq::from_bytes(&body)?;
@@ -506,14 +695,55 @@ impl Session {
                 }
             }
             types::MsgDetailedInfo::CONSTRUCTOR_ID => {
+                // The answer to our request `msg_id` was sent as `answer_msg_id` (it is
+                // large): ask for it unless it arrived, or the request is no longer ours.
                 let d = types::MsgDetailedInfo::from_bytes(&body)?;
-                self.out.acks.push(d.answer_msg_id);
+                let wanted = self.by_msg.contains_key(&d.msg_id);
+                self.detailed_info(d.answer_msg_id, wanted);
             }
             types::MsgNewDetailedInfo::CONSTRUCTOR_ID => {
+                // A server message (updates) we may have missed.
                 let d = types::MsgNewDetailedInfo::from_bytes(&body)?;
-                self.out.acks.push(d.answer_msg_id);
+                self.detailed_info(d.answer_msg_id, true);
             }
-            types::MsgsAllInfo::CONSTRUCTOR_ID | types::MsgsStateInfo::CONSTRUCTOR_ID => {}
+            types::MsgsStateInfo::CONSTRUCTOR_ID => {
+                let i = types::MsgsStateInfo::from_bytes(&body)?;
+                let Some(asked) = self.state_reqs.remove(&i.req_msg_id) else {
+                    return Ok(());
+                };
+                for (m, status) in asked.iter().zip(i.info.iter()) {
+                    let Some(&id) = self.by_msg.get(m) else {
+                        continue;
+                    };
+                    match status & 7 {
+                        // Unknown, or certainly not received: sent again with a new msg_id.
+                        1..=3 => {
+                            if let Some(p) = self.pending.get_mut(&id) {
+                                p.acked = false;
+                            }
+                            self.bump_attempt(id, true);
+                        }
+                        // Received, and still unanswered here: its answer was lost on the
+                        // way. A small request goes again with its msg_id (in a container:
+                        // the server answers a msg_id once and resends that answer); a large
+                        // one is not sent again, its answer is asked for.
+                        _ => {
+                            let Some(p) = self.pending.get_mut(&id) else {
+                                continue;
+                            };
+                            p.acked = true;
+                            if p.body.len() <= SMALL_BODY {
+                                self.push_queue(id);
+                            } else {
+                                self.service.push_back(Service::Plain(
+                                    types::MsgResendAnsReq { msg_ids: vec![*m] }.to_bytes(),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            types::MsgsAllInfo::CONSTRUCTOR_ID => {}
             _ => self.events.push_back(Event::Update(body)),
         }
         Ok(())

@@ -320,6 +320,11 @@ impl Outbox {
         }
     }
 
+    /// Starts the seq_no over (a new session).
+    pub(crate) fn reset_seq(&mut self) {
+        self.seq = 0;
+    }
+
     /// Moves the content counter (after bad_msg_notification 32/33).
     pub(crate) fn shift_seq(&mut self, by: i32) {
         self.seq = (self.seq + by).max(0);
@@ -348,6 +353,19 @@ impl Outbox {
             messages.push(self.message(ack, parity, now_ms));
         }
         messages
+    }
+
+    /// A container of `messages` (even of one: a message sent again with its msg_id must
+    /// not travel alone), with the ids it holds.
+    pub(crate) fn container(
+        &mut self,
+        messages: Vec<Message>,
+        parity: msgid::Parity,
+        now_ms: i64,
+    ) -> (Message, Option<Vec<i64>>) {
+        let inner = messages.iter().map(|m| m.msg_id).collect();
+        let body = MsgContainer { messages }.to_bytes();
+        (self.message(body, parity, now_ms), Some(inner))
     }
 
     /// Closes a payload: nothing, the one message, or a container of them (with the ids it

@@ -38,14 +38,27 @@ impl MsgIdGen {
 
     /// Corrects the offset from a server msg_id received at local time `now_ms`
     /// (after `bad_msg_notification` 16/17).
+    ///
+    /// Ids keep rising even when the correction moves the clock back (the spec wants them
+    /// strictly increasing within a session): until the corrected clock passes the last id
+    /// issued, each new id is the last one plus 4. See [`MsgIdGen::ahead_ms`].
     pub fn correct_from(&mut self, server_msg_id: i64, now_ms: i64) {
         let server_ms =
             (server_msg_id >> 32) * 1000 + (((server_msg_id & 0xffff_ffff) * 1000) >> 32);
         self.offset_ms = server_ms - now_ms;
-        // Ids generated from now on must still increase only if the clock went forward.
-        if self.offset_ms < 0 {
-            self.last = self.last.min(Self::raw(now_ms + self.offset_ms));
-        }
+    }
+
+    /// How far (ms) the last id issued is ahead of the corrected clock at `now_ms`: after a
+    /// large correction backwards, ids stay ahead of what the server accepts until the clock
+    /// catches up, and a session should start afresh (new session id, ids from the clock).
+    pub fn ahead_ms(&self, now_ms: i64) -> i64 {
+        let last_ms = (self.last >> 32) * 1000 + (((self.last & 0xffff_ffff) * 1000) >> 32);
+        last_ms - (now_ms + self.offset_ms)
+    }
+
+    /// Forgets the ids issued (a new session: ids start from the clock again).
+    pub fn restart(&mut self) {
+        self.last = 0;
     }
 
     fn raw(ms: i64) -> i64 {
@@ -92,6 +105,23 @@ mod tests {
         let mut s = MsgIdGen::new();
         assert_eq!(s.next(1_700_000_000_000, Parity::Response) % 4, 1);
         assert_eq!(s.next(1_700_000_000_000, Parity::ServerOther) % 4, 3);
+    }
+
+    #[test]
+    fn ids_never_go_back_after_a_correction_backwards() {
+        let mut g = MsgIdGen::new();
+        let before = g.next(1_700_000_100_000, Parity::Client);
+        // The server is 100 s behind us.
+        let server = MsgIdGen::new().next(1_700_000_000_000, Parity::Response);
+        g.correct_from(server, 1_700_000_100_000);
+        let after = g.next(1_700_000_100_001, Parity::Client);
+        assert!(after > before, "{after:x} <= {before:x}");
+        assert!(g.ahead_ms(1_700_000_100_001) > 99_000);
+        g.restart();
+        assert_eq!(
+            secs_of(g.next(1_700_000_100_001, Parity::Client)),
+            1_700_000_000
+        );
     }
 
     #[test]

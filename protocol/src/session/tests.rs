@@ -315,6 +315,15 @@ fn bad_time_and_bad_salt_are_corrected() {
         for round in 0..6 {
             let now = T0 + round * 100;
             while let Some(p) = c.poll_transmit(now, &[0; 32]) {
+                if c.session_id() != s.session_id() {
+                    // The client started a new session (its ids were far ahead): the server
+                    // makes one for it, as a DC does.
+                    s = ServerSession::new(
+                        AuthKey::from_bytes([3; 256]),
+                        c.session_id(),
+                        salts(500, t - 10),
+                    );
+                }
                 s.handle_incoming(&p, now).unwrap();
             }
             while let Some(ServerEvent::Request { msg_id, body }) = s.poll_event() {
@@ -453,4 +462,304 @@ proptest::proptest! {
         let p = seal(&key, crate::crypto::Side::Client, 1000, 0x1234, &m, &[0; 32]);
         let _ = s.handle_incoming(&p, T0);
     }
+}
+
+/// What a client payload carries: (msg_id, seqno, body) of each message, containers opened.
+fn carried(c: &Session, payload: &[u8]) -> (i64, Vec<fleetgram_tl::mtproto::Message>) {
+    let sealed = open(c.auth_key(), crate::crypto::Side::Client, payload).unwrap();
+    let outer = sealed.message.msg_id;
+    (outer, unpack(sealed.message).unwrap())
+}
+
+/// Everything the client sends at `now`.
+fn sends(c: &mut Session, now: i64) -> Vec<(i64, Vec<fleetgram_tl::mtproto::Message>)> {
+    std::iter::from_fn(|| c.poll_transmit(now, &[0; 32]))
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|p| carried(c, p))
+        .collect()
+}
+
+/// A server message to the client (odd msg_id `n` steps after T0).
+fn from_server(c: &Session, n: i64, body: Vec<u8>) -> Vec<u8> {
+    seal(
+        c.auth_key(),
+        crate::crypto::Side::Server,
+        c.salt(),
+        c.session_id(),
+        &fleetgram_tl::mtproto::Message {
+            msg_id: (((T0 / 1000) << 32) + n * 4) | 1,
+            seqno: 1,
+            body,
+        },
+        &[0; 32],
+    )
+}
+
+fn has<T: fleetgram_tl::Deserializable + fleetgram_tl::Identifiable>(
+    sent: &[(i64, Vec<fleetgram_tl::mtproto::Message>)],
+) -> Vec<T> {
+    sent.iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .filter(|m| super::constructor_of(&m.body) == Some(T::CONSTRUCTOR_ID))
+        .map(|m| T::from_bytes(&m.body).unwrap())
+        .collect()
+}
+
+#[test]
+fn lost_answers_are_asked_for_as_the_spec_says() {
+    // (the request is still pending, the answer already arrived, what the client sends)
+    for (pending, arrived, new_info) in [
+        (true, false, false),
+        (false, false, false),
+        (true, true, false),
+        (true, false, true),
+        (true, true, true),
+    ] {
+        let (mut c, _) = pair();
+        let id = c.enqueue(functions::contacts::GetContacts { hash: 1 }.to_bytes());
+        let sent = sends(&mut c, T0);
+        let req = sent[0].1.last().unwrap().msg_id;
+        if !pending {
+            c.cancel(id);
+        }
+        let answer_id = (((T0 / 1000) << 32) + 40) | 1;
+        if arrived {
+            let r = fleetgram_tl::mtproto::RpcResult {
+                req_msg_id: req,
+                result: types::contacts::ContactsNotModified {}.to_bytes(),
+            };
+            let p = seal(
+                c.auth_key(),
+                crate::crypto::Side::Server,
+                c.salt(),
+                c.session_id(),
+                &fleetgram_tl::mtproto::Message {
+                    msg_id: answer_id,
+                    seqno: 1,
+                    body: r.to_bytes(),
+                },
+                &[0; 32],
+            );
+            c.handle_incoming(&p, T0).unwrap();
+            let _ = sends(&mut c, T0); // its ack
+        }
+        let info = if new_info {
+            types::MsgNewDetailedInfo {
+                answer_msg_id: answer_id,
+                bytes: 100_000,
+                status: 0,
+            }
+            .to_bytes()
+        } else {
+            types::MsgDetailedInfo {
+                msg_id: req,
+                answer_msg_id: answer_id,
+                bytes: 100_000,
+                status: 0,
+            }
+            .to_bytes()
+        };
+        c.handle_incoming(&from_server(&c, 20, info), T0).unwrap();
+        let sent = sends(&mut c, T0 + 1);
+        let resend = has::<types::MsgResendReq>(&sent);
+        let acks = has::<types::MsgsAck>(&sent);
+        let wanted = !arrived && (pending || new_info);
+        assert_eq!(
+            resend.first().map(|r| r.msg_ids.clone()),
+            wanted.then(|| vec![answer_id]),
+            "pending {pending} arrived {arrived} new {new_info}"
+        );
+        assert_eq!(
+            acks.iter().any(|a| a.msg_ids.contains(&answer_id)),
+            !wanted,
+            "pending {pending} arrived {arrived} new {new_info}"
+        );
+    }
+}
+
+#[test]
+fn acknowledged_requests_are_not_resent_and_resends_travel_in_containers() {
+    let (c, _) = pair();
+    let mut c = c.with_config(client::Config {
+        resend_after_ms: 1000,
+        ..Default::default()
+    });
+    let small = c.enqueue(functions::contacts::GetContacts { hash: 1 }.to_bytes());
+    let big_body = functions::upload::SaveFilePart {
+        file_id: 1,
+        file_part: 0,
+        bytes: vec![7; 512 * 1024],
+    }
+    .to_bytes();
+    let big = c.enqueue(big_body);
+    let first = sends(&mut c, T0);
+    let ids: Vec<i64> = first
+        .iter()
+        .flat_map(|(_, ms)| ms.iter().map(|m| m.msg_id))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let (small_id, big_id) = (ids[0], ids[1]);
+    let _ = (small, big);
+    // The server acknowledges the upload part only.
+    let ack = types::MsgsAck {
+        msg_ids: vec![big_id],
+    }
+    .to_bytes();
+    c.handle_incoming(&from_server(&c, 5, ack), T0).unwrap();
+    c.handle_timeout(T0 + 1000);
+    let again = sends(&mut c, T0 + 1000);
+    // The unacknowledged one goes again with its msg_id, inside a container; the part is not
+    // sent again, its state is asked.
+    let resent: Vec<&fleetgram_tl::mtproto::Message> = again
+        .iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .filter(|m| m.msg_id == small_id)
+        .collect();
+    assert_eq!(resent.len(), 1);
+    assert!(again
+        .iter()
+        .all(|(outer, ms)| ms.len() > 1 || ms[0].msg_id == *outer));
+    assert!(again
+        .iter()
+        .any(|(outer, ms)| ms.iter().any(|m| m.msg_id == small_id) && *outer != small_id));
+    assert!(again
+        .iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .all(|m| m.msg_id != big_id && m.body.len() < 1024));
+    let asked = has::<types::MsgsStateReq>(&again);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].msg_ids, vec![big_id]);
+    let state_req_id = again
+        .iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .find(|m| super::constructor_of(&m.body) == Some(types::MsgsStateReq::CONSTRUCTOR_ID))
+        .unwrap()
+        .msg_id;
+    // "Received" (4): the large request is not sent again; its answer is asked for.
+    let info = types::MsgsStateInfo {
+        req_msg_id: state_req_id,
+        info: vec![4],
+    }
+    .to_bytes();
+    c.handle_incoming(&from_server(&c, 6, info), T0 + 1001)
+        .unwrap();
+    let after = sends(&mut c, T0 + 1001);
+    let ans = has::<types::MsgResendAnsReq>(&after);
+    assert_eq!(ans.len(), 1);
+    assert_eq!(ans[0].msg_ids, vec![big_id]);
+    assert!(after
+        .iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .all(|m| m.msg_id != big_id));
+    // "Not received" (2): sent again, with a new msg_id.
+    c.handle_timeout(T0 + 2100);
+    let again = sends(&mut c, T0 + 2100);
+    let state_req_id = again
+        .iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .find(|m| super::constructor_of(&m.body) == Some(types::MsgsStateReq::CONSTRUCTOR_ID))
+        .unwrap()
+        .msg_id;
+    let info = types::MsgsStateInfo {
+        req_msg_id: state_req_id,
+        info: vec![2],
+    }
+    .to_bytes();
+    c.handle_incoming(&from_server(&c, 7, info), T0 + 2101)
+        .unwrap();
+    let after = sends(&mut c, T0 + 2101);
+    let parts: Vec<&fleetgram_tl::mtproto::Message> = after
+        .iter()
+        .flat_map(|(_, ms)| ms.iter())
+        .filter(|m| m.body.len() > 1024)
+        .collect();
+    assert_eq!(parts.len(), 1);
+    assert_ne!(parts[0].msg_id, big_id);
+}
+
+#[test]
+fn notices_about_messages_never_sent_are_ignored() {
+    let (mut c, _) = pair();
+    c.enqueue(functions::Ping { ping_id: 1 }.to_bytes());
+    let _ = sends(&mut c, T0);
+    let salt = c.salt();
+    let offset = c.time_offset_ms();
+    let never = ((T0 / 1000) << 32) + 4 * 1000;
+    for (n, body) in [
+        types::BadServerSalt {
+            bad_msg_id: never,
+            bad_msg_seqno: 1,
+            error_code: 48,
+            new_server_salt: 42,
+        }
+        .to_bytes(),
+        types::BadMsgNotification {
+            bad_msg_id: never,
+            bad_msg_seqno: 1,
+            error_code: 16,
+        }
+        .to_bytes(),
+        types::FutureSalts {
+            req_msg_id: never,
+            now: (T0 / 1000) as i32,
+            salts: vec![types::FutureSalt {
+                valid_since: 0,
+                valid_until: i32::MAX,
+                salt: 43,
+            }],
+        }
+        .to_bytes(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.handle_incoming(&from_server(&c, 50 + n as i64 * 10_000_000, body), T0)
+            .unwrap();
+    }
+    assert_eq!((c.salt(), c.time_offset_ms()), (salt, offset));
+}
+
+#[test]
+fn messages_inside_a_container_are_checked() {
+    let (mut c, _) = pair();
+    let base = ((T0 / 1000) << 32) | 1;
+    let update = types::UpdatesTooLong {}.to_bytes();
+    let container = fleetgram_tl::mtproto::MsgContainer {
+        messages: vec![
+            // fine
+            fleetgram_tl::mtproto::Message {
+                msg_id: base + 4,
+                seqno: 1,
+                body: update.clone(),
+            },
+            // even (a client's id)
+            fleetgram_tl::mtproto::Message {
+                msg_id: base + 7,
+                seqno: 1,
+                body: update.clone(),
+            },
+            // not lower than the container
+            fleetgram_tl::mtproto::Message {
+                msg_id: base + 400,
+                seqno: 1,
+                body: update.clone(),
+            },
+        ],
+    };
+    let p = seal(
+        c.auth_key(),
+        crate::crypto::Side::Server,
+        c.salt(),
+        c.session_id(),
+        &fleetgram_tl::mtproto::Message {
+            msg_id: base + 100,
+            seqno: 2,
+            body: container.to_bytes(),
+        },
+        &[0; 32],
+    );
+    c.handle_incoming(&p, T0).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert_eq!(events, vec![Event::Update(update)]);
 }

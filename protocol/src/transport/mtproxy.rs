@@ -69,7 +69,9 @@ impl Secret {
         };
         match bytes.len() {
             16 => Ok(Secret::Plain(key16(&bytes)?)),
-            17 if bytes[0] == 0xdd => Ok(Secret::Padded(key16(&bytes[1..])?)),
+            // Any 17-byte secret means padded intermediate: the spec says clients default to
+            // it "whenever an additional byte in the secret is encountered" (`dd` is usual).
+            17 => Ok(Secret::Padded(key16(&bytes[1..])?)),
             n if n > 17 && bytes[0] == 0xee => {
                 let domain = String::from_utf8(bytes[17..].to_vec())
                     .map_err(|_| "MTProxy fake-TLS domain is not UTF-8".to_string())?;
@@ -78,10 +80,6 @@ impl Secret {
                     domain,
                 })
             }
-            17 => Err(format!(
-                "MTProxy secret prefix {:02x} is unknown, expected dd",
-                bytes[0]
-            )),
             n => Err(format!(
                 "MTProxy secret of {n} bytes, expected 16, 17 (dd..) or more (ee..domain)"
             )),

@@ -273,7 +273,11 @@ fn mtproxy_secrets() {
     // base64url form of the dd secret
     assert_eq!(Secret::parse("3QARIjNEVWZ3iJmqu8zd7v8").unwrap(), dd);
     assert!(Secret::parse("abcd").is_err());
-    assert!(Secret::parse("ff00112233445566778899aabbccddeeff").is_err());
+    // Any 17th byte means padded intermediate (the spec: "whenever an additional byte in the
+    // secret is encountered"), with the same key.
+    let other = Secret::parse("ff00112233445566778899aabbccddeeff").unwrap();
+    assert_eq!(other, dd);
+    assert_eq!(other.framing(), Kind::PaddedIntermediate);
 }
 
 proptest::proptest! {

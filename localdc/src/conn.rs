@@ -79,7 +79,16 @@ pub(crate) struct Slot {
     pub without_updates: bool,
     /// The API layer of the client (its answers and updates are converted to it).
     pub layer: i32,
+    /// When its connection went (updates are held for it a while, as Telegram does).
+    pub detached_at: Option<tokio::time::Instant>,
 }
+
+/// How long updates are held for a session whose connection went.
+const HOLD_DETACHED: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Most messages waiting for a session without a connection (more: it catches up with
+/// getDifference).
+const HOLD_MAX: usize = 1000;
 
 /// (auth key id, session id).
 pub(crate) type SessionKey = (i64, i64);
@@ -190,6 +199,7 @@ pub(crate) async fn serve(
         handshake: Handshake::Idle,
         plain_ids: MsgIdGen::new(),
         sessions_here: Vec::new(),
+        disconnect_at: None,
     };
     let mut framer = Framer::new(kind, Role::Server).with_max_frame(MAX_FRAME);
     let mut drops = conn.shared.drops.subscribe();
@@ -224,16 +234,23 @@ pub(crate) async fn serve(
         } else if frame_began.is_none() {
             frame_began = Some(tokio::time::Instant::now());
         }
-        let give_up = match frame_began {
+        let mut give_up = match frame_began {
             Some(t) => t + limits.frame,
             None => last_frame + limits.idle,
         };
+        if let Some(t) = conn.disconnect_at {
+            give_up = give_up.min(t);
+        }
         let n = tokio::select! {
             r = rd.read(&mut chunk) => match r {
                 Ok(n) if n > 0 => n,
                 _ => break,
             },
             _ = tokio::time::sleep_until(give_up) => {
+                if conn.disconnect_at.is_some_and(|t| t <= tokio::time::Instant::now()) {
+                    tracing::debug!(%peer, "ping_delay_disconnect ran out; closing");
+                    break;
+                }
                 tracing::debug!(%peer, partial = frame_began.is_some(), "connection idle too long; closing");
                 conn.shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
                 break;
@@ -288,7 +305,10 @@ async fn write_loop(
             match msg {
                 Out::Payload(p) => {
                     queued += p.len();
-                    framer.encode(&p, false, &random(((p.len() % 7) * 2).min(15)), &mut out)
+                    // Padded intermediate: 0 to 15 random bytes of padding, random in length
+                    // too (other framings ignore it).
+                    let pad = rand::Rng::gen_range(&mut rand::thread_rng(), 0..16);
+                    framer.encode(&p, false, &random(pad), &mut out)
                 }
                 Out::QuickAck(token) => {
                     queued += 4;
@@ -331,6 +351,8 @@ struct Conn {
     plain_ids: MsgIdGen,
     /// Sessions whose current connection is this one.
     sessions_here: Vec<Arc<Mutex<Slot>>>,
+    /// `ping_delay_disconnect`: when the connection is closed unless another comes.
+    disconnect_at: Option<tokio::time::Instant>,
 }
 
 impl Conn {
@@ -373,10 +395,23 @@ impl Conn {
                 self.handshake = Handshake::Step2(s);
                 a
             }),
-            Handshake::Step2(s2) => hs::step3(keys, s2, body).map(|(a, done)| {
-                self.register_key(done, now);
-                a
-            }),
+            Handshake::Step2(s2) => match hs::step3(keys, s2, body) {
+                Ok((a, done)) => {
+                    // The client named another DC (or a test DC): -444, as Telegram.
+                    if done.dc.is_some_and(|d| d != self.dc && d != -self.dc) {
+                        tracing::debug!(dc = self.dc, named = ?done.dc, "handshake for another DC");
+                        self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+                        self.tx.send(Out::Error(ErrorCode::InvalidDc));
+                        return false;
+                    }
+                    // A key id already in use is never replaced by a new key.
+                    if !self.register_key(done, now) {
+                        return self.fail();
+                    }
+                    Ok(a)
+                }
+                Err(e) => Err(e),
+            },
             Handshake::Idle => hs::step1(keys, body, &random(24)).map(|(a, s)| {
                 self.handshake = Handshake::Step1(s);
                 a
@@ -394,7 +429,8 @@ impl Conn {
         }
     }
 
-    fn register_key(&self, done: hs::ServerFinished, now: i32) {
+    /// Registers a new key; `false` (nothing changed) when its id is taken.
+    fn register_key(&self, done: hs::ServerFinished, now: i32) -> bool {
         let mut rng = rand::thread_rng();
         let mut salts = vec![types::FutureSalt {
             valid_since: now - 1800,
@@ -421,11 +457,18 @@ impl Conn {
             temp = done.temp_expires_in.is_some(),
             "auth key created"
         );
-        self.shared
-            .auth_keys
-            .write()
-            .expect("not poisoned")
-            .insert(done.auth_key.id(), entry.clone());
+        {
+            let mut keys = self.shared.auth_keys.write().expect("not poisoned");
+            if keys.contains_key(&done.auth_key.id()) {
+                tracing::warn!(
+                    dc = self.dc,
+                    key_id = done.auth_key.id(),
+                    "a new auth key has the id of an existing one; refused"
+                );
+                return false;
+            }
+            keys.insert(done.auth_key.id(), entry.clone());
+        }
         if let Some(store) = self
             .shared
             .state
@@ -436,6 +479,7 @@ impl Conn {
         {
             store.put_key(done.auth_key.id(), &entry);
         }
+        true
     }
 
     fn handle_encrypted(&mut self, payload: &[u8], quick_ack: bool) -> bool {
@@ -469,16 +513,35 @@ impl Conn {
         let slot = self.slot(key_id, sealed.session_id, &entry);
         let mut guard = slot.lock().expect("not poisoned");
         if !guard.conn.as_ref().is_some_and(|c| c.same(&self.tx)) {
+            // The session on a new connection: what it did not acknowledge goes again.
+            if guard.detached_at.is_some() {
+                guard.session.resume();
+            }
             guard.conn = Some(self.tx.clone());
+            guard.detached_at = None;
             self.sessions_here.push(slot.clone());
         }
-        if guard.session.handle_sealed(sealed, now).is_err() {
-            drop(guard);
-            return self.fail();
+        match guard.session.handle_sealed(sealed, now) {
+            Ok(()) => {}
+            Err(fleetgram_protocol::session::SessionError::Flood(why)) => {
+                // Over a per-session limit: -429, as Telegram.
+                drop(guard);
+                tracing::debug!(dc = self.dc, %why, "session limit; answering -429");
+                self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+                self.tx.send(Out::Error(ErrorCode::Flood));
+                return false;
+            }
+            Err(_) => {
+                drop(guard);
+                return self.fail();
+            }
         }
         if let Some(token) = token {
-            // Received, decrypted and accepted: acknowledge before any answer.
-            self.tx.send(Out::QuickAck(token));
+            // Received, decrypted and accepted for processing: acknowledged before any
+            // answer. (A payload whose messages were all refused gets none.)
+            if guard.session.last_accepted() {
+                self.tx.send(Out::QuickAck(token));
+            }
         }
         let session_id = guard.session.session_id();
         let mut pushes = Vec::new();
@@ -578,7 +641,14 @@ impl Conn {
                         now,
                     );
                 }
-                ServerEvent::DisconnectAfter { .. } => {}
+                ServerEvent::DisconnectAfter { delay_secs } => {
+                    // `ping_delay_disconnect`: closed if nothing comes before the delay runs
+                    // out (each new one moves it).
+                    self.disconnect_at = (delay_secs > 0).then(|| {
+                        tokio::time::Instant::now()
+                            + std::time::Duration::from_secs(delay_secs as u64)
+                    });
+                }
             }
         }
         // Remember whom this session acts for, so updates reach it.
@@ -643,6 +713,7 @@ impl Conn {
                     owner: None,
                     without_updates: false,
                     layer,
+                    detached_at: None,
                 }))
             })
             .clone()
@@ -654,6 +725,7 @@ impl Conn {
             let mut s = slot.lock().expect("not poisoned");
             if s.conn.as_ref().is_some_and(|c| c.same(&self.tx)) {
                 s.conn = None;
+                s.detached_at = Some(tokio::time::Instant::now());
             }
         }
     }
@@ -756,8 +828,14 @@ fn deliver_sequenced(
                 continue;
             };
             let mut s = slot.lock().expect("not poisoned");
-            if s.owner != Some(user) || s.conn.is_none() || s.without_updates {
-                continue; // logged out, or offline: the client catches up with getDifference
+            if s.owner != Some(user) || s.without_updates {
+                continue; // logged out, or not wanting updates
+            }
+            if s.conn.is_none()
+                && (s.detached_at.is_none_or(|t| t.elapsed() > HOLD_DETACHED)
+                    || s.session.queued() >= HOLD_MAX)
+            {
+                continue; // offline for long: the client catches up with getDifference
             }
             for (p, _) in pushes
                 .iter()

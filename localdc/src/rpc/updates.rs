@@ -110,6 +110,7 @@ pub(crate) fn get_difference(ctx: &Ctx<'_>, req: functions::updates::GetDifferen
     let mut other_updates = Vec::new();
     let mut users = std::collections::BTreeSet::from([me]);
     let mut chans = Vec::new();
+    let mut group_chats = Vec::new();
     let mut reached = req.pts;
     for e in log.iter().filter(|e| e.pts > req.pts) {
         if e.pts - req.pts > limit && reached > req.pts {
@@ -118,12 +119,19 @@ pub(crate) fn get_difference(ctx: &Ctx<'_>, req: functions::updates::GetDifferen
         reached = e.pts;
         match &e.update {
             enums::Update::NewMessage(u) => {
-                if let enums::Message::Message(m) = &u.message {
-                    if let Some(enums::Peer::User(p)) = &m.from_id {
-                        users.insert(p.user_id);
-                    }
-                    if let enums::Peer::User(p) = &m.peer_id {
-                        users.insert(p.user_id);
+                let (from, peer) = match &u.message {
+                    enums::Message::Message(m) => (m.from_id.as_ref(), Some(&m.peer_id)),
+                    enums::Message::Service(m) => (m.from_id.as_ref(), Some(&m.peer_id)),
+                    enums::Message::Empty(_) => (None, None),
+                };
+                for p in from.into_iter().chain(peer) {
+                    match p {
+                        enums::Peer::User(p) => {
+                            users.insert(p.user_id);
+                        }
+                        // The basic groups its messages are in come with the difference.
+                        enums::Peer::Chat(c) => group_chats.push(c.chat_id),
+                        enums::Peer::Channel(_) => {}
                     }
                 }
                 let mut m = u.message.clone();
@@ -158,9 +166,17 @@ pub(crate) fn get_difference(ctx: &Ctx<'_>, req: functions::updates::GetDifferen
         .collect();
     chans.sort_unstable();
     chans.dedup();
-    let chats = chans
+    group_chats.sort_unstable();
+    group_chats.dedup();
+    let chats = group_chats
         .into_iter()
-        .map(|c| super::channels::channel_tl(&state, me, c))
+        .filter(|c| state.chats.contains_key(c))
+        .map(|c| state.chat_tl(me, c))
+        .chain(
+            chans
+                .into_iter()
+                .map(|c| super::channels::channel_tl(&state, me, c)),
+        )
         .collect();
     if reached < s.pts || qts_reached < s.qts {
         return ok(enums::updates::Difference::from(

@@ -69,6 +69,9 @@ pub enum SessionError {
     /// A gzip body that could not be inflated or was too large.
     #[error("gzip: {0}")]
     Gzip(String),
+    /// Over a per-session limit (a server answers with transport error -429).
+    #[error("session limit: {0}")]
+    Flood(String),
 }
 
 /// An RPC error: `FLOOD_WAIT_31` -> name `FLOOD_WAIT`, value `Some(31)`.

@@ -17,7 +17,7 @@ use super::{
 use crate::crypto::{AuthKey, Side};
 use fleetgram_tl::mtproto::{Message, MsgContainer, RpcResult};
 use fleetgram_tl::{enums, functions, types, Deserializable, Identifiable, Serializable};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// What the server application must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,32 @@ pub enum ServerEvent {
     },
 }
 
+/// A content message sent and not acknowledged yet.
+#[derive(Debug, Clone)]
+struct Sent {
+    seqno: i32,
+    body: Vec<u8>,
+    /// For an answer: the request it answers.
+    answer_to: Option<i64>,
+}
+
+/// Answers and updates larger than this are not resent whole on a new connection or for a
+/// duplicate request: they are announced with `msg_detailed_info` / `msg_new_detailed_info`
+/// and sent when the client asks (`msg_resend_req`).
+pub const RESEND_INLINE: usize = 16 * 1024;
+
+/// Most unacknowledged messages kept for resending (the oldest go first).
+const UNACKED_MAX: usize = 1024;
+
+/// Most bytes of unacknowledged messages kept.
+const UNACKED_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most messages a container may carry (more: -429, as Telegram).
+pub const MAX_CONTAINER: usize = 1024;
+
+/// Most requests a session may have in progress at once (more: -429).
+pub const MAX_IN_FLIGHT: usize = 1024;
+
 /// The server end of one client session.
 #[derive(Debug)]
 pub struct ServerSession {
@@ -56,7 +82,20 @@ pub struct ServerSession {
     in_progress: HashSet<i64>,
     seen: HashSet<i64>,
     seen_order: VecDeque<i64>,
-    outgoing: VecDeque<(Vec<u8>, Parity)>,
+    outgoing: VecDeque<(Vec<u8>, Parity, Option<i64>)>,
+    /// Messages sent again with their own msg_id and seq_no.
+    resend: VecDeque<Message>,
+    /// Content messages sent and not acknowledged, by msg_id.
+    unacked: BTreeMap<i64, Sent>,
+    unacked_bytes: usize,
+    /// Request msg_id -> the msg_id its answer went out with.
+    answer_ids: HashMap<i64, i64>,
+    /// Received content messages: msg_id -> seq_no (for the seq_no checks 32 and 33).
+    received_seq: BTreeMap<i64, i32>,
+    /// Whether the last payload had a message accepted for processing (quick acks).
+    accepted: bool,
+    /// msg_ids of the containers received (a subset of `seen`).
+    containers_seen: HashSet<i64>,
     events: VecDeque<ServerEvent>,
 }
 
@@ -77,8 +116,71 @@ impl ServerSession {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             outgoing: VecDeque::new(),
+            resend: VecDeque::new(),
+            unacked: BTreeMap::new(),
+            unacked_bytes: 0,
+            answer_ids: HashMap::new(),
+            received_seq: BTreeMap::new(),
+            accepted: false,
+            containers_seen: HashSet::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// Whether the last payload handed to [`ServerSession::handle_sealed`] had a message
+    /// accepted for processing (a quick ack is owed only then).
+    pub fn last_accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// Messages waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.outgoing.len() + self.resend.len()
+    }
+
+    /// Content messages sent and not acknowledged yet.
+    pub fn unacked_count(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// The client came back on a new connection: what it has not acknowledged is sent again,
+    /// each with its msg_id (a copy it already had is dropped by the client); a large one is
+    /// announced with `msg_detailed_info` / `msg_new_detailed_info` and sent when asked.
+    pub fn resume(&mut self) {
+        let ids: Vec<i64> = self.unacked.keys().copied().collect();
+        for id in ids {
+            let sent = self.unacked[&id].clone();
+            if sent.body.len() <= RESEND_INLINE {
+                self.resend.push_back(Message {
+                    msg_id: id,
+                    seqno: sent.seqno,
+                    body: sent.body,
+                });
+            } else {
+                self.announce(id, &sent);
+            }
+        }
+    }
+
+    /// Tells the client about message `id` (too large to resend unasked).
+    fn announce(&mut self, id: i64, sent: &Sent) {
+        let bytes = sent.body.len() as i32;
+        let body = match sent.answer_to {
+            Some(req) => types::MsgDetailedInfo {
+                msg_id: req,
+                answer_msg_id: id,
+                bytes,
+                status: 0,
+            }
+            .to_bytes(),
+            None => types::MsgNewDetailedInfo {
+                answer_msg_id: id,
+                bytes,
+                status: 0,
+            }
+            .to_bytes(),
+        };
+        self.push(body, Parity::ServerOther);
     }
 
     /// The client's session id.
@@ -122,7 +224,7 @@ impl ServerSession {
     }
 
     fn push(&mut self, body: Vec<u8>, parity: Parity) {
-        self.outgoing.push_back((body, parity));
+        self.outgoing.push_back((body, parity, None));
     }
 
     fn bad_msg(&mut self, m: &Message, code: i32) {
@@ -190,6 +292,7 @@ impl ServerSession {
             });
         }
         self.prune(now_ms);
+        self.accepted = false;
         let outer = sealed.message;
         if outer.msg_id % 4 != 0 {
             self.bad_msg(&outer, 18);
@@ -217,13 +320,29 @@ impl ServerSession {
             self.resend_answer(outer.msg_id);
             return Ok(());
         }
-        if !self.remember(outer.msg_id) && !container {
-            return Ok(()); // duplicate of a message without a cached answer (in progress or service)
+        if !self.remember(outer.msg_id) {
+            if !container {
+                return Ok(()); // duplicate of a message without a cached answer (in progress or service)
+            }
+            if !self.containers_seen.contains(&outer.msg_id) {
+                // 19: a container may not reuse the msg_id of a message received before.
+                self.bad_msg(&outer, 19);
+                return Ok(());
+            }
+            // The same container again (a network duplicate): its messages are checked one by
+            // one below (answers resent, nothing run twice).
+        } else if container {
+            self.containers_seen.insert(outer.msg_id);
+            if self.containers_seen.len() > SEEN_CAPACITY {
+                let live: HashSet<i64> = self.seen.clone();
+                self.containers_seen.retain(|c| live.contains(c));
+            }
         }
         let messages = if container {
             match unpack(outer.clone()) {
-                Ok(m) => m,
-                Err(_) => {
+                // Inner messages are numbered below the container.
+                Ok(m) if m.iter().all(|x| x.msg_id < outer.msg_id) => m,
+                _ => {
                     self.bad_msg(&outer, 64);
                     return Ok(());
                 }
@@ -231,6 +350,12 @@ impl ServerSession {
         } else {
             vec![outer.clone()]
         };
+        if messages.len() > MAX_CONTAINER {
+            return Err(SessionError::Flood(format!(
+                "{} messages in a container (at most {MAX_CONTAINER})",
+                messages.len()
+            )));
+        }
         let salt_ok = self.salt_ok(sealed.salt, now_ms);
         let mut refused = false;
         for m in messages {
@@ -261,8 +386,19 @@ impl ServerSession {
                 continue;
             }
             if content {
+                if let Some(code) = self.seq_check(m.msg_id, m.seqno) {
+                    self.seen.remove(&m.msg_id);
+                    self.bad_msg(&m, code);
+                    continue;
+                }
+                if self.in_progress.len() >= MAX_IN_FLIGHT {
+                    return Err(SessionError::Flood(format!(
+                        "more than {MAX_IN_FLIGHT} requests in progress"
+                    )));
+                }
                 self.out.acks.push(m.msg_id);
             }
+            self.accepted = true;
             self.process(m, now_ms)?;
         }
         if refused {
@@ -281,11 +417,48 @@ impl ServerSession {
         Ok(())
     }
 
+    /// A request `msg_id` came again: its cached answer goes again (a large one, still
+    /// unacknowledged, is announced with `msg_detailed_info` instead).
     fn resend_answer(&mut self, msg_id: i64) {
+        if let Some(&answer) = self.answer_ids.get(&msg_id) {
+            if let Some(sent) = self.unacked.get(&answer).cloned() {
+                if sent.body.len() > RESEND_INLINE {
+                    self.announce(answer, &sent);
+                    return;
+                }
+            }
+        }
         if let Some((_, body)) = self.answered.get(&msg_id) {
             let body = body.clone();
-            self.push(body, Parity::Response);
+            self.outgoing
+                .push_back((body, Parity::Response, Some(msg_id)));
         }
+    }
+
+    /// The seq_no checks against the content messages received before (`32`: too low, the
+    /// server has a lower msg_id with a higher or equal odd seq_no; `33`: too high).
+    fn seq_check(&mut self, msg_id: i64, seqno: i32) -> Option<i32> {
+        let before = self
+            .received_seq
+            .range(..msg_id)
+            .next_back()
+            .map(|(_, s)| *s);
+        let after = self
+            .received_seq
+            .range(msg_id + 1..)
+            .next()
+            .map(|(_, s)| *s);
+        if before.is_some_and(|b| b >= seqno) {
+            return Some(32);
+        }
+        if after.is_some_and(|a| a <= seqno) {
+            return Some(33);
+        }
+        self.received_seq.insert(msg_id, seqno);
+        if self.received_seq.len() > SEEN_CAPACITY {
+            self.received_seq.pop_first();
+        }
+        None
     }
 
     fn process(&mut self, m: Message, now_ms: i64) -> Result<(), SessionError> {
@@ -294,15 +467,50 @@ impl ServerSession {
             return Err(SessionError::Malformed("empty message body".into()));
         };
         match cid {
-            types::MsgsAck::CONSTRUCTOR_ID | types::HttpWait::CONSTRUCTOR_ID => {}
+            types::MsgsAck::CONSTRUCTOR_ID => {
+                for id in types::MsgsAck::from_bytes(&body)?.msg_ids {
+                    if let Some(sent) = self.unacked.remove(&id) {
+                        self.unacked_bytes -= sent.body.len();
+                    }
+                }
+            }
+            types::HttpWait::CONSTRUCTOR_ID => {}
             types::MsgsStateInfo::CONSTRUCTOR_ID | types::MsgsAllInfo::CONSTRUCTOR_ID => {}
-            types::MsgResendReq::CONSTRUCTOR_ID | types::MsgResendAnsReq::CONSTRUCTOR_ID => {
-                let ids = match enums::MsgResendReq::from_bytes(&body)? {
-                    enums::MsgResendReq::MsgResendReq(r) => r.msg_ids,
-                    enums::MsgResendReq::MsgResendAnsReq(r) => r.msg_ids,
-                };
-                for id in ids {
-                    self.resend_answer(id);
+            types::MsgResendReq::CONSTRUCTOR_ID => {
+                // Messages we sent, by their msg_id: sent again as they were. If one is
+                // unknown, the state of all is told instead (the spec).
+                let ids = types::MsgResendReq::from_bytes(&body)?.msg_ids;
+                if ids.iter().all(|id| self.unacked.contains_key(id)) {
+                    for id in ids {
+                        let sent = self.unacked[&id].clone();
+                        self.resend.push_back(Message {
+                            msg_id: id,
+                            seqno: sent.seqno,
+                            body: sent.body,
+                        });
+                    }
+                } else {
+                    let info = ids
+                        .iter()
+                        .map(|id| if self.unacked.contains_key(id) { 4 } else { 1 })
+                        .collect();
+                    self.push(
+                        types::MsgsStateInfo {
+                            req_msg_id: m.msg_id,
+                            info,
+                        }
+                        .to_bytes(),
+                        Parity::Response,
+                    );
+                }
+            }
+            types::MsgResendAnsReq::CONSTRUCTOR_ID => {
+                // Requests, by their msg_id: their answers go again.
+                for id in types::MsgResendAnsReq::from_bytes(&body)?.msg_ids {
+                    if let Some((_, body)) = self.answered.get(&id) {
+                        let body = body.clone();
+                        self.outgoing.push_back((body, Parity::Response, Some(id)));
+                    }
                 }
             }
             functions::Ping::CONSTRUCTOR_ID => {
@@ -413,7 +621,8 @@ impl ServerSession {
         self.answered
             .insert(req_msg_id, (self.now_secs(now_ms), body.clone()));
         self.answered_order.push_back(req_msg_id);
-        self.push(body, Parity::Response);
+        self.outgoing
+            .push_back((body, Parity::Response, Some(req_msg_id)));
     }
 
     /// Answers request `req_msg_id` with a result object or an RPC error (code, message such
@@ -447,21 +656,70 @@ impl ServerSession {
 
     /// Whether anything (besides acks) waits to be sent.
     pub fn wants_transmit(&self) -> bool {
-        !self.outgoing.is_empty()
+        !self.outgoing.is_empty() || !self.resend.is_empty()
+    }
+
+    /// Keeps a content message until the client acknowledges it (bounded: the oldest go).
+    fn keep_unacked(&mut self, m: &Message, answer_to: Option<i64>) {
+        if !is_content_related(&m.body) {
+            return;
+        }
+        if let Some(req) = answer_to {
+            self.answer_ids.insert(req, m.msg_id);
+        }
+        self.unacked_bytes += m.body.len();
+        self.unacked.insert(
+            m.msg_id,
+            Sent {
+                seqno: m.seqno,
+                body: m.body.clone(),
+                answer_to,
+            },
+        );
+        while self.unacked.len() > UNACKED_MAX || self.unacked_bytes > UNACKED_BYTES {
+            let Some((_, old)) = self.unacked.pop_first() else {
+                break;
+            };
+            self.unacked_bytes -= old.body.len();
+        }
+        if self.answer_ids.len() > 2 * UNACKED_MAX {
+            let live: HashSet<i64> = self.unacked.keys().copied().collect();
+            self.answer_ids.retain(|_, a| live.contains(a));
+        }
     }
 
     /// The next encrypted payload for the client, if any.
     pub fn poll_transmit(&mut self, now_ms: i64, random: &[u8]) -> Option<Vec<u8>> {
         let mut messages = self.out.begin(Parity::ServerOther, now_ms);
         let mut size: usize = messages.iter().map(|m| m.body.len()).sum();
+        // Messages sent again with their msg_id travel in a container, never alone.
+        let mut reused = false;
         while messages.len() < 100 && size < 512 * 1024 {
-            let Some((body, parity)) = self.outgoing.pop_front() else {
+            let Some(m) = self.resend.pop_front() else {
+                break;
+            };
+            size += m.body.len();
+            reused = true;
+            messages.push(m);
+        }
+        while messages.len() < 100 && size < 512 * 1024 {
+            let Some((body, parity, answer_to)) = self.outgoing.pop_front() else {
                 break;
             };
             size += body.len();
-            messages.push(self.out.message(body, parity, now_ms));
+            let m = self.out.message(body, parity, now_ms);
+            self.keep_unacked(&m, answer_to);
+            messages.push(m);
         }
-        let (message, _) = self.out.finish(messages, Parity::ServerOther, now_ms)?;
+        // A container's msg_id must be above every message it carries.
+        let (message, _) = if reused {
+            if messages.is_empty() {
+                return None;
+            }
+            self.out.container(messages, Parity::ServerOther, now_ms)
+        } else {
+            self.out.finish(messages, Parity::ServerOther, now_ms)?
+        };
         Some(seal(
             &self.key,
             Side::Server,

@@ -457,17 +457,13 @@ impl Conn {
             temp = done.temp_expires_in.is_some(),
             "auth key created"
         );
-        {
-            let mut keys = self.shared.auth_keys.write().expect("not poisoned");
-            if keys.contains_key(&done.auth_key.id()) {
-                tracing::warn!(
-                    dc = self.dc,
-                    key_id = done.auth_key.id(),
-                    "a new auth key has the id of an existing one; refused"
-                );
-                return false;
-            }
-            keys.insert(done.auth_key.id(), entry.clone());
+        if !insert_key(&self.shared, done.auth_key.id(), entry.clone()) {
+            tracing::warn!(
+                dc = self.dc,
+                key_id = done.auth_key.id(),
+                "a new auth key has the id of an existing one; refused"
+            );
+            return false;
         }
         if let Some(store) = self
             .shared
@@ -744,6 +740,17 @@ pub(crate) fn deliver(shared: &Shared, origin: SessionKey, pushes: Vec<rpc::Push
     deliver_sequenced(shared, origin, &users, &pushes, now);
 }
 
+/// Adds a new key unless its id is taken (then nothing changes: an existing key, and the
+/// login on it, is never replaced by a new handshake).
+fn insert_key(shared: &Shared, id: i64, entry: AuthKeyEntry) -> bool {
+    let mut keys = shared.auth_keys.write().expect("not poisoned");
+    if keys.contains_key(&id) {
+        return false;
+    }
+    keys.insert(id, entry);
+    true
+}
+
 /// Sends one push to `user`'s sessions exactly as given (no seq stamped).
 pub(crate) fn deliver_as_is(shared: &Shared, user: i64, push: rpc::Push, now: i64) {
     deliver_sequenced(shared, (0, 0), &[user], &[push], now);
@@ -874,4 +881,33 @@ pub(crate) fn flush(slot: &mut Slot, now: i64) {
 fn body_id(body: &[u8]) -> u32 {
     body.get(..4)
         .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetgram_protocol::crypto::AuthKey;
+
+    #[tokio::test]
+    async fn a_new_key_never_replaces_one_with_the_same_id() {
+        let dc = crate::LocalDc::start(crate::Config {
+            dcs: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let entry = |byte: u8| AuthKeyEntry {
+            key: AuthKey::from_bytes([byte; 256]),
+            dc: 1,
+            temp_expires_at: None,
+            bound_to: None,
+            salts: Vec::new(),
+        };
+        let shared = dc.shared();
+        assert!(insert_key(shared, 42, entry(1)));
+        assert!(!insert_key(shared, 42, entry(2)));
+        let kept = shared.auth_keys.read().unwrap()[&42].key.clone();
+        assert_eq!(kept.id(), AuthKey::from_bytes([1; 256]).id());
+        dc.shutdown().await;
+    }
 }

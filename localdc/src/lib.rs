@@ -245,6 +245,11 @@ pub struct LocalDc {
 }
 
 impl LocalDc {
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// Binds every DC and starts serving.
     ///
     /// # Errors

@@ -669,3 +669,95 @@ async fn each_client_is_answered_in_the_layer_it_declared() {
     assert_eq!(dc.control().declared_layers(), vec![214]);
     dc.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_outlives_its_connection_and_ping_delay_disconnect_closes_one() {
+    use support::accounts::{login, next_update};
+    let (dc, key) = start().await;
+    let control = dc.control();
+    let addr = dc.info().dcs[0].addr;
+    let mut a = login(&dc, &control, &key, "15559700001").await;
+    let b = control.create_user("15559700002", "B", "", 1);
+    let a_id = control.user_by_phone("15559700001").unwrap();
+    // The connection goes; a message comes meanwhile; the same session on a new connection
+    // gets it, pushed, without asking for a difference.
+    a.wire = Wire::connect(addr, Kind::Abridged, false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    control
+        .send_message(b, a_id, "while you were away")
+        .unwrap();
+    a.invoke(&functions::Ping { ping_id: 1 }).await.unwrap();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), next_update(&mut a))
+        .await
+        .expect("the update held for the session arrives");
+    assert!(
+        format!("{got:?}").contains("while you were away"),
+        "{got:?}"
+    );
+    // ping_delay_disconnect: nothing more within the delay, and the DC closes the connection.
+    a.invoke(&functions::PingDelayDisconnect {
+        ping_id: 2,
+        disconnect_delay: 1,
+    })
+    .await
+    .unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        loop {
+            if a.wire.recv().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "still open after the delay");
+    dc.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handshake_naming_another_dc_gets_444() {
+    use fleetgram_protocol::handshake::{self, Params};
+    use fleetgram_protocol::session::plain;
+    let (dc, key) = start().await;
+    let addr = dc.info().dcs[0].addr;
+    let mut wire = Wire::connect(addr, Kind::Abridged, false).await;
+    let mut ids = fleetgram_protocol::session::msgid::MsgIdGen::new();
+    let mut hop = async |wire: &mut Wire, body: &[u8]| {
+        let id = ids.next(
+            support::now_ms(),
+            fleetgram_protocol::session::msgid::Parity::Client,
+        );
+        wire.send(&plain::wrap(id, body)).await;
+        wire.recv().await
+    };
+    let rnd = |n: usize| {
+        let mut b = vec![0u8; n];
+        rand::thread_rng().fill_bytes(&mut b);
+        b
+    };
+    let (m1, s1) = handshake::step1(&rnd(16).try_into().unwrap());
+    let a1 = hop(&mut wire, &m1).await.unwrap();
+    let (m2, s2) = handshake::step2(
+        s1,
+        plain::unwrap(&a1).unwrap().1,
+        std::slice::from_ref(&key),
+        Params {
+            dc: Some(2), // this is DC 1
+            temp_expires_in: None,
+        },
+        &rnd(256),
+    )
+    .unwrap();
+    let a2 = hop(&mut wire, &m2).await.unwrap();
+    let (m3, _) = handshake::step3(
+        s2,
+        plain::unwrap(&a2).unwrap().1,
+        &rnd(272),
+        (support::now_ms() / 1000) as i32,
+    )
+    .unwrap();
+    assert_eq!(
+        hop(&mut wire, &m3).await.unwrap_err(),
+        Some(ErrorCode::InvalidDc)
+    );
+    dc.shutdown().await;
+}

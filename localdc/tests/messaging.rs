@@ -997,6 +997,29 @@ async fn basic_groups() {
             control.user_by_phone("15558000001").unwrap()
         )
     );
+    // A difference over the group's message carries the group itself, as Telegram's does.
+    let chats = match b
+        .invoke(&functions::updates::GetDifference {
+            pts: b_state.pts,
+            pts_limit: None,
+            pts_total_limit: None,
+            date: 0,
+            qts: 0,
+            qts_limit: None,
+        })
+        .await
+        .unwrap()
+    {
+        enums::updates::Difference::Difference(d) => d.chats,
+        enums::updates::Difference::Slice(d) => d.chats,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        chats
+            .iter()
+            .any(|c| matches!(c, enums::Chat::Chat(x) if x.id == chat_id)),
+        "{chats:?}"
+    );
     // A forwards its group message to B privately, and B's copy back into the group.
     let enums::InputUser::InputUser(b_in) = input(b_id) else {
         panic!()

@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod crypto;
 pub mod handshake;
 pub mod session;

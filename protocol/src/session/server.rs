@@ -338,6 +338,17 @@ impl ServerSession {
                 self.containers_seen.retain(|c| live.contains(c));
             }
         }
+        if container {
+            let count = outer
+                .body
+                .get(4..8)
+                .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4")) as usize);
+            if count > MAX_CONTAINER {
+                return Err(SessionError::Flood(format!(
+                    "{count} messages in a container (at most {MAX_CONTAINER})"
+                )));
+            }
+        }
         let messages = if container {
             match unpack(outer.clone()) {
                 // Inner messages are numbered below the container.
@@ -350,12 +361,6 @@ impl ServerSession {
         } else {
             vec![outer.clone()]
         };
-        if messages.len() > MAX_CONTAINER {
-            return Err(SessionError::Flood(format!(
-                "{} messages in a container (at most {MAX_CONTAINER})",
-                messages.len()
-            )));
-        }
         let salt_ok = self.salt_ok(sealed.salt, now_ms);
         let mut refused = false;
         for m in messages {

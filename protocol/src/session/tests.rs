@@ -763,3 +763,217 @@ fn messages_inside_a_container_are_checked() {
     let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
     assert_eq!(events, vec![Event::Update(update)]);
 }
+
+/// The messages a server payload carries (containers opened).
+fn server_sent(s_key: &AuthKey, payload: &[u8]) -> (i64, Vec<fleetgram_tl::mtproto::Message>) {
+    let sealed = open(s_key, crate::crypto::Side::Server, payload).unwrap();
+    let outer = sealed.message.msg_id;
+    (outer, unpack(sealed.message).unwrap())
+}
+
+fn drain_server(s: &mut ServerSession, now: i64) -> Vec<Vec<u8>> {
+    std::iter::from_fn(|| s.poll_transmit(now, &[0; 32])).collect()
+}
+
+#[test]
+fn the_server_resends_what_was_not_acknowledged_on_a_new_connection() {
+    let (mut c, mut s) = pair();
+    let key = c.auth_key().clone();
+    let small = c.enqueue(functions::contacts::GetContacts { hash: 1 }.to_bytes());
+    let big = c.enqueue(functions::contacts::GetContacts { hash: 2 }.to_bytes());
+    for p in std::iter::from_fn(|| c.poll_transmit(T0, &[0; 32])).collect::<Vec<_>>() {
+        s.handle_incoming(&p, T0).unwrap();
+    }
+    let mut reqs = Vec::new();
+    while let Some(ServerEvent::Request { msg_id, .. }) = s.poll_event() {
+        reqs.push(msg_id);
+    }
+    s.send_result(
+        reqs[0],
+        Ok(types::contacts::ContactsNotModified {}.to_bytes()),
+        T0,
+    );
+    // A large answer (random bytes do not compress).
+    let mut rng = Rng(7);
+    let mut large = Vec::new();
+    fleetgram_tl::ser::bytes(&mut large, &rng.bytes(64 * 1024));
+    s.send_result(reqs[1], Ok(large.clone()), T0);
+    s.send_update(types::UpdatesTooLong {}.to_bytes());
+    // Everything is lost on the way: the connection dropped.
+    let lost = drain_server(&mut s, T0);
+    assert!(!lost.is_empty());
+    assert_eq!(
+        s.unacked_count(),
+        4,
+        "new_session_created, two answers, the update"
+    );
+    // The session comes back on a new connection.
+    s.resume();
+    let again = drain_server(&mut s, T0 + 10);
+    let (outer, ms) = server_sent(&key, &again[0]);
+    let original: Vec<i64> = lost
+        .iter()
+        .flat_map(|p| server_sent(&key, p).1)
+        .map(|m| m.msg_id)
+        .collect();
+    // Small ones with their own msg_ids, in a container above them; the large answer
+    // announced, not resent.
+    assert!(ms.len() > 1 && ms.iter().all(|m| m.msg_id < outer));
+    let resent: Vec<i64> = ms
+        .iter()
+        .map(|m| m.msg_id)
+        .filter(|id| original.contains(id))
+        .collect();
+    assert_eq!(resent.len(), 3);
+    let info: Vec<types::MsgDetailedInfo> = ms
+        .iter()
+        .filter(|m| super::constructor_of(&m.body) == Some(types::MsgDetailedInfo::CONSTRUCTOR_ID))
+        .map(|m| types::MsgDetailedInfo::from_bytes(&m.body).unwrap())
+        .collect();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].msg_id, reqs[1]);
+    assert!(info[0].bytes as usize > 64 * 1024);
+    // The client: takes the small ones, asks for the large one, which comes as it was.
+    for p in &again {
+        c.handle_incoming(p, T0 + 10).unwrap();
+    }
+    let payloads: Vec<Vec<u8>> =
+        std::iter::from_fn(|| c.poll_transmit(T0 + 11, &[0; 32])).collect();
+    let asked: Vec<_> = payloads.iter().map(|p| carried(&c, p)).collect();
+    assert_eq!(
+        has::<types::MsgResendReq>(&asked)[0].msg_ids,
+        vec![info[0].answer_msg_id]
+    );
+    for p in &payloads {
+        s.handle_incoming(p, T0 + 12).unwrap();
+    }
+    let served = drain_server(&mut s, T0 + 12);
+    for p in &served {
+        c.handle_incoming(p, T0 + 12).unwrap();
+    }
+    let results: Vec<(RequestId, Vec<u8>)> = std::iter::from_fn(|| c.poll_event())
+        .filter_map(|e| match e {
+            Event::Result { id, result } => Some((id, result.unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert!(results.contains(&(small, types::contacts::ContactsNotModified {}.to_bytes())));
+    assert!(results.contains(&(big, large)));
+    // Acknowledged messages are forgotten.
+    for p in std::iter::from_fn(|| c.poll_transmit(T0 + 13, &[0; 32])).collect::<Vec<_>>() {
+        s.handle_incoming(&p, T0 + 13).unwrap();
+    }
+    assert_eq!(s.unacked_count(), 0);
+}
+
+#[test]
+fn server_message_checks_follow_the_spec() {
+    // (what the client sends, the bad_msg_notification code the server answers)
+    let key = AuthKey::from_bytes(std::array::from_fn(|i| (i * 7 + 1) as u8));
+    let t = ((T0 / 1000) << 32) + 4 * 1000;
+    let m = |msg_id: i64, seqno: i32| fleetgram_tl::mtproto::Message {
+        msg_id,
+        seqno,
+        body: functions::contacts::GetContacts { hash: msg_id }.to_bytes(),
+    };
+    let container =
+        |msg_id: i64, inner: Vec<fleetgram_tl::mtproto::Message>| fleetgram_tl::mtproto::Message {
+            msg_id,
+            seqno: 0,
+            body: fleetgram_tl::mtproto::MsgContainer { messages: inner }.to_bytes(),
+        };
+    let cases: Vec<(&str, Vec<fleetgram_tl::mtproto::Message>, Option<i32>)> = vec![
+        ("in order", vec![m(t, 1), m(t + 4, 3)], None),
+        ("seq_no too low", vec![m(t + 8, 5), m(t + 12, 3)], Some(32)),
+        ("seq_no too high", vec![m(t + 8, 5), m(t + 4, 7)], Some(33)),
+        (
+            "container reuses a message id",
+            vec![m(t, 1), container(t, vec![m(t - 4, 3)])],
+            Some(19),
+        ),
+        (
+            "inner id above the container",
+            vec![container(t, vec![m(t + 4, 1)])],
+            Some(64),
+        ),
+    ];
+    for (what, msgs, want) in cases {
+        let t0 = (T0 / 1000) as i32 - 10;
+        let mut s = ServerSession::new(key.clone(), 0x1234, salts(1000, t0));
+        let mut codes = Vec::new();
+        for msg in msgs {
+            s.handle_incoming(
+                &seal(
+                    &key,
+                    crate::crypto::Side::Client,
+                    1000,
+                    0x1234,
+                    &msg,
+                    &[0; 32],
+                ),
+                T0,
+            )
+            .unwrap();
+            for p in drain_server(&mut s, T0) {
+                for x in server_sent(&key, &p).1 {
+                    if super::constructor_of(&x.body)
+                        == Some(types::BadMsgNotification::CONSTRUCTOR_ID)
+                    {
+                        codes.push(
+                            types::BadMsgNotification::from_bytes(&x.body)
+                                .unwrap()
+                                .error_code,
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(codes.last().copied(), want, "{what}: {codes:?}");
+    }
+    // Over 1024 messages in a container, or requests in flight: a session limit (-429).
+    let mut s = ServerSession::new(key.clone(), 0x1234, salts(1000, (T0 / 1000) as i32 - 10));
+    let inner: Vec<_> = (0..1025).map(|i| m(t + 4 * i, 2 * i as i32 + 1)).collect();
+    let big = container(t + 4 * 2000, inner);
+    assert!(matches!(
+        s.handle_incoming(
+            &seal(
+                &key,
+                crate::crypto::Side::Client,
+                1000,
+                0x1234,
+                &big,
+                &[0; 32]
+            ),
+            T0
+        ),
+        Err(SessionError::Flood(_))
+    ));
+    // A payload refused for its salt is not accepted (no quick ack is owed).
+    let mut s = ServerSession::new(key.clone(), 0x1234, salts(1000, (T0 / 1000) as i32 - 10));
+    s.handle_incoming(
+        &seal(
+            &key,
+            crate::crypto::Side::Client,
+            5,
+            0x1234,
+            &m(t, 1),
+            &[0; 32],
+        ),
+        T0,
+    )
+    .unwrap();
+    assert!(!s.last_accepted());
+    s.handle_incoming(
+        &seal(
+            &key,
+            crate::crypto::Side::Client,
+            1000,
+            0x1234,
+            &m(t + 4, 3),
+            &[0; 32],
+        ),
+        T0,
+    )
+    .unwrap();
+    assert!(s.last_accepted());
+}

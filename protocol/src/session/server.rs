@@ -61,7 +61,7 @@ pub const RESEND_INLINE: usize = 16 * 1024;
 const UNACKED_MAX: usize = 1024;
 
 /// Most bytes of unacknowledged messages kept.
-const UNACKED_BYTES: usize = 16 * 1024 * 1024;
+const UNACKED_BYTES: usize = 4 * 1024 * 1024;
 
 /// Most messages a container may carry (more: -429, as Telegram).
 pub const MAX_CONTAINER: usize = 1024;

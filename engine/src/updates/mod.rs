@@ -480,8 +480,11 @@ impl UpdateStream {
             Pushed::TooLong => return self.get_difference().await,
             Pushed::Batch(b) => b,
         };
-        let (users, chats) = (batch.users.clone(), batch.chats.clone());
-        self.learn_peers(&users, &chats, batch.updates.iter().filter_map(message_of));
+        self.learn_peers(
+            &batch.users,
+            &batch.chats,
+            batch.updates.iter().filter_map(message_of),
+        );
         let gaps = self.mbox.process(batch, now());
         for ch in gaps {
             self.get_channel_difference(ch).await?;
@@ -549,8 +552,7 @@ impl UpdateStream {
                         CD::TooLong(t) => (&t.users, &t.chats, &t.messages),
                         CD::ChannelDifference(d) => (&d.users, &d.chats, &d.new_messages),
                     };
-                let (users, chats, msgs) = (users.to_vec(), chats.to_vec(), msgs.to_vec());
-                self.learn_peers(&users, &chats, msgs.iter());
+                self.learn_peers(users, chats, msgs.iter());
             }
             let page = self.mbox.apply_channel_difference(ch, diff);
             if let Some(p) = page.commit_pts {
@@ -776,8 +778,7 @@ impl UpdateStream {
                         D::Slice(d) => (&d.users, &d.chats, &d.new_messages),
                         _ => (&[], &[], &[]),
                     };
-                let (users, chats, msgs) = (users.to_vec(), chats.to_vec(), msgs.to_vec());
-                self.learn_peers(&users, &chats, msgs.iter());
+                self.learn_peers(users, chats, msgs.iter());
             }
             let page = self.mbox.apply_difference(diff, now());
             if let Some(state) = page.commit {

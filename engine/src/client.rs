@@ -172,7 +172,7 @@ struct Inner {
     rsa_keys: Arc<Vec<RsaPublicKey>>,
     store: Arc<dyn SessionStore>,
     state: Mutex<AccountState>,
-    peers: Mutex<HashMap<i64, crate::peers::PeerEntry>>,
+    peers: Mutex<HashMap<i64, crate::state::PeerEntry>>,
     conns: Mutex<HashMap<i32, ConnHandle>>,
     /// Serializes authorization exports so two calls never export twice for one DC.
     export_lock: tokio::sync::Mutex<()>,
@@ -273,8 +273,8 @@ impl Client {
     /// not be missed because Telegram stopped pushing it. Its pts is learned with
     /// `channels.getFullChannel` when the stream does not know it yet.
     pub fn watch_channel(&self, channel_id: i64) {
-        let id = match crate::peers::unmark(channel_id) {
-            (crate::peers::PeerKind::Channel, bare) if channel_id < 0 => bare,
+        let id = match crate::state::unmark(channel_id) {
+            (crate::state::PeerKind::Channel, bare) if channel_id < 0 => bare,
             _ => channel_id.abs(),
         };
         let mut w = self.0.watched.lock().unwrap_or_else(|e| e.into_inner());
@@ -305,7 +305,7 @@ impl Client {
 
     pub(crate) fn peer_cache(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<i64, crate::peers::PeerEntry>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<i64, crate::state::PeerEntry>> {
         self.0.peers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -504,7 +504,7 @@ impl Client {
                     crate::metrics::global().call(method, "ok");
                     self.0.config.retry.on_success(method);
                     self.learn_peers(method, &bytes);
-                    if target == self.home_dc() && crate::updates::answer_carries_updates(&bytes) {
+                    if target == self.home_dc() && crate::answers::answer_carries_updates(&bytes) {
                         // Best effort: when the queue is full the stream sees a gap instead
                         // and fetches the difference (never block a call on the consumer).
                         let _ = self.0.updates_tx.try_send(RawUpdate::Answer {
@@ -626,7 +626,7 @@ impl Client {
         }
         if let Ok(v) = dynamic::schema().decode_result(method, bytes) {
             let mut out = Vec::new();
-            crate::peers::collect(&v, &mut out);
+            crate::state::collect(&v, &mut out);
             self.remember_peers(out);
         }
     }

@@ -58,7 +58,7 @@ pub enum InvocationError {
     Dropped,
     /// The session store failed.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::state::StoreError),
 }
 
 impl InvocationError {

@@ -9,6 +9,7 @@
 //!   connection task: Session::enqueue -> poll_transmit -> socket -> handle_incoming -> reply
 //! ```
 
+mod answers;
 pub mod auth;
 pub mod bots;
 pub mod chats;
@@ -26,8 +27,8 @@ mod net;
 mod pacing;
 pub mod peers;
 pub mod policy;
+pub mod state;
 pub mod store;
-mod store_extra;
 pub mod text;
 pub mod unwind;
 pub mod updates;

@@ -6,7 +6,7 @@
 //! its unanswered requests are resent with their original msg_ids, so the server answers
 //! each exactly once (it deduplicates by msg_id) and nothing is lost.
 
-use crate::store::DcState;
+use crate::state::DcState;
 use fleetgram_protocol::crypto::rsa::RsaPublicKey;
 use fleetgram_protocol::crypto::AuthKey;
 use fleetgram_protocol::handshake::{self, Outcome, Params};

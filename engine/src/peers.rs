@@ -8,80 +8,11 @@
 
 use crate::client::Client;
 use crate::error::InvocationError;
-use fleetgram_tl::dynamic::{Object, Value};
+pub use crate::state::{marked, unmark, PeerEntry, PeerKind};
 use fleetgram_tl::{enums, functions, types};
-use serde::{Deserialize, Serialize};
 
 /// Most peers kept in memory per account (the store keeps all).
 pub(crate) const MEMORY_PEERS: usize = 10_000;
-
-const CHANNEL_MARK: i64 = 1_000_000_000_000;
-
-/// The kind of a peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PeerKind {
-    /// A user or bot.
-    User,
-    /// A basic group.
-    Chat,
-    /// A channel or supergroup.
-    Channel,
-}
-
-/// A cached peer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeerEntry {
-    /// Kind.
-    pub kind: PeerKind,
-    /// The bare id.
-    pub id: i64,
-    /// The access hash (0 for basic groups).
-    pub access_hash: i64,
-    /// Whether the hash came from a `min` constructor (not usable on its own).
-    pub min: bool,
-    /// Username, lower-cased, if any.
-    pub username: Option<String>,
-    /// For a `min` peer: a message it was seen in (marked id of the chat, message id), which
-    /// makes it usable through `inputPeer*FromMessage`.
-    #[serde(default)]
-    pub seen_in: Option<(i64, i32)>,
-}
-
-impl PeerEntry {
-    /// The priority of its access hash (`../shared/spec/api/peers.md`, "Access hash"):
-    /// 3 full (or a basic group, which needs none), 2 min (usable through a message it was
-    /// seen in), 1 zero. A cached hash is never replaced by one of lower priority.
-    pub fn hash_rank(&self) -> u8 {
-        match (self.kind, self.min, self.access_hash) {
-            (PeerKind::Chat, _, _) => 3,
-            (_, _, 0) => 1,
-            (_, true, _) => 2,
-            (_, false, _) => 3,
-        }
-    }
-
-    /// The Bot API style marked id (users positive, chats `-id`, channels `-100…id`).
-    pub fn marked_id(&self) -> i64 {
-        marked(self.kind, self.id)
-    }
-
-    /// The `InputPeer` for this peer.
-    pub fn input_peer(&self) -> enums::InputPeer {
-        match self.kind {
-            PeerKind::User => types::InputPeerUser {
-                user_id: self.id,
-                access_hash: self.access_hash,
-            }
-            .into(),
-            PeerKind::Chat => types::InputPeerChat { chat_id: self.id }.into(),
-            PeerKind::Channel => types::InputPeerChannel {
-                channel_id: self.id,
-                access_hash: self.access_hash,
-            }
-            .into(),
-        }
-    }
-}
 
 /// The `InputChannel` of a channel or supergroup peer (`None` for users and basic groups).
 pub fn input_channel(p: &enums::InputPeer) -> Option<enums::InputChannel> {
@@ -125,148 +56,6 @@ pub fn input_user(p: &enums::InputPeer) -> Option<enums::InputUser> {
             .into(),
         ),
         _ => None,
-    }
-}
-
-/// The marked id of a peer.
-pub fn marked(kind: PeerKind, id: i64) -> i64 {
-    match kind {
-        PeerKind::User => id,
-        PeerKind::Chat => -id,
-        PeerKind::Channel => -(CHANNEL_MARK + id),
-    }
-}
-
-/// Splits a marked id.
-pub fn unmark(id: i64) -> (PeerKind, i64) {
-    if id > 0 {
-        (PeerKind::User, id)
-    } else if id < -CHANNEL_MARK {
-        (PeerKind::Channel, -id - CHANNEL_MARK)
-    } else {
-        (PeerKind::Chat, -id)
-    }
-}
-
-fn long(o: &Object, f: &str) -> Option<i64> {
-    match o.get(f) {
-        Some(Value::Long(v)) => Some(*v),
-        _ => None,
-    }
-}
-
-fn flag(o: &Object, f: &str) -> bool {
-    matches!(o.get(f), Some(Value::Bool(true)))
-}
-
-fn entry_of(o: &Object) -> Option<PeerEntry> {
-    let kind = match &*o.name {
-        "user" => PeerKind::User,
-        "chat" | "chatForbidden" => PeerKind::Chat,
-        "channel" | "channelForbidden" => PeerKind::Channel,
-        _ => return None,
-    };
-    let id = long(o, "id")?;
-    let access_hash = long(o, "access_hash");
-    if kind != PeerKind::Chat && access_hash.is_none() {
-        return None;
-    }
-    Some(PeerEntry {
-        kind,
-        id,
-        access_hash: access_hash.unwrap_or(0),
-        min: flag(o, "min"),
-        username: match o.get("username") {
-            Some(Value::String(u)) if !u.is_empty() => Some(u.to_lowercase()),
-            _ => None,
-        },
-        seen_in: None,
-    })
-}
-
-/// Every peer object inside a decoded value.
-pub(crate) fn collect(v: &Value, out: &mut Vec<PeerEntry>) {
-    match v {
-        Value::Vector(items) => items.iter().for_each(|i| collect(i, out)),
-        Value::Object(o) => {
-            if let Some(e) = entry_of(o) {
-                out.push(e);
-            }
-            for (_, f) in &o.fields {
-                collect(f, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Peers in typed users/chats vectors (updates).
-pub(crate) fn collect_typed(
-    users: &[enums::User],
-    chats: &[enums::Chat],
-    out: &mut Vec<PeerEntry>,
-) {
-    for u in users {
-        if let enums::User::User(u) = u {
-            if let Some(h) = u.access_hash {
-                out.push(PeerEntry {
-                    kind: PeerKind::User,
-                    id: u.id,
-                    access_hash: h,
-                    min: u.min,
-                    username: u.username.as_ref().map(|s| s.to_lowercase()),
-                    seen_in: None,
-                });
-            }
-        }
-    }
-    for c in chats {
-        match c {
-            enums::Chat::Chat(c) => out.push(PeerEntry {
-                kind: PeerKind::Chat,
-                id: c.id,
-                access_hash: 0,
-                min: false,
-                username: None,
-                seen_in: None,
-            }),
-            enums::Chat::Channel(c) => {
-                if let Some(h) = c.access_hash {
-                    out.push(PeerEntry {
-                        kind: PeerKind::Channel,
-                        id: c.id,
-                        access_hash: h,
-                        min: c.min,
-                        username: c.username.as_ref().map(|s| s.to_lowercase()),
-                        seen_in: None,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Notes, for `min` peers in `found`, the message `m` they were seen in (as its author).
-pub(crate) fn note_seen_in(found: &mut [PeerEntry], m: &enums::Message) {
-    let enums::Message::Message(m) = m else {
-        return;
-    };
-    let chat = match &m.peer_id {
-        enums::Peer::User(u) => marked(PeerKind::User, u.user_id),
-        enums::Peer::Chat(c) => marked(PeerKind::Chat, c.chat_id),
-        enums::Peer::Channel(c) => marked(PeerKind::Channel, c.channel_id),
-    };
-    let author = match &m.from_id {
-        Some(enums::Peer::User(u)) => marked(PeerKind::User, u.user_id),
-        Some(enums::Peer::Channel(c)) => marked(PeerKind::Channel, c.channel_id),
-        _ => return,
-    };
-    for p in found
-        .iter_mut()
-        .filter(|p| p.min && p.marked_id() == author)
-    {
-        p.seen_in = Some((chat, m.id));
     }
 }
 
@@ -511,6 +300,8 @@ fn input_peer_marked_id(p: &enums::InputPeer) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::collect;
+    use fleetgram_tl::dynamic::{Object, Value};
 
     #[test]
     fn references_parse() {

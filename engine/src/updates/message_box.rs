@@ -15,7 +15,8 @@
 //! `check_deadlines`), which the driver fetches and hands back. The driver
 //! ([`super::UpdateStream`]) performs the requests, learns peers and commits acknowledgements.
 
-use crate::store::UpdateState;
+pub(crate) use crate::answers::Batch;
+use crate::state::UpdateState;
 use fleetgram_tl::{enums, types};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -32,31 +33,6 @@ pub(crate) struct Ready {
     pub chats: Vec<enums::Chat>,
     pub state: UpdateState,
     pub channel: Option<(i64, i32)>,
-}
-
-/// Updates that came together, with their users/chats and place in the seq sequence.
-#[derive(Debug, Clone)]
-pub(crate) struct Batch {
-    pub updates: Vec<enums::Update>,
-    pub users: Vec<enums::User>,
-    pub chats: Vec<enums::Chat>,
-    pub date: i32,
-    /// `seq_start..=seq` of the container; 0 when not in the sequence.
-    pub seq_start: i32,
-    pub seq: i32,
-}
-
-impl Batch {
-    pub fn new(updates: Vec<enums::Update>, date: i32) -> Self {
-        Self {
-            updates,
-            users: vec![],
-            chats: vec![],
-            date,
-            seq_start: 0,
-            seq: 0,
-        }
-    }
 }
 
 /// A fetch the box needs.

@@ -27,20 +27,21 @@
 
 use crate::client::{Client, RawUpdate};
 use crate::error::InvocationError;
-use crate::store::UpdateState;
+use crate::state::UpdateState;
 use fleetgram_tl::{enums, functions, types, Deserializable};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-mod answers;
 mod kind;
 mod message_box;
 
+pub(crate) use crate::answers::answer_updates;
 #[cfg(test)]
-use answers::short_message;
-pub(crate) use answers::{answer_carries_updates, answer_updates};
-use answers::{answer_pts_only, channel_pts, common_pts, flatten, state_of, update_qts, Pushed};
+use crate::answers::short_message;
+use crate::answers::{
+    answer_pts_only, channel_pts, common_pts, flatten, state_of, update_qts, Pushed,
+};
 use kind::message_of;
 pub use kind::UpdateKind;
 use message_box::{MessageBox, Need};
@@ -418,10 +419,10 @@ impl UpdateStream {
             }
         }
         let mut found = Vec::new();
-        crate::peers::collect_typed(users, chats, &mut found);
+        crate::state::collect_typed(users, chats, &mut found);
         if found.iter().any(|p| p.min) {
             for m in messages {
-                crate::peers::note_seen_in(&mut found, m);
+                crate::state::note_seen_in(&mut found, m);
             }
         }
         self.client.remember_peers(found);
@@ -497,7 +498,7 @@ impl UpdateStream {
     async fn get_channel_difference(&mut self, ch: i64) -> Result<Option<i32>, InvocationError> {
         let Some(peer) = self
             .client
-            .cached_peer(crate::peers::marked(crate::peers::PeerKind::Channel, ch))
+            .cached_peer(crate::state::marked(crate::state::PeerKind::Channel, ch))
         else {
             tracing::warn!(
                 channel = ch,
@@ -674,7 +675,7 @@ impl UpdateStream {
             if self.mbox.channels.contains_key(&ch) {
                 continue;
             }
-            let marked = crate::peers::marked(crate::peers::PeerKind::Channel, ch);
+            let marked = crate::state::marked(crate::state::PeerKind::Channel, ch);
             let Ok(peer) = self.client.resolve_peer(&marked.to_string()).await else {
                 tracing::debug!(channel = ch, "no access hash to poll the channel with");
                 continue;
@@ -747,7 +748,7 @@ impl UpdateStream {
                 enums::Peer::User(u) => u.user_id,
                 enums::Peer::Chat(c) => -c.chat_id,
                 enums::Peer::Channel(c) => {
-                    crate::peers::marked(crate::peers::PeerKind::Channel, c.channel_id)
+                    crate::state::marked(crate::state::PeerKind::Channel, c.channel_id)
                 }
             };
             offset_peer = self.client.resolve_peer(&marked.to_string()).await?;

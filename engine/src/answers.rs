@@ -2,11 +2,10 @@
 //! batches (short forms expanded), the answers to the account's own calls (which carry
 //! updates, or only a place in a sequence), and where an update sits in the sequences.
 
-use super::message_box::Batch;
-use crate::store::UpdateState;
+use crate::state::UpdateState;
 use fleetgram_tl::{enums, functions, types, Deserializable};
 
-pub(super) fn state_of(s: &enums::updates::State) -> UpdateState {
+pub(crate) fn state_of(s: &enums::updates::State) -> UpdateState {
     let enums::updates::State::State(s) = s;
     UpdateState {
         pts: s.pts,
@@ -18,7 +17,7 @@ pub(super) fn state_of(s: &enums::updates::State) -> UpdateState {
 }
 
 /// `(pts, pts_count)` of an update in the common sequence.
-pub(super) fn common_pts(u: &enums::Update) -> Option<(i32, i32)> {
+pub(crate) fn common_pts(u: &enums::Update) -> Option<(i32, i32)> {
     use enums::Update as U;
     Some(match u {
         U::NewMessage(x) => (x.pts, x.pts_count),
@@ -35,7 +34,7 @@ pub(super) fn common_pts(u: &enums::Update) -> Option<(i32, i32)> {
 }
 
 /// `(channel, pts, pts_count)` of an update in a channel's sequence.
-pub(super) fn channel_pts(u: &enums::Update) -> Option<(i64, i32, i32)> {
+pub(crate) fn channel_pts(u: &enums::Update) -> Option<(i64, i32, i32)> {
     use enums::Update as U;
     let of_message = |m: &enums::Message| match m {
         enums::Message::Message(m) => match &m.peer_id {
@@ -63,7 +62,7 @@ pub(super) fn channel_pts(u: &enums::Update) -> Option<(i64, i32, i32)> {
 }
 
 /// The qts of an update in the account's qts sequence.
-pub(super) fn update_qts(u: &enums::Update) -> Option<i32> {
+pub(crate) fn update_qts(u: &enums::Update) -> Option<i32> {
     use enums::Update as U;
     Some(match u {
         U::NewEncryptedMessage(x) => x.qts,
@@ -116,7 +115,7 @@ pub(crate) fn answer_carries_updates(bytes: &[u8]) -> bool {
 /// the request says everything it holds: deleted messages (in a chat or a channel) and read
 /// message contents. Telegram does not send it to the calling session, so without this the
 /// next update would open a gap and cost a difference.
-pub(super) fn affected_update(request: &[u8], pts: i32, pts_count: i32) -> Option<enums::Update> {
+pub(crate) fn affected_update(request: &[u8], pts: i32, pts_count: i32) -> Option<enums::Update> {
     use fleetgram_tl::Identifiable;
     if pts_count == 0 {
         return None; // nothing changed
@@ -168,7 +167,7 @@ pub(super) fn affected_update(request: &[u8], pts: i32, pts_count: i32) -> Optio
 /// `readReactions`): the stream steps over it, as Telegram does not send those updates to
 /// the session that caused them. Without this the next update would open a gap (a wait,
 /// then a difference).
-pub(super) fn answer_pts_only(request: &[u8], answer: &[u8]) -> Option<(Option<i64>, i32, i32)> {
+pub(crate) fn answer_pts_only(request: &[u8], answer: &[u8]) -> Option<(Option<i64>, i32, i32)> {
     use fleetgram_tl::Identifiable;
     let id = u32::from_le_bytes(answer.get(..4)?.try_into().ok()?);
     let (pts, count) = if id == types::messages::AffectedMessages::CONSTRUCTOR_ID {
@@ -319,7 +318,7 @@ pub(crate) fn answer_updates(
 
 /// A `message` built from the fields of a short update.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn short_message(
+pub(crate) fn short_message(
     out: bool,
     mentioned: bool,
     media_unread: bool,
@@ -390,14 +389,14 @@ pub(super) fn short_message(
 }
 
 /// What a pushed `Updates` object means.
-pub(super) enum Pushed {
+pub(crate) enum Pushed {
     /// Updates with their users/chats.
     Batch(Batch),
     /// `updatesTooLong`: fetch the difference.
     TooLong,
 }
 
-pub(super) fn flatten(u: enums::Updates, me: Option<i64>) -> Pushed {
+pub(crate) fn flatten(u: enums::Updates, me: Option<i64>) -> Pushed {
     use enums::Updates as U;
     let new_message = |message: enums::Message, pts, pts_count| {
         enums::Update::NewMessage(Box::new(types::UpdateNewMessage {
@@ -482,5 +481,30 @@ pub(super) fn flatten(u: enums::Updates, me: Option<i64>) -> Pushed {
         }),
         // Only ever the answer to our own sendMessage (made into a message before this).
         U::UpdateShortSentMessage(_) => Pushed::Batch(Batch::new(vec![], 0)),
+    }
+}
+
+/// Updates that came together, with their users/chats and place in the seq sequence.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    pub updates: Vec<enums::Update>,
+    pub users: Vec<enums::User>,
+    pub chats: Vec<enums::Chat>,
+    pub date: i32,
+    /// `seq_start..=seq` of the container; 0 when not in the sequence.
+    pub seq_start: i32,
+    pub seq: i32,
+}
+
+impl Batch {
+    pub fn new(updates: Vec<enums::Update>, date: i32) -> Self {
+        Self {
+            updates,
+            users: vec![],
+            chats: vec![],
+            date,
+            seq_start: 0,
+            seq: 0,
+        }
     }
 }

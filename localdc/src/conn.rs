@@ -99,12 +99,7 @@ pub(crate) type Sessions = Mutex<HashMap<SessionKey, Arc<Mutex<Slot>>>>;
 /// The largest frame a client may send (Telegram accepts about 1 MiB of payload).
 const MAX_FRAME: usize = 2 * 1024 * 1024;
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::clock::now_ms;
 
 fn random(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];

@@ -265,8 +265,15 @@ impl Control {
         user: i64,
         f: impl FnOnce(&Ctx<'_>) -> Result<T, rpc::RpcErr>,
     ) -> Result<T, ControlError> {
-        rpc::as_user(&self.shared, user, f)
-            .ok_or_else(|| ControlError(format!("no user {user}")))?
+        let done = rpc::as_user(&self.shared, user, f)
+            .ok_or_else(|| ControlError(format!("no user {user}")))?;
+        crate::conn::deliver(
+            &self.shared,
+            done.origin,
+            done.pushes,
+            crate::clock::now_ms(),
+        );
+        done.result
             .map_err(|e| ControlError(format!("{} {}", e.code, e.message)))
     }
 

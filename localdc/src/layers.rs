@@ -7,7 +7,7 @@
 //! be converted is logged here with its path and answered with an RPC error (or, for an
 //! update, not sent to that session): never a wrong byte.
 
-use crate::rpc::RpcErr;
+use crate::errors::RpcErr;
 use fleetgram_tl::dynamic::{layers, schema, Schema};
 
 /// The schema of `layer` when it differs from the DC's (`None`: no conversion).

@@ -15,8 +15,10 @@
 //! Start it with [`LocalDc::start`]; [`LocalDc::info`] tells clients where it listens and which
 //! RSA key it uses; [`LocalDc::control`] creates users and reads login codes.
 
+mod clock;
 mod conn;
 pub mod control;
+mod errors;
 mod faults;
 mod http;
 mod keys;
@@ -410,7 +412,11 @@ async fn scheduler(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tokio::select! {
-            _ = tick.tick() => rpc::messages::send_due(&shared),
+            _ = tick.tick() => {
+                for (origin, pushes) in rpc::messages::send_due(&shared) {
+                    conn::deliver(&shared, origin, pushes, clock::now_ms());
+                }
+            }
             _ = shutdown.changed() => break,
         }
     }

@@ -320,9 +320,9 @@ pub(crate) struct State {
     /// Reactions: (box, message id of the sender's copy) -> user -> reactions.
     pub reactions: HashMap<(i64, i32), std::collections::BTreeMap<i64, Vec<enums::Reaction>>>,
     /// Polls by id.
-    pub polls: HashMap<i64, crate::rpc::react::PollState>,
+    pub polls: HashMap<i64, PollState>,
     /// Inline queries and what the bots answered, by query id.
-    pub inline: HashMap<i64, crate::rpc::bots::InlineAnswer>,
+    pub inline: HashMap<i64, InlineAnswer>,
     /// Profile photos per user (file ids, newest first).
     pub profile_photos: HashMap<i64, Vec<i64>>,
     /// Unread mentions in channels: (user, channel) -> message ids.
@@ -883,4 +883,24 @@ impl State {
         }
         .into()
     }
+}
+
+/// A poll and its votes.
+#[derive(Debug, Clone)]
+pub(crate) struct PollState {
+    pub poll: types::Poll,
+    pub creator: i64,
+    pub correct: Vec<Vec<u8>>,
+    /// user -> chosen options.
+    pub votes: std::collections::BTreeMap<i64, Vec<Vec<u8>>>,
+}
+
+/// What a bot answered to an inline query (for `messages.sendInlineBotResult`).
+#[derive(Debug, Clone)]
+pub(crate) struct InlineAnswer {
+    pub bot: i64,
+    pub user: i64,
+    pub query: String,
+    pub results: Vec<types::InputBotInlineResult>,
+    pub at: i32,
 }

@@ -175,15 +175,7 @@ pub(crate) fn set_bot_callback_answer(
     ok(true)
 }
 
-/// What a bot answered to an inline query (for `messages.sendInlineBotResult`).
-#[derive(Debug, Clone)]
-pub(crate) struct InlineAnswer {
-    pub bot: i64,
-    pub user: i64,
-    pub query: String,
-    pub results: Vec<types::InputBotInlineResult>,
-    pub at: i32,
-}
+pub(crate) use crate::state::InlineAnswer;
 
 /// `messages.getInlineBotResults`: asks the bot and answers with what it gives.
 pub(crate) fn get_inline_bot_results(

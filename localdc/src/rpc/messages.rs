@@ -453,8 +453,9 @@ pub(crate) fn get_scheduled_history(
     }))
 }
 
-/// Sends the scheduled messages that are due (called by the DC's scheduler).
-pub(crate) fn send_due(shared: &crate::Shared) {
+/// Sends the scheduled messages that are due (called by the DC's scheduler); the updates to
+/// deliver, with the session they come from.
+pub(crate) fn send_due(shared: &crate::Shared) -> Vec<((i64, i64), Vec<super::Push>)> {
     let now = now();
     let due: Vec<crate::state::Scheduled> = {
         let mut state = shared.state.lock().expect("not poisoned");
@@ -467,6 +468,7 @@ pub(crate) fn send_due(shared: &crate::Shared) {
         }
         due
     };
+    let mut out = Vec::new();
     for s in due {
         let peer: enums::Peer = match &s.request.peer {
             enums::InputPeer::Chat(c) => types::PeerChat { chat_id: c.chat_id }.into(),
@@ -493,10 +495,14 @@ pub(crate) fn send_due(shared: &crate::Shared) {
             );
             Ok(())
         });
-        if let Some(Err(e)) = result {
-            tracing::info!(owner = s.owner, error = %e.message, "scheduled message could not be sent");
+        if let Some(done) = result {
+            if let Err(e) = &done.result {
+                tracing::info!(owner = s.owner, error = %e.message, "scheduled message could not be sent");
+            }
+            out.push((done.origin, done.pushes));
         }
     }
+    out
 }
 
 /// `messages.forwardMessages` between private chats: copies with a `messageFwdHeader` naming

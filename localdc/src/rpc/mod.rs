@@ -19,9 +19,7 @@ mod updates;
 mod users;
 
 use crate::Shared;
-use fleetgram_tl::{
-    enums, functions, types, Deserializable, DeserializeError, Identifiable, Reader, Serializable,
-};
+use fleetgram_tl::{enums, functions, types, Deserializable, Identifiable, Reader, Serializable};
 
 /// What a handler knows about the call.
 pub(crate) struct Ctx<'a> {
@@ -75,32 +73,7 @@ impl Ctx<'_> {
     }
 }
 
-/// An RPC error as sent in `rpc_error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RpcErr {
-    pub code: i32,
-    pub message: String,
-}
-
-impl RpcErr {
-    pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, message)
-    }
-}
-
-impl From<DeserializeError> for RpcErr {
-    fn from(_: DeserializeError) -> Self {
-        RpcErr::bad_request("INPUT_FETCH_ERROR")
-    }
-}
-
-pub(crate) type RpcResult = Result<Vec<u8>, RpcErr>;
+pub(crate) use crate::errors::{RpcErr, RpcResult};
 
 /// Serializes a handler's answer.
 pub(crate) fn ok<T: Serializable>(v: T) -> RpcResult {
@@ -383,7 +356,7 @@ pub(crate) fn stamp_seq(shared: &Shared, user: i64, bodies: Vec<Vec<u8>>) -> Vec
 fn route_checked(ctx: &Ctx<'_>, body: &[u8]) -> RpcResult {
     if let Some(method) = fleetgram_tl::name_of(id_of(body)) {
         let mut faults = ctx.shared.faults.lock().expect("not poisoned");
-        if let Some((code, message)) = faults.check(ctx.perm_key_id, method, crate::conn::now_ms())
+        if let Some((code, message)) = faults.check(ctx.perm_key_id, method, crate::clock::now_ms())
         {
             return Err(RpcErr::new(code, message));
         }
@@ -530,7 +503,7 @@ pub(crate) fn require_user(ctx: &Ctx<'_>) -> Result<i64, RpcErr> {
 
 /// Unix time, seconds.
 pub(crate) fn now() -> i32 {
-    (crate::conn::now_ms() / 1000) as i32
+    (crate::clock::now_ms() / 1000) as i32
 }
 
 /// The auth key id the DC itself acts with for `user` (never a real key: those come from
@@ -539,13 +512,14 @@ fn system_key(user: i64) -> i64 {
     0x0c0a_11ed_0000_0000 ^ (user & 0xffff_ffff)
 }
 
-/// Runs `f` as `user` would over the API (for the control API and scheduled messages), then
-/// delivers the updates it produced. `None` if the user does not exist.
+/// Runs `f` as `user` would over the API (for the control API and scheduled messages). `None`
+/// if the user does not exist; else its result and the updates it produced, for the caller
+/// to deliver (`conn::deliver`, origin: the returned session key).
 pub(crate) fn as_user<T>(
     shared: &crate::Shared,
     user: i64,
     f: impl FnOnce(&Ctx<'_>) -> Result<T, RpcErr>,
-) -> Option<Result<T, RpcErr>> {
+) -> Option<AsUser<T>> {
     let key = system_key(user);
     let home = {
         let mut state = shared.state.lock().expect("not poisoned");
@@ -568,17 +542,23 @@ pub(crate) fn as_user<T>(
     };
     let result = f(&ctx);
     shared.sync_store();
-    crate::conn::deliver(
-        shared,
-        (key, 0),
-        ctx.pushes.into_inner(),
-        crate::conn::now_ms(),
-    );
+    let pushes = ctx.pushes.into_inner();
     shared
         .state
         .lock()
         .expect("not poisoned")
         .authorizations
         .remove(&key);
-    Some(result)
+    Some(AsUser {
+        result,
+        pushes,
+        origin: (key, 0),
+    })
+}
+
+/// What [`as_user`] did: the result, and the updates to deliver.
+pub(crate) struct AsUser<T> {
+    pub result: Result<T, RpcErr>,
+    pub pushes: Vec<Push>,
+    pub origin: (i64, i64),
 }

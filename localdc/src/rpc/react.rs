@@ -7,15 +7,7 @@ use crate::state::{channel_box, State, StoredMessage};
 use fleetgram_tl::{enums, functions, types};
 use std::collections::BTreeMap;
 
-/// A poll and its votes.
-#[derive(Debug, Clone)]
-pub(crate) struct PollState {
-    pub poll: types::Poll,
-    pub creator: i64,
-    pub correct: Vec<Vec<u8>>,
-    /// user -> chosen options.
-    pub votes: BTreeMap<i64, Vec<Vec<u8>>>,
-}
+pub(crate) use crate::state::PollState;
 
 /// The option bytes of an answer.
 fn option_of(a: &enums::PollAnswer) -> Option<&Vec<u8>> {

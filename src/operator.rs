@@ -15,7 +15,7 @@
 //! are refused. Phone numbers are masked; bot tokens, session strings and keys are never
 //! part of any answer.
 
-use fleetgram_engine::fleet::{AccountState, AccountStatus, FleetHandle};
+use fleetgram_engine::fleet::{AccountPhase, AccountStatus, FleetHandle};
 use fleetgram_scripting::ScriptHost;
 use serde_json::{json, Value as Json};
 use std::collections::{HashMap, VecDeque};
@@ -83,17 +83,17 @@ pub fn mask_phone(p: &str) -> String {
         .collect()
 }
 
-fn state_name(s: &AccountState) -> (&'static str, Option<String>) {
+fn state_name(s: &AccountPhase) -> (&'static str, Option<String>) {
     match s {
-        AccountState::Starting => ("starting", None),
-        AccountState::Running => ("running", None),
-        AccountState::Backoff { error, attempt } => {
+        AccountPhase::Starting => ("starting", None),
+        AccountPhase::Running => ("running", None),
+        AccountPhase::Backoff { error, attempt } => {
             ("backoff", Some(format!("attempt {attempt}: {error}")))
         }
-        AccountState::Quarantined { reason } => ("quarantined", Some(reason.clone())),
-        AccountState::NeedsLogin => ("needs login", None),
-        AccountState::Paused => ("paused", None),
-        AccountState::Stopped => ("stopped", None),
+        AccountPhase::Quarantined { reason } => ("quarantined", Some(reason.clone())),
+        AccountPhase::NeedsLogin => ("needs login", None),
+        AccountPhase::Paused => ("paused", None),
+        AccountPhase::Stopped => ("stopped", None),
     }
 }
 
@@ -363,7 +363,7 @@ impl View {
                 up,
                 "fleetgram_account_up{{account=\"{name}\",state=\"{}\"}} {}",
                 state_name(&s.state).0,
-                u8::from(s.state == AccountState::Running)
+                u8::from(s.state == AccountPhase::Running)
             );
             let _ = writeln!(
                 queue,

@@ -308,7 +308,7 @@ pub async fn run_until(
 
 /// Shows the accounts coming up: a progress bar on a terminal, log lines otherwise.
 async fn show_startup(fleet: FleetHandle) {
-    use fleetgram_engine::fleet::AccountState as S;
+    use fleetgram_engine::fleet::AccountPhase as S;
     use std::io::IsTerminal;
     let settled = |s: &S| !matches!(s, S::Starting | S::Backoff { .. });
     let started = std::time::Instant::now();

@@ -226,7 +226,7 @@ async fn the_example_fleet_runs_its_scripts() {
         fleet
             .status()
             .iter()
-            .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
+            .all(|s| s.state == fleetgram_engine::fleet::AccountPhase::Running)
             .then_some(())
     })
     .await;

@@ -5,7 +5,7 @@
 
 use fleetgram::run::{Host, RunOptions};
 use fleetgram_engine::fleet::config::FleetConfig;
-use fleetgram_engine::fleet::{AccountState, FleetHandle};
+use fleetgram_engine::fleet::{AccountPhase, FleetHandle};
 use fleetgram_tl::{enums, functions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -46,7 +46,7 @@ async fn until(
     }
 }
 
-fn state_of(st: &[fleetgram_engine::fleet::AccountStatus], name: &str) -> Option<AccountState> {
+fn state_of(st: &[fleetgram_engine::fleet::AccountStatus], name: &str) -> Option<AccountPhase> {
     st.iter().find(|s| s.name == name).map(|s| s.state.clone())
 }
 
@@ -60,7 +60,7 @@ async fn a_dead_authorization_is_quarantined_and_config_changes_touch_only_chang
     let host = Host::start(cfg, &RunOptions::default()).await.unwrap();
     let fleet = host.handle();
     until(&fleet, "both running", |st| {
-        st.iter().all(|s| s.state == AccountState::Running)
+        st.iter().all(|s| s.state == AccountPhase::Running)
     })
     .await;
 
@@ -69,18 +69,18 @@ async fn a_dead_authorization_is_quarantined_and_config_changes_touch_only_chang
     control.force_error("updates.getDifference", 401, "AUTH_KEY_UNREGISTERED", 1);
     control.drop_connections();
     until(&fleet, "a quarantined", |st| {
-        matches!(state_of(st, "a"), Some(AccountState::Quarantined { .. }))
-            || matches!(state_of(st, "b"), Some(AccountState::Quarantined { .. }))
+        matches!(state_of(st, "a"), Some(AccountPhase::Quarantined { .. }))
+            || matches!(state_of(st, "b"), Some(AccountPhase::Quarantined { .. }))
     })
     .await;
     let st = fleet.status();
     let (quarantined, other) =
-        if matches!(state_of(&st, "a"), Some(AccountState::Quarantined { .. })) {
+        if matches!(state_of(&st, "a"), Some(AccountPhase::Quarantined { .. })) {
             ("a", "b")
         } else {
             ("b", "a")
         };
-    let Some(AccountState::Quarantined { reason }) = state_of(&st, quarantined) else {
+    let Some(AccountPhase::Quarantined { reason }) = state_of(&st, quarantined) else {
         panic!()
     };
     assert!(reason.contains("AUTH_KEY_UNREGISTERED"), "{reason}");
@@ -89,14 +89,14 @@ async fn a_dead_authorization_is_quarantined_and_config_changes_touch_only_chang
     let st = fleet.status();
     assert!(matches!(
         state_of(&st, quarantined),
-        Some(AccountState::Quarantined { .. })
+        Some(AccountPhase::Quarantined { .. })
     ));
     assert_eq!(
         st.iter().find(|s| s.name == quarantined).unwrap().restarts,
         0
     );
     until(&fleet, "the other running", |st| {
-        state_of(st, other) == Some(AccountState::Running)
+        state_of(st, other) == Some(AccountPhase::Running)
     })
     .await;
 
@@ -110,7 +110,7 @@ async fn a_dead_authorization_is_quarantined_and_config_changes_touch_only_chang
     assert_eq!(stopped, vec!["a".to_string()]);
     assert!(restarted.is_empty(), "{restarted:?}");
     until(&fleet, "c running", |st| {
-        state_of(st, "c") == Some(AccountState::Running)
+        state_of(st, "c") == Some(AccountPhase::Running)
     })
     .await;
     assert!(state_of(&fleet.status(), "a").is_none());
@@ -135,7 +135,7 @@ async fn a_script_sends_through_a_pool_and_fails_over_on_flood_wait() {
         .unwrap();
     let fleet = host.handle();
     until(&fleet, "all running", |st| {
-        st.iter().all(|s| s.state == AccountState::Running)
+        st.iter().all(|s| s.state == AccountPhase::Running)
     })
     .await;
     let net = host.local.clone().unwrap();

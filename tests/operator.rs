@@ -3,7 +3,7 @@
 
 use fleetgram::run::{Host, RunOptions};
 use fleetgram_engine::fleet::config::FleetConfig;
-use fleetgram_engine::fleet::AccountState;
+use fleetgram_engine::fleet::AccountPhase;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ async fn start(dir: &std::path::Path, token: bool) -> (Host, FleetConfig) {
     while !fleet
         .status()
         .iter()
-        .all(|s| s.state == AccountState::Running)
+        .all(|s| s.state == AccountPhase::Running)
         || host.scripts.status().is_empty()
     {
         assert!(t.elapsed() < Duration::from_secs(30), "fleet did not start");
@@ -170,7 +170,7 @@ async fn status_metrics_and_actions_with_their_token() {
             .0,
         401
     );
-    assert_eq!(host.handle().status()[0].state, AccountState::Running);
+    assert_eq!(host.handle().status()[0].state, AccountPhase::Running);
     let (code, _) = post("/api/accounts/ticker/pause", Some(TOKEN))
         .await
         .unwrap();
@@ -183,7 +183,7 @@ async fn status_metrics_and_actions_with_their_token() {
         .find(|s| s.name == "ticker")
         .unwrap()
         .state
-        != AccountState::Paused
+        != AccountPhase::Paused
     {
         assert!(t.elapsed() < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -8,7 +8,7 @@
 use fleetgram_bench::child::{self, control_call, dc_child, rss_kib};
 use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::fleet::{
-    AccountHandle, AccountState, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
+    AccountHandle, AccountPhase, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
 };
 use fleetgram_engine::store::{SessionStore, SledStore};
 use fleetgram_protocol::crypto::rsa::RsaPublicKey;
@@ -230,7 +230,7 @@ fn main() {
         let mut last_print = Instant::now();
         loop {
             let st = h.status();
-            let running = st.iter().filter(|s| s.state == AccountState::Running).count();
+            let running = st.iter().filter(|s| s.state == AccountPhase::Running).count();
             if running == n {
                 break;
             }

@@ -5,7 +5,7 @@ mod support;
 
 use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::fleet::{
-    AccountHandle, AccountState, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
+    AccountHandle, AccountPhase, BoxFuture, Credentials, DcTable, Fleet, HandlerFactory, Handlers,
 };
 use fleetgram_engine::store::{MemoryStore, SessionStore};
 use fleetgram_engine::updates::{Delivered, UpdateKind};
@@ -112,7 +112,7 @@ async fn panics_in_handlers_and_account_tasks_are_contained() {
     let h = fleet.handle();
     // The first start panics; the supervisor restarts the account (after its backoff).
     let t = Instant::now();
-    while h.status()[0].state != AccountState::Running {
+    while h.status()[0].state != AccountPhase::Running {
         assert!(t.elapsed() < Duration::from_secs(20), "{:?}", h.status());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -129,7 +129,7 @@ async fn panics_in_handlers_and_account_tasks_are_contained() {
     }
     assert_eq!(*seen.lock().unwrap(), ["a", "b", "c"]);
     let s = &h.status()[0];
-    assert_eq!((s.state.clone(), s.restarts), (AccountState::Running, 1));
+    assert_eq!((s.state.clone(), s.restarts), (AccountPhase::Running, 1));
     assert_eq!(s.updates, 4, "every update counted, the panicked one too");
     fleet.shutdown().await;
     dc.shutdown().await;
@@ -243,7 +243,7 @@ async fn a_full_disk_shows_in_the_account_state_and_does_not_hold_the_stop() {
     );
     let h = fleet.handle();
     let t = Instant::now();
-    while h.status()[0].state != AccountState::Running {
+    while h.status()[0].state != AccountPhase::Running {
         assert!(t.elapsed() < Duration::from_secs(20), "{:?}", h.status());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -257,7 +257,7 @@ async fn a_full_disk_shows_in_the_account_state_and_does_not_hold_the_stop() {
     let t = Instant::now();
     loop {
         let st = h.status()[0].state.clone();
-        if let AccountState::Backoff { error, .. } = &st {
+        if let AccountPhase::Backoff { error, .. } = &st {
             assert!(error.contains("No space left"), "{error}");
             break;
         }

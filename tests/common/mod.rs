@@ -110,7 +110,7 @@ pub async fn wait_running(host: &fleetgram::run::Host) {
     while !fleet
         .status()
         .iter()
-        .all(|s| s.state == fleetgram_engine::fleet::AccountState::Running)
+        .all(|s| s.state == fleetgram_engine::fleet::AccountPhase::Running)
     {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(30),

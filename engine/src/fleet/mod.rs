@@ -104,7 +104,7 @@ pub struct AccountHandle {
 
 /// Where an account is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountState {
+pub enum AccountPhase {
     /// Connecting and logging in.
     Starting,
     /// Handling updates.
@@ -129,7 +129,7 @@ pub enum AccountState {
     Stopped,
 }
 
-impl AccountState {
+impl AccountPhase {
     /// A short word for tables.
     pub fn label(&self) -> &'static str {
         match self {
@@ -152,7 +152,7 @@ pub struct AccountStatus {
     /// User or bot.
     pub kind: AccountKind,
     /// State.
-    pub state: AccountState,
+    pub state: AccountPhase,
     /// Home DC, once known.
     pub dc: Option<i32>,
     /// User id, once logged in.
@@ -325,9 +325,9 @@ impl FleetHandle {
             name: account.name().to_string(),
             kind: account.config.kind,
             state: if account.config.enabled {
-                AccountState::Starting
+                AccountPhase::Starting
             } else {
-                AccountState::Stopped
+                AccountPhase::Stopped
             },
             dc: None,
             user_id: None,
@@ -486,13 +486,13 @@ impl Slot {
             s.flood_waits = c.flood_waits();
             s.dc = Some(c.home_dc());
         }
-        if *self.pause.borrow() && s.state == AccountState::Running {
-            s.state = AccountState::Paused;
+        if *self.pause.borrow() && s.state == AccountPhase::Running {
+            s.state = AccountPhase::Paused;
         }
         s
     }
 
-    fn set_state(&self, state: AccountState) {
+    fn set_state(&self, state: AccountPhase) {
         self.status.lock().expect("not poisoned").state = state;
     }
 }
@@ -534,7 +534,7 @@ async fn supervise(fleet: FleetHandle, slot: Arc<Slot>) {
         if *stop.borrow() {
             break;
         }
-        slot.set_state(AccountState::Starting);
+        slot.set_state(AccountPhase::Starting);
         let end = tokio::select! {
             end = crate::unwind::catch_panic(run_account(&fleet, &slot)) => end.unwrap_or_else(|panic| {
                 // A bug: the account restarts like after any other failure.
@@ -549,13 +549,13 @@ async fn supervise(fleet: FleetHandle, slot: Arc<Slot>) {
             End::Stopped => break,
             End::Fatal(reason) => {
                 tracing::error!(account = %name, %reason, "authorization lost: account quarantined (change its configuration or run `fleetgram login` to bring it back)");
-                slot.set_state(AccountState::Quarantined { reason });
+                slot.set_state(AccountPhase::Quarantined { reason });
                 let _ = stop.wait_for(|s| *s).await;
                 break;
             }
             End::NeedsLogin => {
                 tracing::warn!(account = %name, "not logged in: run `fleetgram login {name}`");
-                slot.set_state(AccountState::NeedsLogin);
+                slot.set_state(AccountPhase::NeedsLogin);
                 let _ = stop.wait_for(|s| *s).await;
                 break;
             }
@@ -568,7 +568,7 @@ async fn supervise(fleet: FleetHandle, slot: Arc<Slot>) {
                     rand::random::<u64>() % (base.as_millis() as u64 / 2 + 1),
                 );
                 tracing::warn!(account = %name, %error, attempt, retry_in = ?(base + jitter), "account failed; restarting");
-                slot.set_state(AccountState::Backoff { error, attempt });
+                slot.set_state(AccountPhase::Backoff { error, attempt });
                 tokio::select! {
                     _ = tokio::time::sleep(base + jitter) => {}
                     _ = stop.wait_for(|s| *s) => break,
@@ -576,7 +576,7 @@ async fn supervise(fleet: FleetHandle, slot: Arc<Slot>) {
             }
         }
     }
-    slot.set_state(AccountState::Stopped);
+    slot.set_state(AccountPhase::Stopped);
 }
 
 fn client_config(fleet: &FleetHandle, account: &Account) -> ClientConfig {
@@ -808,7 +808,7 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
         Ok(s) => s,
         Err(e) => return classify(&e),
     };
-    slot.set_state(AccountState::Running);
+    slot.set_state(AccountPhase::Running);
     tracing::info!(account = %name, "running");
     let mut stop = slot.stop.subscribe();
     let mut pause = slot.pause.subscribe();

@@ -107,8 +107,8 @@ impl Delivered {
     ) -> Self {
         Delivered {
             update,
-            users,
-            chats,
+            users: users.into(),
+            chats: chats.into(),
             number: 0,
             state: UpdateState::default(),
             channel: None,

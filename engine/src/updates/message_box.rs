@@ -29,11 +29,16 @@ pub(crate) const GAP_WAIT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Ready {
     pub update: enums::Update,
-    pub users: Vec<enums::User>,
-    pub chats: Vec<enums::Chat>,
+    pub users: Users,
+    pub chats: Chats,
     pub state: UpdateState,
     pub channel: Option<(i64, i32)>,
 }
+
+/// A batch's users and chats, shared by its updates.
+pub(crate) type Users = std::sync::Arc<[enums::User]>;
+/// See [`Users`].
+pub(crate) type Chats = std::sync::Arc<[enums::Chat]>;
 
 /// A fetch the box needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,11 +96,11 @@ pub(crate) struct Page {
     pub commit: Option<UpdateState>,
 }
 
-fn held(u: enums::Update, users: &[enums::User], chats: &[enums::Chat]) -> Ready {
+fn held(u: enums::Update, users: &Users, chats: &Chats) -> Ready {
     Ready {
         update: u,
-        users: users.to_vec(),
-        chats: chats.to_vec(),
+        users: users.clone(),
+        chats: chats.clone(),
         state: UpdateState::default(),
         channel: None,
     }
@@ -130,8 +135,8 @@ impl MessageBox {
     fn push_new(
         &mut self,
         update: enums::Update,
-        users: Vec<enums::User>,
-        chats: Vec<enums::Chat>,
+        users: Users,
+        chats: Chats,
         channel: Option<(i64, i32)>,
     ) {
         let state = self.local;
@@ -257,6 +262,7 @@ impl MessageBox {
             seq,
             ..
         } = b;
+        let (users, chats): (Users, Chats) = (users.into(), chats.into());
         let mut gaps = Vec::new();
         for u in list {
             if let enums::Update::ChannelTooLong(t) = &u {
@@ -299,8 +305,8 @@ impl MessageBox {
         pts: i32,
         count: i32,
         u: enums::Update,
-        users: Vec<enums::User>,
-        chats: Vec<enums::Chat>,
+        users: Users,
+        chats: Chats,
         now: Instant,
     ) {
         let local = *self.channels.entry(ch).or_insert(pts - count);
@@ -448,6 +454,7 @@ impl MessageBox {
                 )
             }
         };
+        let (users, chats): (Users, Chats) = (users.into(), chats.into());
         // Until the whole batch is acknowledged, the committed state stays before it, with
         // the count of its updates already handled.
         let base = self.local;
@@ -612,6 +619,7 @@ impl MessageBox {
                 (all, d.users, d.chats, d.pts, d.r#final, d.timeout)
             }
         };
+        let (users, chats): (Users, Chats) = (users.into(), chats.into());
         let n = batch.len();
         for (i, u) in batch.into_iter().enumerate() {
             let at = if i + 1 == n { new_pts } else { base };

@@ -61,10 +61,10 @@ const POLL_STAGGER: Duration = Duration::from_millis(20);
 pub struct Delivered {
     /// The update (short forms are expanded to `updateNewMessage`).
     pub update: enums::Update,
-    /// Users that came with it.
-    pub users: Vec<enums::User>,
-    /// Chats that came with it.
-    pub chats: Vec<enums::Chat>,
+    /// Users that came with it (shared by the updates of one batch).
+    pub users: Arc<[enums::User]>,
+    /// Chats that came with it (shared by the updates of one batch).
+    pub chats: Arc<[enums::Chat]>,
     /// Delivery number within this stream, from 1.
     pub number: u64,
     /// The state to commit once this and every earlier update are acknowledged.

@@ -124,6 +124,23 @@ pub struct RhaiVm {
     job_fns: Vec<(FnPtr, Option<u32>)>,
     limits: Limits,
     worker: Worker,
+    /// Whether the script (or a module it imports) mentions `raw`: only then is an event's
+    /// `raw` (the whole TL update as a map, the costliest part) built for it.
+    wants_raw: bool,
+}
+
+/// Whether any of `files` mentions the word `raw` (a property read or an index by name).
+fn mentions_raw(files: &[PathBuf]) -> bool {
+    files.iter().any(|f| {
+        std::fs::read_to_string(f).map_or(true, |text| {
+            text.match_indices("raw").any(|(i, _)| {
+                let before = text[..i].chars().next_back();
+                let after = text[i + 3..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word(before) && !word(after)
+            })
+        })
+    })
 }
 
 /// Where script-defined filter functions find their engine and AST.
@@ -224,7 +241,13 @@ impl RhaiVm {
         );
         let (handlers, handler_fns) = r.handlers.into_iter().unzip();
         let (jobs, job_fns) = r.jobs.into_iter().unzip();
+        let wants_raw = {
+            let mut all = files.lock().expect("not poisoned").clone();
+            all.push(PathBuf::from(&file));
+            mentions_raw(&all)
+        };
         Ok(Arc::new(RhaiVm {
+            wants_raw,
             engine,
             ast,
             file,
@@ -273,7 +296,11 @@ impl RhaiVm {
                     continue;
                 }
             }
-            let ev = full.get_or_insert_with(|| event.full());
+            let ev: &Json = if self.wants_raw {
+                full.get_or_insert_with(|| event.full())
+            } else {
+                event.fields()
+            };
             let result = self.run(&self.handler_fns[index], Some(ev));
             out.push(Outcome {
                 index,

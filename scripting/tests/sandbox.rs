@@ -329,3 +329,51 @@ async fn the_mentioned_filter_and_field_in_both_languages() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rhai_builds_raw_only_for_scripts_that_mention_it() {
+    // `raw` (the whole TL update as a map) is the costliest part of an event: a Rhai script
+    // gets it when its source mentions `raw`, and works the same without it otherwise.
+    use fleetgram_tl::types;
+    let update = fleetgram_engine::updates::Delivered::synthetic(
+        types::UpdateNewMessage {
+            message: types::MessageEmpty {
+                id: 5,
+                peer_id: None,
+            }
+            .into(),
+            pts: 1,
+            pts_count: 1,
+        }
+        .into(),
+        vec![],
+        vec![],
+    );
+    let ev = fleetgram_scripting::event::EventData::of(Arc::new(update));
+    let d = dir("raw");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let reads = write(
+        &d,
+        "reads.rhai",
+        "on(\"message\", |m| { log::info(m.raw[\"_\"]) });\n",
+    );
+    let skips = write(
+        &d,
+        "skips.rhai",
+        "on(\"message\", |m| { log::info(\"has it: \" + m.contains(\"r\" + \"aw\")) });\n",
+    );
+    for p in [reads, skips] {
+        let s = Script::start(&p, ctx(log.clone()), limits()).await.unwrap();
+        s.dispatch_event(&ev).await;
+        assert_eq!(s.status().errors, 0, "{}", last_error(&s));
+    }
+    let lines = log.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("updateNewMessage")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("has it: false")),
+        "{lines:?}"
+    );
+}

@@ -3,6 +3,16 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Waits for `fleetgram localdc` to write its info file; its JSON.
+fn wait_for_info(info: &std::path::Path) -> serde_json::Value {
+    let start = Instant::now();
+    while !info.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no info file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    serde_json::from_str(&std::fs::read_to_string(info).unwrap()).unwrap()
+}
+
 #[test]
 fn localdc_writes_info_and_stops_on_sigint() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -26,13 +36,7 @@ fn localdc_writes_info_and_stops_on_sigint() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !info.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no info file");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+    let v = wait_for_info(&info);
     let dcs = v["dcs"].as_array().unwrap();
     assert_eq!(dcs.len(), 2);
     assert_eq!(dcs[0]["id"], 1);
@@ -77,13 +81,7 @@ fn localdc_writes_info_and_stops_on_sigint() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !info2.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no info file");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let v2: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&info2).unwrap()).unwrap();
+    let v2 = wait_for_info(&info2);
     assert_eq!(v2["rsa"]["fingerprint"], v["rsa"]["fingerprint"]);
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -133,13 +131,7 @@ fn localdc_channel_push_limit_and_poll_timeout_from_the_command_line_and_control
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !info.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no info file");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+    let v = wait_for_info(&info);
     let url = v["control"].as_str().unwrap().to_string();
     let stats = control(&url, r#"{"op":"stats"}"#);
     assert_eq!(

@@ -107,9 +107,11 @@ fn telethon_signs_in_over_every_framing_and_follows_migration() {
     let _ = std::fs::remove_file(info_path);
 }
 
-#[test]
-fn telethon_two_factor_and_messaging() {
-    let python = venv_python();
+/// Runs `tests/interop/telethon_messaging.py` with Telethon `version` against a fresh local
+/// DC (2FA, send, receive as a pushed event, edit, read back, delete); checks every step and
+/// returns the layers the DC saw declared.
+fn messaging_with(version: &str, phones: (&str, &str)) -> Vec<i32> {
+    let python = venv_python_for(version);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dc = rt
         .block_on(LocalDc::start(Config {
@@ -118,23 +120,25 @@ fn telethon_two_factor_and_messaging() {
         }))
         .unwrap();
     let control = dc.control();
-    control.create_user("15553000001", "Alice", "", 1);
-    control.create_user("15553000002", "Bob", "", 1);
-    let info_path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("localdc-info-msg-{}.json", std::process::id()));
+    control.create_user(phones.0, "Alice", "", 1);
+    control.create_user(phones.1, "Bob", "", 1);
+    let info_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "localdc-info-msg-{version}-{}.json",
+        std::process::id()
+    ));
     std::fs::write(&info_path, dc.info().to_json().to_string()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/telethon_messaging.py");
     let out = Command::new(&python)
         .arg(&script)
         .arg(&info_path)
-        .args(["+15553000001", "+15553000002"])
+        .args([format!("+{}", phones.0), format!("+{}", phones.1)])
         .output()
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "telethon failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        "telethon {version} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     for step in [
         "2FA password set",
@@ -144,11 +148,21 @@ fn telethon_two_factor_and_messaging() {
         "A read the history back",
         "the message is deleted on both sides",
     ] {
-        assert!(stdout.contains(step), "missing step {step:?}\n{stdout}");
+        assert!(
+            stdout.contains(step),
+            "{version}: missing step {step:?}\n{stdout}"
+        );
     }
     assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    let layers = control.declared_layers();
     rt.block_on(dc.shutdown());
     let _ = std::fs::remove_file(info_path);
+    layers
+}
+
+#[test]
+fn telethon_two_factor_and_messaging() {
+    messaging_with(TELETHON, ("15553000001", "15553000002"));
 }
 
 #[test]
@@ -201,58 +215,15 @@ fn telethon_channels_files_and_bot_buttons() {
 fn older_telethon_releases_speak_their_own_layers() {
     // Telethon 1.40.0 speaks layer 214 and 1.43.2 layer 224: the DC reads and answers each
     // in its layer (login with 2FA, send, receive as a pushed event, edit, delete).
-    for (version, layer, n) in [("1.40.0", 214, 1), ("1.43.2", 224, 2)] {
-        let python = venv_python_for(version);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let dc = rt
-            .block_on(LocalDc::start(Config {
-                login_code: Some("12345".into()),
-                ..Config::default()
-            }))
-            .unwrap();
-        let control = dc.control();
-        let (pa, pb) = (format!("1555310000{n}"), format!("1555320000{n}"));
-        control.create_user(&pa, "Alice", "", 1);
-        control.create_user(&pb, "Bob", "", 1);
-        let info_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "localdc-info-layer{layer}-{}.json",
-            std::process::id()
-        ));
-        std::fs::write(&info_path, dc.info().to_json().to_string()).unwrap();
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/telethon_messaging.py");
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(&info_path)
-            .args([format!("+{pa}"), format!("+{pb}")])
-            .output()
-            .expect("python runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "telethon {version} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        for step in [
-            "signed in with the 2FA password",
-            "B received the message as a NewMessage event",
-            "B saw the edit",
-            "A read the history back",
-            "the message is deleted on both sides",
-        ] {
-            assert!(
-                stdout.contains(step),
-                "{version}: missing step {step:?}\n{stdout}"
-            );
-        }
-        assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    for (version, layer, phones) in [
+        ("1.40.0", 214, ("15553100001", "15553200001")),
+        ("1.43.2", 224, ("15553100002", "15553200002")),
+    ] {
+        let layers = messaging_with(version, phones);
         // It really spoke its own layer.
         assert!(
-            control.declared_layers().contains(&layer),
-            "{version}: layers declared {:?}",
-            control.declared_layers()
+            layers.contains(&layer),
+            "{version}: layers declared {layers:?}"
         );
-        rt.block_on(dc.shutdown());
-        let _ = std::fs::remove_file(info_path);
     }
 }

@@ -899,10 +899,13 @@ impl Task {
                                 }
                             }
                             Ok(None) => break,
-                            Err(WireError::Transport(code)) if transport_exit(code.code(), heard).is_some() => {
-                                return transport_exit(code.code(), heard).expect("checked");
+                            Err(e) => {
+                                let exit = match &e {
+                                    WireError::Transport(code) => transport_exit(code.code(), heard),
+                                    WireError::Closed(_) => None,
+                                };
+                                return exit.unwrap_or_else(|| Exit::Lost(e.to_string()));
                             }
-                            Err(e) => return Exit::Lost(e.to_string()),
                         }
                     }
                 }

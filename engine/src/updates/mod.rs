@@ -245,9 +245,11 @@ impl Client {
             Some(_) => s.get_difference().await?,
         }
         // Channels are not fetched one by one here (a self-inflicted flood with thousands of
-        // them): they are polled, spaced out, from the first `next`. An account that never
-        // followed a channel learns the ones it is in from its dialogs.
-        if self.config().channel_poll_limit > 0 && s.mbox.channels.is_empty() {
+        // them): they are polled, spaced out, from the first `next`. A new account learns the
+        // channels it is in from its dialogs, once (later ones are learned from its updates,
+        // so restarts of a large fleet make no getDialogs each).
+        if self.config().channel_poll_limit > 0 && committed.is_none() && s.mbox.channels.is_empty()
+        {
             s.discover_channels().await?;
         }
         s.schedule_polls();
@@ -664,12 +666,10 @@ impl UpdateStream {
             .into_iter()
             .filter(|c| self.unknown_channels.remove(c).is_some())
             .collect();
+        let (watched, _) = self.client.watched_channels();
         for ch in chans {
             // Full: only watched channels still get in (they come first in the set).
-            if limit == 0
-                || (self.mbox.channels.len() >= limit
-                    && !self.client.watched_channels().0.contains(&ch))
-            {
+            if limit == 0 || (self.mbox.channels.len() >= limit && !watched.contains(&ch)) {
                 continue;
             }
             if self.mbox.channels.contains_key(&ch) {

@@ -334,8 +334,8 @@ impl ServerSession {
         } else if container {
             self.containers_seen.insert(outer.msg_id);
             if self.containers_seen.len() > SEEN_CAPACITY {
-                let live: HashSet<i64> = self.seen.clone();
-                self.containers_seen.retain(|c| live.contains(c));
+                let seen = &self.seen;
+                self.containers_seen.retain(|c| seen.contains(c));
             }
         }
         if container {

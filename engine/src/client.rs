@@ -351,6 +351,20 @@ impl Client {
         self.lock_state().bot
     }
 
+    /// The account's own user, as Telegram has it now (`users.getUsers([inputUserSelf])`).
+    ///
+    /// # Errors
+    /// As [`Client::invoke`]; an empty answer.
+    pub async fn get_me(&self) -> Result<fleetgram_tl::enums::User, InvocationError> {
+        self.invoke(&fleetgram_tl::functions::users::GetUsers {
+            id: vec![fleetgram_tl::enums::InputUser::InputUserSelf],
+        })
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| InvocationError::BadRequest("users.getUsers(self) answered nothing".into()))
+    }
+
     /// The account's home DC.
     pub fn home_dc(&self) -> i32 {
         self.lock_state().home_dc

@@ -376,32 +376,19 @@ impl ScriptCtx {
         .await
     }
 
-    /// `msg:edit(text)`.
+    /// `msg:edit(text)`: the edited message.
     pub async fn edit(&self, msg: &Json, text: &str) -> ApiResult {
         let chat = int_field(msg, "chat_id")?;
         let id = int_field(msg, "id")? as i32;
-        let text = text.to_string();
-        self.client()
-            .with_peer(&chat.to_string(), |peer| {
-                let req = functions::messages::EditMessage {
-                    no_webpage: false,
-                    invert_media: false,
-                    peer,
-                    id,
-                    message: Some(text.clone()),
-                    media: None,
-                    reply_markup: None,
-                    entities: None,
-                    schedule_date: None,
-                    schedule_repeat_period: None,
-                    quick_reply_shortcut_id: None,
-                    rich_message: None,
-                };
-                let client = self.client().clone();
-                async move { client.invoke(&req).await }
-            })
+        let edited = self
+            .client()
+            .edit_message(
+                chat,
+                id,
+                fleetgram_engine::messages::InputMessage::text(text),
+            )
             .await?;
-        Ok(json!({"id": id, "chat_id": chat, "text": text}))
+        Ok(crate::event::message_json(&edited.raw))
     }
 
     /// `msg:delete()` (for everyone).
@@ -411,103 +398,42 @@ impl ScriptCtx {
         self.delete_ids(chat, vec![id]).await
     }
 
-    /// Deletes messages `ids` of `chat`.
+    /// Deletes messages `ids` of `chat` for everyone; how many were asked for.
     pub async fn delete_ids(&self, chat: i64, ids: Vec<i32>) -> ApiResult {
-        let peer = self.peer(&json!(chat)).await?;
-        let count = ids.len();
-        match peer {
-            enums::InputPeer::Channel(_) | enums::InputPeer::ChannelFromMessage(_) => {
-                self.client()
-                    .invoke(&functions::channels::DeleteMessages {
-                        channel: input_channel(&peer)?,
-                        id: ids,
-                    })
-                    .await?;
-            }
-            _ => {
-                self.client()
-                    .invoke(&functions::messages::DeleteMessages {
-                        revoke: true,
-                        id: ids,
-                    })
-                    .await?;
-            }
-        }
-        Ok(json!(count))
+        self.client().delete_messages(chat, &ids, true).await?;
+        Ok(json!(ids.len()))
     }
 
-    /// `msg:forward(to)`.
+    /// `msg:forward(to)`: the copy.
     pub async fn forward(&self, msg: &Json, to: &Json) -> ApiResult {
-        let from = self.peer(&json!(int_field(msg, "chat_id")?)).await?;
-        let to = self.peer(to).await?;
+        let from = int_field(msg, "chat_id")?;
         let id = int_field(msg, "id")? as i32;
-        let updates = self
+        let copies = self
             .client()
-            .invoke(&functions::messages::ForwardMessages {
-                silent: false,
-                background: false,
-                with_my_score: false,
-                drop_author: false,
-                drop_media_captions: false,
-                noforwards: false,
-                allow_paid_floodskip: false,
-                from_ephemeral: false,
-                from_peer: from,
-                id: vec![id],
-                random_id: vec![rand::random()],
-                to_peer: to,
-                top_msg_id: None,
-                reply_to: None,
-                schedule_date: None,
-                schedule_repeat_period: None,
-                send_as: None,
-                quick_reply_shortcut: None,
-                effect: None,
-                video_timestamp: None,
-                allow_paid_stars: None,
-                suggested_post: None,
-            })
+            .forward_messages(peer_ref(to)?, from, &[id])
             .await?;
-        Ok(sent_message(&updates, "", ""))
+        Ok(copies
+            .first()
+            .map_or(Json::Null, |m| crate::event::message_json(&m.raw)))
     }
 
-    /// `msg:react(emoji)`.
+    /// `msg:react(emoji)` (`""` takes the reaction back).
     pub async fn react(&self, msg: &Json, emoji: &str) -> ApiResult {
-        let params = json!({
-            "peer": int_field(msg, "chat_id")?,
-            "msg_id": int_field(msg, "id")?,
-            "reaction": [{"_": "reactionEmoji", "emoticon": emoji}],
-        });
-        self.call("messages.sendReaction", &params).await
+        let chat = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        self.client().send_reaction(chat, id, emoji).await?;
+        Ok(Json::Bool(true))
     }
 
-    /// `ban(chat, user, opts)`: bans `user` from a supergroup/channel (`opts.until` unix
+    /// `ban(chat, user, opts)`: bans `user` from a group or channel (`opts.until` unix
     /// time; `opts.kick` removes without banning).
     pub async fn ban(&self, chat: &Json, user: &Json, opts: &Json) -> ApiResult {
-        let channel = input_channel(&self.peer(chat).await?)?;
-        let participant = self.peer(user).await?;
-        let until = opts.get("until").and_then(Json::as_i64).unwrap_or(0) as i32;
-        let rights = |view: bool| types::ChatBannedRights {
-            view_messages: view,
-            send_messages: view,
-            until_date: until,
-            ..Default::default()
-        };
-        self.client()
-            .invoke(&functions::channels::EditBanned {
-                channel: channel.clone(),
-                participant: participant.clone(),
-                banned_rights: rights(true).into(),
-            })
-            .await?;
+        let (chat, user) = (peer_ref(chat)?, peer_ref(user)?);
         if opts.get("kick").and_then(Json::as_bool).unwrap_or(false) {
-            self.client()
-                .invoke(&functions::channels::EditBanned {
-                    channel,
-                    participant,
-                    banned_rights: types::ChatBannedRights::default().into(),
-                })
-                .await?;
+            self.client().kick(chat, user).await?;
+        } else {
+            let until = opts.get("until").and_then(Json::as_i64).unwrap_or(0) as i32;
+            self.client().ban(chat, user, until).await?;
         }
         Ok(Json::Bool(true))
     }
@@ -515,15 +441,13 @@ impl ScriptCtx {
     /// `answer_callback(query, text, opts)`: answers a callback query event.
     pub async fn answer_callback(&self, query: &Json, text: &Json, opts: &Json) -> ApiResult {
         let query_id = int_field(query, "query_id")?;
-        self.client()
-            .invoke(&functions::messages::SetBotCallbackAnswer {
-                alert: opts.get("alert").and_then(Json::as_bool).unwrap_or(false),
-                query_id,
-                message: text.as_str().map(str::to_string),
-                url: opts.get("url").and_then(Json::as_str).map(str::to_string),
-                cache_time: opts.get("cache_time").and_then(Json::as_i64).unwrap_or(0) as i32,
-            })
-            .await?;
+        let answer = fleetgram_engine::bots::CallbackAnswer {
+            text: text.as_str().map(str::to_string),
+            alert: opts.get("alert").and_then(Json::as_bool).unwrap_or(false),
+            url: opts.get("url").and_then(Json::as_str).map(str::to_string),
+            cache_time: opts.get("cache_time").and_then(Json::as_i64).unwrap_or(0) as i32,
+        };
+        self.client().answer_callback(query_id, answer).await?;
         Ok(Json::Bool(true))
     }
 
@@ -542,16 +466,11 @@ impl ScriptCtx {
             })
             .and_then(|b| b.get("data").and_then(Json::as_str).map(str::to_string))
             .ok_or_else(|| ApiError::Bad(format!("no callback button {what:?} on this message")))?;
-        let peer = self.peer(&json!(int_field(msg, "chat_id")?)).await?;
-        let enums::messages::BotCallbackAnswer::BotCallbackAnswer(a) = self
+        let chat = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        let a = self
             .client()
-            .invoke(&functions::messages::GetBotCallbackAnswer {
-                game: false,
-                peer,
-                msg_id: int_field(msg, "id")? as i32,
-                data: Some(data.into_bytes()),
-                password: None,
-            })
+            .press_button(chat, id, data.as_bytes())
             .await?;
         Ok(json!({"message": a.message, "alert": a.alert, "url": a.url}))
     }

@@ -10,6 +10,8 @@
 //! | participant   | chat_id, user_id, actor_id, joined, left                                |
 //! | others        | raw                                                                     |
 
+use fleetgram_engine::dispatch::{ChatType, View};
+use fleetgram_engine::messages::peer_id;
 use fleetgram_engine::peers::{marked, PeerKind};
 use fleetgram_engine::updates::{Delivered, UpdateKind};
 use fleetgram_tl::{dynamic, enums, Serializable};
@@ -83,15 +85,6 @@ pub fn kind_by_name(name: &str) -> Option<UpdateKind> {
         "raw" => K::Raw,
         _ => return None,
     })
-}
-
-/// The marked id of a peer.
-pub fn peer_id(p: &enums::Peer) -> i64 {
-    match p {
-        enums::Peer::User(u) => marked(PeerKind::User, u.user_id),
-        enums::Peer::Chat(c) => marked(PeerKind::Chat, c.chat_id),
-        enums::Peer::Channel(c) => marked(PeerKind::Channel, c.channel_id),
-    }
 }
 
 fn tl_json<T: Serializable>(v: &T, ty: &str) -> Json {
@@ -292,90 +285,21 @@ pub fn raw_json(d: &Delivered) -> Json {
     tl_json(&d.update, "Update")
 }
 
-/// What filters look at, read straight from the update (no JSON).
-#[derive(Debug, Clone, Default)]
-pub struct Light {
-    /// The message text (empty when none).
-    pub text: String,
-    /// `private`, `group`, `supergroup`, `channel` or empty.
-    pub chat_type: &'static str,
-    /// The chat (marked id).
-    pub chat_id: Option<i64>,
-    /// The sender (marked id).
-    pub sender_id: Option<i64>,
-    /// Sent by this account.
-    pub out: Option<bool>,
-    /// Has media.
-    pub has_media: bool,
-    /// Mentions this account.
-    pub mentioned: bool,
-}
-
-fn chat_type(p: &enums::Peer, post: bool) -> &'static str {
-    match p {
-        enums::Peer::User(_) => "private",
-        enums::Peer::Chat(_) => "group",
-        enums::Peer::Channel(_) if post => "channel",
-        enums::Peer::Channel(_) => "supergroup",
-    }
-}
-
-/// The filter fields of `d`.
-pub fn light_of(d: &Delivered) -> Light {
-    match d.message() {
-        Some(enums::Message::Message(m)) => Light {
-            text: m.message.clone(),
-            chat_type: chat_type(&m.peer_id, m.post),
-            chat_id: Some(peer_id(&m.peer_id)),
-            sender_id: m.from_id.as_ref().map(peer_id).or(match &m.peer_id {
-                enums::Peer::User(u) if !m.out => Some(u.user_id),
-                _ => None,
-            }),
-            out: Some(m.out),
-            has_media: m.media.is_some(),
-            mentioned: m.mentioned,
-        },
-        Some(enums::Message::Service(m)) => Light {
-            chat_type: chat_type(&m.peer_id, m.post),
-            chat_id: Some(peer_id(&m.peer_id)),
-            sender_id: m.from_id.as_ref().map(peer_id),
-            out: Some(m.out),
-            ..Light::default()
-        },
-        _ => match &d.update {
-            enums::Update::BotCallbackQuery(q) => Light {
-                chat_id: Some(peer_id(&q.peer)),
-                sender_id: Some(q.user_id),
-                chat_type: match &q.peer {
-                    enums::Peer::User(_) => "private",
-                    enums::Peer::Chat(_) => "group",
-                    enums::Peer::Channel(_) => "supergroup",
-                },
-                ..Light::default()
-            },
-            enums::Update::BotChatInviteRequester(x) => Light {
-                chat_id: Some(peer_id(&x.peer)),
-                sender_id: Some(x.user_id),
-                ..Light::default()
-            },
-            _ => Light::default(),
-        },
-    }
-}
-
-fn light_of_json(j: &Json) -> Light {
-    Light {
+/// The view of an event given as JSON (tests, synthetic events).
+fn view_of_json(kind: UpdateKind, j: &Json) -> View {
+    View {
+        kind,
         text: j
             .get("text")
             .and_then(Json::as_str)
             .unwrap_or("")
             .to_string(),
         chat_type: match j.get("chat_type").and_then(Json::as_str) {
-            Some("private") => "private",
-            Some("group") => "group",
-            Some("supergroup") => "supergroup",
-            Some("channel") => "channel",
-            _ => "",
+            Some("private") => ChatType::Private,
+            Some("group") => ChatType::Group,
+            Some("supergroup") => ChatType::Supergroup,
+            Some("channel") => ChatType::Channel,
+            _ => ChatType::None,
         },
         chat_id: j.get("chat_id").and_then(Json::as_i64),
         sender_id: j.get("sender_id").and_then(Json::as_i64),
@@ -390,19 +314,19 @@ fn light_of_json(j: &Json) -> Light {
 pub struct EventData {
     /// The kind.
     pub kind: UpdateKind,
-    /// What filters look at.
-    pub light: Light,
+    /// What filters look at (the engine's view: the same for Rust handlers and scripts).
+    pub view: View,
     update: Option<Arc<Delivered>>,
     fields: std::sync::OnceLock<Json>,
     full: std::sync::OnceLock<Arc<Json>>,
 }
 
 impl EventData {
-    /// The event of `d`.
-    pub fn of(d: Arc<Delivered>) -> Arc<EventData> {
+    /// The event of `d` for the account whose user id is `me`.
+    pub fn of(d: Arc<Delivered>, me: Option<i64>) -> Arc<EventData> {
         Arc::new(EventData {
             kind: d.kind(),
-            light: light_of(&d),
+            view: View::of(&d, me),
             update: Some(d),
             fields: std::sync::OnceLock::new(),
             full: std::sync::OnceLock::new(),
@@ -411,12 +335,12 @@ impl EventData {
 
     /// An event given as JSON (tests, synthetic events).
     pub fn from_json(kind: UpdateKind, ev: Json) -> Arc<EventData> {
-        let light = light_of_json(&ev);
+        let view = view_of_json(kind, &ev);
         let fields = std::sync::OnceLock::new();
         let _ = fields.set(ev);
         Arc::new(EventData {
             kind,
-            light,
+            view,
             update: None,
             fields,
             full: std::sync::OnceLock::new(),
@@ -431,7 +355,18 @@ impl EventData {
     /// The script-visible fields, without `raw`.
     pub fn fields(&self) -> &Json {
         self.fields.get_or_init(|| match &self.update {
-            Some(d) => event_json(d).1,
+            Some(d) => {
+                let mut j = event_json(d).1;
+                // Who and where as filters saw them (a channel known from the update's
+                // chats, this account as the sender of its own private messages).
+                if d.message().is_some() {
+                    if let Json::Object(o) = &mut j {
+                        o.insert("chat_type".into(), json!(self.view.chat_type.as_str()));
+                        o.insert("sender_id".into(), json!(self.view.sender_id));
+                    }
+                }
+                j
+            }
             None => Json::Null,
         })
     }
@@ -488,7 +423,13 @@ mod tests {
             "peer_id": {"_": "peerUser", "user_id": 5}, "date": 100, "message": "x"}));
         assert_eq!(message_json(&plain)["mentioned"], false);
         let mentioned = crate::filter::Filter::Mentioned;
-        assert!(mentioned.matches(&j, None));
-        assert!(!mentioned.matches(&message_json(&plain), None));
+        let ev =
+            |j| super::EventData::from_json(fleetgram_engine::updates::UpdateKind::NewMessage, j);
+        assert!(crate::filter::matches(&mentioned, &ev(j), None));
+        assert!(!crate::filter::matches(
+            &mentioned,
+            &ev(message_json(&plain)),
+            None
+        ));
     }
 }

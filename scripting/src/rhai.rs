@@ -24,6 +24,8 @@ use std::time::Instant;
 thread_local! {
     /// When the handler running on this thread must stop.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Set by `msg.stop()` in the handler running on this thread.
+    static STOPPED: Cell<bool> = const { Cell::new(false) };
 }
 
 type RResult<T> = Result<T, Box<EvalAltResult>>;
@@ -154,7 +156,7 @@ fn to_filter(home: &Home, v: Dynamic) -> Result<Filter, String> {
         return Err("expected a filter or a function".into());
     };
     let home = home.clone();
-    Ok(Filter::Func(Arc::new(move |ev: &Json| {
+    Ok(Filter::Custom(Arc::new(move |ev: &Json| {
         let Some((engine, ast)) = home.get() else {
             return false;
         };
@@ -286,27 +288,37 @@ impl RhaiVm {
     ) -> Vec<Outcome> {
         let mut out = Vec::with_capacity(indices.len());
         let mut full = None;
+        // Every filter judges the event as it arrived, before the first handler runs.
+        let mut chosen = Vec::with_capacity(indices.len());
         for (index, check) in indices {
             let start = Instant::now();
             if check {
                 DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
-                let ok = self.handlers[index].filter.matches_event(event, me);
+                let ok = crate::filter::matches(&self.handlers[index].filter, event, me);
                 DEADLINE.with(|d| d.set(None));
                 if !ok {
                     continue;
                 }
             }
+            chosen.push((index, start.elapsed()));
+        }
+        for (index, filtered) in chosen {
+            let start = Instant::now();
             let ev: &Json = if self.wants_raw {
                 full.get_or_insert_with(|| event.full())
             } else {
                 event.fields()
             };
+            STOPPED.with(|s| s.set(false));
             let result = self.run(&self.handler_fns[index], Some(ev));
             out.push(Outcome {
                 index,
-                took: start.elapsed(),
+                took: filtered + start.elapsed(),
                 result,
             });
+            if STOPPED.with(|s| s.replace(false)) {
+                break;
+            }
         }
         out
     }
@@ -429,6 +441,8 @@ fn register(
     with_ctx!("send", |c, x, peer: Dynamic, text: &str, opts: Map| {
         block(c.send(&j!(x, &peer), text, &j!(x, &Dynamic::from(opts))))
     });
+    // The script's later handlers do not get this event.
+    engine.register_fn("stop", |_msg: &mut Map| STOPPED.with(|s| s.set(true)));
     with_ctx!("reply", |c, x, msg: Map, text: &str| {
         block(c.reply(&j!(x, &Dynamic::from(msg)), text, &Json::Null))
     });
@@ -724,21 +738,21 @@ fn register(
         Filter::TextContains(t.to_string())
     });
     engine.register_fn("regex", |p: &str| -> RResult<Filter> {
-        Ok(Filter::regex(p)?)
+        Ok(crate::filter::regex(p)?)
     });
     engine.register_fn("from_users", |ids: rhai::Array| {
         Filter::FromUsers(ids.iter().filter_map(|d| d.as_int().ok()).collect())
     });
     engine.register_fn("chats", |ids: rhai::Array| {
-        Filter::Chats(ids.iter().filter_map(|d| d.as_int().ok()).collect())
+        Filter::InChats(ids.iter().filter_map(|d| d.as_int().ok()).collect())
     });
     let h = home.clone();
     engine.register_fn("filter", move |f: FnPtr| -> RResult<Filter> {
         Ok(to_filter(&h, Dynamic::from(f))?)
     });
-    engine.register_fn("&", |a: Filter, b: Filter| a.and(b));
-    engine.register_fn("|", |a: Filter, b: Filter| a.or(b));
-    engine.register_fn("!", |a: Filter| a.negate());
+    engine.register_fn("&", |a: Filter, b: Filter| a & b);
+    engine.register_fn("|", |a: Filter, b: Filter| a | b);
+    engine.register_fn("!", |a: Filter| !a);
     engine.register_fn("to_string", |a: &mut Filter| format!("filter {a:?}"));
 }
 

@@ -261,12 +261,20 @@ mod tests {
         // runtime: this task goes on and sees the worker busy.
         let stuck = w.run(|| {
             Box::pin(async {
-                std::thread::sleep(Duration::from_millis(400));
+                std::thread::sleep(Duration::from_millis(600));
             })
         });
         let waiter = tokio::spawn(stuck);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let busy = w.busy_for().expect("busy");
+        // (Polled, not timed: on a loaded machine the job may start late.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let busy = loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match w.busy_for() {
+                Some(b) if b >= Duration::from_millis(100) => break b,
+                _ if std::time::Instant::now() > deadline => panic!("never seen busy"),
+                _ => {}
+            }
+        };
         assert!(busy >= Duration::from_millis(100), "{busy:?}");
         waiter.await.unwrap().unwrap();
         assert_eq!(w.busy_for(), None);

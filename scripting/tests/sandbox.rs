@@ -349,7 +349,7 @@ async fn rhai_builds_raw_only_for_scripts_that_mention_it() {
         vec![],
         vec![],
     );
-    let ev = fleetgram_scripting::event::EventData::of(Arc::new(update));
+    let ev = fleetgram_scripting::event::EventData::of(Arc::new(update), None);
     let d = dir("raw");
     let log = Arc::new(Mutex::new(Vec::new()));
     let reads = write(

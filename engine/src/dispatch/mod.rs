@@ -14,6 +14,7 @@
 //!     Ok(())
 //! });
 //! d.on(UpdateKind::NewMessage, F::state("ask_name") & F::incoming(), |e| async move {
+//!     e.stop_propagation(); // the answer is not also taken for something else
 //!     e.reply(&format!("Nice to meet you, {}", e.text())).await?;
 //!     e.fsm().finish()?;
 //!     Ok(())
@@ -22,11 +23,14 @@
 //! # }
 //! ```
 //!
-//! Each update goes to the first handler whose kind and filter match (handlers are tried in
-//! the order they were added), after every middleware let it through. Chats are handled
-//! concurrently, each chat's updates in order, and an update is acknowledged (committed) once
-//! its handler returned: at-least-once. The filter tree tells which update kinds it can
-//! match, so an update wakes only the handlers that care.
+//! An update goes, after every middleware let it through, to every handler whose kind and
+//! filter match, in the order they were added, until one calls [`Event::stop_propagation`]
+//! (the same rule as scripts; all filters judge the update as it arrived, before the first
+//! handler runs). The [`Filter`] is the one scripts build too, judged on one [`View`] of the
+//! update. Chats are handled concurrently, each chat's updates in order ([`OrderedRunner`],
+//! shared with the fleet's scripts), and an update is acknowledged (committed) once its
+//! handlers returned: at-least-once. The filter tree tells which update kinds it can match,
+//! so an update no handler wants wakes none.
 //!
 //! A handler can hold a conversation: `e.conversation()?` then `send`, `get_response`,
 //! `get_edit`, `wait_click`, each with a timeout (the conversation sees its chat's updates
@@ -59,6 +63,12 @@ pub struct Event {
     pub message: Option<Message>,
     /// The account.
     pub client: Client,
+    /// What filters look at, read once from the update.
+    pub view: Arc<View>,
+    /// This account's username (for `/command@me`), when known.
+    me: Option<Arc<str>>,
+    /// Set by [`Event::stop_propagation`]: later handlers do not run.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
     /// The conversation state of (chat, sender) when the update arrived, read from the
     /// storage the first time a filter or handler asks.
     state: Arc<std::sync::OnceLock<Option<String>>>,
@@ -73,39 +83,6 @@ impl std::fmt::Debug for Event {
             .field("chat_id", &self.chat_id())
             .field("state", &self.state.get())
             .finish()
-    }
-}
-
-fn peer_marked(p: &enums::Peer) -> i64 {
-    crate::messages::peer_id(p)
-}
-
-/// The marked id of the chat an update happened in.
-pub fn chat_of(d: &Delivered) -> Option<i64> {
-    use enums::Update as U;
-    if let Some(m) = d.message() {
-        let m = match m {
-            enums::Message::Message(m) => peer_marked(&m.peer_id),
-            enums::Message::Service(m) => peer_marked(&m.peer_id),
-            enums::Message::Empty(m) => m.peer_id.as_ref().map(peer_marked)?,
-        };
-        return Some(m);
-    }
-    match &d.update {
-        U::BotCallbackQuery(q) => Some(peer_marked(&q.peer)),
-        U::UserTyping(u) => Some(u.user_id),
-        U::ChatUserTyping(u) => Some(crate::peers::marked(
-            crate::peers::PeerKind::Chat,
-            u.chat_id,
-        )),
-        U::ChannelParticipant(u) => Some(crate::peers::marked(
-            crate::peers::PeerKind::Channel,
-            u.channel_id,
-        )),
-        U::BotChatInviteRequester(u) => Some(peer_marked(&u.peer)),
-        U::BotMessageReaction(u) => Some(peer_marked(&u.peer)),
-        U::BotStopped(u) => Some(u.user_id),
-        _ => None,
     }
 }
 
@@ -271,14 +248,25 @@ impl Event {
             .message()
             .cloned()
             .map(|m| Message::new(client.clone(), m));
+        let view = Arc::new(View::of(&update, client.user_id()));
         Self {
             update,
             message,
             client,
+            view,
+            me: None,
+            stopped: Arc::default(),
             state: Arc::default(),
             fsm,
             waiters: Waiters::default(),
         }
+    }
+
+    /// Knows this account's username, so `/command@username` matches [`Filter::command`]
+    /// (the dispatcher sets it; for events made by hand).
+    pub fn username(mut self, name: &str) -> Self {
+        self.me = Some(name.trim_start_matches('@').into());
+        self
     }
 
     /// The conversation state of (chat, sender) when the update was first asked about.
@@ -298,23 +286,24 @@ impl Event {
 
     /// The text of its message (or a callback's data as text, an inline query's query).
     pub fn text(&self) -> String {
-        if let Some(m) = &self.message {
-            return m.text().to_string();
-        }
-        match &self.update.update {
-            enums::Update::BotCallbackQuery(q) => q
-                .data
-                .as_deref()
-                .map(|d| String::from_utf8_lossy(d).into_owned())
-                .unwrap_or_default(),
-            enums::Update::BotInlineQuery(q) => q.query.clone(),
-            _ => String::new(),
-        }
+        self.view.text.clone()
+    }
+
+    /// Later handlers (in the order they were added) do not get this update; without it,
+    /// every handler whose filter matched runs.
+    pub fn stop_propagation(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a handler stopped the update here.
+    pub fn propagation_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The marked id of the chat it happened in.
     pub fn chat_id(&self) -> Option<i64> {
-        chat_of(&self.update)
+        self.view.chat_id
     }
 
     /// A conversation in this update's chat: wait for the next message, edit or button
@@ -333,25 +322,9 @@ impl Event {
         ))
     }
 
-    /// The marked id of who caused it.
+    /// The marked id of who caused it (this account for its own private messages).
     pub fn sender_id(&self) -> Option<i64> {
-        if let Some(m) = &self.message {
-            return m.sender_id();
-        }
-        use enums::Update as U;
-        match &self.update.update {
-            U::BotCallbackQuery(q) => Some(q.user_id),
-            U::BotInlineQuery(q) => Some(q.user_id),
-            U::UserTyping(u) => Some(u.user_id),
-            U::UserStatus(u) => Some(u.user_id),
-            U::ChannelParticipant(u) => Some(u.user_id),
-            U::BotChatInviteRequester(u) => Some(u.user_id),
-            U::BotStopped(u) => Some(u.user_id),
-            U::BotShippingQuery(q) => Some(q.user_id),
-            U::BotPrecheckoutQuery(q) => Some(q.user_id),
-            U::BotMessageReaction(u) => Some(peer_marked(&u.actor)),
-            _ => None,
-        }
+        self.view.sender_id
     }
 
     /// Whether this account sent its message.
@@ -563,10 +536,6 @@ impl Fsm {
     }
 }
 
-/// How long a chat's worker waits for its next update before it ends (a new one starts
-/// with the chat's next update).
-const WORKER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// The update kinds that carry a message.
 const MESSAGE_KINDS: [UpdateKind; 2] = [UpdateKind::NewMessage, UpdateKind::MessageEdited];
 
@@ -587,8 +556,8 @@ pub struct Dispatcher {
     middleware: Vec<MiddlewareFn>,
     fsm: Option<Arc<dyn FsmStorage>>,
     waiters: Waiters,
-    /// How long a chat's worker waits before it ends (`None`: [`WORKER_IDLE`]).
-    idle: Option<std::time::Duration>,
+    /// This account's username, for `/command@me` (learned by [`Dispatcher::run`]).
+    me: Option<Arc<str>>,
 }
 
 impl Dispatcher {
@@ -600,10 +569,10 @@ impl Dispatcher {
         }
     }
 
-    /// How long a chat's worker (the task handling one chat's updates in order) waits for
-    /// the next update before it ends; the chat's next update starts a new one.
-    pub fn worker_idle(mut self, d: std::time::Duration) -> Self {
-        self.idle = Some(d);
+    /// This account's username, so `/command@username` matches [`Filter::command`] (a
+    /// command addressed to another bot never does). [`Dispatcher::run`] learns it itself.
+    pub fn username(mut self, name: &str) -> Self {
+        self.me = Some(name.trim_start_matches('@').into());
         self
     }
 
@@ -664,8 +633,10 @@ impl Dispatcher {
         Some(self.by_kind.keys().copied().collect())
     }
 
-    /// Hands one update to the middleware and the first matching handler; whether a
-    /// handler ran.
+    /// Hands one update to the middleware, then to every handler whose kind and filter
+    /// match, in the order they were added, until one calls [`Event::stop_propagation`];
+    /// whether a handler ran. The filters judge the update as it arrived: all are asked
+    /// before the first handler runs.
     pub async fn dispatch(&self, client: &Client, update: Arc<Delivered>) -> bool {
         let kind = update.kind();
         // The candidates, in the order they were added.
@@ -685,22 +656,27 @@ impl Dispatcher {
         candidates.sort_unstable();
         let mut event = Event::new(client.clone(), update, self.fsm.clone());
         event.waiters = self.waiters.clone();
+        event.me = self.me.clone();
         for m in &self.middleware {
             if !m(event.clone()).await {
                 return false;
             }
         }
-        for i in candidates {
+        candidates.retain(|&i| {
             let h = &self.handlers[i];
             debug_assert!(h.kinds.as_ref().is_none_or(|k| k.contains(&kind)));
-            if h.filter.matches(&event) {
-                if let Err(e) = (h.f)(event.clone()).await {
-                    tracing::warn!(kind = ?kind, filter = ?h.filter, error = %e, "handler failed");
-                }
-                return true;
+            h.filter.matches(&event)
+        });
+        for &i in &candidates {
+            let h = &self.handlers[i];
+            if let Err(e) = (h.f)(event.clone()).await {
+                tracing::warn!(kind = ?kind, filter = ?h.filter, error = %e, "handler failed");
+            }
+            if event.propagation_stopped() {
+                break;
             }
         }
-        false
+        !candidates.is_empty()
     }
 
     /// A conversation with `chat` (fed while [`Dispatcher::run`] runs).
@@ -709,87 +685,62 @@ impl Dispatcher {
     }
 
     /// Follows the account's updates and dispatches each, until the client is gone. Chats
-    /// are handled concurrently, each chat's updates in order; an update is acknowledged
-    /// once its handler returned (the state commits up to the last update whose predecessors
-    /// are all handled). Conversations waiting on a chat get its updates first.
+    /// are handled concurrently, each chat's updates in order ([`OrderedRunner`], as the
+    /// fleet's scripts); an update is acknowledged once its handlers returned (the state
+    /// commits up to the last update whose predecessors are all handled). Conversations
+    /// waiting on a chat get its updates first.
     ///
     /// # Errors
-    /// The update stream could not be opened.
+    /// The update stream could not be opened, or a bot's own user could not be read.
     pub async fn run(&self, client: &Client) -> Result<(), InvocationError> {
-        let shared = Arc::new(self.clone());
-        for h in &self.handlers {
+        let mut this = self.clone();
+        if this.me.is_none() && client.is_bot() {
+            if let enums::User::User(u) = client.get_me().await? {
+                this.me = u.username.as_deref().map(Arc::from);
+            }
+        }
+        for h in &this.handlers {
             for ch in h.filter.channels_named() {
                 client.watch_channel(ch);
             }
         }
+        let shared = Arc::new(this);
         let mut updates = client.updates().await?;
-        let acker = updates.acker();
-        let mut workers: HashMap<i64, tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>> =
-            HashMap::new();
-        let idle = self.idle.unwrap_or(WORKER_IDLE);
-        let mut seen = 0u64;
-        while let Some(d) = updates.next().await {
-            let d = match d {
-                Ok(d) => Arc::new(d),
-                Err(e) => {
-                    tracing::warn!(error = %e, "update stream");
-                    continue;
+        let mut runner = OrderedRunner::new(client.account(), {
+            let (shared, client) = (shared.clone(), client.clone());
+            move |d| {
+                let (shared, client) = (shared.clone(), client.clone());
+                async move {
+                    shared.dispatch(&client, d).await;
                 }
-            };
-            self.waiters.offer(&d);
-            let chat = chat_of(&d).unwrap_or(0);
-            let spawn = || {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Arc<Delivered>>();
-                let (shared, client, acker) = (shared.clone(), client.clone(), acker.clone());
-                tokio::spawn(async move {
-                    let handle = |d: Arc<Delivered>| {
-                        let (shared, client, acker) = (&shared, &client, &acker);
-                        async move {
-                            let handled =
-                                crate::unwind::catch_panic(shared.dispatch(client, d.clone()));
-                            if let Err(panic) = handled.await {
-                                // Handled, badly: acknowledged like a failed handler.
-                                tracing::error!(%panic, kind = ?d.kind(), "a handler panicked");
-                            }
-                            if let Err(e) = acker.ack(&d) {
-                                tracing::error!(error = %e, "cannot commit the update state");
-                            }
-                        }
-                    };
-                    loop {
-                        match tokio::time::timeout(idle, rx.recv()).await {
-                            Ok(Some(d)) => handle(d).await,
-                            Ok(None) => return,
-                            Err(_) => {
-                                // Idle: close (new sends fail and make a new worker), then
-                                // handle what was already sent.
-                                rx.close();
-                                while let Ok(d) = rx.try_recv() {
-                                    handle(d).await;
-                                }
-                                return;
-                            }
-                        }
-                    }
-                });
-                tx
-            };
-            seen += 1;
-            if seen % 1024 == 0 {
-                workers.retain(|_, tx| !tx.is_closed());
             }
-            let tx = workers.entry(chat).or_insert_with(spawn);
-            if let Err(back) = tx.send(d) {
-                // The chat's worker went idle and closed: a new one takes it.
-                let tx = spawn();
-                let _ = tx.send(back.0);
-                workers.insert(chat, tx);
+        });
+        loop {
+            tokio::select! {
+                d = runner.finished(), if runner.pending() > 0 => {
+                    if let Err(e) = updates.ack(&d) {
+                        tracing::error!(error = %e, "cannot commit the update state");
+                    }
+                }
+                next = updates.next() => match next {
+                    None => break,
+                    Some(Err(e)) => tracing::warn!(error = %e, "update stream"),
+                    Some(Ok(d)) => {
+                        let d = Arc::new(d);
+                        shared.waiters.offer(&d);
+                        runner.submit(d);
+                    }
+                },
             }
         }
         Ok(())
     }
 }
 
+mod order;
+
+pub use order::{ChatOrder, HandleFn, OrderedRunner};
+
 mod filter;
 
-pub use filter::Filter;
+pub use filter::{chat_of, ChatType, EventFn, Filter, View};

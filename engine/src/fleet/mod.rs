@@ -21,7 +21,7 @@ use crate::store::SessionStore;
 use crate::updates::{Delivered, UpdateKind};
 use config::{Account, AccountKind, FleetConfig, Network};
 use fleetgram_protocol::crypto::rsa::RsaPublicKey;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -677,16 +677,9 @@ async fn run_account(fleet: &FleetHandle, slot: &Arc<Slot>) -> End {
         st.user_id = me.user_id;
         st.dc = Some(me.home_dc);
     }
-    let username = match client
-        .invoke(&fleetgram_tl::functions::users::GetUsers {
-            id: vec![fleetgram_tl::enums::InputUser::InputUserSelf],
-        })
-        .await
-    {
-        Ok(users) => match users.first() {
-            Some(fleetgram_tl::enums::User::User(u)) => u.username.clone(),
-            _ => None,
-        },
+    let username = match client.get_me().await {
+        Ok(fleetgram_tl::enums::User::User(u)) => u.username,
+        Ok(_) => None,
         Err(e) => return classify(&e),
     };
     slot.status.lock().expect("not poisoned").username = username.clone();
@@ -777,30 +770,6 @@ fn sign_in_end(e: crate::auth::SignInError) -> End {
     }
 }
 
-/// The chat an update belongs to, for per-chat ordering (`None`: no order needed).
-pub fn chat_of(d: &Delivered) -> Option<i64> {
-    use fleetgram_tl::enums::{Peer, Update as U};
-    let peer = |p: &Peer| match p {
-        Peer::User(u) => u.user_id,
-        Peer::Chat(c) => -c.chat_id,
-        Peer::Channel(c) => -1_000_000_000_000 - c.channel_id,
-    };
-    if let Some(m) = d.message() {
-        return match m {
-            fleetgram_tl::enums::Message::Message(m) => Some(peer(&m.peer_id)),
-            fleetgram_tl::enums::Message::Service(m) => Some(peer(&m.peer_id)),
-            fleetgram_tl::enums::Message::Empty(_) => None,
-        };
-    }
-    match &d.update {
-        U::BotCallbackQuery(q) => Some(peer(&q.peer)),
-        U::DeleteChannelMessages(x) => Some(-1_000_000_000_000 - x.channel_id),
-        U::ChannelParticipant(x) => Some(-1_000_000_000_000 - x.channel_id),
-        U::BotChatInviteRequester(x) => Some(peer(&x.peer)),
-        _ => None,
-    }
-}
-
 /// Feeds updates to the handlers until the stream ends or a stop/pause is requested.
 async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handlers>>) -> End {
     let name = slot.account.name().to_string();
@@ -812,41 +781,22 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
     tracing::info!(account = %name, "running");
     let mut stop = slot.stop.subscribe();
     let mut pause = slot.pause.subscribe();
-    let (done_tx, mut done_rx) =
-        tokio::sync::mpsc::unbounded_channel::<(Option<i64>, Arc<Delivered>)>();
-    // Per chat: updates waiting behind the one being handled.
-    let mut waiting: HashMap<i64, VecDeque<Arc<Delivered>>> = HashMap::new();
-    let mut in_flight = 0usize;
-    let spawn = |d: Arc<Delivered>, chat: Option<i64>, h: &Arc<dyn Handlers>| {
-        let fut = h.handle(d.clone());
-        let tx = done_tx.clone();
-        let name = name.clone();
-        tokio::spawn(async move {
-            if let Err(panic) = crate::unwind::catch_panic(fut).await {
-                // Handled, badly: acknowledged like a handler error, so the chat goes on.
-                tracing::error!(account = %name, %panic, kind = ?d.kind(), "a handler panicked (please report)");
-            }
-            let _ = tx.send((chat, d));
-        });
-    };
+    // Per chat in order, other chats concurrently: the same runner as the Rust dispatcher.
+    let mut runner = handlers.map(|h| {
+        let h = h.clone();
+        crate::dispatch::OrderedRunner::new(&name, move |d| h.handle(d))
+    });
+    let pending =
+        |r: &Option<crate::dispatch::OrderedRunner>| r.as_ref().map_or(0, |r| r.pending());
     let end = loop {
         let paused = *pause.borrow();
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => break End::Stopped,
-            Some((chat, d)) = done_rx.recv() => {
-                in_flight -= 1;
+            d = async { runner.as_mut().expect("pending").finished().await }, if pending(&runner) > 0 => {
                 slot.queue.fetch_sub(1, Ordering::Relaxed);
                 if let Err(e) = stream.ack(&d) {
                     break End::Retry(e.to_string());
-                }
-                if let Some(c) = chat {
-                    if let Some(next) = waiting.get_mut(&c).and_then(VecDeque::pop_front) {
-                        in_flight += 1;
-                        spawn(next, Some(c), handlers.expect("queued only with handlers"));
-                    } else {
-                        waiting.remove(&c);
-                    }
                 }
             }
             _ = pause.changed() => {}
@@ -858,24 +808,15 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
                 };
                 slot.updates.fetch_add(1, Ordering::Relaxed);
                 slot.status.lock().expect("not poisoned").last_update = Some(SystemTime::now());
-                let Some(h) = handlers.filter(|h| h.wants(d.kind())) else {
-                    if let Err(e) = stream.ack(&d) {
-                        break End::Retry(e.to_string());
+                match (&mut runner, handlers) {
+                    (Some(r), Some(h)) if h.wants(d.kind()) => {
+                        slot.queue.fetch_add(1, Ordering::Relaxed);
+                        r.submit(Arc::new(d));
                     }
-                    continue;
-                };
-                let d = Arc::new(d);
-                slot.queue.fetch_add(1, Ordering::Relaxed);
-                match chat_of(&d) {
-                    Some(c) if waiting.contains_key(&c) => {
-                        waiting.get_mut(&c).expect("present").push_back(d);
-                    }
-                    chat => {
-                        if let Some(c) = chat {
-                            waiting.insert(c, VecDeque::new());
+                    _ => {
+                        if let Err(e) = stream.ack(&d) {
+                            break End::Retry(e.to_string());
                         }
-                        in_flight += 1;
-                        spawn(d, chat, h);
                     }
                 }
             }
@@ -883,16 +824,17 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
     };
     // Let running handlers finish (bounded), then commit what they acknowledged.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while in_flight > 0 {
-        match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-            Ok(Some((_, d))) => {
-                in_flight -= 1;
-                slot.queue.fetch_sub(1, Ordering::Relaxed);
-                let _ = stream.ack(&d);
-            }
-            _ => {
-                tracing::warn!(account = %name, in_flight, "handlers still running at shutdown; their updates will be redelivered");
-                break;
+    if let Some(r) = runner.as_mut() {
+        while r.pending() > 0 {
+            match tokio::time::timeout_at(deadline, r.finished()).await {
+                Ok(d) => {
+                    slot.queue.fetch_sub(1, Ordering::Relaxed);
+                    let _ = stream.ack(&d);
+                }
+                Err(_) => {
+                    tracing::warn!(account = %name, in_flight = r.pending(), "handlers still running at shutdown; their updates will be redelivered");
+                    break;
+                }
             }
         }
     }

@@ -297,20 +297,35 @@ impl Message {
         &self,
         data: &[u8],
     ) -> Result<types::messages::BotCallbackAnswer, InvocationError> {
-        let id = self.id();
-        let client = self.client.clone();
+        self.client
+            .press_button(PeerRef::from(self), self.id(), data)
+            .await
+    }
+}
+
+impl Client {
+    /// Presses the callback button that carries `data` under message `msg_id` of `chat`
+    /// (user accounts); the bot's answer.
+    ///
+    /// # Errors
+    /// `BOT_RESPONSE_TIMEOUT` (the bot did not answer), `DATA_INVALID`...
+    pub async fn press_button(
+        &self,
+        chat: impl Into<PeerRef>,
+        msg_id: i32,
+        data: &[u8],
+    ) -> Result<types::messages::BotCallbackAnswer, InvocationError> {
         let data = data.to_vec();
         let enums::messages::BotCallbackAnswer::BotCallbackAnswer(a) = self
-            .client
-            .with_peer_ref(&PeerRef::from(self), move |peer| {
-                let client = client.clone();
+            .with_peer_ref(&chat.into(), move |peer| {
+                let client = self.clone();
                 let data = data.clone();
                 async move {
                     client
                         .invoke(&functions::messages::GetBotCallbackAnswer {
                             game: false,
                             peer,
-                            msg_id: id,
+                            msg_id,
                             data: Some(data),
                             password: None,
                         })

@@ -222,7 +222,7 @@ impl Script {
             if h.kind != kind && h.kind != UpdateKind::Raw {
                 continue;
             }
-            match h.filter.host_verdict(ev, me) {
+            match crate::filter::host_verdict(&h.filter, ev, me) {
                 Some(false) => {}
                 Some(true) => wanted.push((i, false)),
                 None => wanted.push((i, true)),
@@ -572,7 +572,8 @@ async fn dispatch_all(scripts: Vec<Arc<Script>>, d: Arc<Delivered>) {
     if !scripts.iter().any(|s| s.wants(kind)) {
         return;
     }
-    let ev = EventData::of(d);
+    let me = scripts.first().map(|s| s.ctx.account.user_id);
+    let ev = EventData::of(d, me);
     match scripts.len() {
         1 => scripts[0].dispatch_event(&ev).await,
         _ => {

@@ -34,13 +34,13 @@ struct LuaFilter(Filter);
 impl UserData for LuaFilter {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_meta_function(mlua::MetaMethod::BAnd, |lua, (a, b): (Value, Value)| {
-            Ok(LuaFilter(to_filter(lua, a)?.and(to_filter(lua, b)?)))
+            Ok(LuaFilter(to_filter(lua, a)? & to_filter(lua, b)?))
         });
         m.add_meta_function(mlua::MetaMethod::BOr, |lua, (a, b): (Value, Value)| {
-            Ok(LuaFilter(to_filter(lua, a)?.or(to_filter(lua, b)?)))
+            Ok(LuaFilter(to_filter(lua, a)? | to_filter(lua, b)?))
         });
         m.add_meta_function(mlua::MetaMethod::BNot, |lua, (a, _): (Value, Value)| {
-            Ok(LuaFilter(to_filter(lua, a)?.negate()))
+            Ok(LuaFilter(!to_filter(lua, a)?))
         });
         m.add_meta_method(mlua::MetaMethod::ToString, |_, f, ()| {
             Ok(format!("filter {:?}", f.0))
@@ -55,7 +55,7 @@ fn to_filter(lua: &Lua, v: Value) -> mlua::Result<Filter> {
         Value::Function(f) => {
             let lua = lua.clone();
             let key = Arc::new(lua.create_registry_value(f)?);
-            Ok(Filter::Func(Arc::new(move |ev: &Json| {
+            Ok(Filter::Custom(Arc::new(move |ev: &Json| {
                 let Ok(f) = lua.registry_value::<Function>(&key) else {
                     return false;
                 };
@@ -592,18 +592,22 @@ impl LuaVm {
         raw.set(
             "regex",
             lua.create_function(|_, p: String| {
-                Filter::regex(&p)
+                crate::filter::regex(&p)
                     .map(LuaFilter)
                     .map_err(mlua::Error::runtime)
             })?,
         )?;
         raw.set(
             "from_users",
-            lua.create_function(|_, ids: Vec<i64>| Ok(LuaFilter(Filter::FromUsers(ids))))?,
+            lua.create_function(|_, ids: Vec<i64>| {
+                Ok(LuaFilter(Filter::FromUsers(ids.into_iter().collect())))
+            })?,
         )?;
         raw.set(
             "chats",
-            lua.create_function(|_, ids: Vec<i64>| Ok(LuaFilter(Filter::Chats(ids))))?,
+            lua.create_function(|_, ids: Vec<i64>| {
+                Ok(LuaFilter(Filter::InChats(ids.into_iter().collect())))
+            })?,
         )?;
         raw.set(
             "filter",
@@ -661,7 +665,7 @@ impl LuaVm {
         self: Arc<Self>,
         index: usize,
         event: Option<Arc<crate::event::EventData>>,
-    ) -> Result<(), ScriptError> {
+    ) -> Result<bool, ScriptError> {
         let id = event.as_ref().map(|e| {
             let id = self
                 .events
@@ -703,7 +707,7 @@ impl LuaVm {
             let budget = Run::new(limits.max_ops, limits.timeout, limits.memory);
             let call = Budgeted {
                 run: budget,
-                fut: Box::pin(run.call_async::<()>(args)),
+                fut: Box::pin(run.call_async::<bool>(args)),
             };
             match tokio::time::timeout(limits.timeout, call).await {
                 Ok(Err(e)) => {
@@ -716,7 +720,7 @@ impl LuaVm {
                     }
                     Err(e)
                 }
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(stop)) => Ok(stop),
                 Err(_) => Err(ScriptError::new(
                     file,
                     None,
@@ -740,13 +744,16 @@ impl LuaVm {
         me: Option<String>,
     ) -> Vec<Outcome> {
         let mut out = Vec::with_capacity(indices.len());
+        // Every filter judges the event as it arrived, before the first handler runs.
+        let mut chosen = Vec::with_capacity(indices.len());
         for (index, check) in indices {
             let start = Instant::now();
-            let filter = &self.handlers[index].filter;
             if check {
+                let filter = &self.handlers[index].filter;
                 let budget = Run::new(self.limits.max_ops, self.limits.timeout, self.limits.memory);
-                let ok =
-                    lua_sandbox::within(&budget, || filter.matches_event(&event, me.as_deref()));
+                let ok = lua_sandbox::within(&budget, || {
+                    crate::filter::matches(filter, &event, me.as_deref())
+                });
                 if let Some(why) = budget.killed() {
                     out.push(Outcome {
                         index,
@@ -759,12 +766,20 @@ impl LuaVm {
                     continue;
                 }
             }
+            chosen.push((index, start.elapsed()));
+        }
+        for (index, filtered) in chosen {
+            let start = Instant::now();
             let result = self.clone().run_here(index, Some(event.clone())).await;
+            let stop = matches!(result, Ok(true));
             out.push(Outcome {
                 index,
-                took: start.elapsed(),
-                result,
+                took: filtered + start.elapsed(),
+                result: result.map(drop),
             });
+            if stop {
+                break;
+            }
         }
         out
     }
@@ -782,7 +797,7 @@ fn message_args(
     let Some(enums::Message::Message(m)) = d.message() else {
         return Ok(None);
     };
-    let l = &e.light;
+    let l = &e.view;
     let reply_to = match &m.reply_to {
         Some(enums::MessageReplyHeader::MessageReplyHeader(h)) => h.reply_to_msg_id,
         _ => None,
@@ -804,7 +819,7 @@ fn message_args(
         m.date,
         reply_to,
         m.media.is_some(),
-        l.chat_type,
+        l.chat_type.as_str(),
         buttons,
     )
         .into_lua_multi(lua)
@@ -895,7 +910,14 @@ impl Vm for LuaVm {
     ) -> BoxFuture<'static, Result<(), ScriptError>> {
         let file = self.file.clone();
         let worker = self.worker.clone();
-        let w = worker.run(move || Box::pin(JOB_RUN.scope(run, self.run_here(index, None))));
+        let w = worker.run(move || {
+            Box::pin(async move {
+                JOB_RUN
+                    .scope(run, self.run_here(index, None))
+                    .await
+                    .map(drop)
+            })
+        });
         Box::pin(async move {
             w.await
                 .unwrap_or_else(|_| Err(ScriptError::new(file, None, "the script's thread ended")))

@@ -91,6 +91,8 @@ function M.forward(self, to) return unwrap(raw.forward(self, to)) end
 function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
 function M.click(self, what) return unwrap(raw.click(self, what)) end
 function M.answer(self, text, opts) return unwrap(raw.answer_callback(self, text, opts)) end
+-- The script's later handlers do not get this event.
+function M.stop(self) rawset(self, "__stop", true) end
 -- An event table's `raw` (the whole TL update) is made the first time it is read.
 local eventmt = {
   __index = function(t, k)
@@ -129,6 +131,7 @@ function load(chunk, name, _, env)
 end
 
 -- Runs a handler (or the top level, or a job); its budget is counted by the host's hook.
+-- True when the handler stopped the event (msg:stop()).
 local function run(f, ev)
   if ev ~= nil then setmetatable(ev, eventmt) end
   local ok, err = pcall(f, ev)
@@ -137,6 +140,7 @@ local function run(f, ev)
     if type(err) == "table" then error(tostring(err), 0) end
     error(err, 0)
   end
+  return ev ~= nil and rawget(ev, "__stop") == true
 end
 
 -- A message event, its table built here from plain values.

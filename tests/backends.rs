@@ -5,6 +5,7 @@
 use fleetgram_engine::peers::{PeerEntry, PeerKind};
 use fleetgram_engine::store::{
     AccountState, DcState, MemoryStore, SessionStore, SledStore, SqliteStore, StringSession,
+    UpdateCommit, UpdateState,
 };
 use fleetgram_engine::Client;
 use std::sync::Arc;
@@ -46,14 +47,57 @@ fn suite(name: &str, s: &dyn SessionStore) {
     let st = state(2, 77);
     s.save("a", &st).unwrap();
     assert_eq!(s.load("a").unwrap().as_ref(), Some(&st), "{name}");
+    // Update commits write what changed: the common state, channels moved or forgotten.
     let mut st2 = st.clone();
-    st2.channels.insert(5, 6);
-    s.save_lazy("a", &st2).unwrap();
+    let common = UpdateState {
+        pts: 10,
+        qts: 1,
+        date: 2,
+        seq: 3,
+        skip: 0,
+    };
+    let commit = UpdateCommit {
+        common: Some(common),
+        channels: vec![(5, Some(6)), (1234, None), (5, Some(8))],
+    }
+    .apply(&mut st2);
+    assert_eq!(commit.channels, vec![(5, Some(8)), (1234, None)], "{name}");
+    s.save_updates("a", &commit).unwrap();
     assert_eq!(
         s.load("a").unwrap().as_ref(),
         Some(&st2),
-        "{name}: save_lazy"
+        "{name}: save_updates"
     );
+    // A channel's pts never goes back.
+    let back = UpdateCommit {
+        common: None,
+        channels: vec![(5, Some(4))],
+    }
+    .apply(&mut st2);
+    assert_eq!(back.channels, vec![(5, Some(8))], "{name}");
+    s.save_updates("a", &back).unwrap();
+    assert_eq!(s.load("a").unwrap().as_ref(), Some(&st2), "{name}");
+    // A full save is the whole truth again (a forgotten channel stays forgotten), and
+    // commits go on from it.
+    let mut st3 = st2.clone();
+    st3.channels.clear();
+    st3.updates = None;
+    s.save("a", &st3).unwrap();
+    assert_eq!(
+        s.load("a").unwrap().as_ref(),
+        Some(&st3),
+        "{name}: full save"
+    );
+    let c = UpdateCommit {
+        common: Some(common),
+        channels: vec![(7, Some(1))],
+    }
+    .apply(&mut st3);
+    s.save_updates("a", &c).unwrap();
+    assert_eq!(s.load("a").unwrap().as_ref(), Some(&st3), "{name}");
+    // An account never saved gets nothing from a commit alone.
+    s.save_updates("nobody", &c).unwrap();
+    assert_eq!(s.load("nobody").unwrap(), None, "{name}");
     s.save("b", &state(1, 88)).unwrap();
 
     // Peers, by id and by username (any case), replaced, deleted.

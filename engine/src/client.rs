@@ -379,17 +379,17 @@ impl Client {
         self.0.store.save(&self.0.account, &snapshot)
     }
 
-    /// Like `update_state`, with a lazy (group-committed) write.
-    pub(crate) fn update_state_lazy(
+    /// Applies an update commit to the account's state and writes what it changed (lazily:
+    /// see [`SessionStore::save_updates`]).
+    pub(crate) fn commit_updates(
         &self,
-        f: impl FnOnce(&mut AccountState),
+        commit: crate::state::UpdateCommit,
     ) -> Result<(), StoreError> {
-        let snapshot = {
-            let mut st = self.lock_state();
-            f(&mut st);
-            st.clone()
-        };
-        self.0.store.save_lazy(&self.0.account, &snapshot)
+        let resolved = commit.apply(&mut self.lock_state());
+        if resolved.is_empty() {
+            return Ok(());
+        }
+        self.0.store.save_updates(&self.0.account, &resolved)
     }
 
     /// The session string of the account (see [`AccountState::to_session_string`]).

@@ -94,6 +94,54 @@ pub struct UpdateState {
     pub skip: u32,
 }
 
+/// What an update commit changes, and nothing else: the common state, and the pts of the
+/// channels that moved (`None`: the channel is forgotten). Stores write just this (an
+/// acknowledgement no longer rewrites the keys and every channel of the account).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateCommit {
+    /// The new committed common state, if it moved.
+    pub common: Option<UpdateState>,
+    /// Channel id -> its committed pts (`None`: forgotten).
+    pub channels: Vec<(i64, Option<i32>)>,
+}
+
+impl UpdateCommit {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.common.is_none() && self.channels.is_empty()
+    }
+
+    /// Applies it to `st` (a channel's pts never goes back); what `st` now holds for what it
+    /// touched (one entry per channel), to be written.
+    pub fn apply(&self, st: &mut AccountState) -> UpdateCommit {
+        if let Some(c) = self.common {
+            st.updates = Some(c);
+        }
+        let mut channels: Vec<(i64, Option<i32>)> = Vec::with_capacity(self.channels.len());
+        for &(ch, pts) in &self.channels {
+            let now = match pts {
+                Some(p) => {
+                    let e = st.channels.entry(ch).or_insert(p);
+                    *e = (*e).max(p);
+                    Some(*e)
+                }
+                None => {
+                    st.channels.remove(&ch);
+                    None
+                }
+            };
+            match channels.iter_mut().find(|(c, _)| *c == ch) {
+                Some(x) => x.1 = now,
+                None => channels.push((ch, now)),
+            }
+        }
+        UpdateCommit {
+            common: self.common,
+            channels,
+        }
+    }
+}
+
 /// Everything stored for one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountState {

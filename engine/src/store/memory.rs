@@ -1,6 +1,6 @@
 //! Accounts in memory only (tests, throwaway clients).
 
-use super::{AccountState, KvUpdate, PeerEntry, SessionStore, StoreError};
+use super::{AccountState, KvUpdate, PeerEntry, SessionStore, StoreError, UpdateCommit};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -29,6 +29,14 @@ impl SessionStore for MemoryStore {
     fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
         let mut m = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         m.insert(account.to_string(), state.clone());
+        Ok(())
+    }
+
+    fn save_updates(&self, account: &str, commit: &UpdateCommit) -> Result<(), StoreError> {
+        let mut m = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = m.get_mut(account) {
+            commit.apply(st);
+        }
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use crate::state::PeerEntry;
 
-pub use crate::state::{AccountState, DcState, StoreError, UpdateState};
+pub use crate::state::{AccountState, DcState, StoreError, UpdateCommit, UpdateState};
 
 mod memory;
 mod sled_store;
@@ -35,14 +35,23 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// A storage failure.
     fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError>;
 
-    /// Like [`SessionStore::save`], but may reach the disk a little later (sled writes it
-    /// within its flush interval, 500 ms by default). Used for update-state commits: a
-    /// crash can then only cause redelivery, never loss.
+    /// Writes an update commit of `account` (what [`UpdateCommit::apply`] resolved): only
+    /// what changed, and it may reach the disk a little later (sled writes it within its
+    /// flush interval, 500 ms by default): a crash can then only cause redelivery, never
+    /// loss. The default reads, applies and saves the whole state; backends that can write
+    /// less do.
     ///
     /// # Errors
     /// A storage failure.
-    fn save_lazy(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
-        self.save(account, state)
+    fn save_updates(&self, account: &str, commit: &UpdateCommit) -> Result<(), StoreError> {
+        match self.load(account)? {
+            Some(mut st) => {
+                commit.apply(&mut st);
+                self.save(account, &st)
+            }
+            // Nothing stored yet: the next full save writes the state with it.
+            None => Ok(()),
+        }
     }
 
     /// Forgets `account`.
@@ -185,6 +194,47 @@ mod tests {
         s.accounts.insert("c", b"{not json".to_vec()).unwrap();
         let e = s.load("c").unwrap_err();
         assert!(e.to_string().contains("account \"c\""), "{e}");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sled_writes_an_update_commit_alone_and_reads_it_back_after_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("fleetgram-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut st = sample();
+        {
+            let s = SledStore::open(&dir).unwrap();
+            s.save("a", &st).unwrap();
+            let record = s.accounts.get("a").unwrap().unwrap();
+            for i in 1..=50 {
+                let c = UpdateCommit {
+                    common: Some(UpdateState {
+                        pts: 5 + i,
+                        ..st.updates.unwrap()
+                    }),
+                    channels: vec![(-100, Some(9 + i)), (i as i64, Some(i))],
+                }
+                .apply(&mut st);
+                s.save_updates("a", &c).unwrap();
+            }
+            let forget = UpdateCommit {
+                common: None,
+                channels: vec![(3, None)],
+            }
+            .apply(&mut st);
+            s.save_updates("a", &forget).unwrap();
+            // The account's record (keys and all) was not rewritten by the commits.
+            assert_eq!(s.accounts.get("a").unwrap().unwrap(), record);
+            assert_eq!(s.load("a").unwrap().as_ref(), Some(&st));
+            s.flush().unwrap();
+        }
+        let s = SledStore::open(&dir).unwrap();
+        let back = s.load("a").unwrap().unwrap();
+        assert_eq!(back, st);
+        assert_eq!(back.updates.unwrap().pts, 55);
+        assert_eq!(back.channels[&-100], 59);
+        assert!(!back.channels.contains_key(&3));
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }

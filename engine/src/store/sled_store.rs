@@ -1,6 +1,6 @@
 //! Many accounts in one sled database (one tree per kind of record, keyed by account).
 
-use super::{AccountState, KvUpdate, PeerEntry, SessionStore, StoreError};
+use super::{AccountState, KvUpdate, PeerEntry, SessionStore, StoreError, UpdateCommit};
 use std::path::{Path, PathBuf};
 
 /// Keeps many accounts in one sled database.
@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 pub struct SledStore {
     path: PathBuf,
     pub(super) accounts: sled::Tree,
+    /// Update commits since the account's last full save: its common state (key: account)
+    /// and its channels' pts (key: account, 0, channel id; an empty value: forgotten).
+    updates: sled::Tree,
+    channel_pts: sled::Tree,
     peers: sled::Tree,
     usernames: sled::Tree,
     kv: sled::Tree,
@@ -53,12 +57,16 @@ impl SledStore {
         restrict_tree(&path);
         let tree = |name: &str| db.open_tree(name).map_err(|e| io(e.to_string()));
         let accounts = tree("accounts")?;
+        let updates = tree("updates")?;
+        let channel_pts = tree("channel_pts")?;
         let peers = tree("peers")?;
         let usernames = tree("usernames")?;
         let kv = tree("kv")?;
         Ok(Self {
             path,
             accounts,
+            updates,
+            channel_pts,
             peers,
             usernames,
             kv,
@@ -110,10 +118,62 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
+impl SledStore {
+    fn corrupt(&self, account: &str, what: &str, reason: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            what: format!("{}: {what} of account {account:?}", self.path.display()),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Forgets the update commits of `account` (a full save holds them all).
+    fn clear_commits(&self, account: &str) -> Result<(), StoreError> {
+        self.updates.remove(account).map_err(|e| self.io(e))?;
+        let mut batch = sled::Batch::default();
+        for k in self.channel_pts.scan_prefix(prefix(account)).keys() {
+            batch.remove(k.map_err(|e| self.io(e))?);
+        }
+        self.channel_pts.apply_batch(batch).map_err(|e| self.io(e))
+    }
+}
+
+fn prefix(account: &str) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
 impl SessionStore for SledStore {
-    fn save_lazy(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(state).expect("serializable");
-        self.accounts.insert(account, v).map_err(|e| self.io(e))?;
+    fn save_updates(&self, account: &str, commit: &UpdateCommit) -> Result<(), StoreError> {
+        if let Some(c) = &commit.common {
+            let v = serde_json::to_vec(c).expect("serializable");
+            self.updates.insert(account, v).map_err(|e| self.io(e))?;
+        }
+        match commit.channels.as_slice() {
+            [] => {}
+            [(ch, pts)] => {
+                let v = pts.map(i32::to_le_bytes);
+                self.channel_pts
+                    .insert(
+                        peer_key(account, *ch),
+                        v.as_ref().map_or(&[][..], |b| &b[..]),
+                    )
+                    .map_err(|e| self.io(e))?;
+            }
+            many => {
+                let mut batch = sled::Batch::default();
+                for (ch, pts) in many {
+                    let v = pts.map(i32::to_le_bytes);
+                    batch.insert(
+                        peer_key(account, *ch),
+                        v.as_ref().map_or(&[][..], |b| &b[..]),
+                    );
+                }
+                self.channel_pts
+                    .apply_batch(batch)
+                    .map_err(|e| self.io(e))?;
+            }
+        }
         Ok(())
     }
 
@@ -121,17 +181,41 @@ impl SessionStore for SledStore {
         let Some(v) = self.accounts.get(account).map_err(|e| self.io(e))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&v)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                what: format!("{}: account {account:?}", self.path.display()),
-                reason: e.to_string(),
-            })
+        let mut st: AccountState = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+            what: format!("{}: account {account:?}", self.path.display()),
+            reason: e.to_string(),
+        })?;
+        // The update commits since the last full save.
+        if let Some(u) = self.updates.get(account).map_err(|e| self.io(e))? {
+            st.updates = Some(
+                serde_json::from_slice(&u).map_err(|e| self.corrupt(account, "update state", e))?,
+            );
+        }
+        let skip = account.len() + 1;
+        for kv in self.channel_pts.scan_prefix(prefix(account)) {
+            let (k, v) = kv.map_err(|e| self.io(e))?;
+            let ch = k[skip..]
+                .try_into()
+                .map(i64::from_be_bytes)
+                .map_err(|_| self.corrupt(account, "channel pts", "bad key"))?;
+            match v.len() {
+                0 => {
+                    st.channels.remove(&ch);
+                }
+                4 => {
+                    st.channels
+                        .insert(ch, i32::from_le_bytes(v[..].try_into().expect("4 bytes")));
+                }
+                n => return Err(self.corrupt(account, "channel pts", format!("{n} bytes"))),
+            }
+        }
+        Ok(Some(st))
     }
 
     fn save(&self, account: &str, state: &AccountState) -> Result<(), StoreError> {
         let v = serde_json::to_vec(state).expect("serializable");
         self.accounts.insert(account, v).map_err(|e| self.io(e))?;
+        self.clear_commits(account)?;
         self.db.flush().map_err(|e| self.io(e))?;
         restrict_tree(&self.path);
         Ok(())
@@ -139,6 +223,7 @@ impl SessionStore for SledStore {
 
     fn delete(&self, account: &str) -> Result<(), StoreError> {
         self.accounts.remove(account).map_err(|e| self.io(e))?;
+        self.clear_commits(account)?;
         for tree in [&self.peers, &self.usernames] {
             let mut prefix = account.as_bytes().to_vec();
             prefix.push(0);

@@ -27,7 +27,7 @@
 
 use crate::client::{Client, RawUpdate};
 use crate::error::InvocationError;
-use crate::state::UpdateState;
+use crate::state::{UpdateCommit, UpdateState};
 use fleetgram_tl::{enums, functions, types, Deserializable};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -191,12 +191,9 @@ impl Acker {
         match commit {
             Some(st) => {
                 a.dirty = true;
-                self.client.update_state_lazy(|acc| {
-                    acc.updates = Some(st);
-                    for (ch, pts) in channels {
-                        let e = acc.channels.entry(ch).or_insert(pts);
-                        *e = (*e).max(pts);
-                    }
+                self.client.commit_updates(UpdateCommit {
+                    common: Some(st),
+                    channels: channels.into_iter().map(|(c, p)| (c, Some(p))).collect(),
                 })
             }
             None => Ok(()),
@@ -537,8 +534,9 @@ impl UpdateStream {
                     tracing::info!(channel = ch, error = %e, "no access to the channel any more");
                     self.mbox.forget_channel(ch);
                     self.polls.remove(ch);
-                    self.client.update_state_lazy(|a| {
-                        a.channels.remove(&ch);
+                    self.client.commit_updates(UpdateCommit {
+                        common: None,
+                        channels: vec![(ch, None)],
                     })?;
                     return Ok(None);
                 }
@@ -559,8 +557,9 @@ impl UpdateStream {
             }
             let page = self.mbox.apply_channel_difference(ch, diff);
             if let Some(p) = page.commit_pts {
-                self.client.update_state_lazy(|a| {
-                    a.channels.insert(ch, p);
+                self.client.commit_updates(UpdateCommit {
+                    common: None,
+                    channels: vec![(ch, Some(p))],
                 })?;
             }
             pts = self.mbox.channels.get(&ch).copied().unwrap_or(pts);

@@ -2,6 +2,7 @@
 //! [`run`] is the main job (`fleetgram run`), [`local`] the embedded local DC with the
 //! demo's accounts, chats and traffic.
 
+pub mod config;
 pub mod local;
 pub mod operator;
 pub mod run;

@@ -6,7 +6,8 @@
 //! channels (as their owner accounts, through the API) and [`traffic`] lets the people chat,
 //! ask to join and press buttons so the example scripts visibly act.
 
-use fleetgram_engine::fleet::config::{AccountKind, ChatKind, FleetConfig, LocalChat};
+use crate::config::{ChatKind, HostConfig, LocalChat};
+use fleetgram_engine::fleet::config::AccountKind;
 use fleetgram_engine::fleet::{BoxFuture, Credentials, DcTable, FleetHandle};
 use fleetgram_engine::store::MemoryStore;
 use fleetgram_engine::{Client, InvocationError};
@@ -82,7 +83,7 @@ impl LocalNetwork {
     ///
     /// # Errors
     /// The DC could not start (port taken, data directory locked...).
-    pub async fn start(config: &FleetConfig) -> Result<LocalNetwork, String> {
+    pub async fn start(config: &HostConfig) -> Result<LocalNetwork, String> {
         let local = &config.local;
         let host = local
             .host
@@ -177,7 +178,7 @@ impl LocalNetwork {
     ///
     /// # Errors
     /// Login failed.
-    pub async fn person(&self, config: &FleetConfig, phone: &str) -> Result<Client, String> {
+    pub async fn person(&self, config: &HostConfig, phone: &str) -> Result<Client, String> {
         let mut c = fleetgram_engine::Config::with_dcs(
             config.api_id,
             config.api_hash.clone(),
@@ -217,7 +218,7 @@ fn admin_rights() -> types::ChatAdminRights {
 /// people by phone (imported as a contact).
 async fn member_input(
     owner: &Client,
-    config: &FleetConfig,
+    config: &HostConfig,
     name: &str,
 ) -> Result<enums::InputUser, InvocationError> {
     let (phone, username) = match config.account(name) {
@@ -283,7 +284,7 @@ fn input_channel(p: &enums::InputPeer) -> Option<enums::InputChannel> {
 /// Creates one configured chat (if its username is free), adds members, promotes admins.
 async fn provision_chat(
     owner: &Client,
-    config: &FleetConfig,
+    config: &HostConfig,
     chat: &LocalChat,
 ) -> Result<enums::InputChannel, InvocationError> {
     let existing = match owner.resolve_peer(&format!("@{}", chat.username)).await {
@@ -366,7 +367,7 @@ async fn provision_chat(
 }
 
 /// Creates the configured chats once their owners are running (waits for them).
-pub async fn provision_chats(fleet: &FleetHandle, config: &FleetConfig) {
+pub async fn provision_chats(fleet: &FleetHandle, config: &HostConfig) {
     for chat in &config.local.chats {
         let owner = loop {
             if let Some(c) = fleet.client(&chat.owner) {
@@ -386,7 +387,7 @@ pub async fn provision_chats(fleet: &FleetHandle, config: &FleetConfig) {
 /// The demo's traffic: people chat in the supergroups (now and then with a banned word),
 /// talk to the bots and press their buttons, and one asks to join through an invite link
 /// that needs approval. Runs until the task is dropped.
-pub async fn traffic(net: Arc<LocalNetwork>, fleet: FleetHandle, config: FleetConfig) {
+pub async fn traffic(net: Arc<LocalNetwork>, fleet: FleetHandle, config: HostConfig) {
     let t = config.local.traffic;
     if !t.enabled || config.local.people.is_empty() {
         return;

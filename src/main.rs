@@ -13,6 +13,7 @@
 //! Errors are one line on stderr and exit with code 2.
 
 use clap::{Parser, Subcommand};
+use fleetgram::config::HostConfig;
 use fleetgram_engine::fleet::config::{AccountKind, FleetConfig, Network};
 use fleetgram_engine::store::{SessionStore, SledStore};
 use fleetgram_tl::dynamic::{json, schema};
@@ -80,7 +81,7 @@ struct RunArgs {
 }
 
 fn parse_http(s: &str) -> Result<std::net::SocketAddr, String> {
-    fleetgram_engine::fleet::config::parse_listen(s)
+    fleetgram::config::parse_listen(s)
 }
 
 #[derive(Subcommand)]
@@ -253,8 +254,8 @@ fn init_logging_with(level: &str, format: LogFormat) {
     }
 }
 
-fn load_config(path: &std::path::Path) -> Result<FleetConfig, String> {
-    FleetConfig::load(path).map_err(|e| e.to_string())
+fn load_config(path: &std::path::Path) -> Result<HostConfig, String> {
+    HostConfig::load(path).map_err(|e| e.to_string())
 }
 
 fn run_fleet(args: RunArgs) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! loads scripts, runs the fleet, follows changes of the configuration file, and stops
 //! gracefully on Ctrl-C / SIGTERM (a second signal exits at once; sled stays consistent).
 
+use crate::config::HostConfig;
 use crate::local::{self, LocalNetwork};
 use fleetgram_engine::fleet::config::{FleetConfig, Network};
 use fleetgram_engine::fleet::{Credentials, DcTable, Fleet, FleetHandle, HandlerFactory};
@@ -95,7 +96,7 @@ impl Host {
     ///
     /// # Errors
     /// The store is locked or broken, or the local DC cannot start.
-    pub async fn start(mut config: FleetConfig, opts: &RunOptions) -> Result<Host, String> {
+    pub async fn start(mut config: HostConfig, opts: &RunOptions) -> Result<Host, String> {
         if let Some(p) = &opts.localdc_info {
             config.local.info_file = Some(p.clone());
         }
@@ -149,7 +150,7 @@ impl Host {
             ready: ready_rx,
         });
         let fleet = Fleet::start(
-            config.clone(),
+            config.fleet.clone(),
             table,
             store.clone() as Arc<dyn SessionStore>,
             factory,
@@ -286,7 +287,7 @@ pub async fn run_until(
     opts: RunOptions,
     stop: impl Future<Output = ()>,
 ) -> Result<(), String> {
-    let config = FleetConfig::load(config_path).map_err(|e| e.to_string())?;
+    let config = HostConfig::load(config_path).map_err(|e| e.to_string())?;
     let first = config.clone();
     let host = Host::start(config, &opts).await?;
     let progress = tokio::spawn(show_startup(host.handle()));
@@ -359,7 +360,7 @@ async fn show_startup(fleet: FleetHandle) {
 }
 
 /// Applies changes of the configuration file; a broken edit is reported and ignored.
-async fn watch_config(path: PathBuf, fleet: FleetHandle, first: FleetConfig) {
+async fn watch_config(path: PathBuf, fleet: FleetHandle, first: HostConfig) {
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut last = mtime(&path);
     let applier = ConfigApplier { fleet, first };
@@ -370,7 +371,7 @@ async fn watch_config(path: PathBuf, fleet: FleetHandle, first: FleetConfig) {
             continue;
         }
         last = now;
-        match FleetConfig::load(&path) {
+        match HostConfig::load(&path) {
             Ok(c) => applier.apply(c).await,
             Err(e) => {
                 tracing::error!(error = %e, "configuration change ignored; the fleet keeps running as before")
@@ -382,25 +383,25 @@ async fn watch_config(path: PathBuf, fleet: FleetHandle, first: FleetConfig) {
 struct ConfigApplier {
     fleet: FleetHandle,
     /// The configuration the host started with.
-    first: FleetConfig,
+    first: HostConfig,
 }
 
 impl ConfigApplier {
-    async fn apply(&self, new: FleetConfig) {
+    async fn apply(&self, new: HostConfig) {
         for key in restart_only_changes(&self.first, &new) {
             tracing::warn!(
                 key,
                 "configuration change not applied to the running host: `{key}` takes effect after a restart"
             );
         }
-        let (started, stopped, restarted) = self.fleet.apply(new).await;
+        let (started, stopped, restarted) = self.fleet.apply(new.fleet).await;
         tracing::info!(?started, ?stopped, ?restarted, "configuration reloaded");
     }
 }
 
 /// The keys of the fleet file that changed between `old` and `new` and that a running host
 /// cannot apply (the accounts can be).
-pub fn restart_only_changes(old: &FleetConfig, new: &FleetConfig) -> Vec<&'static str> {
+pub fn restart_only_changes(old: &HostConfig, new: &HostConfig) -> Vec<&'static str> {
     let mut out = Vec::new();
     if old.store != new.store {
         out.push("store");
@@ -456,7 +457,7 @@ mod tests {
     #[test]
     fn keys_a_running_host_cannot_apply_are_named() {
         let parse =
-            |t: &str| FleetConfig::parse(Path::new("/f/accounts.yaml"), t, &|_| None).unwrap();
+            |t: &str| HostConfig::parse(Path::new("/f/accounts.yaml"), t, &|_| None).unwrap();
         let base = "network: local\naccounts:\n  - { name: a, kind: bot, username: a_bot }\n";
         let old = parse(base);
         assert!(restart_only_changes(&old, &parse(base)).is_empty());

@@ -3,8 +3,8 @@
 //! scheduled posts reach the channel, the moderation bots delete banned words and ban
 //! repeat offenders, join requests are approved.
 
+use fleetgram::config::HostConfig;
 use fleetgram::run::{Host, RunOptions};
-use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::Client;
 use fleetgram_tl::{enums, functions, types};
 use std::path::{Path, PathBuf};
@@ -215,7 +215,7 @@ async fn check_moderation(offender: &Client, watcher: &Client, group: &str) {
 async fn the_example_fleet_runs_its_scripts() {
     let dir = fresh_dir("fleet-example");
     let path = example_config(&dir);
-    let config = FleetConfig::load(&path).unwrap();
+    let config = HostConfig::load(&path).unwrap();
     let host = Host::start(config.clone(), &RunOptions::default())
         .await
         .unwrap();

@@ -3,8 +3,8 @@
 //! accounts that changed; a script sends through a pool of accounts and fails over on
 //! FLOOD_WAIT.
 
+use fleetgram::config::HostConfig;
 use fleetgram::run::{Host, RunOptions};
-use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::fleet::{AccountPhase, FleetHandle};
 use fleetgram_tl::{enums, functions};
 use std::path::{Path, PathBuf};
@@ -17,14 +17,14 @@ fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn config(dir: &Path, body: &str) -> FleetConfig {
+fn config(dir: &Path, body: &str) -> HostConfig {
     let text = format!(
         "network: local\nstore: {}\nlocal:\n  base_port: 0\n  traffic: {{ enabled: false }}\n  people: [{{ name: pat, phone: \"+15559500001\" }}]\n{body}",
         dir.join("data").display()
     );
     let path = dir.join("accounts.yaml");
     std::fs::write(&path, &text).unwrap();
-    FleetConfig::load(&path).unwrap()
+    HostConfig::load(&path).unwrap()
 }
 
 async fn until(
@@ -105,7 +105,7 @@ async fn a_dead_authorization_is_quarantined_and_config_changes_touch_only_chang
         &dir,
         "accounts:\n  - { name: b, kind: bot, username: host_b_bot }\n  - { name: c, kind: bot, username: host_c_bot }\n",
     );
-    let (started, stopped, restarted) = host.fleet.apply(new).await;
+    let (started, stopped, restarted) = host.fleet.apply(new.fleet).await;
     assert_eq!(started, vec!["c".to_string()]);
     assert_eq!(stopped, vec!["a".to_string()]);
     assert!(restarted.is_empty(), "{restarted:?}");

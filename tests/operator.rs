@@ -1,8 +1,8 @@
 //! The operator view of a running host: the JSON API, Prometheus metrics, operator actions
 //! and their bearer token, masked secrets.
 
+use fleetgram::config::HostConfig;
 use fleetgram::run::{Host, RunOptions};
-use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::fleet::AccountPhase;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16
 
 const TOKEN: &str = "operator-token-0123456789";
 
-async fn start(dir: &std::path::Path, token: bool) -> (Host, FleetConfig) {
+async fn start(dir: &std::path::Path, token: bool) -> (Host, HostConfig) {
     std::fs::write(
         dir.join("tick.lua"),
         "every(\"1h\", function()\n  kv.incr(\"ticks\")\nend)\non(\"message\", private & incoming, function(m)\n  m:reply(\"ok\")\nend)\n",
@@ -48,7 +48,7 @@ async fn start(dir: &std::path::Path, token: bool) -> (Host, FleetConfig) {
     );
     let path = dir.join("accounts.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let config = FleetConfig::load(&path).unwrap();
+    let config = HostConfig::load(&path).unwrap();
     let host = Host::start(config.clone(), &RunOptions::default())
         .await
         .unwrap();

@@ -91,11 +91,8 @@ pub fn fresh_dir(name: &str) -> std::path::PathBuf {
 /// Starts the host of the accounts file at `path` and waits until every account runs.
 pub async fn start_host(
     path: &std::path::Path,
-) -> (
-    fleetgram::run::Host,
-    fleetgram_engine::fleet::config::FleetConfig,
-) {
-    let config = fleetgram_engine::fleet::config::FleetConfig::load(path).unwrap();
+) -> (fleetgram::run::Host, fleetgram::config::HostConfig) {
+    let config = fleetgram::config::HostConfig::load(path).unwrap();
     let host = fleetgram::run::Host::start(config.clone(), &fleetgram::run::RunOptions::default())
         .await
         .unwrap();

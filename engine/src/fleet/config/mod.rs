@@ -235,103 +235,6 @@ impl std::fmt::Debug for AccountConfig {
     }
 }
 
-/// A simulated person of the local demo (not a fleet account): chats, asks to join, presses
-/// buttons.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Person {
-    /// Name used in `local.chats` and in the traffic.
-    pub name: String,
-    /// Phone number.
-    pub phone: String,
-}
-
-/// Supergroup or channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChatKind {
-    /// A megagroup.
-    Supergroup,
-    /// A broadcast channel.
-    Channel,
-}
-
-/// A chat the local demo creates.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalChat {
-    /// `supergroup` or `channel`.
-    pub kind: ChatKind,
-    /// Title.
-    pub title: String,
-    /// Public username.
-    pub username: String,
-    /// The user account (fleet account name) that creates it.
-    pub owner: String,
-    /// Accounts and people that are members.
-    #[serde(default)]
-    pub members: Vec<String>,
-    /// Accounts promoted to admin (bots get full moderation rights).
-    #[serde(default)]
-    pub admins: Vec<String>,
-}
-
-/// Demo traffic on the local DC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Traffic {
-    /// Whether the people chat, ask to join and press buttons.
-    pub enabled: bool,
-    /// Milliseconds between two actions.
-    pub interval_ms: u64,
-}
-
-impl Default for Traffic {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval_ms: 1500,
-        }
-    }
-}
-
-/// `network: local` settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LocalConfig {
-    /// The login code every account gets.
-    pub login_code: String,
-    /// Where to write the local DC's info (addresses, RSA key) for other clients.
-    pub info_file: Option<PathBuf>,
-    /// Number of DCs.
-    pub dcs: u8,
-    /// Listen address.
-    pub host: String,
-    /// First port (DC n listens on base_port + n - 1); 0 picks free ports.
-    pub base_port: u16,
-    /// Simulated people.
-    pub people: Vec<Person>,
-    /// Chats to create.
-    pub chats: Vec<LocalChat>,
-    /// Demo traffic.
-    pub traffic: Traffic,
-}
-
-impl Default for LocalConfig {
-    fn default() -> Self {
-        Self {
-            login_code: "12345".into(),
-            info_file: None,
-            dcs: 2,
-            host: "127.0.0.1".into(),
-            base_port: 0,
-            people: vec![],
-            chats: vec![],
-            traffic: Traffic::default(),
-        }
-    }
-}
-
 /// The file as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -353,48 +256,23 @@ struct RawFile {
     updates: UpdatesConfig,
     #[serde(default)]
     script_dirs: Vec<PathBuf>,
+    /// The host binary's own sections (the local demo, the operator view): read by it
+    /// from the same file, passed over here.
     #[serde(default)]
-    local: LocalConfig,
+    local: Reserved,
     #[serde(default)]
-    http: Option<serde_yaml::Value>,
+    http: Reserved,
     accounts: Vec<AccountConfig>,
 }
 
-/// The operator view (`http:`): where it listens and the token its actions need (its
-/// `Debug` never shows the token).
-#[derive(Clone, PartialEq)]
-pub struct HttpConfig {
-    /// The address (a bare port means `127.0.0.1:PORT`).
-    pub listen: std::net::SocketAddr,
-    /// The bearer token of operator actions (none: actions are refused).
-    pub token: Option<String>,
-    /// Host names the view answers to besides IP addresses and `localhost` (a browser
-    /// page on another name is refused, which defeats DNS rebinding).
-    pub allowed_hosts: Vec<String>,
-}
+/// A top-level section another reader of the file owns (whatever it holds).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Reserved;
 
-impl std::fmt::Debug for HttpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpConfig")
-            .field("listen", &self.listen)
-            .field("token", &redacted(&self.token))
-            .field("allowed_hosts", &self.allowed_hosts)
-            .finish()
+impl<'de> Deserialize<'de> for Reserved {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Reserved)
     }
-}
-
-/// Parses an operator-view address: `PORT`, `HOST:PORT` (a bare port binds loopback).
-pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
-    let s = s.trim();
-    if let Ok(port) = s.parse::<u16>() {
-        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    let s = s
-        .strip_prefix("localhost:")
-        .map_or(s.to_string(), |p| format!("127.0.0.1:{p}"));
-    s.parse().map_err(|_| {
-        format!("{s:?} is not an address (expected PORT or HOST:PORT, e.g. 127.0.0.1:9900)")
-    })
 }
 
 /// A script resolved to a file.
@@ -493,10 +371,6 @@ pub struct FleetConfig {
     pub api_hash: String,
     /// Directories searched for scripts given by bare name.
     pub script_dirs: Vec<PathBuf>,
-    /// Local DC settings.
-    pub local: LocalConfig,
-    /// The operator view.
-    pub http: Option<HttpConfig>,
     /// Accounts in file order.
     pub accounts: Vec<Account>,
 }
@@ -515,8 +389,6 @@ impl std::fmt::Debug for FleetConfig {
             .field("api_id", &self.api_id)
             .field("api_hash", &"<redacted>")
             .field("script_dirs", &self.script_dirs)
-            .field("local", &self.local)
-            .field("http", &self.http)
             .field("accounts", &self.accounts)
             .finish()
     }
@@ -525,12 +397,27 @@ impl std::fmt::Debug for FleetConfig {
 /// The largest fleet file read.
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
-impl FleetConfig {
-    /// Reads and checks `path`.
+/// A fleet file's text after the checks every reader of it shares (size, UTF-8, a
+/// byte-order mark, nesting, `${VAR}` substitution): the engine reads the fleet from it,
+/// the host binary its own sections (the local demo, the operator view), with errors that
+/// point at the same lines.
+#[derive(Debug, Clone)]
+pub struct FleetSource {
+    /// The file.
+    pub path: PathBuf,
+    /// The text as written (what errors point into).
+    pub text: String,
+    /// The text with `${VAR}` substituted (what is parsed).
+    pub expanded: String,
+}
+
+impl FleetSource {
+    /// Reads `path` (environment variables from the process).
     ///
     /// # Errors
-    /// The first problem found, with file, line, column and key path.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    /// The file cannot be read, is too big, is not UTF-8, nests too deep or names a
+    /// missing variable.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let fail = |message: String| ConfigError {
             file: path.display().to_string(),
             line: 0,
@@ -556,14 +443,14 @@ impl FleetConfig {
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        Self::parse(path, &text, &|k| std::env::var(k).ok())
+        Self::new(path, &text, &|k| std::env::var(k).ok())
     }
 
-    /// Checks `text` as if read from `path`; `env` looks up `${VAR}` references.
+    /// `text` as if read from `path`; `env` looks up `${VAR}` references.
     ///
     /// # Errors
-    /// The first problem found.
-    pub fn parse(
+    /// As [`FleetSource::read`].
+    pub fn new(
         path: &Path,
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
@@ -581,27 +468,79 @@ impl FleetConfig {
             });
         }
         let expanded = expand_env(&file, text, env)?;
-        let raw: RawFile = serde_yaml::from_str(&expanded).map_err(|e| yaml_error(&file, &e))?;
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let at = |needle: &str, path: String, message: String| {
-            // Where the needle is; else where its top-level key is; else the file's start
-            // (a required key that is missing): never 0:0.
-            let top = path.split(['.', '[']).next().unwrap_or("");
-            let (line, column) = match locate(text, needle) {
-                (0, _) => match locate(text, &format!("{top}:")) {
-                    (0, _) => (1, 1),
-                    found => found,
-                },
+        Ok(Self {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            expanded,
+        })
+    }
+
+    /// The sections `T` reads, from the whole file (keys `T` does not know are left to the
+    /// other readers; unknown keys inside its sections are errors if `T` says so).
+    ///
+    /// # Errors
+    /// Where `T` does not fit, with line, column and key path.
+    pub fn sections<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        serde_yaml::from_str(&self.expanded).map_err(|e| yaml_error(&self.file(), &e))
+    }
+
+    /// The file's name in messages.
+    pub fn file(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// An error about key `path` whose text contains `needle`: where the needle is written;
+    /// else where the top-level key of `path` is; else line 1 (a required key that is
+    /// missing): never 0:0.
+    pub fn error_at(&self, needle: &str, path: String, message: String) -> ConfigError {
+        let top = path.split(['.', '[']).next().unwrap_or("");
+        let (line, column) = match locate(&self.text, needle) {
+            (0, _) => match locate(&self.text, &format!("{top}:")) {
+                (0, _) => (1, 1),
                 found => found,
-            };
-            ConfigError {
-                file: file.clone(),
-                line,
-                column,
-                path,
-                message,
-            }
+            },
+            found => found,
         };
+        ConfigError {
+            file: self.file(),
+            line,
+            column,
+            path,
+            message,
+        }
+    }
+}
+
+impl FleetConfig {
+    /// Reads and checks `path`.
+    ///
+    /// # Errors
+    /// The first problem found, with file, line, column and key path.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::from_source(&FleetSource::read(path)?)
+    }
+
+    /// Checks `text` as if read from `path`; `env` looks up `${VAR}` references.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_source(&FleetSource::new(path, text, env)?)
+    }
+
+    /// Checks the fleet of a read file.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn from_source(src: &FleetSource) -> Result<Self, ConfigError> {
+        let (path, text, file) = (src.path.as_path(), src.text.as_str(), src.file());
+        let raw: RawFile = src.sections()?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let at = |needle: &str, path: String, message: String| src.error_at(needle, path, message);
         let (api_id, api_hash) = match raw.network {
             Network::Local => (
                 raw.api_id.unwrap_or(1),
@@ -747,110 +686,10 @@ impl FleetConfig {
                 scripts,
             });
         }
-        if raw.network == Network::Local {
-            let people: Vec<&str> = raw.local.people.iter().map(|p| p.name.as_str()).collect();
-            for (i, c) in raw.local.chats.iter().enumerate() {
-                let key = format!("local.chats[{i}]");
-                let owner = accounts.iter().find(|a| a.config.name == c.owner);
-                if !owner.is_some_and(|o| o.config.kind == AccountKind::User) {
-                    return Err(at(
-                        &format!("owner: {}", c.owner),
-                        format!("{key}.owner"),
-                        format!("{:?} is not a user account of this file", c.owner),
-                    ));
-                }
-                for m in c.members.iter().chain(&c.admins) {
-                    if !seen.contains_key(m) && !people.contains(&m.as_str()) {
-                        return Err(at(
-                            m,
-                            format!("{key}.members"),
-                            format!("{m:?} is neither an account nor one of local.people"),
-                        ));
-                    }
-                }
-            }
-        }
         let store = raw
             .store
             .map(|s| if s.is_absolute() { s } else { base.join(s) })
             .unwrap_or_else(|| base.join("fleetgram-data"));
-        let http = match &raw.http {
-            None | Some(serde_yaml::Value::Null) => None,
-            Some(v) => {
-                let (listen, token, allowed_hosts) = match v {
-                    serde_yaml::Value::String(s) => (s.clone(), None, vec![]),
-                    serde_yaml::Value::Number(n) => (n.to_string(), None, vec![]),
-                    serde_yaml::Value::Mapping(m) => {
-                        for k in m.keys() {
-                            let k = k.as_str().unwrap_or("");
-                            if !["listen", "token", "allowed_hosts"].contains(&k) {
-                                return Err(at(
-                                    &format!("{k}:"),
-                                    format!("http.{k}"),
-                                    "unknown key (expected listen, token, allowed_hosts)".into(),
-                                ));
-                            }
-                        }
-                        let allowed_hosts = match m.get("allowed_hosts") {
-                            None | Some(serde_yaml::Value::Null) => vec![],
-                            Some(serde_yaml::Value::Sequence(hosts))
-                                if hosts.iter().all(|h| h.as_str().is_some()) =>
-                            {
-                                hosts
-                                    .iter()
-                                    .filter_map(|h| h.as_str())
-                                    .map(|h| h.to_ascii_lowercase())
-                                    .collect()
-                            }
-                            Some(_) => {
-                                return Err(at(
-                                    "allowed_hosts:",
-                                    "http.allowed_hosts".into(),
-                                    "expected a list of host names".into(),
-                                ))
-                            }
-                        };
-                        let listen = match m.get("listen") {
-                            Some(serde_yaml::Value::String(s)) => s.clone(),
-                            Some(serde_yaml::Value::Number(n)) => n.to_string(),
-                            _ => {
-                                return Err(at(
-                                    "http:",
-                                    "http.listen".into(),
-                                    "required: PORT or HOST:PORT".into(),
-                                ))
-                            }
-                        };
-                        let token = match m.get("token") {
-                            None | Some(serde_yaml::Value::Null) => None,
-                            Some(serde_yaml::Value::String(t)) if t.len() >= 16 => Some(t.clone()),
-                            Some(_) => {
-                                return Err(at(
-                                    "token:",
-                                    "http.token".into(),
-                                    "must be a string of at least 16 characters (use ${VAR} to keep it out of the file)".into(),
-                                ))
-                            }
-                        };
-                        (listen, token, allowed_hosts)
-                    }
-                    _ => {
-                        return Err(at(
-                            "http:",
-                            "http".into(),
-                            "expected an address or { listen, token }".into(),
-                        ))
-                    }
-                };
-                let listen =
-                    parse_listen(&listen).map_err(|e| at("http:", "http.listen".into(), e))?;
-                Some(HttpConfig {
-                    listen,
-                    token,
-                    allowed_hosts,
-                })
-            }
-        };
         Ok(FleetConfig {
             file: path.to_path_buf(),
             store,
@@ -859,8 +698,6 @@ impl FleetConfig {
             api_id,
             api_hash,
             script_dirs: raw.script_dirs.iter().map(|d| base.join(d)).collect(),
-            local: raw.local,
-            http,
             accounts,
         })
     }

@@ -54,7 +54,7 @@ fn environment_values_never_change_the_structure() {
 
 #[test]
 fn debug_output_never_shows_secrets() {
-    let text = format!("{GOOD}http: {{ listen: 9900, token: \"operator-secret-token-1\" }}\n")
+    let text = GOOD
         .replace(
             "token: \"123:abc\"",
             "token: \"123:bot-secret\"\n    password: hunter2-secret",
@@ -65,13 +65,7 @@ fn debug_output_never_shows_secrets() {
         );
     let c = parse(&text).unwrap();
     let shown = format!("{c:?} {:?}", c.accounts);
-    for secret in [
-        "abc123",
-        "bot-secret",
-        "hunter2-secret",
-        "proxy-secret",
-        "operator-secret-token-1",
-    ] {
+    for secret in ["abc123", "bot-secret", "hunter2-secret", "proxy-secret"] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
     assert!(shown.contains("<redacted>"));
@@ -168,25 +162,6 @@ fn a_byte_order_mark_is_skipped_and_huge_or_endless_files_are_refused() {
 }
 
 #[test]
-fn the_operator_view_is_configured_with_a_port_or_listen_and_token() {
-    let with = |http: &str| parse(&format!("{GOOD}http: {http}\n"));
-    let c = with("9900").unwrap();
-    assert_eq!(c.http.unwrap().listen, "127.0.0.1:9900".parse().unwrap());
-    let c = with("{ listen: \"0.0.0.0:80\", token: \"0123456789abcdef\" }").unwrap();
-    let h = c.http.unwrap();
-    assert_eq!(
-        (h.listen.port(), h.token.as_deref()),
-        (80, Some("0123456789abcdef"))
-    );
-    let e = with("{ listen: 80, token: short }").unwrap_err();
-    assert_eq!(e.path, "http.token");
-    let e = with("{ listen: 80, tokn: x }").unwrap_err();
-    assert_eq!((e.path.as_str(), e.line), ("http.tokn", 13));
-    let e = with("nowhere").unwrap_err();
-    assert!(e.message.contains("is not an address"), "{e}");
-}
-
-#[test]
 fn a_good_file_with_env_and_proxies() {
     let c = parse(GOOD).unwrap();
     assert_eq!(c.api_hash, "abc123");
@@ -267,9 +242,9 @@ fn semantic_errors_name_the_account() {
     let local = "network: local\naccounts:\n  - { name: bot, kind: bot }\n";
     let e = parse(local).unwrap_err();
     assert!(e.message.contains("username"), "{e}");
-    let chats = "network: local\nlocal:\n  chats:\n    - { kind: supergroup, title: t, username: g, owner: ghost }\naccounts: []\n";
-    let e = parse(chats).unwrap_err();
-    assert!(e.message.contains("\"ghost\" is not a user account"), "{e}");
+    // The host binary's sections are its own to check (src/config.rs): passed over here.
+    let chats = "network: local\nlocal:\n  chats:\n    - { kind: supergroup, title: t, username: g, owner: ghost }\nhttp: 9900\naccounts: []\n";
+    assert!(parse(chats).is_ok());
 }
 
 #[test]

@@ -339,3 +339,76 @@ async fn scripts_send_html_and_markdown_in_both_languages() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_edit_with_formatting_and_pin_the_messages_they_send_in_both_languages() {
+    let dir = fresh_dir("script-edit-pin");
+    // What reply returns is a message with the same methods as an event's.
+    std::fs::write(
+        dir.join("edit.lua"),
+        "on(\"message\", private & incoming, function(m)\n  local s = m:reply(\"draft\")\n  s = s:edit(\"<b>final</b> \" .. m.text, { parse_mode = \"html\" })\n  s:pin({ silent = true })\nend)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("edit.rhai"),
+        "on(\"message\", private_chat & incoming, |m| {\n    let s = m.reply(\"draft\");\n    s = s.edit(\"<b>final</b> \" + m.text, #{ parse_mode: \"html\" });\n    s.pin(#{ silent: true });\n});\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990004\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: edit_lua_bot, scripts: [edit.lua] }}\n  - {{ name: rhai, kind: bot, username: edit_rhai_bot, scripts: [edit.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (host, config) = common::start_host(&path).await;
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990004")
+        .await
+        .unwrap();
+    for bot in ["@edit_lua_bot", "@edit_rhai_bot"] {
+        let peer = person.resolve_peer(bot).await.unwrap();
+        send(&person, &peer, "go").await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h = person
+                .invoke(&functions::messages::GetHistory {
+                    peer: peer.clone(),
+                    offset_id: 0,
+                    offset_date: 0,
+                    add_offset: 0,
+                    limit: 10,
+                    max_id: 0,
+                    min_id: 0,
+                    hash: 0,
+                })
+                .await
+                .unwrap();
+            let enums::messages::Messages::Messages(h) = h else {
+                panic!()
+            };
+            let answer = h.messages.into_iter().find_map(|m| match m {
+                enums::Message::Message(x) if !x.out => Some(x),
+                _ => None,
+            });
+            if let Some(a) = answer.filter(|a| a.pinned && a.edit_date.is_some()) {
+                let m = fleetgram_engine::messages::Message::new(
+                    person.clone(),
+                    enums::Message::Message(a),
+                );
+                assert_eq!(m.html(), "<b>final</b> go", "{bot}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{bot}: {:?}",
+                host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

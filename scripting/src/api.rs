@@ -297,9 +297,15 @@ impl ScriptCtx {
     /// `send(peer, text, opts)`: a text message; `opts` may hold `parse_mode` (`"html"` or
     /// `"markdown"`), `entities`, `reply_to`, `silent`, `schedule` (unix time), `no_preview`
     /// and `buttons` (rows of `{text=, data=}` or `{text=, url=}`). Returns the sent message.
-    pub async fn send(&self, peer: &Json, text: &str, opts: &Json) -> ApiResult {
+    /// The text, its formatting and its keyboard from a script's `text, opts`:
+    /// `parse_mode` (`"html"`, `"markdown"`), `entities`, `no_preview`, `buttons` (bots
+    /// only: Telegram drops an inline keyboard a user account sends, so that is an error).
+    fn input_message(
+        &self,
+        text: &str,
+        opts: &Json,
+    ) -> ApiResult<fleetgram_engine::messages::InputMessage> {
         use fleetgram_engine::messages::InputMessage;
-        let target = peer_ref(peer)?;
         let mut m = match opts.get("parse_mode").filter(|v| !v.is_null()) {
             Some(pm) => {
                 let mode: fleetgram_engine::text::ParseMode = pm
@@ -312,10 +318,15 @@ impl ScriptCtx {
             }
             None => InputMessage::text(text),
         };
-        if let Some(id) = opts.get("reply_to").and_then(Json::as_i64) {
-            m = m.reply_to(id as i32);
-        }
         if let Some(b) = opts.get("buttons").filter(|b| !b.is_null()) {
+            if !matches!(b, Json::Array(a) if a.is_empty())
+                && self.account.kind != fleetgram_engine::fleet::config::AccountKind::Bot
+            {
+                return Err(ApiError::Bad(format!(
+                    "buttons: {} is a user account, and Telegram shows inline buttons only from bots (it would drop them); send from a bot with act_as, or leave buttons out",
+                    self.account.name
+                )));
+            }
             m = m.reply_markup(buttons(b)?);
         }
         if let Some(e) = opts.get("entities").filter(|e| !e.is_null()) {
@@ -336,16 +347,25 @@ impl ScriptCtx {
                 .collect::<ApiResult<Vec<_>>>()?;
             m = m.entities(list);
         }
-        m = m.silent(opts.get("silent").and_then(Json::as_bool).unwrap_or(false));
-        if let Some(t) = opts.get("schedule").and_then(Json::as_i64) {
-            m = m.schedule(t as i32);
-        }
         if opts
             .get("no_preview")
             .and_then(Json::as_bool)
             .unwrap_or(false)
         {
             m = m.no_link_preview();
+        }
+        Ok(m)
+    }
+
+    pub async fn send(&self, peer: &Json, text: &str, opts: &Json) -> ApiResult {
+        let target = peer_ref(peer)?;
+        let mut m = self.input_message(text, opts)?;
+        if let Some(id) = opts.get("reply_to").and_then(Json::as_i64) {
+            m = m.reply_to(id as i32);
+        }
+        m = m.silent(opts.get("silent").and_then(Json::as_bool).unwrap_or(false));
+        if let Some(t) = opts.get("schedule").and_then(Json::as_i64) {
+            m = m.schedule(t as i32);
         }
         let random_id = opts
             .get("random_id")
@@ -376,19 +396,27 @@ impl ScriptCtx {
         .await
     }
 
-    /// `msg:edit(text)`: the edited message.
-    pub async fn edit(&self, msg: &Json, text: &str) -> ApiResult {
+    /// `msg:edit(text, opts)`: the edited message (`opts` as for `send`: `parse_mode`,
+    /// `entities`, `buttons`, `no_preview`).
+    pub async fn edit(&self, msg: &Json, text: &str, opts: &Json) -> ApiResult {
         let chat = int_field(msg, "chat_id")?;
         let id = int_field(msg, "id")? as i32;
-        let edited = self
-            .client()
-            .edit_message(
-                chat,
-                id,
-                fleetgram_engine::messages::InputMessage::text(text),
-            )
-            .await?;
+        let m = self.input_message(text, opts)?;
+        let edited = self.client().edit_message(chat, id, m).await?;
         Ok(crate::event::message_json(&edited.raw))
+    }
+
+    /// `msg:pin(opts)` (`opts.silent`: no notification) and `msg:unpin()`.
+    pub async fn pin(&self, msg: &Json, pin: bool, opts: &Json) -> ApiResult {
+        let chat = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        if pin {
+            let silent = opts.get("silent").and_then(Json::as_bool).unwrap_or(false);
+            self.client().pin_message(chat, id, silent).await?;
+        } else {
+            self.client().unpin_message(chat, id).await?;
+        }
+        Ok(Json::Bool(true))
     }
 
     /// `msg:delete()` (for everyone).

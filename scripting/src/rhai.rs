@@ -454,8 +454,30 @@ fn register(
         ))
     });
     with_ctx!("edit", |c, x, msg: Map, text: &str| {
-        block(c.edit(&j!(x, &Dynamic::from(msg)), text))
+        block(c.edit(&j!(x, &Dynamic::from(msg)), text, &Json::Null))
     });
+    with_ctx!("edit", |c, x, msg: Map, text: &str, opts: Map| {
+        block(c.edit(
+            &j!(x, &Dynamic::from(msg)),
+            text,
+            &j!(x, &Dynamic::from(opts)),
+        ))
+    });
+    with_ctx!("pin", |c, x, msg: Map| block(c.pin(
+        &j!(x, &Dynamic::from(msg)),
+        true,
+        &Json::Null
+    )));
+    with_ctx!("pin", |c, x, msg: Map, opts: Map| block(c.pin(
+        &j!(x, &Dynamic::from(msg)),
+        true,
+        &j!(x, &Dynamic::from(opts))
+    )));
+    with_ctx!("unpin", |c, x, msg: Map| block(c.pin(
+        &j!(x, &Dynamic::from(msg)),
+        false,
+        &Json::Null
+    )));
     with_ctx!("delete", |c, x, msg: Map| block(
         c.delete(&j!(x, &Dynamic::from(msg)))
     ));

@@ -377,3 +377,34 @@ async fn rhai_builds_raw_only_for_scripts_that_mention_it() {
         "{lines:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_account_sending_buttons_is_told_why_in_both_languages() {
+    // Telegram drops an inline keyboard a user account sends: the script hears why,
+    // before anything is sent.
+    let d = dir("user-buttons");
+    for (name, src) in [
+        (
+            "ub.lua",
+            "on(\"message\", function(m)\n  local ok, err = pcall(send, m.chat_id, \"pick\", { buttons = { { { text = \"a\", data = \"b\" } } } })\n  log.info(\"result\", ok, tostring(err))\nend)\n",
+        ),
+        (
+            "ub.rhai",
+            "on(\"message\", |m| {\n    try {\n        send(m.chat_id, \"pick\", #{ buttons: [[#{ text: \"a\", data: \"b\" }]] });\n    } catch (e) {\n        log::info(`result false ${e}`);\n    }\n});\n",
+        ),
+    ] {
+        let path = write(&d, name, src);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut c = ctx(log.clone());
+        c.account.kind = fleetgram_engine::fleet::config::AccountKind::User;
+        let s = Script::start(&path, c, limits()).await.unwrap();
+        s.dispatch(UpdateKind::NewMessage, &message("x")).await;
+        let lines = log.lock().unwrap().clone();
+        assert!(
+            lines.iter().any(|l| l.contains("result false")
+                && l.contains("is a user account")
+                && l.contains("inline buttons only from bots")),
+            "{name}: {lines:?}"
+        );
+    }
+}

@@ -346,7 +346,17 @@ impl LuaVm {
         async_api!(lua, raw, file, ctx, "edit", |c, l, a| {
             let msg = arg_json(&l, &a, 0).map_err(bad)?;
             let text = arg_str(&a, 1, "msg:edit(text)").map_err(bad)?;
-            c.edit(&msg, &text).await
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            c.edit(&msg, &text, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "pin", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let opts = arg_json(&l, &a, 1).map_err(bad)?;
+            c.pin(&msg, true, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "unpin", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            c.pin(&msg, false, &Json::Null).await
         });
         async_api!(lua, raw, file, ctx, "delete", |c, l, a| {
             let msg = arg_json(&l, &a, 0).map_err(bad)?;

@@ -85,7 +85,9 @@ fleet = {
 -- Methods of events: msg:reply(...), msg:edit(...), query:answer(...).
 local M = {}
 function M.reply(self, text, opts) return unwrap(raw.reply(self, text, opts)) end
-function M.edit(self, text) return unwrap(raw.edit(self, text)) end
+function M.edit(self, text, opts) return unwrap(raw.edit(self, text, opts)) end
+function M.pin(self, opts) return unwrap(raw.pin(self, opts)) end
+function M.unpin(self) return unwrap(raw.unpin(self)) end
 function M.delete(self) return unwrap(raw.delete(self)) end
 function M.forward(self, to) return unwrap(raw.forward(self, to)) end
 function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
@@ -106,6 +108,16 @@ local eventmt = {
     return M[k]
   end,
 }
+
+-- What send, reply, edit and forward return are messages with the same methods.
+local function message(v)
+  if type(v) == "table" then return setmetatable(v, eventmt) end
+  return v
+end
+send = function(...) return message(unwrap(raw.send(...))) end
+function M.reply(self, text, opts) return message(unwrap(raw.reply(self, text, opts))) end
+function M.edit(self, text, opts) return message(unwrap(raw.edit(self, text, opts))) end
+function M.forward(self, to) return message(unwrap(raw.forward(self, to))) end
 
 local loaded, loading = {}, {}
 function require(name)

@@ -412,3 +412,88 @@ async fn scripts_edit_with_formatting_and_pin_the_messages_they_send_in_both_lan
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_name_chats_by_username_in_both_languages() {
+    let dir = fresh_dir("script-named-chats");
+    // The scripts are broken at start (the group does not exist yet); fixed once it does,
+    // they load, resolve `@named_grp` and answer there, and say which name is unknown.
+    std::fs::write(dir.join("named.lua"), "on(\"message\",\n").unwrap();
+    std::fs::write(dir.join("named.rhai"), "on(\"message\",\n").unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990005\" }}]\n  chats:\n    - {{ kind: supergroup, title: g, username: named_grp, owner: owner, members: [p], admins: [lua, rhai] }}\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: owner, kind: user, phone: \"+15559990006\" }}\n  - {{ name: lua, kind: bot, username: named_lua_bot, scripts: [named.lua] }}\n  - {{ name: rhai, kind: bot, username: named_rhai_bot, scripts: [named.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (host, config) = common::start_host(&path).await;
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990005")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let group = loop {
+        if let Ok(g) = person.resolve_peer("@named_grp").await {
+            break g;
+        }
+        assert!(Instant::now() < deadline, "the demo group was not created");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    std::fs::write(
+        dir.join("named.lua"),
+        "on(\"message\", chats{\"@named_grp\"} & incoming, function(m) m:reply(\"lua saw \" .. m.text) end)\non(\"message\", chats{\"@no_such_group_here\"}, function(m) end)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("named.rhai"),
+        "on(\"message\", chats(\"@named_grp\") & incoming, |m| { m.reply(\"rhai saw \" + m.text); });\non(\"message\", chats([\"@no_such_group_here\", -5]), |m| {});\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while host.scripts.status().iter().any(|s| s.generation < 1) {
+        assert!(
+            Instant::now() < deadline,
+            "not reloaded: {:?}",
+            host.scripts.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The unknown name is each script's error, with the name.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !host.scripts.status().iter().all(|s| {
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("@no_such_group_here"))
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "unknown name not reported: {:?}",
+            host.scripts.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send(&person, &group, "hello").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let texts: Vec<String> = common::history_all(&person, &group)
+            .await
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        if texts.iter().any(|t| t == "lua saw hello") && texts.iter().any(|t| t == "rhai saw hello")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{texts:?} {:?}",
+            host.scripts.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -288,11 +288,14 @@ impl Client {
     }
 }
 
-fn input_peer_marked_id(p: &enums::InputPeer) -> Option<i64> {
+/// The marked id of a resolved peer (`None` for `inputPeerSelf` and `inputPeerEmpty`).
+pub fn input_peer_marked_id(p: &enums::InputPeer) -> Option<i64> {
     match p {
         enums::InputPeer::User(u) => Some(u.user_id),
+        enums::InputPeer::UserFromMessage(u) => Some(u.user_id),
         enums::InputPeer::Chat(c) => Some(-c.chat_id),
         enums::InputPeer::Channel(c) => Some(marked(PeerKind::Channel, c.channel_id)),
+        enums::InputPeer::ChannelFromMessage(c) => Some(marked(PeerKind::Channel, c.channel_id)),
         _ => None,
     }
 }

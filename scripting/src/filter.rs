@@ -10,8 +10,82 @@ use std::sync::Arc;
 /// A script function used as a filter (true: handle).
 pub type FilterFn = Arc<dyn Fn(&Json) -> bool + Send + Sync>;
 
-/// A script's filter: the engine's, a script function as the custom leaf.
-pub type Filter = fleetgram_engine::dispatch::Filter<FilterFn>;
+/// The custom leaves of a script's filter.
+#[derive(Clone)]
+pub enum Leaf {
+    /// A script function (runs on the script's thread).
+    Func(FilterFn),
+    /// Chats or senders named by `@username`, a t.me link or `me`: resolved by the host
+    /// once the script is loaded (and again at each reload).
+    Named(Arc<Named>),
+}
+
+/// Peers a filter names by reference, and the ids they resolved to.
+#[derive(Debug)]
+pub struct Named {
+    /// Senders (`from_users`) rather than chats (`chats`).
+    pub senders: bool,
+    /// As written.
+    pub refs: Vec<String>,
+    /// The marked ids resolved so far.
+    pub ids: std::sync::RwLock<std::collections::HashSet<i64>>,
+}
+
+impl Named {
+    fn matches(&self, v: &fleetgram_engine::dispatch::View) -> bool {
+        let id = if self.senders { v.sender_id } else { v.chat_id };
+        id.is_some_and(|id| self.ids.read().expect("not poisoned").contains(&id))
+    }
+}
+
+/// A script's filter: the engine's, with the script's own leaves.
+pub type Filter = fleetgram_engine::dispatch::Filter<Leaf>;
+
+/// `chats(...)` / `from_users(...)` of marked ids and references (`@name`, links, `me`);
+/// numbers written as text count as ids.
+pub fn peers(senders: bool, ids: Vec<i64>, refs: Vec<String>) -> Filter {
+    let (mut ids, mut named) = (ids, Vec::new());
+    for r in refs {
+        match r.trim().parse::<i64>() {
+            Ok(id) => ids.push(id),
+            Err(_) => named.push(r.trim().to_string()),
+        }
+    }
+    let by_id = match senders {
+        true => Filter::FromUsers(ids.into_iter().collect()),
+        false => Filter::InChats(ids.into_iter().collect()),
+    };
+    if named.is_empty() {
+        return by_id;
+    }
+    let by_name = Filter::Custom(Leaf::Named(Arc::new(Named {
+        senders,
+        refs: named,
+        ids: Default::default(),
+    })));
+    match &by_id {
+        Filter::FromUsers(s) | Filter::InChats(s) if s.is_empty() => by_name,
+        _ => by_id | by_name,
+    }
+}
+
+/// The named peers of `f` (under `not` too: they must resolve all the same).
+pub fn named(f: &Filter) -> Vec<Arc<Named>> {
+    let mut out = Vec::new();
+    fn walk(f: &Filter, out: &mut Vec<Arc<Named>>) {
+        match f {
+            Filter::Custom(Leaf::Named(n)) => out.push(n.clone()),
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Filter::Not(a) => walk(a, out),
+            _ => {}
+        }
+    }
+    walk(f, &mut out);
+    out
+}
 
 /// A regex filter, its error as scripts see it.
 ///
@@ -29,6 +103,7 @@ pub fn regex(pattern: &str) -> Result<Filter, String> {
 /// engine's sense, so a state leaf never matches.
 pub fn host_verdict(f: &Filter, ev: &EventData, me: Option<&str>) -> Option<bool> {
     f.judge(&ev.view, me, &mut |leaf| match leaf {
+        Filter::Custom(Leaf::Named(n)) => Some(n.matches(&ev.view)),
         Filter::State(_) => Some(false),
         _ => None,
     })
@@ -37,7 +112,8 @@ pub fn host_verdict(f: &Filter, ev: &EventData, me: Option<&str>) -> Option<bool
 /// Whether an event passes (script functions see its script-visible fields).
 pub fn matches(f: &Filter, ev: &EventData, me: Option<&str>) -> bool {
     f.judge(&ev.view, me, &mut |leaf| match leaf {
-        Filter::Custom(func) => Some(func(ev.fields())),
+        Filter::Custom(Leaf::Func(func)) => Some(func(ev.fields())),
+        Filter::Custom(Leaf::Named(n)) => Some(n.matches(&ev.view)),
         _ => Some(false),
     })
     .unwrap_or(false)
@@ -60,7 +136,7 @@ mod tests {
     #[test]
     fn script_functions_see_the_fields_and_the_host_waits_for_them() {
         let ev = json!({"text": "Buy CHEAP pills", "chat_type": "supergroup", "out": false, "sender_id": 7, "chat_id": -100});
-        let f = Filter::Custom(Arc::new(|e: &Json| e["sender_id"] == 7));
+        let f = Filter::Custom(Leaf::Func(Arc::new(|e: &Json| e["sender_id"] == 7)));
         assert!(m(&f, ev.clone()));
         let spam = Filter::TextContains("cheap".into());
         assert!(m(&(spam.clone() & Filter::Group), ev.clone()));

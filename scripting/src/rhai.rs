@@ -156,18 +156,20 @@ fn to_filter(home: &Home, v: Dynamic) -> Result<Filter, String> {
         return Err("expected a filter or a function".into());
     };
     let home = home.clone();
-    Ok(Filter::Custom(Arc::new(move |ev: &Json| {
-        let Some((engine, ast)) = home.get() else {
-            return false;
-        };
-        match fp.call::<Dynamic>(engine, ast, (to_rhai(ev),)) {
-            Ok(v) => v.as_bool().unwrap_or(!v.is_unit()),
-            Err(e) => {
-                tracing::warn!(error = %e, "filter function failed; treating as no match");
-                false
+    Ok(Filter::Custom(crate::filter::Leaf::Func(Arc::new(
+        move |ev: &Json| {
+            let Some((engine, ast)) = home.get() else {
+                return false;
+            };
+            match fp.call::<Dynamic>(engine, ast, (to_rhai(ev),)) {
+                Ok(v) => v.as_bool().unwrap_or(!v.is_unit()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "filter function failed; treating as no match");
+                    false
+                }
             }
-        }
-    })))
+        },
+    ))))
 }
 
 impl RhaiVm {
@@ -762,12 +764,16 @@ fn register(
     engine.register_fn("regex", |p: &str| -> RResult<Filter> {
         Ok(crate::filter::regex(p)?)
     });
-    engine.register_fn("from_users", |ids: rhai::Array| {
-        Filter::FromUsers(ids.iter().filter_map(|d| d.as_int().ok()).collect())
-    });
-    engine.register_fn("chats", |ids: rhai::Array| {
-        Filter::InChats(ids.iter().filter_map(|d| d.as_int().ok()).collect())
-    });
+    for (name, senders) in [("from_users", true), ("chats", false)] {
+        engine.register_fn(name, move |ids: rhai::Array| -> RResult<Filter> {
+            let (ids, refs) = peer_list(&ids, name)?;
+            Ok(crate::filter::peers(senders, ids, refs))
+        });
+        engine.register_fn(name, move |one: Dynamic| -> RResult<Filter> {
+            let (ids, refs) = peer_list(&[one], name)?;
+            Ok(crate::filter::peers(senders, ids, refs))
+        });
+    }
     let h = home.clone();
     engine.register_fn("filter", move |f: FnPtr| -> RResult<Filter> {
         Ok(to_filter(&h, Dynamic::from(f))?)
@@ -867,4 +873,24 @@ impl Vm for RhaiVm {
     fn busy_for(&self) -> Option<std::time::Duration> {
         self.worker.busy_for()
     }
+}
+
+/// The peers `chats([...])` / `from_users([...])` name: marked ids and references
+/// (`"@name"`, a t.me link, `"me"`).
+fn peer_list(list: &[Dynamic], what: &str) -> RResult<(Vec<i64>, Vec<String>)> {
+    let (mut ids, mut refs) = (Vec::new(), Vec::new());
+    for x in list {
+        if let Ok(i) = x.as_int() {
+            ids.push(i);
+        } else if x.is_string() {
+            refs.push(x.clone().into_string().unwrap_or_default());
+        } else {
+            return Err(format!(
+                "{what}: expected marked ids or peer references (\"@username\", a t.me link, \"me\"), got {}",
+                x.type_name()
+            )
+            .into());
+        }
+    }
+    Ok((ids, refs))
 }

@@ -307,13 +307,53 @@ impl Script {
     }
 
     /// Asks the account to poll the channels its handlers' filters name (Telegram does not
-    /// push every post of a big channel).
-    fn watch_named_channels(&self) {
+    /// push every post of a big channel), and resolves the peers they name by reference
+    /// (`chats{"@group"}`): an unknown name is this script's error.
+    fn watch_named_channels(self: &Arc<Self>) {
+        let client = self.ctx.account.client.clone();
+        let mut named = Vec::new();
         for h in self.vm().handlers() {
             for ch in h.filter.channels_named() {
-                self.ctx.account.client.watch_channel(ch);
+                client.watch_channel(ch);
             }
+            named.extend(crate::filter::named(&h.filter));
         }
+        if named.is_empty() {
+            return;
+        }
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            for n in named {
+                for r in &n.refs {
+                    let resolved = client.resolve_peer(r).await.map(|p| match p {
+                        fleetgram_tl::enums::InputPeer::InputPeerSelf => client.user_id(),
+                        p => fleetgram_engine::peers::input_peer_marked_id(&p),
+                    });
+                    match resolved {
+                        Ok(Some(id)) => {
+                            n.ids.write().expect("not poisoned").insert(id);
+                            let channel = matches!(
+                                fleetgram_engine::peers::unmark(id).0,
+                                fleetgram_engine::peers::PeerKind::Channel
+                            );
+                            if channel && !n.senders {
+                                client.watch_channel(id);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            let Some(s) = me.upgrade() else { return };
+                            let what = if n.senders { "from_users" } else { "chats" };
+                            s.record_error(&ScriptError::new(
+                                s.path.display().to_string(),
+                                None,
+                                format!("{what}({r:?}): {e}; the filter matches nothing there until the script is reloaded"),
+                            ));
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Stops the schedules (a running job finishes first).

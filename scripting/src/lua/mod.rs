@@ -48,6 +48,35 @@ impl UserData for LuaFilter {
     }
 }
 
+/// The peers `chats{...}` / `from_users{...}` name: marked ids and references (`@name`,
+/// a t.me link, `me`); one peer may be given without the table.
+fn peer_list(v: Value, what: &str) -> mlua::Result<(Vec<i64>, Vec<String>)> {
+    let (mut ids, mut refs) = (Vec::new(), Vec::new());
+    let mut one = |x: Value| -> mlua::Result<()> {
+        match x {
+            Value::Integer(i) => ids.push(i),
+            Value::Number(n) if n.fract() == 0.0 => ids.push(n as i64),
+            Value::String(s) => refs.push(s.to_str()?.to_string()),
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "{what}: expected marked ids or peer references (\"@username\", a t.me link, \"me\"), got {}",
+                    other.type_name()
+                )))
+            }
+        }
+        Ok(())
+    };
+    match v {
+        Value::Table(t) => {
+            for x in t.sequence_values::<Value>() {
+                one(x?)?;
+            }
+        }
+        other => one(other)?,
+    }
+    Ok((ids, refs))
+}
+
 /// A filter from a filter object or a function.
 fn to_filter(lua: &Lua, v: Value) -> mlua::Result<Filter> {
     match v {
@@ -55,21 +84,23 @@ fn to_filter(lua: &Lua, v: Value) -> mlua::Result<Filter> {
         Value::Function(f) => {
             let lua = lua.clone();
             let key = Arc::new(lua.create_registry_value(f)?);
-            Ok(Filter::Custom(Arc::new(move |ev: &Json| {
-                let Ok(f) = lua.registry_value::<Function>(&key) else {
-                    return false;
-                };
-                let Ok(t) = to_lua(&lua, ev) else {
-                    return false;
-                };
-                match f.call::<Value>(t) {
-                    Ok(v) => !matches!(v, Value::Nil | Value::Boolean(false)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "filter function failed; treating as no match");
-                        false
+            Ok(Filter::Custom(crate::filter::Leaf::Func(Arc::new(
+                move |ev: &Json| {
+                    let Ok(f) = lua.registry_value::<Function>(&key) else {
+                        return false;
+                    };
+                    let Ok(t) = to_lua(&lua, ev) else {
+                        return false;
+                    };
+                    match f.call::<Value>(t) {
+                        Ok(v) => !matches!(v, Value::Nil | Value::Boolean(false)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "filter function failed; treating as no match");
+                            false
+                        }
                     }
-                }
-            })))
+                },
+            ))))
         }
         other => Err(mlua::Error::runtime(format!(
             "expected a filter or a function, got {}",
@@ -609,14 +640,16 @@ impl LuaVm {
         )?;
         raw.set(
             "from_users",
-            lua.create_function(|_, ids: Vec<i64>| {
-                Ok(LuaFilter(Filter::FromUsers(ids.into_iter().collect())))
+            lua.create_function(|_, v: Value| {
+                let (ids, refs) = peer_list(v, "from_users")?;
+                Ok(LuaFilter(crate::filter::peers(true, ids, refs)))
             })?,
         )?;
         raw.set(
             "chats",
-            lua.create_function(|_, ids: Vec<i64>| {
-                Ok(LuaFilter(Filter::InChats(ids.into_iter().collect())))
+            lua.create_function(|_, v: Value| {
+                let (ids, refs) = peer_list(v, "chats")?;
+                Ok(LuaFilter(crate::filter::peers(false, ids, refs)))
             })?,
         )?;
         raw.set(

@@ -3,21 +3,11 @@
 
 local tag = config.tag or "#news"
 local to = config.to or "@fleet_demo_group"
-local from = config.from
+-- The source chat by name (resolved by the host, and again until it exists); without one,
+-- every group and channel.
+local where = config.from and chats(config.from) or ~private
 
-on("message", text_contains(tag) & filter(function(m) return from == nil or m.chat_type ~= "private" end),
-  function(msg)
-    if from ~= nil then
-      -- Compare chats by resolving the configured one once.
-      local wanted = kv.get("from_id")
-      if wanted == nil then
-        local r = call("contacts.resolveUsername", { username = string.gsub(from, "^@", "") })
-        local p = r.peer
-        wanted = p.channel_id and (-1000000000000 - p.channel_id) or p.chat_id and -p.chat_id or p.user_id
-        kv.set("from_id", wanted)
-      end
-      if msg.chat_id ~= wanted then return end
-    end
-    msg:forward(to)
-    kv.incr("forwarded")
-  end)
+on("message", text_contains(tag) & where, function(msg)
+  msg:forward(to)
+  kv.incr("forwarded")
+end)

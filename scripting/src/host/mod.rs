@@ -322,10 +322,20 @@ impl Script {
             return;
         }
         let me = Arc::downgrade(self);
+        let generation = self.generation();
         tokio::spawn(async move {
-            for n in named {
-                for r in &n.refs {
-                    let resolved = client.resolve_peer(r).await.map(|p| match p {
+            // Names that do not resolve yet (a chat created a moment later, a username not
+            // taken yet) are tried again, less and less often, while this version runs.
+            let mut pending: Vec<(Arc<crate::filter::Named>, String)> = named
+                .iter()
+                .flat_map(|n| n.refs.iter().map(move |r| (n.clone(), r.clone())))
+                .collect();
+            let mut delay = Duration::from_secs(1);
+            let mut reported = std::collections::HashSet::new();
+            loop {
+                let mut still = Vec::new();
+                for (n, r) in pending {
+                    let resolved = client.resolve_peer(&r).await.map(|p| match p {
                         fleetgram_tl::enums::InputPeer::InputPeerSelf => client.user_id(),
                         p => fleetgram_engine::peers::input_peer_marked_id(&p),
                     });
@@ -343,14 +353,28 @@ impl Script {
                         Ok(None) => {}
                         Err(e) => {
                             let Some(s) = me.upgrade() else { return };
-                            let what = if n.senders { "from_users" } else { "chats" };
-                            s.record_error(&ScriptError::new(
-                                s.path.display().to_string(),
-                                None,
-                                format!("{what}({r:?}): {e}; the filter matches nothing there until the script is reloaded"),
-                            ));
+                            if reported.insert(r.clone()) {
+                                let what = if n.senders { "from_users" } else { "chats" };
+                                s.record_error(&ScriptError::new(
+                                    s.path.display().to_string(),
+                                    None,
+                                    format!("{what}({r:?}): {e}; the filter matches nothing there until the name resolves (tried again, less and less often)"),
+                                ));
+                            }
+                            still.push((n, r));
                         }
                     }
+                }
+                if still.is_empty() {
+                    return;
+                }
+                pending = still;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(300));
+                match me.upgrade() {
+                    Some(s)
+                        if s.generation() == generation && !s.stopped.load(Ordering::SeqCst) => {}
+                    _ => return,
                 }
             }
         });

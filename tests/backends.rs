@@ -37,6 +37,7 @@ fn peer(kind: PeerKind, id: i64, name: Option<&str>) -> PeerEntry {
         min: false,
         username: name.map(str::to_string),
         seen_in: None,
+        name: None,
     }
 }
 

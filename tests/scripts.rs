@@ -497,3 +497,77 @@ async fn filters_name_chats_by_username_in_both_languages() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_events_name_their_sender_in_both_languages() {
+    let dir = fresh_dir("script-sender-names");
+    std::fs::write(
+        dir.join("names.lua"),
+        "on(\"message\", private & incoming, function(m)\n  m:reply(\"hi \" .. tostring(m.sender_name) .. \" @\" .. tostring(m.sender_username))\nend)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("names.rhai"),
+        "on(\"message\", private_chat & incoming, |m| {\n    m.reply(`hi ${m.sender_name} @${m.sender_username}`);\n});\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990007\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: names_lua_bot, scripts: [names.lua] }}\n  - {{ name: rhai, kind: bot, username: names_rhai_bot, scripts: [names.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (host, config) = common::start_host(&path).await;
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990007")
+        .await
+        .unwrap();
+    person
+        .invoke(&functions::account::UpdateProfile {
+            first_name: Some("Dana".into()),
+            last_name: Some("Scully".into()),
+            about: None,
+        })
+        .await
+        .unwrap();
+    person
+        .invoke(&functions::account::UpdateUsername {
+            username: "dana_s".into(),
+        })
+        .await
+        .unwrap();
+    for bot in ["@names_lua_bot", "@names_rhai_bot"] {
+        let peer = person.resolve_peer(bot).await.unwrap();
+        // The first message of a stranger brings the user; the second is a short update
+        // that brings no one (the name comes from the bot's peer store).
+        send(&person, &peer, "one").await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while replies(&person, &peer).await.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "{bot}: {:?}",
+                host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        send(&person, &peer, "two").await;
+        let got = loop {
+            let r = replies(&person, &peer).await;
+            if r.len() >= 2 {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "{bot}: {r:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            got,
+            ["hi Dana Scully @dana_s", "hi Dana Scully @dana_s"],
+            "{bot}"
+        );
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -190,6 +190,7 @@ impl Client {
                         min: false,
                         username: None,
                         seen_in: None,
+                        name: None,
                     }
                     .input_peer());
                 }
@@ -351,6 +352,7 @@ mod tests {
             min,
             username: None,
             seen_in: None,
+            name: None,
         };
         // (cached first, then offered) -> which one stays; full > min > zero.
         let table = [

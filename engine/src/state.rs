@@ -277,6 +277,16 @@ pub struct PeerEntry {
     /// makes it usable through `inputPeer*FromMessage`.
     #[serde(default)]
     pub seen_in: Option<(i64, i32)>,
+    /// The name to show: a user's first and last name, a chat's title.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A user's first and last name as one (`None` when both are empty).
+pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    let n = format!("{} {}", first.unwrap_or(""), last.unwrap_or(""));
+    let n = n.trim();
+    (!n.is_empty()).then(|| n.to_string())
 }
 
 impl PeerEntry {
@@ -368,7 +378,18 @@ fn entry_of(o: &Object) -> Option<PeerEntry> {
             _ => None,
         },
         seen_in: None,
+        name: match kind {
+            PeerKind::User => full_name(text(o, "first_name"), text(o, "last_name")),
+            _ => text(o, "title").map(str::to_string),
+        },
     })
+}
+
+fn text<'a>(o: &'a Object, f: &str) -> Option<&'a str> {
+    match o.get(f) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
 }
 
 /// Every peer object inside a decoded value.
@@ -403,6 +424,7 @@ pub(crate) fn collect_typed(
                     min: u.min,
                     username: u.username.as_ref().map(|s| s.to_lowercase()),
                     seen_in: None,
+                    name: full_name(u.first_name.as_deref(), u.last_name.as_deref()),
                 });
             }
         }
@@ -416,6 +438,7 @@ pub(crate) fn collect_typed(
                 min: false,
                 username: None,
                 seen_in: None,
+                name: Some(c.title.clone()),
             }),
             enums::Chat::Channel(c) => {
                 if let Some(h) = c.access_hash {
@@ -426,6 +449,7 @@ pub(crate) fn collect_typed(
                         min: c.min,
                         username: c.username.as_ref().map(|s| s.to_lowercase()),
                         seen_in: None,
+                        name: Some(c.title.clone()),
                     });
                 }
             }

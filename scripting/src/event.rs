@@ -3,7 +3,7 @@
 //!
 //! | kind          | fields                                                                  |
 //! |---------------|-------------------------------------------------------------------------|
-//! | message, edited | id, chat_id, sender_id, text, out, date, reply_to, mentioned, has_media, chat_type, buttons, service |
+//! | message, edited | id, chat_id, sender_id, sender_name, sender_username, text, out, date, reply_to, mentioned, has_media, chat_type, buttons, service |
 //! | deleted       | chat_id (channels only), ids                                            |
 //! | callback      | query_id, user_id, chat_id, msg_id, data                                |
 //! | join_request  | chat_id, user_id, date, about (bots) / pending, recent (admins)         |
@@ -317,19 +317,76 @@ pub struct EventData {
     /// What filters look at (the engine's view: the same for Rust handlers and scripts).
     pub view: View,
     update: Option<Arc<Delivered>>,
+    /// The account (for what the update does not carry: its sender's name).
+    client: Option<fleetgram_engine::Client>,
+    sender: std::sync::OnceLock<Sender>,
     fields: std::sync::OnceLock<Json>,
     full: std::sync::OnceLock<Arc<Json>>,
 }
 
+/// Who sent a message, as scripts name them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sender {
+    /// A user's first and last name, or a chat's title.
+    pub name: Option<String>,
+    /// The username (lower-case when it came from the account's peer store).
+    pub username: Option<String>,
+}
+
 impl EventData {
-    /// The event of `d` for the account whose user id is `me`.
-    pub fn of(d: Arc<Delivered>, me: Option<i64>) -> Arc<EventData> {
+    /// The event of `d` for the account `client` (`None`: no account, e.g. in tests).
+    pub fn of(d: Arc<Delivered>, client: Option<&fleetgram_engine::Client>) -> Arc<EventData> {
         Arc::new(EventData {
             kind: d.kind(),
-            view: View::of(&d, me),
+            view: View::of(&d, client.and_then(|c| c.user_id())),
             update: Some(d),
+            client: client.cloned(),
+            sender: std::sync::OnceLock::new(),
             fields: std::sync::OnceLock::new(),
             full: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The sender's name and username: from the users and chats the update brought, else
+    /// from the account's peer store (an update such as `updateShortMessage` brings none).
+    pub fn sender(&self) -> &Sender {
+        self.sender.get_or_init(|| {
+            let (Some(d), Some(id)) = (&self.update, self.view.sender_id) else {
+                return Sender::default();
+            };
+            let (kind, bare) = fleetgram_engine::peers::unmark(id);
+            let found = match kind {
+                PeerKind::User => d.users.iter().find_map(|u| match u {
+                    enums::User::User(u) if u.id == bare => Some(Sender {
+                        name: fleetgram_engine::state::full_name(
+                            u.first_name.as_deref(),
+                            u.last_name.as_deref(),
+                        ),
+                        username: u.username.clone(),
+                    }),
+                    _ => None,
+                }),
+                _ => d.chats.iter().find_map(|c| match c {
+                    enums::Chat::Channel(c) if c.id == bare => Some(Sender {
+                        name: Some(c.title.clone()),
+                        username: c.username.clone(),
+                    }),
+                    enums::Chat::Chat(c) if c.id == bare => Some(Sender {
+                        name: Some(c.title.clone()),
+                        username: None,
+                    }),
+                    _ => None,
+                }),
+            };
+            found
+                .or_else(|| {
+                    let p = self.client.as_ref()?.cached_peer(id)?;
+                    Some(Sender {
+                        name: p.name,
+                        username: p.username,
+                    })
+                })
+                .unwrap_or_default()
         })
     }
 
@@ -342,6 +399,8 @@ impl EventData {
             kind,
             view,
             update: None,
+            client: None,
+            sender: std::sync::OnceLock::new(),
             fields,
             full: std::sync::OnceLock::new(),
         })
@@ -363,6 +422,9 @@ impl EventData {
                     if let Json::Object(o) = &mut j {
                         o.insert("chat_type".into(), json!(self.view.chat_type.as_str()));
                         o.insert("sender_id".into(), json!(self.view.sender_id));
+                        let who = self.sender();
+                        o.insert("sender_name".into(), json!(who.name));
+                        o.insert("sender_username".into(), json!(who.username));
                     }
                 }
                 j

@@ -132,10 +132,11 @@ async fn run_script(name: &str, src: &str, updates: &[Arc<Delivered>]) -> BTreeS
     std::fs::write(&path, src).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let c = ctx(log.clone());
-    let me = c.account.client.user_id();
+    let client = c.account.client.clone();
     let s = Script::start(&path, c, limits()).await.unwrap();
     for d in updates {
-        s.dispatch_event(&EventData::of(d.clone(), me)).await;
+        s.dispatch_event(&EventData::of(d.clone(), Some(&client)))
+            .await;
     }
     assert_eq!(s.status().errors, 0, "{name}: {}", last_error(&s));
     let lines = log.lock().unwrap().clone();

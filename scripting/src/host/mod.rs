@@ -636,8 +636,7 @@ async fn dispatch_all(scripts: Vec<Arc<Script>>, d: Arc<Delivered>) {
     if !scripts.iter().any(|s| s.wants(kind)) {
         return;
     }
-    let me = scripts.first().map(|s| s.ctx.account.user_id);
-    let ev = EventData::of(d, me);
+    let ev = EventData::of(d, scripts.first().map(|s| &s.ctx.account.client));
     match scripts.len() {
         1 => scripts[0].dispatch_event(&ev).await,
         _ => {

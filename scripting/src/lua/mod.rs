@@ -864,6 +864,8 @@ fn message_args(
         m.media.is_some(),
         l.chat_type.as_str(),
         buttons,
+        e.sender().name.as_deref(),
+        e.sender().username.as_deref(),
     )
         .into_lua_multi(lua)
         .map(Some)

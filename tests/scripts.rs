@@ -571,3 +571,66 @@ async fn message_events_name_their_sender_in_both_languages() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_list_history_members_and_dialogs_in_both_languages() {
+    let dir = fresh_dir("script-iterators");
+    std::fs::write(
+        dir.join("stats.lua"),
+        "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats lua\"), function(m)\n  local h = iter_history(m.chat_id, { limit = 3 })\n  local members = iter_participants(m.chat_id)\n  local admins = iter_participants(m.chat_id, { filter = \"admins\" })\n  local found = false\n  for _, d in ipairs(iter_dialogs({ limit = 20 })) do\n    if d.chat_id == m.chat_id then found = d.name end\n  end\n  h[1]:reply(string.format(\"history %d first %s; members %d; admins %d %s; dialog %s\", #h, h[1].text, #members, #admins, admins[1].status, tostring(found)))\nend)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("stats.rhai"),
+        "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats rhai\"), |m| {\n    let h = iter_history(m.chat_id, #{ limit: 3 });\n    let members = iter_participants(m.chat_id);\n    let admins = iter_participants(m.chat_id, #{ filter: \"admins\" });\n    let found = false;\n    for d in iter_dialogs(#{ limit: 20 }) {\n        if d.chat_id == m.chat_id { found = d.name; }\n    }\n    h[0].reply(`history ${h.len()} first ${h[0].text}; members ${members.len()}; admins ${admins.len()} ${admins[0].status}; dialog ${found}`);\n});\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990008\" }}]\n  chats:\n    - {{ kind: supergroup, title: Stats, username: stats_grp, owner: lua, members: [p, rhai] }}\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: user, phone: \"+15559990009\", scripts: [stats.lua] }}\n  - {{ name: rhai, kind: user, phone: \"+15559990010\", scripts: [stats.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (host, config) = common::start_host(&path).await;
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990008")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let group = loop {
+        if let Ok(g) = person.resolve_peer("@stats_grp").await {
+            break g;
+        }
+        assert!(Instant::now() < deadline, "the group was not created");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    send(&person, &group, "a").await;
+    send(&person, &group, "b").await;
+    for lang in ["lua", "rhai"] {
+        send(&person, &group, &format!("stats {lang}")).await;
+        let want =
+            format!("history 3 first stats {lang}; members 3; admins 1 creator; dialog Stats");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let texts: Vec<String> = common::history_all(&person, &group)
+                .await
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect();
+            if texts.contains(&want) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{want:?} not in {texts:?}; {:?}",
+                host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

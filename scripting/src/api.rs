@@ -503,6 +503,102 @@ impl ScriptCtx {
         Ok(json!({"message": a.message, "alert": a.alert, "url": a.url}))
     }
 
+    /// `iter_history(chat, opts)`: the chat's messages, newest first, as messages with
+    /// methods; `opts`: `limit` (default 100), `reverse` (oldest first), `min_id`,
+    /// `max_id`, `from` (only this user's), `query` (a search). Paging is done here.
+    pub async fn iter_history(&self, chat: &Json, opts: &Json) -> ApiResult {
+        let chat = peer_ref(chat)?;
+        let mut it = match opts.get("query").filter(|q| !q.is_null()) {
+            Some(q) => {
+                let q = q
+                    .as_str()
+                    .ok_or_else(|| ApiError::Bad(format!("query must be a string, not {q}")))?;
+                self.client().search(chat.as_str()).query(q)
+            }
+            None => self.client().iter_history(chat.as_str()),
+        };
+        it = it.limit(limit(opts)?);
+        if opts.get("reverse").and_then(Json::as_bool).unwrap_or(false) {
+            it = it.reverse();
+        }
+        if let Some(id) = opts.get("min_id").and_then(Json::as_i64) {
+            it = it.min_id(id as i32);
+        }
+        if let Some(id) = opts.get("max_id").and_then(Json::as_i64) {
+            it = it.max_id(id as i32);
+        }
+        if let Some(f) = opts.get("from").filter(|f| !f.is_null()) {
+            it = it.from_user(peer_ref(f)?);
+        }
+        let messages = it.collect().await?;
+        Ok(Json::Array(
+            messages
+                .iter()
+                .map(|m| crate::event::message_json(&m.raw))
+                .collect(),
+        ))
+    }
+
+    /// `iter_dialogs(opts)`: the chat list, newest first: `{chat_id, name, username,
+    /// unread, top}` (`top`: the last message); `opts.limit` (default 100).
+    pub async fn iter_dialogs(&self, opts: &Json) -> ApiResult {
+        let dialogs = self
+            .client()
+            .iter_dialogs()
+            .limit(limit(opts)?)
+            .collect()
+            .await?;
+        Ok(Json::Array(
+            dialogs
+                .iter()
+                .map(|d| {
+                    let known = self.client().cached_peer(d.chat_id);
+                    json!({
+                        "chat_id": d.chat_id,
+                        "name": known.as_ref().and_then(|p| p.name.clone()),
+                        "username": known.as_ref().and_then(|p| p.username.clone()),
+                        "unread": d.raw.unread_count,
+                        "top": d.top.as_ref().map(|m| crate::event::message_json(&m.raw)),
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// `iter_participants(chat, opts)`: a group's or channel's members: `{user_id, name,
+    /// username, bot, status, date}` (`status`: `creator`, `admin`, `member`, `banned`,
+    /// `left`; `date`: when they joined or were banned); `opts`: `limit` (default 100),
+    /// `filter` (`recent`, `admins`, `bots`, `restricted`, `banned`), `search` (name or
+    /// username).
+    pub async fn iter_participants(&self, chat: &Json, opts: &Json) -> ApiResult {
+        use fleetgram_engine::chats::ParticipantFilter as PF;
+        let chat = peer_ref(chat)?;
+        let filter = match (
+            opts.get("search").and_then(Json::as_str),
+            opts.get("filter").and_then(Json::as_str),
+        ) {
+            (Some(q), _) => PF::Search(q.to_string()),
+            (None, None | Some("recent")) => PF::Recent,
+            (None, Some("admins")) => PF::Admins,
+            (None, Some("bots")) => PF::Bots,
+            (None, Some("restricted")) => PF::Restricted,
+            (None, Some("banned")) => PF::Banned,
+            (None, Some(other)) => {
+                return Err(ApiError::Bad(format!(
+                    "filter {other:?}: expected recent, admins, bots, restricted or banned"
+                )))
+            }
+        };
+        let members = self
+            .client()
+            .iter_participants(chat.as_str())
+            .filter(filter)
+            .limit(limit(opts)?)
+            .collect()
+            .await?;
+        Ok(Json::Array(members.iter().map(participant_json).collect()))
+    }
+
     /// `kv.get(key)`.
     pub fn kv_get(&self, key: &str) -> ApiResult {
         let v = self
@@ -839,4 +935,52 @@ fn sent_message(u: &enums::Updates, target: &str, text: &str) -> Json {
         return crate::event::message_json(m);
     }
     json!({"text": text})
+}
+
+/// `opts.limit` (default 100; at most 10,000 per call).
+fn limit(opts: &Json) -> ApiResult<usize> {
+    match opts.get("limit").filter(|l| !l.is_null()) {
+        None => Ok(100),
+        Some(l) => match l.as_i64() {
+            Some(n) if (0..=10_000).contains(&n) => Ok(n as usize),
+            _ => Err(ApiError::Bad(format!(
+                "limit must be a whole number from 0 to 10000, not {l}"
+            ))),
+        },
+    }
+}
+
+/// A member as scripts see it.
+fn participant_json(p: &fleetgram_engine::chats::Participant) -> Json {
+    use enums::ChannelParticipant as CP;
+    use enums::ChatParticipant as P;
+    let (name, username, bot) = match &p.user {
+        Some(enums::User::User(u)) => (
+            fleetgram_engine::state::full_name(u.first_name.as_deref(), u.last_name.as_deref()),
+            u.username.clone(),
+            u.bot,
+        ),
+        _ => (None, None, false),
+    };
+    let (status, date) = match (&p.channel, &p.chat) {
+        (Some(CP::Creator(_)), _) => ("creator", None),
+        (Some(CP::Admin(a)), _) => ("admin", Some(a.date)),
+        (Some(CP::ChannelParticipant(x)), _) => ("member", Some(x.date)),
+        (Some(CP::ChannelParticipantSelf(x)), _) => ("member", Some(x.date)),
+        (Some(CP::Banned(b)), _) if b.left => ("left", Some(b.date)),
+        (Some(CP::Banned(b)), _) => ("banned", Some(b.date)),
+        (Some(CP::Left(_)), _) => ("left", None),
+        (None, Some(P::Creator(_))) => ("creator", None),
+        (None, Some(P::Admin(a))) => ("admin", Some(a.date)),
+        (None, Some(P::ChatParticipant(x))) => ("member", Some(x.date)),
+        (None, None) => ("member", None),
+    };
+    json!({
+        "user_id": p.user_id,
+        "name": name,
+        "username": username,
+        "bot": bot,
+        "status": status,
+        "date": date,
+    })
 }

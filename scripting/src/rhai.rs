@@ -465,6 +465,22 @@ fn register(
             &j!(x, &Dynamic::from(opts)),
         ))
     });
+    with_ctx!("iter_history", |c, x, chat: Dynamic| block(
+        c.iter_history(&j!(x, &chat), &Json::Null)
+    ));
+    with_ctx!("iter_history", |c, x, chat: Dynamic, opts: Map| block(
+        c.iter_history(&j!(x, &chat), &j!(x, &Dynamic::from(opts)))
+    ));
+    with_ctx!("iter_dialogs", |c, x| block(c.iter_dialogs(&Json::Null)));
+    with_ctx!("iter_dialogs", |c, x, opts: Map| block(
+        c.iter_dialogs(&j!(x, &Dynamic::from(opts)))
+    ));
+    with_ctx!("iter_participants", |c, x, chat: Dynamic| block(
+        c.iter_participants(&j!(x, &chat), &Json::Null)
+    ));
+    with_ctx!("iter_participants", |c, x, chat: Dynamic, opts: Map| block(
+        c.iter_participants(&j!(x, &chat), &j!(x, &Dynamic::from(opts)))
+    ));
     with_ctx!("pin", |c, x, msg: Map| block(c.pin(
         &j!(x, &Dynamic::from(msg)),
         true,

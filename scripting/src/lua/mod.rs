@@ -380,6 +380,20 @@ impl LuaVm {
             let opts = arg_json(&l, &a, 2).map_err(bad)?;
             c.edit(&msg, &text, &opts).await
         });
+        async_api!(lua, raw, file, ctx, "iter_history", |c, l, a| {
+            let chat = arg_json(&l, &a, 0).map_err(bad)?;
+            let opts = arg_json(&l, &a, 1).map_err(bad)?;
+            c.iter_history(&chat, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "iter_dialogs", |c, l, a| {
+            let opts = arg_json(&l, &a, 0).map_err(bad)?;
+            c.iter_dialogs(&opts).await
+        });
+        async_api!(lua, raw, file, ctx, "iter_participants", |c, l, a| {
+            let chat = arg_json(&l, &a, 0).map_err(bad)?;
+            let opts = arg_json(&l, &a, 1).map_err(bad)?;
+            c.iter_participants(&chat, &opts).await
+        });
         async_api!(lua, raw, file, ctx, "pin", |c, l, a| {
             let msg = arg_json(&l, &a, 0).map_err(bad)?;
             let opts = arg_json(&l, &a, 1).map_err(bad)?;

@@ -118,6 +118,18 @@ send = function(...) return message(unwrap(raw.send(...))) end
 function M.reply(self, text, opts) return message(unwrap(raw.reply(self, text, opts))) end
 function M.edit(self, text, opts) return message(unwrap(raw.edit(self, text, opts))) end
 function M.forward(self, to) return message(unwrap(raw.forward(self, to))) end
+-- Lists, with the paging done: messages (with methods), dialogs, members.
+function iter_history(chat, opts)
+  local list = unwrap(raw.iter_history(chat, opts))
+  for _, m in ipairs(list) do message(m) end
+  return list
+end
+function iter_dialogs(opts)
+  local list = unwrap(raw.iter_dialogs(opts))
+  for _, d in ipairs(list) do message(d.top) end
+  return list
+end
+iter_participants = wrap(raw.iter_participants)
 
 local loaded, loading = {}, {}
 function require(name)

@@ -634,3 +634,58 @@ async fn scripts_list_history_members_and_dialogs_in_both_languages() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_fetch_messages_and_the_message_one_replies_to_in_both_languages() {
+    let dir = fresh_dir("script-get-reply");
+    std::fs::write(
+        dir.join("re.lua"),
+        "on(\"message\", private & incoming, function(m)\n  local r = m:get_reply()\n  if r == nil then return end\n  local both = get_messages(m.chat_id, { r.id, m.id })\n  both[2]:reply(\"re: \" .. r.text .. \" / \" .. #both .. \" \" .. both[1].text)\nend)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("re.rhai"),
+        "on(\"message\", private_chat & incoming, |m| {\n    let r = m.get_reply();\n    if r == () { return; }\n    let both = get_messages(m.chat_id, [r.id, m.id]);\n    both[1].reply(`re: ${r.text} / ${both.len()} ${both[0].text}`);\n});\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990011\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: re_lua_bot, scripts: [re.lua] }}\n  - {{ name: rhai, kind: bot, username: re_rhai_bot, scripts: [re.rhai] }}\n",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (host, config) = common::start_host(&path).await;
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, "+15559990011")
+        .await
+        .unwrap();
+    for bot in ["@re_lua_bot", "@re_rhai_bot"] {
+        let peer = person.resolve_peer(bot).await.unwrap();
+        let first = person.send_message(bot, "first").await.unwrap();
+        person
+            .send_message(
+                bot,
+                fleetgram_engine::messages::InputMessage::text("second").reply_to(first.id()),
+            )
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = replies(&person, &peer).await;
+            if r.iter().any(|t| t == "re: first / 2 first") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{bot}: {r:?} {:?}",
+                host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

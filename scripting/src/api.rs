@@ -539,6 +539,45 @@ impl ScriptCtx {
         ))
     }
 
+    /// `get_messages(chat, ids)`: those messages of the chat (missing ones left out), as
+    /// messages with methods.
+    pub async fn get_messages(&self, chat: &Json, ids: &Json) -> ApiResult {
+        let chat = peer_ref(chat)?;
+        let ids: Vec<i32> = match ids {
+            Json::Array(a) => a
+                .iter()
+                .map(|v| {
+                    v.as_i64()
+                        .map(|i| i as i32)
+                        .ok_or_else(|| ApiError::Bad(format!("ids: {v} is not a message id")))
+                })
+                .collect::<ApiResult<_>>()?,
+            Json::Number(n) => vec![n.as_i64().unwrap_or(0) as i32],
+            other => {
+                return Err(ApiError::Bad(format!(
+                    "ids must be a list of message ids, got {}",
+                    kind_of(other)
+                )))
+            }
+        };
+        let got = self.client().get_messages(chat.as_str(), &ids).await?;
+        Ok(Json::Array(
+            got.iter()
+                .map(|m| crate::event::message_json(&m.raw))
+                .collect(),
+        ))
+    }
+
+    /// `msg:get_reply()`: the message it replies to (`nil` when none, or deleted).
+    pub async fn get_reply(&self, msg: &Json) -> ApiResult {
+        let Some(id) = msg.get("reply_to").and_then(Json::as_i64) else {
+            return Ok(Json::Null);
+        };
+        let chat = json!(int_field(msg, "chat_id")?);
+        let got = self.get_messages(&chat, &json!([id])).await?;
+        Ok(got.get(0).cloned().unwrap_or(Json::Null))
+    }
+
     /// `iter_dialogs(opts)`: the chat list, newest first: `{chat_id, name, username,
     /// unread, top}` (`top`: the last message); `opts.limit` (default 100).
     pub async fn iter_dialogs(&self, opts: &Json) -> ApiResult {

@@ -471,6 +471,12 @@ fn register(
     with_ctx!("iter_history", |c, x, chat: Dynamic, opts: Map| block(
         c.iter_history(&j!(x, &chat), &j!(x, &Dynamic::from(opts)))
     ));
+    with_ctx!("get_messages", |c, x, chat: Dynamic, ids: Dynamic| block(
+        c.get_messages(&j!(x, &chat), &j!(x, &ids))
+    ));
+    with_ctx!("get_reply", |c, x, msg: Map| block(
+        c.get_reply(&j!(x, &Dynamic::from(msg)))
+    ));
     with_ctx!("iter_dialogs", |c, x| block(c.iter_dialogs(&Json::Null)));
     with_ctx!("iter_dialogs", |c, x, opts: Map| block(
         c.iter_dialogs(&j!(x, &Dynamic::from(opts)))

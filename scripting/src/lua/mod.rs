@@ -385,6 +385,15 @@ impl LuaVm {
             let opts = arg_json(&l, &a, 1).map_err(bad)?;
             c.iter_history(&chat, &opts).await
         });
+        async_api!(lua, raw, file, ctx, "get_messages", |c, l, a| {
+            let chat = arg_json(&l, &a, 0).map_err(bad)?;
+            let ids = arg_json(&l, &a, 1).map_err(bad)?;
+            c.get_messages(&chat, &ids).await
+        });
+        async_api!(lua, raw, file, ctx, "get_reply", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            c.get_reply(&msg).await
+        });
         async_api!(lua, raw, file, ctx, "iter_dialogs", |c, l, a| {
             let opts = arg_json(&l, &a, 0).map_err(bad)?;
             c.iter_dialogs(&opts).await

@@ -130,6 +130,12 @@ function iter_dialogs(opts)
   return list
 end
 iter_participants = wrap(raw.iter_participants)
+function get_messages(chat, ids)
+  local list = unwrap(raw.get_messages(chat, ids))
+  for _, m in ipairs(list) do message(m) end
+  return list
+end
+function M.get_reply(self) return message(unwrap(raw.get_reply(self))) end
 
 local loaded, loading = {}, {}
 function require(name)

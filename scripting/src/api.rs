@@ -693,6 +693,11 @@ impl ScriptCtx {
             "warn" => tracing::warn!(%account, %script, "{text}"),
             _ => tracing::info!(%account, %script, "{text}"),
         }
+        self.to_sink(level, text);
+    }
+
+    /// Gives a line to the script's log sink only (the host has logged it already).
+    pub fn to_sink(&self, level: &str, text: &str) {
         if let Some(sink) = &self.log_sink {
             sink(level, text);
         }

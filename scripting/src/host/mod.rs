@@ -198,7 +198,8 @@ impl Script {
         tracing::error!(account = %self.ctx.account.name, script = %self.ctx.script, error = %e, "script error");
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         *self.stats.last_error.lock().expect("not poisoned") = Some(e.to_string());
-        self.ctx.log("error", &e.to_string());
+        // Logged once (above); the script's own log sink gets it too.
+        self.ctx.to_sink("error", &e.to_string());
     }
 
     /// Runs the handlers of the current version that want this event (given as JSON), in
@@ -300,7 +301,7 @@ impl Script {
             Err(e) => {
                 tracing::error!(account = %self.ctx.account.name, script = %self.ctx.script, error = %e, "reload failed; the previous version keeps running");
                 *self.stats.last_error.lock().expect("not poisoned") = Some(e.to_string());
-                self.ctx.log("error", &e.to_string());
+                self.ctx.to_sink("error", &e.to_string());
                 Err(e)
             }
         }

@@ -340,22 +340,28 @@ async fn scripts_send_html_and_markdown_in_both_languages() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scripts_edit_with_formatting_and_pin_the_messages_they_send_in_both_languages() {
-    let dir = fresh_dir("script-edit-pin");
-    // What reply returns is a message with the same methods as an event's.
-    std::fs::write(
-        dir.join("edit.lua"),
-        "on(\"message\", private & incoming, function(m)\n  local s = m:reply(\"draft\")\n  s = s:edit(\"<b>final</b> \" .. m.text, { parse_mode = \"html\" })\n  s:pin({ silent = true })\nend)\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("edit.rhai"),
-        "on(\"message\", private_chat & incoming, |m| {\n    let s = m.reply(\"draft\");\n    s = s.edit(\"<b>final</b> \" + m.text, #{ parse_mode: \"html\" });\n    s.pin(#{ silent: true });\n});\n",
-    )
-    .unwrap();
+/// A fleet on the local DC for one test: `files` written into a fresh directory, its
+/// accounts.yaml made of `chats` (YAML list items under `local.chats`, may be empty) and
+/// `accounts` (YAML list items), with one person of the demo (`phone`) signed in.
+struct TestFleet {
+    host: fleetgram::run::Host,
+    person: Client,
+    dir: std::path::PathBuf,
+}
+
+async fn test_fleet(
+    name: &str,
+    files: &[(&str, &str)],
+    chats: &str,
+    accounts: &str,
+    phone: &str,
+) -> TestFleet {
+    let dir = fresh_dir(name);
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
     let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990004\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: edit_lua_bot, scripts: [edit.lua] }}\n  - {{ name: rhai, kind: bot, username: edit_rhai_bot, scripts: [edit.rhai] }}\n",
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"{phone}\" }}]\n  chats: [{chats}]\n  traffic: {{ enabled: false }}\naccounts:\n{accounts}",
         dir.join("data").display()
     );
     let path = dir.join("accounts.yaml");
@@ -365,167 +371,176 @@ async fn scripts_edit_with_formatting_and_pin_the_messages_they_send_in_both_lan
         .local
         .clone()
         .unwrap()
-        .person(&config, "+15559990004")
+        .person(&config, phone)
         .await
         .unwrap();
-    for bot in ["@edit_lua_bot", "@edit_rhai_bot"] {
-        let peer = person.resolve_peer(bot).await.unwrap();
-        send(&person, &peer, "go").await;
+    TestFleet { host, person, dir }
+}
+
+impl TestFleet {
+    /// Polls `f` every 50 ms until it gives something (30 s at most: then fails with `what`
+    /// and the scripts' status).
+    async fn until<T, F, Fut>(&self, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let h = person
-                .invoke(&functions::messages::GetHistory {
-                    peer: peer.clone(),
-                    offset_id: 0,
-                    offset_date: 0,
-                    add_offset: 0,
-                    limit: 10,
-                    max_id: 0,
-                    min_id: 0,
-                    hash: 0,
-                })
-                .await
-                .unwrap();
-            let enums::messages::Messages::Messages(h) = h else {
-                panic!()
-            };
-            let answer = h.messages.into_iter().find_map(|m| match m {
-                enums::Message::Message(x) if !x.out => Some(x),
-                _ => None,
-            });
-            if let Some(a) = answer.filter(|a| a.pinned && a.edit_date.is_some()) {
-                let m = fleetgram_engine::messages::Message::new(
-                    person.clone(),
-                    enums::Message::Message(a),
-                );
-                assert_eq!(m.html(), "<b>final</b> go", "{bot}");
-                break;
+            if let Some(v) = f().await {
+                return v;
             }
             assert!(
                 Instant::now() < deadline,
-                "{bot}: {:?}",
-                host.scripts.status()
+                "{what}; scripts: {:?}",
+                self.host.scripts.status()
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+
+    /// The person's chat `name` once it exists.
+    async fn chat(&self, name: &str) -> enums::InputPeer {
+        self.until(&format!("{name} exists"), || async {
+            self.person.resolve_peer(name).await.ok()
+        })
+        .await
+    }
+
+    /// Every text of the person's chat with `peer` (oldest first).
+    async fn texts(&self, peer: &enums::InputPeer) -> Vec<String> {
+        common::history_all(&self.person, peer)
+            .await
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    /// Waits until the chat with `peer` holds `text`.
+    async fn expect_text(&self, peer: &enums::InputPeer, text: &str) {
+        self.until(&format!("{text:?} in the chat"), || async {
+            self.texts(peer)
+                .await
+                .iter()
+                .any(|t| t == text)
+                .then_some(())
+        })
+        .await
+    }
+
+    async fn stop(self) {
+        self.host.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_edit_with_formatting_and_pin_the_messages_they_send_in_both_languages() {
+    // What reply returns is a message with the same methods as an event's.
+    let f = test_fleet(
+        "script-edit-pin",
+        &[
+            (
+                "edit.lua",
+                "on(\"message\", private & incoming, function(m)\n  local s = m:reply(\"draft\")\n  s = s:edit(\"<b>final</b> \" .. m.text, { parse_mode = \"html\" })\n  s:pin({ silent = true })\nend)\n",
+            ),
+            (
+                "edit.rhai",
+                "on(\"message\", private_chat & incoming, |m| {\n    let s = m.reply(\"draft\");\n    s = s.edit(\"<b>final</b> \" + m.text, #{ parse_mode: \"html\" });\n    s.pin(#{ silent: true });\n});\n",
+            ),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: edit_lua_bot, scripts: [edit.lua] }\n  - { name: rhai, kind: bot, username: edit_rhai_bot, scripts: [edit.rhai] }\n",
+        "+15559990004",
+    )
+    .await;
+    for bot in ["@edit_lua_bot", "@edit_rhai_bot"] {
+        let peer = f.person.resolve_peer(bot).await.unwrap();
+        send(&f.person, &peer, "go").await;
+        let answer = f
+            .until(&format!("{bot}: an edited, pinned answer"), || async {
+                let h = f
+                    .person
+                    .iter_history(peer.clone())
+                    .limit(10)
+                    .collect()
+                    .await
+                    .ok()?;
+                h.into_iter().find(|m| match &m.raw {
+                    enums::Message::Message(x) => !x.out && x.pinned && x.edit_date.is_some(),
+                    _ => false,
+                })
+            })
+            .await;
+        assert_eq!(answer.html(), "<b>final</b> go", "{bot}");
+    }
+    f.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_name_chats_by_username_in_both_languages() {
-    let dir = fresh_dir("script-named-chats");
-    // The scripts are broken at start (the group does not exist yet); fixed once it does,
-    // they load, resolve `@named_grp` and answer there, and say which name is unknown.
-    std::fs::write(dir.join("named.lua"), "on(\"message\",\n").unwrap();
-    std::fs::write(dir.join("named.rhai"), "on(\"message\",\n").unwrap();
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990005\" }}]\n  chats:\n    - {{ kind: supergroup, title: g, username: named_grp, owner: owner, members: [p], admins: [lua, rhai] }}\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: owner, kind: user, phone: \"+15559990006\" }}\n  - {{ name: lua, kind: bot, username: named_lua_bot, scripts: [named.lua] }}\n  - {{ name: rhai, kind: bot, username: named_rhai_bot, scripts: [named.rhai] }}\n",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, "+15559990005")
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let group = loop {
-        if let Ok(g) = person.resolve_peer("@named_grp").await {
-            break g;
-        }
-        assert!(Instant::now() < deadline, "the demo group was not created");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    // The scripts are broken at start; fixed once the group exists, they load, resolve
+    // `@named_grp` and answer there, and say which name is unknown.
+    let f = test_fleet(
+        "script-named-chats",
+        &[("named.lua", "on(\"message\",\n"), ("named.rhai", "on(\"message\",\n")],
+        "{ kind: supergroup, title: g, username: named_grp, owner: owner, members: [p], admins: [lua, rhai] }",
+        "  - { name: owner, kind: user, phone: \"+15559990006\" }\n  - { name: lua, kind: bot, username: named_lua_bot, scripts: [named.lua] }\n  - { name: rhai, kind: bot, username: named_rhai_bot, scripts: [named.rhai] }\n",
+        "+15559990005",
+    )
+    .await;
+    let group = f.chat("@named_grp").await;
     std::fs::write(
-        dir.join("named.lua"),
+        f.dir.join("named.lua"),
         "on(\"message\", chats{\"@named_grp\"} & incoming, function(m) m:reply(\"lua saw \" .. m.text) end)\non(\"message\", chats{\"@no_such_group_here\"}, function(m) end)\n",
     )
     .unwrap();
     std::fs::write(
-        dir.join("named.rhai"),
+        f.dir.join("named.rhai"),
         "on(\"message\", chats(\"@named_grp\") & incoming, |m| { m.reply(\"rhai saw \" + m.text); });\non(\"message\", chats([\"@no_such_group_here\", -5]), |m| {});\n",
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while host.scripts.status().iter().any(|s| s.generation < 1) {
-        assert!(
-            Instant::now() < deadline,
-            "not reloaded: {:?}",
-            host.scripts.status()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // The unknown name is each script's error, with the name.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !host.scripts.status().iter().all(|s| {
-        s.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("@no_such_group_here"))
-    }) {
-        assert!(
-            Instant::now() < deadline,
-            "unknown name not reported: {:?}",
-            host.scripts.status()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    send(&person, &group, "hello").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let texts: Vec<String> = common::history_all(&person, &group)
-            .await
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
-        if texts.iter().any(|t| t == "lua saw hello") && texts.iter().any(|t| t == "rhai saw hello")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{texts:?} {:?}",
-            host.scripts.status()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    f.until("both reloaded, the unknown name reported", || async {
+        f.host
+            .scripts
+            .status()
+            .iter()
+            .all(|s| {
+                s.generation >= 1
+                    && s.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("@no_such_group_here"))
+            })
+            .then_some(())
+    })
+    .await;
+    send(&f.person, &group, "hello").await;
+    f.expect_text(&group, "lua saw hello").await;
+    f.expect_text(&group, "rhai saw hello").await;
+    f.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_events_name_their_sender_in_both_languages() {
-    let dir = fresh_dir("script-sender-names");
-    std::fs::write(
-        dir.join("names.lua"),
-        "on(\"message\", private & incoming, function(m)\n  m:reply(\"hi \" .. tostring(m.sender_name) .. \" @\" .. tostring(m.sender_username))\nend)\n",
+    let f = test_fleet(
+        "script-sender-names",
+        &[
+            (
+                "names.lua",
+                "on(\"message\", private & incoming, function(m)\n  m:reply(\"hi \" .. tostring(m.sender_name) .. \" @\" .. tostring(m.sender_username))\nend)\n",
+            ),
+            (
+                "names.rhai",
+                "on(\"message\", private_chat & incoming, |m| {\n    m.reply(`hi ${m.sender_name} @${m.sender_username}`);\n});\n",
+            ),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: names_lua_bot, scripts: [names.lua] }\n  - { name: rhai, kind: bot, username: names_rhai_bot, scripts: [names.rhai] }\n",
+        "+15559990007",
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("names.rhai"),
-        "on(\"message\", private_chat & incoming, |m| {\n    m.reply(`hi ${m.sender_name} @${m.sender_username}`);\n});\n",
-    )
-    .unwrap();
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990007\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: names_lua_bot, scripts: [names.lua] }}\n  - {{ name: rhai, kind: bot, username: names_rhai_bot, scripts: [names.rhai] }}\n",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, "+15559990007")
-        .await
-        .unwrap();
-    person
+    .await;
+    f.person
         .invoke(&functions::account::UpdateProfile {
             first_name: Some("Dana".into()),
             last_name: Some("Scully".into()),
@@ -533,159 +548,96 @@ async fn message_events_name_their_sender_in_both_languages() {
         })
         .await
         .unwrap();
-    person
+    f.person
         .invoke(&functions::account::UpdateUsername {
             username: "dana_s".into(),
         })
         .await
         .unwrap();
     for bot in ["@names_lua_bot", "@names_rhai_bot"] {
-        let peer = person.resolve_peer(bot).await.unwrap();
+        let peer = f.person.resolve_peer(bot).await.unwrap();
         // The first message of a stranger brings the user; the second is a short update
         // that brings no one (the name comes from the bot's peer store).
-        send(&person, &peer, "one").await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while replies(&person, &peer).await.is_empty() {
+        for (text, n) in [("one", 1), ("two", 2)] {
+            send(&f.person, &peer, text).await;
+            let got = f
+                .until(&format!("{bot}: answer {n}"), || async {
+                    let r = replies(&f.person, &peer).await;
+                    (r.len() >= n).then_some(r)
+                })
+                .await;
             assert!(
-                Instant::now() < deadline,
-                "{bot}: {:?}",
-                host.scripts.status()
+                got.iter().all(|t| t == "hi Dana Scully @dana_s"),
+                "{bot}: {got:?}"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        send(&person, &peer, "two").await;
-        let got = loop {
-            let r = replies(&person, &peer).await;
-            if r.len() >= 2 {
-                break r;
-            }
-            assert!(Instant::now() < deadline, "{bot}: {r:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert_eq!(
-            got,
-            ["hi Dana Scully @dana_s", "hi Dana Scully @dana_s"],
-            "{bot}"
-        );
     }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    f.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_list_history_members_and_dialogs_in_both_languages() {
-    let dir = fresh_dir("script-iterators");
-    std::fs::write(
-        dir.join("stats.lua"),
-        "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats lua\"), function(m)\n  local h = iter_history(m.chat_id, { limit = 3 })\n  local members = iter_participants(m.chat_id)\n  local admins = iter_participants(m.chat_id, { filter = \"admins\" })\n  local found = false\n  for _, d in ipairs(iter_dialogs({ limit = 20 })) do\n    if d.chat_id == m.chat_id then found = d.name end\n  end\n  h[1]:reply(string.format(\"history %d first %s; members %d; admins %d %s; dialog %s\", #h, h[1].text, #members, #admins, admins[1].status, tostring(found)))\nend)\n",
+    let f = test_fleet(
+        "script-iterators",
+        &[
+            (
+                "stats.lua",
+                "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats lua\"), function(m)\n  local h = iter_history(m.chat_id, { limit = 3 })\n  local members = iter_participants(m.chat_id)\n  local admins = iter_participants(m.chat_id, { filter = \"admins\" })\n  local found = false\n  for _, d in ipairs(iter_dialogs({ limit = 20 })) do\n    if d.chat_id == m.chat_id then found = d.name end\n  end\n  h[1]:reply(string.format(\"history %d first %s; members %d; admins %d %s; dialog %s\", #h, h[1].text, #members, #admins, admins[1].status, tostring(found)))\nend)\n",
+            ),
+            (
+                "stats.rhai",
+                "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats rhai\"), |m| {\n    let h = iter_history(m.chat_id, #{ limit: 3 });\n    let members = iter_participants(m.chat_id);\n    let admins = iter_participants(m.chat_id, #{ filter: \"admins\" });\n    let found = false;\n    for d in iter_dialogs(#{ limit: 20 }) {\n        if d.chat_id == m.chat_id { found = d.name; }\n    }\n    h[0].reply(`history ${h.len()} first ${h[0].text}; members ${members.len()}; admins ${admins.len()} ${admins[0].status}; dialog ${found}`);\n});\n",
+            ),
+        ],
+        "{ kind: supergroup, title: Stats, username: stats_grp, owner: lua, members: [p, rhai] }",
+        "  - { name: lua, kind: user, phone: \"+15559990009\", scripts: [stats.lua] }\n  - { name: rhai, kind: user, phone: \"+15559990010\", scripts: [stats.rhai] }\n",
+        "+15559990008",
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("stats.rhai"),
-        "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats rhai\"), |m| {\n    let h = iter_history(m.chat_id, #{ limit: 3 });\n    let members = iter_participants(m.chat_id);\n    let admins = iter_participants(m.chat_id, #{ filter: \"admins\" });\n    let found = false;\n    for d in iter_dialogs(#{ limit: 20 }) {\n        if d.chat_id == m.chat_id { found = d.name; }\n    }\n    h[0].reply(`history ${h.len()} first ${h[0].text}; members ${members.len()}; admins ${admins.len()} ${admins[0].status}; dialog ${found}`);\n});\n",
-    )
-    .unwrap();
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990008\" }}]\n  chats:\n    - {{ kind: supergroup, title: Stats, username: stats_grp, owner: lua, members: [p, rhai] }}\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: user, phone: \"+15559990009\", scripts: [stats.lua] }}\n  - {{ name: rhai, kind: user, phone: \"+15559990010\", scripts: [stats.rhai] }}\n",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, "+15559990008")
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let group = loop {
-        if let Ok(g) = person.resolve_peer("@stats_grp").await {
-            break g;
-        }
-        assert!(Instant::now() < deadline, "the group was not created");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    send(&person, &group, "a").await;
-    send(&person, &group, "b").await;
+    .await;
+    let group = f.chat("@stats_grp").await;
+    send(&f.person, &group, "a").await;
+    send(&f.person, &group, "b").await;
     for lang in ["lua", "rhai"] {
-        send(&person, &group, &format!("stats {lang}")).await;
-        let want =
-            format!("history 3 first stats {lang}; members 3; admins 1 creator; dialog Stats");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let texts: Vec<String> = common::history_all(&person, &group)
-                .await
-                .into_iter()
-                .map(|(_, t)| t)
-                .collect();
-            if texts.contains(&want) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{want:?} not in {texts:?}; {:?}",
-                host.scripts.status()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        send(&f.person, &group, &format!("stats {lang}")).await;
+        f.expect_text(
+            &group,
+            &format!("history 3 first stats {lang}; members 3; admins 1 creator; dialog Stats"),
+        )
+        .await;
     }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    f.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_fetch_messages_and_the_message_one_replies_to_in_both_languages() {
-    let dir = fresh_dir("script-get-reply");
-    std::fs::write(
-        dir.join("re.lua"),
-        "on(\"message\", private & incoming, function(m)\n  local r = m:get_reply()\n  if r == nil then return end\n  local both = get_messages(m.chat_id, { r.id, m.id })\n  both[2]:reply(\"re: \" .. r.text .. \" / \" .. #both .. \" \" .. both[1].text)\nend)\n",
+    let f = test_fleet(
+        "script-get-reply",
+        &[
+            (
+                "re.lua",
+                "on(\"message\", private & incoming, function(m)\n  local r = m:get_reply()\n  if r == nil then return end\n  local both = get_messages(m.chat_id, { r.id, m.id })\n  both[2]:reply(\"re: \" .. r.text .. \" / \" .. #both .. \" \" .. both[1].text)\nend)\n",
+            ),
+            (
+                "re.rhai",
+                "on(\"message\", private_chat & incoming, |m| {\n    let r = m.get_reply();\n    if r == () { return; }\n    let both = get_messages(m.chat_id, [r.id, m.id]);\n    both[1].reply(`re: ${r.text} / ${both.len()} ${both[0].text}`);\n});\n",
+            ),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: re_lua_bot, scripts: [re.lua] }\n  - { name: rhai, kind: bot, username: re_rhai_bot, scripts: [re.rhai] }\n",
+        "+15559990011",
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("re.rhai"),
-        "on(\"message\", private_chat & incoming, |m| {\n    let r = m.get_reply();\n    if r == () { return; }\n    let both = get_messages(m.chat_id, [r.id, m.id]);\n    both[1].reply(`re: ${r.text} / ${both.len()} ${both[0].text}`);\n});\n",
-    )
-    .unwrap();
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990011\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: re_lua_bot, scripts: [re.lua] }}\n  - {{ name: rhai, kind: bot, username: re_rhai_bot, scripts: [re.rhai] }}\n",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, "+15559990011")
-        .await
-        .unwrap();
+    .await;
     for bot in ["@re_lua_bot", "@re_rhai_bot"] {
-        let peer = person.resolve_peer(bot).await.unwrap();
-        let first = person.send_message(bot, "first").await.unwrap();
-        person
+        let peer = f.person.resolve_peer(bot).await.unwrap();
+        let first = f.person.send_message(bot, "first").await.unwrap();
+        f.person
             .send_message(
                 bot,
                 fleetgram_engine::messages::InputMessage::text("second").reply_to(first.id()),
             )
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = replies(&person, &peer).await;
-            if r.iter().any(|t| t == "re: first / 2 first") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{bot}: {r:?} {:?}",
-                host.scripts.status()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        f.expect_text(&peer, "re: first / 2 first").await;
     }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    f.stop().await;
 }

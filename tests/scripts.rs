@@ -140,31 +140,24 @@ async fn hot_reload_under_traffic_is_fast_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_download_and_upload_files_in_both_languages() {
-    let dir = fresh_dir("script-files");
-    std::fs::write(
-        dir.join("files.lua"),
-        "on(\"message\", has_media & incoming, function(m)\n  local data = download(m)\n  upload(m.chat_id, string.reverse(data), { name = \"back.bin\", caption = \"size \" .. #data })\nend)\n",
+    let f = test_fleet(
+        "script-files",
+        &[
+            (
+                "files.lua",
+                "on(\"message\", has_media & incoming, function(m)\n  local data = download(m)\n  upload(m.chat_id, string.reverse(data), { name = \"back.bin\", caption = \"size \" .. #data })\nend)\n",
+            ),
+            (
+                "files.rhai",
+                "on(\"message\", has_media & incoming, |m| {\n    let data = download(m);\n    data.reverse();\n    upload(m.chat_id, data, #{ name: \"back.bin\", caption: `size ${data.len()}` });\n});\n",
+            ),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: files_lua_bot, scripts: [files.lua] }\n  - { name: rhai, kind: bot, username: files_rhai_bot, scripts: [files.rhai] }\n",
+        "+15559990002",
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("files.rhai"),
-        "on(\"message\", has_media & incoming, |m| {\n    let data = download(m);\n    data.reverse();\n    upload(m.chat_id, data, #{ name: \"back.bin\", caption: `size ${data.len()}` });\n});\n",
-    )
-    .unwrap();
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990002\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: files_lua_bot, scripts: [files.lua] }}\n  - {{ name: rhai, kind: bot, username: files_rhai_bot, scripts: [files.rhai] }}\n",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, "+15559990002")
-        .await
-        .unwrap();
+    .await;
+    let person = &f.person;
     let data: Vec<u8> = (0..(1536 * 1024)).map(|i| (i * 7 % 251) as u8).collect();
     for bot in ["@files_lua_bot", "@files_rhai_bot"] {
         let peer = person.resolve_peer(bot).await.unwrap();
@@ -208,38 +201,14 @@ async fn scripts_download_and_upload_files_in_both_languages() {
             })
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let back = loop {
-            let h = person
-                .invoke(&functions::messages::GetHistory {
-                    peer: peer.clone(),
-                    offset_id: 0,
-                    offset_date: 0,
-                    add_offset: 0,
-                    limit: 5,
-                    max_id: 0,
-                    min_id: 0,
-                    hash: 0,
-                })
-                .await
-                .unwrap();
-            let enums::messages::Messages::Messages(h) = h else {
-                panic!()
-            };
-            let found = h.messages.iter().find_map(|m| match m {
-                enums::Message::Message(x) if !x.out && x.media.is_some() => Some(m.clone()),
-                _ => None,
-            });
-            if let Some(m) = found {
-                break m;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{bot} sent nothing back: {:?}",
-                host.scripts.status()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let back = f
+            .until(&format!("{bot} sends something back"), || async {
+                let h = f.recent(&peer, 5).await?;
+                h.into_iter().map(|m| m.raw).find(
+                    |m| matches!(m, enums::Message::Message(x) if !x.out && x.media.is_some()),
+                )
+            })
+            .await;
         let enums::Message::Message(bm) = &back else {
             panic!()
         };
@@ -255,78 +224,42 @@ async fn scripts_download_and_upload_files_in_both_languages() {
             got.len()
         );
     }
-    for s in host.scripts.status() {
+    for s in f.host.scripts.status() {
         assert_eq!(s.errors, 0, "{}: {:?}", s.file, s.last_error);
     }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    f.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_send_html_and_markdown_in_both_languages() {
-    let dir = fresh_dir("script-parse-mode");
-    std::fs::write(
-        dir.join("fmt.lua"),
-        "on(\"message\", private & incoming, function(m)\n  send(m.chat_id, \"<b>bold</b> and <i>it 😀</i>\", { parse_mode = \"html\" })\n  send(m.chat_id, \"**bold** and *it 😀*\", { parse_mode = \"markdown\" })\n  local ok, err = pcall(send, m.chat_id, \"<b>never closed\", { parse_mode = \"html\" })\n  send(m.chat_id, \"error: \" .. tostring(err))\nend)\n",
+    let f = test_fleet(
+        "script-parse-mode",
+        &[
+            (
+                "fmt.lua",
+                "on(\"message\", private & incoming, function(m)\n  send(m.chat_id, \"<b>bold</b> and <i>it 😀</i>\", { parse_mode = \"html\" })\n  send(m.chat_id, \"**bold** and *it 😀*\", { parse_mode = \"markdown\" })\n  local ok, err = pcall(send, m.chat_id, \"<b>never closed\", { parse_mode = \"html\" })\n  send(m.chat_id, \"error: \" .. tostring(err))\nend)\n",
+            ),
+            (
+                "fmt.rhai",
+                "on(\"message\", private_chat & incoming, |m| {\n    send(m.chat_id, \"<b>bold</b> and <i>it 😀</i>\", #{ parse_mode: \"html\" });\n    send(m.chat_id, \"**bold** and *it 😀*\", #{ parse_mode: \"markdown\" });\n    try {\n        send(m.chat_id, \"<b>never closed\", #{ parse_mode: \"html\" });\n    } catch (e) {\n        send(m.chat_id, `error: ${e}`);\n    }\n});\n",
+            ),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: fmt_lua_bot, scripts: [fmt.lua] }\n  - { name: rhai, kind: bot, username: fmt_rhai_bot, scripts: [fmt.rhai] }\n",
+        "+15559990003",
     )
-    .unwrap();
-    std::fs::write(
-        dir.join("fmt.rhai"),
-        "on(\"message\", private_chat & incoming, |m| {\n    send(m.chat_id, \"<b>bold</b> and <i>it 😀</i>\", #{ parse_mode: \"html\" });\n    send(m.chat_id, \"**bold** and *it 😀*\", #{ parse_mode: \"markdown\" });\n    try {\n        send(m.chat_id, \"<b>never closed\", #{ parse_mode: \"html\" });\n    } catch (e) {\n        send(m.chat_id, `error: ${e}`);\n    }\n});\n",
-    )
-    .unwrap();
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"+15559990003\" }}]\n  traffic: {{ enabled: false }}\naccounts:\n  - {{ name: lua, kind: bot, username: fmt_lua_bot, scripts: [fmt.lua] }}\n  - {{ name: rhai, kind: bot, username: fmt_rhai_bot, scripts: [fmt.rhai] }}\n",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, "+15559990003")
-        .await
-        .unwrap();
+    .await;
     for bot in ["@fmt_lua_bot", "@fmt_rhai_bot"] {
-        let peer = person.resolve_peer(bot).await.unwrap();
-        send(&person, &peer, "go").await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let got: Vec<fleetgram_engine::messages::Message> = loop {
-            let h = person
-                .invoke(&functions::messages::GetHistory {
-                    peer: peer.clone(),
-                    offset_id: 0,
-                    offset_date: 0,
-                    add_offset: 0,
-                    limit: 10,
-                    max_id: 0,
-                    min_id: 0,
-                    hash: 0,
-                })
-                .await
-                .unwrap();
-            let enums::messages::Messages::Messages(h) = h else {
-                panic!()
-            };
-            let mut incoming: Vec<_> = h
-                .messages
-                .into_iter()
-                .filter(|m| matches!(m, enums::Message::Message(x) if !x.out))
-                .map(|m| fleetgram_engine::messages::Message::new(person.clone(), m))
-                .collect();
-            if incoming.len() >= 3 {
+        let peer = f.person.resolve_peer(bot).await.unwrap();
+        send(&f.person, &peer, "go").await;
+        let got = f
+            .until(&format!("{bot}: three answers"), || async {
+                let h = f.recent(&peer, 10).await?;
+                let mut incoming: Vec<_> = h.into_iter().filter(|m| !m.outgoing()).collect();
                 incoming.reverse();
-                break incoming;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{bot}: {:?}",
-                host.scripts.status()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+                (incoming.len() >= 3).then_some(incoming)
+            })
+            .await;
         assert_eq!(got[0].html(), "<b>bold</b> and <i>it 😀</i>", "{bot}");
         assert_eq!(got[1].html(), "<b>bold</b> and <i>it 😀</i>", "{bot}");
         assert!(
@@ -336,8 +269,7 @@ async fn scripts_send_html_and_markdown_in_both_languages() {
             got[2].text()
         );
     }
-    host.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    f.stop().await;
 }
 
 /// A fleet on the local DC for one test: `files` written into a fresh directory, its
@@ -416,6 +348,20 @@ impl TestFleet {
             .collect()
     }
 
+    /// The person's last `n` messages with `peer`, newest first.
+    async fn recent(
+        &self,
+        peer: &enums::InputPeer,
+        n: usize,
+    ) -> Option<Vec<fleetgram_engine::messages::Message>> {
+        self.person
+            .iter_history(peer.clone())
+            .limit(n)
+            .collect()
+            .await
+            .ok()
+    }
+
     /// Waits until the chat with `peer` holds `text`.
     async fn expect_text(&self, peer: &enums::InputPeer, text: &str) {
         self.until(&format!("{text:?} in the chat"), || async {
@@ -459,13 +405,7 @@ async fn scripts_edit_with_formatting_and_pin_the_messages_they_send_in_both_lan
         send(&f.person, &peer, "go").await;
         let answer = f
             .until(&format!("{bot}: an edited, pinned answer"), || async {
-                let h = f
-                    .person
-                    .iter_history(peer.clone())
-                    .limit(10)
-                    .collect()
-                    .await
-                    .ok()?;
+                let h = f.recent(&peer, 10).await?;
                 h.into_iter().find(|m| match &m.raw {
                     enums::Message::Message(x) => !x.out && x.pinned && x.edit_date.is_some(),
                     _ => false,
@@ -582,11 +522,11 @@ async fn scripts_list_history_members_and_dialogs_in_both_languages() {
         &[
             (
                 "stats.lua",
-                "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats lua\"), function(m)\n  local h = iter_history(m.chat_id, { limit = 3 })\n  local members = iter_participants(m.chat_id)\n  local admins = iter_participants(m.chat_id, { filter = \"admins\" })\n  local found = false\n  for _, d in ipairs(iter_dialogs({ limit = 20 })) do\n    if d.chat_id == m.chat_id then found = d.name end\n  end\n  h[1]:reply(string.format(\"history %d first %s; members %d; admins %d %s; dialog %s\", #h, h[1].text, #members, #admins, admins[1].status, tostring(found)))\nend)\n",
+                "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats lua\") & incoming, function(m)\n  local h = iter_history(m.chat_id, { limit = 3 })\n  local members = iter_participants(m.chat_id)\n  local admins = iter_participants(m.chat_id, { filter = \"admins\" })\n  local found = false\n  for _, d in ipairs(iter_dialogs({ limit = 20 })) do\n    if d.chat_id == m.chat_id then found = d.name end\n  end\n  h[1]:reply(string.format(\"history %d first %s; members %d; admins %d %s; dialog %s\", #h, h[1].text, #members, #admins, admins[1].status, tostring(found)))\nend)\n",
             ),
             (
                 "stats.rhai",
-                "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats rhai\"), |m| {\n    let h = iter_history(m.chat_id, #{ limit: 3 });\n    let members = iter_participants(m.chat_id);\n    let admins = iter_participants(m.chat_id, #{ filter: \"admins\" });\n    let found = false;\n    for d in iter_dialogs(#{ limit: 20 }) {\n        if d.chat_id == m.chat_id { found = d.name; }\n    }\n    h[0].reply(`history ${h.len()} first ${h[0].text}; members ${members.len()}; admins ${admins.len()} ${admins[0].status}; dialog ${found}`);\n});\n",
+                "on(\"message\", chats(\"@stats_grp\") & text_contains(\"stats rhai\") & incoming, |m| {\n    let h = iter_history(m.chat_id, #{ limit: 3 });\n    let members = iter_participants(m.chat_id);\n    let admins = iter_participants(m.chat_id, #{ filter: \"admins\" });\n    let found = false;\n    for d in iter_dialogs(#{ limit: 20 }) {\n        if d.chat_id == m.chat_id { found = d.name; }\n    }\n    h[0].reply(`history ${h.len()} first ${h[0].text}; members ${members.len()}; admins ${admins.len()} ${admins[0].status}; dialog ${found}`);\n});\n",
             ),
         ],
         "{ kind: supergroup, title: Stats, username: stats_grp, owner: lua, members: [p, rhai] }",

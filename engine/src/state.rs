@@ -112,12 +112,12 @@ impl UpdateCommit {
     }
 
     /// Applies it to `st` (a channel's pts never goes back); what `st` now holds for what it
-    /// touched (one entry per channel), to be written.
+    /// touched (one entry per channel, by channel id), to be written.
     pub fn apply(&self, st: &mut AccountState) -> UpdateCommit {
         if let Some(c) = self.common {
             st.updates = Some(c);
         }
-        let mut channels: Vec<(i64, Option<i32>)> = Vec::with_capacity(self.channels.len());
+        let mut channels: BTreeMap<i64, Option<i32>> = BTreeMap::new();
         for &(ch, pts) in &self.channels {
             let now = match pts {
                 Some(p) => {
@@ -130,14 +130,11 @@ impl UpdateCommit {
                     None
                 }
             };
-            match channels.iter_mut().find(|(c, _)| *c == ch) {
-                Some(x) => x.1 = now,
-                None => channels.push((ch, now)),
-            }
+            channels.insert(ch, now);
         }
         UpdateCommit {
             common: self.common,
-            channels,
+            channels: channels.into_iter().collect(),
         }
     }
 }

@@ -552,7 +552,10 @@ impl ScriptCtx {
                         .ok_or_else(|| ApiError::Bad(format!("ids: {v} is not a message id")))
                 })
                 .collect::<ApiResult<_>>()?,
-            Json::Number(n) => vec![n.as_i64().unwrap_or(0) as i32],
+            Json::Number(n) => vec![n
+                .as_i64()
+                .ok_or_else(|| ApiError::Bad(format!("ids: {n} is not a message id")))?
+                as i32],
             other => {
                 return Err(ApiError::Bad(format!(
                     "ids must be a list of message ids, got {}",

@@ -38,6 +38,7 @@ fn peer(kind: PeerKind, id: i64, name: Option<&str>) -> PeerEntry {
         username: name.map(str::to_string),
         seen_in: None,
         name: None,
+        bot: None,
     }
 }
 

@@ -191,6 +191,7 @@ impl Client {
                         username: None,
                         seen_in: None,
                         name: None,
+                        bot: None,
                     }
                     .input_peer());
                 }
@@ -353,6 +354,7 @@ mod tests {
             username: None,
             seen_in: None,
             name: None,
+            bot: None,
         };
         // (cached first, then offered) -> which one stays; full > min > zero.
         let table = [

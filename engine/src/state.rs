@@ -277,6 +277,10 @@ pub struct PeerEntry {
     /// The name to show: a user's first and last name, a chat's title.
     #[serde(default)]
     pub name: Option<String>,
+    /// For a user: whether it is a bot (`None`: not known, e.g. an entry stored before
+    /// this was kept).
+    #[serde(default)]
+    pub bot: Option<bool>,
 }
 
 /// A user's first and last name as one (`None` when both are empty).
@@ -379,6 +383,7 @@ fn entry_of(o: &Object) -> Option<PeerEntry> {
             PeerKind::User => full_name(text(o, "first_name"), text(o, "last_name")),
             _ => text(o, "title").map(str::to_string),
         },
+        bot: (kind == PeerKind::User).then(|| flag(o, "bot")),
     })
 }
 
@@ -422,6 +427,7 @@ pub(crate) fn collect_typed(
                     username: u.username.as_ref().map(|s| s.to_lowercase()),
                     seen_in: None,
                     name: full_name(u.first_name.as_deref(), u.last_name.as_deref()),
+                    bot: Some(u.bot),
                 });
             }
         }
@@ -436,6 +442,7 @@ pub(crate) fn collect_typed(
                 username: None,
                 seen_in: None,
                 name: Some(c.title.clone()),
+                bot: None,
             }),
             enums::Chat::Channel(c) => {
                 if let Some(h) = c.access_hash {
@@ -447,6 +454,7 @@ pub(crate) fn collect_typed(
                         username: c.username.as_ref().map(|s| s.to_lowercase()),
                         seen_in: None,
                         name: Some(c.title.clone()),
+                        bot: None,
                     });
                 }
             }

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The script passed something wrong (unknown method, wrong type...).
     #[error("{0}")]
     Bad(String),
+    /// Nothing came in time (a conversation's answer).
+    #[error("{0}")]
+    Timeout(String),
     /// Anything else (connection lost, store failure...).
     #[error("{0}")]
     Other(String),
@@ -46,6 +49,7 @@ impl ApiError {
                 json!({"kind": "rpc", "method": method, "code": code, "name": name, "value": value, "message": self.to_string()})
             }
             ApiError::Bad(m) => json!({"kind": "bad_argument", "message": m}),
+            ApiError::Timeout(m) => json!({"kind": "timeout", "message": m}),
             ApiError::Other(m) => json!({"kind": "other", "message": m}),
         }
     }
@@ -145,6 +149,8 @@ pub struct ScriptCtx {
     /// What the script may do beyond its own account's ordinary calls (other accounts,
     /// `auth.*` and `account.*` methods).
     pub caps: fleetgram_engine::fleet::config::ScriptCaps,
+    /// The account's open conversations (fed every update as it arrives).
+    pub conversations: fleetgram_engine::dispatch::Waiters,
 }
 
 fn typed_to_json<T: Serializable>(v: &T, ty: &str) -> ApiResult {
@@ -398,6 +404,7 @@ impl ScriptCtx {
 
     /// `msg:edit(text, opts)`: the edited message (`opts` as for `send`: `parse_mode`,
     /// `entities`, `buttons`, `no_preview`).
+    /// On a `callback` event it edits the message whose button was pressed (its `id`).
     pub async fn edit(&self, msg: &Json, text: &str, opts: &Json) -> ApiResult {
         let chat = int_field(msg, "chat_id")?;
         let id = int_field(msg, "id")? as i32;
@@ -639,6 +646,141 @@ impl ScriptCtx {
             .collect()
             .await?;
         Ok(Json::Array(members.iter().map(participant_json).collect()))
+    }
+
+    /// `get_peer(ref)`: a user or chat (`@username`, a t.me link, `me` or a marked id) as
+    /// an object: `{id, kind, name, username, bot}` (`kind`: `user`, `group`, or `channel`
+    /// for channels and supergroups). Filled from what the account already knows; asked of
+    /// Telegram only when that is missing.
+    pub async fn get_peer(&self, v: &Json) -> ApiResult {
+        let id = self.marked_id(v).await?;
+        let known = self.client().cached_peer(id);
+        if let Some(p) = known.filter(|p| {
+            p.name.is_some()
+                && (p.kind != fleetgram_engine::peers::PeerKind::User || p.bot.is_some())
+        }) {
+            return Ok(peer_json(
+                id,
+                p.kind,
+                p.name,
+                p.username,
+                p.bot.unwrap_or(false),
+            ));
+        }
+        use fleetgram_engine::messages::PeerInfo;
+        use fleetgram_engine::peers::PeerKind;
+        Ok(match self.client().peer_info(id).await? {
+            PeerInfo::User(enums::User::User(u)) => peer_json(
+                id,
+                PeerKind::User,
+                fleetgram_engine::state::full_name(u.first_name.as_deref(), u.last_name.as_deref()),
+                u.username,
+                u.bot,
+            ),
+            PeerInfo::Chat(enums::Chat::Channel(c)) => {
+                peer_json(id, PeerKind::Channel, Some(c.title), c.username, false)
+            }
+            PeerInfo::Chat(enums::Chat::Chat(c)) => {
+                peer_json(id, PeerKind::Chat, Some(c.title), None, false)
+            }
+            _ => peer_json(id, fleetgram_engine::state::unmark(id).0, None, None, false),
+        })
+    }
+
+    /// The marked id of a peer given as an id or a reference (resolved).
+    async fn marked_id(&self, v: &Json) -> ApiResult<i64> {
+        if let Some(id) = v.as_i64() {
+            return Ok(id);
+        }
+        let r = peer_ref(v)?;
+        let p = self.client().resolve_peer(&r).await?;
+        match p {
+            enums::InputPeer::InputPeerSelf => self
+                .client()
+                .user_id()
+                .ok_or_else(|| ApiError::Other("this account is not logged in".into())),
+            p => fleetgram_engine::peers::input_peer_marked_id(&p)
+                .ok_or_else(|| ApiError::Bad(format!("{r:?} does not name a user or chat"))),
+        }
+    }
+
+    /// `msg:sender()`: who sent it, as [`ScriptCtx::get_peer`] describes (null when no one
+    /// is named, as in a channel post without a signature).
+    pub async fn sender(&self, msg: &Json) -> ApiResult {
+        match msg.get("sender_id").and_then(Json::as_i64) {
+            Some(id) => self.get_peer(&json!(id)).await,
+            None => Ok(Json::Null),
+        }
+    }
+
+    /// `msg:chat()`: the chat it is in, as [`ScriptCtx::get_peer`] describes.
+    pub async fn chat(&self, msg: &Json) -> ApiResult {
+        self.get_peer(&json!(int_field(msg, "chat_id")?)).await
+    }
+
+    /// `msg:copy_to(peer)`: sends it again to `peer` as this account's own message (no
+    /// "forwarded from"); the copy.
+    pub async fn copy_to(&self, msg: &Json, to: &Json) -> ApiResult {
+        let from = int_field(msg, "chat_id")?;
+        let id = int_field(msg, "id")? as i32;
+        let copies = self
+            .client()
+            .copy_messages(peer_ref(to)?, from, &[id])
+            .await?;
+        Ok(copies
+            .first()
+            .map_or(Json::Null, |m| crate::event::message_json(&m.raw)))
+    }
+
+    /// `participant(chat, user)`: one member as `iter_participants` lists them, with
+    /// `rights` (an admin's), `rank`, `until` and `banned_rights` (a restricted or banned
+    /// member's); null when the user is not a member.
+    pub async fn participant(&self, chat: &Json, user: &Json) -> ApiResult {
+        let p = self
+            .client()
+            .get_participant(peer_ref(chat)?.as_str(), peer_ref(user)?.as_str())
+            .await?;
+        Ok(p.as_ref().map_or(Json::Null, participant_json))
+    }
+
+    /// `search(chat, query, opts)`: messages of `chat` containing `query`, newest first;
+    /// `chat` nil searches every chat of the account (`opts.limit` as `iter_history`).
+    pub async fn search(&self, chat: &Json, query: &str, opts: &Json) -> ApiResult {
+        if chat.is_null() {
+            let found = self
+                .client()
+                .search_global(query)
+                .limit(limit(opts)?)
+                .collect()
+                .await?;
+            return Ok(Json::Array(
+                found
+                    .iter()
+                    .map(|m| crate::event::message_json(&m.raw))
+                    .collect(),
+            ));
+        }
+        let mut o = match opts {
+            Json::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        o.insert("query".into(), json!(query));
+        self.iter_history(chat, &Json::Object(o)).await
+    }
+
+    /// `conversation(chat, opts)`: a conversation with `chat` that sees the chat's updates
+    /// from now on (`opts.timeout`: seconds each wait lasts at most, 60 by default).
+    pub async fn conversation(&self, chat: &Json, opts: &Json) -> ApiResult<ScriptConversation> {
+        let id = self.marked_id(chat).await?;
+        let timeout = seconds(opts.get("timeout"), "timeout")?.unwrap_or(60.0);
+        Ok(ScriptConversation {
+            ctx: self.clone(),
+            chat: id,
+            timeout,
+            conv: Arc::new(tokio::sync::Mutex::new(Some(
+                self.conversations.open(self.client().clone(), id),
+            ))),
+        })
     }
 
     /// `kv.get(key)`.
@@ -1022,12 +1164,180 @@ fn participant_json(p: &fleetgram_engine::chats::Participant) -> Json {
         (None, Some(P::ChatParticipant(x))) => ("member", Some(x.date)),
         (None, None) => ("member", None),
     };
-    json!({
+    let mut out = json!({
         "user_id": p.user_id,
         "name": name,
         "username": username,
         "bot": bot,
         "status": status,
         "date": date,
-    })
+    });
+    // Rights and ranks, read through the schema (the names scripts see are TL's own).
+    let flags = |v: Json| -> Json {
+        Json::Array(
+            v.as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, v)| *v == &Json::Bool(true) && k.as_str() != "_")
+                .map(|(k, _)| json!(k))
+                .collect(),
+        )
+    };
+    match &p.channel {
+        Some(CP::Creator(c)) => {
+            out["rights"] =
+                flags(typed_to_json(&c.admin_rights, "ChatAdminRights").unwrap_or_default());
+            out["rank"] = json!(c.rank);
+        }
+        Some(CP::Admin(a)) => {
+            out["rights"] =
+                flags(typed_to_json(&a.admin_rights, "ChatAdminRights").unwrap_or_default());
+            out["rank"] = json!(a.rank);
+            out["promoted_by"] = json!(a.promoted_by);
+        }
+        Some(CP::Banned(b)) => {
+            let enums::ChatBannedRights::ChatBannedRights(r) = &b.banned_rights;
+            out["until"] = json!(r.until_date);
+            out["banned_rights"] =
+                flags(typed_to_json(&b.banned_rights, "ChatBannedRights").unwrap_or_default());
+            out["kicked_by"] = json!(b.kicked_by);
+        }
+        Some(CP::ChannelParticipantSelf(x)) => out["inviter_id"] = json!(x.inviter_id),
+        _ => {}
+    }
+    match &p.chat {
+        Some(P::ChatParticipant(x)) => out["inviter_id"] = json!(x.inviter_id),
+        Some(P::Admin(x)) => out["inviter_id"] = json!(x.inviter_id),
+        _ => {}
+    }
+    out
+}
+
+/// A user or chat as scripts see it.
+fn peer_json(
+    id: i64,
+    kind: fleetgram_engine::peers::PeerKind,
+    name: Option<String>,
+    username: Option<String>,
+    bot: bool,
+) -> Json {
+    use fleetgram_engine::peers::PeerKind;
+    let kind = match kind {
+        PeerKind::User => "user",
+        PeerKind::Chat => "group",
+        PeerKind::Channel => "channel",
+    };
+    json!({"id": id, "kind": kind, "name": name, "username": username, "bot": bot})
+}
+
+/// `peer:mention(mode)`: the peer's name as a mention in `parse_mode` `mode` (`"html"` by
+/// default, or `"markdown"`): a user by id (`tg://user?id=`), a chat with a username by
+/// link, any other chat as its escaped name. What comes out parses back to exactly the
+/// name, whatever characters the name holds.
+pub fn mention(peer: &Json, mode: &Json) -> ApiResult<String> {
+    use fleetgram_engine::text::{unparse, utf16_len, ParseMode};
+    let mode: ParseMode = match mode {
+        Json::Null => ParseMode::Html,
+        Json::String(m) => m.parse().map_err(ApiError::Bad)?,
+        other => {
+            return Err(ApiError::Bad(format!(
+                "mention(mode): mode must be \"html\" or \"markdown\", not {other}"
+            )))
+        }
+    };
+    let id = int_field(peer, "id")?;
+    let name = peer
+        .get("name")
+        .and_then(Json::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| id.to_string());
+    let length = utf16_len(&name) as i32;
+    let entity: Option<enums::MessageEntity> = match peer.get("kind").and_then(Json::as_str) {
+        Some("user") | None if id > 0 => Some(
+            types::MessageEntityMentionName {
+                offset: 0,
+                length,
+                user_id: id,
+            }
+            .into(),
+        ),
+        _ => peer.get("username").and_then(Json::as_str).map(|u| {
+            types::MessageEntityTextUrl {
+                offset: 0,
+                length,
+                url: format!("https://t.me/{u}"),
+            }
+            .into()
+        }),
+    };
+    Ok(unparse(mode, &name, entity.as_slice()))
+}
+
+/// A number of seconds from a script (`None` when not given).
+fn seconds(v: Option<&Json>, what: &str) -> ApiResult<Option<f64>> {
+    match v.filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(s.min(86_400.0))),
+            _ => Err(ApiError::Bad(format!(
+                "{what} must be a number of seconds, not {v}"
+            ))),
+        },
+    }
+}
+
+/// A script's conversation with one chat (`conversation(chat)`): send, then wait for the
+/// answer. It sees the chat's updates from the moment it was opened until it is closed or
+/// dropped; the script's handlers still get them too.
+#[derive(Clone)]
+pub struct ScriptConversation {
+    ctx: ScriptCtx,
+    chat: i64,
+    timeout: f64,
+    conv: Arc<tokio::sync::Mutex<Option<fleetgram_engine::dispatch::Conversation>>>,
+}
+
+impl ScriptConversation {
+    /// The chat (a marked id).
+    pub fn chat_id(&self) -> i64 {
+        self.chat
+    }
+
+    /// `conv:send(text, opts)`: as `send` to the chat.
+    pub async fn send(&self, text: &str, opts: &Json) -> ApiResult {
+        self.ctx.send(&json!(self.chat), text, opts).await
+    }
+
+    /// `conv:get_response(timeout)`: the next message someone else sends in the chat; a
+    /// `timeout` error when none comes in time.
+    pub async fn get_response(&self, timeout: Option<&Json>) -> ApiResult {
+        let t = seconds(timeout, "timeout")?.unwrap_or(self.timeout);
+        let mut guard = self.conv.lock().await;
+        let conv = guard
+            .as_mut()
+            .ok_or_else(|| ApiError::Bad("this conversation is closed".into()))?;
+        match conv
+            .get_response(std::time::Duration::from_secs_f64(t))
+            .await
+        {
+            Ok(m) => Ok(crate::event::message_json(&m.raw)),
+            Err(e) => Err(ApiError::Timeout(format!(
+                "conversation with {}: {e}",
+                self.chat
+            ))),
+        }
+    }
+
+    /// `conv:ask(text, opts)`: sends `text`, then the answer (`opts.timeout` as for
+    /// `get_response`; the rest as for `send`).
+    pub async fn ask(&self, text: &str, opts: &Json) -> ApiResult {
+        self.send(text, opts).await?;
+        self.get_response(opts.get("timeout")).await
+    }
+
+    /// `conv:close()`: stops seeing the chat's updates.
+    pub async fn close(&self) {
+        self.conv.lock().await.take();
+    }
 }

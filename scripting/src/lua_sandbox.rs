@@ -25,6 +25,11 @@ pub struct Run {
     max_ops: u64,
     timeout: Duration,
     deadline: Instant,
+    /// Time the run spent waiting (for Telegram, `sleep`, a conversation): it does not
+    /// count against `timeout`, which bounds the time its code runs.
+    waited: Cell<Duration>,
+    /// Since when the run has been waiting (its future returned pending).
+    waiting_since: Cell<Option<Instant>>,
     /// Memory (bytes) past which the run is stopped with a line number (the state's hard
     /// limit, a little higher, stops allocations).
     memory: usize,
@@ -41,6 +46,8 @@ impl Run {
             max_ops,
             timeout,
             deadline: Instant::now() + timeout,
+            waited: Cell::new(Duration::ZERO),
+            waiting_since: Cell::new(None),
             memory,
             killed: RefCell::new(None),
             located: Cell::new(false),
@@ -61,7 +68,7 @@ impl Run {
                 self.max_ops
             )));
         }
-        if Instant::now() > self.deadline {
+        if Instant::now() > self.deadline + self.waited.get() {
             return Err(self.kill(format!("handler timed out after {:?}", self.timeout)));
         }
         Ok(())
@@ -123,7 +130,14 @@ impl<F: Future> Future for Budgeted<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let run = self.run.clone();
-        within(&run, || self.fut.as_mut().poll(cx))
+        if let Some(t) = run.waiting_since.take() {
+            run.waited.set(run.waited.get() + t.elapsed());
+        }
+        let r = within(&run, || self.fut.as_mut().poll(cx));
+        if r.is_pending() {
+            run.waiting_since.set(Some(Instant::now()));
+        }
+        r
     }
 }
 

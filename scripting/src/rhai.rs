@@ -7,6 +7,7 @@
 //! operation limit per handler, a wall-clock deadline checked on progress, size limits on
 //! strings, arrays and maps.
 
+use crate::api::ScriptConversation;
 use crate::api::{ApiError, JobRun, ScriptCtx, JOB_RUN};
 use crate::filter::Filter;
 use crate::vm::{
@@ -50,8 +51,12 @@ pub fn from_rhai(v: &Dynamic) -> Result<Json, String> {
 }
 
 /// Runs `fut` to completion from synchronous Rhai code (on the script's thread).
+/// Waits for `fut` on this (the script's) thread. The wait is not script time: the run's
+/// deadline moves by as long, and the worker is not busy meanwhile.
 fn block<T>(fut: impl std::future::Future<Output = T>) -> T {
-    crate::worker::block_on(fut)
+    let (v, waited) = crate::worker::wait_on(fut);
+    DEADLINE.with(|d| d.set(d.get().map(|t| t + waited)));
+    v
 }
 
 fn at(ctx: &NativeCallContext, file: &str) -> String {
@@ -543,6 +548,101 @@ fn register(
     with_ctx!("ban", |c, x, chat: Dynamic, user: Dynamic, opts: Map| {
         block(c.ban(&j!(x, &chat), &j!(x, &user), &j!(x, &Dynamic::from(opts))))
     });
+    with_ctx!("copy_to", |c, x, msg: Map, to: Dynamic| {
+        block(c.copy_to(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
+    });
+    with_ctx!("sender", |c, x, msg: Map| block(
+        c.sender(&j!(x, &Dynamic::from(msg)))
+    ));
+    with_ctx!("chat", |c, x, msg: Map| block(
+        c.chat(&j!(x, &Dynamic::from(msg)))
+    ));
+    with_ctx!("get_peer", |c, x, peer: Dynamic| block(
+        c.get_peer(&j!(x, &peer))
+    ));
+    with_ctx!("mention", |_c, x, peer: Map| crate::api::mention(
+        &j!(x, &Dynamic::from(peer)),
+        &Json::Null
+    )
+    .map(Json::String));
+    with_ctx!("mention", |_c, x, peer: Map, mode: &str| {
+        crate::api::mention(&j!(x, &Dynamic::from(peer)), &json!(mode)).map(Json::String)
+    });
+    with_ctx!("participant", |c, x, chat: Dynamic, user: Dynamic| {
+        block(c.participant(&j!(x, &chat), &j!(x, &user)))
+    });
+    with_ctx!("search", |c, x, chat: Dynamic, query: &str| {
+        block(c.search(&j!(x, &chat), query, &Json::Null))
+    });
+    with_ctx!("search", |c, x, chat: Dynamic, query: &str, opts: Map| {
+        block(c.search(&j!(x, &chat), query, &j!(x, &Dynamic::from(opts))))
+    });
+    // Conversations.
+    engine.register_type_with_name::<ScriptConversation>("Conversation");
+    engine.register_get("chat_id", |c: &mut ScriptConversation| c.chat_id());
+    for with_opts in [false, true] {
+        let (c, fl) = (ctx.clone(), f.clone());
+        let open = move |x: NativeCallContext, chat: Dynamic, opts: Json| {
+            let r = from_rhai(&chat)
+                .map_err(ApiError::Bad)
+                .and_then(|chat| block(c.conversation(&chat, &opts)));
+            r.map_err(|e| raise(e, &at(&x, &fl), x.call_position()))
+        };
+        if with_opts {
+            engine.register_fn(
+                "conversation",
+                move |x: NativeCallContext,
+                      chat: Dynamic,
+                      opts: Map|
+                      -> RResult<ScriptConversation> {
+                    let o = from_rhai(&Dynamic::from(opts)).map_err(|e| {
+                        raise(ApiError::Bad(e), &at(&x, "conversation"), x.call_position())
+                    })?;
+                    open(x, chat, o)
+                },
+            );
+        } else {
+            engine.register_fn(
+                "conversation",
+                move |x: NativeCallContext, chat: Dynamic| -> RResult<ScriptConversation> {
+                    open(x, chat, Json::Null)
+                },
+            );
+        }
+    }
+    with_ctx!("send", |_c, x, conv: ScriptConversation, text: &str| {
+        block(conv.send(text, &Json::Null))
+    });
+    with_ctx!("send", |_c,
+                       x,
+                       conv: ScriptConversation,
+                       text: &str,
+                       opts: Map| {
+        block(conv.send(text, &j!(x, &Dynamic::from(opts))))
+    });
+    with_ctx!("ask", |_c, x, conv: ScriptConversation, text: &str| {
+        block(conv.ask(text, &Json::Null))
+    });
+    with_ctx!("ask", |_c,
+                      x,
+                      conv: ScriptConversation,
+                      text: &str,
+                      opts: Map| {
+        block(conv.ask(text, &j!(x, &Dynamic::from(opts))))
+    });
+    with_ctx!("get_response", |_c, x, conv: ScriptConversation| {
+        block(conv.get_response(None))
+    });
+    with_ctx!(
+        "get_response",
+        |_c, x, conv: ScriptConversation, timeout: Dynamic| {
+            block(conv.get_response(Some(&j!(x, &timeout))))
+        }
+    );
+    with_ctx!("close", |_c, x, conv: ScriptConversation| {
+        block(conv.close());
+        Ok(Json::Bool(true))
+    });
     // Files: bytes travel as Rhai blobs (a string is sent as its UTF-8 bytes).
     let (c, fl) = (ctx.clone(), f.clone());
     engine.register_fn(
@@ -915,4 +1015,21 @@ fn peer_list(list: &[Dynamic], what: &str) -> RResult<(Vec<i64>, Vec<String>)> {
         }
     }
     Ok((ids, refs))
+}
+
+/// The names of the functions the API registers for Rhai scripts (`send`, `kv::get`,
+/// ...; operators and property getters left out), for checking the reference against.
+pub fn api_names(ctx: &ScriptCtx) -> std::collections::BTreeSet<String> {
+    let mut engine = Engine::new();
+    let registered = Arc::new(Mutex::new(Registered {
+        handlers: vec![],
+        jobs: vec![],
+    }));
+    register(&mut engine, ctx, "api.rhai", &registered, &Arc::default());
+    engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter_map(|sig| sig.split('(').next().map(str::to_string))
+        .filter(|n| n.starts_with(|c: char| c.is_alphabetic()) && !n.contains('$'))
+        .collect()
 }

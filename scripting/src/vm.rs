@@ -58,8 +58,11 @@ impl ScriptError {
 pub struct Limits {
     /// VM instructions (Lua) / operations (Rhai) one handler may run.
     pub max_ops: u64,
-    /// Wall-clock time one handler may take.
+    /// Time one handler's code may run. Time it spends waiting (for Telegram, in `sleep`,
+    /// in a conversation) does not count: that is bounded by `max_wait`.
     pub timeout: Duration,
+    /// Time one handler may spend waiting, in all.
+    pub max_wait: Duration,
     /// Bytes one Lua state may allocate.
     pub memory: usize,
 }
@@ -69,6 +72,7 @@ impl Default for Limits {
         Self {
             max_ops: 20_000_000,
             timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(600),
             memory: 64 << 20,
         }
     }

@@ -71,6 +71,7 @@ impl Worker {
             .name(format!("script {name}"))
             .stack_size(STACK)
             .spawn(move || {
+                WORKER.with(|w| *w.borrow_mut() = Some(st.clone()));
                 let _enter = handle.enter();
                 let local = tokio::task::LocalSet::new();
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -201,6 +202,32 @@ pub async fn load_on_worker<T: Send + 'static>(
             "the script's thread ended",
         ))
     })
+}
+
+thread_local! {
+    /// The state of the worker this thread is (none on other threads).
+    static WORKER: std::cell::RefCell<Option<Arc<State>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Blocks this thread on `fut` as time spent *waiting* (for Telegram, a `sleep`, a
+/// conversation), not running script code: the worker does not count as busy meanwhile.
+/// Returns the output and how long it waited.
+pub fn wait_on<F: Future>(fut: F) -> (F::Output, Duration) {
+    let state = WORKER.with(|w| w.borrow().clone());
+    let busy = state
+        .as_ref()
+        .map(|s| s.busy_since.swap(0, Ordering::Relaxed));
+    let start = Instant::now();
+    let v = block_on(fut);
+    let waited = start.elapsed();
+    if let (Some(s), Some(b)) = (state, busy) {
+        if b != 0 {
+            // Busy again from now (the wait is not part of the run's busy time).
+            let now = s.epoch.elapsed().as_millis() as u64 + 1;
+            s.busy_since.store(now, Ordering::Relaxed);
+        }
+    }
+    (v, waited)
 }
 
 /// Notes when each poll of a job begins and ends.

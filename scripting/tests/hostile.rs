@@ -135,6 +135,7 @@ async fn a_busy_script_holds_neither_the_runtime_nor_other_scripts() {
         max_ops: u64::MAX / 2,
         timeout: Duration::from_secs(2),
         memory: 16 << 20,
+        max_wait: Duration::from_secs(10),
     };
     let (hog, _) = start(
         "hog.lua",

@@ -15,6 +15,7 @@ fn limits() -> Limits {
         max_ops: 2_000_000,
         timeout: Duration::from_secs(3),
         memory: 16 << 20,
+        max_wait: Duration::from_secs(10),
     }
 }
 

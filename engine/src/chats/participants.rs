@@ -285,3 +285,60 @@ impl Pages for JoinRequestPages {
         Ok(Some(out))
     }
 }
+
+impl Client {
+    /// One member of a group or channel: since when, with which rights (`None`: not a
+    /// member).
+    ///
+    /// # Errors
+    /// The chat or user cannot be resolved; `CHAT_ADMIN_REQUIRED`...
+    pub async fn get_participant(
+        &self,
+        chat: impl Into<PeerRef>,
+        user: impl Into<PeerRef>,
+    ) -> Result<Option<Participant>, InvocationError> {
+        let chat = chat.into();
+        let user = self.resolve_peer_ref(&user.into()).await?;
+        match self.resolve_peer_ref(&chat).await? {
+            enums::InputPeer::Channel(c) => {
+                let r = self
+                    .invoke(&functions::channels::GetParticipant {
+                        channel: types::InputChannel {
+                            channel_id: c.channel_id,
+                            access_hash: c.access_hash,
+                        }
+                        .into(),
+                        participant: user,
+                    })
+                    .await;
+                let enums::channels::ChannelParticipant::ChannelParticipant(r) = match r {
+                    Ok(r) => r,
+                    Err(e) if e.is("USER_NOT_PARTICIPANT") => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let Some(id) = channel_participant_user(&r.participant) else {
+                    return Ok(None);
+                };
+                Ok(Some(Participant {
+                    user_id: id,
+                    user: r.users.iter().find(|u| user_id_of(u) == id).cloned(),
+                    channel: Some(r.participant),
+                    chat: None,
+                }))
+            }
+            enums::InputPeer::Chat(_) => {
+                let id = match &user {
+                    enums::InputPeer::User(u) => u.user_id,
+                    enums::InputPeer::UserFromMessage(u) => u.user_id,
+                    enums::InputPeer::InputPeerSelf => self.user_id().unwrap_or_default(),
+                    _ => return Ok(None),
+                };
+                let all = self.iter_participants(chat).limit(10_000).collect().await?;
+                Ok(all.into_iter().find(|p| p.user_id == id))
+            }
+            _ => Err(InvocationError::BadRequest(
+                "members are looked up in groups and channels only".into(),
+            )),
+        }
+    }
+}

@@ -93,15 +93,34 @@ struct Waiter {
     tx: tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>,
 }
 
-/// The conversations waiting, shared by a dispatcher and its events.
+/// The conversations waiting for an account's updates, shared by whoever delivers them (a
+/// [`Dispatcher`], the script host) and whoever opens conversations: every update is
+/// offered here as it arrives, before the handlers of its chat get it in order, so a
+/// handler waiting for the chat's next message is never waiting for itself.
 #[derive(Clone, Default)]
-struct Waiters(Arc<Mutex<Vec<Waiter>>>);
+pub struct Waiters(Arc<Mutex<Vec<Waiter>>>);
+
+impl std::fmt::Debug for Waiters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |l| l.len());
+        write!(f, "Waiters({n} open)")
+    }
+}
 
 impl Waiters {
+    /// Opens a conversation with `chat` (a marked id): it sees the chat's updates offered
+    /// from now until it is dropped.
+    pub fn open(&self, client: Client, chat: i64) -> Conversation {
+        Conversation::new(client, chat, self.clone())
+    }
+
     /// Gives `d` to the conversations of its chat.
-    fn offer(&self, d: &Arc<Delivered>) {
-        let Some(chat) = chat_of(d) else { return };
+    pub fn offer(&self, d: &Arc<Delivered>) {
         let list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if list.is_empty() {
+            return;
+        }
+        let Some(chat) = chat_of(d) else { return };
         for w in list.iter().filter(|w| w.chat == chat) {
             let _ = w.tx.send(d.clone());
         }

@@ -51,6 +51,9 @@ pub trait Handlers: Send + Sync + 'static {
     /// Handles one update; resolves when every handler is done with it (errors are the
     /// handlers' to report).
     fn handle(&self, update: Arc<Delivered>) -> BoxFuture<'static, ()>;
+    /// Sees every update as it arrives, before any handler and whether or not one wants
+    /// it (conversations waiting for a chat's next message are fed from here).
+    fn observe(&self, _update: &Arc<Delivered>) {}
     /// Stops schedules and lets running handlers finish.
     fn stop(&self) -> BoxFuture<'static, ()>;
 }
@@ -809,9 +812,15 @@ async fn pump(slot: &Arc<Slot>, client: &Client, handlers: Option<&Arc<dyn Handl
                 slot.updates.fetch_add(1, Ordering::Relaxed);
                 slot.status.lock().expect("not poisoned").last_update = Some(SystemTime::now());
                 match (&mut runner, handlers) {
-                    (Some(r), Some(h)) if h.wants(d.kind()) => {
-                        slot.queue.fetch_add(1, Ordering::Relaxed);
-                        r.submit(Arc::new(d));
+                    (Some(r), Some(h)) => {
+                        let d = Arc::new(d);
+                        h.observe(&d);
+                        if h.wants(d.kind()) {
+                            slot.queue.fetch_add(1, Ordering::Relaxed);
+                            r.submit(d);
+                        } else if let Err(e) = stream.ack(&d) {
+                            break End::Retry(e.to_string());
+                        }
                     }
                     _ => {
                         if let Err(e) = stream.ack(&d) {

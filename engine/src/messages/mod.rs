@@ -217,6 +217,18 @@ impl Message {
         })
     }
 
+    /// Sends a copy of it to `chat` as this account's own message (no "forwarded from").
+    ///
+    /// # Errors
+    /// As [`Client::forward_messages`].
+    pub async fn copy_to(&self, chat: impl Into<PeerRef>) -> Result<Message, InvocationError> {
+        let mut v = self.client.copy_messages(chat, self, &[self.id()]).await?;
+        v.pop().ok_or_else(|| InvocationError::Decode {
+            method: "messages.forwardMessages".into(),
+            reason: "the answer holds no message".into(),
+        })
+    }
+
     /// Sets this account's reaction (an emoji; `""` removes it).
     ///
     /// # Errors
@@ -614,16 +626,40 @@ impl Client {
         from: impl Into<PeerRef>,
         ids: &[i32],
     ) -> Result<Vec<Message>, InvocationError> {
-        let from_peer = self.resolve_peer_ref(&from.into()).await?;
+        self.forward_inner(to.into(), from.into(), ids, false).await
+    }
+
+    /// Copies messages `ids` of `from` to `to`: sent again as this account's own (text,
+    /// formatting and media, without the "forwarded from" header); the copies.
+    ///
+    /// # Errors
+    /// As [`Client::forward_messages`].
+    pub async fn copy_messages(
+        &self,
+        to: impl Into<PeerRef>,
+        from: impl Into<PeerRef>,
+        ids: &[i32],
+    ) -> Result<Vec<Message>, InvocationError> {
+        self.forward_inner(to.into(), from.into(), ids, true).await
+    }
+
+    async fn forward_inner(
+        &self,
+        to: PeerRef,
+        from: PeerRef,
+        ids: &[i32],
+        drop_author: bool,
+    ) -> Result<Vec<Message>, InvocationError> {
+        let from_peer = self.resolve_peer_ref(&from).await?;
         let random_ids: Vec<i64> = ids.iter().map(|_| rand::random()).collect();
         let ids = ids.to_vec();
         let updates = self
-            .with_peer_ref(&to.into(), |to_peer| {
+            .with_peer_ref(&to, |to_peer| {
                 let req = functions::messages::ForwardMessages {
                     silent: false,
                     background: false,
                     with_my_score: false,
-                    drop_author: false,
+                    drop_author,
                     drop_media_captions: false,
                     noforwards: false,
                     allow_paid_floodskip: false,

@@ -30,6 +30,8 @@ pub const GRACE: Duration = Duration::from_secs(600);
 
 /// How much longer than a handler's time limit the host waits for its script's thread.
 const STUCK_GRACE: Duration = Duration::from_secs(5);
+/// How often the host looks whether a script it waits for is stuck.
+const STUCK_CHECK: Duration = Duration::from_millis(250);
 
 /// How long file events are collected before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(80);
@@ -236,19 +238,27 @@ impl Script {
             self.record_error(&self.stuck(busy));
             return;
         }
-        let bound = self.limits.timeout * wanted.len() as u32 + STUCK_GRACE;
-        let outcomes = match tokio::time::timeout(
-            bound,
-            vm.clone()
-                .run_handlers(wanted, ev.clone(), me.map(str::to_string)),
-        )
-        .await
-        {
-            Ok(o) => o,
-            Err(_) => {
-                let busy = vm.busy_for().unwrap_or(bound);
-                self.record_error(&self.stuck(busy));
-                return;
+        // The handlers may wait (for Telegram, a conversation) as long as their limits
+        // allow; the host stops waiting for them only when the script's thread has been
+        // running code past its time limit (stuck inside a library call), or past every
+        // handler's limits in all.
+        let n = wanted.len() as u32;
+        let bound = (self.limits.timeout + self.limits.max_wait) * n + STUCK_GRACE;
+        let hard = tokio::time::Instant::now() + bound;
+        let run = vm
+            .clone()
+            .run_handlers(wanted, ev.clone(), me.map(str::to_string));
+        tokio::pin!(run);
+        let outcomes = loop {
+            tokio::select! {
+                o = &mut run => break o,
+                _ = tokio::time::sleep(STUCK_CHECK) => {
+                    let busy = vm.busy_for().filter(|b| *b > self.limits.timeout + STUCK_GRACE);
+                    if busy.is_some() || tokio::time::Instant::now() >= hard {
+                        self.record_error(&self.stuck(busy.unwrap_or(bound)));
+                        return;
+                    }
+                }
             }
         };
         for o in outcomes {
@@ -617,6 +627,8 @@ async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generatio
 pub struct AccountScripts {
     scripts: RwLock<Vec<Arc<Script>>>,
     host: Weak<HostInner>,
+    /// The conversations the account's scripts have open.
+    conversations: fleetgram_engine::dispatch::Waiters,
 }
 
 impl AccountScripts {
@@ -663,6 +675,10 @@ impl Handlers for AccountScripts {
     fn handle(&self, update: Arc<Delivered>) -> BoxFuture<'static, ()> {
         let scripts = self.scripts();
         Box::pin(async move { dispatch_all(scripts, update).await })
+    }
+
+    fn observe(&self, update: &Arc<Delivered>) {
+        self.conversations.offer(update);
     }
 
     fn stop(&self) -> BoxFuture<'static, ()> {
@@ -920,6 +936,7 @@ impl ScriptHost {
         account: AccountHandle,
     ) -> Result<Arc<AccountScripts>, String> {
         let mut scripts = Vec::new();
+        let conversations = fleetgram_engine::dispatch::Waiters::default();
         for spec in &account.account.scripts {
             let name = spec
                 .path
@@ -941,6 +958,7 @@ impl ScriptHost {
                 },
                 log_sink: sink,
                 caps: spec.caps.clone(),
+                conversations: conversations.clone(),
             };
             match Script::start(&spec.path, ctx.clone(), self.0.limits).await {
                 Ok(s) => {
@@ -969,6 +987,7 @@ impl ScriptHost {
         Ok(Arc::new(AccountScripts {
             scripts: RwLock::new(scripts),
             host: Arc::downgrade(&self.0),
+            conversations,
         }))
     }
 }

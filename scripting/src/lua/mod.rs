@@ -152,19 +152,35 @@ fn api_result(lua: &Lua, r: Result<Json, ApiError>, at: &str) -> mlua::Result<(b
 /// The largest file `require` reads.
 const MAX_MODULE: u64 = 16 << 20;
 
-/// Where the script called us from: `echo.lua:12`.
+/// Where the script called us from: `echo.lua:12`. When the script reached us through a
+/// `pcall` inside a function of its own (a wrapper such as `try(send, ...)`), the place is
+/// where that function was called, with the `pcall`'s line after it:
+/// `echo.lua:20 (through the pcall at echo.lua:3)`.
 fn location(lua: &Lua, file: &str) -> String {
-    for level in 1..12 {
+    let mut through_pcall = false;
+    let mut first: Option<String> = None;
+    for level in 1..16 {
         let Some(d) = lua.inspect_stack(level) else {
             break;
         };
         let src = d.source();
-        if src.source.as_deref().is_some_and(|s| s.starts_with('@')) {
-            let short = src.short_src.as_deref().unwrap_or(file).to_string();
-            return format!("{short}:{}", d.curr_line());
+        let user = src.source.as_deref().is_some_and(|s| s.starts_with('@'));
+        if !user {
+            if first.is_none() {
+                let name = d.names().name.map(|n| n.to_string());
+                through_pcall |= matches!(name.as_deref(), Some("pcall" | "xpcall"));
+            }
+            continue;
+        }
+        let short = src.short_src.as_deref().unwrap_or(file).to_string();
+        let here = format!("{short}:{}", d.curr_line());
+        match first {
+            None if !through_pcall => return here,
+            None => first = Some(here),
+            Some(inner) => return format!("{here} (through the pcall at {inner})"),
         }
     }
-    file.to_string()
+    first.unwrap_or_else(|| file.to_string())
 }
 
 fn arg_json(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<Json> {
@@ -199,6 +215,21 @@ macro_rules! async_api {
             })?,
         )?;
     }};
+}
+
+/// A conversation, held by the Lua table `conversation(chat)` returns.
+struct LuaConv(crate::api::ScriptConversation);
+
+impl UserData for LuaConv {}
+
+/// The conversation a `conv_*` function is given first.
+fn arg_conv(args: &MultiValue) -> mlua::Result<crate::api::ScriptConversation> {
+    match args.front() {
+        Some(Value::UserData(u)) => Ok(u.borrow::<LuaConv>()?.0.clone()),
+        _ => Err(mlua::Error::runtime(
+            "a conversation method needs the conversation: write conv:ask(...), with a colon",
+        )),
+    }
 }
 
 fn bad<E: std::fmt::Display>(e: E) -> ApiError {
@@ -463,6 +494,93 @@ impl LuaVm {
             let opts = arg_json(&l, &a, 3).map_err(bad)?;
             c.other(&name)?.send(&peer, &text, &opts).await
         });
+        async_api!(lua, raw, file, ctx, "get_peer", |c, l, a| {
+            let peer = arg_json(&l, &a, 0).map_err(bad)?;
+            c.get_peer(&peer).await
+        });
+        async_api!(lua, raw, file, ctx, "sender", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            c.sender(&msg).await
+        });
+        async_api!(lua, raw, file, ctx, "chat", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            c.chat(&msg).await
+        });
+        async_api!(lua, raw, file, ctx, "copy_to", |c, l, a| {
+            let msg = arg_json(&l, &a, 0).map_err(bad)?;
+            let to = arg_json(&l, &a, 1).map_err(bad)?;
+            c.copy_to(&msg, &to).await
+        });
+        async_api!(lua, raw, file, ctx, "participant", |c, l, a| {
+            let chat = arg_json(&l, &a, 0).map_err(bad)?;
+            let user = arg_json(&l, &a, 1).map_err(bad)?;
+            c.participant(&chat, &user).await
+        });
+        async_api!(lua, raw, file, ctx, "search", |c, l, a| {
+            let chat = arg_json(&l, &a, 0).map_err(bad)?;
+            let query = arg_str(&a, 1, "search(chat, query)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            c.search(&chat, &query, &opts).await
+        });
+        // Conversations: the Rust side lives in a userdata the script's table holds.
+        async_api!(lua, raw, file, ctx, "conv_send", |_c, l, a| {
+            let conv = arg_conv(&a).map_err(bad)?;
+            let text = arg_str(&a, 1, "conv:send(text)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            conv.send(&text, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "conv_ask", |_c, l, a| {
+            let conv = arg_conv(&a).map_err(bad)?;
+            let text = arg_str(&a, 1, "conv:ask(text)").map_err(bad)?;
+            let opts = arg_json(&l, &a, 2).map_err(bad)?;
+            conv.ask(&text, &opts).await
+        });
+        async_api!(lua, raw, file, ctx, "conv_get_response", |_c, l, a| {
+            let conv = arg_conv(&a).map_err(bad)?;
+            let timeout = arg_json(&l, &a, 1).map_err(bad)?;
+            conv.get_response(Some(&timeout)).await
+        });
+        async_api!(lua, raw, file, ctx, "conv_close", |_c, _l, a| {
+            let conv = arg_conv(&a).map_err(bad)?;
+            conv.close().await;
+            Ok(Json::Bool(true))
+        });
+        let c = ctx.clone();
+        let f = file.to_string();
+        raw.set(
+            "conversation",
+            lua.create_async_function(move |l: Lua, (chat, opts): (Value, Value)| {
+                let c = c.clone();
+                let at = location(&l, &f);
+                async move {
+                    let r = match (from_lua(&l, chat), from_lua(&l, opts)) {
+                        (Ok(ch), Ok(o)) => c.conversation(&ch, &o).await,
+                        (Err(e), _) | (_, Err(e)) => Err(bad(e)),
+                    };
+                    match r {
+                        Ok(conv) => {
+                            let id = conv.chat_id();
+                            Ok((true, Value::UserData(l.create_userdata(LuaConv(conv))?), id))
+                        }
+                        Err(e) => {
+                            let (ok, v) = api_result(&l, Err(e), &at)?;
+                            Ok((ok, v, 0))
+                        }
+                    }
+                }
+            })?,
+        )?;
+        raw.set(
+            "mention",
+            lua.create_function(move |l, (peer, mode): (Value, Value)| {
+                let r = (|| {
+                    let peer = from_lua(l, peer).map_err(bad)?;
+                    let mode = from_lua(l, mode).map_err(bad)?;
+                    crate::api::mention(&peer, &mode).map(Json::String)
+                })();
+                api_result(l, r, &location(l, "mention"))
+            })?,
+        )?;
         // Files: bytes travel as Lua strings.
         let c = ctx.clone();
         let f = file.to_string();
@@ -775,7 +893,8 @@ impl LuaVm {
                 run: budget,
                 fut: Box::pin(run.call_async::<bool>(args)),
             };
-            match tokio::time::timeout(limits.timeout, call).await {
+            // The budget bounds the time the code runs; this bounds the waits too.
+            match tokio::time::timeout(limits.timeout + limits.max_wait, call).await {
                 Ok(Err(e)) => {
                     let e = script_error(file, &e);
                     if e.message.contains("memory") {
@@ -790,7 +909,10 @@ impl LuaVm {
                 Err(_) => Err(ScriptError::new(
                     file,
                     None,
-                    format!("handler timed out after {:?}", limits.timeout),
+                    format!(
+                        "handler timed out: it waited (for Telegram, sleep or a conversation) longer than {:?} in all",
+                        limits.max_wait
+                    ),
                 )),
             }
         }

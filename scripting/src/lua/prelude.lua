@@ -30,7 +30,6 @@ end
 
 call = wrap(raw.call)
 invoke = call
-send = wrap(raw.send)
 ban = wrap(raw.ban)
 answer_callback = wrap(raw.answer_callback)
 sleep = raw.sleep
@@ -84,17 +83,6 @@ fleet = {
 
 -- Methods of events: msg:reply(...), msg:edit(...), query:answer(...).
 local M = {}
-function M.reply(self, text, opts) return unwrap(raw.reply(self, text, opts)) end
-function M.edit(self, text, opts) return unwrap(raw.edit(self, text, opts)) end
-function M.pin(self, opts) return unwrap(raw.pin(self, opts)) end
-function M.unpin(self) return unwrap(raw.unpin(self)) end
-function M.delete(self) return unwrap(raw.delete(self)) end
-function M.forward(self, to) return unwrap(raw.forward(self, to)) end
-function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
-function M.click(self, what) return unwrap(raw.click(self, what)) end
-function M.answer(self, text, opts) return unwrap(raw.answer_callback(self, text, opts)) end
--- The script's later handlers do not get this event.
-function M.stop(self) rawset(self, "__stop", true) end
 -- An event table's `raw` (the whole TL update) is made the first time it is read.
 local eventmt = {
   __index = function(t, k)
@@ -108,34 +96,69 @@ local eventmt = {
     return M[k]
   end,
 }
-
--- What send, reply, edit and forward return are messages with the same methods.
+-- What send, reply, edit, forward... return are messages with the same methods.
 local function message(v)
   if type(v) == "table" then return setmetatable(v, eventmt) end
   return v
 end
-send = function(...) return message(unwrap(raw.send(...))) end
-function M.reply(self, text, opts) return message(unwrap(raw.reply(self, text, opts))) end
-function M.edit(self, text, opts) return message(unwrap(raw.edit(self, text, opts))) end
-function M.forward(self, to) return message(unwrap(raw.forward(self, to))) end
--- Lists, with the paging done: messages (with methods), dialogs, members.
-function iter_history(chat, opts)
-  local list = unwrap(raw.iter_history(chat, opts))
+local function messages(list)
   for _, m in ipairs(list) do message(m) end
   return list
 end
+-- Users and chats (msg:sender(), msg:chat(), get_peer): peer:mention(mode).
+local P = {}
+P.__index = P
+function P.mention(self, mode) return unwrap(raw.mention(self, mode)) end
+local function peer(v)
+  if type(v) == "table" then return setmetatable(v, P) end
+  return v
+end
+
+send = function(...) return message(unwrap(raw.send(...))) end
+function M.reply(self, text, opts) return message(unwrap(raw.reply(self, text, opts))) end
+function M.edit(self, text, opts) return message(unwrap(raw.edit(self, text, opts))) end
+function M.pin(self, opts) return unwrap(raw.pin(self, opts)) end
+function M.unpin(self) return unwrap(raw.unpin(self)) end
+function M.delete(self) return unwrap(raw.delete(self)) end
+function M.forward(self, to) return message(unwrap(raw.forward(self, to))) end
+M.forward_to = M.forward
+function M.copy_to(self, to) return message(unwrap(raw.copy_to(self, to))) end
+function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
+function M.click(self, what) return unwrap(raw.click(self, what)) end
+function M.answer(self, text, opts) return unwrap(raw.answer_callback(self, text, opts)) end
+function M.get_reply(self) return message(unwrap(raw.get_reply(self))) end
+function M.sender(self) return peer(unwrap(raw.sender(self))) end
+function M.chat(self) return peer(unwrap(raw.chat(self))) end
+-- The script's later handlers do not get this event.
+function M.stop(self) rawset(self, "__stop", true) end
+
+-- Lists, with the paging done: messages (with methods), dialogs, members.
+function iter_history(chat, opts) return messages(unwrap(raw.iter_history(chat, opts))) end
 function iter_dialogs(opts)
   local list = unwrap(raw.iter_dialogs(opts))
   for _, d in ipairs(list) do message(d.top) end
   return list
 end
 iter_participants = wrap(raw.iter_participants)
-function get_messages(chat, ids)
-  local list = unwrap(raw.get_messages(chat, ids))
-  for _, m in ipairs(list) do message(m) end
-  return list
+participant = wrap(raw.participant)
+function get_messages(chat, ids) return messages(unwrap(raw.get_messages(chat, ids))) end
+function search(chat, query, opts) return messages(unwrap(raw.search(chat, query, opts))) end
+function get_peer(ref) return peer(unwrap(raw.get_peer(ref))) end
+
+-- Conversations: conv:ask(text) sends and waits for the answer.
+local C = {}
+C.__index = C
+function C.send(self, text, opts) return message(unwrap(raw.conv_send(self.__conv, text, opts))) end
+function C.ask(self, text, opts) return message(unwrap(raw.conv_ask(self.__conv, text, opts))) end
+function C.get_response(self, timeout)
+  return message(unwrap(raw.conv_get_response(self.__conv, timeout)))
 end
-function M.get_reply(self) return message(unwrap(raw.get_reply(self))) end
+function C.close(self) unwrap(raw.conv_close(self.__conv)) end
+function conversation(chat, opts)
+  local ok, conv, id = raw.conversation(chat, opts)
+  unwrap(ok, conv)
+  return setmetatable({ chat_id = id, __conv = conv }, C)
+end
 
 local loaded, loading = {}, {}
 function require(name)

@@ -86,6 +86,7 @@ pub fn ctx_with_store(log: Arc<Mutex<Vec<String>>>, store: Arc<dyn SessionStore>
             log.lock().unwrap().push(format!("{level}: {line}"))
         })),
         caps: Default::default(),
+        conversations: Default::default(),
     }
 }
 
@@ -104,6 +105,7 @@ pub fn limits() -> fleetgram_scripting::Limits {
         max_ops: 2_000_000,
         timeout: std::time::Duration::from_secs(3),
         memory: 16 << 20,
+        max_wait: std::time::Duration::from_secs(10),
     }
 }
 

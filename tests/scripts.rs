@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::fresh_dir;
+use common::{fresh_dir, test_fleet};
 
 async fn send(c: &Client, peer: &enums::InputPeer, text: &str) {
     common::send_text(c, peer, text).await.unwrap();
@@ -270,114 +270,6 @@ async fn scripts_send_html_and_markdown_in_both_languages() {
         );
     }
     f.stop().await;
-}
-
-/// A fleet on the local DC for one test: `files` written into a fresh directory, its
-/// accounts.yaml made of `chats` (YAML list items under `local.chats`, may be empty) and
-/// `accounts` (YAML list items), with one person of the demo (`phone`) signed in.
-struct TestFleet {
-    host: fleetgram::run::Host,
-    person: Client,
-    dir: std::path::PathBuf,
-}
-
-async fn test_fleet(
-    name: &str,
-    files: &[(&str, &str)],
-    chats: &str,
-    accounts: &str,
-    phone: &str,
-) -> TestFleet {
-    let dir = fresh_dir(name);
-    for (file, text) in files {
-        std::fs::write(dir.join(file), text).unwrap();
-    }
-    let yaml = format!(
-        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"{phone}\" }}]\n  chats: [{chats}]\n  traffic: {{ enabled: false }}\naccounts:\n{accounts}",
-        dir.join("data").display()
-    );
-    let path = dir.join("accounts.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let (host, config) = common::start_host(&path).await;
-    let person = host
-        .local
-        .clone()
-        .unwrap()
-        .person(&config, phone)
-        .await
-        .unwrap();
-    TestFleet { host, person, dir }
-}
-
-impl TestFleet {
-    /// Polls `f` every 50 ms until it gives something (30 s at most: then fails with `what`
-    /// and the scripts' status).
-    async fn until<T, F, Fut>(&self, what: &str, mut f: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Option<T>>,
-    {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}; scripts: {:?}",
-                self.host.scripts.status()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The person's chat `name` once it exists.
-    async fn chat(&self, name: &str) -> enums::InputPeer {
-        self.until(&format!("{name} exists"), || async {
-            self.person.resolve_peer(name).await.ok()
-        })
-        .await
-    }
-
-    /// Every text of the person's chat with `peer` (oldest first).
-    async fn texts(&self, peer: &enums::InputPeer) -> Vec<String> {
-        common::history_all(&self.person, peer)
-            .await
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect()
-    }
-
-    /// The person's last `n` messages with `peer`, newest first.
-    async fn recent(
-        &self,
-        peer: &enums::InputPeer,
-        n: usize,
-    ) -> Option<Vec<fleetgram_engine::messages::Message>> {
-        self.person
-            .iter_history(peer.clone())
-            .limit(n)
-            .collect()
-            .await
-            .ok()
-    }
-
-    /// Waits until the chat with `peer` holds `text`.
-    async fn expect_text(&self, peer: &enums::InputPeer, text: &str) {
-        self.until(&format!("{text:?} in the chat"), || async {
-            self.texts(peer)
-                .await
-                .iter()
-                .any(|t| t == text)
-                .then_some(())
-        })
-        .await
-    }
-
-    async fn stop(self) {
-        self.host.shutdown().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -690,17 +690,18 @@ fn register(
             );
         }
     }
-    engine.register_fn("sleep", |secs: Dynamic| {
-        let s = secs
-            .as_float()
-            .ok()
-            .or_else(|| secs.as_int().ok().map(|i| i as f64));
-        if let Some(s) = s.filter(|s| s.is_finite() && *s > 0.0) {
+    // Rhai's own `sleep(INT/FLOAT)` would block the thread as script time: these replace
+    // it (the exact types matter: Rhai prefers a built-in of the exact type over a
+    // registered function taking Dynamic).
+    fn sleep_secs(s: f64) {
+        if s.is_finite() && s > 0.0 {
             block(tokio::time::sleep(std::time::Duration::from_secs_f64(
                 s.min(86400.0),
             )));
         }
-    });
+    }
+    engine.register_fn("sleep", |secs: rhai::INT| sleep_secs(secs as f64));
+    engine.register_fn("sleep", |secs: rhai::FLOAT| sleep_secs(secs));
     let c = ctx.clone();
     engine.register_fn("config", move || to_rhai(&c.settings));
     let c = ctx.clone();

@@ -3,6 +3,7 @@
 
 use fleetgram_engine::{Client, InvocationError};
 use fleetgram_tl::{enums, functions};
+use std::time::{Duration, Instant};
 
 /// `messages.sendMessage` of plain `text` to `peer`.
 pub async fn send_text(
@@ -165,4 +166,120 @@ pub async fn person(info: &std::path::Path, phone: &str) -> Client {
     let t = client.request_login_code(phone).await.unwrap();
     client.sign_in(&t, "12345").await.unwrap();
     client
+}
+
+/// A fleet on the local DC for one test: `files` written into a fresh directory, its
+/// accounts.yaml made of `chats` (YAML list items under `local.chats`, may be empty) and
+/// `accounts` (YAML list items), with one person of the demo (`phone`) signed in.
+pub struct TestFleet {
+    pub host: fleetgram::run::Host,
+    pub person: Client,
+    pub dir: std::path::PathBuf,
+}
+
+pub async fn test_fleet(
+    name: &str,
+    files: &[(&str, &str)],
+    chats: &str,
+    accounts: &str,
+    phone: &str,
+) -> TestFleet {
+    let dir = fresh_dir(name);
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let yaml = format!(
+        "network: local\nstore: {}\nlocal:\n  base_port: 0\n  people: [{{ name: p, phone: \"{phone}\" }}]\n  chats: [{chats}]\n  traffic: {{ enabled: false }}\naccounts:\n{accounts}",
+        dir.join("data").display()
+    );
+    let path = dir.join("accounts.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (host, config) = start_host(&path).await;
+    let person = host
+        .local
+        .clone()
+        .unwrap()
+        .person(&config, phone)
+        .await
+        .unwrap();
+    TestFleet { host, person, dir }
+}
+
+impl TestFleet {
+    /// Polls `f` every 50 ms until it gives something (30 s at most: then fails with `what`
+    /// and the scripts' status).
+    pub async fn until<T, F, Fut>(&self, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}; scripts: {:?}",
+                self.host.scripts.status()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The client of the fleet's account `name` once it runs.
+    pub async fn client(&self, name: &str) -> Client {
+        self.until(&format!("{name} runs"), || async {
+            self.host.fleet.handle().client(name)
+        })
+        .await
+    }
+
+    /// The person's chat `name` once it exists.
+    pub async fn chat(&self, name: &str) -> enums::InputPeer {
+        self.until(&format!("{name} exists"), || async {
+            self.person.resolve_peer(name).await.ok()
+        })
+        .await
+    }
+
+    /// Every text of the person's chat with `peer` (oldest first).
+    pub async fn texts(&self, peer: &enums::InputPeer) -> Vec<String> {
+        history_all(&self.person, peer)
+            .await
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    /// The person's last `n` messages with `peer`, newest first.
+    pub async fn recent(
+        &self,
+        peer: &enums::InputPeer,
+        n: usize,
+    ) -> Option<Vec<fleetgram_engine::messages::Message>> {
+        self.person
+            .iter_history(peer.clone())
+            .limit(n)
+            .collect()
+            .await
+            .ok()
+    }
+
+    /// Waits until the chat with `peer` holds `text`.
+    pub async fn expect_text(&self, peer: &enums::InputPeer, text: &str) {
+        self.until(&format!("{text:?} in the chat"), || async {
+            self.texts(peer)
+                .await
+                .iter()
+                .any(|t| t == text)
+                .then_some(())
+        })
+        .await
+    }
+
+    pub async fn stop(self) {
+        self.host.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

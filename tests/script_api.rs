@@ -1,0 +1,340 @@
+//! The script API through the door users use: the example scripts shipped in `scripts/`
+//! (and a few more), loaded by a running fleet on the local DC, with a person acting in
+//! Telegram. Each runs in both languages.
+
+use fleetgram_engine::messages::Message;
+use fleetgram_engine::Client;
+use fleetgram_tl::{enums, functions};
+
+mod common;
+use common::{test_fleet, TestFleet};
+
+async fn send(c: &Client, peer: &enums::InputPeer, text: &str) {
+    common::send_text(c, peer, text).await.unwrap();
+}
+
+/// Sets the person's name (what mentions show).
+async fn name_person(f: &TestFleet, first: &str, last: &str) {
+    f.person
+        .invoke(&functions::account::UpdateProfile {
+            first_name: Some(first.into()),
+            last_name: Some(last.into()),
+            about: None,
+        })
+        .await
+        .unwrap();
+}
+
+/// The newest message of `peer` (as `c` sees it) whose text satisfies `pick`.
+async fn find(
+    c: &Client,
+    peer: &str,
+    n: usize,
+    pick: impl Fn(&Message) -> bool,
+) -> Option<Message> {
+    let h = c.iter_history(peer).limit(n).collect().await.ok()?;
+    h.into_iter().find(|m| pick(m))
+}
+
+/// Whether `m` mentions user `id` by id (a mention entity over a name).
+fn mentions(m: &Message, id: i64) -> bool {
+    m.entities().iter().any(|e| match e {
+        enums::MessageEntity::MentionName(x) => x.user_id == id,
+        _ => false,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auto_reply_example_edits_its_answer_formatted_on_a_button_press() {
+    let f = test_fleet(
+        "example-autoreply",
+        &[
+            ("autoreply.lua", include_str!("../scripts/autoreply.lua")),
+            ("autoreply.rhai", include_str!("../scripts/autoreply.rhai")),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: auto_lua_bot, scripts: [autoreply.lua] }\n  - { name: rhai, kind: bot, username: auto_rhai_bot, scripts: [{ file: autoreply.rhai, settings: { reply: \"We read every message.\" } }] }\n",
+        "+15559990021",
+    )
+    .await;
+    for (bot, text) in [
+        (
+            "@auto_lua_bot",
+            "Thanks, we got your message and will answer soon.",
+        ),
+        ("@auto_rhai_bot", "We read every message."),
+    ] {
+        let peer = f.person.resolve_peer(bot).await.unwrap();
+        send(&f.person, &peer, "hello?").await;
+        let answer = f
+            .until(&format!("{bot}: the answer with a button"), || async {
+                find(&f.person, bot, 5, |m| {
+                    !m.outgoing() && m.reply_markup().is_some()
+                })
+                .await
+            })
+            .await;
+        assert_eq!(answer.text(), text, "{bot}");
+        let said = answer
+            .click(0, 0)
+            .await
+            .unwrap()
+            .expect("a callback answer");
+        assert_eq!(said.message.as_deref(), Some("Marked urgent"), "{bot}");
+        let edited = f
+            .until(&format!("{bot}: the edited answer"), || async {
+                find(&f.person, bot, 5, |m| {
+                    m.id() == answer.id() && m.text().starts_with("Urgent:")
+                })
+                .await
+            })
+            .await;
+        assert_eq!(edited.html(), format!("<b>Urgent:</b> {text}"), "{bot}");
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_example_counts_in_kv_posts_pins_and_starts_over() {
+    let f = test_fleet(
+        "example-digest",
+        &[
+            ("digest.lua", include_str!("../scripts/digest.lua")),
+            ("digest.rhai", include_str!("../scripts/digest.rhai")),
+        ],
+        "{ kind: supergroup, title: Dl, username: digest_lua_grp, owner: owner, members: [p], admins: [lua] }, { kind: supergroup, title: Dr, username: digest_rhai_grp, owner: owner, members: [p], admins: [rhai] }",
+        "  - { name: owner, kind: user, phone: \"+15559990023\" }\n  - { name: lua, kind: bot, username: digest_lua_bot, scripts: [{ file: digest.lua, settings: { chat: \"@digest_lua_grp\" } }] }\n  - { name: rhai, kind: bot, username: digest_rhai_bot, scripts: [{ file: digest.rhai, settings: { chat: \"@digest_rhai_grp\" } }] }\n",
+        "+15559990022",
+    )
+    .await;
+    name_person(&f, "Dana", "Scully").await;
+    let me = f.person.user_id().unwrap();
+    for (account, group) in [("lua", "@digest_lua_grp"), ("rhai", "@digest_rhai_grp")] {
+        let peer = f.chat(group).await;
+        for t in ["one", "two", "three"] {
+            send(&f.person, &peer, t).await;
+        }
+        f.until(&format!("{account}: three messages counted"), || async {
+            f.host
+                .scripts
+                .status()
+                .iter()
+                .any(|s| s.account == account && s.handled >= 3)
+                .then_some(())
+        })
+        .await;
+        let key = f
+            .host
+            .scripts
+            .schedules()
+            .into_iter()
+            .find(|s| s.account == account)
+            .expect("the digest's schedule")
+            .key;
+        assert!(key.contains("0 20 * * *"), "{key}");
+        f.host.scripts.run_now(account, &key).await.unwrap();
+        let digest = f
+            .until(&format!("{account}: the pinned digest"), || async {
+                find(&f.person, group, 10, |m| {
+                    m.text().starts_with("Daily digest")
+                        && matches!(&m.raw, enums::Message::Message(x) if x.pinned)
+                })
+                .await
+            })
+            .await;
+        assert_eq!(
+            digest.html(),
+            format!("<b>Daily digest</b>: 3 messages today, 3 from <a href=\"tg://user?id={me}\">Dana Scully</a>"),
+            "{account}"
+        );
+        assert!(mentions(&digest, me), "{account}");
+        // Counted afresh: the next digest says 0.
+        f.host.scripts.run_now(account, &key).await.unwrap();
+        f.until(&format!("{account}: the next digest"), || async {
+            find(&f.person, group, 10, |m| {
+                m.text() == "Daily digest: 0 messages today"
+            })
+            .await
+        })
+        .await;
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_guard_example_deletes_warns_by_name_and_bans_on_the_last_strike() {
+    let f = test_fleet(
+        "example-linkguard",
+        &[
+            ("linkguard.lua", include_str!("../scripts/linkguard.lua")),
+            ("linkguard.rhai", include_str!("../scripts/linkguard.rhai")),
+        ],
+        "{ kind: supergroup, title: Gl, username: guard_lua_grp, owner: owner, members: [p], admins: [lua] }, { kind: supergroup, title: Gr, username: guard_rhai_grp, owner: owner, members: [p], admins: [rhai] }",
+        "  - { name: owner, kind: user, phone: \"+15559990025\" }\n  - { name: lua, kind: bot, username: guard_lua_bot, scripts: [{ file: linkguard.lua, settings: { strikes: 2 } }] }\n  - { name: rhai, kind: bot, username: guard_rhai_bot, scripts: [{ file: linkguard.rhai, settings: { strikes: 2 } }] }\n",
+        "+15559990024",
+    )
+    .await;
+    name_person(&f, "Fox", "<Mulder>").await;
+    let me = f.person.user_id().unwrap();
+    let owner = f.client("owner").await;
+    for group in ["@guard_lua_grp", "@guard_rhai_grp"] {
+        let peer = f.chat(group).await;
+        // The creator may post links.
+        owner
+            .send_message(group, "rules: https://example.org/rules")
+            .await
+            .unwrap();
+        send(&f.person, &peer, "plain text").await;
+        send(&f.person, &peer, "buy at https://spam.example").await;
+        let warning = f
+            .until(&format!("{group}: the first warning"), || async {
+                find(&owner, group, 10, |m| m.text().contains("no links here")).await
+            })
+            .await;
+        // The name is escaped for HTML and comes out as written.
+        assert_eq!(
+            warning.text(),
+            "Fox <Mulder>, no links here (strike 1 of 2).",
+            "{group}"
+        );
+        assert!(mentions(&warning, me), "{group}");
+        send(&f.person, &peer, "again t.me/spam").await;
+        let banned = f
+            .until(&format!("{group}: the ban"), || async {
+                find(&owner, group, 10, |m| m.text().contains("is banned")).await
+            })
+            .await;
+        assert_eq!(banned.text(), "Fox <Mulder> is banned: 2 links.", "{group}");
+        let member = owner
+            .get_participant(group, me)
+            .await
+            .unwrap()
+            .expect("listed");
+        assert!(
+            matches!(member.channel, Some(enums::ChannelParticipant::Banned(_))),
+            "{group}: {member:?}"
+        );
+        // The links are gone; the plain text and the creator's link stay.
+        let texts: Vec<String> = owner
+            .iter_history(group)
+            .limit(20)
+            .collect()
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.text().to_string())
+            .collect();
+        assert!(
+            !texts.iter().any(|t| t.contains("spam")),
+            "{group}: {texts:?}"
+        );
+        assert!(
+            texts.iter().any(|t| t == "plain text"),
+            "{group}: {texts:?}"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t == "rules: https://example.org/rules"),
+            "{group}: {texts:?}"
+        );
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_call_example_prints_one_field_of_the_answer() {
+    let f = test_fleet(
+        "example-rawcall",
+        &[
+            ("rawcall.lua", include_str!("../scripts/rawcall.lua")),
+            ("rawcall.rhai", include_str!("../scripts/rawcall.rhai")),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: raw_lua_bot, scripts: [rawcall.lua] }\n  - { name: rhai, kind: bot, username: raw_rhai_bot, scripts: [rawcall.rhai] }\n",
+        "+15559990026",
+    )
+    .await;
+    for bot in ["@raw_lua_bot", "@raw_rhai_bot"] {
+        let peer = f.person.resolve_peer(bot).await.unwrap();
+        send(&f.person, &peer, "/dc").await;
+        f.expect_text(&peer, "This account is served by DC 1 (config)")
+            .await;
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_hold_conversations_in_both_languages() {
+    let f = test_fleet(
+        "script-conversation",
+        &[
+            (
+                "conv.lua",
+                "on(\"message\", command(\"register\") & private, function(m)\n  local conv = conversation(m.chat_id, { timeout = 20 })\n  local name = conv:ask(\"Your name?\")\n  local age = conv:ask(\"Your age?\")\n  m:reply(\"Registered \" .. name.text .. \" (\" .. age.text .. \")\")\n  local ok, err = pcall(conv.get_response, conv, 0.2)\n  m:reply(\"then \" .. tostring(ok) .. \" \" .. err.kind)\nend)\n",
+            ),
+            (
+                "conv.rhai",
+                "on(\"message\", command(\"register\") & private_chat, |m| {\n    let conv = conversation(m.chat_id, #{ timeout: 20 });\n    let name = conv.ask(\"Your name?\");\n    let age = conv.ask(\"Your age?\");\n    m.reply(`Registered ${name.text} (${age.text})`);\n    try { conv.get_response(0.2); } catch (e) { m.reply(`then false ${e.kind}`); }\n});\n",
+            ),
+        ],
+        "",
+        "  - { name: lua, kind: bot, username: conv_lua_bot, scripts: [conv.lua] }\n  - { name: rhai, kind: bot, username: conv_rhai_bot, scripts: [conv.rhai] }\n",
+        "+15559990027",
+    )
+    .await;
+    for bot in ["@conv_lua_bot", "@conv_rhai_bot"] {
+        let peer = f.person.resolve_peer(bot).await.unwrap();
+        send(&f.person, &peer, "/register").await;
+        f.expect_text(&peer, "Your name?").await;
+        send(&f.person, &peer, "Dana").await;
+        f.expect_text(&peer, "Your age?").await;
+        send(&f.person, &peer, "42").await;
+        f.expect_text(&peer, "Registered Dana (42)").await;
+        f.expect_text(&peer, "then false timeout").await;
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_copy_search_and_describe_chats_in_both_languages() {
+    let f = test_fleet(
+        "script-copy-search",
+        &[
+            (
+                "copy.lua",
+                "on(\"message\", group & incoming & text_contains(\"copy lua\"), function(m)\n  local c = m:copy_to(\"me\")\n  local found = search(m.chat_id, \"copy lua\")\n  local chat = m:chat()\n  m:reply(string.format(\"copied %s; found %d; chat %s %s\", c.text, #found, chat.kind, chat.name))\nend)\n",
+            ),
+            (
+                "copy.rhai",
+                "on(\"message\", group & incoming & text_contains(\"copy rhai\"), |m| {\n    let c = m.copy_to(\"me\");\n    let found = search(m.chat_id, \"copy rhai\");\n    let chat = m.chat();\n    m.reply(`copied ${c.text}; found ${found.len()}; chat ${chat.kind} ${chat.name}`);\n});\n",
+            ),
+        ],
+        "{ kind: supergroup, title: Copies, username: copy_grp, owner: lua, members: [p, rhai] }",
+        "  - { name: lua, kind: user, phone: \"+15559990029\", scripts: [copy.lua] }\n  - { name: rhai, kind: user, phone: \"+15559990030\", scripts: [copy.rhai] }\n",
+        "+15559990028",
+    )
+    .await;
+    let group = f.chat("@copy_grp").await;
+    for lang in ["lua", "rhai"] {
+        send(&f.person, &group, &format!("please copy {lang}")).await;
+        f.expect_text(
+            &group,
+            &format!("copied please copy {lang}; found 1; chat channel Copies"),
+        )
+        .await;
+        // The copy is the account's own message: no "forwarded from".
+        let account = f.client(lang).await;
+        let saved = find(&account, "me", 5, |m| {
+            m.text() == format!("please copy {lang}")
+        })
+        .await
+        .expect("the copy in saved messages");
+        assert!(
+            matches!(&saved.raw, enums::Message::Message(x) if x.fwd_from.is_none()),
+            "{lang}: {:?}",
+            saved.raw
+        );
+    }
+    f.stop().await;
+}

@@ -4,7 +4,8 @@
 local greeting = config.greeting or "Hi! I echo what you write. Try the buttons."
 
 on("message", command("start") & private, function(msg)
-  msg:reply(greeting, { buttons = { { text = "Ping", data = "ping" }, { text = "Count", data = "count" } } })
+  -- buttons: rows of buttons (here one row of two).
+  msg:reply(greeting, { buttons = { { { text = "Ping", data = "ping" }, { text = "Count", data = "count" } } } })
 end)
 
 on("message", private & incoming & ~command("start"), function(msg)

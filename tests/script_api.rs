@@ -338,3 +338,62 @@ async fn scripts_copy_search_and_describe_chats_in_both_languages() {
     }
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_scripts_press_a_bots_button_react_forward_and_pin_in_both_languages() {
+    // A user account talks to a bot through a conversation, presses the button of its
+    // answer, reacts to the message that asked, forwards it to saved messages and pins
+    // and unpins the copy there.
+    let lua = "on(\"message\", group & incoming & text_contains(\"press lua\"), function(m)\n  local conv = conversation(\"@press_bot\")\n  local answer = conv:ask(\"hi\")\n  local said = answer:click(\"urgent\")\n  m:react(\"👍\")\n  local copy = m:forward_to(\"me\")\n  copy:pin()\n  copy:unpin()\n  m:reply(\"clicked: \" .. said.message .. \"; forwarded: \" .. copy.text)\nend)\n";
+    let rhai = "on(\"message\", group & incoming & text_contains(\"press rhai\"), |m| {\n    let conv = conversation(\"@press_bot\");\n    let answer = conv.ask(\"hi\");\n    let said = answer.click(\"Mark urgent\");\n    m.react(\"👍\");\n    let copy = m.forward_to(\"me\");\n    copy.pin();\n    copy.unpin();\n    m.reply(`clicked: ${said.message}; forwarded: ${copy.text}`);\n});\n";
+    let f = test_fleet(
+        "script-press",
+        &[
+            ("press.lua", lua),
+            ("press.rhai", rhai),
+            ("autoreply.lua", include_str!("../scripts/autoreply.lua")),
+        ],
+        "{ kind: supergroup, title: Press, username: press_grp, owner: lua, members: [p, rhai] }",
+        "  - { name: bot, kind: bot, username: press_bot, scripts: [autoreply.lua] }\n  - { name: lua, kind: user, phone: \"+15559990032\", scripts: [press.lua] }\n  - { name: rhai, kind: user, phone: \"+15559990033\", scripts: [press.rhai] }\n",
+        "+15559990031",
+    )
+    .await;
+    let group = f.chat("@press_grp").await;
+    for lang in ["lua", "rhai"] {
+        send(&f.person, &group, &format!("press {lang}")).await;
+        f.expect_text(
+            &group,
+            &format!("clicked: Marked urgent; forwarded: press {lang}"),
+        )
+        .await;
+        let asked = find(&f.person, "@press_grp", 10, |m| {
+            m.text() == format!("press {lang}")
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(&asked.raw, enums::Message::Message(x) if x.reactions.is_some()),
+            "{lang}: no reaction on {:?}",
+            asked.raw
+        );
+        // The bot's answer was edited by the press.
+        let account = f.client(lang).await;
+        f.until(&format!("{lang}: the bot's edited answer"), || async {
+            find(&account, "@press_bot", 5, |m| {
+                m.text().starts_with("Urgent:")
+            })
+            .await
+        })
+        .await;
+        // The forwarded copy is in saved messages, pinned and unpinned again.
+        let copy = find(&account, "me", 5, |m| m.text() == format!("press {lang}"))
+            .await
+            .expect("the forwarded copy");
+        assert!(
+            matches!(&copy.raw, enums::Message::Message(x) if x.fwd_from.is_some() && !x.pinned),
+            "{lang}: {:?}",
+            copy.raw
+        );
+    }
+    f.stop().await;
+}

@@ -1048,14 +1048,20 @@ fn buttons(v: &Json) -> ApiResult<enums::ReplyMarkup> {
     let rows = v
         .as_array()
         .ok_or_else(|| ApiError::Bad("buttons must be an array of rows".into()))?;
+    // Rows of buttons; a flat list of buttons is one row; a mix is refused.
     let rows: Vec<Vec<Json>> = if rows.iter().all(Json::is_object) {
         vec![rows.clone()]
     } else {
         rows.iter()
-            .map(|r| {
-                r.as_array()
-                    .cloned()
-                    .ok_or_else(|| ApiError::Bad("each row of buttons must be an array".into()))
+            .enumerate()
+            .map(|(i, r)| {
+                r.as_array().cloned().ok_or_else(|| {
+                    ApiError::Bad(format!(
+                        "buttons: item {} is a {}, but others are rows; give rows (a list of lists of buttons), or one flat list of buttons for a single row",
+                        i + 1,
+                        if r.is_object() { "button" } else { kind_of(r) }
+                    ))
+                })
             })
             .collect::<ApiResult<_>>()?
     };
@@ -1339,5 +1345,35 @@ impl ScriptConversation {
     /// `conv:close()`: stops seeing the chat's updates.
     pub async fn close(&self) {
         self.conv.lock().await.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(v: Json) -> Result<Vec<usize>, String> {
+        match buttons(&v).map_err(|e| e.to_string())? {
+            enums::ReplyMarkup::ReplyInlineMarkup(m) => Ok(m
+                .rows
+                .iter()
+                .map(|r| {
+                    let enums::KeyboardInlineButtonRow::KeyboardInlineButtonRow(r) = r;
+                    r.buttons.len()
+                })
+                .collect()),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn buttons_are_rows_a_flat_list_is_one_row_and_a_mix_is_refused() {
+        let b = |t: &str| json!({"text": t, "data": t});
+        assert_eq!(shape(json!([[b("a"), b("b")], [b("c")]])), Ok(vec![2, 1]));
+        assert_eq!(shape(json!([b("a"), b("b")])), Ok(vec![2]));
+        let e = shape(json!([[b("a")], b("b")])).unwrap_err();
+        assert!(e.contains("item 2 is a button, but others are rows"), "{e}");
+        let e = shape(json!([[b("a")], "x"])).unwrap_err();
+        assert!(e.contains("item 2 is a string"), "{e}");
     }
 }

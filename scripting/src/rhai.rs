@@ -513,6 +513,9 @@ fn register(
     with_ctx!("forward", |c, x, msg: Map, to: Dynamic| {
         block(c.forward(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
     });
+    with_ctx!("forward_to", |c, x, msg: Map, to: Dynamic| {
+        block(c.forward(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
+    });
     with_ctx!("react", |c, x, msg: Map, emoji: &str| {
         block(c.react(&j!(x, &Dynamic::from(msg)), emoji))
     });

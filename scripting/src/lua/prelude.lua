@@ -121,7 +121,7 @@ function M.pin(self, opts) return unwrap(raw.pin(self, opts)) end
 function M.unpin(self) return unwrap(raw.unpin(self)) end
 function M.delete(self) return unwrap(raw.delete(self)) end
 function M.forward(self, to) return message(unwrap(raw.forward(self, to))) end
-M.forward_to = M.forward
+function M.forward_to(self, to) return M.forward(self, to) end
 function M.copy_to(self, to) return message(unwrap(raw.copy_to(self, to))) end
 function M.react(self, emoji) return unwrap(raw.react(self, emoji)) end
 function M.click(self, what) return unwrap(raw.click(self, what)) end

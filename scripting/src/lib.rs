@@ -5,8 +5,9 @@
 //!   --filter tree--> Lua/Rhai handler --call/send/...--> api::ScriptCtx --> engine Client
 //! ```
 //!
-//! The API is written once in [`api`] over JSON values; [`lua`] and [`rhai`] adapt it to
-//! each language. [`host`] loads scripts per account, runs their schedules and reloads them
+//! The API is written once in [`api`] over JSON values, one module per area, each
+//! registering its functions for both languages; [`lua`] and [`rhai`] hold each language's
+//! runtime (sandbox, handlers, schedules, argument conversion). [`host`] loads scripts per account, runs their schedules and reloads them
 //! when their files change; [`vm`] has the sandbox limits.
 
 pub mod api;

@@ -138,7 +138,11 @@ pub struct LuaVm {
     worker: Worker,
 }
 
-fn api_result(lua: &Lua, r: Result<Json, ApiError>, at: &str) -> mlua::Result<(bool, Value)> {
+pub(crate) fn api_result(
+    lua: &Lua,
+    r: Result<Json, ApiError>,
+    at: &str,
+) -> mlua::Result<(bool, Value)> {
     match r {
         Ok(v) => Ok((true, to_lua(lua, &v)?)),
         Err(e) => {
@@ -156,7 +160,7 @@ const MAX_MODULE: u64 = 16 << 20;
 /// `pcall` inside a function of its own (a wrapper such as `try(send, ...)`), the place is
 /// where that function was called, with the `pcall`'s line after it:
 /// `echo.lua:20 (through the pcall at echo.lua:3)`.
-fn location(lua: &Lua, file: &str) -> String {
+pub(crate) fn location(lua: &Lua, file: &str) -> String {
     let mut through_pcall = false;
     let mut first: Option<String> = None;
     for level in 1..16 {
@@ -183,11 +187,11 @@ fn location(lua: &Lua, file: &str) -> String {
     first.unwrap_or_else(|| file.to_string())
 }
 
-fn arg_json(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<Json> {
+pub(crate) fn arg_json(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<Json> {
     from_lua(lua, args.get(i).cloned().unwrap_or(Value::Nil))
 }
 
-fn arg_str(args: &MultiValue, i: usize, what: &str) -> mlua::Result<String> {
+pub(crate) fn arg_str(args: &MultiValue, i: usize, what: &str) -> mlua::Result<String> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s.to_str()?.to_string()),
         Some(Value::Integer(n)) => Ok(n.to_string()),
@@ -199,40 +203,34 @@ fn arg_str(args: &MultiValue, i: usize, what: &str) -> mlua::Result<String> {
     }
 }
 
+/// Registers `name` in the raw table as an async function whose body returns an API result
+/// (`(true, value)` or `(false, error)` to the prelude, with the script's place).
 macro_rules! async_api {
     ($lua:expr, $raw:expr, $file:expr, $ctx:expr, $name:literal, |$c:ident, $l:ident, $a:ident| $body:expr) => {{
         let ctx = $ctx.clone();
         let file = $file.to_string();
         $raw.set(
             $name,
-            $lua.create_async_function(move |$l: Lua, $a: MultiValue| {
+            $lua.create_async_function(move |$l: mlua::Lua, $a: mlua::MultiValue| {
                 let $c = ctx.clone();
-                let at = location(&$l, &file);
+                let at = $crate::lua::location(&$l, &file);
                 async move {
-                    let r: Result<Json, ApiError> = async { $body }.await;
-                    api_result(&$l, r, &at)
+                    let r: Result<serde_json::Value, $crate::api::ApiError> = async { $body }.await;
+                    $crate::lua::api_result(&$l, r, &at)
                 }
             })?,
         )?;
     }};
 }
+pub(crate) use async_api;
 
-/// A conversation, held by the Lua table `conversation(chat)` returns.
-struct LuaConv(crate::api::ScriptConversation);
-
-impl UserData for LuaConv {}
-
-/// The conversation a `conv_*` function is given first.
-fn arg_conv(args: &MultiValue) -> mlua::Result<crate::api::ScriptConversation> {
-    match args.front() {
-        Some(Value::UserData(u)) => Ok(u.borrow::<LuaConv>()?.0.clone()),
-        _ => Err(mlua::Error::runtime(
-            "a conversation method needs the conversation: write conv:ask(...), with a colon",
-        )),
-    }
+/// What the API areas' Lua registrations use.
+pub(crate) mod bind {
+    pub(crate) use super::{api_result, arg_json, arg_str, async_api, bad, from_lua, location};
+    pub(crate) use mlua::{Lua, MultiValue, Table, UserData, Value};
 }
 
-fn bad<E: std::fmt::Display>(e: E) -> ApiError {
+pub(crate) fn bad<E: std::fmt::Display>(e: E) -> ApiError {
     ApiError::Bad(e.to_string())
 }
 
@@ -388,238 +386,8 @@ impl LuaVm {
         string.set("dump", Value::Nil)?;
         raw.set("load", g.get::<Function>("load")?)?;
 
-        async_api!(lua, raw, file, ctx, "call", |c, l, a| {
-            let method = arg_str(&a, 0, "call(method, params)").map_err(bad)?;
-            let params = arg_json(&l, &a, 1).map_err(bad)?;
-            c.call(&method, &params).await
-        });
-        async_api!(lua, raw, file, ctx, "send", |c, l, a| {
-            let peer = arg_json(&l, &a, 0).map_err(bad)?;
-            let text = arg_str(&a, 1, "send(peer, text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            c.send(&peer, &text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "reply", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let text = arg_str(&a, 1, "msg:reply(text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            c.reply(&msg, &text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "edit", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let text = arg_str(&a, 1, "msg:edit(text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            c.edit(&msg, &text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "iter_history", |c, l, a| {
-            let chat = arg_json(&l, &a, 0).map_err(bad)?;
-            let opts = arg_json(&l, &a, 1).map_err(bad)?;
-            c.iter_history(&chat, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "get_messages", |c, l, a| {
-            let chat = arg_json(&l, &a, 0).map_err(bad)?;
-            let ids = arg_json(&l, &a, 1).map_err(bad)?;
-            c.get_messages(&chat, &ids).await
-        });
-        async_api!(lua, raw, file, ctx, "get_reply", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            c.get_reply(&msg).await
-        });
-        async_api!(lua, raw, file, ctx, "iter_dialogs", |c, l, a| {
-            let opts = arg_json(&l, &a, 0).map_err(bad)?;
-            c.iter_dialogs(&opts).await
-        });
-        async_api!(lua, raw, file, ctx, "iter_participants", |c, l, a| {
-            let chat = arg_json(&l, &a, 0).map_err(bad)?;
-            let opts = arg_json(&l, &a, 1).map_err(bad)?;
-            c.iter_participants(&chat, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "pin", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let opts = arg_json(&l, &a, 1).map_err(bad)?;
-            c.pin(&msg, true, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "unpin", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            c.pin(&msg, false, &Json::Null).await
-        });
-        async_api!(lua, raw, file, ctx, "delete", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            c.delete(&msg).await
-        });
-        async_api!(lua, raw, file, ctx, "forward", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let to = arg_json(&l, &a, 1).map_err(bad)?;
-            c.forward(&msg, &to).await
-        });
-        async_api!(lua, raw, file, ctx, "react", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let emoji = arg_str(&a, 1, "msg:react(emoji)").map_err(bad)?;
-            c.react(&msg, &emoji).await
-        });
-        async_api!(lua, raw, file, ctx, "click", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let what = arg_str(&a, 1, "msg:click(data)").map_err(bad)?;
-            c.click(&msg, &what).await
-        });
-        async_api!(lua, raw, file, ctx, "ban", |c, l, a| {
-            let chat = arg_json(&l, &a, 0).map_err(bad)?;
-            let user = arg_json(&l, &a, 1).map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            c.ban(&chat, &user, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "answer_callback", |c, l, a| {
-            let q = arg_json(&l, &a, 0).map_err(bad)?;
-            let text = arg_json(&l, &a, 1).map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            c.answer_callback(&q, &text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "fleet_call", |c, l, a| {
-            let name = arg_str(&a, 0, "fleet.account(name)").map_err(bad)?;
-            let method = arg_str(&a, 1, "call(method, params)").map_err(bad)?;
-            let params = arg_json(&l, &a, 2).map_err(bad)?;
-            c.other(&name)?.call(&method, &params).await
-        });
-        async_api!(lua, raw, file, ctx, "pool_send", |c, l, a| {
-            let pool = arg_str(&a, 0, "fleet.pool(name)").map_err(bad)?;
-            let peer = arg_json(&l, &a, 1).map_err(bad)?;
-            let text = arg_str(&a, 2, "send(peer, text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 3).map_err(bad)?;
-            c.pool_send(&pool, &peer, &text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "fleet_send", |c, l, a| {
-            let name = arg_str(&a, 0, "fleet.account(name)").map_err(bad)?;
-            let peer = arg_json(&l, &a, 1).map_err(bad)?;
-            let text = arg_str(&a, 2, "send(peer, text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 3).map_err(bad)?;
-            c.other(&name)?.send(&peer, &text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "get_peer", |c, l, a| {
-            let peer = arg_json(&l, &a, 0).map_err(bad)?;
-            c.get_peer(&peer).await
-        });
-        async_api!(lua, raw, file, ctx, "sender", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            c.sender(&msg).await
-        });
-        async_api!(lua, raw, file, ctx, "chat", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            c.chat(&msg).await
-        });
-        async_api!(lua, raw, file, ctx, "copy_to", |c, l, a| {
-            let msg = arg_json(&l, &a, 0).map_err(bad)?;
-            let to = arg_json(&l, &a, 1).map_err(bad)?;
-            c.copy_to(&msg, &to).await
-        });
-        async_api!(lua, raw, file, ctx, "participant", |c, l, a| {
-            let chat = arg_json(&l, &a, 0).map_err(bad)?;
-            let user = arg_json(&l, &a, 1).map_err(bad)?;
-            c.participant(&chat, &user).await
-        });
-        async_api!(lua, raw, file, ctx, "search", |c, l, a| {
-            let chat = arg_json(&l, &a, 0).map_err(bad)?;
-            let query = arg_str(&a, 1, "search(chat, query)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            c.search(&chat, &query, &opts).await
-        });
-        // Conversations: the Rust side lives in a userdata the script's table holds.
-        async_api!(lua, raw, file, ctx, "conv_send", |_c, l, a| {
-            let conv = arg_conv(&a).map_err(bad)?;
-            let text = arg_str(&a, 1, "conv:send(text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            conv.send(&text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "conv_ask", |_c, l, a| {
-            let conv = arg_conv(&a).map_err(bad)?;
-            let text = arg_str(&a, 1, "conv:ask(text)").map_err(bad)?;
-            let opts = arg_json(&l, &a, 2).map_err(bad)?;
-            conv.ask(&text, &opts).await
-        });
-        async_api!(lua, raw, file, ctx, "conv_get_response", |_c, l, a| {
-            let conv = arg_conv(&a).map_err(bad)?;
-            let timeout = arg_json(&l, &a, 1).map_err(bad)?;
-            conv.get_response(Some(&timeout)).await
-        });
-        async_api!(lua, raw, file, ctx, "conv_close", |_c, _l, a| {
-            let conv = arg_conv(&a).map_err(bad)?;
-            conv.close().await;
-            Ok(Json::Bool(true))
-        });
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "conversation",
-            lua.create_async_function(move |l: Lua, (chat, opts): (Value, Value)| {
-                let c = c.clone();
-                let at = location(&l, &f);
-                async move {
-                    let r = match (from_lua(&l, chat), from_lua(&l, opts)) {
-                        (Ok(ch), Ok(o)) => c.conversation(&ch, &o).await,
-                        (Err(e), _) | (_, Err(e)) => Err(bad(e)),
-                    };
-                    match r {
-                        Ok(conv) => {
-                            let id = conv.chat_id();
-                            Ok((true, Value::UserData(l.create_userdata(LuaConv(conv))?), id))
-                        }
-                        Err(e) => {
-                            let (ok, v) = api_result(&l, Err(e), &at)?;
-                            Ok((ok, v, 0))
-                        }
-                    }
-                }
-            })?,
-        )?;
-        raw.set(
-            "mention",
-            lua.create_function(move |l, (peer, mode): (Value, Value)| {
-                let r = (|| {
-                    let peer = from_lua(l, peer).map_err(bad)?;
-                    let mode = from_lua(l, mode).map_err(bad)?;
-                    crate::api::mention(&peer, &mode).map(Json::String)
-                })();
-                api_result(l, r, &location(l, "mention"))
-            })?,
-        )?;
-        // Files: bytes travel as Lua strings.
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "download",
-            lua.create_async_function(move |l: Lua, msg: Value| {
-                let c = c.clone();
-                let at = location(&l, &f);
-                async move {
-                    let r = match from_lua(&l, msg) {
-                        Ok(m) => c.download(&m).await,
-                        Err(e) => Err(bad(e)),
-                    };
-                    match r {
-                        Ok(bytes) => Ok((true, Value::String(l.create_string(&bytes)?))),
-                        Err(e) => api_result(&l, Err(e), &at),
-                    }
-                }
-            })?,
-        )?;
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "upload",
-            lua.create_async_function(
-                move |l: Lua, (peer, data, opts): (Value, mlua::String, Value)| {
-                    let c = c.clone();
-                    let at = location(&l, &f);
-                    let bytes = data.as_bytes().to_vec();
-                    async move {
-                        let r = match (from_lua(&l, peer), from_lua(&l, opts)) {
-                            (Ok(p), Ok(o)) => c.upload(&p, &bytes, &o).await,
-                            (Err(e), _) | (_, Err(e)) => Err(bad(e)),
-                        };
-                        api_result(&l, r, &at)
-                    }
-                },
-            )?,
-        )?;
+        // The API, area by area (each area registers its Lua and Rhai functions together).
+        crate::api::register_lua(lua, &raw, file, ctx)?;
         raw.set(
             "sleep",
             lua.create_async_function(|_, secs: f64| async move {
@@ -627,50 +395,6 @@ impl LuaVm {
                     tokio::time::sleep(std::time::Duration::from_secs_f64(secs.min(86400.0))).await;
                 }
                 Ok(())
-            })?,
-        )?;
-        // Synchronous parts: kv, log, config, account.
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "kv_get",
-            lua.create_function(move |l, key: String| {
-                api_result(l, c.kv_get(&key), &location(l, &f))
-            })?,
-        )?;
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "kv_set",
-            lua.create_function(move |l, (key, v): (String, Value)| {
-                let r = from_lua(l, v)
-                    .map_err(bad)
-                    .and_then(|v| c.kv_set(&key, &v).map(|()| Json::Null));
-                api_result(l, r, &location(l, &f))
-            })?,
-        )?;
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "kv_incr",
-            lua.create_function(move |l, (key, by): (String, Option<i64>)| {
-                api_result(
-                    l,
-                    c.kv_incr(&key, by.unwrap_or(1)).map(|n| json!(n)),
-                    &location(l, &f),
-                )
-            })?,
-        )?;
-        let c = ctx.clone();
-        let f = file.to_string();
-        raw.set(
-            "kv_keys",
-            lua.create_function(move |l, prefix: Option<String>| {
-                api_result(
-                    l,
-                    c.kv_keys(prefix.as_deref().unwrap_or("")).map(|k| json!(k)),
-                    &location(l, &f),
-                )
             })?,
         )?;
         let c = ctx.clone();

@@ -7,7 +7,6 @@
 //! operation limit per handler, a wall-clock deadline checked on progress, size limits on
 //! strings, arrays and maps.
 
-use crate::api::ScriptConversation;
 use crate::api::{ApiError, JobRun, ScriptCtx, JOB_RUN};
 use crate::filter::Filter;
 use crate::vm::{
@@ -29,7 +28,7 @@ thread_local! {
     static STOPPED: Cell<bool> = const { Cell::new(false) };
 }
 
-type RResult<T> = Result<T, Box<EvalAltResult>>;
+pub(crate) type RResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// JSON -> Rhai.
 pub fn to_rhai(v: &Json) -> Dynamic {
@@ -53,13 +52,13 @@ pub fn from_rhai(v: &Dynamic) -> Result<Json, String> {
 /// Runs `fut` to completion from synchronous Rhai code (on the script's thread).
 /// Waits for `fut` on this (the script's) thread. The wait is not script time: the run's
 /// deadline moves by as long, and the worker is not busy meanwhile.
-fn block<T>(fut: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn block<T>(fut: impl std::future::Future<Output = T>) -> T {
     let (v, waited) = crate::worker::wait_on(fut);
     DEADLINE.with(|d| d.set(d.get().map(|t| t + waited)));
     v
 }
 
-fn at(ctx: &NativeCallContext, file: &str) -> String {
+pub(crate) fn at(ctx: &NativeCallContext, file: &str) -> String {
     let pos = ctx.call_position();
     match pos.line() {
         Some(l) => format!("{file}:{l}"),
@@ -68,13 +67,17 @@ fn at(ctx: &NativeCallContext, file: &str) -> String {
 }
 
 /// An API error as a catchable Rhai error (a map with kind, code, name, value, message).
-fn raise(e: ApiError, at: &str, pos: Position) -> Box<EvalAltResult> {
+pub(crate) fn raise(e: ApiError, at: &str, pos: Position) -> Box<EvalAltResult> {
     let mut j = e.to_json();
     j["message"] = json!(format!("{at}: {e}"));
     EvalAltResult::ErrorRuntime(to_rhai(&j), pos).into()
 }
 
-fn api(ctx: &NativeCallContext, file: &str, r: Result<Json, ApiError>) -> RResult<Dynamic> {
+pub(crate) fn api(
+    ctx: &NativeCallContext,
+    file: &str,
+    r: Result<Json, ApiError>,
+) -> RResult<Dynamic> {
     r.map(|v| to_rhai(&v))
         .map_err(|e| raise(e, &at(ctx, file), ctx.call_position()))
 }
@@ -110,14 +113,6 @@ impl rhai::ModuleResolver for TrackingResolver {
         self.inner.resolve(engine, source, path, pos)
     }
 }
-
-/// Handle type for `fleet::account(name)`.
-#[derive(Clone)]
-struct FleetAccount(String);
-
-/// Handle type for `fleet::pool(name)`.
-#[derive(Clone)]
-struct FleetPool(String);
 
 /// A loaded Rhai script.
 pub struct RhaiVm {
@@ -401,6 +396,36 @@ fn rhai_error(file: &str, e: &EvalAltResult) -> ScriptError {
     ScriptError::new(file, line, message)
 }
 
+/// Registers `name` for Rhai with a body that returns an API result (raised as a catchable
+/// error with the script's place).
+macro_rules! with_ctx {
+    ($engine:expr, $ctx:expr, $file:expr, $name:literal, |$c:ident, $x:ident $(, $a:ident : $t:ty)*| $body:expr) => {{
+        let ctx = $ctx.clone();
+        let f: String = $file.to_string();
+        $engine.register_fn($name, move |$x: rhai::NativeCallContext $(, $a: $t)*| -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {
+            let $c = &ctx;
+            let file = &f;
+            let r: Result<serde_json::Value, $crate::api::ApiError> = (|| $body)();
+            $crate::rhai::api(&$x, file, r)
+        });
+    }};
+}
+pub(crate) use with_ctx;
+
+/// A Rhai value as JSON, or the script's error (inside a [`with_ctx`] body).
+macro_rules! j {
+    ($x:expr, $v:expr) => {
+        $crate::rhai::from_rhai($v).map_err($crate::api::ApiError::Bad)?
+    };
+}
+pub(crate) use j;
+
+/// What the API areas' Rhai registrations use.
+pub(crate) mod bind {
+    pub(crate) use super::{at, block, from_rhai, j, raise, to_rhai, with_ctx, RResult};
+    pub(crate) use rhai::{Dynamic, Engine, NativeCallContext, Position};
+}
+
 // The API wrappers run their body in a closure so `?` works inside it.
 #[allow(clippy::redundant_closure_call)]
 fn register(
@@ -412,287 +437,11 @@ fn register(
 ) {
     let f = file.to_string();
     engine.register_type_with_name::<Filter>("Filter");
-    engine.register_type_with_name::<FleetAccount>("FleetAccount");
-    engine.register_type_with_name::<FleetPool>("FleetPool");
 
-    // call / send / helpers.
-    macro_rules! with_ctx {
-        ($name:literal, |$c:ident, $x:ident $(, $a:ident : $t:ty)*| $body:expr) => {{
-            let ctx = ctx.clone();
-            let f = f.clone();
-            engine.register_fn($name, move |$x: NativeCallContext $(, $a: $t)*| -> RResult<Dynamic> {
-                let $c = &ctx;
-                let file = &f;
-                let r: Result<Json, ApiError> = (|| $body)();
-                api(&$x, file, r)
-            });
-        }};
-    }
-    macro_rules! j {
-        ($x:expr, $v:expr) => {
-            from_rhai($v).map_err(ApiError::Bad)?
-        };
-    }
-    // `call` is reserved in Rhai (it calls function pointers): Rhai scripts write
-    // `invoke(method, params)`, which Lua has as well.
-    with_ctx!("invoke", |c, x, method: &str, params: Dynamic| {
-        let p = j!(x, &params);
-        block(c.call(method, &p))
-    });
-    with_ctx!("invoke", |c, x, method: &str| block(
-        c.call(method, &Json::Null)
-    ));
-    with_ctx!("send", |c, x, peer: Dynamic, text: &str| {
-        block(c.send(&j!(x, &peer), text, &Json::Null))
-    });
-    with_ctx!("send", |c, x, peer: Dynamic, text: &str, opts: Map| {
-        block(c.send(&j!(x, &peer), text, &j!(x, &Dynamic::from(opts))))
-    });
+    // The API, area by area (each area registers its Lua and Rhai functions together).
+    crate::api::register_rhai(engine, ctx, &f);
     // The script's later handlers do not get this event.
     engine.register_fn("stop", |_msg: &mut Map| STOPPED.with(|s| s.set(true)));
-    with_ctx!("reply", |c, x, msg: Map, text: &str| {
-        block(c.reply(&j!(x, &Dynamic::from(msg)), text, &Json::Null))
-    });
-    with_ctx!("reply", |c, x, msg: Map, text: &str, opts: Map| {
-        block(c.reply(
-            &j!(x, &Dynamic::from(msg)),
-            text,
-            &j!(x, &Dynamic::from(opts)),
-        ))
-    });
-    with_ctx!("edit", |c, x, msg: Map, text: &str| {
-        block(c.edit(&j!(x, &Dynamic::from(msg)), text, &Json::Null))
-    });
-    with_ctx!("edit", |c, x, msg: Map, text: &str, opts: Map| {
-        block(c.edit(
-            &j!(x, &Dynamic::from(msg)),
-            text,
-            &j!(x, &Dynamic::from(opts)),
-        ))
-    });
-    with_ctx!("iter_history", |c, x, chat: Dynamic| block(
-        c.iter_history(&j!(x, &chat), &Json::Null)
-    ));
-    with_ctx!("iter_history", |c, x, chat: Dynamic, opts: Map| block(
-        c.iter_history(&j!(x, &chat), &j!(x, &Dynamic::from(opts)))
-    ));
-    with_ctx!("get_messages", |c, x, chat: Dynamic, ids: Dynamic| block(
-        c.get_messages(&j!(x, &chat), &j!(x, &ids))
-    ));
-    with_ctx!("get_reply", |c, x, msg: Map| block(
-        c.get_reply(&j!(x, &Dynamic::from(msg)))
-    ));
-    with_ctx!("iter_dialogs", |c, x| block(c.iter_dialogs(&Json::Null)));
-    with_ctx!("iter_dialogs", |c, x, opts: Map| block(
-        c.iter_dialogs(&j!(x, &Dynamic::from(opts)))
-    ));
-    with_ctx!("iter_participants", |c, x, chat: Dynamic| block(
-        c.iter_participants(&j!(x, &chat), &Json::Null)
-    ));
-    with_ctx!("iter_participants", |c, x, chat: Dynamic, opts: Map| block(
-        c.iter_participants(&j!(x, &chat), &j!(x, &Dynamic::from(opts)))
-    ));
-    with_ctx!("pin", |c, x, msg: Map| block(c.pin(
-        &j!(x, &Dynamic::from(msg)),
-        true,
-        &Json::Null
-    )));
-    with_ctx!("pin", |c, x, msg: Map, opts: Map| block(c.pin(
-        &j!(x, &Dynamic::from(msg)),
-        true,
-        &j!(x, &Dynamic::from(opts))
-    )));
-    with_ctx!("unpin", |c, x, msg: Map| block(c.pin(
-        &j!(x, &Dynamic::from(msg)),
-        false,
-        &Json::Null
-    )));
-    with_ctx!("delete", |c, x, msg: Map| block(
-        c.delete(&j!(x, &Dynamic::from(msg)))
-    ));
-    with_ctx!("forward", |c, x, msg: Map, to: Dynamic| {
-        block(c.forward(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
-    });
-    with_ctx!("forward_to", |c, x, msg: Map, to: Dynamic| {
-        block(c.forward(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
-    });
-    with_ctx!("react", |c, x, msg: Map, emoji: &str| {
-        block(c.react(&j!(x, &Dynamic::from(msg)), emoji))
-    });
-    with_ctx!("click", |c, x, msg: Map, what: &str| {
-        block(c.click(&j!(x, &Dynamic::from(msg)), what))
-    });
-    with_ctx!("answer", |c, x, q: Map, text: Dynamic| {
-        block(c.answer_callback(&j!(x, &Dynamic::from(q)), &j!(x, &text), &Json::Null))
-    });
-    with_ctx!("answer", |c, x, q: Map, text: Dynamic, opts: Map| {
-        block(c.answer_callback(
-            &j!(x, &Dynamic::from(q)),
-            &j!(x, &text),
-            &j!(x, &Dynamic::from(opts)),
-        ))
-    });
-    with_ctx!("answer_callback", |c, x, q: Map, text: Dynamic| {
-        block(c.answer_callback(&j!(x, &Dynamic::from(q)), &j!(x, &text), &Json::Null))
-    });
-    with_ctx!(
-        "answer_callback",
-        |c, x, q: Map, text: Dynamic, opts: Map| {
-            block(c.answer_callback(
-                &j!(x, &Dynamic::from(q)),
-                &j!(x, &text),
-                &j!(x, &Dynamic::from(opts)),
-            ))
-        }
-    );
-    with_ctx!("ban", |c, x, chat: Dynamic, user: Dynamic| {
-        block(c.ban(&j!(x, &chat), &j!(x, &user), &Json::Null))
-    });
-    with_ctx!("ban", |c, x, chat: Dynamic, user: Dynamic, opts: Map| {
-        block(c.ban(&j!(x, &chat), &j!(x, &user), &j!(x, &Dynamic::from(opts))))
-    });
-    with_ctx!("copy_to", |c, x, msg: Map, to: Dynamic| {
-        block(c.copy_to(&j!(x, &Dynamic::from(msg)), &j!(x, &to)))
-    });
-    with_ctx!("sender", |c, x, msg: Map| block(
-        c.sender(&j!(x, &Dynamic::from(msg)))
-    ));
-    with_ctx!("chat", |c, x, msg: Map| block(
-        c.chat(&j!(x, &Dynamic::from(msg)))
-    ));
-    with_ctx!("get_peer", |c, x, peer: Dynamic| block(
-        c.get_peer(&j!(x, &peer))
-    ));
-    with_ctx!("mention", |_c, x, peer: Map| crate::api::mention(
-        &j!(x, &Dynamic::from(peer)),
-        &Json::Null
-    )
-    .map(Json::String));
-    with_ctx!("mention", |_c, x, peer: Map, mode: &str| {
-        crate::api::mention(&j!(x, &Dynamic::from(peer)), &json!(mode)).map(Json::String)
-    });
-    with_ctx!("participant", |c, x, chat: Dynamic, user: Dynamic| {
-        block(c.participant(&j!(x, &chat), &j!(x, &user)))
-    });
-    with_ctx!("search", |c, x, chat: Dynamic, query: &str| {
-        block(c.search(&j!(x, &chat), query, &Json::Null))
-    });
-    with_ctx!("search", |c, x, chat: Dynamic, query: &str, opts: Map| {
-        block(c.search(&j!(x, &chat), query, &j!(x, &Dynamic::from(opts))))
-    });
-    // Conversations.
-    engine.register_type_with_name::<ScriptConversation>("Conversation");
-    engine.register_get("chat_id", |c: &mut ScriptConversation| c.chat_id());
-    for with_opts in [false, true] {
-        let (c, fl) = (ctx.clone(), f.clone());
-        let open = move |x: NativeCallContext, chat: Dynamic, opts: Json| {
-            let r = from_rhai(&chat)
-                .map_err(ApiError::Bad)
-                .and_then(|chat| block(c.conversation(&chat, &opts)));
-            r.map_err(|e| raise(e, &at(&x, &fl), x.call_position()))
-        };
-        if with_opts {
-            engine.register_fn(
-                "conversation",
-                move |x: NativeCallContext,
-                      chat: Dynamic,
-                      opts: Map|
-                      -> RResult<ScriptConversation> {
-                    let o = from_rhai(&Dynamic::from(opts)).map_err(|e| {
-                        raise(ApiError::Bad(e), &at(&x, "conversation"), x.call_position())
-                    })?;
-                    open(x, chat, o)
-                },
-            );
-        } else {
-            engine.register_fn(
-                "conversation",
-                move |x: NativeCallContext, chat: Dynamic| -> RResult<ScriptConversation> {
-                    open(x, chat, Json::Null)
-                },
-            );
-        }
-    }
-    with_ctx!("send", |_c, x, conv: ScriptConversation, text: &str| {
-        block(conv.send(text, &Json::Null))
-    });
-    with_ctx!("send", |_c,
-                       x,
-                       conv: ScriptConversation,
-                       text: &str,
-                       opts: Map| {
-        block(conv.send(text, &j!(x, &Dynamic::from(opts))))
-    });
-    with_ctx!("ask", |_c, x, conv: ScriptConversation, text: &str| {
-        block(conv.ask(text, &Json::Null))
-    });
-    with_ctx!("ask", |_c,
-                      x,
-                      conv: ScriptConversation,
-                      text: &str,
-                      opts: Map| {
-        block(conv.ask(text, &j!(x, &Dynamic::from(opts))))
-    });
-    with_ctx!("get_response", |_c, x, conv: ScriptConversation| {
-        block(conv.get_response(None))
-    });
-    with_ctx!(
-        "get_response",
-        |_c, x, conv: ScriptConversation, timeout: Dynamic| {
-            block(conv.get_response(Some(&j!(x, &timeout))))
-        }
-    );
-    with_ctx!("close", |_c, x, conv: ScriptConversation| {
-        block(conv.close());
-        Ok(Json::Bool(true))
-    });
-    // Files: bytes travel as Rhai blobs (a string is sent as its UTF-8 bytes).
-    let (c, fl) = (ctx.clone(), f.clone());
-    engine.register_fn(
-        "download",
-        move |x: NativeCallContext, msg: Map| -> RResult<rhai::Blob> {
-            let m = from_rhai(&Dynamic::from(msg))
-                .map_err(|e| raise(ApiError::Bad(e), &at(&x, &fl), x.call_position()))?;
-            block(c.download(&m)).map_err(|e| raise(e, &at(&x, &fl), x.call_position()))
-        },
-    );
-    for with_opts in [false, true] {
-        let (c, fl) = (ctx.clone(), f.clone());
-        let up = move |x: NativeCallContext,
-                       peer: Dynamic,
-                       data: Dynamic,
-                       opts: Map|
-              -> RResult<Dynamic> {
-            let bytes = if data.is_blob() {
-                data.cast::<rhai::Blob>()
-            } else {
-                data.into_string().map(String::into_bytes).map_err(|t| {
-                    raise(
-                        ApiError::Bad(format!("upload: expected a blob or a string, got {t}")),
-                        &at(&x, &fl),
-                        x.call_position(),
-                    )
-                })?
-            };
-            let p = from_rhai(&peer)
-                .map_err(|e| raise(ApiError::Bad(e), &at(&x, &fl), x.call_position()))?;
-            let o = from_rhai(&Dynamic::from(opts))
-                .map_err(|e| raise(ApiError::Bad(e), &at(&x, &fl), x.call_position()))?;
-            block(c.upload(&p, &bytes, &o))
-                .map(|v| to_rhai(&v))
-                .map_err(|e| raise(e, &at(&x, &fl), x.call_position()))
-        };
-        if with_opts {
-            engine.register_fn("upload", up);
-        } else {
-            engine.register_fn(
-                "upload",
-                move |x: NativeCallContext, peer: Dynamic, data: Dynamic| {
-                    up(x, peer, data, Map::new())
-                },
-            );
-        }
-    }
     // Rhai's own `sleep(INT/FLOAT)` would block the thread as script time: these replace
     // it (the exact types matter: Rhai prefers a built-in of the exact type over a
     // registered function taking Dynamic).
@@ -711,39 +460,6 @@ fn register(
     engine.register_fn("account", move || to_rhai(&c.account_info()));
 
     // kv::, log::, fleet:: as static modules (usable inside functions too).
-    let mut kv = rhai::Module::new();
-    let (c, fl) = (ctx.clone(), f.clone());
-    kv.set_native_fn("get", move |key: &str| {
-        c.kv_get(key)
-            .map(|v| to_rhai(&v))
-            .map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    let (c, fl) = (ctx.clone(), f.clone());
-    kv.set_native_fn("set", move |key: &str, v: Dynamic| {
-        let v = from_rhai(&v).map_err(|m| raise(ApiError::Bad(m), &fl, Position::NONE))?;
-        c.kv_set(key, &v).map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    let (c, fl) = (ctx.clone(), f.clone());
-    kv.set_native_fn("del", move |key: &str| {
-        c.kv_set(key, &Json::Null)
-            .map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    let (c, fl) = (ctx.clone(), f.clone());
-    kv.set_native_fn("incr", move |key: &str| {
-        c.kv_incr(key, 1).map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    let (c, fl) = (ctx.clone(), f.clone());
-    kv.set_native_fn("incr", move |key: &str, by: i64| {
-        c.kv_incr(key, by)
-            .map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    let (c, fl) = (ctx.clone(), f.clone());
-    kv.set_native_fn("keys", move |prefix: &str| {
-        c.kv_keys(prefix)
-            .map(|k| k.into_iter().map(Dynamic::from).collect::<rhai::Array>())
-            .map_err(|e| raise(e, &fl, Position::NONE))
-    });
-    engine.register_static_module("kv", kv.into());
     let mut log = rhai::Module::new();
     for level in ["info", "warn", "error"] {
         let c = ctx.clone();
@@ -758,41 +474,6 @@ fn register(
     engine.on_print(move |s| c.log("info", s));
     let c = ctx.clone();
     engine.on_debug(move |s, _, _| c.log("info", s));
-    let mut fleet = rhai::Module::new();
-    fleet.set_native_fn("account", |name: &str| Ok(FleetAccount(name.to_string())));
-    fleet.set_native_fn("pool", |name: &str| Ok(FleetPool(name.to_string())));
-    engine.register_static_module("fleet", fleet.into());
-
-    with_ctx!("send", |c,
-                       x,
-                       pool: FleetPool,
-                       peer: Dynamic,
-                       text: &str| {
-        block(c.pool_send(&pool.0, &j!(x, &peer), text, &Json::Null))
-    });
-    with_ctx!("send", |c,
-                       x,
-                       pool: FleetPool,
-                       peer: Dynamic,
-                       text: &str,
-                       opts: Map| {
-        block(c.pool_send(&pool.0, &j!(x, &peer), text, &j!(x, &Dynamic::from(opts))))
-    });
-    with_ctx!("invoke", |c,
-                         x,
-                         acc: FleetAccount,
-                         method: &str,
-                         params: Dynamic| {
-        let p = j!(x, &params);
-        block(c.other(&acc.0)?.call(method, &p))
-    });
-    with_ctx!("send", |c,
-                       x,
-                       acc: FleetAccount,
-                       peer: Dynamic,
-                       text: &str| {
-        block(c.other(&acc.0)?.send(&j!(x, &peer), text, &Json::Null))
-    });
 
     // on / cron / every.
     let reg = registered.clone();

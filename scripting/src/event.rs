@@ -441,6 +441,15 @@ impl EventData {
         }
     }
 
+    /// The whole TL update as the schema's dynamic value (what `raw` shows), without JSON
+    /// on the way; `None` for an event given as JSON (its `raw` is [`EventData::raw`]).
+    pub fn raw_value(&self) -> Option<dynamic::Value> {
+        let d = self.update.as_ref()?;
+        dynamic::schema()
+            .decode_as(&d.update.to_bytes(), "Update")
+            .ok()
+    }
+
     /// The fields with `raw`.
     pub fn full(&self) -> Arc<Json> {
         self.full

@@ -257,6 +257,14 @@ impl ScriptCtx {
     /// where the method expects `InputPeer`/`InputUser`/`InputChannel`; a missing
     /// `random_id` is filled in.
     pub async fn call(&self, method: &str, params: &Json) -> ApiResult {
+        Ok(dynamic::json::to_json(
+            &self.call_value(method, params).await?,
+        ))
+    }
+
+    /// [`ScriptCtx::call`], its answer as the schema's dynamic value (what the languages
+    /// convert directly, without JSON).
+    pub async fn call_value(&self, method: &str, params: &Json) -> ApiResult<dynamic::Value> {
         if !self.caps.may_call(method) {
             return Err(ApiError::Bad(format!(
                 "{method} is not allowed to this script: auth.* and account.* methods can hand over or change the account itself; allow them with `allow_methods: [{}]` on the script's entry in accounts.yaml",
@@ -325,8 +333,7 @@ impl ScriptCtx {
         let args = schema
             .object_from_json(&Json::Object(obj))
             .map_err(|e| ApiError::Bad(e.to_string()))?;
-        let result = self.client().invoke_raw(method, args).await?;
-        Ok(dynamic::json::to_json(&result))
+        Ok(self.client().invoke_raw(method, args).await?)
     }
 
     /// The marked id of a peer given as an id or a reference (resolved).
@@ -417,11 +424,28 @@ pub(crate) fn register_rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
 
 /// Registers the core's raw functions for Lua (`call`).
 fn lua_core(lua: &Lua, raw: &Table, file: &str, ctx: &ScriptCtx) -> mlua::Result<()> {
-    async_api!(lua, raw, file, ctx, "call", |c, l, a| {
-        let method = arg_str(&a, 0, "call(method, params)").map_err(bad)?;
-        let params = arg_json(&l, &a, 1).map_err(bad)?;
-        c.call(&method, &params).await
-    });
+    // The answer goes from the schema's dynamic value straight to Lua (no JSON between).
+    let c = ctx.clone();
+    let f = file.to_string();
+    raw.set(
+        "call",
+        lua.create_async_function(move |l: Lua, a: MultiValue| {
+            let c = c.clone();
+            let at = location(&l, &f);
+            async move {
+                let r = async {
+                    let method = arg_str(&a, 0, "call(method, params)").map_err(bad)?;
+                    let params = arg_json(&l, &a, 1).map_err(bad)?;
+                    c.call_value(&method, &params).await
+                }
+                .await;
+                match r {
+                    Ok(v) => Ok((true, crate::lua::tl_to_lua(&l, &v)?)),
+                    Err(e) => api_result(&l, Err(e), &at),
+                }
+            }
+        })?,
+    )?;
     Ok(())
 }
 
@@ -432,17 +456,30 @@ fn rhai_core(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
     let f = f.to_string();
     // `call` is reserved in Rhai (it calls function pointers): Rhai scripts write
     // `invoke(method, params)`, which Lua has as well.
-    with_ctx!(
-        engine,
-        ctx,
-        f,
-        "invoke",
-        |c, x, method: &str, params: Dynamic| {
-            let p = j!(x, &params);
-            block(c.call(method, &p))
+    for with_params in [true, false] {
+        let (c, fl) = (ctx.clone(), f.clone());
+        let invoke = move |x: &NativeCallContext, method: &str, params: Dynamic| {
+            // The answer goes from the schema's dynamic value straight to Rhai.
+            let fail = |e| raise(e, &at(x, &fl), x.call_position());
+            let p = from_rhai(&params).map_err(|e| fail(ApiError::Bad(e)))?;
+            block(c.call_value(method, &p))
+                .map(|v| crate::rhai::tl_to_rhai(&v))
+                .map_err(fail)
+        };
+        if with_params {
+            engine.register_fn(
+                "invoke",
+                move |x: NativeCallContext, method: &str, params: Dynamic| -> RResult<Dynamic> {
+                    invoke(&x, method, params)
+                },
+            );
+        } else {
+            engine.register_fn(
+                "invoke",
+                move |x: NativeCallContext, method: &str| -> RResult<Dynamic> {
+                    invoke(&x, method, Dynamic::UNIT)
+                },
+            );
         }
-    );
-    with_ctx!(engine, ctx, f, "invoke", |c, x, method: &str| block(
-        c.call(method, &Json::Null)
-    ));
+    }
 }

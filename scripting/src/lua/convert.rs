@@ -31,6 +31,40 @@ pub fn to_lua(lua: &Lua, v: &Json) -> mlua::Result<Value> {
     })
 }
 
+/// A TL value (the schema's dynamic form) -> Lua, directly: the same shape as through JSON
+/// (`{_ = name, field = value}`; `bytes` as base64 text, `int128`/`int256` as hex; a double
+/// that is not a number as nil).
+pub fn tl_to_lua(lua: &Lua, v: &fleetgram_tl::dynamic::Value) -> mlua::Result<Value> {
+    use fleetgram_tl::dynamic::json::{to_base64, to_hex};
+    use fleetgram_tl::dynamic::Value as Tl;
+    Ok(match v {
+        Tl::Int(x) => Value::Integer(i64::from(*x)),
+        Tl::Long(x) => Value::Integer(*x),
+        Tl::Double(x) if x.is_finite() => Value::Number(*x),
+        Tl::Double(_) => Value::Nil,
+        Tl::String(s) => Value::String(lua.create_string(s)?),
+        Tl::Bytes(b) => Value::String(lua.create_string(to_base64(b))?),
+        Tl::Bool(b) => Value::Boolean(*b),
+        Tl::Int128(b) => Value::String(lua.create_string(to_hex(b))?),
+        Tl::Int256(b) => Value::String(lua.create_string(to_hex(&b[..]))?),
+        Tl::Vector(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, x) in items.iter().enumerate() {
+                t.raw_set(i + 1, tl_to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+        Tl::Object(o) => {
+            let t = lua.create_table_with_capacity(0, o.fields.len() + 1)?;
+            t.raw_set("_", &*o.name)?;
+            for (k, x) in &o.fields {
+                t.raw_set(&**k, tl_to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
 /// Tables nested deeper than this (or containing themselves) are refused.
 pub const MAX_DEPTH: usize = 64;
 

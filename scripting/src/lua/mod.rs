@@ -276,7 +276,11 @@ impl LuaVm {
             .create_function(move |l, id: u64| {
                 let e = ev.live.lock().expect("not poisoned").get(&id).cloned();
                 match e {
-                    Some(e) => to_lua(l, &e.raw()),
+                    Some(e) => match e.raw_value() {
+                        // The update straight to Lua (no JSON between).
+                        Some(v) => tl_to_lua(l, &v),
+                        None => to_lua(l, &e.raw()),
+                    },
                     None => Ok(Value::Nil),
                 }
             })
@@ -735,6 +739,7 @@ fn message_args(
         buttons,
         e.sender().name.as_deref(),
         e.sender().username.as_deref(),
+        m.mentioned,
     )
         .into_lua_multi(lua)
         .map(Some)
@@ -845,4 +850,4 @@ impl Vm for LuaVm {
 
 mod convert;
 
-pub use convert::{from_lua, to_lua, MAX_DEPTH};
+pub use convert::{from_lua, tl_to_lua, to_lua, MAX_DEPTH};

@@ -198,12 +198,13 @@ end
 
 -- A message event, its table built here from plain values.
 local function run_message(f, id, kind, mid, chat_id, sender_id, text, out, date, reply_to,
-                           has_media, chat_type, buttons, sender_name, sender_username)
+                           has_media, chat_type, buttons, sender_name, sender_username,
+                           mentioned)
   return run(f, {
     __event = id, kind = kind, id = mid, chat_id = chat_id, sender_id = sender_id,
     text = text, out = out, date = date, reply_to = reply_to, has_media = has_media,
     chat_type = chat_type, buttons = buttons or {}, service = false,
-    sender_name = sender_name, sender_username = sender_username,
+    sender_name = sender_name, sender_username = sender_username, mentioned = mentioned,
   })
 end
 

@@ -35,6 +35,95 @@ pub fn to_rhai(v: &Json) -> Dynamic {
     rhai::serde::to_dynamic(v).unwrap_or(Dynamic::UNIT)
 }
 
+/// A TL value (the schema's dynamic form) -> Rhai, directly: the same shape as through JSON
+/// (`#{"_": name, field: value}`; `bytes` as base64 text, `int128`/`int256` as hex; a double
+/// that is not a number as `()`).
+pub fn tl_to_rhai(v: &fleetgram_tl::dynamic::Value) -> Dynamic {
+    use fleetgram_tl::dynamic::json::{to_base64, to_hex};
+    use fleetgram_tl::dynamic::Value as Tl;
+    match v {
+        Tl::Int(x) => Dynamic::from(rhai::INT::from(*x)),
+        Tl::Long(x) => Dynamic::from(*x as rhai::INT),
+        Tl::Double(x) if x.is_finite() => Dynamic::from(*x as rhai::FLOAT),
+        Tl::Double(_) => Dynamic::UNIT,
+        Tl::String(s) => s.clone().into(),
+        Tl::Bytes(b) => to_base64(b).into(),
+        Tl::Bool(b) => Dynamic::from(*b),
+        Tl::Int128(b) => to_hex(b).into(),
+        Tl::Int256(b) => to_hex(&b[..]).into(),
+        Tl::Vector(items) => Dynamic::from_array(items.iter().map(tl_to_rhai).collect()),
+        Tl::Object(o) => {
+            let mut m = rhai::Map::new();
+            m.insert("_".into(), o.name.to_string().into());
+            for (k, x) in &o.fields {
+                m.insert(k.as_ref().into(), tl_to_rhai(x));
+            }
+            Dynamic::from_map(m)
+        }
+    }
+}
+
+/// A message event as the map handlers get, built from the update itself (no JSON on the
+/// way): the same fields as [`crate::event::EventData::fields`]. `None` for other events.
+pub fn message_map(e: &crate::event::EventData) -> Option<rhai::Map> {
+    use fleetgram_tl::enums;
+    let d = e.update()?;
+    let Some(enums::Message::Message(m)) = d.message() else {
+        return None;
+    };
+    let v = &e.view;
+    let opt = |x: Option<i64>| x.map_or(Dynamic::UNIT, Dynamic::from);
+    let text = |x: Option<&str>| x.map_or(Dynamic::UNIT, |s| s.to_string().into());
+    let reply_to = match &m.reply_to {
+        Some(enums::MessageReplyHeader::MessageReplyHeader(h)) => h.reply_to_msg_id,
+        _ => None,
+    };
+    let buttons = match &m.reply_markup {
+        Some(_) => to_rhai(&e.fields()["buttons"]),
+        None => Dynamic::from_array(vec![]),
+    };
+    let sender = e.sender();
+    let mut o = rhai::Map::new();
+    let mut put = |k: &str, x: Dynamic| {
+        o.insert(k.into(), x);
+    };
+    put("kind", crate::event::kind_name(e.kind).into());
+    put("id", Dynamic::from(rhai::INT::from(m.id)));
+    put("chat_id", opt(v.chat_id));
+    put("sender_id", opt(v.sender_id));
+    put("text", m.message.clone().into());
+    put("out", Dynamic::from(m.out));
+    put("date", Dynamic::from(rhai::INT::from(m.date)));
+    put("reply_to", opt(reply_to.map(i64::from)));
+    put("mentioned", Dynamic::from(m.mentioned));
+    put("has_media", Dynamic::from(m.media.is_some()));
+    put("chat_type", v.chat_type.as_str().into());
+    put("buttons", buttons);
+    put("service", Dynamic::from(false));
+    put("sender_name", text(sender.name.as_deref()));
+    put("sender_username", text(sender.username.as_deref()));
+    Some(o)
+}
+
+/// An event as handlers get it (with `raw` when the script reads it).
+fn event_value(e: &crate::event::EventData, with_raw: bool) -> Dynamic {
+    let mut m = match message_map(e) {
+        Some(m) => m,
+        None => match to_rhai(e.fields()).try_cast::<rhai::Map>() {
+            Some(m) => m,
+            None => return Dynamic::UNIT,
+        },
+    };
+    if with_raw {
+        let raw = match e.raw_value() {
+            Some(v) => tl_to_rhai(&v),
+            None => to_rhai(&e.raw()),
+        };
+        m.insert("raw".into(), raw);
+    }
+    Dynamic::from_map(m)
+}
+
 /// Rhai -> JSON.
 pub fn from_rhai(v: &Dynamic) -> Result<Json, String> {
     if v.is_unit() {
@@ -289,7 +378,7 @@ impl RhaiVm {
         me: Option<&str>,
     ) -> Vec<Outcome> {
         let mut out = Vec::with_capacity(indices.len());
-        let mut full = None;
+        let mut value = None;
         // Every filter judges the event as it arrived, before the first handler runs.
         let mut chosen = Vec::with_capacity(indices.len());
         for (index, check) in indices {
@@ -306,11 +395,9 @@ impl RhaiVm {
         }
         for (index, filtered) in chosen {
             let start = Instant::now();
-            let ev: &Json = if self.wants_raw {
-                full.get_or_insert_with(|| event.full())
-            } else {
-                event.fields()
-            };
+            let ev = value
+                .get_or_insert_with(|| event_value(event, self.wants_raw))
+                .clone();
             STOPPED.with(|s| s.set(false));
             let result = self.run(&self.handler_fns[index], Some(ev));
             out.push(Outcome {
@@ -328,11 +415,11 @@ impl RhaiVm {
     fn run(
         &self,
         (f, line): &(FnPtr, Option<u32>),
-        event: Option<&Json>,
+        event: Option<Dynamic>,
     ) -> Result<(), ScriptError> {
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
         let r = match event {
-            Some(e) => f.call::<Dynamic>(&self.engine, &self.ast, (to_rhai(e),)),
+            Some(e) => f.call::<Dynamic>(&self.engine, &self.ast, (e,)),
             None => f.call::<Dynamic>(&self.engine, &self.ast, ()),
         };
         DEADLINE.with(|d| d.set(None));

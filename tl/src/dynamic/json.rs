@@ -25,7 +25,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Long(x) => Json::from(*x),
         Value::Double(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
         Value::String(s) => Json::String(s.clone()),
-        Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        Value::Bytes(b) => Json::String(to_base64(b)),
         Value::Bool(b) => Json::Bool(*b),
         Value::Int128(b) => Json::String(to_hex(b)),
         Value::Int256(b) => Json::String(to_hex(&b[..])),
@@ -42,6 +42,11 @@ pub fn object_to_json(o: &Object) -> Json {
         m.insert(k.to_string(), to_json(v));
     }
     Json::Object(m)
+}
+
+/// `bytes` as text: standard base64 (what JSON and scripts show).
+pub fn to_base64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 /// Lowercase hex.

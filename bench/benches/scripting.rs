@@ -163,6 +163,24 @@ async fn rate(host: &ScriptHost, acc: AccountHandle, text: &str, n: usize) -> f6
     n as f64 / secs
 }
 
+/// Feeds `count` updates through `runner`, keeping `window` in flight.
+async fn drive(
+    runner: &mut fleetgram_engine::dispatch::OrderedRunner,
+    updates: &[Arc<Delivered>],
+    window: usize,
+    count: usize,
+) {
+    let (mut sent, mut done) = (0, 0);
+    while done < count {
+        while sent < count && runner.pending() < window {
+            runner.submit(updates[sent % updates.len()].clone());
+            sent += 1;
+        }
+        runner.finished().await;
+        done += 1;
+    }
+}
+
 /// As [`rate`], the way the fleet feeds an account's scripts: through the per-chat runner,
 /// updates of `chats` chats in flight at once (each chat in order).
 async fn rate_in_flight(host: &ScriptHost, acc: AccountHandle, chats: i64, n: usize) -> f64 {
@@ -177,24 +195,9 @@ async fn rate_in_flight(host: &ScriptHost, acc: AccountHandle, chats: i64, n: us
     });
     // Keep `window` updates in flight, as the fleet's pump does with a busy account.
     let window = (chats as usize) * 4;
-    let run = |runner: &mut fleetgram_engine::dispatch::OrderedRunner, count: usize| {
-        let mut sent = 0;
-        let mut done = 0;
-        let updates = &updates;
-        async move {
-            while done < count {
-                while sent < count && runner.pending() < window {
-                    runner.submit(updates[sent % updates.len()].clone());
-                    sent += 1;
-                }
-                runner.finished().await;
-                done += 1;
-            }
-        }
-    };
-    run(&mut runner, 2000).await; // warm up
+    drive(&mut runner, &updates, window, 2000).await; // warm up
     let start = Instant::now();
-    run(&mut runner, n).await;
+    drive(&mut runner, &updates, window, n).await;
     let secs = start.elapsed().as_secs_f64();
     for s in scripts.scripts() {
         let st = s.status();

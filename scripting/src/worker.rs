@@ -38,7 +38,18 @@ struct State {
     busy_since: AtomicU64,
     /// How long the jobs took, from being sent to their result (a moving average, ns).
     typical_ns: AtomicU64,
+    /// Jobs sent and not finished.
+    in_flight: std::sync::atomic::AtomicUsize,
     epoch: Instant,
+}
+
+/// One job in flight (counted until dropped, also when the job never runs).
+struct InFlight(Arc<State>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A script's thread (cheap to clone: the thread ends when the last clone is dropped and
@@ -64,6 +75,7 @@ impl Worker {
         let state = Arc::new(State {
             busy_since: AtomicU64::new(0),
             typical_ns: AtomicU64::new(u64::MAX),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             epoch: Instant::now(),
         });
         let st = state.clone();
@@ -104,10 +116,13 @@ impl Worker {
         let (otx, mut orx) = tokio::sync::oneshot::channel();
         let sent_at = Instant::now();
         let state = self.state.clone();
+        let alone = self.state.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
+        let counted = InFlight(self.state.clone());
         let sent = self
             .tx
             .send(Box::new(move || {
                 Box::pin(async move {
+                    let _counted = counted;
                     let v = job().await;
                     let took = sent_at.elapsed().as_nanos() as u64;
                     let old = state.typical_ns.load(Ordering::Relaxed);
@@ -121,8 +136,11 @@ impl Worker {
                 })
             }))
             .is_ok();
-        let quick =
-            self.state.typical_ns.load(Ordering::Relaxed) < RESULT_SPIN.as_nanos() as u64 * 3 / 4;
+        // Spinning for the result pays when this is the only job and jobs are quick; with
+        // others in flight the caller's thread has better things to do (submit them).
+        let quick = alone
+            && self.state.typical_ns.load(Ordering::Relaxed)
+                < RESULT_SPIN.as_nanos() as u64 * 3 / 4;
         async move {
             if !sent {
                 return Err(WorkerGone);

@@ -397,3 +397,73 @@ async fn user_scripts_press_a_bots_button_react_forward_and_pin_in_both_language
     }
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_ban_list_bans_in_every_group_the_fleet_guards_in_both_languages() {
+    // The Lua guard bans for a bad word and writes the shared list; the Rhai guard of
+    // another group bans whoever is on it; and the other way round, with a pool's space.
+    let lua = "local bans = kv.shared(\"banlist\")\nlocal pool = kv.shared_space(\"banlist\", { pool = \"guards\" })\non(\"message\", group & incoming, function(m)\n  if m.service then return end\n  if m.text:find(\"spam\") then\n    bans:set(tostring(m.sender_id), m.text)\n    ban(m.chat_id, m.sender_id)\n  elseif pool:get(tostring(m.sender_id)) then\n    m:delete()\n    ban(m.chat_id, m.sender_id)\n    send(m.chat_id, \"lua: banned by the pool's list (\" .. pool:incr(\"hits\") .. \")\")\n  end\nend)\n";
+    let rhai = "let bans = kv::shared_space(\"banlist\");\nlet pool = kv::shared_space(\"banlist\", #{ pool: \"guards\" });\non(\"message\", group & incoming, |m| {\n    if m.service { return; }\n    if m.text.contains(\"scam\") {\n        pool.set(`${m.sender_id}`, m.text);\n        ban(m.chat_id, m.sender_id);\n    } else if bans.get(`${m.sender_id}`) != () {\n        m.delete();\n        ban(m.chat_id, m.sender_id);\n        send(m.chat_id, `rhai: banned by the fleet's list (${bans.keys(\"\").len()})`);\n    }\n});\n";
+    let f = test_fleet(
+        "script-shared-kv",
+        &[("guard.lua", lua), ("guard.rhai", rhai)],
+        "{ kind: supergroup, title: A, username: shared_a_grp, owner: owner, members: [p], admins: [lua] }, { kind: supergroup, title: B, username: shared_b_grp, owner: owner, members: [p], admins: [rhai] }",
+        "  - { name: owner, kind: user, phone: \"+15559990035\" }\n  - { name: lua, kind: bot, username: shared_lua_bot, pools: [guards], scripts: [guard.lua] }\n  - { name: rhai, kind: bot, username: shared_rhai_bot, pools: [guards], scripts: [guard.rhai] }\n",
+        "+15559990034",
+    )
+    .await;
+    let owner = f.client("owner").await;
+    let me = f.person.user_id().unwrap();
+    let a = f.chat("@shared_a_grp").await;
+    let b = f.chat("@shared_b_grp").await;
+    let banned_in = |group: &'static str| {
+        let owner = owner.clone();
+        async move {
+            let p = owner.get_participant(group, me).await.ok()??;
+            matches!(p.channel, Some(enums::ChannelParticipant::Banned(_))).then_some(())
+        }
+    };
+    // Lifts the ban and joins again.
+    let rejoin = |group: &'static str| {
+        let (owner, person) = (owner.clone(), f.person.clone());
+        async move {
+            owner.unban(group, me).await.unwrap();
+            let peer = person.resolve_peer(group).await.unwrap();
+            person
+                .invoke(&functions::channels::JoinChannel {
+                    channel: fleetgram_engine::peers::input_channel(&peer).unwrap(),
+                })
+                .await
+                .unwrap();
+        }
+    };
+    // The pool's space: written by the Rhai guard in B, read by the Lua guard in A.
+    send(&f.person, &b, "a scam offer").await;
+    f.until("banned in B", || banned_in("@shared_b_grp")).await;
+    send(&f.person, &a, "hello A").await;
+    f.until("the Lua guard's notice in A", || async {
+        find(&owner, "@shared_a_grp", 10, |m| {
+            m.text() == "lua: banned by the pool's list (1)"
+        })
+        .await
+    })
+    .await;
+    f.until("banned in A", || banned_in("@shared_a_grp")).await;
+    // The fleet's space: written by the Lua guard in A, read by the Rhai guard in B.
+    rejoin("@shared_a_grp").await;
+    rejoin("@shared_b_grp").await;
+    send(&f.person, &a, "buy spam").await;
+    f.until("banned in A again", || banned_in("@shared_a_grp"))
+        .await;
+    send(&f.person, &b, "hello B").await;
+    f.until("the Rhai guard's notice in B", || async {
+        find(&owner, "@shared_b_grp", 10, |m| {
+            m.text() == "rhai: banned by the fleet's list (1)"
+        })
+        .await
+    })
+    .await;
+    f.until("banned in B again", || banned_in("@shared_b_grp"))
+        .await;
+    f.stop().await;
+}

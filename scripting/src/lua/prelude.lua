@@ -36,12 +36,24 @@ sleep = raw.sleep
 download = wrap(raw.download)
 upload = wrap(raw.upload)
 kv = {
-  get = wrap(raw.kv_get),
-  set = wrap(raw.kv_set),
+  get = function(k) return unwrap(raw.kv_get(k)) end,
+  set = function(k, v) return unwrap(raw.kv_set(k, v)) end,
   del = function(k) return unwrap(raw.kv_set(k, nil)) end,
-  incr = wrap(raw.kv_incr),
-  keys = wrap(raw.kv_keys),
+  incr = function(k, by) return unwrap(raw.kv_incr(k, by)) end,
+  keys = function(prefix) return unwrap(raw.kv_keys(prefix)) end,
 }
+-- A space shared by the fleet's scripts (or a pool's): the same methods, with a colon.
+local S = {}
+S.__index = S
+function S.get(self, k) return unwrap(raw.kv_get(k, self.__space)) end
+function S.set(self, k, v) return unwrap(raw.kv_set(k, v, self.__space)) end
+function S.del(self, k) return unwrap(raw.kv_set(k, nil, self.__space)) end
+function S.incr(self, k, by) return unwrap(raw.kv_incr(k, by, self.__space)) end
+function S.keys(self, prefix) return unwrap(raw.kv_keys(prefix, self.__space)) end
+function kv.shared(name, opts)
+  return setmetatable({ name = name, __space = unwrap(raw.kv_shared(name, opts)) }, S)
+end
+kv.shared_space = kv.shared
 log = {
   info = function(...) raw.log("info", ...) end,
   warn = function(...) raw.log("warn", ...) end,

@@ -467,3 +467,94 @@ async fn a_shared_ban_list_bans_in_every_group_the_fleet_guards_in_both_language
         .await;
     f.stop().await;
 }
+
+/// A 1x1 PNG.
+const PNG: &[u8] = &[
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0,
+    0, 0, 144, 119, 83, 222, 0, 0, 0, 12, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 0, 0, 3, 1,
+    1, 0, 201, 254, 146, 239, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_send_files_and_photos_from_media_dir_and_nothing_outside_it_in_both_languages() {
+    // Each bot sends a document and a photo from its media_dir, then tries its way out
+    // (.., an absolute path, a symbolic link leading out) and reports what it was told.
+    let lua = "local function try(f, ...)\n  local ok, e = pcall(f, ...)\n  return ok and \"sent\" or e.message\nend\non(\"message\", private & incoming & command(\"files\"), function(m)\n  local d = send_file(m.chat_id, \"docs/report.txt\", { caption = \"<b>report</b> lua\", parse_mode = \"html\" })\n  send_photo(m.chat_id, \"pic.png\", { caption = \"pic lua\" })\n  m:reply(\"lua: \" .. d.text .. \" | \" .. try(send_file, m.chat_id, \"../accounts.yaml\") .. \" | \" .. try(send_file, m.chat_id, \"/etc/hostname\") .. \" | \" .. try(send_file, m.chat_id, \"out\"))\nend)\n";
+    let rhai = "fn try_send(chat, path) {\n    try { send_file(chat, path); return \"sent\"; } catch (e) { return e.message; }\n}\non(\"message\", private_chat & incoming & command(\"files\"), |m| {\n    let d = send_file(m.chat_id, \"docs/report.txt\", #{ caption: \"<b>report</b> rhai\", parse_mode: \"html\" });\n    send_photo(m.chat_id, \"pic.png\", #{ caption: \"pic rhai\" });\n    m.reply(`rhai: ${d.text} | ${try_send(m.chat_id, \"../accounts.yaml\")} | ${try_send(m.chat_id, \"/etc/hostname\")} | ${try_send(m.chat_id, \"out\")}`);\n});\n";
+    let none = "on(\"message\", private & incoming, function(m)\n  local ok, e = pcall(send_file, m.chat_id, \"pic.png\")\n  m:reply(\"none: \" .. e.message)\nend)\n";
+    let f = test_fleet(
+        "script-media-dir",
+        &[("files.lua", lua), ("files.rhai", rhai), ("none.lua", none)],
+        "",
+        "  - { name: lua, kind: bot, username: files_lua_bot, media_dir: media, scripts: [files.lua] }\n  - { name: rhai, kind: bot, username: files_rhai_bot, media_dir: media, scripts: [files.rhai] }\n  - { name: none, kind: bot, username: files_none_bot, scripts: [none.lua] }\n",
+        "+15559990036",
+    )
+    .await;
+    let media = f.dir.join("media");
+    std::fs::create_dir_all(media.join("docs")).unwrap();
+    std::fs::write(media.join("docs/report.txt"), "the report\n").unwrap();
+    std::fs::write(media.join("pic.png"), PNG).unwrap();
+    std::fs::write(f.dir.join("secret.txt"), "not for scripts").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(f.dir.join("secret.txt"), media.join("out")).unwrap();
+    for lang in ["lua", "rhai"] {
+        let bot = format!("@files_{lang}_bot");
+        let peer = f.person.resolve_peer(&bot).await.unwrap();
+        send(&f.person, &peer, "/files").await;
+        let report = f
+            .until(&format!("{lang}: the reply"), || async {
+                find(&f.person, &bot, 10, |m| {
+                    m.text().starts_with(&format!("{lang}: "))
+                })
+                .await
+            })
+            .await;
+        let parts: Vec<&str> = report.text().split(" | ").collect();
+        assert_eq!(parts[0], format!("{lang}: report {lang}"), "{parts:?}");
+        assert!(
+            parts[1].contains("no leading /, no .."),
+            "{lang}: {parts:?}"
+        );
+        assert!(
+            parts[2].contains("no leading /, no .."),
+            "{lang}: {parts:?}"
+        );
+        assert!(
+            parts[3].contains("leads outside media_dir"),
+            "{lang}: {parts:?}"
+        );
+        // The document: its name, its formatted caption, its bytes.
+        let doc = find(&f.person, &bot, 10, |m| {
+            m.text() == format!("report {lang}")
+        })
+        .await
+        .expect("the document");
+        assert_eq!(doc.html(), format!("<b>report</b> {lang}"));
+        let file = fleetgram_engine::media::file_of(&doc.raw).expect("a file");
+        assert_eq!(
+            f.person.download_file(&file).await.unwrap(),
+            b"the report\n"
+        );
+        let photo = find(&f.person, &bot, 10, |m| m.text() == format!("pic {lang}"))
+            .await
+            .expect("the photo");
+        assert!(
+            matches!(&photo.raw, enums::Message::Message(x) if matches!(x.media, Some(enums::MessageMedia::Photo(_)))),
+            "{lang}: {:?}",
+            photo.raw
+        );
+    }
+    // An account without media_dir sends nothing from disk, and says how to allow it.
+    let peer = f.person.resolve_peer("@files_none_bot").await.unwrap();
+    send(&f.person, &peer, "hi").await;
+    let r = f
+        .until("the account without media_dir answered", || async {
+            find(&f.person, "@files_none_bot", 5, |m| {
+                m.text().starts_with("none: ")
+            })
+            .await
+        })
+        .await;
+    assert!(r.text().contains("has no media_dir"), "{}", r.text());
+    f.stop().await;
+}

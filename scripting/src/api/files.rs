@@ -1,6 +1,5 @@
 //! Files: downloading a message's media, uploading documents.
 
-use super::messages::sent_message;
 use super::*;
 use crate::lua::bind::*;
 use crate::rhai::bind::*;
@@ -55,67 +54,96 @@ impl ScriptCtx {
             .and_then(Json::as_str)
             .unwrap_or("file.bin")
             .to_string();
-        let caption = opts
-            .get("caption")
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_string();
-        let mime = opts
-            .get("mime")
-            .and_then(Json::as_str)
-            .unwrap_or("application/octet-stream")
-            .to_string();
         let file = self.client().upload_bytes(data, &name).await?;
-        let random_id = JOB_RUN
-            .try_with(|j| j.random_id(&target, &name))
-            .unwrap_or_else(|_| rand::random());
-        let updates = self
+        self.send_media(&target, file, &name, opts, false).await
+    }
+
+    /// `send_file(peer, path, opts)` / `send_photo(peer, path, opts)`: sends a file of the
+    /// account's `media_dir` as a document (`opts.name`, `opts.mime`) or a photo, with
+    /// `opts.caption` (formatted as `send`'s text: `parse_mode`, `entities`) and `send`'s
+    /// other options. The file is read part by part, never whole in memory.
+    pub async fn send_file(&self, peer: &Json, path: &str, opts: &Json, photo: bool) -> ApiResult {
+        let target = peer_ref(peer)?;
+        let full = self.media_file(path)?;
+        let file = self
             .client()
-            .with_peer(&target, |peer| {
-                let req = functions::messages::SendMedia {
-                    silent: false,
-                    background: false,
-                    clear_draft: false,
-                    noforwards: false,
-                    update_stickersets_order: false,
-                    invert_media: false,
-                    allow_paid_floodskip: false,
-                    peer,
-                    reply_to: None,
-                    media: types::InputMediaUploadedDocument {
-                        nosound_video: false,
-                        force_file: true,
-                        spoiler: false,
-                        file: file.clone(),
-                        thumb: None,
-                        mime_type: mime.clone(),
-                        attributes: vec![types::DocumentAttributeFilename {
-                            file_name: name.clone(),
-                        }
-                        .into()],
-                        stickers: None,
-                        video_cover: None,
-                        video_timestamp: None,
-                        ttl_seconds: None,
-                    }
-                    .into(),
-                    message: caption.clone(),
-                    random_id,
-                    reply_markup: None,
-                    entities: None,
-                    schedule_date: None,
-                    schedule_repeat_period: None,
-                    send_as: None,
-                    quick_reply_shortcut: None,
-                    effect: None,
-                    allow_paid_stars: None,
-                    suggested_post: None,
-                };
-                let client = self.client().clone();
-                async move { client.invoke(&req).await }
-            })
+            .upload_path(&full, &fleetgram_engine::media::Transfer::default())
             .await?;
-        Ok(sent_message(&updates, &target, &caption))
+        let name = opts
+            .get("name")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                full.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+        self.send_media(&target, file, &name, opts, photo).await
+    }
+
+    /// Sends an uploaded file as a document named `name`, or a photo.
+    async fn send_media(
+        &self,
+        target: &str,
+        file: enums::InputFile,
+        name: &str,
+        opts: &Json,
+        photo: bool,
+    ) -> ApiResult {
+        let media: enums::InputMedia = if photo {
+            fleetgram_engine::media::photo(file)
+        } else {
+            let mime = opts
+                .get("mime")
+                .and_then(Json::as_str)
+                .map_or_else(|| mime_of(name), str::to_string);
+            fleetgram_engine::media::Document::new(file, &mime)
+                .name(name)
+                .force_file()
+                .into()
+        };
+        let caption = opts.get("caption").and_then(Json::as_str).unwrap_or("");
+        let m = self.input_message(caption, opts)?.media(media);
+        self.send_input(target, m, name, opts).await
+    }
+
+    /// The file `name` of the account's `media_dir`: a relative path that stays inside it
+    /// (no absolute path, no `..`, no symlink leading out).
+    fn media_file(&self, name: &str) -> ApiResult<std::path::PathBuf> {
+        let dir = self.account.account.media_dir.as_ref().ok_or_else(|| {
+            ApiError::Bad(format!(
+                "{name:?}: account {:?} has no media_dir; scripts send files only from one (add `media_dir: media` to its entry in accounts.yaml)",
+                self.account.name
+            ))
+        })?;
+        let rel = std::path::Path::new(name);
+        if name.is_empty()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(ApiError::Bad(format!(
+                "{name:?}: name a file inside media_dir with a relative path (no leading /, no ..)"
+            )));
+        }
+        let root = dir
+            .canonicalize()
+            .map_err(|e| ApiError::Bad(format!("media_dir {}: {e}", dir.display())))?;
+        let full = root
+            .join(rel)
+            .canonicalize()
+            .map_err(|e| ApiError::Bad(format!("{name:?} in media_dir: {e}")))?;
+        if !full.starts_with(&root) {
+            return Err(ApiError::Bad(format!(
+                "{name:?} leads outside media_dir (a symbolic link?)"
+            )));
+        }
+        if !full.is_file() {
+            return Err(ApiError::Bad(format!(
+                "{name:?} in media_dir is not a file"
+            )));
+        }
+        Ok(full)
     }
 }
 
@@ -160,6 +188,18 @@ pub(crate) fn lua(lua: &Lua, raw: &Table, file: &str, ctx: &ScriptCtx) -> mlua::
             },
         )?,
     )?;
+    async_api!(lua, raw, file, ctx, "send_file", |c, l, a| {
+        let peer = arg_json(&l, &a, 0).map_err(bad)?;
+        let path = arg_str(&a, 1, "send_file(peer, path)").map_err(bad)?;
+        let opts = arg_json(&l, &a, 2).map_err(bad)?;
+        c.send_file(&peer, &path, &opts, false).await
+    });
+    async_api!(lua, raw, file, ctx, "send_photo", |c, l, a| {
+        let peer = arg_json(&l, &a, 0).map_err(bad)?;
+        let path = arg_str(&a, 1, "send_photo(peer, path)").map_err(bad)?;
+        let opts = arg_json(&l, &a, 2).map_err(bad)?;
+        c.send_file(&peer, &path, &opts, true).await
+    });
     Ok(())
 }
 
@@ -215,4 +255,52 @@ pub(crate) fn rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
             );
         }
     }
+    for (name, photo) in [("send_file", false), ("send_photo", true)] {
+        let (c, fl) = (ctx.clone(), f.clone());
+        let sendf = move |x: &NativeCallContext, peer: Dynamic, path: &str, opts: rhai::Map| {
+            let fail = |e| raise(e, &at(x, &fl), x.call_position());
+            let p = from_rhai(&peer).map_err(|e| fail(ApiError::Bad(e)))?;
+            let o = from_rhai(&Dynamic::from_map(opts)).map_err(|e| fail(ApiError::Bad(e)))?;
+            block(c.send_file(&p, path, &o, photo))
+                .map(|v| to_rhai(&v))
+                .map_err(fail)
+        };
+        let s2 = sendf.clone();
+        engine.register_fn(
+            name,
+            move |x: NativeCallContext, peer: Dynamic, path: &str| -> RResult<Dynamic> {
+                s2(&x, peer, path, rhai::Map::new())
+            },
+        );
+        engine.register_fn(
+            name,
+            move |x: NativeCallContext,
+                  peer: Dynamic,
+                  path: &str,
+                  opts: rhai::Map|
+                  -> RResult<Dynamic> { sendf(&x, peer, path, opts) },
+        );
+    }
+}
+
+/// A MIME type from a file name's extension (the common ones; others are binary).
+fn mime_of(name: &str) -> String {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("mp3") => "audio/mpeg",
+        Some("ogg") => "audio/ogg",
+        Some("pdf") => "application/pdf",
+        Some("zip") => "application/zip",
+        Some("json") => "application/json",
+        Some("txt" | "md" | "log") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("html" | "htm") => "text/html",
+        _ => "application/octet-stream",
+    }
+    .to_string()
 }

@@ -71,7 +71,20 @@ impl ScriptCtx {
 
     pub async fn send(&self, peer: &Json, text: &str, opts: &Json) -> ApiResult {
         let target = peer_ref(peer)?;
-        let mut m = self.input_message(text, opts)?;
+        let m = self.input_message(text, opts)?;
+        self.send_input(&target, m, text, opts).await
+    }
+
+    /// Sends `m` to `target` with `opts`' `reply_to`, `silent`, `schedule` and `random_id`
+    /// (in a scheduled run, derived from the run and `key`, so a repeated run sends nothing
+    /// twice); the sent message.
+    pub(crate) async fn send_input(
+        &self,
+        target: &str,
+        mut m: fleetgram_engine::messages::InputMessage,
+        key: &str,
+        opts: &Json,
+    ) -> ApiResult {
         if let Some(id) = opts.get("reply_to").and_then(Json::as_i64) {
             m = m.reply_to(id as i32);
         }
@@ -82,11 +95,11 @@ impl ScriptCtx {
         let random_id = opts
             .get("random_id")
             .and_then(Json::as_i64)
-            .or_else(|| JOB_RUN.try_with(|j| j.random_id(&target, text)).ok())
+            .or_else(|| JOB_RUN.try_with(|j| j.random_id(target, key)).ok())
             .unwrap_or_else(rand::random);
         let sent = self
             .client()
-            .send_message(target.as_str(), m.random_id(random_id))
+            .send_message(target, m.random_id(random_id))
             .await?;
         Ok(crate::event::message_json(&sent.raw))
     }
@@ -385,29 +398,6 @@ pub(crate) fn buttons(v: &Json) -> ApiResult<enums::ReplyMarkup> {
         rows: out,
     }
     .into())
-}
-
-/// The message an `Updates` answer reports as sent.
-pub(crate) fn sent_message(u: &enums::Updates, target: &str, text: &str) -> Json {
-    use enums::Updates as U;
-    let list = match u {
-        U::UpdateShortSentMessage(m) => {
-            return json!({"id": m.id, "chat_id": target.parse::<i64>().ok(), "text": text, "date": m.date})
-        }
-        U::Updates(x) => &x.updates,
-        U::Combined(x) => &x.updates,
-        _ => return json!({"text": text}),
-    };
-    for x in list {
-        let m = match x {
-            enums::Update::NewMessage(m) => &m.message,
-            enums::Update::NewChannelMessage(m) => &m.message,
-            enums::Update::NewScheduledMessage(m) => &m.message,
-            _ => continue,
-        };
-        return crate::event::message_json(m);
-    }
-    json!({"text": text})
 }
 
 /// Registers this area's raw functions for Lua (the prelude wraps them).

@@ -34,7 +34,6 @@ ban = wrap(raw.ban)
 answer_callback = wrap(raw.answer_callback)
 sleep = raw.sleep
 download = wrap(raw.download)
-upload = wrap(raw.upload)
 kv = {
   get = function(k) return unwrap(raw.kv_get(k)) end,
   set = function(k, v) return unwrap(raw.kv_set(k, v)) end,
@@ -156,6 +155,10 @@ participant = wrap(raw.participant)
 function get_messages(chat, ids) return messages(unwrap(raw.get_messages(chat, ids))) end
 function search(chat, query, opts) return messages(unwrap(raw.search(chat, query, opts))) end
 function get_peer(ref) return peer(unwrap(raw.get_peer(ref))) end
+-- Files of the account's media_dir; what they return is the sent message, with methods.
+function send_file(to, path, opts) return message(unwrap(raw.send_file(to, path, opts))) end
+function send_photo(to, path, opts) return message(unwrap(raw.send_photo(to, path, opts))) end
+function upload(to, data, opts) return message(unwrap(raw.upload(to, data, opts))) end
 
 -- Conversations: conv:ask(text) sends and waits for the answer.
 local C = {}

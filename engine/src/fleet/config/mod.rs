@@ -199,6 +199,10 @@ pub struct AccountConfig {
     /// Pools/tags ("any account of pool X").
     #[serde(default)]
     pub pools: Vec<String>,
+    /// The directory the account's scripts may send files from (read-only; relative to the
+    /// config file). Without it, scripts send no files from disk.
+    #[serde(default)]
+    pub media_dir: Option<PathBuf>,
 }
 
 fn redacted(v: &Option<String>) -> Option<&'static str> {
@@ -231,6 +235,7 @@ impl std::fmt::Debug for AccountConfig {
             .field("scripts", &self.scripts)
             .field("enabled", &self.enabled)
             .field("pools", &self.pools)
+            .field("media_dir", &self.media_dir)
             .finish()
     }
 }
@@ -345,6 +350,8 @@ pub struct Account {
     pub updates: UpdatesConfig,
     /// Its scripts, globs expanded.
     pub scripts: Vec<ScriptSpec>,
+    /// Where its scripts may send files from (`media_dir`, made absolute).
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Account {
@@ -684,6 +691,7 @@ impl FleetConfig {
                 flood: a.flood.unwrap_or(raw.flood),
                 updates: a.updates.unwrap_or(raw.updates),
                 scripts,
+                media_dir: a.media_dir.as_ref().map(|d| base.join(d)),
             });
         }
         let store = raw

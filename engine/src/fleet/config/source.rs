@@ -288,6 +288,7 @@ pub(super) const KEYS: &[&str] = &[
     "act_as",
     "allow_methods",
     "pools",
+    "media_dir",
     "title",
     "owner",
     "members",

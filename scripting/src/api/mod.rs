@@ -1,6 +1,6 @@
 //! The script API, once, in Rust, organised by area: the core (`call`, the script's
 //! context, errors), [`messages`] (send, reply, edit, pin, forward, copy, history, search),
-//! [`chats`] (peers, mentions, members, bans, dialogs), [`conversation`], [`files`],
+//! [`chats`] (peers, mentions, members, bans, dialogs), [`conversation`], [`feed`], [`files`],
 //! [`fleet`] (other accounts, pools) and [`kv`]. Each area holds its methods on
 //! [`ScriptCtx`] (JSON in, JSON out, over the engine's own `Client` helpers) and registers
 //! them for Lua (`lua`) and for Rhai (`rhai`) in one place, so a function is added once,
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 pub mod chats;
 pub mod conversation;
+pub mod feed;
 pub mod files;
 pub mod fleet;
 pub mod kv;
@@ -35,6 +36,7 @@ pub(crate) fn register_lua(
     messages::lua(lua, raw, file, ctx)?;
     chats::lua(lua, raw, file, ctx)?;
     conversation::lua(lua, raw, file, ctx)?;
+    feed::lua(lua, raw, file, ctx)?;
     files::lua(lua, raw, file, ctx)?;
     fleet::lua(lua, raw, file, ctx)?;
     kv::lua(lua, raw, file, ctx)
@@ -417,6 +419,7 @@ pub(crate) fn register_rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
     messages::rhai(engine, ctx, f);
     chats::rhai(engine, ctx, f);
     conversation::rhai(engine, ctx, f);
+    feed::rhai(engine, ctx, f);
     files::rhai(engine, ctx, f);
     fleet::rhai(engine, ctx, f);
     kv::rhai(engine, ctx, f);

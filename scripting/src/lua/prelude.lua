@@ -53,6 +53,7 @@ function kv.shared(name, opts)
   return setmetatable({ name = name, __space = unwrap(raw.kv_shared(name, opts)) }, S)
 end
 kv.shared_space = kv.shared
+feed = { parse = function(text) return unwrap(raw.feed_parse(text)) end }
 log = {
   info = function(...) raw.log("info", ...) end,
   warn = function(...) raw.log("warn", ...) end,

@@ -558,3 +558,158 @@ async fn scripts_send_files_and_photos_from_media_dir_and_nothing_outside_it_in_
     assert!(r.text().contains("has no media_dir"), "{}", r.text());
     f.stop().await;
 }
+
+/// The person joins the public group `group`.
+async fn join(f: &TestFleet, group: &str) {
+    let peer = f.person.resolve_peer(group).await.unwrap();
+    f.person
+        .invoke(&functions::channels::JoinChannel {
+            channel: fleetgram_engine::peers::input_channel(&peer).unwrap(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_captcha_example_mutes_newcomers_until_they_press_and_removes_who_does_not() {
+    let f = test_fleet(
+        "example-captcha",
+        &[
+            ("captcha.lua", include_str!("../scripts/captcha.lua")),
+            ("captcha.rhai", include_str!("../scripts/captcha.rhai")),
+        ],
+        "{ kind: supergroup, title: Cl, username: captcha_lua_grp, owner: owner, members: [], admins: [lua] }, { kind: supergroup, title: Cr, username: captcha_rhai_grp, owner: owner, members: [], admins: [rhai] }",
+        "  - { name: owner, kind: user, phone: \"+15559990038\" }\n  - { name: lua, kind: bot, username: captcha_lua_bot, scripts: [{ file: captcha.lua, settings: { timeout: 2, check: \"500ms\" } }] }\n  - { name: rhai, kind: bot, username: captcha_rhai_bot, scripts: [{ file: captcha.rhai, settings: { timeout: 2, check: \"500ms\" } }] }\n",
+        "+15559990037",
+    )
+    .await;
+    name_person(&f, "Dana", "Scully").await;
+    let owner = f.client("owner").await;
+    let me = f.person.user_id().unwrap();
+    for group in ["@captcha_lua_grp", "@captcha_rhai_grp"] {
+        // Joins: muted, and asked.
+        join(&f, group).await;
+        let asked = f
+            .until(&format!("{group}: the captcha"), || async {
+                find(&f.person, group, 10, |m| m.reply_markup().is_some()).await
+            })
+            .await;
+        assert_eq!(
+            asked.text(),
+            "Dana Scully, press the button within 2 s to write here.",
+            "{group}"
+        );
+        assert!(mentions(&asked, me), "{group}");
+        let peer = f.person.resolve_peer(group).await.unwrap();
+        assert!(
+            common::send_text(&f.person, &peer, "can I talk?")
+                .await
+                .is_err(),
+            "{group}: a newcomer is muted"
+        );
+        // Presses: welcome, and free to write.
+        let said = asked.click(0, 0).await.unwrap().expect("an answer");
+        assert_eq!(said.message.as_deref(), Some("Welcome!"), "{group}");
+        f.until(&format!("{group}: the welcome"), || async {
+            find(&f.person, group, 10, |m| {
+                m.id() == asked.id() && m.text() == "Welcome, Dana Scully!"
+            })
+            .await
+        })
+        .await;
+        send(&f.person, &peer, "hello all").await;
+        // Leaves, joins again, does not press: removed after the timeout, the captcha gone.
+        f.person
+            .invoke(&functions::channels::LeaveChannel {
+                channel: fleetgram_engine::peers::input_channel(&peer).unwrap(),
+            })
+            .await
+            .unwrap();
+        join(&f, group).await;
+        let second = f
+            .until(&format!("{group}: the second captcha"), || async {
+                find(&owner, group, 10, |m| {
+                    m.reply_markup().is_some() && m.id() != asked.id()
+                })
+                .await
+            })
+            .await;
+        f.until(&format!("{group}: removed after the timeout"), || async {
+            let p = owner.get_participant(group, me).await.ok()?;
+            let gone = match p {
+                None => true,
+                Some(p) => matches!(p.channel, Some(enums::ChannelParticipant::Left(_))),
+            };
+            let captcha_gone = find(&owner, group, 20, |m| m.id() == second.id())
+                .await
+                .is_none();
+            (gone && captcha_gone).then_some(())
+        })
+        .await;
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_anti_flood_example_mutes_a_flooder_longer_each_time() {
+    let f = test_fleet(
+        "example-antiflood",
+        &[
+            ("antiflood.lua", include_str!("../scripts/antiflood.lua")),
+            ("antiflood.rhai", include_str!("../scripts/antiflood.rhai")),
+        ],
+        "{ kind: supergroup, title: Fl, username: flood_lua_grp, owner: owner, members: [p], admins: [lua] }, { kind: supergroup, title: Fr, username: flood_rhai_grp, owner: owner, members: [p], admins: [rhai] }",
+        "  - { name: owner, kind: user, phone: \"+15559990040\" }\n  - { name: lua, kind: bot, username: flood_lua_bot, scripts: [{ file: antiflood.lua, settings: { limit: 3, window: 60 } }] }\n  - { name: rhai, kind: bot, username: flood_rhai_bot, scripts: [{ file: antiflood.rhai, settings: { limit: 3, window: 60 } }] }\n",
+        "+15559990039",
+    )
+    .await;
+    name_person(&f, "Dana", "Scully").await;
+    let owner = f.client("owner").await;
+    let me = f.person.user_id().unwrap();
+    for group in ["@flood_lua_grp", "@flood_rhai_grp"] {
+        let peer = f.chat(group).await;
+        for i in 0..4 {
+            send(&f.person, &peer, &format!("flood {i}")).await;
+        }
+        let notice = f
+            .until(&format!("{group}: the mute notice"), || async {
+                find(&owner, group, 10, |m| m.text().contains("is muted for")).await
+            })
+            .await;
+        assert_eq!(
+            notice.text(),
+            "Dana Scully is muted for 1 min (flood).",
+            "{group}"
+        );
+        assert!(mentions(&notice, me), "{group}");
+        let p = owner
+            .get_participant(group, me)
+            .await
+            .unwrap()
+            .expect("a member");
+        let Some(enums::ChannelParticipant::Banned(b)) = &p.channel else {
+            panic!("{group}: not restricted: {p:?}");
+        };
+        let enums::ChatBannedRights::ChatBannedRights(r) = &b.banned_rights;
+        assert!(r.send_messages && !r.view_messages, "{group}: {r:?}");
+        assert!(
+            common::send_text(&f.person, &peer, "still here?")
+                .await
+                .is_err(),
+            "{group}"
+        );
+        // Lifted by hand, flooding again mutes for the next step (10 min).
+        owner.unban(group, me).await.unwrap();
+        for i in 0..4 {
+            send(&f.person, &peer, &format!("again {i}")).await;
+        }
+        f.until(&format!("{group}: the second, longer mute"), || async {
+            find(&owner, group, 10, |m| {
+                m.text() == "Dana Scully is muted for 10 min (flood)."
+            })
+            .await
+        })
+        .await;
+    }
+    f.stop().await;
+}

@@ -6,14 +6,101 @@ use crate::lua::bind::*;
 use crate::rhai::bind::*;
 
 impl ScriptCtx {
-    /// `ban(chat, user, opts)`: bans `user` from a group or channel (`opts.until` unix
+    /// `restrict(chat, user, opts)`: takes rights from a member of a supergroup: those
+    /// `opts.deny` names (chatBannedRights' flags: `send_messages`, `send_media`,
+    /// `embed_links`, `invite_users`...), by default every kind of sending (a mute); until
+    /// `opts.until_date` (unix time; forever by default). `unrestrict` gives them back.
+    pub async fn restrict(&self, chat: &Json, user: &Json, opts: &Json) -> ApiResult {
+        const MUTE: &[&str] = &[
+            "send_messages",
+            "send_media",
+            "send_stickers",
+            "send_gifs",
+            "send_games",
+            "send_inline",
+            "embed_links",
+            "send_polls",
+            "send_photos",
+            "send_videos",
+            "send_roundvideos",
+            "send_audios",
+            "send_voices",
+            "send_docs",
+            "send_plain",
+        ];
+        let until = until_date(opts);
+        let mut rights = json!({"_": "chatBannedRights", "until_date": until});
+        let flags = dynamic::schema()
+            .get("chatBannedRights")
+            .map(|d| {
+                d.params
+                    .iter()
+                    .filter(|p| p.name != "until_date" && p.name != "flags")
+                    .map(|p| p.name.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let deny: Vec<String> = match opts.get("deny").filter(|d| !d.is_null()) {
+            None => MUTE.iter().map(|s| s.to_string()).collect(),
+            Some(Json::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        ApiError::Bad(format!("restrict: deny lists rights by name, not {v}"))
+                    })
+                })
+                .collect::<ApiResult<_>>()?,
+            Some(Json::String(one)) => vec![one.clone()],
+            Some(other) => {
+                return Err(ApiError::Bad(format!(
+                    "restrict: deny must be a list of rights, not {}",
+                    kind_of(other)
+                )))
+            }
+        };
+        for d in &deny {
+            if !flags.iter().any(|f| f == d) || d == "view_messages" {
+                return Err(ApiError::Bad(format!(
+                    "restrict: {d:?} is not a right to take (one of {}; to remove someone, ban)",
+                    flags
+                        .iter()
+                        .filter(|f| *f != "view_messages")
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            rights[d.as_str()] = json!(true);
+        }
+        let value = dynamic::schema()
+            .object_from_json(&rights)
+            .and_then(|o| dynamic::schema().encode(&o))
+            .map_err(|e| ApiError::Bad(format!("restrict: {e}")))?;
+        let enums::ChatBannedRights::ChatBannedRights(r) =
+            <enums::ChatBannedRights as fleetgram_tl::Deserializable>::from_bytes(&value)
+                .map_err(|e| ApiError::Other(format!("restrict: {e}")))?;
+        self.client()
+            .restrict(peer_ref(chat)?, peer_ref(user)?, r)
+            .await?;
+        Ok(Json::Bool(true))
+    }
+
+    /// `unrestrict(chat, user)`: gives a restricted member their rights back.
+    pub async fn unrestrict(&self, chat: &Json, user: &Json) -> ApiResult {
+        self.client()
+            .unban(peer_ref(chat)?, peer_ref(user)?)
+            .await?;
+        Ok(Json::Bool(true))
+    }
+
+    /// `ban(chat, user, opts)`: bans `user` from a group or channel (`opts.until_date` unix
     /// time; `opts.kick` removes without banning).
     pub async fn ban(&self, chat: &Json, user: &Json, opts: &Json) -> ApiResult {
         let (chat, user) = (peer_ref(chat)?, peer_ref(user)?);
         if opts.get("kick").and_then(Json::as_bool).unwrap_or(false) {
             self.client().kick(chat, user).await?;
         } else {
-            let until = opts.get("until").and_then(Json::as_i64).unwrap_or(0) as i32;
+            let until = until_date(opts) as i32;
             self.client().ban(chat, user, until).await?;
         }
         Ok(Json::Bool(true))
@@ -202,7 +289,7 @@ fn participant_json(p: &fleetgram_engine::chats::Participant) -> Json {
         }
         Some(CP::Banned(b)) => {
             let enums::ChatBannedRights::ChatBannedRights(r) = &b.banned_rights;
-            out["until"] = json!(r.until_date);
+            out["until_date"] = json!(r.until_date);
             out["banned_rights"] =
                 flags(typed_to_json(&b.banned_rights, "ChatBannedRights").unwrap_or_default());
             out["kicked_by"] = json!(b.kicked_by);
@@ -216,6 +303,15 @@ fn participant_json(p: &fleetgram_engine::chats::Participant) -> Json {
         _ => {}
     }
     out
+}
+
+/// `opts.until_date` (unix time; 0, the default, is forever). `until` is read too, for
+/// Rhai and JSON callers (Lua and Rhai both reserve the word, so scripts write `until_date`).
+fn until_date(opts: &Json) -> i64 {
+    opts.get("until_date")
+        .or_else(|| opts.get("until"))
+        .and_then(Json::as_i64)
+        .unwrap_or(0)
 }
 
 /// A user or chat as scripts see it.
@@ -289,6 +385,17 @@ pub(crate) fn lua(lua: &Lua, raw: &Table, file: &str, ctx: &ScriptCtx) -> mlua::
         let chat = arg_json(&l, &a, 0).map_err(bad)?;
         let opts = arg_json(&l, &a, 1).map_err(bad)?;
         c.iter_participants(&chat, &opts).await
+    });
+    async_api!(lua, raw, file, ctx, "restrict", |c, l, a| {
+        let chat = arg_json(&l, &a, 0).map_err(bad)?;
+        let user = arg_json(&l, &a, 1).map_err(bad)?;
+        let opts = arg_json(&l, &a, 2).map_err(bad)?;
+        c.restrict(&chat, &user, &opts).await
+    });
+    async_api!(lua, raw, file, ctx, "unrestrict", |c, l, a| {
+        let chat = arg_json(&l, &a, 0).map_err(bad)?;
+        let user = arg_json(&l, &a, 1).map_err(bad)?;
+        c.unrestrict(&chat, &user).await
     });
     async_api!(lua, raw, file, ctx, "ban", |c, l, a| {
         let chat = arg_json(&l, &a, 0).map_err(bad)?;
@@ -371,6 +478,31 @@ pub(crate) fn rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
         |c, x, chat: Dynamic, user: Dynamic, opts: rhai::Map| {
             block(c.ban(&j!(x, &chat), &j!(x, &user), &j!(x, &Dynamic::from(opts))))
         }
+    );
+    with_ctx!(
+        engine,
+        ctx,
+        f,
+        "restrict",
+        |c, x, chat: Dynamic, user: Dynamic| {
+            block(c.restrict(&j!(x, &chat), &j!(x, &user), &Json::Null))
+        }
+    );
+    with_ctx!(
+        engine,
+        ctx,
+        f,
+        "restrict",
+        |c, x, chat: Dynamic, user: Dynamic, opts: rhai::Map| {
+            block(c.restrict(&j!(x, &chat), &j!(x, &user), &j!(x, &Dynamic::from(opts))))
+        }
+    );
+    with_ctx!(
+        engine,
+        ctx,
+        f,
+        "unrestrict",
+        |c, x, chat: Dynamic, user: Dynamic| { block(c.unrestrict(&j!(x, &chat), &j!(x, &user))) }
     );
     with_ctx!(engine, ctx, f, "sender", |c, x, msg: rhai::Map| block(
         c.sender(&j!(x, &Dynamic::from(msg)))

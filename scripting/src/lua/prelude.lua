@@ -31,6 +31,8 @@ end
 call = wrap(raw.call)
 invoke = call
 ban = wrap(raw.ban)
+restrict = wrap(raw.restrict)
+unrestrict = wrap(raw.unrestrict)
 answer_callback = wrap(raw.answer_callback)
 sleep = raw.sleep
 download = wrap(raw.download)

@@ -76,7 +76,7 @@ for k, v in pairs(_G) do
   local t = type(v)
   if t == "function" or t == "userdata" then
     names[#names + 1] = k
-  elseif t == "table" and (k == "kv" or k == "log" or k == "fleet" or k == "os" or k == "feed") then
+  elseif t == "table" and (k == "kv" or k == "log" or k == "fleet" or k == "os" or k == "feed" or k == "http") then
     for k2, v2 in pairs(v) do
       if type(v2) == "function" then names[#names + 1] = k .. "." .. k2 end
     end

@@ -1,7 +1,7 @@
 //! The script API, once, in Rust, organised by area: the core (`call`, the script's
 //! context, errors), [`messages`] (send, reply, edit, pin, forward, copy, history, search),
 //! [`chats`] (peers, mentions, members, bans, dialogs), [`conversation`], [`feed`], [`files`],
-//! [`fleet`] (other accounts, pools) and [`kv`]. Each area holds its methods on
+//! [`fleet`] (other accounts, pools), [`http`] and [`kv`]. Each area holds its methods on
 //! [`ScriptCtx`] (JSON in, JSON out, over the engine's own `Client` helpers) and registers
 //! them for Lua (`lua`) and for Rhai (`rhai`) in one place, so a function is added once,
 //! for both languages (../shared/STYLE.md points 11-12).
@@ -19,6 +19,7 @@ pub mod conversation;
 pub mod feed;
 pub mod files;
 pub mod fleet;
+pub mod http;
 pub mod kv;
 pub mod messages;
 
@@ -39,6 +40,7 @@ pub(crate) fn register_lua(
     feed::lua(lua, raw, file, ctx)?;
     files::lua(lua, raw, file, ctx)?;
     fleet::lua(lua, raw, file, ctx)?;
+    http::lua(lua, raw, file, ctx)?;
     kv::lua(lua, raw, file, ctx)
 }
 
@@ -422,6 +424,7 @@ pub(crate) fn register_rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
     feed::rhai(engine, ctx, f);
     files::rhai(engine, ctx, f);
     fleet::rhai(engine, ctx, f);
+    http::rhai(engine, ctx, f);
     kv::rhai(engine, ctx, f);
 }
 

@@ -56,6 +56,7 @@ function kv.shared(name, opts)
 end
 kv.shared_space = kv.shared
 feed = { parse = function(text) return unwrap(raw.feed_parse(text)) end }
+http = { get = function(url, opts) return unwrap(raw.http_get(url, opts)) end }
 log = {
   info = function(...) raw.log("info", ...) end,
   warn = function(...) raw.log("warn", ...) end,

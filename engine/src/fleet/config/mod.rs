@@ -203,6 +203,11 @@ pub struct AccountConfig {
     /// config file). Without it, scripts send no files from disk.
     #[serde(default)]
     pub media_dir: Option<PathBuf>,
+    /// Hosts the account's scripts may fetch from with `http.get` (`news.example`,
+    /// `*.example.org`, `127.0.0.1:8080`); none by default. Loopback and private addresses
+    /// are reached only when listed by name or address exactly, not through a wildcard.
+    #[serde(default)]
+    pub http_allow: Vec<String>,
 }
 
 fn redacted(v: &Option<String>) -> Option<&'static str> {
@@ -236,6 +241,7 @@ impl std::fmt::Debug for AccountConfig {
             .field("enabled", &self.enabled)
             .field("pools", &self.pools)
             .field("media_dir", &self.media_dir)
+            .field("http_allow", &self.http_allow)
             .finish()
     }
 }

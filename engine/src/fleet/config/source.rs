@@ -289,6 +289,7 @@ pub(super) const KEYS: &[&str] = &[
     "allow_methods",
     "pools",
     "media_dir",
+    "http_allow",
     "title",
     "owner",
     "members",

@@ -5,6 +5,7 @@
 use fleetgram_engine::messages::Message;
 use fleetgram_engine::Client;
 use fleetgram_tl::{enums, functions};
+use std::sync::Arc;
 
 mod common;
 use common::{test_fleet, TestFleet};
@@ -710,6 +711,124 @@ async fn the_anti_flood_example_mutes_a_flooder_longer_each_time() {
             .await
         })
         .await;
+    }
+    f.stop().await;
+}
+
+/// A loopback HTTP server answering every request with `feed` (which the test may change);
+/// its port.
+async fn feed_server(feed: Arc<std::sync::Mutex<String>>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let body = feed.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+fn rss(items: &[(&str, &str)]) -> String {
+    let items: String = items
+        .iter()
+        .map(|(id, title)| {
+            format!("<item><guid>{id}</guid><title>{title}</title><link>https://news.example/{id}?a=1&amp;b=2</link></item>")
+        })
+        .collect();
+    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>N</title>{items}</channel></rss>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_poster_example_posts_new_entries_once_oldest_first_in_both_languages() {
+    // Newest first, as feeds list them; a title that needs escaping.
+    let feed = Arc::new(std::sync::Mutex::new(rss(&[
+        ("2", "Second &amp; &lt;last&gt;"),
+        ("1", "First"),
+    ])));
+    let port = feed_server(feed.clone()).await;
+    let settings = |chat: &str| {
+        format!("{{ url: \"http://127.0.0.1:{port}/feed\", chat: \"{chat}\", every: \"300ms\" }}")
+    };
+    let f = test_fleet(
+        "example-feedposter",
+        &[
+            ("feedposter.lua", include_str!("../scripts/feedposter.lua")),
+            ("feedposter.rhai", include_str!("../scripts/feedposter.rhai")),
+        ],
+        "{ kind: channel, title: Nl, username: news_lua_ch, owner: owner, admins: [lua] }, { kind: channel, title: Nr, username: news_rhai_ch, owner: owner, admins: [rhai] }",
+        &format!(
+            "  - {{ name: owner, kind: user, phone: \"+15559990042\" }}\n  - {{ name: lua, kind: bot, username: news_lua_bot, http_allow: [\"127.0.0.1:{port}\"], scripts: [{{ file: feedposter.lua, settings: {} }}] }}\n  - {{ name: rhai, kind: bot, username: news_rhai_bot, http_allow: [\"127.0.0.1:{port}\"], scripts: [{{ file: feedposter.rhai, settings: {} }}] }}\n",
+            settings("@news_lua_ch"),
+            settings("@news_rhai_ch")
+        ),
+        "+15559990041",
+    )
+    .await;
+    let owner = f.client("owner").await;
+    let posts = |ch: &'static str| {
+        let owner = owner.clone();
+        async move {
+            let mut h = owner
+                .iter_history(ch)
+                .limit(20)
+                .collect()
+                .await
+                .unwrap_or_default();
+            h.reverse();
+            h.into_iter()
+                .filter(|m| !m.text().is_empty())
+                .map(|m| m.html())
+                .collect::<Vec<String>>()
+        }
+    };
+    for ch in ["@news_lua_ch", "@news_rhai_ch"] {
+        let got = f
+            .until(&format!("{ch}: two posts"), || async {
+                let p = posts(ch).await;
+                (p.len() >= 2).then_some(p)
+            })
+            .await;
+        assert_eq!(
+            got,
+            [
+                "<a href=\"https://news.example/1?a=1&amp;b=2\">First</a>",
+                "<a href=\"https://news.example/2?a=1&amp;b=2\">Second &amp; &lt;last&gt;</a>",
+            ],
+            "{ch}"
+        );
+    }
+    // A new entry: posted once; the old ones not again (several runs pass meanwhile).
+    *feed.lock().unwrap() = rss(&[
+        ("3", "Third"),
+        ("2", "Second &amp; &lt;last&gt;"),
+        ("1", "First"),
+    ]);
+    for ch in ["@news_lua_ch", "@news_rhai_ch"] {
+        f.until(&format!("{ch}: the third post"), || async {
+            let p = posts(ch).await;
+            (p.len() >= 3).then_some(())
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for ch in ["@news_lua_ch", "@news_rhai_ch"] {
+        let p = posts(ch).await;
+        assert_eq!(p.len(), 3, "{ch}: {p:?}");
+        assert_eq!(
+            p[2], "<a href=\"https://news.example/3?a=1&amp;b=2\">Third</a>",
+            "{ch}"
+        );
     }
     f.stop().await;
 }

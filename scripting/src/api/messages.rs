@@ -5,6 +5,21 @@ use super::*;
 use crate::lua::bind::*;
 use crate::rhai::bind::*;
 
+/// `escape(text, mode)`: `text` made literal for `parse_mode` `mode` (`"html"` by default,
+/// or `"markdown"`), to put names, titles and links from elsewhere into formatted text.
+pub fn escape(text: &str, mode: &Json) -> ApiResult<String> {
+    let mode: fleetgram_engine::text::ParseMode = match mode {
+        Json::Null => fleetgram_engine::text::ParseMode::Html,
+        Json::String(m) => m.parse().map_err(ApiError::Bad)?,
+        other => {
+            return Err(ApiError::Bad(format!(
+                "escape(text, mode): mode must be \"html\" or \"markdown\", not {other}"
+            )))
+        }
+    };
+    Ok(fleetgram_engine::text::unparse(mode, text, &[]))
+}
+
 impl ScriptCtx {
     /// `send(peer, text, opts)`: a text message; `opts` may hold `parse_mode` (`"html"` or
     /// `"markdown"`), `entities`, `reply_to`, `silent`, `schedule` (unix time), `no_preview`
@@ -402,6 +417,16 @@ pub(crate) fn buttons(v: &Json) -> ApiResult<enums::ReplyMarkup> {
 
 /// Registers this area's raw functions for Lua (the prelude wraps them).
 pub(crate) fn lua(lua: &Lua, raw: &Table, file: &str, ctx: &ScriptCtx) -> mlua::Result<()> {
+    let f = file.to_string();
+    raw.set(
+        "escape",
+        lua.create_function(move |l, (text, mode): (String, Value)| {
+            let r = from_lua(l, mode)
+                .map_err(bad)
+                .and_then(|m| escape(&text, &m).map(Json::String));
+            api_result(l, r, &location(l, &f))
+        })?,
+    )?;
     async_api!(lua, raw, file, ctx, "send", |c, l, a| {
         let peer = arg_json(&l, &a, 0).map_err(bad)?;
         let text = arg_str(&a, 1, "send(peer, text)").map_err(bad)?;
@@ -487,6 +512,18 @@ pub(crate) fn lua(lua: &Lua, raw: &Table, file: &str, ctx: &ScriptCtx) -> mlua::
 #[allow(clippy::redundant_closure_call)]
 pub(crate) fn rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
     let f = f.to_string();
+    with_ctx!(engine, ctx, f, "escape", |_c, _x, text: &str| escape(
+        text,
+        &Json::Null
+    )
+    .map(Json::String));
+    with_ctx!(
+        engine,
+        ctx,
+        f,
+        "escape",
+        |_c, _x, text: &str, mode: &str| escape(text, &json!(mode)).map(Json::String)
+    );
     with_ctx!(engine, ctx, f, "send", |c, x, peer: Dynamic, text: &str| {
         block(c.send(&j!(x, &peer), text, &Json::Null))
     });

@@ -32,6 +32,7 @@ call = wrap(raw.call)
 invoke = call
 ban = wrap(raw.ban)
 restrict = wrap(raw.restrict)
+escape = wrap(raw.escape)
 unrestrict = wrap(raw.unrestrict)
 answer_callback = wrap(raw.answer_callback)
 sleep = raw.sleep

@@ -77,6 +77,17 @@ impl Credentials for LocalCredentials {
     }
 }
 
+/// `local.base_port`, unless `FLEETGRAM_LOCAL_BASE_PORT` overrides it (0 picks free ports;
+/// e.g. to run a second demo beside one that holds the usual ports).
+fn base_port(configured: u16) -> Result<u16, String> {
+    match std::env::var("FLEETGRAM_LOCAL_BASE_PORT") {
+        Ok(v) => v.trim().parse().map_err(|_| {
+            format!("FLEETGRAM_LOCAL_BASE_PORT: {v:?} is not a port number (0 picks free ports)")
+        }),
+        Err(_) => Ok(configured),
+    }
+}
+
 impl LocalNetwork {
     /// Starts the DC and creates the configured accounts and people (existing ones are
     /// kept).
@@ -92,7 +103,7 @@ impl LocalNetwork {
         let dc = LocalDc::start(DcConfig {
             dcs: local.dcs.max(1),
             host,
-            base_port: local.base_port,
+            base_port: base_port(local.base_port)?,
             data_dir: Some(config.store.join("localdc")),
             login_code: Some(local.login_code.clone()),
             rsa_key: None,

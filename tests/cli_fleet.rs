@@ -1,6 +1,8 @@
 //! The fleet commands: a bad accounts file is refused with file, line, column and path;
 //! `accounts` lists what the store knows; session strings go out and back in.
 
+mod common;
+
 use fleetgram_engine::store::{AccountState, DcState, SessionStore, SledStore};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -166,12 +168,14 @@ fn accounts_table_and_session_strings() {
         p,
     ]);
     assert_eq!(code, 0, "{err}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
-        .args(["session", "import", "other", "--force", "--config", p])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+            .args(["session", "import", "other", "--force", "--config", p])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     {
         use std::io::Write;
         child
@@ -181,7 +185,7 @@ fn accounts_table_and_session_strings() {
             .write_all(session.as_bytes())
             .unwrap();
     }
-    let out = child.wait_with_output().unwrap();
+    let out = child.into_inner().wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

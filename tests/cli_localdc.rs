@@ -1,5 +1,7 @@
 //! `fleetgram localdc`: starts, writes the info file, serves, and stops cleanly on Ctrl-C.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,22 +22,24 @@ fn localdc_writes_info_and_stops_on_sigint() {
     std::fs::create_dir_all(&dir).unwrap();
     let info = dir.join("info.json");
     let data = dir.join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
-        .args([
-            "localdc",
-            "--dcs",
-            "2",
-            "--login-code",
-            "12345",
-            "--info-file",
-        ])
-        .arg(&info)
-        .arg("--data")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+            .args([
+                "localdc",
+                "--dcs",
+                "2",
+                "--login-code",
+                "12345",
+                "--info-file",
+            ])
+            .arg(&info)
+            .arg("--data")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let v = wait_for_info(&info);
     let dcs = v["dcs"].as_array().unwrap();
     assert_eq!(dcs.len(), 2);
@@ -72,15 +76,17 @@ fn localdc_writes_info_and_stops_on_sigint() {
     assert!(status.success(), "{status:?}");
     // Started again with the same --data, it keeps its key.
     let info2 = dir.join("info2.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
-        .args(["localdc", "--dcs", "1", "--info-file"])
-        .arg(&info2)
-        .arg("--data")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+            .args(["localdc", "--dcs", "1", "--info-file"])
+            .arg(&info2)
+            .arg("--data")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let v2 = wait_for_info(&info2);
     assert_eq!(v2["rsa"]["fingerprint"], v["rsa"]["fingerprint"]);
     let _ = Command::new("kill")
@@ -115,22 +121,24 @@ fn localdc_channel_push_limit_and_poll_timeout_from_the_command_line_and_control
     std::fs::create_dir_all(&dir).unwrap();
     let info = dir.join("info.json");
     let _ = std::fs::remove_file(&info);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
-        .args([
-            "localdc",
-            "--dcs",
-            "1",
-            "--channel-push-limit",
-            "7",
-            "--channel-poll-timeout",
-            "3",
-            "--info-file",
-        ])
-        .arg(&info)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+            .args([
+                "localdc",
+                "--dcs",
+                "1",
+                "--channel-push-limit",
+                "7",
+                "--channel-poll-timeout",
+                "3",
+                "--info-file",
+            ])
+            .arg(&info)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let v = wait_for_info(&info);
     let url = v["control"].as_str().unwrap().to_string();
     let stats = control(&url, r#"{"op":"stats"}"#);

@@ -98,14 +98,16 @@ async fn fleetgram_run_accounts_example_yaml() {
     let log = std::fs::File::create(dir.join("host.log")).unwrap();
     // The README's command and file as they are; the local DC on free ports (the demo's
     // usual ones may be held by a demo running on this machine).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
-        .args(["run", "accounts.example.yaml"])
-        .env("FLEETGRAM_LOCAL_BASE_PORT", "0")
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = common::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+            .args(["run", "accounts.example.yaml"])
+            .env("FLEETGRAM_LOCAL_BASE_PORT", "0")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     let info = dir.join("localdc.json");
     let start = Instant::now();
     while !info.exists() {

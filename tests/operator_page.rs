@@ -2,6 +2,8 @@
 //! `chromium`; `.ci/run` installs it when missing): every example account appears with live
 //! data, and `fleetgram accounts` reads the same from the running host.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,16 +119,26 @@ fn the_status_page_shows_every_example_account_live_in_chromium() {
         std::fs::copy(&p, dir.join("scripts").join(p.file_name().unwrap())).unwrap();
     }
     let log = std::fs::File::create(dir.join("host.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetgram"))
-        .args(["run", "accounts.example.yaml", "--http", "127.0.0.1:0"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = common::Reaped::new(
+        Command::new(env!("CARGO_BIN_EXE_fleetgram"))
+            .args(["run", "accounts.example.yaml", "--http", "127.0.0.1:0"])
+            // The local DC on free ports (a demo may hold the usual ones).
+            .env("FLEETGRAM_LOCAL_BASE_PORT", "0")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     let info = dir.join("fleetgram-data").join("http.json");
     let t = Instant::now();
     while !info.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "fleetgram exited early ({status}): {}",
+                std::fs::read_to_string(dir.join("host.log")).unwrap_or_default()
+            );
+        }
         assert!(t.elapsed() < Duration::from_secs(60), "no operator view");
         std::thread::sleep(Duration::from_millis(100));
     }

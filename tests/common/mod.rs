@@ -283,3 +283,43 @@ impl TestFleet {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A child process that is killed and reaped when dropped, so a failing test leaves
+/// nothing running (a host left behind would hold the demo's ports for the next test).
+pub struct Reaped(Option<std::process::Child>);
+
+impl Reaped {
+    /// Wraps `child`.
+    pub fn new(child: std::process::Child) -> Reaped {
+        Reaped(Some(child))
+    }
+
+    /// The child, no longer killed on drop (to wait for its output).
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("present")
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("present")
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("present")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}

@@ -64,13 +64,6 @@ async fn say(c: &Client, peer: &str, text: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The last `n` lines of a log file.
-fn last_lines(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 async fn eventually(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(secs);
     while !f().await {
@@ -109,23 +102,9 @@ async fn fleetgram_run_accounts_example_yaml() {
             .unwrap(),
     );
     let info = dir.join("localdc.json");
-    let start = Instant::now();
-    while !info.exists() {
-        // A host that stopped (a bad file, a taken port) fails the test at once, with
-        // what it said last.
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "fleetgram exited early ({status}); its last lines:\n{}",
-                last_lines(&dir.join("host.log"), 20)
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no info file after 60 s; the host's last lines:\n{}",
-            last_lines(&dir.join("host.log"), 20)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // A host that stopped (a bad file, a taken port) fails the test at once, with what it
+    // said last.
+    common::wait_for_file_of(&mut child, &info, &dir.join("host.log"));
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
     let port = j["dcs"][0]["port"].as_u64().unwrap();

@@ -131,17 +131,7 @@ fn the_status_page_shows_every_example_account_live_in_chromium() {
             .unwrap(),
     );
     let info = dir.join("fleetgram-data").join("http.json");
-    let t = Instant::now();
-    while !info.exists() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "fleetgram exited early ({status}): {}",
-                std::fs::read_to_string(dir.join("host.log")).unwrap_or_default()
-            );
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "no operator view");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for_file_of(&mut child, &info, &dir.join("host.log"));
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
     let url = format!("http://{}/", j["addr"].as_str().unwrap());

@@ -323,3 +323,29 @@ impl Drop for Reaped {
         }
     }
 }
+
+/// Waits (at most 60 s) until `path` exists, failing at once, with the last lines of
+/// `log`, when `child` exits first.
+pub fn wait_for_file_of(child: &mut Reaped, path: &std::path::Path, log: &std::path::Path) {
+    let last = || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    };
+    let start = Instant::now();
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the child exited early ({status}); its last lines:\n{}",
+                last()
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {} after 60 s; the child's last lines:\n{}",
+            path.display(),
+            last()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

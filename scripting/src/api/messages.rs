@@ -656,50 +656,25 @@ pub(crate) fn rhai(engine: &mut Engine, ctx: &ScriptCtx, f: &str) {
         "click",
         |c, x, msg: rhai::Map, what: &str| { block(c.click(&j!(x, &Dynamic::from(msg)), what)) }
     );
-    with_ctx!(
-        engine,
-        ctx,
-        f,
-        "answer",
-        |c, x, q: rhai::Map, text: Dynamic| {
+    // `q.answer(...)` and `answer_callback(q, ...)` are one function.
+    for name in ["answer", "answer_callback"] {
+        with_ctx!(engine, ctx, f, name, |c, x, q: rhai::Map, text: Dynamic| {
             block(c.answer_callback(&j!(x, &Dynamic::from(q)), &j!(x, &text), &Json::Null))
-        }
-    );
-    with_ctx!(
-        engine,
-        ctx,
-        f,
-        "answer",
-        |c, x, q: rhai::Map, text: Dynamic, opts: rhai::Map| {
-            block(c.answer_callback(
-                &j!(x, &Dynamic::from(q)),
-                &j!(x, &text),
-                &j!(x, &Dynamic::from(opts)),
-            ))
-        }
-    );
-    with_ctx!(
-        engine,
-        ctx,
-        f,
-        "answer_callback",
-        |c, x, q: rhai::Map, text: Dynamic| {
-            block(c.answer_callback(&j!(x, &Dynamic::from(q)), &j!(x, &text), &Json::Null))
-        }
-    );
-    with_ctx!(
-        engine,
-        ctx,
-        f,
-        "answer_callback",
-        |c, x, q: rhai::Map, text: Dynamic, opts: rhai::Map| {
-            block(c.answer_callback(
-                &j!(x, &Dynamic::from(q)),
-                &j!(x, &text),
-                &j!(x, &Dynamic::from(opts)),
-            ))
-        }
-    );
+        });
+        with_ctx!(
+            engine,
+            ctx,
+            f,
+            name,
+            |c, x, q: rhai::Map, text: Dynamic, opts: rhai::Map| {
+                block(c.answer_callback(
+                    &j!(x, &Dynamic::from(q)),
+                    &j!(x, &text),
+                    &j!(x, &Dynamic::from(opts)),
+                ))
+            }
+        );
+    }
     with_ctx!(
         engine,
         ctx,

@@ -486,7 +486,7 @@ fn rhai_error(file: &str, e: &EvalAltResult) -> ScriptError {
 /// Registers `name` for Rhai with a body that returns an API result (raised as a catchable
 /// error with the script's place).
 macro_rules! with_ctx {
-    ($engine:expr, $ctx:expr, $file:expr, $name:literal, |$c:ident, $x:ident $(, $a:ident : $t:ty)*| $body:expr) => {{
+    ($engine:expr, $ctx:expr, $file:expr, $name:expr, |$c:ident, $x:ident $(, $a:ident : $t:ty)*| $body:expr) => {{
         let ctx = $ctx.clone();
         let f: String = $file.to_string();
         $engine.register_fn($name, move |$x: rhai::NativeCallContext $(, $a: $t)*| -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {

@@ -3,6 +3,10 @@
 -- kv, so nothing is posted twice. The account's entry needs the feed's host in http_allow.
 -- settings: url (the feed), chat (the channel), every ("10m").
 local url, chat = config.url, config.chat or "@fleet_demo_channel"
+if url == nil then
+  log.warn("no feed: set `url` in this script's settings (and its host in http_allow)")
+  return
+end
 
 every(config.every or "10m", function()
   local f = feed.parse(http.get(url).body)

@@ -364,3 +364,25 @@ async fn the_example_fleet_runs_its_scripts() {
     host.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every example script in `scripts/` runs in the demo, so saving any of them in the
+/// README's run reloads it (a script no account names is never loaded).
+#[test]
+fn every_example_script_runs_in_the_example_fleet() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = fleetgram::config::HostConfig::load(&root.join("accounts.example.yaml")).unwrap();
+    let used: std::collections::BTreeSet<std::path::PathBuf> = config
+        .accounts
+        .iter()
+        .flat_map(|a| a.scripts.iter().map(|s| s.path.canonicalize().unwrap()))
+        .collect();
+    let unused: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("scripts"))
+        .unwrap()
+        .map(|e| e.unwrap().path().canonicalize().unwrap())
+        .filter(|p| !used.contains(p))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "not in accounts.example.yaml: {unused:?}"
+    );
+}

@@ -182,23 +182,28 @@ async fn drive(
 }
 
 /// As [`rate`], the way the fleet feeds an account's scripts: through the per-chat runner,
-/// updates of `chats` chats in flight at once (each chat in order).
+/// updates of `chats` chats in flight at once (each chat in order), driven from a task on
+/// the runtime as the fleet's pump is.
 async fn rate_in_flight(host: &ScriptHost, acc: AccountHandle, chats: i64, n: usize) -> f64 {
     let scripts = host.load_account(acc).await.unwrap();
     let updates: Vec<Arc<Delivered>> = (0..4096)
         .map(|i| Arc::new(new_message_in(i, 1000 + i64::from(i) % chats, "hello")))
         .collect();
     let h = scripts.clone();
-    let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |d| {
-        let h = h.clone();
-        async move { h.handle_update(d).await }
-    });
-    // Keep `window` updates in flight, as the fleet's pump does with a busy account.
-    let window = (chats as usize) * 4;
-    drive(&mut runner, &updates, window, 2000).await; // warm up
-    let start = Instant::now();
-    drive(&mut runner, &updates, window, n).await;
-    let secs = start.elapsed().as_secs_f64();
+    let secs = tokio::spawn(async move {
+        let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |d| {
+            let h = h.clone();
+            async move { h.handle_update(d).await }
+        });
+        // Keep `window` updates in flight, as the fleet's pump does with a busy account.
+        let window = (chats as usize) * 4;
+        drive(&mut runner, &updates, window, 2000).await; // warm up
+        let start = Instant::now();
+        drive(&mut runner, &updates, window, n).await;
+        start.elapsed().as_secs_f64()
+    })
+    .await
+    .unwrap();
     for s in scripts.scripts() {
         let st = s.status();
         assert_eq!(st.errors, 0, "{:?}", st.last_error);
@@ -240,8 +245,30 @@ fn main() {
     rt.block_on(async {
         let host = ScriptHost::new(Limits::default(), false);
         println!("script dispatch, {n} NewMessage updates, one worker thread:");
-        let lua = rate(&host, account(&dir, &["trivial.lua"]), "hello", n).await;
-        println!("  Lua trivial handler:  {lua:>12.0} updates/s, one at a time (target >= 100,000)");
+        if std::env::var("ONLY_LUA").as_deref() == Ok("floor") {
+            let w = fleetgram_scripting::worker::Worker::spawn("floor").unwrap();
+            let updates: Vec<Arc<Delivered>> = (0..4096)
+                .map(|i| Arc::new(new_message_in(i, 1000 + i64::from(i) % 64, "hello")))
+                .collect();
+            let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |_d| {
+                let r = w.run(|| Box::pin(async {}));
+                async move { let _ = r.await; }
+            });
+            drive(&mut runner, &updates, 256, 2000).await;
+            let start = Instant::now();
+            drive(&mut runner, &updates, 256, n).await;
+            println!("  floor: empty worker jobs through the runner: {:>12.0}/s", n as f64 / start.elapsed().as_secs_f64());
+            let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |_d| async move {});
+            let start = Instant::now();
+            drive(&mut runner, &updates, 256, n).await;
+            println!("  floor: the runner alone: {:>12.0}/s", n as f64 / start.elapsed().as_secs_f64());
+            return;
+        }
+        // ONLY_LUA=flight: the Lua in-flight figure alone (for profiling).
+        if std::env::var("ONLY_LUA").as_deref() != Ok("flight") {
+            let lua = rate(&host, account(&dir, &["trivial.lua"]), "hello", n).await;
+            println!("  Lua trivial handler:  {lua:>12.0} updates/s, one at a time (target >= 100,000)");
+        }
         let lua_f = rate_in_flight(&host, account(&dir, &["trivial.lua"]), 64, n).await;
         println!("  Lua trivial handler:  {lua_f:>12.0} updates/s, 64 chats in flight (the fleet's runner; target >= 300,000)");
         if std::env::var("ONLY_LUA").is_ok() {

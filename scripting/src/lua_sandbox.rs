@@ -41,11 +41,16 @@ pub struct Run {
 impl Run {
     /// A run with these limits, starting now.
     pub fn new(max_ops: u64, timeout: Duration, memory: usize) -> Rc<Run> {
+        Self::starting(Instant::now(), max_ops, timeout, memory)
+    }
+
+    /// A run with these limits, starting at `now`.
+    pub fn starting(now: Instant, max_ops: u64, timeout: Duration, memory: usize) -> Rc<Run> {
         Rc::new(Run {
             ops: Cell::new(0),
             max_ops,
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline: now + timeout,
             waited: Cell::new(Duration::ZERO),
             waiting_since: Cell::new(None),
             memory,
@@ -138,6 +143,44 @@ impl<F: Future> Future for Budgeted<F> {
             run.waiting_since.set(Some(Instant::now()));
         }
         r
+    }
+}
+
+/// `fut`, given up at `deadline`; the timer is set only if `fut` has to wait (most handlers
+/// finish in their first poll, and a timer costs a trip through the runtime's clock).
+pub struct LazyDeadline<F> {
+    fut: F,
+    deadline: Instant,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<F> LazyDeadline<F> {
+    /// `fut` bounded by `bound` from `now`.
+    pub fn new(fut: F, now: Instant, bound: Duration) -> Self {
+        Self {
+            fut,
+            deadline: now + bound,
+            sleep: None,
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for LazyDeadline<F> {
+    /// `None` when the deadline came first.
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(v) = Pin::new(&mut self.fut).poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        let deadline = self.deadline;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -516,6 +559,9 @@ pub fn harden(lua: &Lua, raw: &Table) -> mlua::Result<()> {
         })?,
     )?;
     let rawset: Function = g.get("setmetatable")?;
+    // The prelude's own tables (events, messages, peers) take the unchecked one: it is
+    // called for every event, and they have no `__gc`.
+    raw.set("setmetatable", rawset.clone())?;
     g.set(
         "setmetatable",
         lua.create_function(move |_, (t, mt): (Value, Value)| {

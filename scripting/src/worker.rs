@@ -9,6 +9,7 @@
 //! poll of script code: the host reports a script stuck past its time limit, and callers
 //! stop waiting for it (see `host.rs`).
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +41,8 @@ struct State {
     typical_ns: AtomicU64,
     /// Jobs sent and not finished.
     in_flight: std::sync::atomic::AtomicUsize,
+    /// Jobs sent so far.
+    sent: AtomicU64,
     epoch: Instant,
 }
 
@@ -76,6 +79,7 @@ impl Worker {
             busy_since: AtomicU64::new(0),
             typical_ns: AtomicU64::new(u64::MAX),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
             epoch: Instant::now(),
         });
         let st = state.clone();
@@ -89,10 +93,25 @@ impl Worker {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     handle.block_on(local.run_until(async {
                         while let Some(job) = next_job(&mut rx).await {
-                            tokio::task::spawn_local(Tracked {
+                            let mut job = Tracked {
                                 fut: job(),
                                 state: st.clone(),
-                            });
+                            };
+                            // Most jobs finish in their first poll: that poll is made here,
+                            // and only a job that has to wait becomes a task of its own
+                            // (polled again, with its own waker, once spawned).
+                            DEFER.with(|d| d.set(true));
+                            let pending = std::future::poll_fn(|cx| {
+                                Poll::Ready(Pin::new(&mut job).poll(cx).is_pending())
+                            })
+                            .await;
+                            DEFER.with(|d| d.set(false));
+                            if pending {
+                                tokio::task::spawn_local(job);
+                            }
+                            if DEFERRED.with(|d| d.borrow().len()) >= MAX_DEFERRED {
+                                flush_deferred();
+                            }
                         }
                     }));
                     // No more jobs can come: let the running ones finish.
@@ -108,13 +127,19 @@ impl Worker {
 
     /// Runs `job` on the worker thread and waits for its result (`Err` when the worker is
     /// gone or dropped the job).
-    pub fn run<T, F>(&self, job: F) -> impl Future<Output = Result<T, WorkerGone>> + Send + 'static
+    pub fn run<T, F, Fut>(
+        &self,
+        job: F,
+    ) -> impl Future<Output = Result<T, WorkerGone>> + Send + 'static
     where
         T: Send + 'static,
-        F: FnOnce() -> LocalBoxFuture<'static, T> + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + 'static,
     {
         let (otx, mut orx) = tokio::sync::oneshot::channel();
-        let sent_at = Instant::now();
+        // How long jobs take is sampled (one in eight): reading the clock is not free.
+        let sampled = self.state.sent.fetch_add(1, Ordering::Relaxed) % 8 == 0;
+        let sent_at = sampled.then(Instant::now);
         let state = self.state.clone();
         let alone = self.state.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
         let counted = InFlight(self.state.clone());
@@ -124,15 +149,19 @@ impl Worker {
                 Box::pin(async move {
                     let _counted = counted;
                     let v = job().await;
-                    let took = sent_at.elapsed().as_nanos() as u64;
-                    let old = state.typical_ns.load(Ordering::Relaxed);
-                    let avg = if old == u64::MAX {
-                        took
-                    } else {
-                        old - old / 8 + took / 8
-                    };
-                    state.typical_ns.store(avg, Ordering::Relaxed);
-                    let _ = otx.send(v);
+                    if let Some(sent_at) = sent_at {
+                        let took = sent_at.elapsed().as_nanos() as u64;
+                        let old = state.typical_ns.load(Ordering::Relaxed);
+                        let avg = if old == u64::MAX {
+                            took
+                        } else {
+                            old - old / 8 + took / 8
+                        };
+                        state.typical_ns.store(avg, Ordering::Relaxed);
+                    }
+                    deliver(move || {
+                        let _ = otx.send(v);
+                    });
                 })
             }))
             .is_ok();
@@ -158,7 +187,9 @@ impl Worker {
                         Err(tokio::sync::oneshot::error::TryRecvError::Empty)
                             if Instant::now() < until =>
                         {
-                            std::hint::spin_loop()
+                            // The runtime's other tasks (more updates for this worker)
+                            // run first; with none, this comes straight back.
+                            tokio::task::yield_now().await
                         }
                         Err(tokio::sync::oneshot::error::TryRecvError::Empty) => break,
                     }
@@ -184,6 +215,11 @@ impl Worker {
 /// thread sleeps; `None` when no more can come.
 async fn next_job(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Job>) -> Option<Job> {
     use tokio::sync::mpsc::error::TryRecvError;
+    if let Ok(job) = rx.try_recv() {
+        return Some(job);
+    }
+    // No job waiting: the results held back go out now, together.
+    flush_deferred();
     let until = Instant::now() + IDLE_SPIN;
     loop {
         match rx.try_recv() {
@@ -222,7 +258,34 @@ pub async fn load_on_worker<T: Send + 'static>(
     })
 }
 
+/// Results held back at most, before they are handed over.
+const MAX_DEFERRED: usize = 64;
+
+/// Hands a job's result over: at once, or, for a job that finished in the poll the worker's
+/// loop made (while more jobs wait in its queue), together with the others of that run of
+/// jobs. Handing results over wakes their callers, on the runtime's threads; a burst of
+/// them wakes a sleeping runtime thread once instead of once per result.
+fn deliver(send: impl FnOnce() + 'static) {
+    if DEFER.with(Cell::get) {
+        DEFERRED.with(|d| d.borrow_mut().push(Box::new(send)));
+    } else {
+        send();
+    }
+}
+
+/// Hands over the results held back.
+fn flush_deferred() {
+    let held = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    for send in held {
+        send();
+    }
+}
+
 thread_local! {
+    /// Whether results are held back (see [`deliver`]).
+    static DEFER: Cell<bool> = const { Cell::new(false) };
+    /// Results held back.
+    static DEFERRED: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
     /// The state of the worker this thread is (none on other threads).
     static WORKER: std::cell::RefCell<Option<Arc<State>>> = const { std::cell::RefCell::new(None) };
 }

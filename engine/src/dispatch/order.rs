@@ -70,8 +70,8 @@ pub type HandleFn = Arc<dyn Fn(Arc<Delivered>) -> BoxFut + Send + Sync>;
 pub struct OrderedRunner {
     handle: HandleFn,
     order: ChatOrder<Arc<Delivered>>,
-    done_tx: tokio::sync::mpsc::UnboundedSender<Arc<Delivered>>,
-    done_rx: tokio::sync::mpsc::UnboundedReceiver<Arc<Delivered>>,
+    done_tx: tokio::sync::mpsc::UnboundedSender<(Option<i64>, Arc<Delivered>)>,
+    done_rx: tokio::sync::mpsc::UnboundedReceiver<(Option<i64>, Arc<Delivered>)>,
     /// Submitted and not yet handed back (running or waiting).
     pending: usize,
     account: Arc<str>,
@@ -113,7 +113,7 @@ impl OrderedRunner {
                 // Handled, badly: acknowledged like a failed handler, so the chat goes on.
                 tracing::error!(account = %account, %panic, kind = ?d.kind(), chat, "a handler panicked");
             }
-            let _ = tx.send(d);
+            let _ = tx.send((chat, d));
         });
     }
 
@@ -126,13 +126,12 @@ impl OrderedRunner {
     /// forever when nothing is pending: use it in a `select!` guarded by
     /// [`OrderedRunner::pending`].
     pub async fn finished(&mut self) -> Arc<Delivered> {
-        let d = self
+        let (chat, d) = self
             .done_rx
             .recv()
             .await
             .expect("the runner holds a sender");
         self.pending -= 1;
-        let chat = super::chat_of(&d);
         if let Some(next) = self.order.finished(chat) {
             self.spawn(chat, next);
         }

@@ -65,8 +65,71 @@ pub struct Script {
     /// The file was deleted (the script is unloaded until it is back).
     removed: AtomicBool,
     wake: tokio::sync::watch::Sender<u64>,
+    /// Looks, while handlers run, whether they should still be waited for.
+    watchdog: Watchdog,
     /// Counters.
     pub stats: ScriptStats,
+}
+
+/// One timer per script instead of one per update: while any of the script's handler runs
+/// is in flight, a task wakes every [`STUCK_CHECK`] and has the waiting dispatches look
+/// whether the script is stuck or past their bound; with nothing in flight it sleeps.
+#[derive(Default)]
+struct Watchdog(Arc<WatchState>);
+
+#[derive(Default)]
+struct WatchState {
+    /// Dispatches waiting for the script's thread.
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Something is in flight again (or the script is gone).
+    start: tokio::sync::Notify,
+    /// A check is due.
+    tick: tokio::sync::Notify,
+    started: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl Watchdog {
+    /// A dispatch begins waiting; the guard ends it.
+    fn enter(&self) -> WatchGuard<'_> {
+        let st = &self.0;
+        if !st.started.swap(true, Ordering::Relaxed) {
+            tokio::spawn(watch(self.0.clone()));
+        }
+        if st.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            st.start.notify_one();
+        }
+        WatchGuard(st)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Relaxed);
+        self.0.start.notify_one();
+    }
+}
+
+struct WatchGuard<'a>(&'a WatchState);
+
+impl Drop for WatchGuard<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn watch(st: Arc<WatchState>) {
+    loop {
+        if st.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if st.in_flight.load(Ordering::Acquire) == 0 {
+            st.start.notified().await;
+            continue;
+        }
+        tokio::time::sleep(STUCK_CHECK).await;
+        st.tick.notify_waiters();
+    }
 }
 
 /// What the operator view shows of a script.
@@ -136,6 +199,7 @@ impl Script {
             stopped: AtomicBool::new(false),
             removed: AtomicBool::new(false),
             wake: tokio::sync::watch::channel(1).0,
+            watchdog: Watchdog::default(),
             stats: ScriptStats::default(),
         });
         script.start_jobs();
@@ -154,6 +218,7 @@ impl Script {
             stopped: AtomicBool::new(false),
             removed: AtomicBool::new(false),
             wake: tokio::sync::watch::channel(0).0,
+            watchdog: Watchdog::default(),
             stats: ScriptStats::default(),
         });
         script.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -232,10 +297,12 @@ impl Script {
             .clone()
             .run_handlers(wanted, ev.clone(), me.map(str::to_string));
         tokio::pin!(run);
+        let _watched = self.watchdog.enter();
         let outcomes = loop {
             tokio::select! {
+                biased;
                 o = &mut run => break o,
-                _ = tokio::time::sleep(STUCK_CHECK) => {
+                _ = self.watchdog.0.tick.notified() => {
                     let busy = vm.busy_for().filter(|b| *b > self.limits.timeout + STUCK_GRACE);
                     if busy.is_some() || tokio::time::Instant::now() >= hard {
                         self.record_error(&self.stuck(busy.unwrap_or(bound)));

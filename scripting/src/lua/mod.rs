@@ -257,11 +257,15 @@ impl LuaVm {
             | StdLib::UTF8
             | StdLib::COROUTINE
             | StdLib::OS;
-        let lua = Lua::new_with(libs, LuaOptions::new()).map_err(err)?;
+        // Every handler runs on a coroutine of its own (it may wait): finished ones are
+        // kept for the next handlers instead of being made anew each time.
+        let lua =
+            Lua::new_with(libs, LuaOptions::new().thread_pool_size(THREAD_POOL)).map_err(err)?;
         // The budget hook stops a run at `limits.memory` with its line; the state's own
         // limit, a quarter higher, stops allocations that jump past it.
         lua.set_memory_limit(limits.memory + limits.memory / 4)
             .map_err(err)?;
+
         lua_sandbox::install(&lua).map_err(err)?;
         let registered = Arc::new(Mutex::new(Registered {
             handlers: vec![],
@@ -577,6 +581,7 @@ impl LuaVm {
         self: Arc<Self>,
         index: usize,
         event: Option<Arc<crate::event::EventData>>,
+        now: Instant,
     ) -> Result<bool, ScriptError> {
         let id = event.as_ref().map(|e| {
             let id = self
@@ -616,14 +621,15 @@ impl LuaVm {
         let file = &self.file;
         let r = async {
             let (run, args) = prepared.map_err(|e| script_error(file, &e))?;
-            let budget = Run::new(limits.max_ops, limits.timeout, limits.memory);
+            let budget = Run::starting(now, limits.max_ops, limits.timeout, limits.memory);
             let call = Budgeted {
                 run: budget,
                 fut: Box::pin(run.call_async::<bool>(args)),
             };
             // The budget bounds the time the code runs; this bounds the waits too.
-            match tokio::time::timeout(limits.timeout + limits.max_wait, call).await {
-                Ok(Err(e)) => {
+            let bound = limits.timeout + limits.max_wait;
+            match lua_sandbox::LazyDeadline::new(call, now, bound).await {
+                Some(Err(e)) => {
                     let e = script_error(file, &e);
                     if e.message.contains("memory") {
                         // Free what the failed handler left behind before the next
@@ -633,8 +639,8 @@ impl LuaVm {
                     }
                     Err(e)
                 }
-                Ok(Ok(stop)) => Ok(stop),
-                Err(_) => Err(ScriptError::new(
+                Some(Ok(stop)) => Ok(stop),
+                None => Err(ScriptError::new(
                     file,
                     None,
                     format!(
@@ -662,37 +668,49 @@ impl LuaVm {
         let mut out = Vec::with_capacity(indices.len());
         // Every filter judges the event as it arrived, before the first handler runs.
         let mut chosen = Vec::with_capacity(indices.len());
+        let mut start = Instant::now();
+        let mut checked = false;
         for (index, check) in indices {
-            let start = Instant::now();
-            if check {
-                let filter = &self.handlers[index].filter;
-                let budget = Run::new(self.limits.max_ops, self.limits.timeout, self.limits.memory);
-                let ok = lua_sandbox::within(&budget, || {
-                    crate::filter::matches(filter, &event, me.as_deref())
-                });
-                if let Some(why) = budget.killed() {
-                    out.push(Outcome {
-                        index,
-                        took: start.elapsed(),
-                        result: Err(ScriptError::parse(&self.file, &format!("filter: {why}"))),
-                    });
-                    continue;
-                }
-                if !ok {
-                    continue;
-                }
+            if !check {
+                chosen.push((index, Duration::ZERO));
+                continue;
             }
-            chosen.push((index, start.elapsed()));
+            checked = true;
+            let t = Instant::now();
+            let filter = &self.handlers[index].filter;
+            let l = &self.limits;
+            let budget = Run::starting(t, l.max_ops, l.timeout, l.memory);
+            let ok = lua_sandbox::within(&budget, || {
+                crate::filter::matches(filter, &event, me.as_deref())
+            });
+            if let Some(why) = budget.killed() {
+                out.push(Outcome {
+                    index,
+                    took: t.elapsed(),
+                    result: Err(ScriptError::parse(&self.file, &format!("filter: {why}"))),
+                });
+                continue;
+            }
+            if ok {
+                chosen.push((index, t.elapsed()));
+            }
+        }
+        if checked {
+            start = Instant::now();
         }
         for (index, filtered) in chosen {
-            let start = Instant::now();
-            let result = self.clone().run_here(index, Some(event.clone())).await;
+            let result = self
+                .clone()
+                .run_here(index, Some(event.clone()), start)
+                .await;
             let stop = matches!(result, Ok(true));
+            let end = Instant::now();
             out.push(Outcome {
                 index,
-                took: filtered + start.elapsed(),
+                took: filtered + (end - start),
                 result: result.map(drop),
             });
+            start = end;
             if stop {
                 break;
             }
@@ -722,28 +740,32 @@ fn message_args(
         Some(_) => to_lua(lua, &e.fields()["buttons"])?,
         None => Value::Nil,
     };
+    use mlua::IntoLua;
     let kind = crate::event::kind_name(e.kind);
-    (
-        handler,
-        id,
-        kind,
-        m.id,
-        l.chat_id,
-        l.sender_id,
-        l.text.as_str(),
-        m.out,
-        m.date,
-        reply_to,
-        m.media.is_some(),
-        l.chat_type.as_str(),
-        buttons,
-        e.sender().name.as_deref(),
-        e.sender().username.as_deref(),
-        m.mentioned,
-    )
-        .into_lua_multi(lua)
-        .map(Some)
+    let sender = e.sender();
+    // Built in one go (a tuple's conversion grows its list one value at a time).
+    let mut args = MultiValue::with_capacity(16);
+    args.push_back(Value::Function(handler));
+    args.push_back(id.into_lua(lua)?);
+    args.push_back(kind.into_lua(lua)?);
+    args.push_back(Value::Integer(m.id.into()));
+    args.push_back(l.chat_id.into_lua(lua)?);
+    args.push_back(l.sender_id.into_lua(lua)?);
+    args.push_back(l.text.as_str().into_lua(lua)?);
+    args.push_back(Value::Boolean(m.out));
+    args.push_back(Value::Integer(m.date.into()));
+    args.push_back(reply_to.into_lua(lua)?);
+    args.push_back(Value::Boolean(m.media.is_some()));
+    args.push_back(l.chat_type.as_str().into_lua(lua)?);
+    args.push_back(buttons);
+    args.push_back(sender.name.as_deref().into_lua(lua)?);
+    args.push_back(sender.username.as_deref().into_lua(lua)?);
+    args.push_back(Value::Boolean(m.mentioned));
+    Ok(Some(args))
 }
+
+/// Coroutines kept for reuse by a script's handlers.
+const THREAD_POOL: usize = 256;
 
 /// A Lua error as a script error: the message without mlua's wrapping, the line from the
 /// message or, for an error raised by an API function, from the traceback.
@@ -810,7 +832,7 @@ impl Vm for LuaVm {
         let first = indices.first().map_or(0, |i| i.0);
         let file = self.file.clone();
         let worker = self.worker.clone();
-        let w = worker.run(move || Box::pin(self.handlers_here(indices, event, me)));
+        let w = worker.run(move || self.handlers_here(indices, event, me));
         Box::pin(async move {
             w.await.unwrap_or_else(|_| {
                 vec![Outcome {
@@ -832,7 +854,7 @@ impl Vm for LuaVm {
         let w = worker.run(move || {
             Box::pin(async move {
                 JOB_RUN
-                    .scope(run, self.run_here(index, None))
+                    .scope(run, self.run_here(index, None, Instant::now()))
                     .await
                     .map(drop)
             })

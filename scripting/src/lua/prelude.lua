@@ -3,7 +3,8 @@
 -- table (fields: kind, code, name, value, method, message) so `pcall` can inspect it.
 local raw = ...
 local rawload = raw.load
-local setmetatable, error, type, tostring, pcall = setmetatable, error, type, tostring, pcall
+local setmetatable, error, type, tostring, pcall = raw.setmetatable, error, type, tostring, pcall
+raw.setmetatable = nil
 
 -- A run stopped by its budget (instructions, time, memory) cannot be caught: whatever
 -- catches errors re-raises once the run is stopped (raw.check raises its reason).

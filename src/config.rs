@@ -27,6 +27,9 @@ impl std::ops::Deref for HostConfig {
     }
 }
 
+/// The variable that overrides `store:` (see [`HostConfig::load`]).
+pub const STORE_ENV: &str = "FLEETGRAM_STORE";
+
 /// The host's top-level sections (the fleet's keys are the engine's).
 #[derive(Deserialize)]
 struct Sections {
@@ -41,8 +44,15 @@ impl HostConfig {
     ///
     /// # Errors
     /// The first problem found, with file, line, column and key path.
+    ///
+    /// `FLEETGRAM_STORE`, when set, replaces the file's `store:` (a container keeps the
+    /// accounts file read-only in one place and the store on a volume in another).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::from_source(&FleetSource::read(path)?)
+        let mut config = Self::from_source(&FleetSource::read(path)?)?;
+        if let Some(dir) = std::env::var_os(STORE_ENV).filter(|v| !v.is_empty()) {
+            config.fleet.store = PathBuf::from(dir);
+        }
+        Ok(config)
     }
 
     /// Checks `text` as if read from `path`; `env` looks up `${VAR}` references.

@@ -58,6 +58,22 @@ enum Command {
     Tl(TlCommand),
     /// Run the local DC (a Telegram-compatible MTProto server) until Ctrl-C.
     Localdc(LocalDcArgs),
+    /// Ask the running host whether it is alive (`/healthz`) or ready (`--ready`,
+    /// `/readyz`: every account attempted); exits 0 when it is.
+    Health(HealthArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthArgs {
+    /// The accounts file (its store holds the running host's address).
+    #[arg(default_value = "accounts.yaml")]
+    file: std::path::PathBuf,
+    /// Ask for readiness instead of liveness.
+    #[arg(long)]
+    ready: bool,
+    /// The operator view's address (instead of the one the host wrote to its store).
+    #[arg(long, value_name = "ADDR", value_parser = parse_http)]
+    http: Option<std::net::SocketAddr>,
 }
 
 #[derive(clap::Args)]
@@ -186,6 +202,15 @@ fn main() -> ExitCode {
         Command::Login { account, config } => Some(login(&account, &config)),
         Command::Accounts { config } => Some(accounts(&config)),
         Command::Session(cmd) => Some(session(cmd)),
+        Command::Health(args) => {
+            return match health(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         other => {
             return finish(other);
         }
@@ -381,25 +406,73 @@ fn login(name: &str, path: &std::path::Path) -> Result<(), String> {
 }
 
 /// The live status from a running host's operator view, if one is up.
-fn live_status(config: &FleetConfig) -> Option<serde_json::Value> {
-    use std::io::{Read, Write};
+/// Where the running host of `config` serves its operator view (from its address file).
+fn host_addr(config: &FleetConfig) -> Option<std::net::SocketAddr> {
     let info = std::fs::read_to_string(fleetgram::run::http_file(config)).ok()?;
     let info: serde_json::Value = serde_json::from_str(&info).ok()?;
-    let addr: std::net::SocketAddr = info["addr"].as_str()?.parse().ok()?;
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .ok()?;
+    info["addr"].as_str()?.parse().ok()
+}
+
+/// `GET path` on the operator view at `addr`: (status, body).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let t = std::time::Duration::from_secs(5);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
+        .map_err(|e| format!("operator view at {addr}: {e}"))?;
+    s.set_read_timeout(Some(t)).ok();
+    s.set_write_timeout(Some(t)).ok();
     write!(
         s,
-        "GET /api/status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let (head, body) = out.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then_some(())?;
-    serde_json::from_str(body).ok()
+    .and_then(|()| {
+        let mut out = String::new();
+        s.read_to_string(&mut out).map(|_| out)
+    })
+    .map_err(|e| format!("operator view at {addr}: {e}"))
+    .and_then(|out| {
+        let (head, body) = out
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| format!("operator view at {addr}: not an HTTP answer"))?;
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("operator view at {addr}: not an HTTP answer"))?;
+        Ok((code, body.to_string()))
+    })
+}
+
+fn live_status(config: &FleetConfig) -> Option<serde_json::Value> {
+    let (code, body) = http_get(host_addr(config)?, "/api/status").ok()?;
+    (code == 200).then_some(())?;
+    serde_json::from_str(&body).ok()
+}
+
+/// `fleetgram health`: asks the running host whether it is alive (or ready); the exit
+/// status says it (for container health checks and service managers).
+fn health(args: HealthArgs) -> Result<(), String> {
+    let addr = match args.http {
+        Some(a) => a,
+        None => {
+            let config = load_config(&args.file)?;
+            host_addr(&config).ok_or_else(|| {
+                format!(
+                    "no running host found for {}: it writes its operator view's address to {} (is `http:` set, or `--http` given?)",
+                    args.file.display(),
+                    fleetgram::run::http_file(&config).display()
+                )
+            })?
+        }
+    };
+    let path = if args.ready { "/readyz" } else { "/healthz" };
+    let (code, body) = http_get(addr, path)?;
+    println!("{}", body.trim());
+    if code == 200 {
+        Ok(())
+    } else {
+        Err(format!("{path} answered {code}"))
+    }
 }
 
 fn accounts(path: &std::path::Path) -> Result<(), String> {

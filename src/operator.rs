@@ -590,6 +590,26 @@ impl View {
         }
     }
 
+    /// `/readyz`: ready (200) once every account has been attempted (none is still making
+    /// its first connection and login: an account that failed and retries was attempted);
+    /// otherwise 503 with the accounts still on their first attempt.
+    fn readiness(&self) -> (u16, &'static str, String) {
+        let status = self.fleet_status();
+        let waiting: Vec<&str> = status
+            .iter()
+            .filter(|s| s.state == AccountPhase::Starting && s.restarts == 0)
+            .map(|s| s.name.as_str())
+            .collect();
+        let body = json!({
+            "ready": waiting.is_empty(),
+            "accounts": status.len(),
+            "starting": waiting,
+        })
+        .to_string();
+        let code = if waiting.is_empty() { 200 } else { 503 };
+        (code, "application/json", body)
+    }
+
     /// Handles one request: (status, content type, body).
     pub async fn handle(
         &self,
@@ -610,6 +630,8 @@ impl View {
             ("GET", "/") => (200, "text/html; charset=utf-8", self.page()),
             ("GET", "/api/status") => (200, JSON, self.status().to_string()),
             ("GET", "/metrics") => (200, "text/plain; version=0.0.4", self.metrics()),
+            ("GET", "/healthz") => (200, JSON, json!({ "status": "ok" }).to_string()),
+            ("GET", "/readyz") => self.readiness(),
             ("POST", _) => {
                 if let Err((code, why)) = self.authorized(auth) {
                     return (code, JSON, json!({ "error": why }).to_string());

@@ -8,49 +8,23 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn find_chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new("which")
-                .arg(c)
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
+const CHROMIUMS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 
 /// Headless Chromium; on a Debian machine without it, installed (as `.ci/run` does) when
 /// this runs as root, else a clear failure.
 fn chromium() -> &'static str {
     static INSTALL: std::sync::Once = std::sync::Once::new();
-    if let Some(c) = find_chromium() {
-        return c;
-    }
     INSTALL.call_once(|| {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0"));
-        if root {
-            let install = || {
-                Command::new("apt-get")
-                    .args(["install", "-y", "--no-install-recommends", "chromium"])
-                    .stdout(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            };
-            if !install() {
-                let _ = Command::new("apt-get")
-                    .arg("update")
-                    .stdout(Stdio::null())
-                    .status();
-                install();
-            }
+        if !CHROMIUMS.iter().any(|c| common::have(c)) {
+            common::debian_tool("chromium", "chromium");
         }
     });
-    find_chromium().unwrap_or_else(|| {
-        panic!("headless Chromium is needed for this test: apt-get install chromium (.ci/run does)")
-    })
+    CHROMIUMS
+        .into_iter()
+        .find(|c| common::have(c))
+        .unwrap_or_else(|| {
+            panic!("headless Chromium is needed for this test: apt-get install chromium (.ci/run does)")
+        })
 }
 
 /// The DOM of `url` after its scripts ran for a few (virtual) seconds.

@@ -349,3 +349,42 @@ pub fn wait_for_file_of(child: &mut Reaped, path: &std::path::Path, log: &std::p
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Whether `command` is on PATH.
+pub fn have(command: &str) -> bool {
+    std::process::Command::new("which")
+        .arg(command)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Installs Debian's `package` (as `.ci/run` does) when this runs as root and `command` is
+/// missing; whether `command` is there afterwards.
+pub fn debian_tool(command: &str, package: &str) -> bool {
+    use std::process::{Command, Stdio};
+    if have(command) {
+        return true;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if root {
+        let install = || {
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", package])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get")
+                .arg("update")
+                .stdout(Stdio::null())
+                .status();
+            install();
+        }
+    }
+    have(command)
+}

@@ -97,6 +97,15 @@ fn state_name(s: &AccountPhase) -> (&'static str, Option<String>) {
     }
 }
 
+/// Whether an account needs a person: quarantined, backing off, waiting for a login, or
+/// held back by FLOOD_WAITs.
+fn needs_attention(s: &AccountStatus) -> bool {
+    matches!(
+        s.state,
+        AccountPhase::Quarantined { .. } | AccountPhase::Backoff { .. } | AccountPhase::NeedsLogin
+    ) || s.flood_waits > 0
+}
+
 fn escape_into(out: &mut String, s: &str) {
     if !s.contains(['<', '>', '&', '"', '\'']) {
         out.push_str(s);
@@ -590,6 +599,156 @@ impl View {
         }
     }
 
+    /// `/api/accounts`: one page of the accounts, filtered and sorted (what a person
+    /// watching thousands of accounts asks for instead of the whole table).
+    ///
+    /// `q` (in the name, username, phone's visible digits, proxy, pools or scripts), `state`
+    /// (a state word; `attention` for quarantined, backing off, needing login or
+    /// FLOOD_WAITed), `pool`, `sort` (`name`, `state`, `updates`, `queue`, `flood_waits`,
+    /// `restarts`, `last_update`), `order` (`asc`, `desc`), `offset`, `limit` (at most 500).
+    fn accounts_page(&self, param: &dyn Fn(&str) -> Option<String>) -> Result<Json, String> {
+        let phones = self.phones();
+        let status = self.fleet_status();
+        let q = param("q").unwrap_or_default().to_lowercase();
+        let state = param("state").filter(|s| !s.is_empty());
+        let pool = param("pool").filter(|s| !s.is_empty());
+        let number = |k: &str, default: usize| -> Result<usize, String> {
+            match param(k) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| format!("{k}={v:?} is not a number")),
+            }
+        };
+        let offset = number("offset", 0)?;
+        let limit = number("limit", 50)?.clamp(1, 500);
+        const SORTS: [&str; 7] = [
+            "name",
+            "state",
+            "updates",
+            "queue",
+            "flood_waits",
+            "restarts",
+            "last_update",
+        ];
+        let sort = param("sort").unwrap_or_else(|| "name".into());
+        if !SORTS.contains(&sort.as_str()) {
+            return Err(format!("sort={sort:?}: one of {}", SORTS.join(", ")));
+        }
+        let desc = match param("order").as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(o) => return Err(format!("order={o:?}: asc or desc")),
+        };
+        const STATES: [&str; 8] = [
+            "starting",
+            "running",
+            "backoff",
+            "quarantined",
+            "needs login",
+            "paused",
+            "stopped",
+            "attention",
+        ];
+        if let Some(st) = &state {
+            if !STATES.contains(&st.as_str()) {
+                return Err(format!("state={st:?}: one of {}", STATES.join(", ")));
+            }
+        }
+        let mut picked: Vec<&AccountStatus> = status
+            .iter()
+            .filter(|s| match state.as_deref() {
+                None => true,
+                Some("attention") => needs_attention(s),
+                Some(st) => state_name(&s.state).0 == st,
+            })
+            .filter(|s| pool.as_ref().is_none_or(|p| s.pools.contains(p)))
+            .filter(|s| {
+                q.is_empty()
+                    || s.name.to_lowercase().contains(&q)
+                    || s.username
+                        .as_ref()
+                        .is_some_and(|u| u.to_lowercase().contains(&q))
+                    || phones.get(&s.name).is_some_and(|p| p.contains(&q))
+                    || s.proxy
+                        .as_ref()
+                        .is_some_and(|p| p.to_lowercase().contains(&q))
+                    || s.pools.iter().any(|p| p.to_lowercase().contains(&q))
+                    || s.scripts.iter().any(|f| f.to_lowercase().contains(&q))
+            })
+            .collect();
+        picked.sort_by(|a, b| {
+            let o = match sort.as_str() {
+                "state" => state_name(&a.state).0.cmp(state_name(&b.state).0),
+                "updates" => a.updates.cmp(&b.updates),
+                "queue" => a.queue_depth.cmp(&b.queue_depth),
+                "flood_waits" => a.flood_waits.cmp(&b.flood_waits),
+                "restarts" => a.restarts.cmp(&b.restarts),
+                "last_update" => a.last_update.cmp(&b.last_update),
+                _ => std::cmp::Ordering::Equal,
+            }
+            .then_with(|| a.name.cmp(&b.name));
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        let total = picked.len();
+        let accounts: Vec<Json> = picked
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|s| self.account_json(s, &phones))
+            .collect();
+        Ok(json!({
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "sort": sort,
+            "order": if desc { "desc" } else { "asc" },
+            "accounts": accounts,
+        }))
+    }
+
+    /// `/api/summary`: counts by state, the accounts that need attention (at most 50, the
+    /// count of all), scripts with errors, totals; small whatever the fleet's size.
+    fn summary(&self) -> Json {
+        let status = self.fleet_status();
+        let mut by_state: std::collections::BTreeMap<&str, usize> = Default::default();
+        for s in status.iter() {
+            *by_state.entry(state_name(&s.state).0).or_default() += 1;
+        }
+        let attention: Vec<&AccountStatus> = status.iter().filter(|s| needs_attention(s)).collect();
+        let scripts = self.scripts.status();
+        let failing: Vec<Json> = scripts
+            .iter()
+            .filter(|s| s.errors > 0)
+            .take(50)
+            .map(|s| {
+                json!({
+                    "account": s.account,
+                    "file": s.file,
+                    "errors": s.errors,
+                    "last_error": s.last_error,
+                })
+            })
+            .collect();
+        json!({
+            "accounts": status.len(),
+            "by_state": by_state,
+            "updates": status.iter().map(|s| s.updates).sum::<u64>(),
+            "queue_depth": status.iter().map(|s| s.queue_depth).sum::<u64>(),
+            "flood_waits": status.iter().map(|s| s.flood_waits).sum::<u64>(),
+            "attention_total": attention.len(),
+            "attention": attention.iter().take(50).map(|s| {
+                let (state, reason) = state_name(&s.state);
+                json!({ "name": s.name, "state": state, "reason": reason, "flood_waits": s.flood_waits })
+            }).collect::<Vec<_>>(),
+            "scripts": scripts.len(),
+            "scripts_with_errors": scripts.iter().filter(|s| s.errors > 0).count(),
+            "failing_scripts": failing,
+        })
+    }
+
     /// `/readyz`: ready (200) once every account has been attempted (none is still making
     /// its first connection and login: an account that failed and retries was attempted);
     /// otherwise 503 with the accounts still on their first attempt.
@@ -630,6 +789,11 @@ impl View {
             ("GET", "/") => (200, "text/html; charset=utf-8", self.page()),
             ("GET", "/api/status") => (200, JSON, self.status().to_string()),
             ("GET", "/metrics") => (200, "text/plain; version=0.0.4", self.metrics()),
+            ("GET", "/api/summary") => (200, JSON, self.summary().to_string()),
+            ("GET", "/api/accounts") => match self.accounts_page(&param) {
+                Ok(v) => (200, JSON, v.to_string()),
+                Err(e) => (400, JSON, json!({ "error": e }).to_string()),
+            },
             ("GET", "/healthz") => (200, JSON, json!({ "status": "ok" }).to_string()),
             ("GET", "/readyz") => self.readiness(),
             ("POST", _) => {

@@ -323,3 +323,86 @@ async fn the_view_refuses_other_host_names_framing_slow_requests_and_floods() {
     .unwrap();
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_paged_filtered_sorted_and_summarized() {
+    let dir = fresh_dir("operator-pages");
+    let (host, _config) = start(&dir, true).await;
+    let addr = host.http.expect("the operator view runs");
+    let get = move |path: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            let (code, body) = http(addr, "GET", path, None);
+            (
+                code,
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            )
+        })
+    };
+    let (code, _) = tokio::task::spawn_blocking(move || {
+        http(addr, "POST", "/api/accounts/human/pause", Some(TOKEN))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 200);
+    // The pause shows (snapshots are at most 300 ms old).
+    let t = Instant::now();
+    loop {
+        let (_, j) = get("/api/accounts?state=paused").await.unwrap();
+        if j["total"] == 1 {
+            assert_eq!(j["accounts"][0]["name"], "human");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, j) = get("/api/accounts").await.unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(j["total"], 2);
+    assert_eq!(j["limit"], 50);
+    let names = |j: &serde_json::Value| -> Vec<String> {
+        j["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&j), ["human", "ticker"]);
+    let (_, j) = get("/api/accounts?sort=name&order=desc").await.unwrap();
+    assert_eq!(names(&j), ["ticker", "human"]);
+    let (_, j) = get("/api/accounts?limit=1&offset=1").await.unwrap();
+    assert_eq!(
+        (j["total"].as_u64(), names(&j)),
+        (Some(2), vec!["ticker".to_string()])
+    );
+    // Search covers usernames and scripts, not only names.
+    let (_, j) = get("/api/accounts?q=OP_TICK").await.unwrap();
+    assert_eq!(names(&j), ["ticker"]);
+    let (_, j) = get("/api/accounts?q=tick.lua").await.unwrap();
+    assert_eq!(names(&j), ["ticker"]);
+    let (_, j) = get("/api/accounts?state=running&q=human").await.unwrap();
+    assert_eq!(j["total"], 0);
+    // Bad parameters say what is allowed.
+    let (code, j) = get("/api/accounts?sort=phone").await.unwrap();
+    assert_eq!(code, 400);
+    assert!(
+        j["error"].as_str().unwrap().contains("one of name, state"),
+        "{j}"
+    );
+    let (code, j) = get("/api/accounts?limit=many").await.unwrap();
+    assert_eq!(code, 400);
+    assert!(j["error"].as_str().unwrap().contains("limit"), "{j}");
+    let (code, j) = get("/api/accounts?state=sleeping").await.unwrap();
+    assert_eq!(code, 400, "{j}");
+    // The summary: counts by state, nothing needing attention, the scripts.
+    let (code, j) = get("/api/summary").await.unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(j["accounts"], 2);
+    assert_eq!(j["by_state"]["paused"], 1);
+    assert_eq!(j["by_state"]["running"], 1);
+    assert_eq!(j["attention_total"], 0);
+    assert_eq!(j["scripts"], 1);
+    assert_eq!(j["scripts_with_errors"], 0);
+    host.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

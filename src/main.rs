@@ -405,7 +405,6 @@ fn login(name: &str, path: &std::path::Path) -> Result<(), String> {
     })
 }
 
-/// The live status from a running host's operator view, if one is up.
 /// Where the running host of `config` serves its operator view (from its address file).
 fn host_addr(config: &FleetConfig) -> Option<std::net::SocketAddr> {
     let info = std::fs::read_to_string(fleetgram::run::http_file(config)).ok()?;
@@ -443,6 +442,7 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String), Str
     })
 }
 
+/// The live status from a running host's operator view, if one is up.
 fn live_status(config: &FleetConfig) -> Option<serde_json::Value> {
     let (code, body) = http_get(host_addr(config)?, "/api/status").ok()?;
     (code == 200).then_some(())?;

@@ -83,6 +83,17 @@ pub fn mask_phone(p: &str) -> String {
         .collect()
 }
 
+/// Every word [`state_name`] gives (what `/api/accounts?state=` accepts, with `attention`).
+const STATE_WORDS: [&str; 7] = [
+    "starting",
+    "running",
+    "backoff",
+    "quarantined",
+    "needs login",
+    "paused",
+    "stopped",
+];
+
 fn state_name(s: &AccountPhase) -> (&'static str, Option<String>) {
     match s {
         AccountPhase::Starting => ("starting", None),
@@ -638,19 +649,12 @@ impl View {
             Some("desc") => true,
             Some(o) => return Err(format!("order={o:?}: asc or desc")),
         };
-        const STATES: [&str; 8] = [
-            "starting",
-            "running",
-            "backoff",
-            "quarantined",
-            "needs login",
-            "paused",
-            "stopped",
-            "attention",
-        ];
         if let Some(st) = &state {
-            if !STATES.contains(&st.as_str()) {
-                return Err(format!("state={st:?}: one of {}", STATES.join(", ")));
+            if st != "attention" && !STATE_WORDS.contains(&st.as_str()) {
+                return Err(format!(
+                    "state={st:?}: one of {}, attention",
+                    STATE_WORDS.join(", ")
+                ));
             }
         }
         let mut picked: Vec<&AccountStatus> = status
@@ -1179,5 +1183,23 @@ mod tests {
         assert_eq!(unpercent("a%20b+c%2Fd"), "a b c/d");
         assert_eq!(unpercent("100%"), "100%");
         assert_eq!(percent("every 30s/x"), "every%2030s%2Fx");
+    }
+
+    #[test]
+    fn the_state_filter_knows_every_state() {
+        for phase in [
+            AccountPhase::Starting,
+            AccountPhase::Running,
+            AccountPhase::Backoff {
+                error: "x".into(),
+                attempt: 1,
+            },
+            AccountPhase::Quarantined { reason: "x".into() },
+            AccountPhase::NeedsLogin,
+            AccountPhase::Paused,
+            AccountPhase::Stopped,
+        ] {
+            assert!(STATE_WORDS.contains(&state_name(&phase).0), "{phase:?}");
+        }
     }
 }

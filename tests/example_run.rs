@@ -74,20 +74,10 @@ async fn eventually(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleetgram_run_accounts_example_yaml() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("example-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::copy(
-        root.join("accounts.example.yaml"),
-        dir.join("accounts.example.yaml"),
-    )
-    .unwrap();
-    for e in std::fs::read_dir(root.join("scripts")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join("scripts").join(p.file_name().unwrap())).unwrap();
-    }
+    common::copy_example(&dir);
     let log = std::fs::File::create(dir.join("host.log")).unwrap();
     // The README's command and file as they are; the local DC on free ports (the demo's
     // usual ones may be held by a demo running on this machine).

@@ -82,16 +82,7 @@ fn the_status_page_shows_every_example_account_live_in_chromium() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("operator-page-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::copy(
-        root.join("accounts.example.yaml"),
-        dir.join("accounts.example.yaml"),
-    )
-    .unwrap();
-    for e in std::fs::read_dir(root.join("scripts")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join("scripts").join(p.file_name().unwrap())).unwrap();
-    }
+    common::copy_example(&dir);
     let log = std::fs::File::create(dir.join("host.log")).unwrap();
     let mut child = common::Reaped::new(
         Command::new(env!("CARGO_BIN_EXE_fleetgram"))

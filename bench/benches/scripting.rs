@@ -7,7 +7,9 @@
 //! 3. reload latency: `Script::reload` (load + swap), and file edit -> new version in place
 //!    through the watcher.
 //!
-//! `cargo bench --manifest-path bench/Cargo.toml --bench scripting [-- N]`
+//! `cargo bench --manifest-path bench/Cargo.toml --bench scripting [-- N]`; for profiling,
+//! `ONLY_LUA=1` (the Lua figures alone), `ONLY_LUA=flight` (Lua in flight alone) and
+//! `ONLY_LUA=floor` (what the worker and the per-chat runner cost with no script at all).
 
 use fleetgram_engine::fleet::config::FleetConfig;
 use fleetgram_engine::fleet::{
@@ -181,21 +183,20 @@ async fn drive(
     }
 }
 
-/// As [`rate`], the way the fleet feeds an account's scripts: through the per-chat runner,
-/// updates of `chats` chats in flight at once (each chat in order), driven from a task on
-/// the runtime as the fleet's pump is.
-async fn rate_in_flight(host: &ScriptHost, acc: AccountHandle, chats: i64, n: usize) -> f64 {
-    let scripts = host.load_account(acc).await.unwrap();
+/// Updates/s of `handle` fed the way the fleet's pump feeds an account: through the
+/// per-chat runner, from a task on the runtime, updates of `chats` chats in flight at once
+/// (each chat in order).
+async fn in_flight<F, Fut>(handle: F, chats: i64, n: usize) -> f64
+where
+    F: Fn(Arc<Delivered>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let updates: Vec<Arc<Delivered>> = (0..4096)
         .map(|i| Arc::new(new_message_in(i, 1000 + i64::from(i) % chats, "hello")))
         .collect();
-    let h = scripts.clone();
     let secs = tokio::spawn(async move {
-        let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |d| {
-            let h = h.clone();
-            async move { h.handle_update(d).await }
-        });
-        // Keep `window` updates in flight, as the fleet's pump does with a busy account.
+        let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", handle);
+        // Keep `window` updates in flight, as the pump does with a busy account.
         let window = (chats as usize) * 4;
         drive(&mut runner, &updates, window, 2000).await; // warm up
         let start = Instant::now();
@@ -204,11 +205,27 @@ async fn rate_in_flight(host: &ScriptHost, acc: AccountHandle, chats: i64, n: us
     })
     .await
     .unwrap();
+    n as f64 / secs
+}
+
+/// As [`rate`], with 64 chats' updates in flight (see [`in_flight`]).
+async fn rate_in_flight(host: &ScriptHost, acc: AccountHandle, chats: i64, n: usize) -> f64 {
+    let scripts = host.load_account(acc).await.unwrap();
+    let h = scripts.clone();
+    let rate = in_flight(
+        move |d| {
+            let h = h.clone();
+            async move { h.handle_update(d).await }
+        },
+        chats,
+        n,
+    )
+    .await;
     for s in scripts.scripts() {
         let st = s.status();
         assert_eq!(st.errors, 0, "{:?}", st.last_error);
     }
-    n as f64 / secs
+    rate
 }
 
 fn main() {
@@ -247,21 +264,16 @@ fn main() {
         println!("script dispatch, {n} NewMessage updates, one worker thread:");
         if std::env::var("ONLY_LUA").as_deref() == Ok("floor") {
             let w = fleetgram_scripting::worker::Worker::spawn("floor").unwrap();
-            let updates: Vec<Arc<Delivered>> = (0..4096)
-                .map(|i| Arc::new(new_message_in(i, 1000 + i64::from(i) % 64, "hello")))
-                .collect();
-            let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |_d| {
-                let r = w.run(|| Box::pin(async {}));
-                async move { let _ = r.await; }
-            });
-            drive(&mut runner, &updates, 256, 2000).await;
-            let start = Instant::now();
-            drive(&mut runner, &updates, 256, n).await;
-            println!("  floor: empty worker jobs through the runner: {:>12.0}/s", n as f64 / start.elapsed().as_secs_f64());
-            let mut runner = fleetgram_engine::dispatch::OrderedRunner::new("bench", move |_d| async move {});
-            let start = Instant::now();
-            drive(&mut runner, &updates, 256, n).await;
-            println!("  floor: the runner alone: {:>12.0}/s", n as f64 / start.elapsed().as_secs_f64());
+            let empty = in_flight(move |_| {
+                let r = w.run(|| async {});
+                async move {
+                    let _ = r.await;
+                }
+            }, 64, n)
+            .await;
+            println!("  floor: empty worker jobs through the runner: {empty:>12.0}/s");
+            let alone = in_flight(|_| async {}, 64, n).await;
+            println!("  floor: the runner alone:                      {alone:>12.0}/s");
             return;
         }
         // ONLY_LUA=flight: the Lua in-flight figure alone (for profiling).

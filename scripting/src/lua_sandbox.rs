@@ -150,16 +150,18 @@ impl<F: Future> Future for Budgeted<F> {
 /// finish in their first poll, and a timer costs a trip through the runtime's clock).
 pub struct LazyDeadline<F> {
     fut: F,
-    deadline: Instant,
+    start: Instant,
+    bound: Duration,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<F> LazyDeadline<F> {
-    /// `fut` bounded by `bound` from `now`.
-    pub fn new(fut: F, now: Instant, bound: Duration) -> Self {
+    /// `fut` bounded by `bound` from `start`.
+    pub fn new(fut: F, start: Instant, bound: Duration) -> Self {
         Self {
             fut,
-            deadline: now + bound,
+            start,
+            bound,
             sleep: None,
         }
     }
@@ -173,10 +175,12 @@ impl<F: Future + Unpin> Future for LazyDeadline<F> {
         if let Poll::Ready(v) = Pin::new(&mut self.fut).poll(cx) {
             return Poll::Ready(Some(v));
         }
-        let deadline = self.deadline;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        let this = &mut *self;
+        // What is left of the bound, on the runtime's clock (which tests may pause).
+        let (start, bound) = (this.start, this.bound);
+        let sleep = this.sleep.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep(bound.saturating_sub(start.elapsed())))
+        });
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,

@@ -101,13 +101,26 @@ impl Worker {
                             // and only a job that has to wait becomes a task of its own
                             // (polled again, with its own waker, once spawned).
                             DEFER.with(|d| d.set(true));
-                            let pending = std::future::poll_fn(|cx| {
-                                Poll::Ready(Pin::new(&mut job).poll(cx).is_pending())
+                            // A job that panics ends as it would in a task of its own:
+                            // dropped (its caller hears the worker is gone), and the
+                            // thread goes on with the next jobs.
+                            let polled = std::future::poll_fn(|cx| {
+                                Poll::Ready(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                                    || Pin::new(&mut job).poll(cx).is_pending(),
+                                )))
                             })
                             .await;
                             DEFER.with(|d| d.set(false));
-                            if pending {
-                                tokio::task::spawn_local(job);
+                            match polled {
+                                Ok(true) => {
+                                    tokio::task::spawn_local(job);
+                                }
+                                Ok(false) => {}
+                                Err(_) => {
+                                    // Busy no more (the poll did not return to say so).
+                                    st.busy_since.store(0, Ordering::Relaxed);
+                                    tracing::debug!("a script job panicked");
+                                }
                             }
                             if DEFERRED.with(|d| d.borrow().len()) >= MAX_DEFERRED {
                                 flush_deferred();
@@ -348,6 +361,9 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
+        // The thread is about to wait (for Telegram, a `sleep`, a conversation): results
+        // of finished jobs held back for a burst go out first, not after the wait.
+        flush_deferred();
         std::thread::park();
     }
 }
@@ -355,6 +371,49 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_finished_result_is_not_held_while_the_thread_waits() {
+        let w = Worker::spawn("test").unwrap();
+        let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The first job finishes only once the second is queued behind it, so its result
+        // is held back for a burst; the second then waits (as Rhai code waits for
+        // Telegram): the first result must not wait with it.
+        let s = sent.clone();
+        let first = w.run(move || async move {
+            while !s.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            1
+        });
+        let first = tokio::spawn(first);
+        let second = w.run(|| async {
+            block_on(tokio::time::sleep(Duration::from_secs(3)));
+            2
+        });
+        sent.store(true, Ordering::SeqCst);
+        let t = std::time::Instant::now();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(second.await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_job_that_panics_leaves_the_thread_to_the_others() {
+        let w = Worker::spawn("test").unwrap();
+        let bad = w.run(|| async {
+            if std::hint::black_box(true) {
+                panic!("a bug in a job");
+            }
+        });
+        assert_eq!(bad.await, Err(WorkerGone));
+        assert_eq!(w.run(|| async { 5 }).await, Ok(5));
+        assert_eq!(w.busy_for(), None);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn jobs_run_off_the_runtime_and_a_stuck_one_is_seen() {

@@ -53,6 +53,27 @@ fn code_spans(text: &str) -> Vec<String> {
 }
 
 /// Whether `name` appears as a whole word in some code span.
+/// What the helper table's column `column` (0: Lua, 1: Rhai) calls: the text before `(`
+/// of each code span that has one.
+fn helper_calls(text: &str, column: usize) -> Vec<String> {
+    let helpers = text
+        .split("### Helpers")
+        .nth(1)
+        .and_then(|t| t.split("\n#").next())
+        .expect("a Helpers section");
+    let mut calls = Vec::new();
+    for row in helpers.lines().filter(|l| l.starts_with("| `")) {
+        let cell = row.split(" | ").nth(column).unwrap_or("");
+        for span in code_spans(cell) {
+            let callee = span.split('(').next().unwrap_or("").trim();
+            if !callee.is_empty() && span.contains('(') {
+                calls.push(callee.to_string());
+            }
+        }
+    }
+    calls
+}
+
 fn documented(spans: &[String], name: &str) -> bool {
     spans.iter().any(|s| {
         s.match_indices(name).any(|(i, _)| {
@@ -141,21 +162,7 @@ log.info("api " .. table.concat(names, " "))
     );
 
     // Every function the helper table's Lua column names exists.
-    let helpers = text
-        .split("### Helpers")
-        .nth(1)
-        .and_then(|t| t.split("\n#").next())
-        .expect("a Helpers section");
-    let mut named = BTreeSet::new();
-    for row in helpers.lines().filter(|l| l.starts_with("| `")) {
-        let lua = row.split(" | ").next().unwrap_or("");
-        for span in code_spans(lua) {
-            let callee = span.split('(').next().unwrap_or("").trim().to_string();
-            if !callee.is_empty() && span.contains('(') {
-                named.insert(callee);
-            }
-        }
-    }
+    let named: BTreeSet<String> = helper_calls(&text, 0).into_iter().collect();
     assert!(named.len() > 15, "{named:?}");
     let missing: Vec<&String> = named
         .iter()
@@ -191,23 +198,11 @@ fn the_reference_lists_every_rhai_function_and_names_only_real_ones() {
         "registered for Rhai but not in docs/scripting.md: {undocumented:?}"
     );
     // Named in the helper table's Rhai column: registered.
-    let helpers = text
-        .split("### Helpers")
-        .nth(1)
-        .and_then(|t| t.split("\n#").next())
-        .expect("a Helpers section");
-    let mut named = BTreeSet::new();
-    for row in helpers.lines().filter(|l| l.starts_with("| `")) {
-        let rhai = row.split(" | ").nth(1).unwrap_or("");
-        for span in code_spans(rhai) {
-            let callee = span.split('(').next().unwrap_or("").trim();
-            // `msg.reply(` is the function `reply` called as a method.
-            let callee = callee.rsplit('.').next().unwrap_or(callee).to_string();
-            if !callee.is_empty() && span.contains('(') {
-                named.insert(callee);
-            }
-        }
-    }
+    // `msg.reply(` is the function `reply` called as a method.
+    let named: BTreeSet<String> = helper_calls(&text, 1)
+        .into_iter()
+        .map(|c| c.rsplit('.').next().unwrap_or(&c).to_string())
+        .collect();
     assert!(named.len() > 20, "{named:?}");
     let missing: Vec<&String> = named.iter().filter(|n| !names.contains(*n)).collect();
     assert!(

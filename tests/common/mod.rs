@@ -388,3 +388,44 @@ pub fn debian_tool(command: &str, package: &str) -> bool {
     }
     have(command)
 }
+
+/// One HTTP/1.1 request to the operator view at `addr` (with a bearer `token` if given);
+/// (status, body).
+pub fn http(
+    addr: impl std::fmt::Display,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = addr.to_string();
+    let mut s = std::net::TcpStream::connect(addr.as_str()).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_string())
+}
+
+/// Copies the README's example (accounts.example.yaml and scripts/) into `dir`.
+pub fn copy_example(dir: &std::path::Path) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::copy(
+        root.join("accounts.example.yaml"),
+        dir.join("accounts.example.yaml"),
+    )
+    .unwrap();
+    for e in std::fs::read_dir(root.join("scripts")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join("scripts").join(p.file_name().unwrap())).unwrap();
+    }
+}

@@ -28,16 +28,7 @@ impl Script {
         vm.jobs()
             .iter()
             .map(|spec| {
-                let last = self
-                    .ctx
-                    .account
-                    .store
-                    .kv_get(&space, &spec.key)
-                    .ok()
-                    .flatten()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+                let last = last_run(&*self.ctx.account.store, &space, &spec.key);
                 ScheduleStatus {
                     account: self.ctx.account.name.clone(),
                     file: self.path.display().to_string(),
@@ -92,6 +83,16 @@ impl Script {
 }
 
 /// When a job runs next: `(time, whether it is a missed run being made up)`.
+/// When schedule `key` last ran, from the ledger in `space` (milliseconds as text).
+fn last_run(
+    store: &dyn fleetgram_engine::store::SessionStore,
+    space: &str,
+    key: &str,
+) -> Option<DateTime<Utc>> {
+    let text = String::from_utf8(store.kv_get(space, key).ok()??).ok()?;
+    Utc.timestamp_millis_opt(text.parse().ok()?).single()
+}
+
 fn next_due(timing: &Timing, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
     match timing {
         Timing::Every(d) => {
@@ -150,13 +151,7 @@ async fn job_loop(script: Weak<Script>, vm: Arc<dyn Vm>, index: usize, generatio
         }
         let space = s.sched_space();
         let store = s.ctx.account.store.clone();
-        let stored = store
-            .kv_get(&space, &spec.key)
-            .ok()
-            .flatten()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| t.parse::<i64>().ok())
-            .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+        let stored = last_run(&*store, &space, &spec.key);
         let last = stored.max(ran);
         let due = next_due(&spec.timing, last, Utc::now());
         let mut wake = s.wake.subscribe();

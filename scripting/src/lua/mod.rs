@@ -17,8 +17,8 @@ use crate::vm::{
 use crate::worker::Worker;
 use fleetgram_engine::fleet::BoxFuture;
 use mlua::{
-    Function, IntoLuaMulti, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, UserData,
-    UserDataMethods, Value,
+    Function, IntoLua, IntoLuaMulti, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table,
+    UserData, UserDataMethods, Value,
 };
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
@@ -265,7 +265,6 @@ impl LuaVm {
         // limit, a quarter higher, stops allocations that jump past it.
         lua.set_memory_limit(limits.memory + limits.memory / 4)
             .map_err(err)?;
-
         lua_sandbox::install(&lua).map_err(err)?;
         let registered = Arc::new(Mutex::new(Registered {
             handlers: vec![],
@@ -740,7 +739,6 @@ fn message_args(
         Some(_) => to_lua(lua, &e.fields()["buttons"])?,
         None => Value::Nil,
     };
-    use mlua::IntoLua;
     let kind = crate::event::kind_name(e.kind);
     let sender = e.sender();
     // Built in one go (a tuple's conversion grows its list one value at a time).
